@@ -1,0 +1,8 @@
+"""tuneserve client: typed sync and asyncio clients over the generated gRPC stubs."""
+
+from tuneserve_client.aio import AsyncClient
+from tuneserve_client.client import DEFAULT_TARGET, Client
+from tuneserve_client.errors import TuneserveError
+
+__all__ = ["AsyncClient", "Client", "DEFAULT_TARGET", "TuneserveError"]
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""asyncio client of a tuneserve server; the same calls as `tuneserve_client.Client`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2
+from tuneserve.v1 import inference_pb2
+
+from tuneserve_client._requests import Message, generate_request, tokenize_request
+from tuneserve_client.client import ClientBase, backoff_delays
+from tuneserve_client.errors import UnavailableError, from_rpc_error
+
+T = TypeVar("T")
+
+
+class AsyncClient(ClientBase):
+    """asyncio twin of `Client`: retries UNAVAILABLE with backoff, raises typed errors."""
+
+    def _open_channel(self, target: str, options: list[tuple[str, Any]]) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(target, options=options)
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], request: Any, timeout: float | None) -> T:
+        delays = backoff_delays(self.retries, self.backoff)
+        while True:
+            try:
+                return await fn(request, timeout=timeout, metadata=self.metadata)
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+                delay = next(delays, None) if error.retryable else None
+                if delay is None:
+                    raise error from None
+                await asyncio.sleep(delay)
+
+    async def _stream(self, fn: Callable[..., Any], request: Any, timeout: float | None) -> AsyncIterator[Any]:
+        delays = backoff_delays(self.retries, self.backoff)
+        while True:
+            received = False
+            try:
+                async for item in fn(request, timeout=timeout, metadata=self.metadata):
+                    received = True
+                    yield item
+                return
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+                delay = next(delays, None) if error.retryable and not received else None
+                if delay is None:
+                    raise error from None
+                await asyncio.sleep(delay)
+
+    async def generate(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: Iterable[Message] | None = None,
+        adapter: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        **params: Any,
+    ) -> inference_pb2.GenerateResponse:
+        request = generate_request(prompt, messages=messages, adapter=adapter, request_id=request_id, **params)
+        return await self._call(self.inference.Generate, request, self._timeout(timeout))
+
+    def generate_stream(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: Iterable[Message] | None = None,
+        adapter: str = "",
+        request_id: str = "",
+        timeout: float | None = None,
+        **params: Any,
+    ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+        request = generate_request(prompt, messages=messages, adapter=adapter, request_id=request_id, **params)
+        return self._stream(self.inference.GenerateStream, request, self._timeout(timeout))
+
+    async def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
+        return await self._call(self.inference.Tokenize, tokenize_request(text, messages=messages), self.timeout)
+
+    async def model_info(self) -> inference_pb2.ModelInfoResponse:
+        return await self._call(self.inference.ModelInfo, inference_pb2.ModelInfoRequest(), self.timeout)
+
+    async def health(self, service: str = "") -> str:
+        response = await self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), self.timeout)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+    async def wait_until_ready(self, timeout: float = 300.0, interval: float = 0.5) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                response = await self._health.Check(health_pb2.HealthCheckRequest(), timeout=interval * 4, metadata=self.metadata)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise UnavailableError(f"{self.target} did not report SERVING within {timeout:g} s")
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
