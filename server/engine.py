@@ -1,0 +1,376 @@
+"""The serving engine: one thread that runs the continuous-batching loop.
+
+Callers on any thread `submit` validated requests with a sink for their events; the loop admits
+them at the next step (policy in server.scheduler), runs the model over every scheduled token
+(server.model_runner), samples (server.sampling), and streams each request's new text to its
+sink. Finished and cancelled requests leave the batch at once and give back their KV blocks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from server.base_model import BaseModel
+from server.errors import InvalidRequest, ResourceExhausted, Unavailable
+from server.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for
+from server.model_runner import ModelRunner, PrefillSpan, StepBatch
+from server.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
+from server.sampling import sample_next_tokens
+from server.scheduler import Budget, RunningView, StepPlan, WaitingView, plan_step
+from server.sequence import Sequence, SequenceStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_batch_size: int
+    max_batch_tokens: int
+    max_waiting: int
+    num_blocks: int
+    block_size: int
+    max_model_len: int
+
+    @classmethod
+    def from_settings(cls, settings: Any, base: BaseModel) -> EngineConfig:
+        config = base.config
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        per_token = PagedKVCache.bytes_per_token(config.num_hidden_layers, config.num_key_value_heads, head_dim, base.dtype)
+        num_blocks = max(1, settings.kv_cache_memory_mb * 2**20 // (per_token * settings.kv_block_size))
+        capacity = num_blocks * settings.kv_block_size
+        max_model_len = min(settings.max_model_len or base.context_window, base.context_window)
+        if capacity < max_model_len:
+            log.warning(
+                "KV cache holds fewer tokens than the context window; capping the context",
+                extra={"kv_cache_tokens": capacity, "context_window": max_model_len},
+            )
+            max_model_len = capacity
+        return cls(
+            max_batch_size=settings.max_batch_size,
+            max_batch_tokens=max(settings.max_batch_tokens, settings.max_batch_size),
+            max_waiting=settings.max_waiting,
+            num_blocks=num_blocks,
+            block_size=settings.kv_block_size,
+            max_model_len=max_model_len,
+        )
+
+
+class EngineMetrics(Protocol):
+    def admitted(self, queue_s: float) -> None: ...
+    def token_latency(self, first: bool, seconds: float) -> None: ...
+    def finished(self, finished: Finished) -> None: ...
+    def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None: ...
+
+
+class NullMetrics:
+    def admitted(self, queue_s: float) -> None: ...
+    def token_latency(self, first: bool, seconds: float) -> None: ...
+    def finished(self, finished: Finished) -> None: ...
+    def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None: ...
+
+
+def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -> tuple[StepBatch, list[Sequence]]:
+    """Flattens the scheduled chunks into one batch; one-token chunks come first as decode rows."""
+    ordered = [c for c in chunks if c[1] == 1] + [c for c in chunks if c[1] > 1]
+    num_decode = sum(1 for _, n in ordered if n == 1)
+    ids: list[int] = []
+    positions: list[int] = []
+    write: list[torch.Tensor] = []
+    logits_rows: list[int] = []
+    to_sample: list[Sequence] = []
+    prefills: list[PrefillSpan] = []
+    row = 0
+    for seq, n in ordered:
+        start = seq.num_computed
+        ids.extend(seq.token_ids[start : start + n])
+        positions.extend(range(start, start + n))
+        write.append(seq.slots[start : start + n])
+        if n > 1:
+            prefills.append(PrefillSpan(row, n, seq.slots[: start + n]))
+        if start + n == len(seq.token_ids):
+            logits_rows.append(row + n - 1)
+            to_sample.append(seq)
+        row += n
+    batch = StepBatch(
+        input_ids=torch.tensor(ids, dtype=torch.long, device=device),
+        positions=torch.tensor(positions, dtype=torch.long, device=device),
+        write_slots=torch.cat(write),
+        logits_rows=torch.tensor(logits_rows, dtype=torch.long, device=device),
+        num_decode=num_decode,
+        prefills=prefills,
+    )
+    if num_decode:
+        lengths = torch.tensor([seq.num_computed + 1 for seq, _ in ordered[:num_decode]], device=device)
+        batch.decode_kv_slots = pad_sequence([seq.slots[: seq.num_computed + 1] for seq, _ in ordered[:num_decode]], batch_first=True)
+        batch.decode_kv_mask = (torch.arange(batch.decode_kv_slots.shape[1], device=device)[None, :] < lengths[:, None])[:, None, None, :]
+    return batch, to_sample
+
+
+class Engine:
+    """Continuous batching over one base model; thread-safe `submit` and `cancel`."""
+
+    def __init__(self, base: BaseModel, config: EngineConfig, metrics: EngineMetrics | None = None) -> None:
+        self.base = base
+        self.config = config
+        self.metrics: EngineMetrics = metrics or NullMetrics()
+        self.end_token_ids = base.eos_token_ids
+        self.allocator = BlockAllocator(config.num_blocks)
+        self._cv = threading.Condition()
+        self._inbox: list[Sequence] = []
+        self._cancelled: set[int] = set()
+        self._queued = 0  # requests submitted and not yet admitted (guarded by _cv)
+        self._accepting = True
+        self._stopping = False
+        self._waiting: deque[Sequence] = deque()
+        self._running: list[Sequence] = []
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+        self.steps = 0
+        self.cache: PagedKVCache
+        self.runner: ModelRunner
+
+    # -- callers' side -----------------------------------------------------------------------
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return self.config.num_blocks * self.config.block_size
+
+    @property
+    def num_waiting(self) -> int:
+        return self._queued
+
+    @property
+    def num_running(self) -> int:
+        return len(self._running)
+
+    def start(self) -> None:
+        """Starts the engine thread and returns once its KV cache and model step are built."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(ready, failure), name="tuneserve-engine", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    def submit(self, request: GenerationRequest, sink: EventSink) -> int:
+        """Queues a request; its events go to `sink` on the engine thread. Returns its id."""
+        if len(request.prompt_ids) + request.params.max_new_tokens > self.config.max_model_len:
+            raise InvalidRequest(
+                "parameters.max_new_tokens",
+                f"prompt ({len(request.prompt_ids)} tokens) plus max_new_tokens "
+                f"({request.params.max_new_tokens}) exceed the context window of {self.config.max_model_len} tokens",
+            )
+        seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device)
+        with self._cv:
+            if not self._accepting:
+                raise Unavailable("the server is shutting down; retry on another replica")
+            if self._queued >= self.config.max_waiting:
+                raise ResourceExhausted(
+                    f"{self._queued} requests are already waiting (max_waiting={self.config.max_waiting}); retry later"
+                )
+            self._inbox.append(seq)
+            self._queued += 1
+            self._cv.notify()
+        return seq.seq_id
+
+    def cancel(self, seq_id: int) -> None:
+        """Stops a request wherever it is; its blocks are freed at the next step."""
+        with self._cv:
+            self._cancelled.add(seq_id)
+            self._cv.notify()
+
+    def stop_accepting(self) -> None:
+        with self._cv:
+            self._accepting = False
+
+    def stop(self) -> None:
+        """Cancels everything still queued or running and stops the loop thread."""
+        with self._cv:
+            self._accepting = False
+            self._stopping = True
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join()
+        for seq in [*self._inbox, *self._waiting, *self._running]:
+            if seq.status is not SequenceStatus.FINISHED:
+                self._finish(seq, StopReason.CANCELLED)
+
+    def generate(self, request: GenerationRequest, timeout: float | None = None) -> tuple[str, list[int], Finished]:
+        """Blocking convenience for warm-up, tests and benchmarks: the whole text and its end."""
+        done = threading.Event()
+        parts: list[str] = []
+        tokens: list[int] = []
+        result: list[Finished] = []
+
+        def sink(event: GenerationEvent) -> None:
+            parts.append(event.text)
+            tokens.extend(event.token_ids)
+            if event.finished is not None:
+                result.append(event.finished)
+                done.set()
+
+        seq_id = self.submit(request, sink)
+        if not done.wait(timeout):
+            self.cancel(seq_id)
+            done.wait()
+        return "".join(parts), tokens, result[0]
+
+    # -- engine thread ----------------------------------------------------------------------
+
+    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:
+            failure.append(exc)
+            return
+        finally:
+            ready.set()
+        self._loop()
+
+    def _setup(self) -> None:
+        # Built here, not in __init__: every torch op runs on this one thread. A second thread
+        # with its own OpenMP team makes libgomp throttle spin-waiting on small machines, and
+        # each parallel op then pays a wake-up (decode twice as slow on 2 cores).
+        model_config = self.base.config
+        head_dim = getattr(model_config, "head_dim", None) or model_config.hidden_size // model_config.num_attention_heads
+        self.cache = PagedKVCache(
+            num_layers=model_config.num_hidden_layers,
+            num_blocks=self.config.num_blocks,
+            block_size=self.config.block_size,
+            kv_heads=model_config.num_key_value_heads,
+            head_dim=head_dim,
+            dtype=self.base.dtype,
+            device=self.base.device,
+        )
+        self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not (self._inbox or self._cancelled or self._waiting or self._running or self._stopping):
+                    self._cv.wait()
+                if self._stopping:
+                    return
+                inbox, self._inbox = self._inbox, []
+                cancelled, self._cancelled = self._cancelled, set()
+            self._waiting.extend(inbox)
+            try:
+                self._iterate(cancelled)
+            except Exception as exc:  # the loop must outlive any one step
+                log.exception("engine iteration failed; failing the running requests")
+                for seq in [*self._running]:
+                    self._finish(seq, StopReason.CANCELLED, error=exc)
+
+    def _iterate(self, cancelled: set[int]) -> None:
+        self._drop_ended(cancelled, time.monotonic())
+        plan = plan_step(
+            [RunningView(s.seq_id, s.pending_tokens) for s in self._running],
+            [WaitingView(s.seq_id, s.pending_tokens, blocks_for(s.reserved_tokens, self.config.block_size)) for s in self._waiting],
+            Budget(self.config.max_batch_size, self.config.max_batch_tokens, self._unreserved_blocks()),
+        )
+        if plan.empty:
+            with self._cv:  # nothing fits yet; look again soon for deadlines and frees
+                self._cv.wait(timeout=0.05)
+            return
+        self._step(plan)
+
+    def _unreserved_blocks(self) -> int:
+        outstanding = sum(blocks_for(s.reserved_tokens, self.config.block_size) - len(s.blocks) for s in self._running)
+        return self.allocator.num_free - outstanding
+
+    def _drop_ended(self, cancelled: set[int], now: float) -> None:
+        for seq in [*self._waiting, *self._running]:
+            request = seq.request
+            if seq.seq_id in cancelled:
+                self._finish(seq, StopReason.CANCELLED)
+            elif request.time_limit_at is not None and now >= request.time_limit_at:
+                self._finish(seq, StopReason.TIME_LIMIT)
+            elif request.deadline_at is not None and now >= request.deadline_at:
+                self._finish(seq, StopReason.CANCELLED)
+
+    def _finish(self, seq: Sequence, reason: StopReason, error: BaseException | None = None) -> None:
+        if seq.status is SequenceStatus.WAITING:
+            if seq in self._waiting:
+                self._waiting.remove(seq)
+            with self._cv:
+                self._queued -= 1
+        elif seq.status is SequenceStatus.RUNNING:
+            self._running.remove(seq)
+            self.allocator.free(seq.blocks)
+            seq.blocks = []
+        try:
+            finished = seq.finish(reason, error)
+        except Exception:  # a broken sink must not take the engine down
+            log.exception("delivering the end of a request failed", extra={"request_id": seq.request.request_id})
+            return
+        self.metrics.finished(finished)
+
+    def _admit(self, plan: StepPlan) -> None:
+        now = time.monotonic()
+        for seq_id in plan.admitted:
+            seq = self._waiting.popleft()
+            assert seq.seq_id == seq_id, "the scheduler admits in queue order"
+            seq.status = SequenceStatus.RUNNING
+            seq.admitted_at = now
+            self._running.append(seq)
+            self.metrics.admitted(now - seq.request.arrival)
+        with self._cv:
+            self._queued -= len(plan.admitted)
+
+    def _ensure_blocks(self, seq: Sequence, tokens: int) -> None:
+        missing = blocks_for(tokens, self.config.block_size) - len(seq.blocks)
+        if missing > 0:
+            new = self.allocator.allocate(missing)
+            seq.blocks.extend(new)
+            seq.slots = torch.cat([seq.slots, block_slots(new, self.config.block_size, self.base.device)])
+
+    def _step(self, plan: StepPlan) -> None:
+        self._admit(plan)
+        by_id = {s.seq_id: s for s in self._running}
+        chunks = [(by_id[seq_id], n) for seq_id, n in plan.chunks]
+        try:
+            for seq, n in chunks:
+                self._ensure_blocks(seq, seq.num_computed + n)
+            batch, to_sample = build_step_batch(chunks, self.base.device)
+            self.prepare_batch(batch, [seq for seq, _ in chunks])
+            with torch.inference_mode():
+                logits = self.runner.forward(batch)
+                tokens = sample_next_tokens(logits, [s.sampling for s in to_sample], self.end_token_ids)
+        except Exception as exc:
+            log.exception("engine step failed; failing its requests", extra={"requests": [s.request.request_id for s, _ in chunks]})
+            for seq, _ in chunks:
+                self._finish(seq, StopReason.CANCELLED, error=exc)
+            return
+        self.steps += 1
+        for seq, n in chunks:
+            seq.num_computed += n
+        for seq, token in zip(to_sample, tokens, strict=True):
+            previous = seq.last_token_at
+            reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
+            assert seq.last_token_at is not None
+            if previous is None:
+                self.metrics.token_latency(True, seq.last_token_at - seq.request.arrival)
+            else:
+                self.metrics.token_latency(False, seq.last_token_at - previous)
+            if reason is not None:
+                self._finish(seq, reason)
+        self.metrics.step(
+            sequences=len(chunks),
+            tokens=int(batch.input_ids.shape[0]),
+            running=len(self._running),
+            waiting=self._queued,
+            kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
+        )
+
+    def prepare_batch(self, batch: StepBatch, sequences: list[Sequence]) -> None:
+        """Hook for per-row state of a step (adapter routing); the base engine needs none."""

@@ -1,0 +1,93 @@
+"""Choosing the next token of every row of a batch from its logits, each row with its own settings.
+
+The order follows transformers' logits processors: repetition penalty, suppression of end tokens
+until min_new_tokens, then temperature, top-k and top-p. Rows with temperature 0 take the argmax;
+sampled rows draw from their own seeded generator, so a request's output does not depend on what
+it was batched with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Validated decoding settings of one request (see GenerationParameters in the proto)."""
+
+    max_new_tokens: int
+    min_new_tokens: int = 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass
+class RowState:
+    """What sampling needs to know about one row besides its logits."""
+
+    params: SamplingParams
+    generator: torch.Generator | None
+    token_ids: list[int]  # prompt and output so far, for the repetition penalty
+    generated: int  # tokens generated so far, for min_new_tokens
+
+
+def make_generator(seed: int | None, device: torch.device) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
+def apply_repetition_penalty(logits: torch.Tensor, token_ids: list[int], penalty: float) -> None:
+    # logits: [V], in place; CTRL rule: shrink positive logits, grow negative ones
+    seen = torch.tensor(sorted(set(token_ids)), dtype=torch.long, device=logits.device)
+    values = logits[seen]
+    logits[seen] = torch.where(values > 0, values / penalty, values * penalty)
+
+
+def top_k_top_p_filter(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
+    # logits: [R, V], top_k: [R] (0 = off), top_p: [R] (1 = off) -> logits with cut tokens at -inf
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    vocab = logits.shape[-1]
+    ranks = torch.arange(vocab, device=logits.device)[None, :]
+    k = torch.where(top_k > 0, top_k, vocab)[:, None]
+    cut = ranks >= k
+    probs = sorted_logits.masked_fill(cut, float("-inf")).softmax(dim=-1)
+    mass_before = probs.cumsum(dim=-1) - probs
+    cut |= mass_before >= top_p[:, None]
+    cut[:, 0] = False  # always keep the most likely token
+    return logits.scatter(-1, order, sorted_logits.masked_fill(cut, float("-inf")))
+
+
+def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int]:
+    """Next token of each row. logits: [R, V] float32, modified in place."""
+    ends = torch.tensor(sorted(end_token_ids), dtype=torch.long, device=logits.device)
+    for i, row in enumerate(rows):
+        if row.params.repetition_penalty != 1.0:
+            apply_repetition_penalty(logits[i], row.token_ids, row.params.repetition_penalty)
+        if row.generated < row.params.min_new_tokens and len(ends):
+            logits[i, ends] = float("-inf")
+    chosen = logits.argmax(dim=-1).tolist()
+    sampled = [i for i, row in enumerate(rows) if not row.params.greedy]
+    if sampled:
+        index = torch.tensor(sampled, device=logits.device)
+        temperature = torch.tensor([rows[i].params.temperature for i in sampled], device=logits.device)
+        top_k = torch.tensor([rows[i].params.top_k for i in sampled], device=logits.device)
+        top_p = torch.tensor([rows[i].params.top_p for i in sampled], device=logits.device)
+        filtered = top_k_top_p_filter(logits[index] / temperature[:, None], top_k, top_p)
+        probs = filtered.softmax(dim=-1)
+        for j, i in enumerate(sampled):
+            chosen[i] = int(torch.multinomial(probs[j], 1, generator=rows[i].generator))
+    return chosen

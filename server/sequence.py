@@ -1,0 +1,117 @@
+"""Engine-side state of one request: its tokens, its KV blocks and what it has streamed so far."""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any
+
+import torch
+
+from server.detokenizer import IncrementalDetokenizer
+from server.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
+from server.sampling import RowState, make_generator
+from server.stop_strings import StopStrings
+
+
+class SequenceStatus(enum.Enum):
+    WAITING = enum.auto()
+    RUNNING = enum.auto()
+    FINISHED = enum.auto()
+
+
+class Sequence:
+    def __init__(self, seq_id: int, request: GenerationRequest, sink: EventSink, tokenizer: Any, device: torch.device) -> None:
+        self.seq_id = seq_id
+        self.request = request
+        self.sink = sink
+        self.status = SequenceStatus.WAITING
+        self.token_ids: list[int] = list(request.prompt_ids)
+        self.num_prompt = len(request.prompt_ids)
+        self.num_computed = 0  # tokens whose K/V are in the cache
+        self.blocks: list[int] = []
+        self.slots = torch.empty(0, dtype=torch.long, device=device)  # cache slot of each position
+        self.sampling = RowState(
+            params=request.params,
+            generator=None if request.params.greedy else make_generator(request.params.seed, device),
+            token_ids=self.token_ids,
+            generated=0,
+        )
+        self._detokenizer = IncrementalDetokenizer(tokenizer, request.prompt_ids)
+        self._stops = StopStrings(request.params.stop)
+        self._emitted_chars = 0
+        self._unsent_tokens: list[int] = []
+        self._cut: int | None = None  # where the text ends when a stop string ended it
+        self._stop_text = ""
+        self.admitted_at: float | None = None
+        self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
+        self.cached_prompt_tokens = 0
+
+    @property
+    def generated(self) -> int:
+        return len(self.token_ids) - self.num_prompt
+
+    @property
+    def pending_tokens(self) -> int:
+        return len(self.token_ids) - self.num_computed
+
+    @property
+    def reserved_tokens(self) -> int:
+        """KV slots this sequence may need: its prompt and all of its output."""
+        return self.num_prompt + self.request.params.max_new_tokens
+
+    def add_token(self, token_id: int, end_token_ids: frozenset[int], max_len: int) -> StopReason | None:
+        """Appends a sampled token, streams what it adds, and says whether generation ends."""
+        now = time.monotonic()
+        self.first_token_at = self.first_token_at or now
+        self.last_token_at = now
+        self.token_ids.append(token_id)
+        self.sampling.generated += 1
+        self._unsent_tokens.append(token_id)
+        stop_reason: StopReason | None = None
+        if token_id in end_token_ids:
+            stop_reason = StopReason.END_OF_SEQUENCE
+        else:
+            new_from = len(self._detokenizer.text)
+            self._detokenizer.push(token_id)
+            match = self._stops.find(self._detokenizer.text, new_from)
+            if match is not None:
+                stop_reason, self._cut, self._stop_text = StopReason.STOP_SEQUENCE, match.index, match.stop
+        if stop_reason is None and (self.generated >= self.request.params.max_new_tokens or len(self.token_ids) >= max_len):
+            stop_reason = StopReason.MAX_TOKENS
+        if stop_reason is None:
+            self._emit(self._stops.safe_length(self._detokenizer.text))
+        return stop_reason
+
+    def _emit(self, upto: int, finished: Finished | None = None) -> None:
+        text = self._detokenizer.text[self._emitted_chars : upto] if upto > self._emitted_chars else ""
+        if not text and finished is None:
+            return
+        self._emitted_chars = max(self._emitted_chars, upto)
+        event = GenerationEvent(text=text, token_ids=self._unsent_tokens, finished=finished)
+        self._unsent_tokens = []
+        self.sink(event)
+
+    def finish(self, reason: StopReason, error: BaseException | None = None) -> Finished:
+        """Streams the rest of the text (up to a stop string) and the final accounting."""
+        self.status = SequenceStatus.FINISHED
+        cut = self._cut
+        if cut is None:
+            self._detokenizer.flush()
+            cut = len(self._detokenizer.text)
+        now = time.monotonic()
+        arrival = self.request.arrival
+        finished = Finished(
+            reason=reason,
+            prompt_tokens=self.num_prompt,
+            generated_tokens=self.generated,
+            queue_s=(self.admitted_at or now) - arrival,
+            time_to_first_token_s=(self.first_token_at or now) - arrival,
+            total_s=now - arrival,
+            stop_sequence=self._stop_text,
+            cached_prompt_tokens=self.cached_prompt_tokens,
+            error=error,
+        )
+        self._emit(cut, finished)
+        return finished

@@ -1,0 +1,1 @@
+"""tuneserve trainer service."""
