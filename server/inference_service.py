@@ -1,0 +1,123 @@
+"""The tuneserve.v1.Inference service: Generate, GenerateStream, Tokenize, ModelInfo."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+
+from server import __version__
+from server.event_stream import stream_generation
+from server.grpc_status import REQUEST_ID_METADATA_KEY
+from server.logs import request_id_var
+from server.request import Finished, GenerationRequest, StopReason
+from server.serving_state import ServingState
+
+
+def stop_reason_proto(reason: StopReason) -> common_pb2.StopReason.ValueType:
+    return common_pb2.StopReason.Value(f"STOP_REASON_{reason.name}")
+
+
+def usage_proto(finished: Finished) -> common_pb2.Usage:
+    return common_pb2.Usage(
+        prompt_tokens=finished.prompt_tokens,
+        generated_tokens=finished.generated_tokens,
+        cached_prompt_tokens=finished.cached_prompt_tokens,
+    )
+
+
+def timings_proto(finished: Finished) -> common_pb2.Timings:
+    return common_pb2.Timings(
+        queue_ms=finished.queue_s * 1000,
+        time_to_first_token_ms=finished.time_to_first_token_s * 1000,
+        total_ms=finished.total_s * 1000,
+    )
+
+
+def adapter_label(adapter: Any) -> str:
+    return "" if adapter is None else adapter.label
+
+
+def raise_if_failed(finished: Finished) -> None:
+    if finished.error is not None:
+        raise RuntimeError("the engine failed this request") from finished.error
+
+
+class InferenceService(inference_pb2_grpc.InferenceServicer):
+    def __init__(self, state: ServingState) -> None:
+        self._state = state
+
+    async def _admit(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> GenerationRequest:
+        serving = self._state.require()
+        if not request.request_id:
+            request.request_id = request_id_var.get()
+        generation = serving.admission.generation(request, time_remaining=context.time_remaining())
+        request_id_var.set(generation.request_id)
+        await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
+        return generation
+
+    async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
+        generation = await self._admit(request, context)
+        texts: list[str] = []
+        tokens: list[int] = []
+        finished: Finished | None = None
+        async for event in stream_generation(self._state.require().engine, generation):
+            texts.append(event.text)
+            tokens.extend(event.token_ids)
+            finished = event.finished
+        assert finished is not None
+        raise_if_failed(finished)
+        return inference_pb2.GenerateResponse(
+            text="".join(texts),
+            stop_reason=stop_reason_proto(finished.reason),
+            usage=usage_proto(finished),
+            timings=timings_proto(finished),
+            request_id=generation.request_id,
+            adapter=adapter_label(generation.adapter),
+            token_ids=tokens,
+            stop_sequence=finished.stop_sequence,
+        )
+
+    async def GenerateStream(
+        self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+        generation = await self._admit(request, context)
+        async for event in stream_generation(self._state.require().engine, generation):
+            chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
+            if event.finished is not None:
+                raise_if_failed(event.finished)
+                chunk.stop_reason = stop_reason_proto(event.finished.reason)
+                chunk.usage.CopyFrom(usage_proto(event.finished))
+                chunk.timings.CopyFrom(timings_proto(event.finished))
+                chunk.request_id = generation.request_id
+                chunk.adapter = adapter_label(generation.adapter)
+                chunk.stop_sequence = event.finished.stop_sequence
+            yield chunk
+
+    async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
+        serving = self._state.require()
+        prompt, _ = serving.admission.render(request.text, request.messages, text_field="text")
+        tokens = serving.base.tokenizer.convert_ids_to_tokens(prompt.token_ids)
+        return inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
+
+    async def ModelInfo(self, request: inference_pb2.ModelInfoRequest, context: grpc.aio.ServicerContext) -> inference_pb2.ModelInfoResponse:
+        serving = self._state.require()
+        base, limits = serving.base, serving.admission.limits
+        return inference_pb2.ModelInfoResponse(
+            model=base.name,
+            source=base.source.describe(),
+            architecture=base.architecture,
+            fingerprint=base.fingerprint,
+            quantization=base.quantization,
+            dtype=str(base.dtype).removeprefix("torch."),
+            device=str(base.device),
+            context_window=limits.context_window,
+            vocab_size=int(base.config.vocab_size),
+            max_batch_size=serving.engine.config.max_batch_size,
+            max_prompt_tokens=limits.max_prompt_tokens,
+            max_new_tokens_limit=limits.max_new_tokens_limit,
+            has_chat_template=base.has_chat_template,
+            server_version=__version__,
+        )

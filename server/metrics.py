@@ -1,0 +1,91 @@
+"""Prometheus metrics of the inference server, served on their own HTTP port.
+
+Each server instance has its own registry, so several can run in one process (tests, benchmarks).
+Gauges of live state read the engine at scrape time instead of being pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
+
+from server.request import Finished
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60)
+_TOKEN_GAP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2)
+_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
+_QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+_STEP_TOKEN_BUCKETS = (1, 4, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+
+
+class ServerMetrics:
+    """Every metric the server exports; also the engine's metrics sink (server.engine.EngineMetrics)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=r)
+        self.request_seconds = Histogram(
+            "tuneserve_rpc_duration_seconds", "Wall time of unary and streaming RPCs, by method.", ["rpc"], buckets=_DURATION_BUCKETS, registry=r
+        )
+        self.time_to_first_token = Histogram(
+            "tuneserve_time_to_first_token_seconds", "From a generation request's arrival to its first token.", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.inter_token_latency = Histogram(
+            "tuneserve_inter_token_latency_seconds", "Gap between consecutive tokens of one generation.", buckets=_TOKEN_GAP_BUCKETS, registry=r
+        )
+        self.e2e_latency = Histogram(
+            "tuneserve_generation_duration_seconds", "From a generation request's arrival to its end.", buckets=_DURATION_BUCKETS, registry=r
+        )
+        self.queue_time = Histogram(
+            "tuneserve_queue_time_seconds", "From a generation request's arrival to joining the running batch.", buckets=_QUEUE_BUCKETS, registry=r
+        )
+        self.prompt_tokens = Counter("tuneserve_prompt_tokens", "Prompt tokens of finished generations.", registry=r)
+        self.generated_tokens = Counter("tuneserve_generated_tokens", "Tokens generated.", registry=r)
+        self.generations = Counter("tuneserve_generations", "Finished generations, by stop reason.", ["reason"], registry=r)
+        self.batch_size = Histogram("tuneserve_batch_size", "Sequences computed per engine step.", buckets=_BATCH_BUCKETS, registry=r)
+        self.batch_tokens = Histogram("tuneserve_batch_tokens", "Tokens computed per engine step.", buckets=_STEP_TOKEN_BUCKETS, registry=r)
+        self.running = Gauge("tuneserve_running_requests", "Generations in the running batch.", registry=r)
+        self.waiting = Gauge("tuneserve_waiting_requests", "Generations waiting to join the batch.", registry=r)
+        self.kv_usage = Gauge("tuneserve_kv_cache_usage_ratio", "Fraction of KV cache blocks in use.", registry=r)
+        self.ready = Gauge("tuneserve_ready", "1 once the model is loaded and warmed up.", registry=r)
+        self.model = Info("tuneserve_model", "The loaded base model.", registry=r)
+        self.load_seconds = Gauge("tuneserve_model_load_seconds", "Time the base model took to load.", registry=r)
+        self._kv_blocks = 1
+
+    def bind_engine(self, num_running: Callable[[], int], num_waiting: Callable[[], int], kv_blocks: int) -> None:
+        self.running.set_function(num_running)
+        self.waiting.set_function(num_waiting)
+        self._kv_blocks = max(1, kv_blocks)
+
+    def describe_model(self, labels: dict[str, str], load_seconds: float) -> None:
+        self.model.info(labels)
+        self.load_seconds.set(load_seconds)
+
+    # -- server.engine.EngineMetrics ----------------------------------------------------------
+
+    def admitted(self, queue_s: float) -> None:
+        self.queue_time.observe(queue_s)
+
+    def token_latency(self, first: bool, seconds: float) -> None:
+        (self.time_to_first_token if first else self.inter_token_latency).observe(seconds)
+
+    def finished(self, finished: Finished) -> None:
+        self.generations.labels(finished.reason.name.lower()).inc()
+        self.prompt_tokens.inc(finished.prompt_tokens)
+        self.generated_tokens.inc(finished.generated_tokens)
+        self.e2e_latency.observe(finished.total_s)
+
+    def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None:
+        self.batch_size.observe(sequences)
+        self.batch_tokens.observe(tokens)
+        self.kv_usage.set(kv_blocks_used / self._kv_blocks)
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> tuple[Any, int]:
+    """Starts the /metrics HTTP server on a daemon thread; returns it and its bound port."""
+    httpd, _thread = start_http_server(port, addr=host, registry=registry)
+    return httpd, httpd.server_port

@@ -1,0 +1,39 @@
+"""What the services share once the model is up; until then they answer UNAVAILABLE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.admission import Admission
+from server.base_model import BaseModel
+from server.engine import Engine
+from server.errors import Unavailable
+
+
+@dataclass
+class Serving:
+    base: BaseModel
+    engine: Engine
+    admission: Admission
+    adapters: Any = None  # server.adapter_manager.AdapterManager when a store is configured
+
+
+class ServingState:
+    def __init__(self) -> None:
+        self._serving: Serving | None = None
+        self.failure: str | None = None
+
+    def set(self, serving: Serving) -> None:
+        self._serving = serving
+
+    @property
+    def ready(self) -> bool:
+        return self._serving is not None
+
+    def require(self) -> Serving:
+        if self._serving is None:
+            if self.failure:
+                raise Unavailable(f"the server failed to start: {self.failure}")
+            raise Unavailable("the model is still loading; retry once the health check reports SERVING")
+        return self._serving
