@@ -1,0 +1,103 @@
+"""The client package against a real server: typed errors, retries, asyncio, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import grpc
+import pytest
+from tuneserve.v1 import common_pb2
+from tuneserve_client import AsyncClient, cli, errors
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code, details, trailing=(), initial=()):
+        self._code, self._details, self._trailing, self._initial = code, details, trailing, initial
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def trailing_metadata(self):
+        return self._trailing
+
+    def initial_metadata(self):
+        return self._initial
+
+
+@pytest.mark.parametrize("code,cls", sorted(errors.ERROR_BY_CODE.items(), key=lambda kv: kv[0].value[0]))
+def test_each_status_code_has_its_own_error_class(code, cls):
+    error = errors.from_rpc_error(FakeRpcError(code, "why", (("tuneserve-field", "parameters.top_p"),), (("x-request-id", "r1"),)))
+    assert type(error) is cls and error.code == code and error.message == "why"
+    assert error.field == "parameters.top_p" and error.request_id == "r1"
+    assert error.retryable == (code == grpc.StatusCode.UNAVAILABLE)
+
+
+def test_unknown_codes_fall_back_to_the_base_error():
+    error = errors.from_rpc_error(FakeRpcError(grpc.StatusCode.DATA_LOSS, "lost"))
+    assert type(error) is errors.TuneserveError and "DATA_LOSS" in str(error)
+
+
+def invalid_argument_count(server) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics") as response:
+        lines = response.read().decode().splitlines()
+    wanted = 'tuneserve_requests_total{code="INVALID_ARGUMENT",rpc="tuneserve.v1.Inference/Generate"}'
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(wanted))
+
+
+def test_errors_other_than_unavailable_are_not_retried(client, server):
+    before = invalid_argument_count(server)
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        client.generate("hi", top_p=5.0)
+    assert info.value.field == "parameters.top_p" and info.value.request_id
+    assert invalid_argument_count(server) == before + 1
+
+
+def test_unreachable_server_raises_unavailable_after_retries():
+    from tuneserve_client import Client
+
+    with Client("127.0.0.1:1", retries=2, backoff=0.01, timeout=2) as client, pytest.raises(errors.UnavailableError):
+        client.model_info()
+
+
+def test_async_client_covers_the_inference_calls(server):
+    async def run():
+        async with AsyncClient(server.address) as client:
+            assert await client.health() == "SERVING"
+            reply = await client.generate(messages=[{"role": "user", "content": "What is the capital of France?"}])
+            chunks = [c async for c in client.generate_stream(messages=[("user", "What is the capital of France?")])]
+            tokens = await client.tokenize("Hello")
+            info = await client.model_info()
+            with pytest.raises(errors.InvalidArgumentError):
+                await client.generate("")
+            return reply, chunks, tokens, info
+
+    reply, chunks, tokens, info = asyncio.run(run())
+    assert "Paris" in reply.text
+    assert "".join(c.text for c in chunks) == reply.text
+    assert chunks[-1].stop_reason == common_pb2.STOP_REASON_END_OF_SEQUENCE
+    assert len(tokens.token_ids) >= 1 and info.model == "SmolLM2-135M-Instruct"
+
+
+def test_unknown_generation_parameters_are_a_type_error(client):
+    with pytest.raises(TypeError, match="unknown generation parameters: temprature"):
+        client.generate("hi", temprature=0.5)
+
+
+def test_cli_commands(server, capsys):
+    target = ["--server", server.address]
+    assert cli.main([*target, "generate", "What is the capital of France?", "--chat", "--no-stream"]) == 0
+    assert "Paris" in capsys.readouterr().out
+    assert cli.main([*target, "generate", "Say hello", "--chat", "--max-new-tokens", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["usage"]["generated_tokens"] == 3
+    assert cli.main([*target, "tokenize", "Hello world"]) == 0
+    assert capsys.readouterr().out.startswith("2 tokens")
+    assert cli.main([*target, "model-info"]) == 0
+    assert json.loads(capsys.readouterr().out)["architecture"] == "LlamaForCausalLM"
+    assert cli.main([*target, "health"]) == 0 and capsys.readouterr().out.strip() == "SERVING"
+    assert cli.main([*target, "generate", "hi", "--top-p", "3"]) == 1
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""Shared fixtures: the real embedded model, loaded once per session, and a real server on loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.threads import release_openmp_threads, run_on_fresh_thread
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _release_openmp() -> Iterator[None]:
+    # A test that ran parallel torch ops on the main thread leaves an OpenMP team there, which
+    # makes every engine thread started later twice as slow on a 2-core machine.
+    yield
+    release_openmp_threads()
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    from server.config import default_cache_dir
+
+    return Path(os.environ.get("TUNESERVE_CACHE_DIR", default_cache_dir()))
+
+
+@pytest.fixture(scope="session")
+def base_model(cache_dir: Path):
+    """The embedded SmolLM2-135M-Instruct, unquantized, loaded once for the whole session."""
+    from server.base_model import load_base_model
+    from server.config import ModelSettings
+
+    return run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
+
+
+def server_settings(cache_dir: Path, **overrides):
+    from server.config import ServerSettings
+
+    values = dict(
+        port=0, metrics_port=0, cache_dir=cache_dir, kv_cache_memory_mb=256, max_model_len=2048, max_batch_size=16,
+        max_waiting=64, log_format="text", warmup=False,
+    )
+    values.update(overrides)
+    return ServerSettings(**values)
+
+
+@pytest.fixture(scope="session")
+def server(base_model, cache_dir: Path):
+    """A real tuneserve server on a free loopback port, sharing the session's model."""
+    from server.background import BackgroundServer
+
+    running = BackgroundServer(server_settings(cache_dir, warmup=True), base_model).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def client(server):
+    from tuneserve_client import Client
+
+    with Client(server.address, timeout=120) as c:
+        yield c

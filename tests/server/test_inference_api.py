@@ -1,0 +1,125 @@
+"""The Inference service over real gRPC on loopback, through the client package."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import pytest
+from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+from tuneserve_client import errors
+
+FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def test_the_capital_of_france_is_paris(client):
+    reply = client.generate(messages=FRANCE)
+    assert "Paris" in reply.text
+    assert reply.stop_reason == common_pb2.STOP_REASON_END_OF_SEQUENCE
+    assert reply.usage.generated_tokens == len(reply.token_ids) > 0
+    assert reply.usage.prompt_tokens == len(client.tokenize(messages=FRANCE).token_ids)
+    t = reply.timings
+    assert 0 <= t.queue_ms <= t.time_to_first_token_ms <= t.total_ms
+    assert reply.request_id and reply.adapter == ""
+
+
+def test_stream_deltas_add_up_to_the_unary_answer(client):
+    question = [{"role": "user", "content": "Describe a forest in two sentences."}]
+    unary = client.generate(messages=question, max_new_tokens=40)
+    chunks = list(client.generate_stream(messages=question, max_new_tokens=40))
+    assert len(chunks) > 3, "tokens arrive as they are generated"
+    assert "".join(c.text for c in chunks) == unary.text
+    assert [t for c in chunks for t in c.token_ids] == list(unary.token_ids)
+    last = chunks[-1]
+    assert last.stop_reason == unary.stop_reason != common_pb2.STOP_REASON_UNSPECIFIED
+    assert last.usage.generated_tokens == unary.usage.generated_tokens
+    assert all(c.stop_reason == common_pb2.STOP_REASON_UNSPECIFIED for c in chunks[:-1])
+
+
+def test_plain_prompt_max_tokens_and_stop_sequences(client):
+    reply = client.generate("The first five letters of the alphabet are", max_new_tokens=7, min_new_tokens=7)
+    assert reply.stop_reason == common_pb2.STOP_REASON_MAX_TOKENS and reply.usage.generated_tokens == 7
+    stopped = client.generate(messages=FRANCE, stop=["Paris", "London"])
+    assert stopped.stop_reason == common_pb2.STOP_REASON_STOP_SEQUENCE and stopped.stop_sequence == "Paris"
+    assert "Paris" not in stopped.text and stopped.text.endswith("is ")
+
+
+def test_stream_holds_back_a_partial_stop_sequence(client):
+    chunks = list(client.generate_stream(messages=FRANCE, stop=["Paris."]))
+    assert "".join(c.text for c in chunks) == "The capital of France is "
+    assert not any("Par" in c.text for c in chunks)
+
+
+def test_seeded_sampling_is_reproducible(client):
+    kwargs = dict(messages=[{"role": "user", "content": "Tell me a short story."}], temperature=1.0, top_p=0.95, top_k=50, seed=1234, max_new_tokens=24)
+    first, second = client.generate(**kwargs), client.generate(**kwargs)
+    assert first.token_ids == second.token_ids
+    other = client.generate(**{**kwargs, "seed": 4321})
+    assert other.token_ids != first.token_ids
+
+
+def test_time_limit_returns_partial_text(client):
+    reply = client.generate(messages=FRANCE, max_new_tokens=400, min_new_tokens=400, time_limit_ms=300)
+    assert reply.stop_reason == common_pb2.STOP_REASON_TIME_LIMIT
+    assert 0 < reply.usage.generated_tokens < 400
+
+
+def test_request_id_is_echoed(client):
+    reply = client.generate(messages=FRANCE, request_id="order-42", max_new_tokens=2)
+    assert reply.request_id == "order-42"
+
+
+def test_tokenize_and_model_info(client, base_model):
+    tokens = client.tokenize("Hello world")
+    assert list(tokens.token_ids) == base_model.tokenizer("Hello world")["input_ids"]
+    assert len(tokens.tokens) == len(tokens.token_ids)
+    info = client.model_info()
+    assert info.model == "SmolLM2-135M-Instruct" and info.architecture == "LlamaForCausalLM"
+    assert info.fingerprint == base_model.fingerprint and info.quantization == "none" and info.device == "cpu"
+    assert info.has_chat_template and info.context_window > 1000 and info.vocab_size == 49152
+
+
+def test_concurrent_clients_get_the_same_greedy_answers_as_alone(client, server):
+    questions = ["Name a planet.", "What is 2+2?", "Give a word that rhymes with cat.", "What colour is the sky?"]
+    alone = [client.generate(messages=[{"role": "user", "content": q}], max_new_tokens=20).token_ids for q in questions]
+    results: dict[int, list[int]] = {}
+
+    def ask(i: int) -> None:
+        results[i] = list(client.generate(messages=[{"role": "user", "content": questions[i % 4]}], max_new_tokens=20).token_ids)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[i] == list(alone[i % 4]) for i in range(12))
+
+
+def wait_for_idle(server, timeout: float = 10) -> None:
+    engine = server.server.state.require().engine
+    deadline = time.monotonic() + timeout
+    while engine.num_running or engine.num_waiting:
+        assert time.monotonic() < deadline, "the engine kept the abandoned request"
+        time.sleep(0.02)
+
+
+def test_a_client_that_goes_away_frees_its_slot(server):
+    channel = grpc.insecure_channel(server.address)
+    stub = inference_pb2_grpc.InferenceStub(channel)
+    request = inference_pb2.GenerateRequest(
+        prompt="Count from one to one thousand:", parameters=common_pb2.GenerationParameters(max_new_tokens=2000, min_new_tokens=2000)
+    )
+    call = stub.GenerateStream(request)
+    next(call)
+    next(call)
+    call.cancel()
+    channel.close()
+    wait_for_idle(server)
+
+
+def test_a_passed_deadline_ends_the_call_and_frees_the_slot(client, server):
+    with pytest.raises(errors.DeadlineExceededError):
+        client.generate("Count from one to one thousand:", max_new_tokens=2000, min_new_tokens=2000, timeout=0.5)
+    wait_for_idle(server)
+
