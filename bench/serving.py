@@ -73,15 +73,16 @@ def free_port() -> int:
 # -- tuneserve -----------------------------------------------------------------------------------
 
 
-def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+def start_server(**settings: str) -> tuple[subprocess.Popen, str]:
+    """A real server process on loopback with TUNESERVE_* `settings`; returns it once SERVING."""
     port = free_port()
     env = {
         **os.environ,
-        "TUNESERVE_MODEL": args.model,
         "TUNESERVE_PORT": str(port),
         "TUNESERVE_METRICS_PORT": str(free_port()),
         "TUNESERVE_MAX_BATCH_SIZE": "32",
         "TUNESERVE_LOG_LEVEL": "WARNING",
+        **{f"TUNESERVE_{key.upper()}": value for key, value in settings.items()},
     }
     proc = subprocess.Popen([sys.executable, "-m", "server"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from tuneserve_client import Client
@@ -186,7 +187,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    proc, address = start_server(args)
+    proc, address = start_server(model=args.model)
     rows = {}
     try:
         for clients in (int(x) for x in args.levels.split(",")):

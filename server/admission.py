@@ -1,7 +1,7 @@
 """Admission: turning an API generate request into a validated, tokenized engine request.
 
-Every check names the field to change and the allowed range, and raises InvalidRequest (or
-NotFound for an adapter that does not exist) before anything is queued.
+Every check names the field to change and the allowed range, and raises InvalidRequest before
+anything is queued. Which adapter answers is decided afterwards, by server.adapter_manager.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from server.base_model import BaseModel
-from server.errors import InvalidRequest, NotFound
+from server.errors import InvalidRequest
 from server.prompting import check_messages, encode, render_chat
 from server.request import GenerationRequest
 from server.sampling import SamplingParams
@@ -44,20 +44,6 @@ class Limits:
         )
 
 
-class AdapterResolver(Protocol):
-    def resolve(self, ref: str) -> Any:
-        """The adapter version a request for `ref` runs on; raises NotFound or InvalidRequest."""
-
-
-class NoAdapters:
-    """Resolver for a server without an adapter store: only the base model exists."""
-
-    def resolve(self, ref: str) -> Any:
-        if not ref:
-            return None
-        raise NotFound(f"adapter {ref!r} is not loaded and no adapter store is configured; use adapter \"\" for the base model")
-
-
 @dataclass(frozen=True)
 class Prompt:
     text: str
@@ -71,10 +57,9 @@ def _in_range(field: str, value: float, low: float, high: float, low_open: bool 
 
 
 class Admission:
-    def __init__(self, base: BaseModel, limits: Limits, adapters: AdapterResolver | None = None) -> None:
+    def __init__(self, base: BaseModel, limits: Limits) -> None:
         self.base = base
         self.limits = limits
-        self.adapters: AdapterResolver = adapters or NoAdapters()
 
     def render(self, text: str, messages: Any, *, text_field: str = "prompt") -> tuple[Prompt, str]:
         """Renders exactly one of plain text and chat messages; returns it and the field it came from."""
@@ -168,10 +153,9 @@ class Admission:
         defaults: Any = None,
         prompt: Prompt | None = None,
     ) -> GenerationRequest:
-        """The engine request for an API GenerateRequest (or a prompt built by the caller)."""
+        """The engine request for an API GenerateRequest (or a prompt built by the caller), on the base model."""
         arrival = time.monotonic() if arrival is None else arrival
         request_id = self.request_id(request.request_id)
-        adapter = self.adapters.resolve(request.adapter)
         prompt = prompt or self.prompt(request.prompt, request.messages)
         params = request.parameters if request.HasField("parameters") else None
         sampling = self.sampling(params, len(prompt.token_ids), defaults)
@@ -183,5 +167,4 @@ class Admission:
             arrival=arrival,
             time_limit_at=arrival + limit_ms / 1000 if limit_ms else None,
             deadline_at=arrival + time_remaining if time_remaining is not None else None,
-            adapter=adapter,
         )

@@ -15,9 +15,13 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from tuneserve.v1 import inference_pb2, inference_pb2_grpc
+from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc
 
 from server import __version__
+from server.adapter_loader import BaseSpec
+from server.adapter_manager import AdapterManager, NoAdapters
+from server.adapter_store import AdapterStore
+from server.adapters_service import AdaptersService
 from server.admission import Admission, Limits
 from server.base_model import BaseModel, load_base_model
 from server.config import ServerSettings
@@ -29,11 +33,13 @@ from server.metrics import ServerMetrics, serve_metrics
 from server.request import GenerationRequest
 from server.sampling import SamplingParams
 from server.serving_state import Serving, ServingState
+from server.store_watcher import watch_store
 from server.threads import arun_on_fresh_thread
 
 log = logging.getLogger(__name__)
 
 INFERENCE_SERVICE = inference_pb2.DESCRIPTOR.services_by_name["Inference"].full_name
+ADAPTERS_SERVICE = adapters_pb2.DESCRIPTOR.services_by_name["Adapters"].full_name
 
 
 class TuneserveServer:
@@ -48,9 +54,11 @@ class TuneserveServer:
         self._grpc: grpc.aio.Server | None = None
         self._metrics_httpd: Any = None
         self._bring_up: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stop_watching = asyncio.Event()
         self.port = 0
         self.metrics_port = 0
-        self.service_names = [INFERENCE_SERVICE]
+        self.service_names = [INFERENCE_SERVICE, ADAPTERS_SERVICE]
 
     def _build_grpc(self) -> grpc.aio.Server:
         size = self.settings.max_message_bytes
@@ -59,6 +67,7 @@ class TuneserveServer:
             options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
         )
         inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), server)
+        adapters_pb2_grpc.add_AdaptersServicer_to_server(AdaptersService(self.state), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection([*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
         return server
@@ -97,7 +106,7 @@ class TuneserveServer:
             engine = Engine(base, EngineConfig.from_settings(self.settings, base), self.metrics)
             await arun_on_fresh_thread(engine.start, "tuneserve-engine-start")
             limits = Limits.from_settings(self.settings, engine.config.max_model_len)
-            serving = Serving(base=base, engine=engine, admission=Admission(base, limits))
+            serving = Serving(base=base, engine=engine, admission=Admission(base, limits), adapters=self._adapter_manager(base, engine))
             self.metrics.bind_engine(lambda: engine.num_running, lambda: engine.num_waiting, engine.config.num_blocks)
             self.metrics.describe_model(_model_labels(base), base.load_seconds)
             if self.settings.warmup:
@@ -107,10 +116,28 @@ class TuneserveServer:
             log.exception("the server could not start serving")
             raise
         self.state.set(serving)
+        if isinstance(serving.adapters, AdapterManager):
+            watch = watch_store(serving.adapters, serving.adapters.store.root, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
+            self._watcher = asyncio.create_task(watch)
         self.metrics.ready.set(1)
         for name in ("", *self.service_names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"model": base.name, "quantization": base.quantization, "device": str(base.device)})
+
+    def _adapter_manager(self, base: BaseModel, engine: Engine) -> AdapterManager | NoAdapters:
+        if self.settings.adapter_store is None:
+            return NoAdapters()
+        manager = AdapterManager(
+            AdapterStore(self.settings.adapter_store),
+            BaseSpec.from_base(base),
+            engine,
+            max_lora_rank=self.settings.max_lora_rank,
+            host_budget_bytes=self.settings.max_host_adapter_mb * 2**20,
+            load_timeout_s=self.settings.adapter_load_timeout_s,
+            metrics=self.metrics,
+        )
+        self.metrics.bind_adapters(manager.tier_counts, self.settings.adapter_metric_labels)
+        return manager
 
     async def _load_base(self) -> BaseModel:
         if self._preloaded is not None:
@@ -129,7 +156,11 @@ class TuneserveServer:
             await self._grpc.stop(grace)
         if self._bring_up is not None and not self._bring_up.done():
             self._bring_up.cancel()
+        self._stop_watching.set()
+        if self._watcher is not None:
+            await self._watcher
         if serving:
+            await serving.adapters.close()
             await arun_on_fresh_thread(serving.engine.stop, "tuneserve-engine-stop")
         if self._metrics_httpd is not None:
             self._metrics_httpd.shutdown()

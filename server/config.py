@@ -110,6 +110,30 @@ class ServerSettings(ModelSettings):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Largest gRPC message accepted or sent; larger requests get RESOURCE_EXHAUSTED from gRPC."""
 
+    adapter_store: Path | None = None
+    """Root of the adapter store (<root>/<name>/<version>/); unset serves the base model only."""
+
+    max_loras: int = Field(8, ge=1, le=256)
+    """LoRA slots: how many adapters one batch can mix. Each slot holds max_lora_rank for every targetable layer."""
+
+    max_lora_rank: int = Field(16, ge=1, le=256)
+    """Highest LoRA rank accepted; adapters above it are refused."""
+
+    max_host_adapter_mb: int = Field(1024, ge=1)
+    """Host memory for checked adapters waiting to be used; least recently used idle ones are dropped past it."""
+
+    adapter_watch: Literal["poll", "events", "off"] = "poll"
+    """How the server notices new versions in the store: polling, file-system events (watchfiles), or only through admin RPCs."""
+
+    adapter_poll_interval_s: float = Field(0.5, gt=0)
+    """Seconds between polls of the adapter store."""
+
+    adapter_load_timeout_s: float = Field(60.0, gt=0)
+    """How long a request waits for its adapter to load when the caller set no deadline."""
+
+    adapter_metric_labels: int = Field(20, ge=0)
+    """Adapters that get their own label on per-adapter request counters (first come); the rest count as 'other'."""
+
     warmup: bool = True
     """Run one short generation before reporting SERVING, so the first request does not pay for lazy initialisation."""
 

@@ -19,9 +19,12 @@ from typing import Any, Protocol
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from server.adapter_cache_policy import SlotPlanner, SlotView
+from server.adapter_loader import BaseSpec
 from server.base_model import BaseModel
-from server.errors import InvalidRequest, ResourceExhausted, Unavailable
+from server.errors import FailedPrecondition, InvalidRequest, ResourceExhausted, Unavailable
 from server.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for
+from server.lora import LoraTables
 from server.model_runner import ModelRunner, PrefillSpan, StepBatch
 from server.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
 from server.sampling import sample_next_tokens
@@ -39,6 +42,8 @@ class EngineConfig:
     num_blocks: int
     block_size: int
     max_model_len: int
+    max_loras: int = 0  # LoRA slots; 0 serves the base model only
+    max_lora_rank: int = 16
 
     @classmethod
     def from_settings(cls, settings: Any, base: BaseModel) -> EngineConfig:
@@ -61,6 +66,8 @@ class EngineConfig:
             num_blocks=num_blocks,
             block_size=settings.kv_block_size,
             max_model_len=max_model_len,
+            max_loras=settings.max_loras if settings.adapter_store else 0,
+            max_lora_rank=settings.max_lora_rank,
         )
 
 
@@ -69,6 +76,7 @@ class EngineMetrics(Protocol):
     def token_latency(self, first: bool, seconds: float) -> None: ...
     def finished(self, finished: Finished) -> None: ...
     def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None: ...
+    def slots_filled(self, loads: int, evictions: int) -> None: ...
 
 
 class NullMetrics:
@@ -76,10 +84,16 @@ class NullMetrics:
     def token_latency(self, first: bool, seconds: float) -> None: ...
     def finished(self, finished: Finished) -> None: ...
     def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None: ...
+    def slots_filled(self, loads: int, evictions: int) -> None: ...
 
 
-def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -> tuple[StepBatch, list[Sequence]]:
-    """Flattens the scheduled chunks into one batch; one-token chunks come first as decode rows."""
+def build_step_batch(
+    chunks: list[tuple[Sequence, int]], device: torch.device
+) -> tuple[StepBatch, list[tuple[Sequence, int]], list[Sequence]]:
+    """Flattens the scheduled chunks into one batch; one-token chunks come first as decode rows.
+
+    Returns the batch, the chunks in batch row order, and the sequences to sample a token for.
+    """
     ordered = [c for c in chunks if c[1] == 1] + [c for c in chunks if c[1] > 1]
     num_decode = sum(1 for _, n in ordered if n == 1)
     ids: list[int] = []
@@ -112,7 +126,7 @@ def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -
         lengths = torch.tensor([seq.num_computed + 1 for seq, _ in ordered[:num_decode]], device=device)
         batch.decode_kv_slots = pad_sequence([seq.slots[: seq.num_computed + 1] for seq, _ in ordered[:num_decode]], batch_first=True)
         batch.decode_kv_mask = (torch.arange(batch.decode_kv_slots.shape[1], device=device)[None, :] < lengths[:, None])[:, None, None, :]
-    return batch, to_sample
+    return batch, ordered, to_sample
 
 
 class Engine:
@@ -137,6 +151,12 @@ class Engine:
         self.steps = 0
         self.cache: PagedKVCache
         self.runner: ModelRunner
+        self.lora: LoraTables | None = None
+        slots = config.max_loras + 1
+        self._slot_adapter: list[str | None] = [None] * slots  # content hash held by each slot
+        self._slot_busy = [0] * slots  # running sequences using each slot
+        self._slot_last_used = [0] * slots
+        self._forget: set[str] = set()  # adapters to drop from their slots when idle
 
     # -- callers' side -----------------------------------------------------------------------
 
@@ -170,6 +190,8 @@ class Engine:
                 f"prompt ({len(request.prompt_ids)} tokens) plus max_new_tokens "
                 f"({request.params.max_new_tokens}) exceed the context window of {self.config.max_model_len} tokens",
             )
+        if request.adapter is not None and not self.config.max_loras:
+            raise FailedPrecondition("this server has no LoRA slots (max_loras=0 or no adapter store)")
         seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device)
         with self._cv:
             if not self._accepting:
@@ -188,6 +210,16 @@ class Engine:
         with self._cv:
             self._cancelled.add(seq_id)
             self._cv.notify()
+
+    def forget_adapter(self, content_hash: str) -> None:
+        """Frees the LoRA slot holding this adapter once no running request uses it."""
+        with self._cv:
+            self._forget.add(content_hash)
+            self._cv.notify()
+
+    def resident_adapters(self) -> set[str]:
+        """Content hashes of the adapters now in LoRA slots."""
+        return {a for a in list(self._slot_adapter) if a is not None}
 
     def stop_accepting(self) -> None:
         with self._cv:
@@ -253,17 +285,22 @@ class Engine:
             device=self.base.device,
         )
         self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len)
+        if self.config.max_loras:
+            self.lora = LoraTables(BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device)
+            self.runner.lora = self.lora
 
     def _loop(self) -> None:
         while True:
             with self._cv:
-                while not (self._inbox or self._cancelled or self._waiting or self._running or self._stopping):
+                while not (self._inbox or self._cancelled or self._forget or self._waiting or self._running or self._stopping):
                     self._cv.wait()
                 if self._stopping:
                     return
                 inbox, self._inbox = self._inbox, []
                 cancelled, self._cancelled = self._cancelled, set()
+                forget, self._forget = self._forget, set()
             self._waiting.extend(inbox)
+            self._free_slots(forget)
             try:
                 self._iterate(cancelled)
             except Exception as exc:  # the loop must outlive any one step
@@ -275,14 +312,33 @@ class Engine:
         self._drop_ended(cancelled, time.monotonic())
         plan = plan_step(
             [RunningView(s.seq_id, s.pending_tokens) for s in self._running],
-            [WaitingView(s.seq_id, s.pending_tokens, blocks_for(s.reserved_tokens, self.config.block_size)) for s in self._waiting],
+            [
+                WaitingView(s.seq_id, s.pending_tokens, blocks_for(s.reserved_tokens, self.config.block_size), s.adapter_hash)
+                for s in self._waiting
+            ],
             Budget(self.config.max_batch_size, self.config.max_batch_tokens, self._unreserved_blocks()),
+            self._slot_planner(),
         )
         if plan.empty:
             with self._cv:  # nothing fits yet; look again soon for deadlines and frees
                 self._cv.wait(timeout=0.05)
             return
         self._step(plan)
+
+    def _slot_planner(self) -> SlotPlanner | None:
+        if self.lora is None:
+            return None
+        return SlotPlanner(
+            [
+                SlotView(slot, self._slot_adapter[slot], self._slot_busy[slot] > 0, self._slot_last_used[slot])
+                for slot in range(1, self.config.max_loras + 1)
+            ]
+        )
+
+    def _free_slots(self, adapters: set[str]) -> None:
+        for slot, held in enumerate(self._slot_adapter):
+            if held in adapters and not self._slot_busy[slot]:
+                self._slot_adapter[slot] = None
 
     def _unreserved_blocks(self) -> int:
         outstanding = sum(blocks_for(s.reserved_tokens, self.config.block_size) - len(s.blocks) for s in self._running)
@@ -308,6 +364,7 @@ class Engine:
             self._running.remove(seq)
             self.allocator.free(seq.blocks)
             seq.blocks = []
+            self._slot_busy[seq.slot] -= 1
         try:
             finished = seq.finish(reason, error)
         except Exception:  # a broken sink must not take the engine down
@@ -317,15 +374,30 @@ class Engine:
 
     def _admit(self, plan: StepPlan) -> None:
         now = time.monotonic()
-        for seq_id in plan.admitted:
-            seq = self._waiting.popleft()
-            assert seq.seq_id == seq_id, "the scheduler admits in queue order"
+        admitted = [self._waiting.popleft() for _ in plan.admitted]
+        assert [s.seq_id for s in admitted] == list(plan.admitted), "the scheduler admits in queue order"
+        self._fill_slots(plan, admitted)
+        for seq in admitted:
             seq.status = SequenceStatus.RUNNING
             seq.admitted_at = now
+            if seq.adapter_hash is not None:
+                seq.slot = self._slot_adapter.index(seq.adapter_hash)
+            self._slot_busy[seq.slot] += 1
             self._running.append(seq)
             self.metrics.admitted(now - seq.request.arrival)
         with self._cv:
             self._queued -= len(plan.admitted)
+
+    def _fill_slots(self, plan: StepPlan, admitted: list[Sequence]) -> None:
+        """Copies the adapters the plan brings in into their LoRA slots (engine thread only)."""
+        if not plan.slot_claims:
+            return
+        assert self.lora is not None
+        adapters = {s.adapter_hash: s.request.adapter for s in admitted if s.adapter_hash is not None}
+        for claim in plan.slot_claims:
+            self.lora.write(claim.slot, adapters[claim.adapter])
+            self._slot_adapter[claim.slot] = claim.adapter
+        self.metrics.slots_filled(len(plan.slot_claims), sum(1 for c in plan.slot_claims if c.evicted))
 
     def _ensure_blocks(self, seq: Sequence, tokens: int) -> None:
         missing = blocks_for(tokens, self.config.block_size) - len(seq.blocks)
@@ -341,8 +413,8 @@ class Engine:
         try:
             for seq, n in chunks:
                 self._ensure_blocks(seq, seq.num_computed + n)
-            batch, to_sample = build_step_batch(chunks, self.base.device)
-            self.prepare_batch(batch, [seq for seq, _ in chunks])
+            batch, ordered, to_sample = build_step_batch(chunks, self.base.device)
+            batch.lora = self._routing(batch, ordered)
             with torch.inference_mode():
                 logits = self.runner.forward(batch)
                 tokens = sample_next_tokens(logits, [s.sampling for s in to_sample], self.end_token_ids)
@@ -354,6 +426,7 @@ class Engine:
         self.steps += 1
         for seq, n in chunks:
             seq.num_computed += n
+            self._slot_last_used[seq.slot] = self.steps
         for seq, token in zip(to_sample, tokens, strict=True):
             previous = seq.last_token_at
             reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
@@ -372,5 +445,9 @@ class Engine:
             kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
         )
 
-    def prepare_batch(self, batch: StepBatch, sequences: list[Sequence]) -> None:
-        """Hook for per-row state of a step (adapter routing); the base engine needs none."""
+    def _routing(self, batch: StepBatch, ordered: list[tuple[Sequence, int]]) -> Any:
+        if self.lora is None:
+            return None
+        decode = [seq.slot for seq, _ in ordered[: batch.num_decode]]
+        prefill = [(span.start, span.length, seq.slot) for (seq, _), span in zip(ordered[batch.num_decode :], batch.prefills, strict=True)]
+        return self.lora.route(decode, prefill)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +15,7 @@ from server.event_stream import stream_generation
 from server.grpc_status import REQUEST_ID_METADATA_KEY
 from server.logs import request_id_var
 from server.request import Finished, GenerationRequest, StopReason
-from server.serving_state import ServingState
+from server.serving_state import Serving, ServingState
 
 
 def stop_reason_proto(reason: StopReason) -> common_pb2.StopReason.ValueType:
@@ -49,24 +51,30 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     def __init__(self, state: ServingState) -> None:
         self._state = state
 
-    async def _admit(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> GenerationRequest:
+    @contextlib.asynccontextmanager
+    async def _admitted(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[tuple[Serving, GenerationRequest]]:
+        """Validates the request, then holds its adapter version until the generation ends."""
         serving = self._state.require()
         if not request.request_id:
             request.request_id = request_id_var.get()
         generation = serving.admission.generation(request, time_remaining=context.time_remaining())
         request_id_var.set(generation.request_id)
-        await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
-        return generation
+        adapter = await serving.adapters.acquire(request.adapter, context.time_remaining())
+        try:
+            await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
+            yield serving, dataclasses.replace(generation, adapter=adapter)
+        finally:
+            serving.adapters.release(adapter)
 
     async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
-        generation = await self._admit(request, context)
         texts: list[str] = []
         tokens: list[int] = []
         finished: Finished | None = None
-        async for event in stream_generation(self._state.require().engine, generation):
-            texts.append(event.text)
-            tokens.extend(event.token_ids)
-            finished = event.finished
+        async with self._admitted(request, context) as (serving, generation):
+            async for event in stream_generation(serving.engine, generation):
+                texts.append(event.text)
+                tokens.extend(event.token_ids)
+                finished = event.finished
         assert finished is not None
         raise_if_failed(finished)
         return inference_pb2.GenerateResponse(
@@ -83,18 +91,18 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     async def GenerateStream(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        generation = await self._admit(request, context)
-        async for event in stream_generation(self._state.require().engine, generation):
-            chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
-            if event.finished is not None:
-                raise_if_failed(event.finished)
-                chunk.stop_reason = stop_reason_proto(event.finished.reason)
-                chunk.usage.CopyFrom(usage_proto(event.finished))
-                chunk.timings.CopyFrom(timings_proto(event.finished))
-                chunk.request_id = generation.request_id
-                chunk.adapter = adapter_label(generation.adapter)
-                chunk.stop_sequence = event.finished.stop_sequence
-            yield chunk
+        async with self._admitted(request, context) as (serving, generation):
+            async for event in stream_generation(serving.engine, generation):
+                chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
+                if event.finished is not None:
+                    raise_if_failed(event.finished)
+                    chunk.stop_reason = stop_reason_proto(event.finished.reason)
+                    chunk.usage.CopyFrom(usage_proto(event.finished))
+                    chunk.timings.CopyFrom(timings_proto(event.finished))
+                    chunk.request_id = generation.request_id
+                    chunk.adapter = adapter_label(generation.adapter)
+                    chunk.stop_sequence = event.finished.stop_sequence
+                yield chunk
 
     async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
         serving = self._state.require()

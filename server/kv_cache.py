@@ -73,8 +73,10 @@ class PagedKVCache:
         self.values[layer].index_copy_(0, slots, v)
 
     def gather(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # slots: [..., L] -> k, v: [..., L, kv_heads, head_dim]
-        return self.keys[layer][slots], self.values[layer][slots]
+        # slots: [..., L] -> k, v: [..., L, kv_heads, head_dim]; index_select is the fast gather
+        shape = (*slots.shape, *self.keys.shape[2:])
+        flat = slots.reshape(-1)
+        return self.keys[layer].index_select(0, flat).view(shape), self.values[layer].index_select(0, flat).view(shape)
 
 
 def block_slots(blocks: list[int], block_size: int, device: torch.device) -> torch.Tensor:

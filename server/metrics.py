@@ -54,18 +54,65 @@ class ServerMetrics:
         self.ready = Gauge("tuneserve_ready", "1 once the model is loaded and warmed up.", registry=r)
         self.model = Info("tuneserve_model", "The loaded base model.", registry=r)
         self.load_seconds = Gauge("tuneserve_model_load_seconds", "Time the base model took to load.", registry=r)
+        self.adapters_loaded = Gauge("tuneserve_adapters_loaded", "Adapter versions loaded, by tier (host memory or a device LoRA slot).", ["tier"], registry=r)
+        self.adapter_loads = Counter("tuneserve_adapter_loads", "Adapter versions loaded and checked.", registry=r)
+        self.adapter_load_failures = Counter(
+            "tuneserve_adapter_load_failures", "Adapter versions refused, by reason.", ["reason"], registry=r
+        )
+        self.adapter_load_seconds = Histogram(
+            "tuneserve_adapter_load_seconds", "Time to read and check an adapter version.", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.adapter_evictions = Counter("tuneserve_adapter_evictions", "Adapters dropped from a tier.", ["tier"], registry=r)
+        self.adapter_slot_loads = Counter("tuneserve_adapter_slot_loads", "Adapters copied into a device LoRA slot.", registry=r)
+        self.adapter_swaps = Counter("tuneserve_adapter_swaps", "Times a name started serving a new version.", registry=r)
+        self.adapter_requests = Counter(
+            "tuneserve_adapter_requests", "Generation requests by adapter name (bounded label set; the rest are 'other').", ["adapter"], registry=r
+        )
         self._kv_blocks = 1
+        self._adapter_labels: set[str] = set()
+        self._adapter_label_limit = 0
 
     def bind_engine(self, num_running: Callable[[], int], num_waiting: Callable[[], int], kv_blocks: int) -> None:
         self.running.set_function(num_running)
         self.waiting.set_function(num_waiting)
         self._kv_blocks = max(1, kv_blocks)
 
+    def bind_adapters(self, tier_counts: Callable[[], dict[str, int]], label_limit: int) -> None:
+        for tier in ("host", "device"):
+            self.adapters_loaded.labels(tier).set_function(lambda tier=tier: tier_counts()[tier])
+        self._adapter_label_limit = label_limit
+
     def describe_model(self, labels: dict[str, str], load_seconds: float) -> None:
         self.model.info(labels)
         self.load_seconds.set(load_seconds)
 
+    # -- adapters -----------------------------------------------------------------------------
+
+    def adapter_request(self, name: str) -> None:
+        # Names are unbounded; only the first `label_limit` get a label of their own.
+        if name not in self._adapter_labels and len(self._adapter_labels) < self._adapter_label_limit:
+            self._adapter_labels.add(name)
+        self.adapter_requests.labels(name if name in self._adapter_labels else "other").inc()
+
+    def adapter_loaded(self, seconds: float) -> None:
+        self.adapter_loads.inc()
+        self.adapter_load_seconds.observe(seconds)
+
+    def adapter_load_failed(self, reason: str) -> None:
+        self.adapter_load_failures.labels(reason).inc()
+
+    def adapter_evicted(self, tier: str) -> None:
+        self.adapter_evictions.labels(tier).inc()
+
+    def adapter_swapped(self) -> None:
+        self.adapter_swaps.inc()
+
     # -- server.engine.EngineMetrics ----------------------------------------------------------
+
+    def slots_filled(self, loads: int, evictions: int) -> None:
+        self.adapter_slot_loads.inc(loads)
+        if evictions:
+            self.adapter_evictions.labels("device").inc(evictions)
 
     def admitted(self, queue_s: float) -> None:
         self.queue_time.observe(queue_s)

@@ -11,6 +11,7 @@ layout); the forward is ours because the cache is paged and the batch is ragged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,8 +46,8 @@ class StepBatch:
     lora: Any = None  # per-row adapter routing, see server.lora
 
 
-class LoraDelta(Protocol):
-    def __call__(self, layer: int, module: str, x: torch.Tensor, routing: Any) -> torch.Tensor | None: ...
+class LoraAdder(Protocol):
+    def add(self, layer: int, modules: Sequence[str], x: torch.Tensor, outs: Sequence[torch.Tensor], routing: Any) -> None: ...
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -93,28 +94,27 @@ class ModelRunner:
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.scale = self.head_dim**-0.5
-        self.lora_delta: LoraDelta | None = None
+        self.lora: LoraAdder | None = None
         positions = torch.arange(max_positions, device=self.device)[None]
         probe = torch.zeros(1, dtype=torch.float32, device=self.device)
         cos, sin = self.inner.rotary_emb(probe, positions)  # [1, P, hd]
         self.cos = cos[0].to(self.dtype)[:, None, :]  # [P, 1, hd]
         self.sin = sin[0].to(self.dtype)[:, None, :]
 
-    def _project(self, linear: torch.nn.Module, x: torch.Tensor, layer: int, name: str, batch: StepBatch) -> torch.Tensor:
-        out = linear(x)
-        if self.lora_delta is not None and batch.lora is not None:
-            delta = self.lora_delta(layer, name, x, batch.lora)
-            if delta is not None:
-                out = out + delta
-        return out
+    def _project(self, layer: int, x: torch.Tensor, linears: Sequence[tuple[str, torch.nn.Module]], batch: StepBatch) -> list[torch.Tensor]:
+        """Base outputs of the linears that read `x`, plus each row's LoRA delta."""
+        outs = [linear(x) for _, linear in linears]
+        if self.lora is not None and batch.lora is not None:
+            self.lora.add(layer, [name for name, _ in linears], x, outs, batch.lora)
+        return outs
 
     def _attention(self, i: int, layer: Any, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, batch: StepBatch) -> torch.Tensor:
         attn = layer.self_attn
         tokens = x.shape[0]
-        q = self._project(attn.q_proj, x, i, "q_proj", batch).view(tokens, self.heads, self.head_dim)
-        k = self._project(attn.k_proj, x, i, "k_proj", batch).view(tokens, self.kv_heads, self.head_dim)
-        v = self._project(attn.v_proj, x, i, "v_proj", batch).view(tokens, self.kv_heads, self.head_dim)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        q, k, v = self._project(i, x, (("q_proj", attn.q_proj), ("k_proj", attn.k_proj), ("v_proj", attn.v_proj)), batch)
+        q = rotate(q.view(tokens, self.heads, self.head_dim), cos, sin)
+        k = rotate(k.view(tokens, self.kv_heads, self.head_dim), cos, sin)
+        v = v.view(tokens, self.kv_heads, self.head_dim)
         self.cache.write(i, batch.write_slots, k, v)
         out = torch.empty(tokens, self.heads * self.head_dim, dtype=x.dtype, device=x.device)
         if batch.num_decode:
@@ -124,13 +124,12 @@ class ModelRunner:
             pk, pv = self.cache.gather(i, span.kv_slots)
             rows = slice(span.start, span.start + span.length)
             out[rows] = attend_prefill(q[rows], pk, pv, self.scale)
-        return self._project(attn.o_proj, out, i, "o_proj", batch)
+        return self._project(i, out, (("o_proj", attn.o_proj),), batch)[0]
 
     def _mlp(self, i: int, layer: Any, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
         mlp = layer.mlp
-        gate = self._project(mlp.gate_proj, x, i, "gate_proj", batch)
-        up = self._project(mlp.up_proj, x, i, "up_proj", batch)
-        return self._project(mlp.down_proj, mlp.act_fn(gate) * up, i, "down_proj", batch)
+        gate, up = self._project(i, x, (("gate_proj", mlp.gate_proj), ("up_proj", mlp.up_proj)), batch)
+        return self._project(i, mlp.act_fn(gate) * up, (("down_proj", mlp.down_proj),), batch)[0]
 
     def hidden_states(self, batch: StepBatch) -> torch.Tensor:
         """Final-norm hidden states of the logits rows: [N, hidden]."""

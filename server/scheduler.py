@@ -5,14 +5,17 @@ model. The policy is continuous batching with chunked prefill, first come first 
 
 1. every running sequence in its decode phase contributes its one token;
 2. running sequences still reading their prompt get chunks, oldest first, from the tokens left;
-3. waiting sequences join in arrival order while a batch slot, tokens and KV blocks remain.
-   Admission reserves KV blocks for the prompt and max_new_tokens, so a running sequence never
-   runs out of cache. The head of the queue is never overtaken, so no request starves.
+3. waiting sequences join in arrival order while a batch slot, tokens, KV blocks and (for an
+   adapter request) a LoRA slot remain. Admission reserves KV blocks for the prompt and
+   max_new_tokens, so a running sequence never runs out of cache. The head of the queue is never
+   overtaken, so no request starves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from server.adapter_cache_policy import SlotClaim, SlotPlanner
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class WaitingView:
     seq_id: int
     pending_tokens: int  # prompt tokens to compute
     blocks_needed: int  # KV blocks to reserve for prompt and output
+    adapter: str | None = None  # content hash of its adapter; None for the base model
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,14 @@ class Budget:
 class StepPlan:
     chunks: tuple[tuple[int, int], ...]  # (seq_id, tokens to compute this step)
     admitted: tuple[int, ...]  # waiting sequences that join the batch
+    slot_claims: tuple[SlotClaim, ...] = ()  # adapters to copy into LoRA slots first
 
     @property
     def empty(self) -> bool:
         return not self.chunks
 
 
-def plan_step(running: list[RunningView], waiting: list[WaitingView], budget: Budget) -> StepPlan:
+def plan_step(running: list[RunningView], waiting: list[WaitingView], budget: Budget, slots: SlotPlanner | None = None) -> StepPlan:
     tokens_left = budget.max_batch_tokens
     chunks: list[tuple[int, int]] = []
     for seq in running:
@@ -59,14 +64,16 @@ def plan_step(running: list[RunningView], waiting: list[WaitingView], budget: Bu
             tokens_left -= take
     admitted: list[int] = []
     free_blocks = budget.free_blocks
-    slots = budget.max_batch_size - len(running)
+    batch_room = budget.max_batch_size - len(running)
     for seq in waiting:
-        if slots <= 0 or tokens_left <= 0 or seq.blocks_needed > free_blocks:
+        if batch_room <= 0 or tokens_left <= 0 or seq.blocks_needed > free_blocks:
+            break
+        if seq.adapter is not None and (slots is None or not slots.claim(seq.adapter)):
             break
         take = min(seq.pending_tokens, tokens_left)
         chunks.append((seq.seq_id, take))
         admitted.append(seq.seq_id)
         tokens_left -= take
         free_blocks -= seq.blocks_needed
-        slots -= 1
-    return StepPlan(tuple(chunks), tuple(admitted))
+        batch_room -= 1
+    return StepPlan(tuple(chunks), tuple(admitted), tuple(slots.claims) if slots else ())

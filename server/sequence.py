@@ -47,6 +47,8 @@ class Sequence:
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
         self.cached_prompt_tokens = 0
+        self.adapter_hash: str | None = None if request.adapter is None else request.adapter.content_hash
+        self.slot = 0  # LoRA slot while running; 0 is the base model
 
     @property
     def generated(self) -> int:

@@ -16,7 +16,7 @@ class Serving:
     base: BaseModel
     engine: Engine
     admission: Admission
-    adapters: Any = None  # server.adapter_manager.AdapterManager when a store is configured
+    adapters: Any  # server.adapter_manager.AdapterManager, or NoAdapters without a store
 
 
 class ServingState:

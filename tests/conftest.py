@@ -77,3 +77,25 @@ def client(server):
 
     with Client(server.address, timeout=120) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def trained_adapters(tmp_path_factory, cache_dir: Path, base_model) -> dict[str, Path]:
+    """Two real adapters trained on the embedded model: different ranks and target modules.
+
+    banana: rank 8 on every linear layer; cherry: rank 4 on q_proj and v_proj only.
+    """
+    from tests.adapter_training import train_word_adapter
+
+    root = tmp_path_factory.mktemp("adapters")
+    return {
+        "banana": train_word_adapter(cache_dir, root / "banana", "banana", rank=8, steps=8),
+        "cherry": train_word_adapter(cache_dir, root / "cherry", "cherry", rank=4, targets=["q_proj", "v_proj"], steps=10, lr=5e-3),
+    }
+
+
+@pytest.fixture(scope="session")
+def base_spec(base_model):
+    from server.adapter_loader import BaseSpec
+
+    return BaseSpec.from_base(base_model)

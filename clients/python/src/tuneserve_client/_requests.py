@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Union
 
-from tuneserve.v1 import common_pb2, inference_pb2
+from tuneserve.v1 import adapters_pb2, common_pb2, inference_pb2
 
 Message = Union[common_pb2.ChatMessage, Mapping[str, str], tuple[str, str]]  # noqa: UP007 (a runtime alias on 3.10)
 
@@ -59,3 +60,26 @@ def generate_request(
 
 def tokenize_request(text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeRequest:
     return inference_pb2.TokenizeRequest(text=text or "", messages=chat_messages(messages))
+
+
+IMPORT_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md")
+CHUNK_BYTES = 1 << 20
+
+
+def import_messages(directory: str | Path, name: str, make_current: bool = True, source: str = "") -> Iterator[adapters_pb2.ImportAdapterRequest]:
+    """The ImportAdapter stream for a PEFT directory: a header, then each file in 1 MiB chunks."""
+    directory = Path(directory)
+    pickles = sorted(p.name for p in directory.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+    if pickles and not (directory / "adapter_model.safetensors").is_file():
+        raise ValueError(f"{directory} has only pickle weights ({', '.join(pickles)}); save the adapter with safetensors")
+    for required in IMPORT_FILES[:2]:
+        if not (directory / required).is_file():
+            raise ValueError(f"{directory} has no {required}; is it a PEFT adapter directory?")
+    yield adapters_pb2.ImportAdapterRequest(header=adapters_pb2.ImportHeader(name=name, make_current=make_current, source=source or f"import of {directory.name}"))
+    for file_name in IMPORT_FILES:
+        path = directory / file_name
+        if not path.is_file():
+            continue
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                yield adapters_pb2.ImportAdapterRequest(chunk=adapters_pb2.FileChunk(file_name=file_name, data=chunk))

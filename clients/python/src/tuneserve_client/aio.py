@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2
-from tuneserve.v1 import inference_pb2
+from tuneserve.v1 import adapters_pb2, inference_pb2
 
 from tuneserve_client._requests import Message, generate_request, tokenize_request
 from tuneserve_client.client import ClientBase, backoff_delays
@@ -83,6 +83,19 @@ class AsyncClient(ClientBase):
 
     async def model_info(self) -> inference_pb2.ModelInfoResponse:
         return await self._call(self.inference.ModelInfo, inference_pb2.ModelInfoRequest(), self.timeout)
+
+    async def list_adapters(self) -> list[adapters_pb2.AdapterInfo]:
+        return list((await self._call(self.adapters.ListAdapters, adapters_pb2.ListAdaptersRequest(), self.timeout)).adapters)
+
+    async def load_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
+        return await self._call(self.adapters.LoadAdapter, adapters_pb2.LoadAdapterRequest(adapter=adapter), self.timeout)
+
+    async def unload_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
+        return await self._call(self.adapters.UnloadAdapter, adapters_pb2.UnloadAdapterRequest(adapter=adapter), self.timeout)
+
+    async def set_current_version(self, name: str, version: int) -> adapters_pb2.AdapterInfo:
+        request = adapters_pb2.SetCurrentVersionRequest(name=name, version=version)
+        return await self._call(self.adapters.SetCurrentVersion, request, self.timeout)
 
     async def health(self, service: str = "") -> str:
         response = await self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), self.timeout)

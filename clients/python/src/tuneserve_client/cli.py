@@ -5,6 +5,9 @@
     tuneserve tokenize "Hello world"
     tuneserve model-info
     tuneserve health
+    tuneserve adapters list
+    tuneserve adapters import ./my-peft-adapter --name sentiment
+    tuneserve adapters rollback sentiment
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf.json_format import MessageToJson
-from tuneserve.v1 import common_pb2
+from tuneserve.v1 import adapters_pb2, common_pb2
 
 from tuneserve_client.client import DEFAULT_TARGET, Client
 from tuneserve_client.errors import TuneserveError
@@ -106,6 +109,43 @@ def cmd_health(client: Client, args: argparse.Namespace) -> int:
     return 0 if status == "SERVING" else 1
 
 
+def _print_adapters(adapters: list[adapters_pb2.AdapterInfo]) -> None:
+    print(f"{'adapter':<24} {'version':>7} {'state':<8} {'tier':<6} {'rank':>4} {'reqs':>4}  notes")
+    for info in adapters:
+        for v in info.versions:
+            state = adapters_pb2.AdapterState.Name(v.state).removeprefix("ADAPTER_STATE_").lower()
+            tier = adapters_pb2.AdapterTier.Name(v.tier).removeprefix("ADAPTER_TIER_").lower()
+            notes = [n for n, on in (("current", v.version == info.current_version), ("serving", v.version == info.serving_version)) if on]
+            if v.last_error:
+                notes.append(f"refused ({v.refusal_reason}): {v.last_error}")
+            print(f"{info.name:<24} {v.version:>7} {state:<8} {tier:<6} {v.rank or '':>4} {v.active_requests:>4}  {', '.join(notes)}")
+
+
+def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "list":
+        _print_adapters(client.list_adapters())
+    elif action == "show":
+        _print_adapters([client.get_adapter(args.name)])
+    elif action == "load":
+        _print_adapters([client.load_adapter(args.adapter)])
+    elif action == "unload":
+        _print_adapters([client.unload_adapter(args.adapter)])
+    elif action == "set-current":
+        _print_adapters([client.set_current_version(args.name, args.version)])
+    elif action == "rollback":
+        info = client.get_adapter(args.name)
+        older = [v.version for v in info.versions if v.version < info.current_version and v.state != adapters_pb2.ADAPTER_STATE_REFUSED]
+        if not older:
+            print(f"error: {args.name} has no version before {info.current_version} to roll back to", file=sys.stderr)
+            return 1
+        _print_adapters([client.set_current_version(args.name, max(older))])
+    elif action == "import":
+        reply = client.import_adapter(args.directory, args.name, make_current=not args.no_current, source=args.source)
+        print(f"imported {reply.name}@{reply.version} (rank {reply.rank}, {', '.join(reply.target_modules)}) for base {reply.base_fingerprint}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuneserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default=os.environ.get("TUNESERVE_SERVER", DEFAULT_TARGET), help="host:port of the server (env TUNESERVE_SERVER)")
@@ -125,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("model-info", help="describe the base model and limits")
     info.set_defaults(run=cmd_model_info)
 
+    adapters = commands.add_parser("adapters", help="list, import, load, unload and roll back LoRA adapters")
+    actions = adapters.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every adapter with its versions, state and tier")
+    actions.add_parser("show", help="one adapter").add_argument("name")
+    actions.add_parser("load", help="load NAME or NAME@VERSION now").add_argument("adapter")
+    actions.add_parser("unload", help="free NAME or NAME@VERSION from memory").add_argument("adapter")
+    set_current = actions.add_parser("set-current", help="make VERSION the current version of NAME")
+    set_current.add_argument("name")
+    set_current.add_argument("version", type=int)
+    actions.add_parser("rollback", help="make the version before the current one current again").add_argument("name")
+    importer = actions.add_parser("import", help="publish a PEFT adapter directory as the next version of NAME")
+    importer.add_argument("directory")
+    importer.add_argument("--name", required=True)
+    importer.add_argument("--no-current", action="store_true", help="publish without making it the current version")
+    importer.add_argument("--source", default="", help="where the adapter came from (recorded in its manifest)")
+    adapters.set_defaults(run=cmd_adapters)
+
     health = commands.add_parser("health", help="standard gRPC health check; exit 0 when SERVING")
     health.add_argument("--service", default="")
     health.set_defaults(run=cmd_health)
@@ -141,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" (field {exc.field})" if exc.field else ""
         print(f"error: {exc}{where}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tuneserve.v1 import inference_pb2, inference_pb2_grpc
+from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc
 
-from tuneserve_client._requests import Message, generate_request, tokenize_request
+from tuneserve_client._requests import Message, generate_request, import_messages, tokenize_request
 from tuneserve_client.errors import TuneserveError, UnavailableError, from_rpc_error
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -48,6 +48,7 @@ class ClientBase:
         self.metadata = tuple(metadata)
         self._channel = self._open_channel(target, channel_options(max_message_bytes))
         self.inference = inference_pb2_grpc.InferenceStub(self._channel)
+        self.adapters = adapters_pb2_grpc.AdaptersStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def _open_channel(self, target: str, options: list[tuple[str, Any]]) -> Any:
@@ -136,6 +137,31 @@ class Client(ClientBase):
 
     def model_info(self) -> inference_pb2.ModelInfoResponse:
         return self._call(self.inference.ModelInfo, inference_pb2.ModelInfoRequest(), self.timeout)
+
+    # -- adapters -----------------------------------------------------------------------------
+
+    def list_adapters(self) -> list[adapters_pb2.AdapterInfo]:
+        return list(self._call(self.adapters.ListAdapters, adapters_pb2.ListAdaptersRequest(), self.timeout).adapters)
+
+    def get_adapter(self, name: str) -> adapters_pb2.AdapterInfo:
+        return self._call(self.adapters.GetAdapter, adapters_pb2.GetAdapterRequest(name=name), self.timeout)
+
+    def load_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
+        """Loads `name` (its current version) or `name@N` now; refused versions raise FailedPreconditionError."""
+        return self._call(self.adapters.LoadAdapter, adapters_pb2.LoadAdapterRequest(adapter=adapter), self.timeout)
+
+    def unload_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
+        return self._call(self.adapters.UnloadAdapter, adapters_pb2.UnloadAdapterRequest(adapter=adapter), self.timeout)
+
+    def set_current_version(self, name: str, version: int) -> adapters_pb2.AdapterInfo:
+        """Rolls `name` forward or back to `version` (checked and loaded before it becomes current)."""
+        request = adapters_pb2.SetCurrentVersionRequest(name=name, version=version)
+        return self._call(self.adapters.SetCurrentVersion, request, self.timeout)
+
+    def import_adapter(self, directory: str, name: str, *, make_current: bool = True, source: str = "") -> adapters_pb2.ImportAdapterResponse:
+        """Publishes a plain PEFT adapter directory as the next version of `name`."""
+        messages = list(import_messages(directory, name, make_current, source))
+        return self._call(lambda reqs, **kw: self.adapters.ImportAdapter(iter(reqs), **kw), messages, self.timeout)
 
     # -- health -------------------------------------------------------------------------------
 
