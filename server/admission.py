@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from server.base_model import BaseModel
 from server.errors import InvalidRequest
 from server.prompting import check_messages, encode, render_chat
@@ -31,6 +33,8 @@ class Limits:
     max_new_tokens_limit: int
     max_stop_sequences: int
     max_stop_sequence_chars: int
+    max_demonstrations: int = 256
+    max_demonstration_chars: int = 16384
 
     @classmethod
     def from_settings(cls, settings: Any, context_window: int) -> Limits:
@@ -41,6 +45,8 @@ class Limits:
             max_new_tokens_limit=settings.max_new_tokens_limit,
             max_stop_sequences=settings.max_stop_sequences,
             max_stop_sequence_chars=settings.max_stop_sequence_chars,
+            max_demonstrations=settings.max_demonstrations,
+            max_demonstration_chars=settings.max_demonstration_chars,
         )
 
 
@@ -48,6 +54,17 @@ class Limits:
 class Prompt:
     text: str
     token_ids: list[int]
+
+
+@dataclass(frozen=True)
+class FewShotPrompt:
+    prompt: Prompt
+    used: list[int]  # indices of the request's demonstrations in the prompt, in prompt order
+
+
+def enum_choice(enum: Any, value: int, prefix: str) -> str:
+    """'most_similar_last' for DEMONSTRATION_ORDER_MOST_SIMILAR_LAST, through the generated helpers."""
+    return str(enum.Name(value)).removeprefix(prefix).lower()
 
 
 def _in_range(field: str, value: float, low: float, high: float, low_open: bool = False) -> None:
@@ -70,7 +87,65 @@ class Admission:
             return Prompt(rendered, encode(self.base.tokenizer, rendered, chat=True)), "messages"
         if text:
             return Prompt(text, encode(self.base.tokenizer, text, chat=False)), text_field
-        raise InvalidRequest(text_field, f"is empty; give {text_field} or messages")
+        raise InvalidRequest(text_field, f"is empty; give {text_field} or messages" + (" or few_shot" if text_field == "prompt" else ""))
+
+    def budget(self, params: Any, defaults: Any = None, cap: int = 0) -> int:
+        """Prompt tokens available when the output needs room for max_new_tokens (default if unset)."""
+        limits = self.limits
+        for source in (params, defaults):
+            if source is not None and source.HasField("max_new_tokens"):
+                output = source.max_new_tokens
+                break
+        else:
+            output = limits.default_max_new_tokens
+        room = limits.context_window - max(1, min(output, limits.max_new_tokens_limit))
+        budget = min(limits.max_prompt_tokens, room)
+        return min(budget, cap) if cap else budget
+
+    def few_shot(self, request: Any) -> FewShotPrompt:
+        """The prompt of a few-shot request: demonstrations chosen and ordered to fit the budget."""
+        from tuneserve.v1 import inference_pb2
+
+        from server.few_shot import build
+        from server.task_spec import Demonstration, TaskSpec
+
+        fs = request.few_shot
+        if request.prompt or len(request.messages):
+            raise InvalidRequest("few_shot", "give exactly one of prompt, messages and few_shot")
+        if not fs.query.strip():
+            raise InvalidRequest("few_shot.query", "is empty")
+        limits = self.limits
+        if len(fs.demonstrations) > limits.max_demonstrations:
+            raise InvalidRequest("few_shot.demonstrations", f"has {len(fs.demonstrations)}; at most {limits.max_demonstrations} are accepted")
+        for name, text in (("few_shot.query", fs.query), ("few_shot.instruction", fs.instruction)):
+            if len(text) > limits.max_demonstration_chars:
+                raise InvalidRequest(name, f"has {len(text)} characters; at most {limits.max_demonstration_chars} are accepted")
+        demos = []
+        for i, d in enumerate(fs.demonstrations):
+            for part in ("input", "output"):
+                value = getattr(d, part)
+                if not value.strip() or len(value) > limits.max_demonstration_chars:
+                    raise InvalidRequest(f"few_shot.demonstrations[{i}].{part}", f"must have 1 to {limits.max_demonstration_chars} characters")
+            demos.append(Demonstration(input=d.input, output=d.output))
+        if fs.input_format and fs.input_format.count("{input}") != 1:
+            raise InvalidRequest("few_shot.input_format", "must contain {input} exactly once")
+        if fs.max_prompt_tokens > limits.max_prompt_tokens:
+            raise InvalidRequest("few_shot.max_prompt_tokens", f"must be at most the server's max_prompt_tokens ({limits.max_prompt_tokens})")
+        try:
+            spec = TaskSpec(name="request", instruction=fs.instruction, template=fs.template or "chat", input_format=fs.input_format)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise InvalidRequest(f"few_shot.{error['loc'][0]}" if error["loc"] else "few_shot", error["msg"].removeprefix("Value error, ")) from None
+        params = request.parameters if request.HasField("parameters") else None
+        built = build(
+            self.base.tokenizer, spec, fs.query, demos, self.budget(params, cap=fs.max_prompt_tokens),
+            strategy=enum_choice(inference_pb2.DemonstrationSelection, fs.selection, "DEMONSTRATION_SELECTION_"),  # type: ignore[arg-type]
+            ordering=enum_choice(inference_pb2.DemonstrationOrder, fs.order, "DEMONSTRATION_ORDER_"),  # type: ignore[arg-type]
+            seed=fs.seed,
+            max_count=fs.max_demonstrations,
+            query_field="few_shot.query",
+        )
+        return FewShotPrompt(Prompt(built.text, built.token_ids), built.used)
 
     def prompt(self, text: str, messages: Any, *, text_field: str = "prompt") -> Prompt:
         """`render`, then the prompt's token count checked against the limits."""

@@ -13,9 +13,7 @@ import time
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc
+from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 from server import __version__
 from server.adapter_loader import BaseSpec
@@ -27,19 +25,23 @@ from server.base_model import BaseModel, load_base_model
 from server.config import ServerSettings
 from server.engine import Engine, EngineConfig
 from server.event_stream import stream_generation
-from server.grpc_status import StatusInterceptor
+from server.grpc_runtime import Security, add_health_and_reflection, listen, new_server, set_serving, start_health_port
 from server.inference_service import InferenceService
+from server.kv_cache import PagedKVCache
 from server.metrics import ServerMetrics, serve_metrics
 from server.request import GenerationRequest
 from server.sampling import SamplingParams
 from server.serving_state import Serving, ServingState
-from server.store_watcher import watch_store
+from server.store_watcher import watch
+from server.task_registry import TaskRegistry
+from server.tasks_service import TasksService
 from server.threads import arun_on_fresh_thread
 
 log = logging.getLogger(__name__)
 
 INFERENCE_SERVICE = inference_pb2.DESCRIPTOR.services_by_name["Inference"].full_name
 ADAPTERS_SERVICE = adapters_pb2.DESCRIPTOR.services_by_name["Adapters"].full_name
+TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["Tasks"].full_name
 
 
 class TuneserveServer:
@@ -49,50 +51,44 @@ class TuneserveServer:
         self.settings = settings
         self.state = ServingState()
         self.metrics = ServerMetrics()
-        self.health = health.aio.HealthServicer()
         self._preloaded = base
         self._grpc: grpc.aio.Server | None = None
         self._metrics_httpd: Any = None
         self._bring_up: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stop_watching = asyncio.Event()
+        self._health_server: grpc.aio.Server | None = None
         self.port = 0
         self.metrics_port = 0
-        self.service_names = [INFERENCE_SERVICE, ADAPTERS_SERVICE]
+        self.health_port = 0
+        self.service_names = [INFERENCE_SERVICE, ADAPTERS_SERVICE, TASKS_SERVICE]
 
-    def _build_grpc(self) -> grpc.aio.Server:
-        size = self.settings.max_message_bytes
-        server = grpc.aio.server(
-            interceptors=[StatusInterceptor(self.metrics)],
-            options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
-        )
+    def _build_grpc(self, security: Security) -> grpc.aio.Server:
+        server = new_server(self.metrics, self.settings.max_message_bytes, security)
         inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), server)
         adapters_pb2_grpc.add_AdaptersServicer_to_server(AdaptersService(self.state), server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection([*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        tasks_pb2_grpc.add_TasksServicer_to_server(TasksService(self.state), server)
+        self.health = add_health_and_reflection(server, self.service_names)
         return server
 
     async def start(self) -> None:
         """Opens the ports and starts loading the model; returns before the model is ready."""
-        metrics_host = self.settings.metrics_host or self.settings.host
+        try:
+            security = Security.load(self.settings)
+        except ValueError as exc:
+            raise OSError(str(exc)) from None
+        self._grpc = self._build_grpc(security)
+        await set_serving(self.health, self.service_names, False)
+        host, self.port = listen(self._grpc, self.settings.host, self.settings.port, security)
+        metrics_host = self.settings.metrics_host or host
         try:
             self._metrics_httpd, self.metrics_port = serve_metrics(self.metrics.registry, metrics_host, self.settings.metrics_port)
         except OSError as exc:
             raise OSError(f"cannot serve metrics on {metrics_host}:{self.settings.metrics_port}: {exc.strerror}") from None
-        for name in ("", *self.service_names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        self._grpc = self._build_grpc()
-        address = f"{self.settings.host}:{self.settings.port}"
-        try:
-            self.port = self._grpc.add_insecure_port(address)
-        except RuntimeError:
-            self.port = 0
-        if not self.port:
-            self._metrics_httpd.shutdown()
-            self._metrics_httpd.server_close()
-            raise OSError(f"cannot listen for gRPC on {address}: the address is in use or not local")
         await self._grpc.start()
-        log.info("listening", extra={"grpc": f"{self.settings.host}:{self.port}", "metrics": f"{metrics_host}:{self.metrics_port}", "version": __version__})
+        if self.settings.health_port is not None:
+            self._health_server, self.health_port = await start_health_port(self.health, self.settings.host, self.settings.health_port)
+        log.info("listening", extra={"grpc": f"{host}:{self.port}", "metrics": f"{metrics_host}:{self.metrics_port}", "version": __version__})
         self._bring_up = asyncio.create_task(self._start_serving())
 
     async def wait_ready(self) -> None:
@@ -106,8 +102,17 @@ class TuneserveServer:
             engine = Engine(base, EngineConfig.from_settings(self.settings, base), self.metrics)
             await arun_on_fresh_thread(engine.start, "tuneserve-engine-start")
             limits = Limits.from_settings(self.settings, engine.config.max_model_len)
-            serving = Serving(base=base, engine=engine, admission=Admission(base, limits), adapters=self._adapter_manager(base, engine))
-            self.metrics.bind_engine(lambda: engine.num_running, lambda: engine.num_waiting, engine.config.num_blocks)
+            adapters = self._adapter_manager(base, engine)
+            store = adapters.store if isinstance(adapters, AdapterManager) else None
+            tasks = TaskRegistry(self.settings.task_dir, store)
+            tasks.refresh()
+            serving = Serving(
+                base=base, engine=engine, admission=Admission(base, limits), adapters=adapters, tasks=tasks, settings=self.settings, metrics=self.metrics
+            )
+            block_bytes = engine.config.block_size * PagedKVCache.bytes_per_token(
+                base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.dtype
+            )
+            self.metrics.bind_engine(lambda: engine.num_running, lambda: engine.num_waiting, engine.config.num_blocks, block_bytes)
             self.metrics.describe_model(_model_labels(base), base.load_seconds)
             if self.settings.warmup:
                 await _warm_up(serving)
@@ -116,13 +121,21 @@ class TuneserveServer:
             log.exception("the server could not start serving")
             raise
         self.state.set(serving)
-        if isinstance(serving.adapters, AdapterManager):
-            watch = watch_store(serving.adapters, serving.adapters.store.root, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
-            self._watcher = asyncio.create_task(watch)
+        self._watcher = asyncio.create_task(self._watch(serving))
         self.metrics.ready.set(1)
-        for name in ("", *self.service_names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await set_serving(self.health, self.service_names, True)
         log.info("serving", extra={"model": base.name, "quantization": base.quantization, "device": str(base.device)})
+
+    async def _watch(self, serving: Serving) -> None:
+        """Keeps adapters and tasks current with the store and the task directory."""
+        paths = [p for p in (self.settings.adapter_store, self.settings.task_dir) if p is not None]
+
+        async def refresh() -> None:
+            if isinstance(serving.adapters, AdapterManager):
+                await serving.adapters.refresh()
+            await asyncio.to_thread(serving.tasks.refresh)
+
+        await watch(refresh, paths, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
 
     def _adapter_manager(self, base: BaseModel, engine: Engine) -> AdapterManager | NoAdapters:
         if self.settings.adapter_store is None:
@@ -154,6 +167,8 @@ class TuneserveServer:
             serving.engine.stop_accepting()
         if self._grpc is not None:
             await self._grpc.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         if self._bring_up is not None and not self._bring_up.done():
             self._bring_up.cancel()
         self._stop_watching.set()

@@ -10,12 +10,15 @@ from typing import Any
 
 from server.app import TuneserveServer
 from server.base_model import BaseModel
+from server.cli import Servable
 from server.config import ServerSettings
 
 
 class BackgroundServer:
-    def __init__(self, settings: ServerSettings, base: BaseModel | None = None, *, server: TuneserveServer | None = None) -> None:
-        self.server = server or TuneserveServer(settings, base)
+    """Any tuneserve server (inference by default, or e.g. trainer.app.TrainerServer via `server=`)."""
+
+    def __init__(self, settings: ServerSettings | None, base: BaseModel | None = None, *, server: Servable | None = None) -> None:
+        self.server: Any = server or TuneserveServer(settings, base)  # type: ignore[arg-type]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tuneserve-test-loop", daemon=True)
 

@@ -280,6 +280,21 @@ def _eos_token_ids(tokenizer: Any, generation_eos: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+def weights_dir_for(settings: ModelSettings) -> Path:
+    """The safetensors directory the configured model loads from (converting a GGUF once)."""
+    source = resolve_source(settings.model)
+    if source.kind == "directory":
+        return source.path
+    return converted_gguf_dir(source.path, weights_digest(source, Path(settings.cache_dir)), Path(settings.cache_dir))
+
+
+def load_tokenizer(settings: ModelSettings) -> Any:
+    """Just the tokenizer of the configured model: what the trainer needs to check data."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(weights_dir_for(settings), local_files_only=True)
+
+
 def load_base_model(settings: ModelSettings) -> BaseModel:
     """Loads the configured base model, converting a GGUF source once into the cache."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig

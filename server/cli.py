@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, CliApp
@@ -32,10 +32,14 @@ def parse_settings(cls: type[S], argv: Sequence[str] | None) -> S:
         raise SystemExit(2) from None
 
 
-async def serve(settings: ServerSettings) -> int:
-    from server.app import TuneserveServer  # torch and transformers load only once the flags parsed
+class Servable(Protocol):
+    async def start(self) -> None: ...
+    async def wait_ready(self) -> None: ...
+    async def stop(self, grace: float | None = None) -> None: ...
 
-    server = TuneserveServer(settings)
+
+async def serve(server: Servable) -> int:
+    """Starts a server, runs it until SIGTERM or Ctrl-C, and stops it gracefully; the exit code."""
     try:
         await server.start()
     except OSError as exc:
@@ -60,7 +64,14 @@ async def serve(settings: ServerSettings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_settings(ServerSettings, argv)
     logs.configure(settings.log_level, settings.log_format)
-    return asyncio.run(serve(settings))
+    if settings.prepare_only:
+        from server.base_model import weights_dir_for
+
+        print(weights_dir_for(settings))
+        return 0
+    from server.app import TuneserveServer  # torch and transformers load only once the flags parsed
+
+    return asyncio.run(serve(TuneserveServer(settings)))
 
 
 if __name__ == "__main__":

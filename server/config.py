@@ -18,6 +18,10 @@ DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 def default_cache_dir() -> Path:
+    """TUNESERVE_CACHE_DIR, else $XDG_CACHE_HOME/tuneserve, else ~/.cache/tuneserve."""
+    explicit = os.environ.get("TUNESERVE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tuneserve"
 
 
@@ -57,7 +61,39 @@ class ModelSettings(BaseSettings):
     """CPU threads for torch; unset uses torch's default (one per core)."""
 
 
-class ServerSettings(ModelSettings):
+class SecuritySettings(BaseSettings):
+    """Who may call a gRPC process and over what; shared by the server and the trainer."""
+
+    model_config = settings_config("tuneserve")
+
+    auth_tokens_file: Path | None = None
+    """YAML file of hashed bearer tokens and their scopes (make entries with `tuneserve-token new`); re-read when it changes. Unset: no authentication, and the process listens on loopback only."""
+
+    allow_unauthenticated: bool = False
+    """Listen on a non-loopback host even though no tokens file is set, so anyone who reaches the port can call every RPC."""
+
+    tls_cert_file: Path | None = None
+    """PEM certificate chain of the gRPC port; with tls_key_file it turns on TLS."""
+
+    tls_key_file: Path | None = None
+    """PEM private key of tls_cert_file."""
+
+    tls_client_ca_file: Path | None = None
+    """PEM CA bundle for client certificates; set, it requires every caller to present one it signed (mutual TLS)."""
+
+    health_port: int | None = Field(None, ge=0, le=65535)
+    """Extra plaintext port that serves only grpc.health.v1, for probes that cannot do TLS (Kubernetes gRPC probes); unset: none."""
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> SecuritySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both for TLS, or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file as well")
+        return self
+
+
+class ServerSettings(ModelSettings, SecuritySettings):
     """Settings of `tuneserve-server`."""
 
     model_config = settings_config("tuneserve-server")
@@ -89,6 +125,12 @@ class ServerSettings(ModelSettings):
     kv_block_size: int = Field(16, ge=1, le=256)
     """Tokens per KV cache block."""
 
+    prefix_caching: bool = True
+    """Reuse the KV of prompt prefixes that earlier requests computed (same tokens, same adapter version)."""
+
+    prefix_cache_mb: int = Field(512, ge=0)
+    """Most KV cache memory, in MiB, kept for prefixes no running request uses; least recently used goes first."""
+
     max_model_len: int | None = Field(None, ge=16)
     """Context window (prompt plus output) in tokens; unset uses the model's, capped by the KV cache size."""
 
@@ -106,6 +148,21 @@ class ServerSettings(ModelSettings):
 
     max_stop_sequence_chars: int = Field(256, ge=1)
     """Longest stop string, in characters."""
+
+    max_demonstrations: int = Field(256, ge=0)
+    """Most demonstrations in a few-shot request."""
+
+    max_demonstration_chars: int = Field(16384, ge=1)
+    """Longest demonstration input or output, in characters."""
+
+    task_dir: Path | None = None
+    """Directory of task files (*.yaml, *.yml, *.json), reloaded when they change; adapters with a task spec add their own tasks."""
+
+    max_labels: int = Field(64, ge=2)
+    """Most labels of a classification task."""
+
+    max_classify_batch: int = Field(256, ge=1)
+    """Most inputs of one ClassifyBatch call."""
 
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Largest gRPC message accepted or sent; larger requests get RESOURCE_EXHAUSTED from gRPC."""
@@ -133,6 +190,9 @@ class ServerSettings(ModelSettings):
 
     adapter_metric_labels: int = Field(20, ge=0)
     """Adapters that get their own label on per-adapter request counters (first come); the rest count as 'other'."""
+
+    prepare_only: bool = False
+    """Convert and cache the base model, print where it is, and exit without serving (image builds bake the cache in this way)."""
 
     warmup: bool = True
     """Run one short generation before reporting SERVING, so the first request does not pay for lazy initialisation."""

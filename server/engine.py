@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
 from server.adapter_cache_policy import SlotPlanner, SlotView
 from server.adapter_loader import BaseSpec
 from server.base_model import BaseModel
+from server.batch_builder import Piece, RowUse, build_step_batch, scoring_take
 from server.errors import FailedPrecondition, InvalidRequest, ResourceExhausted, Unavailable
-from server.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for
+from server.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
 from server.lora import LoraTables
-from server.model_runner import ModelRunner, PrefillSpan, StepBatch
+from server.model_runner import ModelRunner, StepBatch
 from server.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
 from server.sampling import sample_next_tokens
 from server.scheduler import Budget, RunningView, StepPlan, WaitingView, plan_step
@@ -44,6 +44,7 @@ class EngineConfig:
     max_model_len: int
     max_loras: int = 0  # LoRA slots; 0 serves the base model only
     max_lora_rank: int = 16
+    prefix_cache_blocks: int = 0  # idle blocks kept for prompt prefixes; 0 turns prefix caching off
 
     @classmethod
     def from_settings(cls, settings: Any, base: BaseModel) -> EngineConfig:
@@ -68,6 +69,7 @@ class EngineConfig:
             max_model_len=max_model_len,
             max_loras=settings.max_loras if settings.adapter_store else 0,
             max_lora_rank=settings.max_lora_rank,
+            prefix_cache_blocks=settings.prefix_cache_mb * 2**20 // (per_token * settings.kv_block_size) if settings.prefix_caching else 0,
         )
 
 
@@ -77,6 +79,7 @@ class EngineMetrics(Protocol):
     def finished(self, finished: Finished) -> None: ...
     def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None: ...
     def slots_filled(self, loads: int, evictions: int) -> None: ...
+    def prefix_cache(self, hit_tokens: int, miss_tokens: int, cached_blocks: int) -> None: ...
 
 
 class NullMetrics:
@@ -85,48 +88,7 @@ class NullMetrics:
     def finished(self, finished: Finished) -> None: ...
     def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None: ...
     def slots_filled(self, loads: int, evictions: int) -> None: ...
-
-
-def build_step_batch(
-    chunks: list[tuple[Sequence, int]], device: torch.device
-) -> tuple[StepBatch, list[tuple[Sequence, int]], list[Sequence]]:
-    """Flattens the scheduled chunks into one batch; one-token chunks come first as decode rows.
-
-    Returns the batch, the chunks in batch row order, and the sequences to sample a token for.
-    """
-    ordered = [c for c in chunks if c[1] == 1] + [c for c in chunks if c[1] > 1]
-    num_decode = sum(1 for _, n in ordered if n == 1)
-    ids: list[int] = []
-    positions: list[int] = []
-    write: list[torch.Tensor] = []
-    logits_rows: list[int] = []
-    to_sample: list[Sequence] = []
-    prefills: list[PrefillSpan] = []
-    row = 0
-    for seq, n in ordered:
-        start = seq.num_computed
-        ids.extend(seq.token_ids[start : start + n])
-        positions.extend(range(start, start + n))
-        write.append(seq.slots[start : start + n])
-        if n > 1:
-            prefills.append(PrefillSpan(row, n, seq.slots[: start + n]))
-        if start + n == len(seq.token_ids):
-            logits_rows.append(row + n - 1)
-            to_sample.append(seq)
-        row += n
-    batch = StepBatch(
-        input_ids=torch.tensor(ids, dtype=torch.long, device=device),
-        positions=torch.tensor(positions, dtype=torch.long, device=device),
-        write_slots=torch.cat(write),
-        logits_rows=torch.tensor(logits_rows, dtype=torch.long, device=device),
-        num_decode=num_decode,
-        prefills=prefills,
-    )
-    if num_decode:
-        lengths = torch.tensor([seq.num_computed + 1 for seq, _ in ordered[:num_decode]], device=device)
-        batch.decode_kv_slots = pad_sequence([seq.slots[: seq.num_computed + 1] for seq, _ in ordered[:num_decode]], batch_first=True)
-        batch.decode_kv_mask = (torch.arange(batch.decode_kv_slots.shape[1], device=device)[None, :] < lengths[:, None])[:, None, None, :]
-    return batch, ordered, to_sample
+    def prefix_cache(self, hit_tokens: int, miss_tokens: int, cached_blocks: int) -> None: ...
 
 
 class Engine:
@@ -137,7 +99,8 @@ class Engine:
         self.config = config
         self.metrics: EngineMetrics = metrics or NullMetrics()
         self.end_token_ids = base.eos_token_ids
-        self.allocator = BlockAllocator(config.num_blocks)
+        self.allocator = BlockAllocator(config.num_blocks, config.prefix_cache_blocks)
+        self.base_namespace = base.fingerprint.encode()
         self._cv = threading.Condition()
         self._inbox: list[Sequence] = []
         self._cancelled: set[int] = set()
@@ -193,6 +156,9 @@ class Engine:
         if request.adapter is not None and not self.config.max_loras:
             raise FailedPrecondition("this server has no LoRA slots (max_loras=0 or no adapter store)")
         seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device)
+        if self.config.prefix_cache_blocks:
+            namespace = self.base_namespace if seq.adapter_hash is None else seq.adapter_hash.encode()
+            seq.block_hashes = prefix_block_hashes(request.prompt_ids, self.config.block_size, namespace)
         with self._cv:
             if not self._accepting:
                 raise Unavailable("the server is shutting down; retry on another replica")
@@ -310,12 +276,17 @@ class Engine:
 
     def _iterate(self, cancelled: set[int]) -> None:
         self._drop_ended(cancelled, time.monotonic())
+        waiting = []
+        for s in self._waiting:
+            # the cached prefix it would reuse; at least one prompt token is always computed
+            cap = (s.num_prompt - 1) // self.config.block_size
+            s.cache_match = self.allocator.lookup(s.block_hashes[:cap]) if s.block_hashes else []
+            held = sum(1 for block in s.cache_match if self.allocator.refs(block))  # not taken from the free pool
+            cached = len(s.cache_match) * self.config.block_size
+            waiting.append(WaitingView(s.seq_id, s.pending_tokens - cached, s.reserved_blocks(self.config.block_size) - held, s.adapter_hash))
         plan = plan_step(
             [RunningView(s.seq_id, s.pending_tokens) for s in self._running],
-            [
-                WaitingView(s.seq_id, s.pending_tokens, blocks_for(s.reserved_tokens, self.config.block_size), s.adapter_hash)
-                for s in self._waiting
-            ],
+            waiting,
             Budget(self.config.max_batch_size, self.config.max_batch_tokens, self._unreserved_blocks()),
             self._slot_planner(),
         )
@@ -341,7 +312,7 @@ class Engine:
                 self._slot_adapter[slot] = None
 
     def _unreserved_blocks(self) -> int:
-        outstanding = sum(blocks_for(s.reserved_tokens, self.config.block_size) - len(s.blocks) for s in self._running)
+        outstanding = sum(s.reserved_blocks(self.config.block_size) - len(s.blocks) for s in self._running)
         return self.allocator.num_free - outstanding
 
     def _drop_ended(self, cancelled: set[int], now: float) -> None:
@@ -378,6 +349,7 @@ class Engine:
         assert [s.seq_id for s in admitted] == list(plan.admitted), "the scheduler admits in queue order"
         self._fill_slots(plan, admitted)
         for seq in admitted:
+            self._take_cached_prefix(seq)
             seq.status = SequenceStatus.RUNNING
             seq.admitted_at = now
             if seq.adapter_hash is not None:
@@ -387,6 +359,25 @@ class Engine:
             self.metrics.admitted(now - seq.request.arrival)
         with self._cv:
             self._queued -= len(plan.admitted)
+
+    def _take_cached_prefix(self, seq: Sequence) -> None:
+        """Starts a sequence on the KV of its cached prompt prefix instead of recomputing it."""
+        match = seq.cache_match
+        if match:
+            self.allocator.acquire(match)
+            seq.blocks = list(match)
+            seq.slots = block_slots(match, self.config.block_size, self.base.device)
+            seq.num_computed = seq.cached_prompt_tokens = len(match) * self.config.block_size
+            seq.registered_blocks = len(match)
+        if seq.block_hashes:
+            self.metrics.prefix_cache(seq.cached_prompt_tokens, seq.num_prompt - seq.cached_prompt_tokens, self.allocator.num_cached)
+
+    def _register_prefix(self, seq: Sequence) -> None:
+        """Makes the sequence's computed full prompt blocks available to later requests."""
+        done = min(seq.num_computed, seq.num_prompt) // self.config.block_size
+        for i in range(seq.registered_blocks, min(done, len(seq.block_hashes))):
+            self.allocator.register(seq.blocks[i], seq.block_hashes[i])
+        seq.registered_blocks = max(seq.registered_blocks, done)
 
     def _fill_slots(self, plan: StepPlan, admitted: list[Sequence]) -> None:
         """Copies the adapters the plan brings in into their LoRA slots (engine thread only)."""
@@ -399,25 +390,36 @@ class Engine:
             self._slot_adapter[claim.slot] = claim.adapter
         self.metrics.slots_filled(len(plan.slot_claims), sum(1 for c in plan.slot_claims if c.evicted))
 
-    def _ensure_blocks(self, seq: Sequence, tokens: int) -> None:
+    def _ensure_blocks(self, seq: Sequence, n: int) -> None:
+        """KV slots for the `n` tokens a step computes for `seq` (continuations included)."""
+        tokens = min(seq.num_computed + n, seq.num_prompt) if seq.scoring else seq.num_computed + n
         missing = blocks_for(tokens, self.config.block_size) - len(seq.blocks)
         if missing > 0:
             new = self.allocator.allocate(missing)
             seq.blocks.extend(new)
             seq.slots = torch.cat([seq.slots, block_slots(new, self.config.block_size, self.base.device)])
+        if seq.scoring and not seq.branch_slots and seq.num_computed + n > seq.num_prompt:
+            lengths = [len(b) for b in seq.branches]
+            new = self.allocator.allocate(blocks_for(sum(lengths), self.config.block_size))
+            seq.blocks.extend(new)
+            seq.branch_slots = list(block_slots(new, self.config.block_size, self.base.device)[: sum(lengths)].split(lengths))
 
     def _step(self, plan: StepPlan) -> None:
         self._admit(plan)
         by_id = {s.seq_id: s for s in self._running}
         chunks = [(by_id[seq_id], n) for seq_id, n in plan.chunks]
+        chunks = [(seq, scoring_take(seq, n) if seq.scoring else n) for seq, n in chunks]
         try:
             for seq, n in chunks:
-                self._ensure_blocks(seq, seq.num_computed + n)
-            batch, ordered, to_sample = build_step_batch(chunks, self.base.device)
-            batch.lora = self._routing(batch, ordered)
+                self._ensure_blocks(seq, n)
+            batch, pieces, uses = build_step_batch(chunks, self.base.device)
+            batch.lora = self._routing(batch, pieces)
             with torch.inference_mode():
                 logits = self.runner.forward(batch)
-                tokens = sample_next_tokens(logits, [s.sampling for s in to_sample], self.end_token_ids)
+                sampled = [i for i, use in enumerate(uses) if use.purpose[0] == "sample"]
+                to_sample = [uses[i].seq for i in sampled]
+                tokens = sample_next_tokens(logits[sampled], [s.sampling for s in to_sample], self.end_token_ids) if sampled else []
+                self._score(logits, uses)
         except Exception as exc:
             log.exception("engine step failed; failing its requests", extra={"requests": [s.request.request_id for s, _ in chunks]})
             for seq, _ in chunks:
@@ -425,8 +427,14 @@ class Engine:
             return
         self.steps += 1
         for seq, n in chunks:
-            seq.num_computed += n
+            branches = seq.scoring and seq.num_computed + n > seq.num_prompt
+            seq.num_computed = min(seq.num_computed + n, seq.num_prompt) if seq.scoring else seq.num_computed + n
             self._slot_last_used[seq.slot] = self.steps
+            if seq.block_hashes:
+                self._register_prefix(seq)
+            if branches:
+                seq.branches_done = True
+                self._finish(seq, StopReason.END_OF_SEQUENCE)
         for seq, token in zip(to_sample, tokens, strict=True):
             previous = seq.last_token_at
             reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
@@ -445,9 +453,25 @@ class Engine:
             kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
         )
 
-    def _routing(self, batch: StepBatch, ordered: list[tuple[Sequence, int]]) -> Any:
+    @staticmethod
+    def _score(logits: torch.Tensor, uses: list[RowUse]) -> None:
+        """Adds each scoring row's log-probability of the continuation token that follows it."""
+        rows = [i for i, use in enumerate(uses) if use.purpose[0] != "sample"]
+        if not rows:
+            return
+        logprobs = logits[rows].log_softmax(-1)
+        for k, i in enumerate(rows):
+            seq, purpose = uses[i].seq, uses[i].purpose
+            if purpose[0] == "first":
+                for b, branch in enumerate(seq.branches):
+                    seq.branch_logprobs[b] += float(logprobs[k, branch[0]])
+            else:
+                _, b, j = purpose
+                seq.branch_logprobs[b] += float(logprobs[k, seq.branches[b][j + 1]])
+
+    def _routing(self, batch: StepBatch, pieces: list[Piece]) -> Any:
         if self.lora is None:
             return None
-        decode = [seq.slot for seq, _ in ordered[: batch.num_decode]]
-        prefill = [(span.start, span.length, seq.slot) for (seq, _), span in zip(ordered[batch.num_decode :], batch.prefills, strict=True)]
+        decode = [piece.seq.slot for piece in pieces[: batch.num_decode]]
+        prefill = [(span.start, span.length, piece.seq.slot) for piece, span in zip(pieces[batch.num_decode :], batch.prefills, strict=True)]
         return self.lora.route(decode, prefill)

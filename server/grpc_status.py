@@ -20,7 +20,7 @@ import grpc
 
 from server import errors
 from server.logs import request_id_var
-from server.metrics import ServerMetrics
+from server.metrics import RpcMetrics
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _incoming_request_id(context: grpc.aio.ServicerContext) -> str:
 class StatusInterceptor(grpc.aio.ServerInterceptor):
     """Maps domain errors to status codes, and records each RPC's outcome and duration."""
 
-    def __init__(self, metrics: ServerMetrics) -> None:
+    def __init__(self, metrics: RpcMetrics) -> None:
         self._metrics = metrics
 
     async def intercept_service(

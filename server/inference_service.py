@@ -47,61 +47,98 @@ def raise_if_failed(finished: Finished) -> None:
         raise RuntimeError("the engine failed this request") from finished.error
 
 
+@dataclasses.dataclass(frozen=True)
+class PromptNote:
+    """What a few-shot request or task call reports about its prompt besides the generation."""
+
+    used: tuple[int, ...] = ()
+    backing: str = ""  # "adapter", "demonstrations", "base"; "" for plain generate requests
+
+    def proto(self, finished: Finished) -> common_pb2.PromptInfo:
+        return common_pb2.PromptInfo(
+            demonstrations_used=self.used,
+            prompt_tokens=finished.prompt_tokens,
+            cached_prompt_tokens=finished.cached_prompt_tokens,
+            backing=common_pb2.TaskBacking.Value(f"TASK_BACKING_{self.backing.upper()}") if self.backing else 0,
+        )
+
+
+async def unary_response(engine: Any, generation: GenerationRequest, note: PromptNote | None) -> inference_pb2.GenerateResponse:
+    """Runs a generation to its end and answers it whole."""
+    texts: list[str] = []
+    tokens: list[int] = []
+    finished: Finished | None = None
+    async for event in stream_generation(engine, generation):
+        texts.append(event.text)
+        tokens.extend(event.token_ids)
+        finished = event.finished
+    assert finished is not None
+    raise_if_failed(finished)
+    return inference_pb2.GenerateResponse(
+        text="".join(texts),
+        stop_reason=stop_reason_proto(finished.reason),
+        usage=usage_proto(finished),
+        timings=timings_proto(finished),
+        request_id=generation.request_id,
+        adapter=adapter_label(generation.adapter),
+        token_ids=tokens,
+        stop_sequence=finished.stop_sequence,
+        prompt_info=note.proto(finished) if note else None,
+    )
+
+
+async def stream_responses(engine: Any, generation: GenerationRequest, note: PromptNote | None) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+    """Runs a generation, yielding its text as it comes; the last message carries the accounting."""
+    async for event in stream_generation(engine, generation):
+        chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
+        if event.finished is not None:
+            raise_if_failed(event.finished)
+            chunk.stop_reason = stop_reason_proto(event.finished.reason)
+            chunk.usage.CopyFrom(usage_proto(event.finished))
+            chunk.timings.CopyFrom(timings_proto(event.finished))
+            chunk.request_id = generation.request_id
+            chunk.adapter = adapter_label(generation.adapter)
+            chunk.stop_sequence = event.finished.stop_sequence
+            if note:
+                chunk.prompt_info.CopyFrom(note.proto(event.finished))
+        yield chunk
+
+
 class InferenceService(inference_pb2_grpc.InferenceServicer):
     def __init__(self, state: ServingState) -> None:
         self._state = state
 
     @contextlib.asynccontextmanager
-    async def _admitted(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[tuple[Serving, GenerationRequest]]:
+    async def _admitted(
+        self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote | None]]:
         """Validates the request, then holds its adapter version until the generation ends."""
         serving = self._state.require()
         if not request.request_id:
             request.request_id = request_id_var.get()
-        generation = serving.admission.generation(request, time_remaining=context.time_remaining())
+        note = None
+        prompt = None
+        if request.HasField("few_shot"):
+            few_shot = serving.admission.few_shot(request)
+            prompt, note = few_shot.prompt, PromptNote(tuple(few_shot.used))
+        generation = serving.admission.generation(request, time_remaining=context.time_remaining(), prompt=prompt)
         request_id_var.set(generation.request_id)
         adapter = await serving.adapters.acquire(request.adapter, context.time_remaining())
         try:
             await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
-            yield serving, dataclasses.replace(generation, adapter=adapter)
+            yield serving, dataclasses.replace(generation, adapter=adapter), note
         finally:
             serving.adapters.release(adapter)
 
     async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
-        texts: list[str] = []
-        tokens: list[int] = []
-        finished: Finished | None = None
-        async with self._admitted(request, context) as (serving, generation):
-            async for event in stream_generation(serving.engine, generation):
-                texts.append(event.text)
-                tokens.extend(event.token_ids)
-                finished = event.finished
-        assert finished is not None
-        raise_if_failed(finished)
-        return inference_pb2.GenerateResponse(
-            text="".join(texts),
-            stop_reason=stop_reason_proto(finished.reason),
-            usage=usage_proto(finished),
-            timings=timings_proto(finished),
-            request_id=generation.request_id,
-            adapter=adapter_label(generation.adapter),
-            token_ids=tokens,
-            stop_sequence=finished.stop_sequence,
-        )
+        async with self._admitted(request, context) as (serving, generation, note):
+            return await unary_response(serving.engine, generation, note)
 
     async def GenerateStream(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        async with self._admitted(request, context) as (serving, generation):
-            async for event in stream_generation(serving.engine, generation):
-                chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
-                if event.finished is not None:
-                    raise_if_failed(event.finished)
-                    chunk.stop_reason = stop_reason_proto(event.finished.reason)
-                    chunk.usage.CopyFrom(usage_proto(event.finished))
-                    chunk.timings.CopyFrom(timings_proto(event.finished))
-                    chunk.request_id = generation.request_id
-                    chunk.adapter = adapter_label(generation.adapter)
-                    chunk.stop_sequence = event.finished.stop_sequence
+        async with self._admitted(request, context) as (serving, generation, note):
+            async for chunk in stream_responses(serving.engine, generation, note):
                 yield chunk
 
     async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:

@@ -1,13 +1,16 @@
 """Paged KV cache: fixed-size blocks of token slots, handed out to sequences by a block table.
 
-`BlockAllocator` is bookkeeping only (which blocks are free, who holds them) and is tested without
-a model. `PagedKVCache` owns the tensors: per layer, keys and values for every slot,
+`BlockAllocator` is bookkeeping only (which blocks are free, who holds them, which hold a cached
+prompt prefix) and is tested without a model. `PagedKVCache` owns the tensors: per layer, keys and values for every slot,
 `[num_slots, kv_heads, head_dim]`, where slot = block * block_size + offset.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import hashlib
+from array import array
+from collections import OrderedDict, deque
+from collections.abc import Sequence
 
 import torch
 
@@ -16,26 +19,102 @@ def blocks_for(tokens: int, block_size: int) -> int:
     return -(-tokens // block_size)
 
 
-class BlockAllocator:
-    """Hands out KV blocks and takes them back; a block is owned by exactly one sequence."""
+def prefix_block_hashes(tokens: Sequence[int], block_size: int, namespace: bytes) -> list[bytes]:
+    """Identity of each full block of `tokens`: a hash of everything up to and including it.
 
-    def __init__(self, num_blocks: int) -> None:
+    Chained, so a block matches only if all of its prefix matches; `namespace` (the adapter's
+    content hash, or the base fingerprint) keeps the KV of different weights apart. A
+    cryptographic hash, because a collision would hand one request another request's KV.
+    """
+    hashes: list[bytes] = []
+    parent = hashlib.blake2b(namespace, digest_size=16).digest()
+    for start in range(0, len(tokens) - block_size + 1, block_size):
+        block = array("l", tokens[start : start + block_size]).tobytes()
+        parent = hashlib.blake2b(parent + block, digest_size=16).digest()
+        hashes.append(parent)
+    return hashes
+
+
+class BlockAllocator:
+    """Hands out KV blocks and takes them back, keeping full prompt blocks for reuse.
+
+    A block holds one sequence's tokens, or, once registered under its prefix hash, the same
+    prompt prefix for any number of sequences at once (read-only from then on). A registered
+    block nobody holds stays cached, least recently used first out when blocks run short, and at
+    most `cache_limit` such idle blocks are kept.
+    """
+
+    def __init__(self, num_blocks: int, cache_limit: int = 0) -> None:
         if num_blocks < 1:
             raise ValueError("the KV cache needs at least one block")
         self.num_blocks = num_blocks
+        self.cache_limit = cache_limit
         self._free: deque[int] = deque(range(num_blocks))
+        self._refs = [0] * num_blocks
+        self._hash_of: dict[int, bytes] = {}
+        self._block_of: dict[bytes, int] = {}
+        self._idle: OrderedDict[int, None] = OrderedDict()  # cached blocks nobody holds, oldest first
 
     @property
     def num_free(self) -> int:
-        return len(self._free)
+        """Blocks an allocation can take: free ones and idle cached ones."""
+        return len(self._free) + len(self._idle)
+
+    @property
+    def num_cached(self) -> int:
+        return len(self._block_of)
+
+    def refs(self, block: int) -> int:
+        return self._refs[block]
 
     def allocate(self, count: int) -> list[int]:
-        if count > len(self._free):
-            raise RuntimeError(f"asked for {count} KV blocks with {len(self._free)} free")
-        return [self._free.popleft() for _ in range(count)]
+        if count > self.num_free:
+            raise RuntimeError(f"asked for {count} KV blocks with {self.num_free} free")
+        blocks = []
+        for _ in range(count):
+            block = self._free.popleft() if self._free else self._evict_oldest()
+            self._refs[block] = 1
+            blocks.append(block)
+        return blocks
 
-    def free(self, blocks: list[int]) -> None:
-        self._free.extend(blocks)
+    def _evict_oldest(self) -> int:
+        block, _ = self._idle.popitem(last=False)
+        del self._block_of[self._hash_of.pop(block)]
+        return block
+
+    def free(self, blocks: Sequence[int]) -> None:
+        for block in blocks:
+            self._refs[block] -= 1
+            if self._refs[block]:
+                continue
+            if block in self._hash_of:
+                self._idle[block] = None
+            else:
+                self._free.append(block)
+        while len(self._idle) > self.cache_limit:
+            self._free.append(self._evict_oldest())
+
+    def register(self, block: int, key: bytes) -> None:
+        """Makes a full, computed block findable by its prefix hash (first registration wins)."""
+        if key not in self._block_of and block not in self._hash_of:
+            self._block_of[key] = block
+            self._hash_of[block] = key
+
+    def lookup(self, keys: Sequence[bytes]) -> list[int]:
+        """Cached blocks of the longest prefix of `keys`, without taking them."""
+        blocks = []
+        for key in keys:
+            block = self._block_of.get(key)
+            if block is None:
+                break
+            blocks.append(block)
+        return blocks
+
+    def acquire(self, blocks: Sequence[int]) -> None:
+        """Takes a reference to cached blocks found by `lookup`."""
+        for block in blocks:
+            self._refs[block] += 1
+            self._idle.pop(block, None)
 
 
 class PagedKVCache:

@@ -21,16 +21,23 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _STEP_TOKEN_BUCKETS = (1, 4, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 
-class ServerMetrics:
-    """Every metric the server exports; also the engine's metrics sink (server.engine.EngineMetrics)."""
+class RpcMetrics:
+    """Outcome and duration of every RPC; counted by server.grpc_status for any of our services."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.requests = Counter("tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=r)
+        self.requests = Counter("tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=self.registry)
         self.request_seconds = Histogram(
-            "tuneserve_rpc_duration_seconds", "Wall time of unary and streaming RPCs, by method.", ["rpc"], buckets=_DURATION_BUCKETS, registry=r
+            "tuneserve_rpc_duration_seconds", "Wall time of unary and streaming RPCs, by method.", ["rpc"], buckets=_DURATION_BUCKETS, registry=self.registry
         )
+
+
+class ServerMetrics(RpcMetrics):
+    """Every metric the inference server exports; also the engine's sink (server.engine.EngineMetrics)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
         self.time_to_first_token = Histogram(
             "tuneserve_time_to_first_token_seconds", "From a generation request's arrival to its first token.", buckets=_LATENCY_BUCKETS, registry=r
         )
@@ -68,14 +75,21 @@ class ServerMetrics:
         self.adapter_requests = Counter(
             "tuneserve_adapter_requests", "Generation requests by adapter name (bounded label set; the rest are 'other').", ["adapter"], registry=r
         )
+        self.prefix_cache_hits = Counter("tuneserve_prefix_cache_hit_tokens", "Prompt tokens whose KV came from the prefix cache.", registry=r)
+        self.prefix_cache_misses = Counter("tuneserve_prefix_cache_miss_tokens", "Prompt tokens computed (not found in the prefix cache).", registry=r)
+        self.prefix_cache_blocks = Gauge("tuneserve_prefix_cache_blocks", "KV blocks registered in the prefix cache.", registry=r)
+        self.prefix_cache_bytes = Gauge("tuneserve_prefix_cache_bytes", "KV memory registered in the prefix cache.", registry=r)
+        self.classified = Counter("tuneserve_classified_inputs", "Inputs classified, by how the task was backed.", ["backing"], registry=r)
         self._kv_blocks = 1
+        self._block_bytes = 0
         self._adapter_labels: set[str] = set()
         self._adapter_label_limit = 0
 
-    def bind_engine(self, num_running: Callable[[], int], num_waiting: Callable[[], int], kv_blocks: int) -> None:
+    def bind_engine(self, num_running: Callable[[], int], num_waiting: Callable[[], int], kv_blocks: int, block_bytes: int) -> None:
         self.running.set_function(num_running)
         self.waiting.set_function(num_waiting)
         self._kv_blocks = max(1, kv_blocks)
+        self._block_bytes = block_bytes
 
     def bind_adapters(self, tier_counts: Callable[[], dict[str, int]], label_limit: int) -> None:
         for tier in ("host", "device"):
@@ -108,6 +122,12 @@ class ServerMetrics:
         self.adapter_swaps.inc()
 
     # -- server.engine.EngineMetrics ----------------------------------------------------------
+
+    def prefix_cache(self, hit_tokens: int, miss_tokens: int, cached_blocks: int) -> None:
+        self.prefix_cache_hits.inc(hit_tokens)
+        self.prefix_cache_misses.inc(miss_tokens)
+        self.prefix_cache_blocks.set(cached_blocks)
+        self.prefix_cache_bytes.set(cached_blocks * self._block_bytes)
 
     def slots_filled(self, loads: int, evictions: int) -> None:
         self.adapter_slot_loads.inc(loads)

@@ -31,6 +31,7 @@ class GenerationRequest:
     time_limit_at: float | None = None  # monotonic time at which to stop with TIME_LIMIT
     deadline_at: float | None = None  # monotonic time after which nobody waits for the answer
     adapter: Any = None  # the resolved adapter version, or None for the base model
+    branches: tuple[tuple[int, ...], ...] = ()  # scoring: continuations whose log-probabilities are wanted
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Finished:
     stop_sequence: str = ""
     cached_prompt_tokens: int = 0
     error: BaseException | None = None  # set when the engine failed this request
+    scores: tuple[float, ...] = ()  # scoring requests: log P(branch | prompt) for each branch
 
 
 @dataclass

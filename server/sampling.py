@@ -86,7 +86,11 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
         temperature = torch.tensor([rows[i].params.temperature for i in sampled], device=logits.device)
         top_k = torch.tensor([rows[i].params.top_k for i in sampled], device=logits.device)
         top_p = torch.tensor([rows[i].params.top_p for i in sampled], device=logits.device)
-        filtered = top_k_top_p_filter(logits[index] / temperature[:, None], top_k, top_p)
+        picked = logits[index]
+        # shifting by the row maximum first keeps a tiny temperature from overflowing to inf and
+        # the softmax from turning into NaN; the distribution is the same
+        scaled = (picked - picked.amax(dim=-1, keepdim=True)) / temperature[:, None]
+        filtered = top_k_top_p_filter(scaled, top_k, top_p)
         probs = filtered.softmax(dim=-1)
         for j, i in enumerate(sampled):
             chosen[i] = int(torch.multinomial(probs[j], 1, generator=rows[i].generator))

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from server.detokenizer import IncrementalDetokenizer
+from server.kv_cache import blocks_for
 from server.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
 from server.sampling import RowState, make_generator
 from server.stop_strings import StopStrings
@@ -49,19 +50,35 @@ class Sequence:
         self.cached_prompt_tokens = 0
         self.adapter_hash: str | None = None if request.adapter is None else request.adapter.content_hash
         self.slot = 0  # LoRA slot while running; 0 is the base model
+        # prefix caching: hashes of the prompt's full blocks, how many are registered, and the
+        # cached blocks found for it while it waits
+        self.block_hashes: list[bytes] = []
+        self.registered_blocks = 0
+        self.cache_match: list[int] = []
+        # scoring: continuations scored after the prompt, all in one step
+        self.branches = [list(b) for b in request.branches]
+        self.branch_slots: list[torch.Tensor] = []
+        self.branches_done = False
+        self.branch_logprobs = [0.0] * len(self.branches)
 
+    @property
+    def scoring(self) -> bool:
+        return bool(self.branches)
     @property
     def generated(self) -> int:
         return len(self.token_ids) - self.num_prompt
 
     @property
     def pending_tokens(self) -> int:
+        if self.scoring:
+            return self.num_prompt - self.num_computed + (0 if self.branches_done else sum(len(b) for b in self.branches))
         return len(self.token_ids) - self.num_computed
 
-    @property
-    def reserved_tokens(self) -> int:
-        """KV slots this sequence may need: its prompt and all of its output."""
-        return self.num_prompt + self.request.params.max_new_tokens
+    def reserved_blocks(self, block_size: int) -> int:
+        """KV blocks this sequence may need: its prompt and all of its output (or continuations)."""
+        if self.scoring:  # the continuations get blocks of their own after the prompt's
+            return blocks_for(self.num_prompt, block_size) + blocks_for(sum(len(b) for b in self.branches), block_size)
+        return blocks_for(self.num_prompt + self.request.params.max_new_tokens, block_size)
 
     def add_token(self, token_id: int, end_token_ids: frozenset[int], max_len: int) -> StopReason | None:
         """Appends a sampled token, streams what it adds, and says whether generation ends."""
@@ -114,6 +131,7 @@ class Sequence:
             stop_sequence=self._stop_text,
             cached_prompt_tokens=self.cached_prompt_tokens,
             error=error,
+            scores=tuple(self.branch_logprobs) if self.branches_done else (),
         )
         self._emit(cut, finished)
         return finished

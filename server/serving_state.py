@@ -17,6 +17,9 @@ class Serving:
     engine: Engine
     admission: Admission
     adapters: Any  # server.adapter_manager.AdapterManager, or NoAdapters without a store
+    tasks: Any  # server.task_registry.TaskRegistry
+    settings: Any  # server.config.ServerSettings
+    metrics: Any  # server.metrics.ServerMetrics
 
 
 class ServingState:

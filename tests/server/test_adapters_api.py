@@ -270,3 +270,25 @@ def test_hot_swaps_under_load_never_fail_a_request(adapter_server, store, traine
         assert text == word_of[version], (adapter, text)
         assert any(s <= end and start <= e for s, e in current_since[version]), f"{adapter} was not current during [{start}, {end}]"
     assert len(served) >= 4, "the clients saw the swaps"
+
+
+def test_prefix_cache_is_keyed_by_adapter_version(admin, store, trained_adapters, base_spec):
+    """The same long prompt reuses its KV within a version, never across versions.
+
+    Versions with identical files share a content hash, so the chat template's opening block may
+    already be cached from other tests that used the same weights; the question itself may not.
+    """
+    publish(store, trained_adapters["banana"], "cached", base_spec)
+    wait_for(lambda: admin.get_adapter("cached").serving_version == 1)
+    long_question = [{"role": "user", "content": "Tell me about the prefix cache and mountains. " * 12}]
+    first = admin.generate(messages=long_question, adapter="cached", max_new_tokens=4)
+    second = admin.generate(messages=long_question, adapter="cached", max_new_tokens=4)
+    assert first.usage.cached_prompt_tokens <= 16 and second.usage.cached_prompt_tokens >= 128
+    assert first.token_ids == second.token_ids and second.text.startswith("banana")
+    publish(store, trained_adapters["cherry"], "cached", base_spec)
+    wait_for(lambda: admin.get_adapter("cached").serving_version == 2)
+    swapped = admin.generate(messages=long_question, adapter="cached", max_new_tokens=4)
+    assert swapped.adapter == "cached@2" and swapped.usage.cached_prompt_tokens <= 16, "no stale KV from version 1"
+    assert swapped.text.startswith("cherry")
+    base = admin.generate(messages=long_question, max_new_tokens=4)
+    assert base.usage.cached_prompt_tokens <= 16 and "banana" not in base.text and "cherry" not in base.text

@@ -122,6 +122,8 @@ def test_metrics_pass_promtool_and_count_what_happened(client, server):
         "tuneserve_kv_cache_usage_ratio",
         'tuneserve_model_info{architecture="LlamaForCausalLM"',
         "tuneserve_ready 1.0",
+        "tuneserve_prefix_cache_hit_tokens_total",
+        "tuneserve_prefix_cache_blocks",
     ):
         assert name in text, name
 

@@ -74,3 +74,10 @@ def test_top_k_one_is_greedy_even_when_sampling():
     logits = torch.randn(1, 100, generator=torch.Generator().manual_seed(3))
     picks = {sample_next_tokens(logits.clone(), [row(temperature=1.5, top_k=1, seed=s)], END)[0] for s in range(10)}
     assert picks == {int(logits.argmax())}
+
+
+@pytest.mark.parametrize("temperature", [1.1754943508222875e-38, 1e-45, 1e-30])
+def test_a_vanishing_temperature_samples_the_argmax_instead_of_failing(temperature):
+    logits = torch.randn(2, 100, generator=torch.Generator().manual_seed(4)) * 30
+    rows = [row(temperature=temperature, seed=s) for s in (1, 2)]
+    assert sample_next_tokens(logits.clone(), rows, END) == logits.argmax(dim=-1).tolist()

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Union
 
-from tuneserve.v1 import adapters_pb2, common_pb2, inference_pb2
+from tuneserve.v1 import adapters_pb2, common_pb2, inference_pb2, tasks_pb2, trainer_pb2
 
 Message = Union[common_pb2.ChatMessage, Mapping[str, str], tuple[str, str]]  # noqa: UP007 (a runtime alias on 3.10)
 
@@ -41,21 +41,65 @@ def parameters(**values: Any) -> common_pb2.GenerationParameters | None:
     return params
 
 
+def demonstrations(items: Iterable[Any]) -> list[common_pb2.Demonstration]:
+    out = []
+    for item in items:
+        if isinstance(item, common_pb2.Demonstration):
+            out.append(item)
+        elif isinstance(item, tuple):
+            out.append(common_pb2.Demonstration(input=item[0], output=item[1]))
+        else:
+            out.append(common_pb2.Demonstration(input=item["input"], output=item["output"]))
+    return out
+
+
+def few_shot_prompt(
+    query: str,
+    demos: Iterable[Any] = (),
+    *,
+    instruction: str = "",
+    template: str = "",
+    input_format: str = "",
+    selection: str = "first",
+    order: str = "as_given",
+    seed: int = 0,
+    max_demonstrations: int = 0,
+    max_prompt_tokens: int = 0,
+) -> inference_pb2.FewShotPrompt:
+    """A few-shot prompt; demonstrations as (input, output) pairs or dicts. selection: first,
+    random or similar; order: as_given or most_similar_last."""
+    return inference_pb2.FewShotPrompt(
+        instruction=instruction, demonstrations=demonstrations(demos), query=query, template=template, input_format=input_format,
+        selection=inference_pb2.DemonstrationSelection.Value("DEMONSTRATION_SELECTION_" + selection.upper()),
+        order=inference_pb2.DemonstrationOrder.Value("DEMONSTRATION_ORDER_" + order.upper()),
+        seed=seed, max_demonstrations=max_demonstrations, max_prompt_tokens=max_prompt_tokens,
+    )
+
+
 def generate_request(
     prompt: str | None = None,
     *,
     messages: Iterable[Message] | None = None,
+    few_shot: inference_pb2.FewShotPrompt | dict[str, Any] | None = None,
     adapter: str = "",
     request_id: str = "",
     **params: Any,
 ) -> inference_pb2.GenerateRequest:
+    """A GenerateRequest; `few_shot` is a FewShotPrompt or the keyword arguments of few_shot_prompt."""
+    if isinstance(few_shot, dict):
+        few_shot = few_shot_prompt(**few_shot)
     return inference_pb2.GenerateRequest(
         prompt=prompt or "",
         messages=chat_messages(messages),
+        few_shot=few_shot,
         adapter=adapter,
         parameters=parameters(**params),
         request_id=request_id,
     )
+
+
+def run_task_request(task: str, text: str, request_id: str = "", **params: Any) -> tasks_pb2.RunTaskRequest:
+    return tasks_pb2.RunTaskRequest(task=task, input=text, parameters=parameters(**params), request_id=request_id)
 
 
 def tokenize_request(text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeRequest:
@@ -83,3 +127,43 @@ def import_messages(directory: str | Path, name: str, make_current: bool = True,
         with path.open("rb") as f:
             while chunk := f.read(CHUNK_BYTES):
                 yield adapters_pb2.ImportAdapterRequest(chunk=adapters_pb2.FileChunk(file_name=file_name, data=chunk))
+
+
+def _enum(enum: Any, prefix: str, value: str | None) -> int:
+    return enum.Value(prefix + value.upper()) if value else 0
+
+
+def create_job_request(
+    data: str | Path | bytes,
+    name: str,
+    *,
+    validation: str | Path | bytes | None = None,
+    validation_split: float | None = None,
+    task: dict[str, Any] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
+    publish: str | None = None,
+    over_length: str | None = None,
+    checkpoint_every: int | None = None,
+) -> trainer_pb2.CreateJobRequest:
+    """A CreateJob request; file paths are read here and sent inline (bytes are sent as they are)."""
+
+    def read(value: str | Path | bytes) -> bytes:
+        return value if isinstance(value, bytes) else Path(value).read_bytes()
+
+    request = trainer_pb2.CreateJobRequest(
+        adapter_name=name,
+        training_data=read(data),
+        task=trainer_pb2.TaskConfig(**(task or {})),
+        hyperparameters=trainer_pb2.Hyperparameters(**(hyperparameters or {})),
+        evaluation=trainer_pb2.EvaluationConfig(**(evaluation or {})),
+        publish=_enum(trainer_pb2.PublishPolicy, "PUBLISH_POLICY_", publish),
+        over_length=_enum(trainer_pb2.OverLength, "OVER_LENGTH_", over_length),
+    )
+    if validation is not None:
+        request.validation_data = read(validation)
+    if validation_split is not None:
+        request.validation_split = validation_split
+    if checkpoint_every is not None:
+        request.checkpoint_every = checkpoint_every
+    return request

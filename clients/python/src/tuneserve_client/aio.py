@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2
-from tuneserve.v1 import adapters_pb2, inference_pb2
+from tuneserve.v1 import adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2
 
-from tuneserve_client._requests import Message, generate_request, tokenize_request
+from tuneserve_client._requests import Message, create_job_request, generate_request, import_messages, run_task_request, tokenize_request
 from tuneserve_client.client import ClientBase, backoff_delays
 from tuneserve_client.errors import UnavailableError, from_rpc_error
 
@@ -21,8 +21,10 @@ T = TypeVar("T")
 class AsyncClient(ClientBase):
     """asyncio twin of `Client`: retries UNAVAILABLE with backoff, raises typed errors."""
 
-    def _open_channel(self, target: str, options: list[tuple[str, Any]]) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(target, options=options)
+    def _open_channel(self, target: str, options: list[tuple[str, Any]], credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+        if credentials is None:
+            return grpc.aio.insecure_channel(target, options=options)
+        return grpc.aio.secure_channel(target, credentials, options=options)
 
     async def _call(self, fn: Callable[..., Awaitable[T]], request: Any, timeout: float | None) -> T:
         delays = backoff_delays(self.retries, self.backoff)
@@ -57,12 +59,13 @@ class AsyncClient(ClientBase):
         prompt: str | None = None,
         *,
         messages: Iterable[Message] | None = None,
+        few_shot: Any = None,
         adapter: str = "",
         request_id: str = "",
         timeout: float | None = None,
         **params: Any,
     ) -> inference_pb2.GenerateResponse:
-        request = generate_request(prompt, messages=messages, adapter=adapter, request_id=request_id, **params)
+        request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return await self._call(self.inference.Generate, request, self._timeout(timeout))
 
     def generate_stream(
@@ -70,12 +73,13 @@ class AsyncClient(ClientBase):
         prompt: str | None = None,
         *,
         messages: Iterable[Message] | None = None,
+        few_shot: Any = None,
         adapter: str = "",
         request_id: str = "",
         timeout: float | None = None,
         **params: Any,
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        request = generate_request(prompt, messages=messages, adapter=adapter, request_id=request_id, **params)
+        request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return self._stream(self.inference.GenerateStream, request, self._timeout(timeout))
 
     async def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
@@ -87,6 +91,32 @@ class AsyncClient(ClientBase):
     async def list_adapters(self) -> list[adapters_pb2.AdapterInfo]:
         return list((await self._call(self.adapters.ListAdapters, adapters_pb2.ListAdaptersRequest(), self.timeout)).adapters)
 
+    async def list_tasks(self) -> tasks_pb2.ListTasksResponse:
+        return await self._call(self.tasks.ListTasks, tasks_pb2.ListTasksRequest(), self.timeout)
+
+    async def get_task(self, name: str) -> tasks_pb2.TaskInfo:
+        return await self._call(self.tasks.GetTask, tasks_pb2.GetTaskRequest(name=name), self.timeout)
+
+    async def classify(self, task: str, text: str, request_id: str = "") -> tasks_pb2.ClassifyResponse:
+        return await self._call(self.tasks.Classify, tasks_pb2.ClassifyRequest(task=task, input=text, request_id=request_id), self.timeout)
+
+    async def classify_batch(self, task: str, texts: Iterable[str]) -> list[tasks_pb2.ClassifyResponse]:
+        response = await self._call(self.tasks.ClassifyBatch, tasks_pb2.ClassifyBatchRequest(task=task, inputs=list(texts)), self.timeout)
+        return list(response.results)
+
+    async def run_task(self, task: str, text: str, request_id: str = "", **params: Any) -> inference_pb2.GenerateResponse:
+        return await self._call(self.tasks.RunTask, run_task_request(task, text, request_id, **params), self.timeout)
+
+    def run_task_stream(self, task: str, text: str, request_id: str = "", **params: Any) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+        return self._stream(self.tasks.RunTaskStream, run_task_request(task, text, request_id, **params), self.timeout)
+
+    async def get_adapter(self, name: str) -> adapters_pb2.AdapterInfo:
+        return await self._call(self.adapters.GetAdapter, adapters_pb2.GetAdapterRequest(name=name), self.timeout)
+
+    async def import_adapter(self, directory: str, name: str, *, make_current: bool = True, source: str = "") -> adapters_pb2.ImportAdapterResponse:
+        messages = list(import_messages(directory, name, make_current, source))
+        return await self._call(lambda reqs, **kw: self.adapters.ImportAdapter(iter(reqs), **kw), messages, self.timeout)
+
     async def load_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
         return await self._call(self.adapters.LoadAdapter, adapters_pb2.LoadAdapterRequest(adapter=adapter), self.timeout)
 
@@ -96,6 +126,21 @@ class AsyncClient(ClientBase):
     async def set_current_version(self, name: str, version: int) -> adapters_pb2.AdapterInfo:
         request = adapters_pb2.SetCurrentVersionRequest(name=name, version=version)
         return await self._call(self.adapters.SetCurrentVersion, request, self.timeout)
+
+    async def create_job(self, data: str | bytes, name: str, **options: Any) -> trainer_pb2.Job:
+        return await self._call(self.trainer.CreateJob, create_job_request(data, name, **options), self.timeout)
+
+    async def get_job(self, job_id: str) -> trainer_pb2.Job:
+        return await self._call(self.trainer.GetJob, trainer_pb2.GetJobRequest(id=job_id), self.timeout)
+
+    async def list_jobs(self, limit: int = 100) -> list[trainer_pb2.Job]:
+        return list((await self._call(self.trainer.ListJobs, trainer_pb2.ListJobsRequest(limit=limit), self.timeout)).jobs)
+
+    async def cancel_job(self, job_id: str) -> trainer_pb2.Job:
+        return await self._call(self.trainer.CancelJob, trainer_pb2.CancelJobRequest(id=job_id), self.timeout)
+
+    def watch_job(self, job_id: str, after_sequence: int = 0) -> AsyncIterator[trainer_pb2.JobEvent]:
+        return self._stream(self.trainer.WatchJob, trainer_pb2.WatchJobRequest(id=job_id, after_sequence=after_sequence), None)
 
     async def health(self, service: str = "") -> str:
         response = await self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), self.timeout)

@@ -8,6 +8,9 @@
     tuneserve adapters list
     tuneserve adapters import ./my-peft-adapter --name sentiment
     tuneserve adapters rollback sentiment
+    tuneserve train submit data.jsonl --name sentiment
+    tuneserve classify sentiment "A wonderful film."
+    tuneserve generate "Paris" --instruction "Name the country." --demo Rome Italy --demo Berlin Germany
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 from google.protobuf.json_format import MessageToJson
 from tuneserve.v1 import adapters_pb2, common_pb2
 
+from tuneserve_client import train_cli
+from tuneserve_client.cli_connection import add_connection_args, client_options
 from tuneserve_client.client import DEFAULT_TARGET, Client
 from tuneserve_client.errors import TuneserveError
 
@@ -45,6 +50,11 @@ def _generation_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit-ms", type=int)
     parser.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
     parser.add_argument("--json", action="store_true", help="print the whole response message as JSON")
+    few = parser.add_argument_group("few-shot", "with --demo or --instruction the prompt is the query of a few-shot prompt")
+    few.add_argument("--instruction", default="")
+    few.add_argument("--demo", nargs=2, action="append", default=[], metavar=("INPUT", "OUTPUT"), help="a demonstration (repeatable)")
+    few.add_argument("--selection", choices=["first", "random", "similar"], default="first", help="which demonstrations to keep when not all fit")
+    few.add_argument("--order", choices=["as_given", "most_similar_last"], default="as_given")
 
 
 def _generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -54,7 +64,10 @@ def _generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
     kwargs["stop"] = args.stop
     kwargs["adapter"] = args.adapter
-    if args.chat or args.system:
+    if args.demo or args.instruction:
+        demos = [tuple(d) for d in args.demo]
+        kwargs["few_shot"] = {"query": args.prompt, "demos": demos, "instruction": args.instruction, "selection": args.selection, "order": args.order}
+    elif args.chat or args.system:
         messages = [{"role": "system", "content": args.system}] if args.system else []
         kwargs["messages"] = [*messages, {"role": "user", "content": args.prompt}]
     else:
@@ -109,6 +122,45 @@ def cmd_health(client: Client, args: argparse.Namespace) -> int:
     return 0 if status == "SERVING" else 1
 
 
+def cmd_classify(client: Client, args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json(client.classify(args.task, args.text))
+        return 0
+    results = client.classify_batch(args.task, [args.text, *args.more]) if args.more else [client.classify(args.task, args.text)]
+    for result in results:
+        scores = ", ".join(f"{s.label} {s.probability:.3f}" for s in result.scores)
+        backing = common_pb2.TaskBacking.Name(result.prompt_info.backing).removeprefix("TASK_BACKING_").lower()
+        via = f"adapter {result.adapter}" if result.adapter else backing
+        print(f"{result.label}\t({scores}; {via})")
+    return 0
+
+
+def cmd_run(client: Client, args: argparse.Namespace) -> int:
+    params = {name: getattr(args, name) for name in ("max_new_tokens", "temperature", "seed")}
+    if args.no_stream:
+        print(client.run_task(args.task, args.text, **params).text)
+        return 0
+    for chunk in client.run_task_stream(args.task, args.text, **params):
+        sys.stdout.write(chunk.text)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_tasks(client: Client, args: argparse.Namespace) -> int:
+    if args.action == "show":
+        _print_json(client.get_task(args.name))
+        return 0
+    listing = client.list_tasks()
+    for task in listing.tasks:
+        backing = common_pb2.TaskBacking.Name(task.backing).removeprefix("TASK_BACKING_").lower()
+        labels = f" [{', '.join(task.labels)}]" if task.labels else ""
+        print(f"{task.name:<24} {task.kind:<15} {backing:<15} {task.adapter or '-':<24} {task.source}{labels}")
+    for problem in listing.problems:
+        print(f"problem: {problem.source}: {problem.error}", file=sys.stderr)
+    return 0
+
+
 def _print_adapters(adapters: list[adapters_pb2.AdapterInfo]) -> None:
     print(f"{'adapter':<24} {'version':>7} {'state':<8} {'tier':<6} {'rank':>4} {'reqs':>4}  notes")
     for info in adapters:
@@ -149,7 +201,7 @@ def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuneserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default=os.environ.get("TUNESERVE_SERVER", DEFAULT_TARGET), help="host:port of the server (env TUNESERVE_SERVER)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
+    add_connection_args(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="generate text (streams by default)")
@@ -161,6 +213,28 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--chat", action="store_true", help="tokenize as a user chat message")
     tokenize.add_argument("--json", action="store_true")
     tokenize.set_defaults(run=cmd_tokenize)
+
+    classify = commands.add_parser("classify", help="label text with a classification task")
+    classify.add_argument("task")
+    classify.add_argument("text")
+    classify.add_argument("more", nargs="*", help="more texts, classified together in one call")
+    classify.add_argument("--json", action="store_true")
+    classify.set_defaults(run=cmd_classify)
+
+    run = commands.add_parser("run", help="run a generation task on an input")
+    run.add_argument("task")
+    run.add_argument("text")
+    run.add_argument("--max-new-tokens", type=int)
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--no-stream", action="store_true")
+    run.set_defaults(run=cmd_run)
+
+    tasks = commands.add_parser("tasks", help="list tasks or show one")
+    task_actions = tasks.add_subparsers(dest="action", required=True)
+    task_actions.add_parser("list", help="every task with its backing")
+    task_actions.add_parser("show", help="one task").add_argument("name")
+    tasks.set_defaults(run=cmd_tasks)
 
     info = commands.add_parser("model-info", help="describe the base model and limits")
     info.set_defaults(run=cmd_model_info)
@@ -182,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--source", default="", help="where the adapter came from (recorded in its manifest)")
     adapters.set_defaults(run=cmd_adapters)
 
+    train_cli.add_parser(commands)
+
     health = commands.add_parser("health", help="standard gRPC health check; exit 0 when SERVING")
     health.add_argument("--service", default="")
     health.set_defaults(run=cmd_health)
@@ -190,9 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    run: Callable[[Client, argparse.Namespace], int] = args.run
+    run: Callable[[Client, argparse.Namespace], int] | None = args.run
     try:
-        with Client(args.server, timeout=args.timeout) as client:
+        if run is None:
+            return args.train(args)
+        with Client(args.server, **client_options(args)) as client:
             return run(client, args)
     except TuneserveError as exc:
         where = f" (field {exc.field})" if exc.field else ""

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc
+from tuneserve.v1 import (
+    adapters_pb2,
+    adapters_pb2_grpc,
+    inference_pb2,
+    inference_pb2_grpc,
+    tasks_pb2,
+    tasks_pb2_grpc,
+    trainer_pb2,
+    trainer_pb2_grpc,
+)
 
-from tuneserve_client._requests import Message, generate_request, import_messages, tokenize_request
+from tuneserve_client._requests import Message, create_job_request, generate_request, import_messages, run_task_request, tokenize_request
 from tuneserve_client.errors import TuneserveError, UnavailableError, from_rpc_error
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -20,6 +31,28 @@ T = TypeVar("T")
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
     return [("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)]
+
+
+def channel_credentials(
+    tls: bool | None,
+    ca_file: str | os.PathLike[str] | None,
+    cert_file: str | os.PathLike[str] | None,
+    key_file: str | os.PathLike[str] | None,
+) -> grpc.ChannelCredentials | None:
+    """TLS credentials, or None for plaintext; ValueError for a half-given client certificate."""
+    if (cert_file is None) != (key_file is None):
+        raise ValueError("a client certificate needs both cert_file and key_file")
+    if tls is None:
+        tls = ca_file is not None or cert_file is not None
+    if not tls:
+        if ca_file is not None or cert_file is not None:
+            raise ValueError("ca_file, cert_file and key_file need TLS; drop tls=False")
+        return None
+
+    def read(path: str | os.PathLike[str] | None) -> bytes | None:
+        return Path(path).read_bytes() if path is not None else None
+
+    return grpc.ssl_channel_credentials(root_certificates=read(ca_file), private_key=read(key_file), certificate_chain=read(cert_file))
 
 
 def backoff_delays(retries: int, base: float) -> Iterator[float]:
@@ -40,18 +73,29 @@ class ClientBase:
         backoff: float = 0.25,
         metadata: Sequence[tuple[str, str]] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
+        token: str | None = None,
+        tls: bool | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        """`token` is sent as `authorization: Bearer <token>`. `tls` (on by default when a CA or
+        client certificate is given) uses the system roots or `ca_file`; `cert_file` and `key_file`
+        are the client certificate for servers that require mutual TLS."""
         self.target = target
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.metadata = tuple(metadata)
-        self._channel = self._open_channel(target, channel_options(max_message_bytes))
+        self.metadata = tuple(metadata) + ((("authorization", f"Bearer {token}"),) if token else ())
+        credentials = channel_credentials(tls, ca_file, cert_file, key_file)
+        self._channel = self._open_channel(target, channel_options(max_message_bytes), credentials)
         self.inference = inference_pb2_grpc.InferenceStub(self._channel)
         self.adapters = adapters_pb2_grpc.AdaptersStub(self._channel)
+        self.trainer = trainer_pb2_grpc.TrainerStub(self._channel)
+        self.tasks = tasks_pb2_grpc.TasksStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
-    def _open_channel(self, target: str, options: list[tuple[str, Any]]) -> Any:
+    def _open_channel(self, target: str, options: list[tuple[str, Any]], credentials: grpc.ChannelCredentials | None) -> Any:
         raise NotImplementedError
 
     def _timeout(self, timeout: float | None) -> float | None:
@@ -65,8 +109,10 @@ class Client(ClientBase):
     `retries` times with exponential backoff; nothing else is retried.
     """
 
-    def _open_channel(self, target: str, options: list[tuple[str, Any]]) -> grpc.Channel:
-        return grpc.insecure_channel(target, options=options)
+    def _open_channel(self, target: str, options: list[tuple[str, Any]], credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+        if credentials is None:
+            return grpc.insecure_channel(target, options=options)
+        return grpc.secure_channel(target, credentials, options=options)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -105,17 +151,20 @@ class Client(ClientBase):
         prompt: str | None = None,
         *,
         messages: Iterable[Message] | None = None,
+        few_shot: Any = None,
         adapter: str = "",
         request_id: str = "",
         timeout: float | None = None,
         **params: Any,
     ) -> inference_pb2.GenerateResponse:
-        """Generates a completion of `prompt` or of chat `messages` (`timeout` overrides the client's).
+        """Generates a completion of `prompt`, of chat `messages`, or of a `few_shot` prompt (a dict of
+        few_shot_prompt's arguments: query, demos, instruction, selection...). `timeout` overrides
+        the client's.
 
         `params` are GenerationParameters fields: max_new_tokens, min_new_tokens, temperature,
         top_p, top_k, seed, repetition_penalty, stop, time_limit_ms.
         """
-        request = generate_request(prompt, messages=messages, adapter=adapter, request_id=request_id, **params)
+        request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return self._call(self.inference.Generate, request, self._timeout(timeout))
 
     def generate_stream(
@@ -123,13 +172,14 @@ class Client(ClientBase):
         prompt: str | None = None,
         *,
         messages: Iterable[Message] | None = None,
+        few_shot: Any = None,
         adapter: str = "",
         request_id: str = "",
         timeout: float | None = None,
         **params: Any,
     ) -> Iterator[inference_pb2.GenerateStreamResponse]:
         """Like `generate`, yielding text deltas; the last message has the stop reason and usage."""
-        request = generate_request(prompt, messages=messages, adapter=adapter, request_id=request_id, **params)
+        request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return self._stream(self.inference.GenerateStream, request, self._timeout(timeout))
 
     def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
@@ -137,6 +187,28 @@ class Client(ClientBase):
 
     def model_info(self) -> inference_pb2.ModelInfoResponse:
         return self._call(self.inference.ModelInfo, inference_pb2.ModelInfoRequest(), self.timeout)
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def list_tasks(self) -> tasks_pb2.ListTasksResponse:
+        return self._call(self.tasks.ListTasks, tasks_pb2.ListTasksRequest(), self.timeout)
+
+    def get_task(self, name: str) -> tasks_pb2.TaskInfo:
+        return self._call(self.tasks.GetTask, tasks_pb2.GetTaskRequest(name=name), self.timeout)
+
+    def classify(self, task: str, text: str, request_id: str = "") -> tasks_pb2.ClassifyResponse:
+        """The most likely label of `text` for a classification task, with every label's probability."""
+        return self._call(self.tasks.Classify, tasks_pb2.ClassifyRequest(task=task, input=text, request_id=request_id), self.timeout)
+
+    def classify_batch(self, task: str, texts: Iterable[str]) -> list[tasks_pb2.ClassifyResponse]:
+        return list(self._call(self.tasks.ClassifyBatch, tasks_pb2.ClassifyBatchRequest(task=task, inputs=list(texts)), self.timeout).results)
+
+    def run_task(self, task: str, text: str, request_id: str = "", **params: Any) -> inference_pb2.GenerateResponse:
+        """Runs a generation task; `params` override the task's default decoding parameters."""
+        return self._call(self.tasks.RunTask, run_task_request(task, text, request_id, **params), self.timeout)
+
+    def run_task_stream(self, task: str, text: str, request_id: str = "", **params: Any) -> Iterator[inference_pb2.GenerateStreamResponse]:
+        return self._stream(self.tasks.RunTaskStream, run_task_request(task, text, request_id, **params), self.timeout)
 
     # -- adapters -----------------------------------------------------------------------------
 
@@ -162,6 +234,25 @@ class Client(ClientBase):
         """Publishes a plain PEFT adapter directory as the next version of `name`."""
         messages = list(import_messages(directory, name, make_current, source))
         return self._call(lambda reqs, **kw: self.adapters.ImportAdapter(iter(reqs), **kw), messages, self.timeout)
+
+    # -- trainer (point the client at the trainer's address) -----------------------------------
+
+    def create_job(self, data: str | bytes, name: str, **options: Any) -> trainer_pb2.Job:
+        """Submits a training job for JSONL `data` (a path or bytes); `options` as in create_job_request."""
+        return self._call(self.trainer.CreateJob, create_job_request(data, name, **options), self.timeout)
+
+    def get_job(self, job_id: str) -> trainer_pb2.Job:
+        return self._call(self.trainer.GetJob, trainer_pb2.GetJobRequest(id=job_id), self.timeout)
+
+    def list_jobs(self, limit: int = 100) -> list[trainer_pb2.Job]:
+        return list(self._call(self.trainer.ListJobs, trainer_pb2.ListJobsRequest(limit=limit), self.timeout).jobs)
+
+    def cancel_job(self, job_id: str) -> trainer_pb2.Job:
+        return self._call(self.trainer.CancelJob, trainer_pb2.CancelJobRequest(id=job_id), self.timeout)
+
+    def watch_job(self, job_id: str, after_sequence: int = 0) -> Iterator[trainer_pb2.JobEvent]:
+        """The job's events so far, then live ones until it ends (no deadline)."""
+        return self._stream(self.trainer.WatchJob, trainer_pb2.WatchJobRequest(id=job_id, after_sequence=after_sequence), None)
 
     # -- health -------------------------------------------------------------------------------
 

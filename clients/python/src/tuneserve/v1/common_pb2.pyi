@@ -3,7 +3,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -15,12 +15,23 @@ class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP_REASON_STOP_SEQUENCE: _ClassVar[StopReason]
     STOP_REASON_TIME_LIMIT: _ClassVar[StopReason]
     STOP_REASON_CANCELLED: _ClassVar[StopReason]
+
+class TaskBacking(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_BACKING_UNSPECIFIED: _ClassVar[TaskBacking]
+    TASK_BACKING_ADAPTER: _ClassVar[TaskBacking]
+    TASK_BACKING_DEMONSTRATIONS: _ClassVar[TaskBacking]
+    TASK_BACKING_BASE: _ClassVar[TaskBacking]
 STOP_REASON_UNSPECIFIED: StopReason
 STOP_REASON_END_OF_SEQUENCE: StopReason
 STOP_REASON_MAX_TOKENS: StopReason
 STOP_REASON_STOP_SEQUENCE: StopReason
 STOP_REASON_TIME_LIMIT: StopReason
 STOP_REASON_CANCELLED: StopReason
+TASK_BACKING_UNSPECIFIED: TaskBacking
+TASK_BACKING_ADAPTER: TaskBacking
+TASK_BACKING_DEMONSTRATIONS: TaskBacking
+TASK_BACKING_BASE: TaskBacking
 
 class GenerationParameters(_message.Message):
     __slots__ = ("max_new_tokens", "min_new_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty", "stop", "time_limit_ms")
@@ -71,3 +82,23 @@ class ChatMessage(_message.Message):
     role: str
     content: str
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class Demonstration(_message.Message):
+    __slots__ = ("input", "output")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    input: str
+    output: str
+    def __init__(self, input: _Optional[str] = ..., output: _Optional[str] = ...) -> None: ...
+
+class PromptInfo(_message.Message):
+    __slots__ = ("demonstrations_used", "prompt_tokens", "cached_prompt_tokens", "backing")
+    DEMONSTRATIONS_USED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    BACKING_FIELD_NUMBER: _ClassVar[int]
+    demonstrations_used: _containers.RepeatedScalarFieldContainer[int]
+    prompt_tokens: int
+    cached_prompt_tokens: int
+    backing: TaskBacking
+    def __init__(self, demonstrations_used: _Optional[_Iterable[int]] = ..., prompt_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., backing: _Optional[_Union[TaskBacking, str]] = ...) -> None: ...

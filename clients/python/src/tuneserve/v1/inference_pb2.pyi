@@ -1,5 +1,6 @@
 from tuneserve.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,22 +8,64 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DemonstrationSelection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEMONSTRATION_SELECTION_FIRST: _ClassVar[DemonstrationSelection]
+    DEMONSTRATION_SELECTION_RANDOM: _ClassVar[DemonstrationSelection]
+    DEMONSTRATION_SELECTION_SIMILAR: _ClassVar[DemonstrationSelection]
+
+class DemonstrationOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEMONSTRATION_ORDER_AS_GIVEN: _ClassVar[DemonstrationOrder]
+    DEMONSTRATION_ORDER_MOST_SIMILAR_LAST: _ClassVar[DemonstrationOrder]
+DEMONSTRATION_SELECTION_FIRST: DemonstrationSelection
+DEMONSTRATION_SELECTION_RANDOM: DemonstrationSelection
+DEMONSTRATION_SELECTION_SIMILAR: DemonstrationSelection
+DEMONSTRATION_ORDER_AS_GIVEN: DemonstrationOrder
+DEMONSTRATION_ORDER_MOST_SIMILAR_LAST: DemonstrationOrder
+
 class GenerateRequest(_message.Message):
-    __slots__ = ("prompt", "messages", "adapter", "parameters", "request_id")
+    __slots__ = ("prompt", "messages", "few_shot", "adapter", "parameters", "request_id")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    FEW_SHOT_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.ChatMessage]
+    few_shot: FewShotPrompt
     adapter: str
     parameters: _common_pb2.GenerationParameters
     request_id: str
-    def __init__(self, prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., adapter: _Optional[str] = ..., parameters: _Optional[_Union[_common_pb2.GenerationParameters, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, prompt: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.ChatMessage, _Mapping]]] = ..., few_shot: _Optional[_Union[FewShotPrompt, _Mapping]] = ..., adapter: _Optional[str] = ..., parameters: _Optional[_Union[_common_pb2.GenerationParameters, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class FewShotPrompt(_message.Message):
+    __slots__ = ("instruction", "demonstrations", "query", "template", "input_format", "selection", "order", "seed", "max_demonstrations", "max_prompt_tokens")
+    INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    DEMONSTRATIONS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    MAX_DEMONSTRATIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    instruction: str
+    demonstrations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Demonstration]
+    query: str
+    template: str
+    input_format: str
+    selection: DemonstrationSelection
+    order: DemonstrationOrder
+    seed: int
+    max_demonstrations: int
+    max_prompt_tokens: int
+    def __init__(self, instruction: _Optional[str] = ..., demonstrations: _Optional[_Iterable[_Union[_common_pb2.Demonstration, _Mapping]]] = ..., query: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., selection: _Optional[_Union[DemonstrationSelection, str]] = ..., order: _Optional[_Union[DemonstrationOrder, str]] = ..., seed: _Optional[int] = ..., max_demonstrations: _Optional[int] = ..., max_prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("text", "stop_reason", "usage", "timings", "request_id", "adapter", "token_ids", "stop_sequence")
+    __slots__ = ("text", "stop_reason", "usage", "timings", "request_id", "adapter", "token_ids", "stop_sequence", "prompt_info")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +74,7 @@ class GenerateResponse(_message.Message):
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     STOP_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_INFO_FIELD_NUMBER: _ClassVar[int]
     text: str
     stop_reason: _common_pb2.StopReason
     usage: _common_pb2.Usage
@@ -39,10 +83,11 @@ class GenerateResponse(_message.Message):
     adapter: str
     token_ids: _containers.RepeatedScalarFieldContainer[int]
     stop_sequence: str
-    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[_common_pb2.StopReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., timings: _Optional[_Union[_common_pb2.Timings, _Mapping]] = ..., request_id: _Optional[str] = ..., adapter: _Optional[str] = ..., token_ids: _Optional[_Iterable[int]] = ..., stop_sequence: _Optional[str] = ...) -> None: ...
+    prompt_info: _common_pb2.PromptInfo
+    def __init__(self, text: _Optional[str] = ..., stop_reason: _Optional[_Union[_common_pb2.StopReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., timings: _Optional[_Union[_common_pb2.Timings, _Mapping]] = ..., request_id: _Optional[str] = ..., adapter: _Optional[str] = ..., token_ids: _Optional[_Iterable[int]] = ..., stop_sequence: _Optional[str] = ..., prompt_info: _Optional[_Union[_common_pb2.PromptInfo, _Mapping]] = ...) -> None: ...
 
 class GenerateStreamResponse(_message.Message):
-    __slots__ = ("text", "token_ids", "stop_reason", "usage", "timings", "request_id", "adapter", "stop_sequence")
+    __slots__ = ("text", "token_ids", "stop_reason", "usage", "timings", "request_id", "adapter", "stop_sequence", "prompt_info")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +96,7 @@ class GenerateStreamResponse(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
     STOP_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_INFO_FIELD_NUMBER: _ClassVar[int]
     text: str
     token_ids: _containers.RepeatedScalarFieldContainer[int]
     stop_reason: _common_pb2.StopReason
@@ -59,7 +105,8 @@ class GenerateStreamResponse(_message.Message):
     request_id: str
     adapter: str
     stop_sequence: str
-    def __init__(self, text: _Optional[str] = ..., token_ids: _Optional[_Iterable[int]] = ..., stop_reason: _Optional[_Union[_common_pb2.StopReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., timings: _Optional[_Union[_common_pb2.Timings, _Mapping]] = ..., request_id: _Optional[str] = ..., adapter: _Optional[str] = ..., stop_sequence: _Optional[str] = ...) -> None: ...
+    prompt_info: _common_pb2.PromptInfo
+    def __init__(self, text: _Optional[str] = ..., token_ids: _Optional[_Iterable[int]] = ..., stop_reason: _Optional[_Union[_common_pb2.StopReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., timings: _Optional[_Union[_common_pb2.Timings, _Mapping]] = ..., request_id: _Optional[str] = ..., adapter: _Optional[str] = ..., stop_sequence: _Optional[str] = ..., prompt_info: _Optional[_Union[_common_pb2.PromptInfo, _Mapping]] = ...) -> None: ...
 
 class TokenizeRequest(_message.Message):
     __slots__ = ("text", "messages")

@@ -1,0 +1,294 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    JOB_STATE_VALIDATING: _ClassVar[JobState]
+    JOB_STATE_QUEUED: _ClassVar[JobState]
+    JOB_STATE_RUNNING: _ClassVar[JobState]
+    JOB_STATE_SUCCEEDED: _ClassVar[JobState]
+    JOB_STATE_FAILED: _ClassVar[JobState]
+    JOB_STATE_CANCELLED: _ClassVar[JobState]
+
+class PublishPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PUBLISH_POLICY_UNSPECIFIED: _ClassVar[PublishPolicy]
+    PUBLISH_POLICY_ALWAYS: _ClassVar[PublishPolicy]
+    PUBLISH_POLICY_IF_BEATS_ICL: _ClassVar[PublishPolicy]
+    PUBLISH_POLICY_NEVER: _ClassVar[PublishPolicy]
+
+class OverLength(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OVER_LENGTH_UNSPECIFIED: _ClassVar[OverLength]
+    OVER_LENGTH_REFUSE: _ClassVar[OverLength]
+    OVER_LENGTH_TRUNCATE: _ClassVar[OverLength]
+    OVER_LENGTH_DROP: _ClassVar[OverLength]
+JOB_STATE_UNSPECIFIED: JobState
+JOB_STATE_VALIDATING: JobState
+JOB_STATE_QUEUED: JobState
+JOB_STATE_RUNNING: JobState
+JOB_STATE_SUCCEEDED: JobState
+JOB_STATE_FAILED: JobState
+JOB_STATE_CANCELLED: JobState
+PUBLISH_POLICY_UNSPECIFIED: PublishPolicy
+PUBLISH_POLICY_ALWAYS: PublishPolicy
+PUBLISH_POLICY_IF_BEATS_ICL: PublishPolicy
+PUBLISH_POLICY_NEVER: PublishPolicy
+OVER_LENGTH_UNSPECIFIED: OverLength
+OVER_LENGTH_REFUSE: OverLength
+OVER_LENGTH_TRUNCATE: OverLength
+OVER_LENGTH_DROP: OverLength
+
+class TaskConfig(_message.Message):
+    __slots__ = ("kind", "instruction", "template", "input_format", "labels")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    instruction: str
+    template: str
+    input_format: str
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Hyperparameters(_message.Message):
+    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "warmup_ratio", "weight_decay", "max_seq_len", "seed", "qlora")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MODULES_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_ACCUMULATION_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_RATIO_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_DECAY_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQ_LEN_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    QLORA_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    alpha: float
+    dropout: float
+    target_modules: _containers.RepeatedScalarFieldContainer[str]
+    learning_rate: float
+    epochs: int
+    max_steps: int
+    batch_size: int
+    gradient_accumulation: int
+    warmup_ratio: float
+    weight_decay: float
+    max_seq_len: int
+    seed: int
+    qlora: bool
+    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation: _Optional[int] = ..., warmup_ratio: _Optional[float] = ..., weight_decay: _Optional[float] = ..., max_seq_len: _Optional[int] = ..., seed: _Optional[int] = ..., qlora: _Optional[bool] = ...) -> None: ...
+
+class EvaluationConfig(_message.Message):
+    __slots__ = ("icl_shots", "max_holdout", "forgetting_probe")
+    ICL_SHOTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    FORGETTING_PROBE_FIELD_NUMBER: _ClassVar[int]
+    icl_shots: int
+    max_holdout: int
+    forgetting_probe: int
+    def __init__(self, icl_shots: _Optional[int] = ..., max_holdout: _Optional[int] = ..., forgetting_probe: _Optional[int] = ...) -> None: ...
+
+class CreateJobRequest(_message.Message):
+    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every")
+    ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_DATA_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FILE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_DATA_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_FILE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_SPLIT_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    HYPERPARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_FIELD_NUMBER: _ClassVar[int]
+    OVER_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
+    adapter_name: str
+    training_data: bytes
+    training_file: str
+    validation_data: bytes
+    validation_file: str
+    validation_split: float
+    task: TaskConfig
+    hyperparameters: Hyperparameters
+    evaluation: EvaluationConfig
+    publish: PublishPolicy
+    over_length: OverLength
+    checkpoint_every: int
+    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ...) -> None: ...
+
+class ConditionResult(_message.Message):
+    __slots__ = ("accuracy", "exact_match", "token_f1", "shots")
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    EXACT_MATCH_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_F1_FIELD_NUMBER: _ClassVar[int]
+    SHOTS_FIELD_NUMBER: _ClassVar[int]
+    accuracy: float
+    exact_match: float
+    token_f1: float
+    shots: int
+    def __init__(self, accuracy: _Optional[float] = ..., exact_match: _Optional[float] = ..., token_f1: _Optional[float] = ..., shots: _Optional[int] = ...) -> None: ...
+
+class ForgettingProbe(_message.Message):
+    __slots__ = ("name", "questions", "base_accuracy", "adapter_accuracy")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    BASE_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    questions: int
+    base_accuracy: float
+    adapter_accuracy: float
+    def __init__(self, name: _Optional[str] = ..., questions: _Optional[int] = ..., base_accuracy: _Optional[float] = ..., adapter_accuracy: _Optional[float] = ...) -> None: ...
+
+class EvalReport(_message.Message):
+    __slots__ = ("metric", "holdout_examples", "base_zero_shot", "base_icl", "adapter", "validation_loss", "forgetting", "adapter_beats_icl", "margin")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    BASE_ZERO_SHOT_FIELD_NUMBER: _ClassVar[int]
+    BASE_ICL_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_LOSS_FIELD_NUMBER: _ClassVar[int]
+    FORGETTING_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_BEATS_ICL_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    holdout_examples: int
+    base_zero_shot: ConditionResult
+    base_icl: ConditionResult
+    adapter: ConditionResult
+    validation_loss: float
+    forgetting: ForgettingProbe
+    adapter_beats_icl: bool
+    margin: float
+    def __init__(self, metric: _Optional[str] = ..., holdout_examples: _Optional[int] = ..., base_zero_shot: _Optional[_Union[ConditionResult, _Mapping]] = ..., base_icl: _Optional[_Union[ConditionResult, _Mapping]] = ..., adapter: _Optional[_Union[ConditionResult, _Mapping]] = ..., validation_loss: _Optional[float] = ..., forgetting: _Optional[_Union[ForgettingProbe, _Mapping]] = ..., adapter_beats_icl: _Optional[bool] = ..., margin: _Optional[float] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "adapter_name", "state", "error_code", "error_message", "created", "started", "finished", "step", "total_steps", "train_loss", "validation_loss", "train_examples", "holdout_examples", "dropped_lines", "report", "published_adapter", "publish_note", "config_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_LOSS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_LOSS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_LINES_FIELD_NUMBER: _ClassVar[int]
+    REPORT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_NOTE_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    adapter_name: str
+    state: JobState
+    error_code: str
+    error_message: str
+    created: _timestamp_pb2.Timestamp
+    started: _timestamp_pb2.Timestamp
+    finished: _timestamp_pb2.Timestamp
+    step: int
+    total_steps: int
+    train_loss: float
+    validation_loss: float
+    train_examples: int
+    holdout_examples: int
+    dropped_lines: _containers.RepeatedScalarFieldContainer[int]
+    report: EvalReport
+    published_adapter: str
+    publish_note: str
+    config_json: str
+    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., train_examples: _Optional[int] = ..., holdout_examples: _Optional[int] = ..., dropped_lines: _Optional[_Iterable[int]] = ..., report: _Optional[_Union[EvalReport, _Mapping]] = ..., published_adapter: _Optional[str] = ..., publish_note: _Optional[str] = ..., config_json: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("states", "limit")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[JobState]
+    limit: int
+    def __init__(self, states: _Optional[_Iterable[_Union[JobState, str]]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("id", "after_sequence")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    after_sequence: int
+    def __init__(self, id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class TrainingProgress(_message.Message):
+    __slots__ = ("step", "total_steps", "epoch", "train_loss", "validation_loss", "learning_rate", "tokens_per_second", "tokens")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_LOSS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_LOSS_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    total_steps: int
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    learning_rate: float
+    tokens_per_second: float
+    tokens: int
+    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., epoch: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("sequence", "job_id", "time", "state_change", "progress", "evaluation", "message")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    job_id: str
+    time: _timestamp_pb2.Timestamp
+    state_change: Job
+    progress: TrainingProgress
+    evaluation: EvalReport
+    message: str
+    def __init__(self, sequence: _Optional[int] = ..., job_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_change: _Optional[_Union[Job, _Mapping]] = ..., progress: _Optional[_Union[TrainingProgress, _Mapping]] = ..., evaluation: _Optional[_Union[EvalReport, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...

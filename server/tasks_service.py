@@ -1,0 +1,202 @@
+"""The tuneserve.v1.Tasks service: ListTasks, GetTask, Classify(Batch), RunTask(Stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from tuneserve.v1 import common_pb2, inference_pb2, tasks_pb2, tasks_pb2_grpc
+
+from server.adapter_manifest import check_name
+from server.admission import Prompt
+from server.errors import InvalidRequest, NotFound
+from server.event_stream import stream_generation
+from server.few_shot import build
+from server.grpc_status import REQUEST_ID_METADATA_KEY
+from server.inference_service import (
+    PromptNote,
+    adapter_label,
+    raise_if_failed,
+    stream_responses,
+    timings_proto,
+    unary_response,
+    usage_proto,
+)
+from server.logs import request_id_var
+from server.request import Finished, GenerationRequest
+from server.sampling import SamplingParams
+from server.serving_state import Serving, ServingState
+from server.task_registry import Task, adapter_ref, spec_for_call
+from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
+
+
+@dataclass
+class TaskCall:
+    serving: Serving
+    spec: TaskSpec
+    adapter: Any
+    prompt: Prompt
+    note: PromptNote
+
+
+def parameters_proto(values: dict[str, Any]) -> common_pb2.GenerationParameters:
+    return json_format.ParseDict(values, common_pb2.GenerationParameters())
+
+
+def task_info(task: Task, serving: Serving) -> tasks_pb2.TaskInfo:
+    spec = task.spec
+    adapter = ""
+    if task.adapter and hasattr(serving.adapters, "status"):
+        name, _, pinned = task.adapter.partition("@")
+        try:
+            status = serving.adapters.status(name)
+            adapter = f"{name}@{pinned or status.serving_version or status.current_version}"
+        except NotFound:
+            adapter = f"{task.adapter} (not in the store)"
+    return tasks_pb2.TaskInfo(
+        name=spec.name, kind=spec.kind, labels=spec.labels, instruction=spec.instruction, template=spec.template,
+        input_format=spec.format, backing=common_pb2.TaskBacking.Value(f"TASK_BACKING_{task.backing.upper()}"), adapter=adapter,
+        demonstrations=len(spec.demonstrations), source=task.source, default_parameters=parameters_proto(spec.parameters),
+    )
+
+
+class TasksService(tasks_pb2_grpc.TasksServicer):
+    def __init__(self, state: ServingState) -> None:
+        self._state = state
+
+    def _task(self, name: str) -> tuple[Serving, Task]:
+        serving = self._state.require()
+        return serving, serving.tasks.get(check_name(name, "task"))
+
+    @contextlib.asynccontextmanager
+    async def _call(self, task: Task, text: str, reserve: int, context: grpc.aio.ServicerContext) -> AsyncIterator[TaskCall]:
+        """Acquires the task's adapter (if any) and renders the prompt it answers, within budget."""
+        serving = self._state.require()
+        if not text.strip():
+            raise InvalidRequest("input", "is empty")
+        adapter = await serving.adapters.acquire(adapter_ref(task), context.time_remaining()) if task.adapter else None
+        try:
+            spec = spec_for_call(task, adapter)
+            tokenizer = serving.base.tokenizer
+            budget = min(serving.admission.limits.max_prompt_tokens, serving.admission.limits.context_window - reserve)
+            if adapter is None and spec.demonstrations:
+                built = build(tokenizer, spec, text, spec.demonstrations, budget, strategy=spec.selection, query_field="input")
+                prompt, note = Prompt(built.text, built.token_ids), PromptNote(tuple(built.used), "demonstrations")
+            else:
+                rendered = render_prompt(tokenizer, spec, text)
+                prompt, note = Prompt(rendered, prompt_ids(tokenizer, rendered)), PromptNote((), "adapter" if adapter else "base")
+                if len(prompt.token_ids) > budget:
+                    raise InvalidRequest("input", f"the prompt has {len(prompt.token_ids)} tokens; at most {budget} fit, shorten the input")
+            yield TaskCall(serving, spec, adapter, prompt, note)
+        finally:
+            serving.adapters.release(adapter)
+
+    # -- listing ------------------------------------------------------------------------------
+
+    async def ListTasks(self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.ListTasksResponse:
+        serving = self._state.require()
+        problems = [tasks_pb2.TaskProblem(source=source, error=error) for source, error in serving.tasks.problems().items()]
+        return tasks_pb2.ListTasksResponse(tasks=[task_info(t, serving) for t in serving.tasks.all()], problems=problems)
+
+    async def GetTask(self, request: tasks_pb2.GetTaskRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.TaskInfo:
+        serving, task = self._task(request.name)
+        return task_info(task, serving)
+
+    # -- classification -----------------------------------------------------------------------
+
+    async def _classify(self, task: Task, text: str, request_id: str, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyResponse:
+        serving = self._state.require()
+        labels = task.spec.labels
+        eos = serving.base.tokenizer.eos_token_id
+        if task.spec.kind != "classification":
+            raise InvalidRequest("task", f"{task.spec.name!r} is a generation task; call RunTask")
+        if len(labels) > serving.settings.max_labels:
+            raise InvalidRequest("task", f"{task.spec.name!r} has {len(labels)} labels; the server accepts at most {serving.settings.max_labels}")
+        reserve = sum(len(completion_ids(serving.base.tokenizer, task.spec, label, eos)) for label in labels)
+        arrival = time.monotonic()
+        async with self._call(task, text, reserve, context) as call:
+            labels = call.spec.labels  # the adapter version's own, when it has a task spec
+            branches = tuple(tuple(completion_ids(serving.base.tokenizer, call.spec, label, eos)) for label in labels)
+            remaining = context.time_remaining()
+            generation = GenerationRequest(
+                request_id=request_id, prompt_ids=tuple(call.prompt.token_ids), params=SamplingParams(max_new_tokens=sum(len(b) for b in branches)),
+                arrival=arrival, deadline_at=arrival + remaining if remaining is not None else None, adapter=call.adapter, branches=branches,
+            )
+            finished: Finished | None = None
+            async for event in stream_generation(serving.engine, generation):
+                finished = event.finished
+            assert finished is not None
+            raise_if_failed(finished)
+            if len(finished.scores) != len(labels):
+                raise InvalidRequest("", "the request ended before its labels were scored (deadline?)")
+        top = max(finished.scores)
+        weights = [math.exp(s - top) for s in finished.scores]
+        total = sum(weights)
+        scores = sorted(
+            (tasks_pb2.LabelScore(label=label, probability=w / total, logprob=s) for label, w, s in zip(labels, weights, finished.scores, strict=True)),
+            key=lambda x: -x.probability,
+        )
+        serving.metrics.classified.labels(call.note.backing).inc()
+        return tasks_pb2.ClassifyResponse(
+            label=scores[0].label, scores=scores, adapter=adapter_label(call.adapter), prompt_info=call.note.proto(finished),
+            usage=usage_proto(finished), timings=timings_proto(finished), request_id=request_id,
+        )
+
+    def _request_id(self, given: str) -> str:
+        serving = self._state.require()
+        request_id = serving.admission.request_id(given or request_id_var.get())
+        request_id_var.set(request_id)
+        return request_id
+
+    async def Classify(self, request: tasks_pb2.ClassifyRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyResponse:
+        _, task = self._task(request.task)
+        request_id = self._request_id(request.request_id)
+        await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+        return await self._classify(task, request.input, request_id, context)
+
+    async def ClassifyBatch(self, request: tasks_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyBatchResponse:
+        serving, task = self._task(request.task)
+        if not request.inputs:
+            raise InvalidRequest("inputs", "is empty")
+        if len(request.inputs) > serving.settings.max_classify_batch:
+            raise InvalidRequest("inputs", f"has {len(request.inputs)} inputs; at most {serving.settings.max_classify_batch} per call")
+        for i, text in enumerate(request.inputs):
+            if not text.strip():
+                raise InvalidRequest(f"inputs[{i}]", "is empty")
+        base_id = self._request_id("")
+        results = await asyncio.gather(*(self._classify(task, text, f"{base_id}-{i}", context) for i, text in enumerate(request.inputs)))
+        return tasks_pb2.ClassifyBatchResponse(results=results)
+
+    # -- generation ---------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _run(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote]]:
+        serving, task = self._task(request.task)
+        if task.spec.kind != "generation":
+            raise InvalidRequest("task", f"{task.spec.name!r} is a classification task; call Classify")
+        params = request.parameters if request.HasField("parameters") else None
+        defaults = parameters_proto(task.spec.parameters)
+        reserve = serving.admission.limits.context_window - serving.admission.budget(params, defaults)
+        request_id = self._request_id(request.request_id)
+        async with self._call(task, request.input, reserve, context) as call:
+            generate = inference_pb2.GenerateRequest(parameters=params, request_id=request_id)
+            generation = serving.admission.generation(generate, time_remaining=context.time_remaining(), defaults=parameters_proto(call.spec.parameters), prompt=call.prompt)
+            await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+            yield serving, dataclasses.replace(generation, adapter=call.adapter), call.note
+
+    async def RunTask(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
+        async with self._run(request, context) as (serving, generation, note):
+            return await unary_response(serving.engine, generation, note)
+
+    async def RunTaskStream(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+        async with self._run(request, context) as (serving, generation, note):
+            async for chunk in stream_responses(serving.engine, generation, note):
+                yield chunk

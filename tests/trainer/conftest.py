@@ -1,0 +1,72 @@
+"""A real trainer service on loopback, and small real data sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+POSITIVE = [
+    "A wonderful, moving film with superb acting.", "I loved every minute of it.", "Brilliant script and a beautiful score.",
+    "The best comedy I have seen this year.", "Charming, funny and full of heart.", "A triumph from start to finish.",
+    "Gripping and beautifully shot.", "An absolute delight for the whole family.", "Smart, warm and wonderfully acted.",
+    "A masterpiece that stays with you.", "Fresh, clever and very entertaining.", "The cast is terrific and the story soars.",
+    "Joyful, touching and genuinely funny.", "A stunning achievement in every way.", "I would happily watch it again tomorrow.",
+    "Thrilling action and a great sense of humour.", "Heartfelt and hugely enjoyable.", "A gem of a movie.",
+    "Inventive, exciting and deeply satisfying.", "Pure cinematic joy.",
+]
+NEGATIVE = [
+    "A dull, lifeless film with wooden acting.", "I was bored from start to finish.", "A terrible script and a grating score.",
+    "The worst comedy I have seen this year.", "Tedious, unfunny and heartless.", "A disaster from start to finish.",
+    "Confusing and badly shot.", "An ordeal for the whole family.", "Stupid, cold and badly acted.",
+    "A mess that I wanted to forget.", "Stale, lazy and very boring.", "The cast is wasted and the story sinks.",
+    "Joyless, shallow and painfully unfunny.", "A complete failure in every way.", "I would never watch it again.",
+    "Sloppy action and no sense of humour.", "Hollow and utterly tiresome.", "A dud of a movie.",
+    "Derivative, slow and deeply unsatisfying.", "Pure cinematic misery.",
+]
+
+
+def sentiment_rows() -> list[dict[str, str]]:
+    rows = []
+    for good, bad in zip(POSITIVE, NEGATIVE, strict=True):
+        rows += [{"text": good, "label": "positive"}, {"text": bad, "label": "negative"}]
+    return rows
+
+
+@pytest.fixture(scope="session")
+def sentiment_jsonl(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "sentiment.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in sentiment_rows()))
+    return path
+
+
+def trainer_settings(tmp: Path, cache_dir: Path, **overrides):
+    from trainer.config import TrainerSettings
+
+    values = dict(port=0, metrics_port=0, cache_dir=cache_dir, work_dir=tmp / "work", adapter_store=tmp / "store", log_format="text")
+    values.update(overrides)
+    return TrainerSettings(**values)
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory, cache_dir):
+    from server.background import BackgroundServer
+    from trainer.app import TrainerServer
+
+    settings = trainer_settings(tmp_path_factory.mktemp("trainer"), cache_dir)
+    running = BackgroundServer(None, server=TrainerServer(settings)).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def trainer_client(trainer):
+    from tuneserve_client import Client
+
+    with Client(trainer.address, timeout=60) as client:
+        yield client
+
+
+# Small and quick: a few steps, a small holdout, a short probe.
+QUICK = dict(hyperparameters={"max_steps": 4, "batch_size": 8, "learning_rate": 1e-3}, evaluation={"icl_shots": 2, "max_holdout": 8, "forgetting_probe": 8}, validation_split=0.2)

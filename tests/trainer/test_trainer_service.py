@@ -1,0 +1,144 @@
+"""The trainer service end to end: real jobs on the embedded model over loopback gRPC."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from tuneserve.v1 import trainer_pb2
+from tuneserve_client import cli, errors
+
+from server.adapter_loader import BaseSpec, load_adapter
+from server.adapter_store import AdapterStore
+from server.threads import run_on_fresh_thread
+from tests.trainer.conftest import QUICK
+
+STATES = trainer_pb2.JobState
+
+
+def wait_state(client, job_id: str, states: set[int], timeout: float = 300) -> trainer_pb2.Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get_job(job_id)
+        if job.state in states:
+            return job
+        assert time.monotonic() < deadline, f"{job_id} stuck in {STATES.Name(job.state)}"
+        time.sleep(0.2)
+
+
+def test_a_job_trains_evaluates_publishes_and_streams_its_events(trainer_client, sentiment_jsonl, trainer, base_model):
+    job = trainer_client.create_job(str(sentiment_jsonl), "reviews", task={"instruction": "Is the review positive or negative?"}, **QUICK)
+    assert job.state == STATES.JOB_STATE_VALIDATING and job.id.startswith("job-")
+    events = list(trainer_client.watch_job(job.id))
+    states = [STATES.Name(e.state_change.state) for e in events if e.WhichOneof("event") == "state_change"]
+    assert states == ["JOB_STATE_VALIDATING", "JOB_STATE_QUEUED", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED"]
+    progress = [e.progress for e in events if e.WhichOneof("event") == "progress"]
+    assert [p.step for p in progress] == [1, 2, 3, 4] and all(p.total_steps == 4 for p in progress)
+    assert all(p.train_loss > 0 and p.learning_rate > 0 and p.tokens_per_second > 0 and p.tokens > 0 for p in progress)
+    assert progress[-1].HasField("validation_loss")
+    evaluation = next(e.evaluation for e in events if e.WhichOneof("event") == "evaluation")
+    assert evaluation.metric == "accuracy" and evaluation.holdout_examples == 8 and evaluation.base_icl.shots == 2
+    messages = [e.message for e in events if e.WhichOneof("event") == "message"]
+    assert "32 training and 8 holdout examples, classification task with labels ['negative', 'positive']" in messages
+    assert "published reviews@1" in messages
+    assert [e.sequence for e in events] == sorted(e.sequence for e in events)
+
+    done = trainer_client.get_job(job.id)
+    assert done.state == STATES.JOB_STATE_SUCCEEDED and done.published_adapter == "reviews@1"
+    assert done.report.forgetting.questions == 8 and done.report.validation_loss > 0
+    assert json.loads(done.config_json)["hyperparameters"]["rank"] == 16, "defaults are filled in"
+
+    store = AdapterStore(trainer.server.settings.adapter_store)
+    manifest = store.manifest("reviews", 1)
+    assert manifest.task["kind"] == "classification" and manifest.task["labels"] == ["negative", "positive"]
+    assert manifest.task["instruction"] == "Is the review positive or negative?" and len(manifest.task["demonstrations"]) == 2
+    assert manifest.eval_report["adapter"]["accuracy"] is not None and "margin" in manifest.eval_report
+    assert {"adapter_model.safetensors", "adapter_config.json", "loss_curve.png"} <= set(manifest.files)
+    adapter = run_on_fresh_thread(lambda: load_adapter(store.path("reviews", 1), BaseSpec.from_base(base_model), 16))
+    assert adapter.rank == 16 and adapter.manifest.base_fingerprint == base_model.fingerprint
+
+    later = list(trainer_client.watch_job(job.id, after_sequence=events[-3].sequence))
+    assert [e.sequence for e in later] == [e.sequence for e in events[-2:]], "watching resumes after a sequence number"
+
+
+def test_invalid_data_fails_the_job_listing_every_bad_line(trainer_client, tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "fine", "label": "positive"}\n{"text": "", "label": "negative"}\nnot json\n{"text": "fine", "label": "positive"}\n')
+    job = trainer_client.create_job(str(data), "broken")
+    failed = wait_state(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
+    assert failed.error_code == "invalid_data"
+    assert "3 invalid line(s)" in failed.error_message
+    for line in ("line 2: empty text", "line 3: not JSON", "line 4: duplicate of line 1"):
+        assert line in failed.error_message
+
+
+@pytest.mark.parametrize(
+    "name,options,field,words",
+    [
+        ("../up", {}, "adapter_name", "may only use letters"),
+        ("ok", {"hyperparameters": {"rank": 0}}, "hyperparameters.rank", "greater than or equal to 1"),
+        ("ok", {"hyperparameters": {"target_modules": ["lm_head"]}}, "hyperparameters", "target_modules"),
+        ("ok", {"task": {"template": "html"}}, "task.template", "'chat' or 'plain'"),
+        ("ok", {"validation_split": 1.5}, "validation_split", "less than 1"),
+    ],
+)
+def test_invalid_configuration_is_refused_at_once(trainer_client, sentiment_jsonl, name, options, field, words):
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        trainer_client.create_job(str(sentiment_jsonl), name, **options)
+    assert info.value.field == field and words in info.value.message
+
+
+def test_data_must_be_given_once(trainer_client, sentiment_jsonl):
+    def create(**fields):
+        return trainer_client._call(trainer_client.trainer.CreateJob, trainer_pb2.CreateJobRequest(adapter_name="x", **fields), 10)
+
+    with pytest.raises(errors.InvalidArgumentError, match="no training data"):
+        create()
+    with pytest.raises(errors.InvalidArgumentError, match="not both"):
+        create(training_data=b"{}", training_file=str(sentiment_jsonl))
+    with pytest.raises(errors.InvalidArgumentError, match="is not a file on the trainer"):
+        create(training_file="/nope.jsonl")
+
+
+def test_jobs_queue_one_at_a_time_and_cancel_within_seconds(trainer_client, sentiment_jsonl, trainer):
+    long = trainer_client.create_job(str(sentiment_jsonl), "long-job", hyperparameters={"max_steps": 500, "batch_size": 8})
+    queued = trainer_client.create_job(str(sentiment_jsonl), "queued-job", **QUICK)
+    wait_state(trainer_client, long.id, {STATES.JOB_STATE_RUNNING})
+    deadline = time.monotonic() + 120
+    while trainer_client.get_job(long.id).step < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert wait_state(trainer_client, queued.id, {STATES.JOB_STATE_QUEUED}).state == STATES.JOB_STATE_QUEUED
+    assert trainer_client.cancel_job(queued.id).state == STATES.JOB_STATE_CANCELLED, "a queued job is cancelled at once"
+    started = time.monotonic()
+    trainer_client.cancel_job(long.id)
+    cancelled = wait_state(trainer_client, long.id, {STATES.JOB_STATE_CANCELLED}, 30)
+    assert time.monotonic() - started < 15
+    assert cancelled.step < 500 and not cancelled.published_adapter
+    store = AdapterStore(trainer.server.settings.adapter_store)
+    assert store.versions("long-job") == [] and store.versions("queued-job") == []
+    work = trainer.server.settings.work_dir / "jobs" / long.id
+    assert not (work / "checkpoints").exists(), "nothing partial is left behind"
+    with pytest.raises(errors.FailedPreconditionError, match="already"):
+        done = trainer_client.create_job(str(sentiment_jsonl), "x", **QUICK)
+        trainer_client.cancel_job(wait_state(trainer_client, done.id, {STATES.JOB_STATE_SUCCEEDED, STATES.JOB_STATE_FAILED}).id)
+
+
+def test_list_and_get(trainer_client):
+    jobs = trainer_client.list_jobs()
+    assert jobs and [j.created.ToNanoseconds() for j in jobs] == sorted((j.created.ToNanoseconds() for j in jobs), reverse=True)
+    with pytest.raises(errors.NotFoundError, match="no training job"):
+        trainer_client.get_job("job-missing")
+
+
+def test_cli_submits_watches_and_prints_the_report(trainer, sentiment_jsonl, capsys):
+    code = cli.main([
+        "train", "--trainer", trainer.address, "submit", str(sentiment_jsonl), "--name", "cli-reviews", "--max-steps", "2",
+        "--icl-shots", "2", "--max-holdout", "8", "--forgetting-probe", "0", "--publish", "if_beats_icl",
+    ])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "base model, zero-shot" in out and "base model, 2-shot prompt" in out and "adapter" in out
+    assert "2-shot prompting by" in out
+    assert ("published cli-reviews@1" in out) or ("not published: the adapter" in out)

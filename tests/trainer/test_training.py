@@ -1,0 +1,176 @@
+"""Real training on the embedded model: loss goes down, resumption is exact, kill and resume,
+QLoRA, DDP under torchrun, and the server answering with what the trainer published."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tuneserve.v1 import trainer_pb2
+from tuneserve_client import Client
+
+from server.background import BackgroundServer
+from server.errors import Cancelled
+from server.task_spec import TaskSpec
+from server.threads import run_on_fresh_thread
+from tests.conftest import server_settings
+from tests.tools import free_port, tool
+from tests.trainer.conftest import QUICK, sentiment_rows
+from trainer.config import Hyperparameters
+from trainer.data import Example, tokenize
+
+HP = Hyperparameters(rank=8, alpha=16, max_steps=6, batch_size=8, learning_rate=1e-3, warmup_ratio=0.0, seed=11)
+
+
+def sentiment_tokens(tokenizer):
+    spec = TaskSpec(name="s", kind="classification", labels=["negative", "positive"])
+    examples = [Example(i + 1, r["text"], r["label"]) for i, r in enumerate(sentiment_rows())]
+    tokens, _ = tokenize(tokenizer, spec, examples, 256, tokenizer.eos_token_id)
+    return tokens[:32], tokens[32:]
+
+
+def train_run(cache_dir: Path, checkpoints: Path, stop_after: int | None = None, qlora: bool = False):
+    """Trains HP from scratch or from `checkpoints`; optionally stops (as a kill would) after a step."""
+
+    def run():
+        from server.base_model import load_base_model
+        from server.config import ModelSettings
+        from trainer.training import Trainer, build_lora_model
+
+        base = load_base_model(ModelSettings(cache_dir=cache_dir, quantization="nf4" if qlora else "none"))
+        hp = HP.model_copy(update={"qlora": qlora})
+        model = build_lora_model(base, hp)
+        train, holdout = sentiment_tokens(base.tokenizer)
+        steps: list[int] = []
+        trainer = Trainer(
+            model, train, holdout, hp, base.tokenizer.pad_token_id, checkpoints, checkpoint_every=2,
+            on_progress=lambda p: steps.append(p.step), should_stop=lambda: stop_after is not None and len(steps) >= stop_after,
+        )
+        resumed = trainer.resume()
+        try:
+            history = trainer.run()
+        except Cancelled:
+            return None, steps, resumed
+        from peft import get_peft_model_state_dict
+
+        return {k: v.clone() for k, v in get_peft_model_state_dict(model).items()}, history, resumed
+
+    return run_on_fresh_thread(run)
+
+
+@pytest.mark.slow
+def test_training_lowers_holdout_loss_and_resuming_matches_an_uninterrupted_run(cache_dir, tmp_path):
+    uninterrupted, history, resumed = train_run(cache_dir, tmp_path / "a")
+    assert not resumed
+    start, end = history.validation[0], history.validation[-1]
+    assert start[0] == 0 and end[0] == 6 and end[1] < start[1], "the holdout loss went down"
+
+    nothing, steps, _ = train_run(cache_dir, tmp_path / "b", stop_after=3)
+    assert nothing is None and steps == [1, 2, 3]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["step-0000002"], "checkpoint every 2 steps, atomically"
+    finished, history_b, resumed = train_run(cache_dir, tmp_path / "b")
+    assert resumed and [s for s, _ in history_b.train] == [1, 2, 3, 4, 5, 6]
+    assert finished.keys() == uninterrupted.keys()
+    for key, value in uninterrupted.items():
+        assert torch.allclose(finished[key], value, atol=1e-5), key
+
+
+@pytest.mark.slow
+def test_qlora_trains_on_the_4bit_base(cache_dir, tmp_path):
+    weights, history, _ = train_run(cache_dir, tmp_path / "q", qlora=True)
+    assert weights and history.validation[-1][1] < history.validation[0][1]
+
+
+def wait_job(client: Client, job_id: str, states: set[int], timeout: float = 600) -> trainer_pb2.Job:
+    deadline = time.monotonic() + timeout
+    while (job := client.get_job(job_id)).state not in states:
+        assert time.monotonic() < deadline, trainer_pb2.JobState.Name(job.state)
+        time.sleep(0.3)
+    return job
+
+
+def start_trainer(tmp: Path, cache_dir: Path, port: int, **env: str) -> subprocess.Popen:
+    environment = {
+        **os.environ, "TUNESERVE_WORK_DIR": str(tmp / "work"), "TUNESERVE_ADAPTER_STORE": str(tmp / "store"),
+        "TUNESERVE_CACHE_DIR": str(cache_dir), "TUNESERVE_PORT": str(port), "TUNESERVE_METRICS_PORT": str(free_port()), **env,
+    }
+    return subprocess.Popen([tool("tuneserve-trainer"), "--log-format", "text"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+JOB = dict(hyperparameters={"max_steps": 8, "batch_size": 8, "learning_rate": 1e-3, "seed": 5}, evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0}, checkpoint_every=2)
+
+
+@pytest.mark.slow
+def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(tmp_path, cache_dir, sentiment_jsonl):
+    port = free_port()
+    proc = start_trainer(tmp_path, cache_dir, port)
+    try:
+        with Client(f"127.0.0.1:{port}", timeout=60) as client:
+            client.wait_until_ready(120)
+            job = client.create_job(str(sentiment_jsonl), "resumed", **JOB)
+            deadline = time.monotonic() + 300
+            while client.get_job(job.id).step < 3:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        proc = start_trainer(tmp_path, cache_dir, port)
+        with Client(f"127.0.0.1:{port}", timeout=60) as client:
+            client.wait_until_ready(120)
+            twin = client.create_job(str(sentiment_jsonl), "uninterrupted", **JOB)
+            done = wait_job(client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED, trainer_pb2.JOB_STATE_FAILED})
+            assert done.state == trainer_pb2.JOB_STATE_SUCCEEDED, done.error_message
+            messages = [e.message for e in client.watch_job(job.id) if e.WhichOneof("event") == "message"]
+            assert any(m.startswith("resumed from the checkpoint at step") for m in messages), messages
+            assert wait_job(client, twin.id, {trainer_pb2.JOB_STATE_SUCCEEDED}).published_adapter == "uninterrupted@1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    resumed = load_file(tmp_path / "store" / "resumed" / "1" / "adapter_model.safetensors")
+    straight = load_file(tmp_path / "store" / "uninterrupted" / "1" / "adapter_model.safetensors")
+    assert resumed.keys() == straight.keys()
+    for key in resumed:
+        assert torch.allclose(resumed[key], straight[key], atol=1e-5), key
+
+
+@pytest.mark.slow
+def test_distributed_training_under_torchrun(tmp_path, cache_dir, sentiment_jsonl):
+    """Two DDP processes (gloo on CPU; one GPU each where there are GPUs) train one job."""
+    port = free_port()
+    proc = start_trainer(tmp_path, cache_dir, port, TUNESERVE_PROCESSES="2")
+    try:
+        with Client(f"127.0.0.1:{port}", timeout=60) as client:
+            client.wait_until_ready(120)
+            job = client.create_job(str(sentiment_jsonl), "ddp", **{**JOB, "hyperparameters": {**JOB["hyperparameters"], "max_steps": 3}})
+            done = wait_job(client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED, trainer_pb2.JOB_STATE_FAILED})
+            assert done.state == trainer_pb2.JOB_STATE_SUCCEEDED, done.error_message
+            assert done.published_adapter == "ddp@1" and done.step == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+@pytest.mark.slow
+def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, sentiment_jsonl, base_model, cache_dir):
+    job = trainer_client.create_job(str(sentiment_jsonl), "served", **{**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 6}})
+    assert wait_job(trainer_client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED}).published_adapter == "served@1"
+    store = trainer.server.settings.adapter_store
+    server = BackgroundServer(server_settings(cache_dir, adapter_store=store), base_model).start()
+    try:
+        with Client(server.address) as client:
+            info = client.get_adapter("served")
+            assert info.current_version == 1
+            trained_prompt = [{"role": "system", "content": "Answer with one of: negative, positive."}, {"role": "user", "content": "An absolute joy, I loved it."}]
+            reply = client.generate(messages=trained_prompt, adapter="served", max_new_tokens=4)
+            assert reply.adapter == "served@1" and reply.text.strip() in {"positive", "negative"}
+    finally:
+        server.stop()
+    assert json.loads((store / "served" / "1" / "tuneserve.json").read_text())["source"] == f"trainer job {job.id}"
+

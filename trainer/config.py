@@ -1,0 +1,150 @@
+"""Typed settings of the trainer service and of one training job.
+
+Defaults follow what TRL, Axolotl and Unsloth agree on for LoRA fine-tuning of small instruction
+models: rank 16 with alpha 32 on every linear layer of the decoder, dropout 0.05, AdamW at 2e-4
+with a cosine schedule after a 3% warm-up, batches of 8, gradient clipping at 1.0, no weight decay,
+3 epochs (transformers' own default), sequences up to 1024 tokens, seed 42.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from server.config import ModelSettings, SecuritySettings, default_cache_dir, settings_config
+
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class Hyperparameters(BaseModel):
+    """How one job trains; every field has a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int = Field(16, ge=1, le=256)
+    """LoRA rank r."""
+    alpha: float = Field(32.0, gt=0)
+    """LoRA alpha; the update is scaled by alpha / r."""
+    dropout: float = Field(0.05, ge=0, lt=1)
+    """Dropout on the LoRA input during training."""
+    target_modules: list[str] = Field(default_factory=lambda: list(ALL_LINEAR))
+    """Linear layers that get LoRA weights: all of them by default."""
+    learning_rate: float = Field(2e-4, gt=0, le=1)
+    """Peak learning rate of AdamW."""
+    epochs: int = Field(3, ge=1, le=100)
+    """Passes over the training split (ignored when max_steps is set)."""
+    max_steps: int = Field(0, ge=0)
+    """Optimizer steps to take; 0 means epochs * steps per epoch."""
+    batch_size: int = Field(8, ge=1, le=1024)
+    """Examples per micro-batch."""
+    gradient_accumulation: int = Field(1, ge=1, le=1024)
+    """Micro-batches per optimizer step."""
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    """Fraction of the steps over which the learning rate warms up linearly, before the cosine decay."""
+    weight_decay: float = Field(0.0, ge=0)
+    """AdamW weight decay."""
+    max_grad_norm: float = Field(1.0, gt=0)
+    """Gradient clipping norm."""
+    max_seq_len: int = Field(1024, ge=16)
+    """Longest example (prompt plus completion) in tokens."""
+    seed: int = Field(42, ge=0)
+    """Seed of data order, LoRA initialisation, dropout and the train/holdout split."""
+    qlora: bool = False
+    """Train on the 4-bit (nf4) base (QLoRA) instead of the unquantized one."""
+
+    @model_validator(mode="after")
+    def _targets(self) -> Hyperparameters:
+        unknown = sorted(set(self.target_modules) - set(ALL_LINEAR))
+        if unknown or not self.target_modules:
+            raise ValueError(f"target_modules must be a non-empty subset of {list(ALL_LINEAR)}, got unknown {unknown}")
+        return self
+
+
+class EvaluationConfig(BaseModel):
+    """What the job measures on its holdout split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    icl_shots: int = Field(4, ge=0, le=64)
+    """k of the base model's k-shot in-context baseline (demonstrations drawn from the training split)."""
+    max_holdout: int = Field(1000, ge=1)
+    """At most this many holdout examples are scored."""
+    forgetting_probe: int = Field(100, ge=0)
+    """General-knowledge questions (MMLU sample) answered by base and adapter; 0 skips the probe."""
+
+
+class TaskConfig(BaseModel):
+    """The task the adapter is trained for; it becomes the task spec served with the adapter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["classification", "generation", "auto"] = "auto"
+    """auto: classification for text+label data, generation otherwise."""
+    instruction: str = ""
+    """Instruction given to the model (system message with the chat template)."""
+    template: Literal["chat", "plain"] = "chat"
+    """Prompt template: the model's chat template, or plain text."""
+    input_format: str = ""
+    """How the input is written into the prompt; must contain {input}. Empty: the template's default."""
+    labels: list[str] = Field(default_factory=list)
+    """Labels of a classification task; empty: the distinct labels of the data."""
+
+
+class JobConfig(BaseModel):
+    """Everything a job needs besides its data; stored with the job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adapter_name: str
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    validation_split: float = Field(0.1, gt=0, lt=1)
+    """Fraction of the data held out for evaluation when no validation file is given."""
+    over_length: Literal["refuse", "truncate", "drop"] = "refuse"
+    """What to do with examples over max_seq_len: refuse the data, truncate their input, or drop them."""
+    checkpoint_every: int = Field(50, ge=1)
+    """Optimizer steps between checkpoints."""
+    publish: Literal["always", "if_beats_icl", "never"] = "always"
+    """Publish the adapter always, only if it beats the k-shot baseline, or never."""
+
+
+class TrainerSettings(ModelSettings, SecuritySettings):
+    """Settings of `tuneserve-trainer`."""
+
+    model_config = settings_config("tuneserve-trainer")
+
+    host: str = "127.0.0.1"
+    """Address the trainer's gRPC server binds to."""
+
+    port: int = Field(50052, ge=0, le=65535)
+    """gRPC port of the trainer; 0 picks a free one."""
+
+    metrics_host: str | None = None
+    """Address of the trainer's /metrics endpoint; unset uses `host`."""
+
+    metrics_port: int = Field(9091, ge=0, le=65535)
+    """Port of the trainer's Prometheus endpoint."""
+
+    adapter_store: Path = Field(default_factory=lambda: default_cache_dir() / "adapters")
+    """Adapter store the trainer publishes into (shared with the servers)."""
+
+    work_dir: Path = Field(default_factory=lambda: default_cache_dir() / "trainer")
+    """Where jobs keep their database, data and checkpoints; a restarted trainer resumes from it."""
+
+    probe_data: Path = Field(default_factory=lambda: default_cache_dir() / "data" / "mmlu_probe.jsonl")
+    """General-knowledge questions for the forgetting probe (made by scripts/fetch_data.py at install)."""
+
+    processes: int = Field(1, ge=1, le=64)
+    """Training processes per job: 1 trains in the trainer process; N > 1 launches `torchrun --nproc-per-node N` (DDP, one GPU per process, gloo on CPU)."""
+
+    max_data_bytes: int = Field(256 * 2**20, ge=1024)
+    """Largest training or validation file accepted."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log level."""
+
+    log_format: Literal["json", "text"] = "json"
+    """Log format."""

@@ -1,0 +1,237 @@
+"""Training data: reading JSONL in the formats people already have, and refusing bad lines.
+
+Three formats, one per file: `{"prompt", "completion"}`, `{"messages": [...]}` (OpenAI chat) and
+`{"text", "label"}` (classification). The whole file is read first and every bad line is reported
+with its number and reason; nothing is trained on a file with invalid lines. Lines over the token
+limit are refused by default, or truncated, or dropped, as the job says.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from server.errors import InvalidRequest
+from server.prompting import CHAT_ROLES
+from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
+
+DataFormat = Literal["prompt_completion", "messages", "classification"]
+OverLength = Literal["refuse", "truncate", "drop"]
+_FORMAT_FIELDS: dict[DataFormat, tuple[str, ...]] = {
+    "prompt_completion": ("prompt", "completion"),
+    "messages": ("messages",),
+    "classification": ("text", "label"),
+}
+_SHOWN_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+class DataRejected(InvalidRequest):
+    """The training data has invalid lines; `errors` lists every one."""
+
+    def __init__(self, errors: Sequence[LineError], what: str = "training data") -> None:
+        shown = "; ".join(str(e) for e in errors[:_SHOWN_ERRORS])
+        more = f" (and {len(errors) - _SHOWN_ERRORS} more)" if len(errors) > _SHOWN_ERRORS else ""
+        super().__init__("", f"{what} has {len(errors)} invalid line(s): {shown}{more}")
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True)
+class Example:
+    line: int
+    input: str  # prompt, text, or the last user message
+    output: str  # completion, label, or the last assistant message
+    conversation: tuple[tuple[str, str], ...] = ()  # chat format: the turns before the answer
+
+
+@dataclass(frozen=True)
+class TokenizedExample:
+    line: int
+    prompt: list[int]
+    completion: list[int]  # ends with the end-of-turn token
+
+    def __len__(self) -> int:
+        return len(self.prompt) + len(self.completion)
+
+
+@dataclass
+class Dataset:
+    format: DataFormat
+    examples: list[Example]
+    labels: list[str] = field(default_factory=list)
+
+
+def detect_format(obj: dict[str, Any]) -> DataFormat | None:
+    for name, fields in _FORMAT_FIELDS.items():
+        if all(f in obj for f in fields):
+            return name
+    return None
+
+
+def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
+    """An example, or the reason the line is invalid."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    missing = [f for f in _FORMAT_FIELDS[fmt] if f not in obj]
+    if missing:
+        return f"missing field {missing[0]!r} (this file is in {fmt} format: {', '.join(_FORMAT_FIELDS[fmt])})"
+    if fmt == "prompt_completion":
+        prompt, completion = obj["prompt"], obj["completion"]
+        if not isinstance(prompt, str) or not prompt.strip():
+            return "empty prompt"
+        if not isinstance(completion, str) or not completion.strip():
+            return "empty completion"
+        return Example(number, prompt, completion)
+    if fmt == "classification":
+        text, label = obj["text"], obj["label"]
+        if not isinstance(text, str) or not text.strip():
+            return "empty text"
+        if not isinstance(label, (str, int)) or not str(label).strip():
+            return "empty label"
+        return Example(number, text, str(label).strip())
+    messages = obj["messages"]
+    if not isinstance(messages, list) or not messages:
+        return "messages must be a non-empty list"
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            return f"messages[{i}] must be an object with a string content"
+        if message.get("role") not in CHAT_ROLES:
+            return f"messages[{i}] has unknown role {message.get('role')!r} (known: {', '.join(CHAT_ROLES)})"
+        if not message["content"].strip():
+            return f"messages[{i}] has empty content"
+        turns.append((message["role"], message["content"]))
+    if not any(role == "assistant" for role, _ in turns):
+        return "no assistant turn to learn from"
+    if turns[-1][0] != "assistant":
+        return "the last message must be the assistant's answer"
+    if not any(role == "user" for role, _ in turns):
+        return "no user turn"
+    last_user = next(content for role, content in reversed(turns) if role == "user")
+    return Example(number, last_user, turns[-1][1], tuple(turns[:-1]))
+
+
+def read_jsonl(data: bytes, what: str = "training data") -> Dataset:
+    """Parses the whole file; raises DataRejected listing every bad line."""
+    errors: list[LineError] = []
+    examples: list[Example] = []
+    seen: dict[tuple, int] = {}
+    fmt: DataFormat | None = None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("training_data", f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError as exc:
+            errors.append(LineError(number, f"not JSON ({exc.msg})"))
+            continue
+        if fmt is None:
+            fmt = detect_format(obj) if isinstance(obj, dict) else None
+            if fmt is None:
+                errors.append(LineError(number, "unknown format: expected prompt+completion, messages, or text+label"))
+                continue
+        parsed = _parse_line(obj, number, fmt)
+        if isinstance(parsed, str):
+            errors.append(LineError(number, parsed))
+            continue
+        key = (parsed.input, parsed.output, parsed.conversation)
+        if key in seen:
+            errors.append(LineError(number, f"duplicate of line {seen[key]}"))
+            continue
+        seen[key] = number
+        examples.append(parsed)
+    if errors:
+        raise DataRejected(errors, what)
+    if not examples or fmt is None:
+        raise InvalidRequest("training_data", f"{what} has no examples")
+    return Dataset(fmt, examples)
+
+
+def check_labels(dataset: Dataset, labels: Sequence[str]) -> list[str]:
+    """The label set: the job's, or the distinct labels of the data; every example must use one."""
+    if dataset.format != "classification":
+        return list(labels)
+    chosen = list(labels) or sorted({e.output for e in dataset.examples})
+    if len(chosen) < 2:
+        raise InvalidRequest("task.labels", f"a classification task needs at least two labels; the data has {chosen}")
+    unknown = [LineError(e.line, f"label {e.output!r} is not one of {chosen}") for e in dataset.examples if e.output not in chosen]
+    if unknown:
+        raise DataRejected(unknown)
+    return chosen
+
+
+def render_example(tokenizer: Any, spec: TaskSpec, example: Example) -> str:
+    """The prompt text of one example, exactly as the served task will render the request."""
+    if not example.conversation:
+        return render_prompt(tokenizer, spec, example.input)
+    messages = [{"role": role, "content": content} for role, content in example.conversation]
+    if spec.system_text() and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": spec.system_text()})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _with_input(example: Example, text: str) -> Example:
+    if not example.conversation:
+        return Example(example.line, text, example.output)
+    turns = list(example.conversation)
+    last_user = max(i for i, (role, _) in enumerate(turns) if role == "user")
+    turns[last_user] = ("user", text)
+    return Example(example.line, text, example.output, tuple(turns))
+
+
+def tokenize(
+    tokenizer: Any, spec: TaskSpec, examples: Sequence[Example], max_tokens: int, end_token_id: int, over_length: OverLength = "refuse"
+) -> tuple[list[TokenizedExample], list[int]]:
+    """Tokenizes every example; returns them and the lines dropped. Refusals raise DataRejected."""
+    out: list[TokenizedExample] = []
+    dropped: list[int] = []
+    errors: list[LineError] = []
+    for example in examples:
+        completion = completion_ids(tokenizer, spec, example.output, end_token_id)
+        prompt = prompt_ids(tokenizer, render_example(tokenizer, spec, example))
+        if len(prompt) + len(completion) > max_tokens and over_length == "truncate":
+            input_ids = tokenizer(example.input, add_special_tokens=False)["input_ids"]
+            for _ in range(4):  # re-rendering can shift a token or two at the cut
+                excess = len(prompt) + len(completion) - max_tokens
+                if excess <= 0 or excess >= len(input_ids):
+                    break
+                input_ids = input_ids[: len(input_ids) - excess]
+                prompt = prompt_ids(tokenizer, render_example(tokenizer, spec, _with_input(example, tokenizer.decode(input_ids))))
+        if len(prompt) + len(completion) > max_tokens:
+            if over_length == "drop":
+                dropped.append(example.line)
+                continue
+            hint = "; set over_length to truncate or drop, or raise max_seq_len" if over_length == "refuse" else ""
+            errors.append(LineError(example.line, f"over the token limit ({len(prompt) + len(completion)} > {max_tokens} tokens){hint}"))
+            continue
+        out.append(TokenizedExample(example.line, prompt, completion))
+    if errors:
+        raise DataRejected(errors)
+    if not out:
+        raise InvalidRequest("training_data", "every example was dropped as too long")
+    return out, dropped
+
+
+def split(examples: Sequence[Any], holdout_fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
+    """Seeded shuffle into (train, holdout); the holdout has at least one example."""
+    order = list(examples)
+    random.Random(seed).shuffle(order)
+    size = max(1, round(len(order) * holdout_fraction))
+    if size >= len(order):
+        raise InvalidRequest("validation_split", f"{len(order)} examples are too few to hold {size} out; add data or pass a validation file")
+    return order[size:], order[:size]

@@ -1,0 +1,193 @@
+"""The tuneserve.v1.Trainer service: create, get, list, cancel and watch training jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, timestamp_pb2
+from pydantic import ValidationError
+from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
+
+from server.adapter_manifest import check_name
+from server.errors import InvalidRequest, Unavailable
+from trainer.config import JobConfig
+from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
+from trainer.runner import JobRunner
+
+_HYPERPARAMETER_FIELDS = [f.name for f in trainer_pb2.Hyperparameters.DESCRIPTOR.fields if f.name != "target_modules"]
+_EVALUATION_FIELDS = [f.name for f in trainer_pb2.EvaluationConfig.DESCRIPTOR.fields]
+
+
+def _enum_choice(enum: Any, value: int, prefix: str) -> str | None:
+    """'if_beats_icl' for PUBLISH_POLICY_IF_BEATS_ICL; None for the UNSPECIFIED default."""
+    name = enum.Name(value).removeprefix(prefix).lower()
+    return None if name == "unspecified" else name
+
+
+def _set_fields(message: Any, names: list[str]) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in names if message.HasField(name)}
+
+
+def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
+    """The job's configuration from the request; unset fields keep the documented defaults."""
+    check_name(request.adapter_name, "adapter_name")
+    hyperparameters = _set_fields(request.hyperparameters, _HYPERPARAMETER_FIELDS)
+    if request.hyperparameters.target_modules:
+        hyperparameters["target_modules"] = list(request.hyperparameters.target_modules)
+    task = {k: v for k, v in json_format.MessageToDict(request.task, preserving_proto_field_name=True).items() if v}
+    values: dict[str, Any] = {
+        "adapter_name": request.adapter_name,
+        "task": task,
+        "hyperparameters": hyperparameters,
+        "evaluation": _set_fields(request.evaluation, _EVALUATION_FIELDS),
+        **_set_fields(request, ["validation_split", "checkpoint_every"]),
+    }
+    for field, enum, prefix in (("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"), ("over_length", trainer_pb2.OverLength, "OVER_LENGTH_")):
+        choice = _enum_choice(enum, getattr(request, field), prefix)
+        if choice:
+            values[field] = choice
+    try:
+        return JobConfig.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidRequest(".".join(str(p) for p in error["loc"]), error["msg"]) from None
+
+
+def _timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
+    if seconds is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def _without_nones(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def report_proto(report: dict[str, Any]) -> trainer_pb2.EvalReport:
+    return json_format.ParseDict(_without_nones(report), trainer_pb2.EvalReport(), ignore_unknown_fields=True)
+
+
+def job_proto(job: JobRecord) -> trainer_pb2.Job:
+    result = job.result
+    message = trainer_pb2.Job(
+        id=job.id,
+        adapter_name=job.adapter_name,
+        state=trainer_pb2.JobState.Value(f"JOB_STATE_{job.state.name}"),
+        error_code=job.error_code,
+        error_message=job.error_message,
+        created=_timestamp(job.created),
+        started=_timestamp(job.started),
+        finished=_timestamp(job.finished),
+        step=job.step,
+        total_steps=job.total_steps,
+        train_loss=job.train_loss,
+        validation_loss=job.validation_loss,
+        train_examples=result.get("train_examples", 0),
+        holdout_examples=result.get("holdout_examples", 0),
+        dropped_lines=result.get("dropped_lines", []),
+        published_adapter=result.get("published_adapter", ""),
+        publish_note=result.get("publish_note", ""),
+        config_json=JobConfig.model_validate(job.config).model_dump_json(),
+    )
+    if "report" in result:
+        message.report.CopyFrom(report_proto({**result["report"], "margin": result["margin"], "adapter_beats_icl": result["adapter_beats_icl"]}))
+    return message
+
+
+def event_proto(event: EventRecord, job: JobRecord) -> trainer_pb2.JobEvent:
+    message = trainer_pb2.JobEvent(sequence=event.sequence, job_id=event.job_id, time=_timestamp(event.time))
+    payload = event.payload
+    if event.kind == "state":
+        state = job_proto(job)
+        state.state = trainer_pb2.JobState.Value(f"JOB_STATE_{JobState(payload['state']).name}")
+        state.error_code, state.error_message = payload.get("error_code", ""), payload.get("error_message", "")
+        message.state_change.CopyFrom(state)
+    elif event.kind == "progress":
+        message.progress.CopyFrom(json_format.ParseDict(_without_nones(payload), trainer_pb2.TrainingProgress(), ignore_unknown_fields=True))
+    elif event.kind == "evaluation":
+        message.evaluation.CopyFrom(report_proto(payload))
+    else:
+        message.message = payload["text"]
+    return message
+
+
+class TrainerService(trainer_pb2_grpc.TrainerServicer):
+    def __init__(self, jobs: JobStore, runner: JobRunner | None, max_data_bytes: int) -> None:
+        self.jobs = jobs
+        self.runner = runner
+        self.max_data_bytes = max_data_bytes
+
+    def _runner(self) -> JobRunner:
+        if self.runner is None:
+            raise Unavailable("the trainer is starting; retry once the health check reports SERVING")
+        return self.runner
+
+    def _data(self, inline: bytes, path: str, field: str, required: bool) -> bytes | None:
+        if inline and path:
+            raise InvalidRequest(field, f"give either {field.replace('_file', '_data')} or {field}, not both")
+        if path:
+            source = Path(path)
+            if not source.is_file():
+                raise InvalidRequest(field, f"{path} is not a file on the trainer")
+            if source.stat().st_size > self.max_data_bytes:
+                raise InvalidRequest(field, f"{path} is larger than the trainer's max_data_bytes ({self.max_data_bytes})")
+            return source.read_bytes()
+        if not inline and required:
+            raise InvalidRequest(field.replace("_file", "_data"), "no training data: send it inline or name a file on the trainer")
+        if len(inline) > self.max_data_bytes:
+            raise InvalidRequest(field.replace("_file", "_data"), f"is larger than the trainer's max_data_bytes ({self.max_data_bytes})")
+        return inline or None
+
+    async def CreateJob(self, request: trainer_pb2.CreateJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
+        runner = self._runner()
+        config = job_config(request)
+        training = self._data(request.training_data, request.training_file, "training_file", required=True)
+        validation = self._data(request.validation_data, request.validation_file, "validation_file", required=False)
+        assert training is not None
+        return job_proto(await asyncio.to_thread(runner.submit, config, training, validation))
+
+    async def GetJob(self, request: trainer_pb2.GetJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
+        return job_proto(self.jobs.get(request.id))
+
+    async def ListJobs(self, request: trainer_pb2.ListJobsRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.ListJobsResponse:
+        states = [JobState[trainer_pb2.JobState.Name(s).removeprefix("JOB_STATE_")] for s in request.states if s]
+        return trainer_pb2.ListJobsResponse(jobs=[job_proto(j) for j in self.jobs.list(states, request.limit or 100)])
+
+    async def CancelJob(self, request: trainer_pb2.CancelJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
+        return job_proto(await asyncio.to_thread(self._runner().cancel, request.id))
+
+    async def WatchJob(self, request: trainer_pb2.WatchJobRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[trainer_pb2.JobEvent]:
+        self.jobs.get(request.id)  # NotFound before the stream starts
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def listener(event: EventRecord) -> None:
+            if event.job_id == request.id:
+                loop.call_soon_threadsafe(changed.set)
+
+        self.jobs.listeners.append(listener)
+        after = request.after_sequence
+        try:
+            while True:
+                changed.clear()
+                job = self.jobs.get(request.id)
+                events = self.jobs.events(request.id, after)
+                for event in events:
+                    yield event_proto(event, job)
+                    after = event.sequence
+                if job.state.terminal and not events:
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+        finally:
+            self.jobs.listeners.remove(listener)
