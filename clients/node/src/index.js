@@ -1,0 +1,241 @@
+// Node.js client of tuneserve over @grpc/grpc-js, loading the same proto files as the server.
+// Types are in index.d.ts; every failed call rejects with a TuneserveError subclass named after
+// its gRPC status, carrying the field at fault and the request id the server logged.
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** proto/ inside a packed package, else the repository's proto/ two levels up. */
+export function protoRoot() {
+  const packed = join(here, "..", "proto");
+  return existsSync(packed) ? packed : join(here, "..", "..", "..", "proto");
+}
+
+const PROTO_FILES = ["inference", "tasks", "adapters", "trainer"].map((name) => `tuneserve/v1/${name}.proto`);
+
+let loaded;
+function definitions() {
+  if (!loaded) {
+    const packageDefinition = protoLoader.loadSync(PROTO_FILES, {
+      includeDirs: [protoRoot()],
+      keepCase: false,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    loaded = grpc.loadPackageDefinition(packageDefinition).tuneserve.v1;
+  }
+  return loaded;
+}
+
+// -- errors -----------------------------------------------------------------------------------
+
+export class TuneserveError extends Error {
+  constructor(message, { code = grpc.status.UNKNOWN, field = "", requestId = "" } = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.field = field;
+    this.requestId = requestId;
+  }
+  get retryable() {
+    return this.code === grpc.status.UNAVAILABLE;
+  }
+}
+export class InvalidArgumentError extends TuneserveError {}
+export class NotFoundError extends TuneserveError {}
+export class AlreadyExistsError extends TuneserveError {}
+export class FailedPreconditionError extends TuneserveError {}
+export class ResourceExhaustedError extends TuneserveError {}
+export class UnavailableError extends TuneserveError {}
+export class DeadlineExceededError extends TuneserveError {}
+export class CancelledError extends TuneserveError {}
+export class UnauthenticatedError extends TuneserveError {}
+export class PermissionDeniedError extends TuneserveError {}
+export class InternalError extends TuneserveError {}
+
+const ERROR_BY_CODE = new Map([
+  [grpc.status.INVALID_ARGUMENT, InvalidArgumentError],
+  [grpc.status.OUT_OF_RANGE, InvalidArgumentError],
+  [grpc.status.NOT_FOUND, NotFoundError],
+  [grpc.status.ALREADY_EXISTS, AlreadyExistsError],
+  [grpc.status.FAILED_PRECONDITION, FailedPreconditionError],
+  [grpc.status.RESOURCE_EXHAUSTED, ResourceExhaustedError],
+  [grpc.status.UNAVAILABLE, UnavailableError],
+  [grpc.status.DEADLINE_EXCEEDED, DeadlineExceededError],
+  [grpc.status.CANCELLED, CancelledError],
+  [grpc.status.UNAUTHENTICATED, UnauthenticatedError],
+  [grpc.status.PERMISSION_DENIED, PermissionDeniedError],
+  [grpc.status.INTERNAL, InternalError],
+]);
+
+/** The typed error of a grpc-js ServiceError. */
+export function toTuneserveError(error) {
+  const metadata = error.metadata;
+  const first = (key) => (metadata ? String(metadata.get(key)[0] ?? "") : "");
+  const Class = ERROR_BY_CODE.get(error.code) ?? TuneserveError;
+  return new Class(error.details || error.message, { code: error.code, field: first("tuneserve-field"), requestId: first("x-request-id") });
+}
+
+// -- client -----------------------------------------------------------------------------------
+
+function credentials({ tls, caFile, certFile, keyFile }) {
+  const secure = tls ?? Boolean(caFile || certFile);
+  if (!secure) return grpc.credentials.createInsecure();
+  const read = (path) => (path ? readFileSync(path) : null);
+  return grpc.credentials.createSsl(read(caFile), read(keyFile), read(certFile));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class TuneserveClient {
+  /**
+   * @param {string} address host:port of the server (or of the trainer for trainer calls)
+   * @param {import("./index.js").ClientOptions} [options]
+   */
+  constructor(address = "127.0.0.1:50051", options = {}) {
+    const { token, timeoutMs = 120_000, retries = 3, backoffMs = 250, maxMessageBytes = 4 * 1024 * 1024 } = options;
+    this.timeoutMs = timeoutMs;
+    this.retries = retries;
+    this.backoffMs = backoffMs;
+    this.metadata = new grpc.Metadata();
+    if (token) this.metadata.set("authorization", `Bearer ${token}`);
+    const v1 = definitions();
+    const channelOptions = { "grpc.max_receive_message_length": maxMessageBytes, "grpc.max_send_message_length": maxMessageBytes };
+    const creds = credentials(options);
+    this.inference = new v1.Inference(address, creds, channelOptions);
+    const channelOverride = this.inference.getChannel();
+    const share = { ...channelOptions, channelOverride };
+    this.tasks = new v1.Tasks(address, creds, share);
+    this.adapters = new v1.Adapters(address, creds, share);
+    this.trainer = new v1.Trainer(address, creds, share);
+  }
+
+  close() {
+    this.inference.close();
+  }
+
+  _deadline(timeoutMs) {
+    return new Date(Date.now() + (timeoutMs ?? this.timeoutMs));
+  }
+
+  /** A unary call, retried with exponential backoff on UNAVAILABLE only. */
+  async _unary(stub, method, request, timeoutMs) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new Promise((resolve, reject) => {
+          stub[method](request, this.metadata, { deadline: this._deadline(timeoutMs) }, (error, response) =>
+            error ? reject(toTuneserveError(error)) : resolve(response),
+          );
+        });
+      } catch (error) {
+        if (!error.retryable || attempt >= this.retries) throw error;
+        await sleep(this.backoffMs * 2 ** attempt);
+      }
+    }
+  }
+
+  /** A server-streaming call as an async iterator; errors are thrown from the iteration. */
+  async *_stream(stub, method, request, timeoutMs) {
+    const call = stub[method](request, this.metadata, { deadline: this._deadline(timeoutMs) });
+    try {
+      for await (const message of call) yield message;
+    } catch (error) {
+      throw error.code !== undefined ? toTuneserveError(error) : error;
+    } finally {
+      call.cancel();
+    }
+  }
+
+  // -- inference --
+
+  /** Generate from a prompt, chat messages or a few-shot prompt; see GenerateRequest in inference.proto. */
+  generate(request, { timeoutMs } = {}) {
+    return this._unary(this.inference, "Generate", request, timeoutMs);
+  }
+
+  /** Token deltas as they are generated; the last message carries stopReason, usage and timings. */
+  generateStream(request, { timeoutMs } = {}) {
+    return this._stream(this.inference, "GenerateStream", request, timeoutMs);
+  }
+
+  tokenize(request) {
+    return this._unary(this.inference, "Tokenize", request);
+  }
+
+  modelInfo() {
+    return this._unary(this.inference, "ModelInfo", {});
+  }
+
+  // -- tasks --
+
+  listTasks() {
+    return this._unary(this.tasks, "ListTasks", {});
+  }
+
+  getTask(name) {
+    return this._unary(this.tasks, "GetTask", { name });
+  }
+
+  /** The best label of `input` for a classification task, with a probability for every label. */
+  classify(task, input, { requestId = "", timeoutMs } = {}) {
+    return this._unary(this.tasks, "Classify", { task, input, requestId }, timeoutMs);
+  }
+
+  classifyBatch(task, inputs, { timeoutMs } = {}) {
+    return this._unary(this.tasks, "ClassifyBatch", { task, inputs }, timeoutMs);
+  }
+
+  runTask(task, input, { parameters, requestId = "", timeoutMs } = {}) {
+    return this._unary(this.tasks, "RunTask", { task, input, parameters, requestId }, timeoutMs);
+  }
+
+  runTaskStream(task, input, { parameters, requestId = "", timeoutMs } = {}) {
+    return this._stream(this.tasks, "RunTaskStream", { task, input, parameters, requestId }, timeoutMs);
+  }
+
+  // -- adapters (admin scope) --
+
+  listAdapters() {
+    return this._unary(this.adapters, "ListAdapters", {});
+  }
+
+  loadAdapter(adapter) {
+    return this._unary(this.adapters, "LoadAdapter", { adapter });
+  }
+
+  unloadAdapter(adapter) {
+    return this._unary(this.adapters, "UnloadAdapter", { adapter });
+  }
+
+  setCurrentVersion(name, version) {
+    return this._unary(this.adapters, "SetCurrentVersion", { name, version });
+  }
+
+  // -- trainer (train scope; point the client at the trainer's address) --
+
+  getJob(id) {
+    return this._unary(this.trainer, "GetJob", { id });
+  }
+
+  listJobs(request = {}) {
+    return this._unary(this.trainer, "ListJobs", request);
+  }
+
+  cancelJob(id) {
+    return this._unary(this.trainer, "CancelJob", { id });
+  }
+
+  watchJob(id, { timeoutMs } = {}) {
+    return this._stream(this.trainer, "WatchJob", { id }, timeoutMs);
+  }
+}
+
+export { grpc };

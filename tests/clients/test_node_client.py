@@ -1,0 +1,45 @@
+"""The Node.js client (clients/node) against a live server with tokens and a classification task."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from server.auth import digest
+from tests.conftest import server_settings
+from tests.server.test_tasks_api import SENTIMENT
+from tests.tools import tool
+
+NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
+TOKEN = "tok-node-client-inference"
+
+
+@pytest.fixture(scope="module")
+def node_server(base_model, cache_dir, tmp_path_factory):
+    from server.background import BackgroundServer
+
+    root = tmp_path_factory.mktemp("node")
+    (root / "tasks").mkdir()
+    (root / "tasks" / "sentiment.yaml").write_text(yaml.safe_dump(SENTIMENT))
+    (root / "tokens.yaml").write_text(f"tokens:\n  - {{name: node-test, sha256: '{digest(TOKEN)}', scopes: [inference]}}\n")
+    settings = server_settings(cache_dir, auth_tokens_file=root / "tokens.yaml", task_dir=root / "tasks", adapter_store=root / "adapters")
+    running = BackgroundServer(settings, base_model).start()
+    yield running
+    running.stop()
+
+
+def test_node_client_generates_streams_classifies_and_is_refused_without_a_token(node_server):
+    node = tool("node")
+    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        message = "clients/node has no node_modules: run `npm ci --prefix clients/node` (make install does)"
+        if os.environ.get("TUNESERVE_REQUIRE_TOOLS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    env = {**os.environ, "TUNESERVE_TEST_ADDRESS": node_server.address, "TUNESERVE_TEST_TOKEN": TOKEN, "TUNESERVE_TEST_TASK": "sentiment"}
+    done = subprocess.run([node, "--test", "test/"], cwd=NODE_CLIENT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "# fail 0" in done.stdout and "# pass 6" in done.stdout
