@@ -201,8 +201,9 @@ def test_cli_sends_the_token_from_the_environment(authed_server, monkeypatch, ca
 def test_async_client_over_mutual_tls_with_a_token(base_model, cache_dir, pki, tmp_path):
     import asyncio
 
-    from server.background import BackgroundServer
     from tuneserve_client import AsyncClient
+
+    from server.background import BackgroundServer
 
     settings = server_settings(
         cache_dir, tls_cert_file=pki["server"].cert, tls_key_file=pki["server"].key, tls_client_ca_file=pki["ca"].cert,
