@@ -1,7 +1,7 @@
 """Few-shot and classification benchmark, all in one run.
 
-Prefix cache: repeated 8-shot requests (about 1,000 prompt tokens: the same instruction and 8 movie
-reviews with their labels, a different review to label each time) sent one after another to a
+Prefix cache: repeated 8-shot requests (about 1,000 prompt tokens: the same labelling guidelines and
+8 movie reviews with their labels, a different review to label each time) sent one after another to a
 server with prefix caching and to one without; TTFT and tokens/s of each. Target: cached TTFT p50
 at most 0.3x uncached.
 
@@ -34,6 +34,30 @@ from bench.serving import percentile, start_server  # noqa: E402
 
 DATA = ROOT / "examples" / "sentiment" / "data"
 INSTRUCTION = "Is this movie review positive or negative?"
+# The labelling guidelines a team would put in front of its demonstrations; with the 8 longest
+# reviews of the training split they make the ~1,000-token few-shot prompt of the benchmark.
+GUIDELINES = """You label short movie reviews from critics for a film-recommendation service. Read the review
+and answer with exactly one word: positive or negative. Guidelines:
+1. Judge the critic's overall verdict on the film, not the plot. A review of a sad or violent story
+can be positive, and a review of a cheerful comedy can be negative.
+2. Praise for one part (the acting, the score, the photography) does not make a review positive when
+the critic says the film as a whole does not work. Weigh the conclusion over the details.
+3. Faint praise ("watchable", "harmless", "not bad for a sequel") is usually negative. Measured
+praise with reservations ("flawed but rewarding") is usually positive.
+4. Irony and sarcasm are common: "a triumph of marketing over storytelling" is negative. Read the
+whole sentence before deciding.
+5. Comparisons count: "better than the original" is positive only if the critic liked the original
+or says the new film is good on its own terms.
+6. Ignore the reviewer's opinion of the actors' other films, the studio, or the audience; only their
+verdict on this film matters.
+7. If a review is mixed, ask whether the critic would recommend seeing it. Recommend: positive.
+Warn off: negative.
+8. Never answer with anything but the label: no explanation, no punctuation, no second word.
+9. Reviews may contain spoilers, quotes from the film, or character names; they are not signals by
+themselves.
+10. Very short reviews ("A mess.", "Pure joy.") are as reliable as long ones; do not guess from length.
+Examples of labelled reviews follow. Label the last review the same way."""
+
 STARS = ["one star", "two stars", "three stars", "four stars", "five stars", "six stars", "seven stars", "eight stars", "nine stars", "ten stars"]
 
 
@@ -43,14 +67,14 @@ def reviews() -> list[dict[str, str]]:
 
 def few_shot_requests(rows: list[dict[str, str]], count: int, tokenizer) -> tuple[list[tuple[str, str]], list[str]]:
     """Eight demonstrations making a prompt of about 1,000 tokens, and `count` queries."""
-    long_rows = sorted(rows[:400], key=lambda r: -len(r["text"]))
+    long_rows = sorted(rows[:1000], key=lambda r: -len(r["text"]))
     demos, tokens = [], 0
     for row in long_rows:
         if len(demos) == 8:
             break
         demos.append((row["text"], row["label"]))
         tokens += len(tokenizer(row["text"])["input_ids"]) + 12
-    queries = [r["text"] for r in rows[400 : 400 + count]]
+    queries = [r["text"] for r in rows[1000 : 1000 + count]]
     return demos, queries
 
 
@@ -63,7 +87,7 @@ def ttft_run(address: str, demos: list[tuple[str, str]], queries: list[str]) -> 
         for query in queries:
             begin = time.perf_counter()
             first = None
-            for chunk in client.generate_stream(few_shot={"query": query, "demos": demos, "instruction": INSTRUCTION}, max_new_tokens=16, min_new_tokens=16):
+            for chunk in client.generate_stream(few_shot={"query": query, "demos": demos, "instruction": GUIDELINES}, max_new_tokens=16, min_new_tokens=16):
                 if chunk.token_ids and first is None:
                     first = time.perf_counter() - begin
                 tokens += len(chunk.token_ids)
@@ -132,7 +156,7 @@ def main() -> int:
     ratio = results["prefix cache"]["ttft_p50"] / results["no prefix cache"]["ttft_p50"]
     print(f"cached / uncached TTFT p50 (target <= 0.3): {ratio:.2f}")
 
-    inputs = [r["text"] for r in rows[1000 : 1000 + args.inputs]]
+    inputs = [r["text"] for r in rows[1500 : 1500 + args.inputs]]
     tasks = {
         "two": {"name": "two", "kind": "classification", "instruction": INSTRUCTION, "labels": ["positive", "negative"]},
         "ten": {"name": "ten", "kind": "classification", "instruction": "How many stars, out of ten, does this review give?", "labels": STARS},
