@@ -14,6 +14,7 @@ from server.auth import AuthInterceptor, TokenFile, announce, listen_host
 from server.config import SecuritySettings
 from server.grpc_status import StatusInterceptor
 from server.metrics import RpcMetrics
+from server.tls import server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,6 @@ class Security:
         """Reads the tokens file and certificates; OSError or ValueError saying which file is wrong."""
         tokens = TokenFile(settings.auth_tokens_file) if settings.auth_tokens_file is not None else None
         return cls(tokens, server_credentials(settings), settings)
-
-
-def server_credentials(settings: SecuritySettings) -> grpc.ServerCredentials | None:
-    if settings.tls_cert_file is None or settings.tls_key_file is None:
-        return None
-    key, chain = settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes()
-    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file is not None else None
-    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None)
 
 
 def new_server(metrics: RpcMetrics, max_message_bytes: int, security: Security | None = None) -> grpc.aio.Server:

@@ -101,3 +101,17 @@ def test_cli_commands(server, capsys):
     assert cli.main([*target, "health"]) == 0 and capsys.readouterr().out.strip() == "SERVING"
     assert cli.main([*target, "generate", "hi", "--top-p", "3"]) == 1
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
+
+
+def test_both_clients_have_a_method_for_every_rpc():
+    import re
+
+    from tuneserve.v1 import adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2
+    from tuneserve_client import AsyncClient, Client
+
+    for module in (adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                name = re.sub(r"(?<!^)(?=[A-Z])", "_", method.name).lower()
+                assert callable(getattr(Client, name, None)), f"Client has no {name} for {service.name}/{method.name}"
+                assert callable(getattr(AsyncClient, name, None)), f"AsyncClient has no {name} for {service.name}/{method.name}"

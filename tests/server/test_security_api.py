@@ -14,7 +14,7 @@ from tuneserve_client import Client
 from tuneserve_client.errors import PermissionDeniedError, UnauthenticatedError, UnavailableError
 
 from server.auth import digest
-from tests.certs import CertificateAuthority
+from tests.certs import CertificateAuthority, Pem
 from tests.conftest import server_settings
 from tests.tools import tool
 
@@ -232,3 +232,40 @@ def test_a_missing_or_broken_tokens_file_stops_the_start_with_its_name(cache_dir
         server = TuneserveServer(server_settings(cache_dir, auth_tokens_file=path))
         with pytest.raises(OSError, match=words):
             asyncio.run(server.start())
+
+
+def test_rotated_certificates_are_served_without_a_restart(base_model, cache_dir, tmp_path):
+    import os
+    import shutil
+    import time
+
+    old_ca, new_ca = CertificateAuthority(tmp_path / "old", "old-ca"), CertificateAuthority(tmp_path / "new", "new-ca")
+    old, new = old_ca.issue("server", server=True), new_ca.issue("server", server=True)
+    live = tmp_path / "live"
+    live.mkdir()
+    shutil.copy(old.cert, live / "tls.crt")
+    shutil.copy(old.key, live / "tls.key")
+    running = tls_server(base_model, cache_dir, {"server": Pem(live / "tls.crt", live / "tls.key")}, mutual=False)
+    try:
+        with Client(running.address, ca_file=old_ca.pem.cert, retries=0) as before:
+            assert before.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
+        # as a Secret update does: new files replace the old ones in place
+        for source, target in ((new.cert, live / "tls.crt"), (new.key, live / "tls.key")):
+            shutil.copy(source, target.with_suffix(".tmp"))
+            os.replace(target.with_suffix(".tmp"), target)
+        time.sleep(1.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with Client(running.address, ca_file=new_ca.pem.cert, retries=0, timeout=10) as after:
+                    assert after.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
+                break
+            except UnavailableError:
+                # the handshake that notices the change may still present the old certificate
+                assert time.monotonic() < deadline, "the rotated certificate was never served"
+                time.sleep(0.3)
+        with Client(running.address, ca_file=old_ca.pem.cert, retries=0, timeout=10) as stale:
+            with pytest.raises(UnavailableError):
+                stale.generate("Hi", max_new_tokens=1)
+    finally:
+        running.stop()
