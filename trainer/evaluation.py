@@ -71,35 +71,55 @@ def _causal_lm(model: Any) -> Any:
 
 
 @torch.no_grad()
-def continuation_logprobs(model: Any, pairs: Sequence[tuple[list[int], list[int]]], pad_id: int) -> list[float]:
-    """log P(continuation | prompt) for each (prompt ids, continuation ids), in batches."""
+def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[list[int]], pad_id: int) -> list[list[float]]:
+    """log P(label | prompt) for every prompt and every label's token ids.
+
+    As the server's Classify does, each prompt is computed once and its KV shared by the labels'
+    continuations; scoring a k-shot prompt costs one prompt, not one per label.
+    """
     causal_lm = _causal_lm(model)
-    out: list[float] = []
-    for start in range(0, len(pairs), _BATCH):
-        chunk = pairs[start : start + _BATCH]
-        width = max(len(p) + len(c) for p, c in chunk)
-        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+    n, steps = len(labels), max(len(label) for label in labels) - 1
+    firsts = torch.tensor([label[0] for label in labels])
+    scores: list[list[float]] = []
+    for start in range(0, len(prompts), _BATCH):
+        chunk = prompts[start : start + _BATCH]
+        lengths = torch.tensor([len(p) for p in chunk])
+        ids = torch.full((len(chunk), int(lengths.max())), pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        targets = torch.full_like(ids, -100)
-        for row, (prompt, cont) in enumerate(chunk):
-            sequence = prompt + cont
-            ids[row, : len(sequence)] = torch.tensor(sequence)
-            mask[row, : len(sequence)] = 1
-            targets[row, len(prompt) : len(sequence)] = torch.tensor(cont)
-        hidden = causal_lm.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        wanted = targets[:, 1:] != -100
-        logits = causal_lm.lm_head(hidden[:, :-1][wanted]).float().log_softmax(-1)
-        picked = logits.gather(-1, targets[:, 1:][wanted][:, None])[:, 0]
-        rows = torch.arange(len(chunk))[:, None].expand_as(wanted)[wanted]
-        out += torch.zeros(len(chunk)).index_add_(0, rows, picked).tolist()
-    return out
+        for row, prompt in enumerate(chunk):
+            ids[row, : len(prompt)], mask[row, : len(prompt)] = torch.tensor(prompt), 1
+        out = causal_lm.model(input_ids=ids, attention_mask=mask, use_cache=steps > 0)
+        last = out.last_hidden_state[torch.arange(len(chunk)), lengths - 1]
+        chunk_scores = causal_lm.lm_head(last).float().log_softmax(-1)[:, firsts]  # [B, n]
+        if steps:
+            chunk_scores += _continuation_scores(causal_lm, out.past_key_values, mask, lengths, labels, pad_id).view(len(chunk), n)
+        scores += chunk_scores.tolist()
+    return scores
+
+
+def _continuation_scores(causal_lm: Any, cache: Any, mask: torch.Tensor, lengths: torch.Tensor, labels: Sequence[list[int]], pad_id: int) -> torch.Tensor:
+    """log P(label tokens after the first | prompt, first token), for rows prompt-major: [B * n]."""
+    n, steps = len(labels), max(len(label) for label in labels) - 1
+    cache.batch_repeat_interleave(n)
+    inputs = torch.full((n, steps), pad_id, dtype=torch.long)
+    targets = torch.full((n, steps), -100, dtype=torch.long)
+    for j, label in enumerate(labels):
+        inputs[j, : len(label) - 1], targets[j, : len(label) - 1] = torch.tensor(label[:-1]), torch.tensor(label[1:])
+    rows = len(lengths) * n
+    inputs, targets = inputs.repeat(len(lengths), 1), targets.repeat(len(lengths), 1)
+    positions = lengths.repeat_interleave(n)[:, None] + torch.arange(steps)[None, :]
+    attention = torch.cat([mask.repeat_interleave(n, dim=0), (targets != -100).long()], dim=1)
+    hidden = causal_lm.model(input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=False).last_hidden_state
+    wanted = targets != -100
+    picked = causal_lm.lm_head(hidden[wanted]).float().log_softmax(-1).gather(-1, targets[wanted][:, None])[:, 0]
+    owner = torch.arange(rows)[:, None].expand_as(wanted)[wanted]
+    return torch.zeros(rows).index_add_(0, owner, picked)
 
 
 def pick_labels(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad_id: int) -> list[int]:
     """Index of the most likely label after each prompt."""
-    scores = continuation_logprobs(model, [(p, c) for p in prompts for c in label_ids], pad_id)
-    n = len(label_ids)
-    return [max(range(n), key=lambda j: scores[i * n + j]) for i in range(len(prompts))]
+    scores = label_logprobs(model, prompts, label_ids, pad_id)
+    return [max(range(len(label_ids)), key=row.__getitem__) for row in scores]
 
 
 @torch.no_grad()

@@ -107,7 +107,7 @@ def test_classify_batch_keeps_order_and_matches_single_calls(tasks):
 
 def test_multi_token_labels_sharing_a_first_token_are_scored_exactly(tasks, base_model):
     """The server's label log-probabilities equal a direct computation with the model."""
-    from trainer.evaluation import continuation_logprobs
+    from tests.scoring import direct_logprob
 
     text = "The plot drags but the acting is superb."
     result = tasks.classify("rating", text)
@@ -116,7 +116,7 @@ def test_multi_token_labels_sharing_a_first_token_are_scored_exactly(tasks, base
     prompt = prompt_ids(tok, render_prompt(tok, spec, text))
     labels = [completion_ids(tok, spec, label, tok.eos_token_id) for label in spec.labels]
     assert labels[0][0] == labels[1][0] and len(labels[2]) > 2, "two labels share a first token, one is long"
-    expected = run_on_fresh_thread(lambda: continuation_logprobs(base_model.model, [(prompt, c) for c in labels], tok.pad_token_id))
+    expected = run_on_fresh_thread(lambda: [direct_logprob(base_model.model, prompt, c) for c in labels])
     got = {s.label: s.logprob for s in result.scores}
     for label, want in zip(spec.labels, expected, strict=True):
         assert math.isclose(got[label], want, abs_tol=2e-3), (label, got[label], want)

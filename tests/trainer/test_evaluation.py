@@ -1,6 +1,7 @@
-"""The evaluation's pure parts: scores, demonstrations, the report's verdict and the publish rule."""
+"""The evaluation: scores, demonstrations, the report's verdict, the publish rule, and label scoring on the real model."""
 
 import pytest
+import torch
 
 from server.task_spec import TaskSpec
 from trainer.config import JobConfig
@@ -44,3 +45,22 @@ def test_publish_policy():
     assert not ok and "did not beat 4-shot prompting" in note
     assert publish_decision(JobConfig(adapter_name="x", publish="never"), report(0.9, 0.1))[0] is False
     assert publish_decision(JobConfig(adapter_name="x"), report(0.1, 0.9))[0] is True
+
+
+def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_model):
+    """Prompts of different lengths (padding), labels of 1 to 4 tokens, two sharing a first token."""
+    from server.threads import run_on_fresh_thread
+    from tests.scoring import direct_logprob
+    from trainer.evaluation import label_logprobs, pick_labels
+
+    tok = base_model.tokenizer
+    prompts = [tok(text)["input_ids"] for text in ("Review: loved it. Verdict:", "Review: a long, dull and badly acted film. Verdict:", "Hi")]
+    labels = [tok(text, add_special_tokens=False)["input_ids"] for text in (" very good", " very bad", " mixed feelings overall", " ok")]
+    assert labels[0][0] == labels[1][0] and len(labels[3]) == 1 and len(labels[2]) > 2
+
+    got = run_on_fresh_thread(lambda: label_logprobs(base_model.model, prompts, labels, tok.pad_token_id))
+    want = run_on_fresh_thread(lambda: [[direct_logprob(base_model.model, p, c) for c in labels] for p in prompts])
+    assert torch.allclose(torch.tensor(got), torch.tensor(want), atol=2e-3), (got, want)
+    assert run_on_fresh_thread(lambda: pick_labels(base_model.model, prompts, labels, tok.pad_token_id)) == [row.index(max(row)) for row in want]
+    single = run_on_fresh_thread(lambda: label_logprobs(base_model.model, prompts, [[labels[3][0]]], tok.pad_token_id))
+    assert torch.allclose(torch.tensor(single)[:, 0], torch.tensor(want)[:, 3], atol=2e-3)
