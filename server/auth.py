@@ -23,10 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -37,6 +34,7 @@ import grpc
 import yaml
 
 from server.errors import PermissionDenied, Unauthenticated
+from server.file_changes import FileChanges
 
 log = logging.getLogger(__name__)
 
@@ -158,32 +156,15 @@ class TokenFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._stamp = self._stat()
+        self._changes = FileChanges([path], RELOAD_CHECK_S)
         self.entries = parse_tokens(path.read_text(), str(path))
-        self._checked = time.monotonic()
-
-    def _stat(self) -> tuple[int, int, int]:
-        st = os.stat(self.path)
-        return st.st_ino, st.st_mtime_ns, st.st_size
 
     def current(self) -> list[TokenEntry]:
-        now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_S:
-            return self.entries
-        with self._lock:
-            self._checked = now
-            try:
-                stamp = self._stat()
-            except OSError:
-                return self.entries  # mid-rotation; look again on the next check
-            if stamp == self._stamp:
-                return self.entries
-            self._stamp = stamp  # a broken version is reported once, not on every check
+        if self._changes.poll():
             try:
                 self.entries = parse_tokens(self.path.read_text(), str(self.path))
                 log.info("tokens reloaded", extra={"file": str(self.path), "tokens": len(self.entries)})
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError) as exc:  # reported once: the next change is looked at again
                 log.error("tokens file not reloaded; the previous tokens stay in force", extra={"error": str(exc)})
         return self.entries
 

@@ -9,14 +9,12 @@ A rotation caught half-way (files missing or unreadable) keeps the previous cert
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from pathlib import Path
 
 import grpc
 
 from server.config import SecuritySettings
+from server.file_changes import FileChanges
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +27,8 @@ class CertificateFiles:
     def __init__(self, key: Path, chain: Path, client_ca: Path | None) -> None:
         self.paths = [key, chain, *([client_ca] if client_ca is not None else [])]
         self.mutual = client_ca is not None
-        self._lock = threading.Lock()
-        self._stamp = self._stat()
+        self._changes = FileChanges(self.paths, RELOAD_CHECK_S)
         self.initial = self._configuration()
-        self._checked = time.monotonic()
-
-    def _stat(self) -> tuple[tuple[int, int, int], ...]:
-        return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in map(os.stat, self.paths))
 
     def _configuration(self) -> grpc.ServerCertificateConfiguration:
         key, chain, *ca = (path.read_bytes() for path in self.paths)
@@ -46,20 +39,13 @@ class CertificateFiles:
 
     def fetch(self) -> grpc.ServerCertificateConfiguration | None:
         """gRPC's callback: a new configuration when the files changed, else None (keep the current)."""
-        now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_S:
+        if not self._changes.poll():
             return None
-        with self._lock:
-            self._checked = now
-            try:
-                stamp = self._stat()
-                if stamp == self._stamp:
-                    return None
-                configuration = self._configuration()
-            except (OSError, ValueError) as exc:
-                log.error(f"TLS certificates not reloaded ({exc}); the previous ones stay in use")
-                return None
-            self._stamp = stamp
+        try:
+            configuration = self._configuration()
+        except (OSError, ValueError) as exc:
+            log.error(f"TLS certificates not reloaded ({exc}); the previous ones stay in use")
+            return None
         log.info("TLS certificates reloaded", extra={"files": [str(p) for p in self.paths]})
         return configuration
 
