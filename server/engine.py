@@ -337,11 +337,9 @@ class Engine:
             seq.blocks = []
             self._slot_busy[seq.slot] -= 1
         try:
-            finished = seq.finish(reason, error)
+            seq.finish(reason, error, record=self.metrics.finished)
         except Exception:  # a broken sink must not take the engine down
             log.exception("delivering the end of a request failed", extra={"request_id": seq.request.request_id})
-            return
-        self.metrics.finished(finished)
 
     def _admit(self, plan: StepPlan) -> None:
         now = time.monotonic()

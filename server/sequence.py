@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -112,8 +113,11 @@ class Sequence:
         self._unsent_tokens = []
         self.sink(event)
 
-    def finish(self, reason: StopReason, error: BaseException | None = None) -> Finished:
-        """Streams the rest of the text (up to a stop string) and the final accounting."""
+    def finish(self, reason: StopReason, error: BaseException | None = None, record: Callable[[Finished], None] | None = None) -> Finished:
+        """Streams the rest of the text (up to a stop string) and the final accounting.
+
+        `record` sees the accounting before the caller does, so metrics already count a request
+        when its response arrives."""
         self.status = SequenceStatus.FINISHED
         cut = self._cut
         if cut is None:
@@ -133,5 +137,7 @@ class Sequence:
             error=error,
             scores=tuple(self.branch_logprobs) if self.branches_done else (),
         )
+        if record is not None:
+            record(finished)
         self._emit(cut, finished)
         return finished

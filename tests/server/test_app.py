@@ -101,7 +101,7 @@ def scrape(server) -> str:
 
 def test_metrics_pass_promtool_and_count_what_happened(client, server):
     before = scrape(server)
-    client.generate(messages=[{"role": "user", "content": "Say hi."}], max_new_tokens=5)
+    client.generate(messages=[{"role": "user", "content": "Say hi."}], max_new_tokens=5, min_new_tokens=5)
     with pytest.raises(errors.InvalidArgumentError):
         client.generate("")
     text = scrape(server)
