@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
-import grpc
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 from server import __version__
@@ -23,12 +21,12 @@ from server.adapters_service import AdaptersService
 from server.admission import Admission, Limits
 from server.base_model import BaseModel, load_base_model
 from server.config import ServerSettings
+from server.endpoints import Endpoints
 from server.engine import Engine, EngineConfig
 from server.event_stream import stream_generation
-from server.grpc_runtime import Security, add_health_and_reflection, listen, new_server, set_serving, start_health_port
 from server.inference_service import InferenceService
 from server.kv_cache import PagedKVCache
-from server.metrics import ServerMetrics, serve_metrics
+from server.metrics import ServerMetrics
 from server.request import GenerationRequest
 from server.sampling import SamplingParams
 from server.serving_state import Serving, ServingState
@@ -52,43 +50,32 @@ class TuneserveServer:
         self.state = ServingState()
         self.metrics = ServerMetrics()
         self._preloaded = base
-        self._grpc: grpc.aio.Server | None = None
-        self._metrics_httpd: Any = None
+        self.endpoints: Endpoints | None = None
         self._bring_up: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stop_watching = asyncio.Event()
-        self._health_server: grpc.aio.Server | None = None
-        self.port = 0
-        self.metrics_port = 0
-        self.health_port = 0
         self.service_names = [INFERENCE_SERVICE, ADAPTERS_SERVICE, TASKS_SERVICE]
 
-    def _build_grpc(self, security: Security) -> grpc.aio.Server:
-        server = new_server(self.metrics, self.settings.max_message_bytes, security)
-        inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), server)
-        adapters_pb2_grpc.add_AdaptersServicer_to_server(AdaptersService(self.state), server)
-        tasks_pb2_grpc.add_TasksServicer_to_server(TasksService(self.state), server)
-        self.health = add_health_and_reflection(server, self.service_names)
-        return server
+    @property
+    def port(self) -> int:
+        return self.endpoints.port if self.endpoints else 0
+
+    @property
+    def metrics_port(self) -> int:
+        return self.endpoints.metrics_port if self.endpoints else 0
+
+    @property
+    def health_port(self) -> int:
+        return self.endpoints.health_port if self.endpoints else 0
 
     async def start(self) -> None:
         """Opens the ports and starts loading the model; returns before the model is ready."""
-        try:
-            security = Security.load(self.settings)
-        except ValueError as exc:
-            raise OSError(str(exc)) from None
-        self._grpc = self._build_grpc(security)
-        await set_serving(self.health, self.service_names, False)
-        host, self.port = listen(self._grpc, self.settings.host, self.settings.port, security)
-        metrics_host = self.settings.metrics_host or host
-        try:
-            self._metrics_httpd, self.metrics_port = serve_metrics(self.metrics.registry, metrics_host, self.settings.metrics_port)
-        except OSError as exc:
-            raise OSError(f"cannot serve metrics on {metrics_host}:{self.settings.metrics_port}: {exc.strerror}") from None
-        await self._grpc.start()
-        if self.settings.health_port is not None:
-            self._health_server, self.health_port = await start_health_port(self.health, self.settings.host, self.settings.health_port)
-        log.info("listening", extra={"grpc": f"{host}:{self.port}", "metrics": f"{metrics_host}:{self.metrics_port}", "version": __version__})
+        endpoints = Endpoints(self.settings, self.metrics, self.settings.max_message_bytes, self.service_names)
+        inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), endpoints.grpc)
+        adapters_pb2_grpc.add_AdaptersServicer_to_server(AdaptersService(self.state), endpoints.grpc)
+        tasks_pb2_grpc.add_TasksServicer_to_server(TasksService(self.state), endpoints.grpc)
+        self.endpoints = endpoints
+        await endpoints.open("server", version=__version__)
         self._bring_up = asyncio.create_task(self._start_serving())
 
     async def wait_ready(self) -> None:
@@ -123,7 +110,8 @@ class TuneserveServer:
         self.state.set(serving)
         self._watcher = asyncio.create_task(self._watch(serving))
         self.metrics.ready.set(1)
-        await set_serving(self.health, self.service_names, True)
+        assert self.endpoints is not None
+        await self.endpoints.set_serving(True)
         log.info("serving", extra={"model": base.name, "quantization": base.quantization, "device": str(base.device)})
 
     async def _watch(self, serving: Serving) -> None:
@@ -161,14 +149,14 @@ class TuneserveServer:
         """Stops taking requests, lets running ones finish for `grace` seconds, then cancels the rest."""
         grace = self.settings.shutdown_grace_s if grace is None else grace
         log.info("stopping", extra={"grace_s": grace})
-        await self.health.enter_graceful_shutdown()
+        endpoints = self.endpoints
+        if endpoints is not None:
+            await endpoints.health.enter_graceful_shutdown()
         serving = self.state.require() if self.state.ready else None
         if serving:
             serving.engine.stop_accepting()
-        if self._grpc is not None:
-            await self._grpc.stop(grace)
-        if self._health_server is not None:
-            await self._health_server.stop(0)
+        if endpoints is not None:
+            await endpoints.stop_grpc(grace)
         if self._bring_up is not None and not self._bring_up.done():
             self._bring_up.cancel()
         self._stop_watching.set()
@@ -177,15 +165,14 @@ class TuneserveServer:
         if serving:
             await serving.adapters.close()
             await arun_on_fresh_thread(serving.engine.stop, "tuneserve-engine-stop")
-        if self._metrics_httpd is not None:
-            self._metrics_httpd.shutdown()
-            self._metrics_httpd.server_close()
+        if endpoints is not None:
+            endpoints.close_metrics()
         self.metrics.ready.set(0)
         log.info("stopped")
 
     async def wait_for_termination(self) -> None:
-        assert self._grpc is not None
-        await self._grpc.wait_for_termination()
+        assert self.endpoints is not None
+        await self.endpoints.grpc.wait_for_termination()
 
 
 def _model_labels(base: BaseModel) -> dict[str, str]:
