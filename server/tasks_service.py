@@ -77,8 +77,8 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         return serving, serving.tasks.get(check_name(name, "task"))
 
     @contextlib.asynccontextmanager
-    async def _call(self, task: Task, text: str, reserve: int, context: grpc.aio.ServicerContext) -> AsyncIterator[TaskCall]:
-        """Acquires the task's adapter (if any) and renders the prompt it answers, within budget."""
+    async def _call(self, task: Task, text: str, budget: int, context: grpc.aio.ServicerContext) -> AsyncIterator[TaskCall]:
+        """Acquires the task's adapter (if any) and renders the prompt it answers, in `budget` tokens."""
         serving = self._state.require()
         if not text.strip():
             raise InvalidRequest("input", "is empty")
@@ -86,7 +86,6 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         try:
             spec = spec_for_call(task, adapter)
             tokenizer = serving.base.tokenizer
-            budget = min(serving.admission.limits.max_prompt_tokens, serving.admission.limits.context_window - reserve)
             if adapter is None and spec.demonstrations:
                 built = build(tokenizer, spec, text, spec.demonstrations, budget, strategy=spec.selection, query_field="input")
                 prompt, note = Prompt(built.text, built.token_ids), PromptNote(tuple(built.used), "demonstrations")
@@ -121,8 +120,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         if len(labels) > serving.settings.max_labels:
             raise InvalidRequest("task", f"{task.spec.name!r} has {len(labels)} labels; the server accepts at most {serving.settings.max_labels}")
         reserve = sum(len(completion_ids(serving.base.tokenizer, task.spec, label, eos)) for label in labels)
+        limits = serving.admission.limits
         arrival = time.monotonic()
-        async with self._call(task, text, reserve, context) as call:
+        async with self._call(task, text, min(limits.max_prompt_tokens, limits.context_window - reserve), context) as call:
             labels = call.spec.labels  # the adapter version's own, when it has a task spec
             branches = tuple(tuple(completion_ids(serving.base.tokenizer, call.spec, label, eos)) for label in labels)
             remaining = context.time_remaining()
@@ -183,10 +183,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         if task.spec.kind != "generation":
             raise InvalidRequest("task", f"{task.spec.name!r} is a classification task; call Classify")
         params = request.parameters if request.HasField("parameters") else None
-        defaults = parameters_proto(task.spec.parameters)
-        reserve = serving.admission.limits.context_window - serving.admission.budget(params, defaults)
+        budget = serving.admission.budget(params, parameters_proto(task.spec.parameters))
         request_id = self._request_id(request.request_id)
-        async with self._call(task, request.input, reserve, context) as call:
+        async with self._call(task, request.input, budget, context) as call:
             generate = inference_pb2.GenerateRequest(parameters=params, request_id=request_id)
             generation = serving.admission.generation(generate, time_remaining=context.time_remaining(), defaults=parameters_proto(call.spec.parameters), prompt=call.prompt)
             await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
