@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from server.adapter_cache_policy import SlotPlanner, SlotView
 from server.adapter_loader import BaseSpec
 from server.base_model import BaseModel
 from server.batch_builder import Piece, RowUse, build_step_batch, scoring_take
-from server.errors import FailedPrecondition, InvalidRequest, ResourceExhausted, Unavailable
+from server.errors import FailedPrecondition, InvalidRequest, NonFiniteOutput, ResourceExhausted, Unavailable
 from server.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
 from server.lora import LoraTables
 from server.model_runner import ModelRunner, StepBatch
@@ -147,6 +148,31 @@ class Engine:
 
     def submit(self, request: GenerationRequest, sink: EventSink) -> int:
         """Queues a request; its events go to `sink` on the engine thread. Returns its id."""
+        return self.submit_group([(request, sink)])[0]
+
+    def submit_group(self, items: list[tuple[GenerationRequest, EventSink]]) -> list[int]:
+        """Queues requests as one unit, all or none (ClassifyBatch's inputs); returns their ids.
+
+        The queue takes new work while it holds fewer than `max_waiting` requests beyond what the
+        running batch can still take in at its next step. A group needs one place and comes in
+        whole, so it may pass the bound by its own size; callers bound the size of groups.
+        """
+        sequences = [self._sequence(request, sink) for request, sink in items]
+        with self._cv:
+            if not self._accepting:
+                raise Unavailable("the server is shutting down; retry on another replica")
+            batch_room = max(0, self.config.max_batch_size - len(self._running))
+            if self._queued >= self.config.max_waiting + batch_room:
+                raise ResourceExhausted(
+                    f"{self._queued - batch_room} requests are already waiting beyond the running batch "
+                    f"(max_waiting={self.config.max_waiting}); retry later"
+                )
+            self._inbox.extend(sequences)
+            self._queued += len(sequences)
+            self._cv.notify()
+        return [seq.seq_id for seq in sequences]
+
+    def _sequence(self, request: GenerationRequest, sink: EventSink) -> Sequence:
         if len(request.prompt_ids) + request.params.max_new_tokens > self.config.max_model_len:
             raise InvalidRequest(
                 "parameters.max_new_tokens",
@@ -159,17 +185,7 @@ class Engine:
         if self.config.prefix_cache_blocks:
             namespace = self.base_namespace if seq.adapter_hash is None else seq.adapter_hash.encode()
             seq.block_hashes = prefix_block_hashes(request.prompt_ids, self.config.block_size, namespace)
-        with self._cv:
-            if not self._accepting:
-                raise Unavailable("the server is shutting down; retry on another replica")
-            if self._queued >= self.config.max_waiting:
-                raise ResourceExhausted(
-                    f"{self._queued} requests are already waiting (max_waiting={self.config.max_waiting}); retry later"
-                )
-            self._inbox.append(seq)
-            self._queued += 1
-            self._cv.notify()
-        return seq.seq_id
+        return seq
 
     def cancel(self, seq_id: int) -> None:
         """Stops a request wherever it is; its blocks are freed at the next step."""
@@ -432,8 +448,12 @@ class Engine:
                 self._register_prefix(seq)
             if branches:
                 seq.branches_done = True
-                self._finish(seq, StopReason.END_OF_SEQUENCE)
+                finite = all(math.isfinite(score) for score in seq.branch_logprobs)
+                self._finish(seq, StopReason.END_OF_SEQUENCE, error=None if finite else self._non_finite(seq))
         for seq, token in zip(to_sample, tokens, strict=True):
+            if token is None:
+                self._finish(seq, StopReason.CANCELLED, error=self._non_finite(seq))
+                continue
             previous = seq.last_token_at
             reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
             assert seq.last_token_at is not None
@@ -450,6 +470,14 @@ class Engine:
             waiting=self._queued,
             kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
         )
+
+    @staticmethod
+    def _non_finite(seq: Sequence) -> NonFiniteOutput:
+        adapter = seq.request.adapter
+        what = f"adapter {adapter.label}" if adapter is not None else "the base model"
+        hint = "; the adapter's weights are likely broken, try another version" if adapter is not None else ""
+        log.error("non-finite model output", extra={"request_id": seq.request.request_id, "adapter": what})
+        return NonFiniteOutput(f"the output of {what} for this request became NaN or infinite after {seq.generated} tokens{hint}")
 
     @staticmethod
     def _score(logits: torch.Tensor, uses: list[RowUse]) -> None:

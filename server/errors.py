@@ -57,3 +57,7 @@ class Unauthenticated(TuneserveError):
 
 class PermissionDenied(TuneserveError):
     """Valid credentials without the scope this call needs."""
+
+
+class NonFiniteOutput(FailedPrecondition):
+    """The model's output for one request became NaN or infinite; that request ends, the rest go on."""

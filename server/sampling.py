@@ -71,15 +71,31 @@ def top_k_top_p_filter(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.T
     return logits.scatter(-1, order, sorted_logits.masked_fill(cut, float("-inf")))
 
 
-def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int]:
-    """Next token of each row. logits: [R, V] float32, modified in place."""
+def unusable_rows(logits: torch.Tensor) -> torch.Tensor:
+    # logits: [R, V] -> [R] True where the model's own output holds NaN or infinity: such a row
+    # has no distribution to sample from (a broken adapter, an overflow in the model)
+    return ~torch.isfinite(logits).all(dim=-1)
+
+
+def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int | None]:
+    """Next token of each row; None for a row whose logits are unusable (see `unusable_rows`).
+
+    logits: [R, V] float32, modified in place. A bad row never affects the others: it is set
+    aside before anything is computed across rows, and the caller ends its request alone.
+    """
+    broken = unusable_rows(logits)
+    if bool(broken.any()):
+        logits[broken] = 0.0
     ends = torch.tensor(sorted(end_token_ids), dtype=torch.long, device=logits.device)
     for i, row in enumerate(rows):
         if row.params.repetition_penalty != 1.0:
             apply_repetition_penalty(logits[i], row.token_ids, row.params.repetition_penalty)
         if row.generated < row.params.min_new_tokens and len(ends):
             logits[i, ends] = float("-inf")
-    chosen = logits.argmax(dim=-1).tolist()
+    # a tiny penalty can push a finite logit past the largest float; clamp instead of letting
+    # the softmax below turn infinity into NaN
+    logits.clamp_(max=torch.finfo(logits.dtype).max)
+    chosen: list[int | None] = logits.argmax(dim=-1).tolist()
     sampled = [i for i, row in enumerate(rows) if not row.params.greedy]
     if sampled:
         index = torch.tensor(sampled, device=logits.device)
@@ -94,4 +110,6 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
         probs = filtered.softmax(dim=-1)
         for j, i in enumerate(sampled):
             chosen[i] = int(torch.multinomial(probs[j], 1, generator=rows[i].generator))
+    for i in broken.nonzero().flatten().tolist():
+        chosen[i] = None
     return chosen

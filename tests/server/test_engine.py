@@ -148,12 +148,43 @@ def test_stop_strings_end_generation_and_are_not_returned(engine, base_model):
     assert text == "The capital of France is "
 
 
-def test_waiting_queue_is_bounded(base_model):
-    idle = make_engine(base_model, max_waiting=2)  # never started: nothing leaves the queue
+def test_waiting_queue_is_bounded_beyond_what_the_batch_can_take(base_model):
+    idle = make_engine(base_model, max_waiting=2, max_batch_size=1)  # never started: nothing leaves the queue
+    for name in "abc":  # one for the free batch place, two waiting
+        idle.submit(request(base_model, name), Recorder())
+    with pytest.raises(ResourceExhausted, match="2 requests are already waiting beyond the running batch"):
+        idle.submit(request(base_model, "d"), Recorder())
+    group = [(request(base_model, name), Recorder()) for name in "xyz"]
+    with pytest.raises(ResourceExhausted):
+        idle.submit_group(group)
+    assert idle.num_waiting == 3, "a refused group leaves nothing queued"
+
+
+def test_a_group_comes_in_whole_while_one_place_is_left(base_model):
+    idle = make_engine(base_model, max_waiting=2, max_batch_size=1)
     idle.submit(request(base_model, "a"), Recorder())
-    idle.submit(request(base_model, "b"), Recorder())
-    with pytest.raises(ResourceExhausted, match="2 requests are already waiting"):
-        idle.submit(request(base_model, "c"), Recorder())
+    ids = idle.submit_group([(request(base_model, name), Recorder()) for name in "wxyz"])
+    assert len(set(ids)) == 4 and idle.num_waiting == 5
+
+
+def test_a_burst_fills_the_batch_and_the_queue_before_anything_is_refused(base_model):
+    """64 requests at once with max_batch_size 8 and max_waiting 8: 16 are taken, not 9."""
+    engine = make_engine(base_model, max_batch_size=8, max_waiting=8)
+    engine.start()
+    try:
+        recorders, refused = [], 0
+        for i in range(64):
+            recorder = Recorder()
+            try:
+                engine.submit(request(base_model, QUESTIONS[i % len(QUESTIONS)], f"burst-{i}", max_new_tokens=8), recorder)
+                recorders.append(recorder)
+            except ResourceExhausted:
+                refused += 1
+        assert len(recorders) >= 16 and refused == 64 - len(recorders)
+        assert all(r.done.wait(120) for r in recorders)
+        assert all(r.finished.error is None and r.finished.generated_tokens == 8 for r in recorders)
+    finally:
+        engine.stop()
 
 
 def test_an_expired_deadline_drops_a_waiting_request(base_model):

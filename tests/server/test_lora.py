@@ -186,3 +186,25 @@ def test_slots_are_reused_lru_and_never_taken_from_a_running_request(base_model,
         assert engine.resident_adapters() == {loaded["cherry"].content_hash}
     finally:
         engine.stop()
+
+
+def test_an_adapter_whose_output_overflows_fails_only_its_own_request(lora_engine, base_model, loaded):
+    """Weights near the float limit would be refused when loaded from the store; handed to the engine directly,
+    they push its rows to inf/NaN. That request ends alone with a clear error; its batch goes on."""
+    from server.errors import NonFiniteOutput
+
+    banana = loaded["banana"]
+    huge = {where: (a, torch.full_like(b, 3e38)) for where, (a, b) in banana.weights.items()}
+    manifest = banana.manifest.model_copy(update={"name": "overflow", "files": {"adapter_model.safetensors": "f" * 64}})
+    overflow = dataclasses.replace(banana, name="overflow", manifest=manifest, weights=huge)
+    cases = [(PLAIN[0], None), (PLAIN[1], banana), (PLAIN[2], overflow), (PLAIN[0], banana)]
+    alone = {i: lora_engine.generate(with_adapter(base_model, p, a, 12, chat=False), timeout=120)[1] for i, (p, a) in enumerate(cases) if a is not overflow}
+    recorders = [Recorder() for _ in cases]
+    for (prompt, adapter), recorder in zip(cases, recorders, strict=True):
+        lora_engine.submit(with_adapter(base_model, prompt, adapter, 12, chat=False), recorder)
+    assert all(r.done.wait(120) for r in recorders)
+    failed = recorders[2].finished
+    assert isinstance(failed.error, NonFiniteOutput) and "adapter overflow@1" in str(failed.error)
+    for i, tokens in alone.items():
+        assert recorders[i].finished.error is None
+        assert [t for e in recorders[i].events for t in e.token_ids] == tokens, cases[i]

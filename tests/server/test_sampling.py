@@ -81,3 +81,25 @@ def test_a_vanishing_temperature_samples_the_argmax_instead_of_failing(temperatu
     logits = torch.randn(2, 100, generator=torch.Generator().manual_seed(4)) * 30
     rows = [row(temperature=temperature, seed=s) for s in (1, 2)]
     assert sample_next_tokens(logits.clone(), rows, END) == logits.argmax(dim=-1).tolist()
+
+
+def test_a_vanishing_repetition_penalty_samples_instead_of_failing():
+    """A penalty of 1e-40 (inside the allowed (0, 10]) pushes a seen logit past the largest float."""
+    logits = torch.randn(2, 100, generator=torch.Generator().manual_seed(5))
+    logits[0, 7] = 1.0
+    penalised, neighbour = row(temperature=0.8, seed=1, repetition_penalty=1e-40), row(temperature=0.8, seed=2)
+    penalised.token_ids.extend([3, 7, 9])
+    alone = sample_next_tokens(logits[1:].clone(), [row(temperature=0.8, seed=2)], END)
+    tokens = sample_next_tokens(logits.clone(), [penalised, neighbour], END)
+    assert tokens[0] == 7, "a seen token with a positive logit dominates under such a penalty"
+    assert tokens[1] == alone[0]
+
+
+def test_a_row_with_non_finite_logits_is_set_aside_and_the_others_are_unaffected():
+    logits = torch.randn(4, 60, generator=torch.Generator().manual_seed(6))
+    alone = [sample_next_tokens(logits[i : i + 1].clone(), [r], END)[0] for i, r in enumerate([row(), row(temperature=1.0, seed=3)])]
+    broken = logits.clone()
+    broken = torch.cat([broken[:2], torch.full((2, 60), float("nan"))])
+    broken[3, :5] = float("inf")
+    rows = [row(), row(temperature=1.0, seed=3), row(temperature=1.0, seed=4), row()]
+    assert sample_next_tokens(broken, rows, END) == [alone[0], alone[1], None, None]
