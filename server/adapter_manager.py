@@ -14,6 +14,7 @@ number, so one slow or failing adapter never delays requests for the base model 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.adapter_cache_policy import HostEntry, host_evictions
-from server.adapter_loader import AdapterRefused, BaseSpec, LoadedAdapter, RefusalReason, load_adapter
+from server.adapter_loader import AdapterRefused, BaseSpec, LoadedAdapter, RefusalReason, load_stored
 from server.adapter_manifest import AdapterRef
 from server.adapter_store import AdapterStore
 from server.errors import DeadlineExceeded, NotFound
@@ -168,16 +169,15 @@ class AdapterManager:
 
     async def _load(self, entry: VersionEntry) -> None:
         started = time.monotonic()
-        path = self.store.path(entry.name, entry.version)
         try:
             async with self._loads:
-                adapter = await arun_on_fresh_thread(lambda: load_adapter(path, self.spec, self.max_lora_rank), "tuneserve-adapter-loader")
+                adapter = await arun_on_fresh_thread(
+                    lambda: load_stored(self.store.root, entry.name, entry.version, self.spec, self.max_lora_rank), "tuneserve-adapter-loader"
+                )
         except Exception as exc:
             refused = exc if isinstance(exc, AdapterRefused) else AdapterRefused(RefusalReason.MISSING, f"cannot read the version: {exc}")
             entry.state, entry.reason, entry.error = VersionState.REFUSED, refused.reason.value, refused.message
-            log.warning("adapter refused", extra={"adapter": entry.label, "reason": entry.reason, "error": entry.error})
-            if self.metrics is not None:
-                self.metrics.adapter_load_failed(entry.reason)
+            self.count_refusal(entry.label, refused)
             entry.done.set_exception(refused)
             return
         entry.adapter, entry.state = adapter, VersionState.LOADED
@@ -187,6 +187,12 @@ class AdapterManager:
             self.metrics.adapter_loaded(seconds)
         entry.done.set_result(adapter)
         self._fit_host_budget()
+
+    def count_refusal(self, label: str, refused: AdapterRefused) -> None:
+        """Logs and counts a refused version (loaded from the store, or sent to ImportAdapter)."""
+        log.warning("adapter refused", extra={"adapter": label, "reason": refused.reason.value, "error": refused.message})
+        if self.metrics is not None:
+            self.metrics.adapter_load_failed(refused.reason.value)
 
     async def _wait_loaded(self, name: str, version: int, timeout: float | None) -> VersionEntry:
         entry = self._start_load(name, version)
@@ -243,14 +249,24 @@ class AdapterManager:
 
     async def refresh(self) -> None:
         """Looks at the store's current pointers and starts swapping names whose pointer moved."""
-        for name in await asyncio.to_thread(self.store.names):
-            current = self.store.current(name)
+        pointers = await asyncio.to_thread(self._pointers)
+        for name, current in pointers.items():
             if current is None or self._serving.get(name) == current:
                 continue
             entry = self._entries.get((name, current))
             if entry is not None and entry.state is not VersionState.LOADED:
                 continue  # loading already, or refused (a refusal is final for that version)
             self._spawn(self._swap_to(name, current))
+
+    def _pointers(self) -> dict[str, int | None]:
+        """Each name's current version; a name that cannot be read is skipped and the others go on."""
+        pointers: dict[str, int | None] = {}
+        for name in self.store.names():
+            try:
+                pointers[name] = self.store.current(name)
+            except OSError as exc:
+                log.warning("cannot read an adapter's pointer", extra={"adapter": name, "error": str(exc)})
+        return pointers
 
     # -- administration -----------------------------------------------------------------------
 
@@ -315,7 +331,11 @@ class AdapterManager:
 
     def statuses(self) -> list[AdapterStatus]:
         names = sorted(set(self.store.names()) | {n for n, _ in self._entries})
-        return [self.status(name) for name in names]
+        statuses = []
+        for name in names:
+            with contextlib.suppress(NotFound):  # removed from the store meanwhile
+                statuses.append(self.status(name))
+        return statuses
 
     def tier_counts(self) -> dict[str, int]:
         resident = self.engine.resident_adapters()

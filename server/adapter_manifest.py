@@ -16,7 +16,22 @@ MANIFEST_FILE = "tuneserve.json"
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 MAX_NAME_CHARS = 128
+# Versions are plain ASCII decimals from 1 up to this bound: what fits the API's uint32 fields
+# with room to spare. '²', '١', a 20-digit or a 5,000-digit number are not versions.
+MAX_VERSION = 999_999_999
+# Weight files that would need unpickling (arbitrary code) to read; never stored nor loaded.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def parse_version(text: str) -> int | None:
+    """The version a directory name or pointer spells, or None when it is not one."""
+    return int(text) if _VERSION.fullmatch(text) else None
+
+
+def is_valid_name(name: str) -> bool:
+    return 0 < len(name) <= MAX_NAME_CHARS and bool(_NAME.fullmatch(name)) and ".." not in name
 
 
 def check_name(name: str, field: str = "adapter") -> str:
@@ -25,7 +40,7 @@ def check_name(name: str, field: str = "adapter") -> str:
         raise InvalidRequest(field, "adapter name is empty")
     if len(name) > MAX_NAME_CHARS:
         raise InvalidRequest(field, f"adapter name has {len(name)} characters; at most {MAX_NAME_CHARS} are allowed")
-    if not _NAME.fullmatch(name) or ".." in name:
+    if not is_valid_name(name):
         raise InvalidRequest(
             field, f"adapter name {name!r} may only use letters, digits, '.', '_' and '-', must start with a letter or digit, and may not contain '..'"
         )
@@ -45,9 +60,10 @@ class AdapterRef:
         check_name(name, field)
         if not sep:
             return cls(name)
-        if not version.isdigit() or int(version) < 1:
-            raise InvalidRequest(field, f"version in {text!r} must be a positive integer, as in {name}@3")
-        return cls(name, int(version))
+        number = parse_version(version)
+        if number is None:
+            raise InvalidRequest(field, f"version in {text[:160]!r} must be a whole number from 1 to {MAX_VERSION}, as in {name}@3")
+        return cls(name, number)
 
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}@{self.version}"
@@ -62,8 +78,8 @@ class AdapterManifest(BaseModel):
     """Version of this manifest format."""
     name: str
     """Adapter name in the store."""
-    version: int = Field(0, ge=0)
-    """Version number in the store; set when published."""
+    version: int = Field(0, ge=0, le=MAX_VERSION)
+    """Version number in the store; set when published. It must agree with the version's directory."""
     base_fingerprint: str
     """Fingerprint of the base model the adapter was trained on; the server refuses any other."""
     base_model: str = ""
@@ -84,6 +100,8 @@ class AdapterManifest(BaseModel):
     """When the version was made."""
     source: str = ""
     """Where it came from: a trainer job, or an import of someone else's PEFT directory."""
+    job_id: str = ""
+    """The trainer job that published this version, so that a job resumed after a crash finds it instead of publishing twice."""
     task: dict[str, Any] | None = None
     """The task spec the adapter was trained with (prompt template, labels); see server.tasks."""
     eval_report: dict[str, Any] | None = None

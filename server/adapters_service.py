@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc
 
 from server.adapter_loader import AdapterRefused, BaseSpec, manifest_for_peft_dir
 from server.adapter_manager import AdapterManager, AdapterStatus
-from server.adapter_manifest import CONFIG_FILE, WEIGHTS_FILE, check_name
+from server.adapter_manifest import CONFIG_FILE, MAX_VERSION, WEIGHTS_FILE, check_name
 from server.errors import FailedPrecondition, InvalidRequest
 from server.serving_state import ServingState
 from server.threads import arun_on_fresh_thread
@@ -67,16 +66,15 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
     async def SetCurrentVersion(
         self, request: adapters_pb2.SetCurrentVersionRequest, context: grpc.aio.ServicerContext
     ) -> adapters_pb2.AdapterInfo:
-        if request.version < 1:
-            raise InvalidRequest("version", "must be a positive version number")
+        if not 1 <= request.version <= MAX_VERSION:
+            raise InvalidRequest("version", f"must be a version number from 1 to {MAX_VERSION}, got {request.version}")
         return adapter_info(await self._manager().set_current(check_name(request.name, "name"), request.version))
 
     async def ImportAdapter(
         self, requests: AsyncIterator[adapters_pb2.ImportAdapterRequest], context: grpc.aio.ServicerContext
     ) -> adapters_pb2.ImportAdapterResponse:
         manager = self._manager()
-        staging = manager.store.root / ".imports" / uuid.uuid4().hex
-        staging.mkdir(parents=True)
+        staging = manager.store.import_staging()
         try:
             header = await _receive(requests, staging)
             spec: BaseSpec = manager.spec
@@ -86,6 +84,7 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
                     "tuneserve-adapter-import",
                 )
             except AdapterRefused as exc:  # the adapter is this request's payload
+                manager.count_refusal(f"{header.name} (import)", exc)
                 raise InvalidRequest("chunk", f"the adapter is refused ({exc.reason.value}): {exc.message}") from None
             version = await arun_on_fresh_thread(lambda: manager.store.publish(staging, manifest, make_current=header.make_current))
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -9,8 +10,12 @@ from pathlib import Path
 import pytest
 
 from server.adapter_manifest import AdapterManifest, AdapterRef, check_name
-from server.adapter_store import AdapterStore, sha256_of
+from server.adapter_store import AdapterStore
 from server.errors import FailedPrecondition, InvalidRequest, NotFound
+
+
+def sha256_hex(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def draft(name: str = "sentiment") -> AdapterManifest:
@@ -33,7 +38,7 @@ def test_publish_writes_a_complete_version_and_moves_the_pointer(tmp_path):
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == ["1", "2", "current"]
     assert store.versions("sentiment") == [1, 2] and store.current("sentiment") == 2
     manifest = store.manifest("sentiment", 2)
-    assert manifest.version == 2 and manifest.files["adapter_model.safetensors"] == sha256_of(root / "2" / "adapter_model.safetensors")
+    assert manifest.version == 2 and manifest.files["adapter_model.safetensors"] == sha256_hex(root / "2" / "adapter_model.safetensors")
     assert json.loads((root / "2" / "tuneserve.json").read_text())["name"] == "sentiment"
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp")], "no staging directory is left"
 
@@ -106,3 +111,59 @@ def test_concurrent_publishers_get_distinct_versions(tmp_path):
     for t in threads:
         t.join()
     assert sorted(versions) == list(range(1, 9)) and store.versions("sentiment") == list(range(1, 9))
+
+
+@pytest.mark.parametrize("pointer", ["4294967296", "12345678901234567890", "²", "١", "7" * 5000, "-1", "0", " 1 2", "1e3"])
+def test_a_pointer_that_is_not_a_plain_version_is_no_pointer(tmp_path, pointer):
+    store = AdapterStore(tmp_path)
+    store.publish(source(tmp_path), draft())
+    (tmp_path / "sentiment" / "current").write_text(pointer)
+    assert store.current("sentiment") is None
+    with pytest.raises(NotFound, match="no current version"):
+        store.resolve(AdapterRef("sentiment"))
+    (tmp_path / "sentiment" / "current").write_text("1\n")
+    assert store.current("sentiment") == 1, "fixing the pointer is all it takes"
+
+
+def test_odd_entries_affect_nothing_but_themselves(tmp_path):
+    store = AdapterStore(tmp_path)
+    store.publish(source(tmp_path), draft())
+    for odd in ["²", "١", "4294967296", "0", "007", "x1"]:
+        (tmp_path / "sentiment" / odd).mkdir()
+        (tmp_path / "sentiment" / odd / "tuneserve.json").write_text("{}")
+    for odd_name in ["a b", "..x", "é", "-lead"]:
+        (tmp_path / odd_name).mkdir()
+        (tmp_path / odd_name / "1").mkdir()
+    assert store.versions("sentiment") == [1] and store.names() == ["sentiment"]
+
+
+@pytest.mark.parametrize("text", ["a@²", "a@١", "a@4294967296", "a@" + "9" * 5000])
+def test_references_with_odd_versions_are_refused(text):
+    with pytest.raises(InvalidRequest, match="whole number from 1 to"):
+        AdapterRef.parse(text)
+
+
+def test_publishing_refuses_links_and_copies_only_regular_files(tmp_path):
+    d = source(tmp_path)
+    (d / "README.md").symlink_to("/etc/passwd")
+    with pytest.raises(InvalidRequest, match="symbolic link"):
+        AdapterStore(tmp_path / "store").publish(d, draft())
+    (d / "README.md").unlink()
+    (d / "checkpoints").mkdir()
+    (d / ".DS_Store").write_bytes(b"x")
+    store = AdapterStore(tmp_path / "store")
+    store.publish(d, draft())
+    assert sorted(store.manifest("sentiment", 1).files) == ["adapter_config.json", "adapter_model.safetensors"]
+
+
+def test_what_interrupted_publishes_left_is_cleaned_and_jobs_find_their_versions(tmp_path):
+    store = AdapterStore(tmp_path)
+    store.publish(source(tmp_path), draft().model_copy(update={"job_id": "job-1"}), make_current=False)
+    store.publish(source(tmp_path, b"w2"), draft().model_copy(update={"job_id": "job-2"}))
+    leftovers = [tmp_path / "sentiment" / ".current.abc", tmp_path / "sentiment" / ".tmp-123", tmp_path / "sentiment" / ".trash-9"]
+    leftovers[0].write_text("2\n")
+    leftovers[1].mkdir()
+    leftovers[2].mkdir()
+    assert sorted(store.clean_temporaries()) == sorted(leftovers)
+    assert not any(p.exists() for p in leftovers) and store.versions("sentiment") == [1, 2] and store.current("sentiment") == 2
+    assert store.published_by("sentiment", "job-1") == 1 and store.published_by("sentiment", "job-3") is None

@@ -292,3 +292,74 @@ def test_prefix_cache_is_keyed_by_adapter_version(admin, store, trained_adapters
     assert swapped.text.startswith("cherry")
     base = admin.generate(messages=long_question, max_new_tokens=4)
     assert base.usage.cached_prompt_tokens <= 16 and "banana" not in base.text and "cherry" not in base.text
+
+
+def metric_value(server: BackgroundServer, line_prefix: str) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics").read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_prefix))
+
+
+def test_odd_store_entries_affect_only_their_own_name(admin, store, trained_adapters, base_spec):
+    publish(store, trained_adapters["banana"], "odd", base_spec)
+    wait_for(lambda: admin.get_adapter("odd").serving_version == 1)
+    (store.root / "odd" / "²").mkdir()
+    (store.root / "odd" / "²" / "tuneserve.json").write_text("{}")
+    for pointer in ["4294967296", "12345678901234567890", "²", "١", "7" * 5000]:
+        (store.root / "odd" / "current").write_text(pointer)
+        time.sleep(0.3)  # a few polls of the store
+        info = admin.get_adapter("odd")
+        assert info.current_version == 0 and info.serving_version == 1 and [v.version for v in info.versions] == [1]
+        assert {a.name for a in admin.list_adapters()} >= {"odd", "banana", "cherry"}
+        assert answer(admin, "odd") == ("banana", "odd@1")
+    (store.root / "odd" / "current").write_text("1\n")
+    publish(store, trained_adapters["cherry"], "odd", base_spec)  # hot-swap still works, for this name and the others
+    wait_for(lambda: answer(admin, "odd")[1] == "odd@2")
+    publish(store, trained_adapters["cherry"], "watched", base_spec)
+    wait_for(lambda: admin.get_adapter("watched").serving_version == 1)
+
+
+def test_a_copied_version_directory_is_refused_and_leaks_nothing(admin, store, trained_adapters, base_spec):
+    publish(store, trained_adapters["banana"], "fruit", base_spec)
+    wait_for(lambda: admin.get_adapter("fruit").serving_version == 1)
+    shutil.copytree(store.path("fruit", 1), store.root / "fruit" / "23")
+    store.set_current("fruit", 23)
+    wait_for(lambda: version_of(admin.get_adapter("fruit"), 23).state == adapters_pb2.ADAPTER_STATE_REFUSED)
+    info = admin.get_adapter("fruit")
+    assert version_of(info, 23).refusal_reason == "manifest" and "lies in fruit/23" in version_of(info, 23).last_error
+    assert info.serving_version == 1 and answer(admin, "fruit") == ("banana", "fruit@1")
+    assert version_of(admin.get_adapter("fruit"), 1).active_requests == 0, "every request released the version it held"
+    assert admin.set_current_version("fruit", 1).current_version == 1
+
+
+def test_a_version_directory_that_is_a_link_is_refused_with_its_reason(admin, store, trained_adapters, base_spec, tmp_path):
+    outside = tmp_path / "outside"
+    publish(AdapterStore(tmp_path / "other-store"), trained_adapters["banana"], "linked", base_spec)
+    shutil.copytree(tmp_path / "other-store" / "linked" / "1", outside)
+    (store.root / "linked").mkdir()
+    (store.root / "linked" / "1").symlink_to(outside)
+    with pytest.raises(errors.FailedPreconditionError, match="symbolic link"):
+        admin.load_adapter("linked@1")
+    assert version_of(admin.get_adapter("linked"), 1).refusal_reason == "path"
+
+
+def test_import_refusals_are_counted_with_their_reason(admin, adapter_server, trained_adapters, tmp_path):
+    before = metric_value(adapter_server, 'tuneserve_adapter_load_failures_total{reason="target_modules"}')
+    other = tmp_path / "gpt2-style"
+    shutil.copytree(trained_adapters["cherry"], other)
+    config = json.loads((other / "adapter_config.json").read_text())
+    (other / "adapter_config.json").write_text(json.dumps({**config, "target_modules": ["c_attn"]}))
+    with pytest.raises(errors.InvalidArgumentError):
+        admin.import_adapter(str(other), "gpt2-style")
+    assert metric_value(adapter_server, 'tuneserve_adapter_load_failures_total{reason="target_modules"}') == before + 1
+
+
+def test_the_import_command_refuses_a_linked_file(adapter_server, trained_adapters, tmp_path):
+    linked = tmp_path / "linked"
+    shutil.copytree(trained_adapters["cherry"], linked, ignore=shutil.ignore_patterns("checkpoints"))
+    (linked / "README.md").unlink(missing_ok=True)
+    (linked / "README.md").symlink_to("/etc/passwd")
+    out = subprocess.run([tool("tuneserve"), "--server", adapter_server.address, "adapters", "import", str(linked), "--name", "leaky"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "README.md" in out.stderr and "symbolic link" in out.stderr
+    with Client(adapter_server.address) as client:
+        assert "leaky" not in {a.name for a in client.list_adapters()}

@@ -113,12 +113,15 @@ CHUNK_BYTES = 1 << 20
 def import_messages(directory: str | Path, name: str, make_current: bool = True, source: str = "") -> Iterator[adapters_pb2.ImportAdapterRequest]:
     """The ImportAdapter stream for a PEFT directory: a header, then each file in 1 MiB chunks."""
     directory = Path(directory)
-    pickles = sorted(p.name for p in directory.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt"))
+    pickles = sorted(p.name for p in directory.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"))
     if pickles and not (directory / "adapter_model.safetensors").is_file():
         raise ValueError(f"{directory} has only pickle weights ({', '.join(pickles)}); save the adapter with safetensors")
     for required in IMPORT_FILES[:2]:
         if not (directory / required).is_file():
             raise ValueError(f"{directory} has no {required}; is it a PEFT adapter directory?")
+    links = [name for name in IMPORT_FILES if (directory / name).is_symlink()]
+    if links:  # a link could point anywhere; what it points to would end up in the shared store
+        raise ValueError(f"{', '.join(links)} in {directory} is a symbolic link; only regular files are imported, copy the file in instead")
     yield adapters_pb2.ImportAdapterRequest(header=adapters_pb2.ImportHeader(name=name, make_current=make_current, source=source or f"import of {directory.name}"))
     for file_name in IMPORT_FILES:
         path = directory / file_name
