@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from server.base_model import BaseModel
 from server.errors import InvalidRequest
-from server.prompting import check_messages, encode, render_chat
+from server.prompting import check_messages, encode, encode_raw, render_chat
 from server.request import GenerationRequest
 from server.sampling import SamplingParams
 
@@ -35,18 +35,21 @@ class Limits:
     max_stop_sequence_chars: int
     max_demonstrations: int = 256
     max_demonstration_chars: int = 16384
+    max_prompt_chars: int = 2**31  # more characters than max_prompt_tokens can hold, whatever they are
 
     @classmethod
-    def from_settings(cls, settings: Any, context_window: int) -> Limits:
+    def from_settings(cls, settings: Any, context_window: int, longest_token_chars: int) -> Limits:
+        max_prompt_tokens = min(settings.max_prompt_tokens or context_window - 1, context_window - 1)
         return cls(
             context_window=context_window,
-            max_prompt_tokens=min(settings.max_prompt_tokens or context_window - 1, context_window - 1),
+            max_prompt_tokens=max_prompt_tokens,
             default_max_new_tokens=settings.default_max_new_tokens,
             max_new_tokens_limit=settings.max_new_tokens_limit,
             max_stop_sequences=settings.max_stop_sequences,
             max_stop_sequence_chars=settings.max_stop_sequence_chars,
             max_demonstrations=settings.max_demonstrations,
             max_demonstration_chars=settings.max_demonstration_chars,
+            max_prompt_chars=max_prompt_tokens * longest_token_chars,
         )
 
 
@@ -62,9 +65,17 @@ class FewShotPrompt:
     used: list[int]  # indices of the request's demonstrations in the prompt, in prompt order
 
 
-def enum_choice(enum: Any, value: int, prefix: str) -> str:
-    """'most_similar_last' for DEMONSTRATION_ORDER_MOST_SIMILAR_LAST, through the generated helpers."""
-    return str(enum.Name(value)).removeprefix(prefix).lower()
+def enum_choice(enum: Any, value: int, prefix: str, field: str) -> str:
+    """'most_similar_last' for DEMONSTRATION_ORDER_MOST_SIMILAR_LAST, through the generated helpers.
+
+    A value the enum does not define (proto3 keeps unknown numbers) is INVALID_ARGUMENT naming `field`.
+    """
+    try:
+        name = str(enum.Name(value))
+    except ValueError:
+        known = ", ".join(f"{n} ({v})" for n, v in enum.items())
+        raise InvalidRequest(field, f"has no value {value}; use one of {known}") from None
+    return name.removeprefix(prefix).lower()
 
 
 def _in_range(field: str, value: float, low: float, high: float, low_open: bool = False) -> None:
@@ -79,15 +90,28 @@ class Admission:
         self.limits = limits
 
     def render(self, text: str, messages: Any, *, text_field: str = "prompt") -> tuple[Prompt, str]:
-        """Renders exactly one of plain text and chat messages; returns it and the field it came from."""
+        """Renders exactly one of plain text and chat messages; returns it and the field it came from.
+
+        Inputs longer than `max_prompt_tokens` tokens could possibly hold are refused before any
+        tokenizing, so an oversized request costs nothing but its own transfer.
+        """
         if text and len(messages):
             raise InvalidRequest(text_field, f"give either {text_field} or messages, not both")
+        tokenizer = self.base.tokenizer
         if len(messages):
-            rendered = render_chat(self.base.tokenizer, check_messages(messages))
-            return Prompt(rendered, encode(self.base.tokenizer, rendered, chat=True)), "messages"
+            checked = check_messages(messages)
+            self.check_chars("messages", sum(len(m["content"]) for m in checked))
+            rendered = render_chat(tokenizer, checked)
+            return Prompt(rendered, encode(tokenizer, rendered)), "messages"
         if text:
-            return Prompt(text, encode(self.base.tokenizer, text, chat=False)), text_field
+            self.check_chars(text_field, len(text))
+            return Prompt(text, encode_raw(tokenizer, text)), text_field
         raise InvalidRequest(text_field, f"is empty; give {text_field} or messages" + (" or few_shot" if text_field == "prompt" else ""))
+
+    def check_chars(self, field: str, chars: int) -> None:
+        limits = self.limits
+        if chars > limits.max_prompt_chars:
+            raise InvalidRequest(field, f"has {chars} characters, more than {limits.max_prompt_tokens} tokens (max_prompt_tokens) can hold; shorten it")
 
     def budget(self, params: Any, defaults: Any = None, cap: int = 0) -> int:
         """Prompt tokens available when the output needs room for max_new_tokens (default if unset)."""
@@ -139,8 +163,8 @@ class Admission:
         params = request.parameters if request.HasField("parameters") else None
         built = build(
             self.base.tokenizer, spec, fs.query, demos, self.budget(params, cap=fs.max_prompt_tokens),
-            strategy=enum_choice(inference_pb2.DemonstrationSelection, fs.selection, "DEMONSTRATION_SELECTION_"),  # type: ignore[arg-type]
-            ordering=enum_choice(inference_pb2.DemonstrationOrder, fs.order, "DEMONSTRATION_ORDER_"),  # type: ignore[arg-type]
+            strategy=enum_choice(inference_pb2.DemonstrationSelection, fs.selection, "DEMONSTRATION_SELECTION_", "few_shot.selection"),  # type: ignore[arg-type]
+            ordering=enum_choice(inference_pb2.DemonstrationOrder, fs.order, "DEMONSTRATION_ORDER_", "few_shot.order"),  # type: ignore[arg-type]
             seed=fs.seed,
             max_count=fs.max_demonstrations,
             query_field="few_shot.query",
@@ -215,8 +239,8 @@ class Admission:
     def request_id(self, given: str) -> str:
         if len(given) > MAX_REQUEST_ID_CHARS:
             raise InvalidRequest("request_id", f"has {len(given)} characters; at most {MAX_REQUEST_ID_CHARS} are allowed")
-        if given and not given.isprintable():
-            raise InvalidRequest("request_id", "must be printable text")
+        if given and not (given.isascii() and given.isprintable()):  # it goes back as gRPC metadata, which is ASCII
+            raise InvalidRequest("request_id", "must be printable ASCII text")
         return given or uuid.uuid4().hex
 
     def generation(

@@ -27,6 +27,7 @@ from server.event_stream import stream_generation
 from server.inference_service import InferenceService
 from server.kv_cache import PagedKVCache
 from server.metrics import ServerMetrics
+from server.prompting import longest_token_chars
 from server.request import GenerationRequest
 from server.sampling import SamplingParams
 from server.serving_state import Serving, ServingState
@@ -88,7 +89,7 @@ class TuneserveServer:
             base = await self._load_base()
             engine = Engine(base, EngineConfig.from_settings(self.settings, base), self.metrics)
             await arun_on_fresh_thread(engine.start, "tuneserve-engine-start")
-            limits = Limits.from_settings(self.settings, engine.config.max_model_len)
+            limits = Limits.from_settings(self.settings, engine.config.max_model_len, longest_token_chars(base.tokenizer))
             adapters = self._adapter_manager(base, engine)
             store = adapters.store if isinstance(adapters, AdapterManager) else None
             tasks = TaskRegistry(self.settings.task_dir, store)
@@ -128,8 +129,10 @@ class TuneserveServer:
     def _adapter_manager(self, base: BaseModel, engine: Engine) -> AdapterManager | NoAdapters:
         if self.settings.adapter_store is None:
             return NoAdapters()
+        store = AdapterStore(self.settings.adapter_store)
+        store.clean_stale_imports()
         manager = AdapterManager(
-            AdapterStore(self.settings.adapter_store),
+            store,
             BaseSpec.from_base(base),
             engine,
             max_lora_rank=self.settings.max_lora_rank,

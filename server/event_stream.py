@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from server.engine import Engine
-from server.request import GenerationEvent, GenerationRequest
+from server.errors import TuneserveError
+from server.request import EventSink, Finished, GenerationEvent, GenerationRequest
 
 
 async def stream_generation(engine: Engine, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
@@ -30,3 +32,43 @@ async def stream_generation(engine: Engine, request: GenerationRequest) -> Async
     finally:
         if not done:
             engine.cancel(seq_id)
+
+
+def raise_if_failed(finished: Finished) -> None:
+    """Raises what ended a request early: a domain error as it is (its own status), else a bug."""
+    if isinstance(finished.error, TuneserveError):
+        raise finished.error
+    if finished.error is not None:
+        raise RuntimeError("the engine failed this request") from finished.error
+
+
+async def finish_all(engine: Engine, requests: list[GenerationRequest]) -> list[Finished]:
+    """Submits requests as one unit and returns how each ended, in order.
+
+    The first one that ends with an error raises it, and that, or the caller leaving, cancels
+    all the others still queued or running: a failed call leaves nothing behind in the engine.
+    """
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[Finished]] = [loop.create_future() for _ in requests]
+
+    def sink_for(future: asyncio.Future[Finished]) -> EventSink:
+        def settle(finished: Finished) -> None:
+            if not future.done():
+                future.set_result(finished)
+
+        def sink(event: GenerationEvent) -> None:
+            if event.finished is not None:
+                with contextlib.suppress(RuntimeError):  # the event loop is gone
+                    loop.call_soon_threadsafe(settle, event.finished)
+
+        return sink
+
+    ids = engine.submit_group([(request, sink_for(future)) for request, future in zip(requests, futures, strict=True)])
+    try:
+        for next_done in asyncio.as_completed(futures):
+            raise_if_failed(await next_done)
+        return [future.result() for future in futures]
+    finally:
+        for seq_id, future in zip(ids, futures, strict=True):
+            if not future.done():
+                engine.cancel(seq_id)

@@ -21,6 +21,7 @@ import grpc
 from server import errors
 from server.logs import request_id_var
 from server.metrics import RpcMetrics
+from server.request_decoding import Undecodable, tolerant
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,17 @@ def _incoming_request_id(context: grpc.aio.ServicerContext) -> str:
     return uuid.uuid4().hex
 
 
+def _decoded(request: Any) -> Any:
+    if isinstance(request, Undecodable):
+        raise request.error()
+    return request
+
+
+async def _decoded_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _decoded(request)
+
+
 class StatusInterceptor(grpc.aio.ServerInterceptor):
     """Maps domain errors to status codes, and records each RPC's outcome and duration."""
 
@@ -68,31 +80,26 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         rpc = details.method.lstrip("/")
+        decode = tolerant(handler.request_deserializer)
         if handler.unary_unary and inspect.iscoroutinefunction(handler.unary_unary):
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(rpc, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._unary(rpc, handler.unary_unary), request_deserializer=decode, response_serializer=handler.response_serializer
             )
         if handler.stream_unary and inspect.iscoroutinefunction(handler.stream_unary):
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(rpc, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._unary(rpc, handler.stream_unary, streaming=True), request_deserializer=decode, response_serializer=handler.response_serializer
             )
         if handler.unary_stream and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(rpc, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                self._stream(rpc, handler.unary_stream), request_deserializer=decode, response_serializer=handler.response_serializer
             )
         return handler
 
-    def _unary(self, rpc: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _unary(self, rpc: str, behavior: Callable[..., Awaitable[Any]], streaming: bool = False) -> Callable[..., Awaitable[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started, token = time.monotonic(), request_id_var.set(_incoming_request_id(context))
             try:
-                response = await behavior(request, context)
+                response = await behavior(_decoded_stream(request) if streaming else _decoded(request), context)
                 self._record(rpc, grpc.StatusCode.OK, started)
                 return response
             except BaseException as exc:
@@ -107,7 +114,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started, token = time.monotonic(), request_id_var.set(_incoming_request_id(context))
             try:
-                async for response in behavior(request, context):
+                async for response in behavior(_decoded(request), context):
                     yield response
                 self._record(rpc, grpc.StatusCode.OK, started)
             except BaseException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
@@ -11,7 +12,8 @@ import grpc
 from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
 
 from server import __version__
-from server.event_stream import stream_generation
+from server.errors import ResourceExhausted
+from server.event_stream import raise_if_failed, stream_generation
 from server.grpc_status import REQUEST_ID_METADATA_KEY
 from server.logs import request_id_var
 from server.request import Finished, GenerationRequest, StopReason
@@ -40,11 +42,6 @@ def timings_proto(finished: Finished) -> common_pb2.Timings:
 
 def adapter_label(adapter: Any) -> str:
     return "" if adapter is None else adapter.label
-
-
-def raise_if_failed(finished: Finished) -> None:
-    if finished.error is not None:
-        raise RuntimeError("the engine failed this request") from finished.error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +101,16 @@ async def stream_responses(engine: Any, generation: GenerationRequest, note: Pro
         yield chunk
 
 
+def _prepare(serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None) -> tuple[GenerationRequest, PromptNote | None]:
+    """The engine request for a GenerateRequest (a few-shot one included), on the base model."""
+    note = None
+    prompt = None
+    if request.HasField("few_shot"):
+        few_shot = serving.admission.few_shot(request)
+        prompt, note = few_shot.prompt, PromptNote(tuple(few_shot.used))
+    return serving.admission.generation(request, time_remaining=remaining, prompt=prompt), note
+
+
 class InferenceService(inference_pb2_grpc.InferenceServicer):
     def __init__(self, state: ServingState) -> None:
         self._state = state
@@ -116,12 +123,9 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         serving = self._state.require()
         if not request.request_id:
             request.request_id = request_id_var.get()
-        note = None
-        prompt = None
-        if request.HasField("few_shot"):
-            few_shot = serving.admission.few_shot(request)
-            prompt, note = few_shot.prompt, PromptNote(tuple(few_shot.used))
-        generation = serving.admission.generation(request, time_remaining=context.time_remaining(), prompt=prompt)
+        remaining = context.time_remaining()
+        # rendering and tokenizing run off the event loop: a long prompt must not hold up other calls
+        generation, note = await asyncio.to_thread(_prepare, serving, request, remaining)
         request_id_var.set(generation.request_id)
         adapter = await serving.adapters.acquire(request.adapter, context.time_remaining())
         try:
@@ -143,9 +147,13 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
 
     async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
         serving = self._state.require()
-        prompt, _ = serving.admission.render(request.text, request.messages, text_field="text")
+        prompt, _ = await asyncio.to_thread(serving.admission.render, request.text, request.messages, text_field="text")
         tokens = serving.base.tokenizer.convert_ids_to_tokens(prompt.token_ids)
-        return inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
+        response = inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
+        limit = serving.settings.max_message_bytes
+        if response.ByteSize() > limit:
+            raise ResourceExhausted(f"the {len(tokens)} tokens take {response.ByteSize()} bytes, over the server's max_message_bytes ({limit}); tokenize less at once")
+        return response
 
     async def ModelInfo(self, request: inference_pb2.ModelInfoRequest, context: grpc.aio.ServicerContext) -> inference_pb2.ModelInfoResponse:
         serving = self._state.require()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from server.adapter_manifest import check_name
 from server.errors import InvalidRequest
+from server.prompting import encode, plain, render_chat
 
 DEFAULT_PLAIN_FORMAT = "Input: {input}\nOutput:"
 # GenerationParameters fields a task may set defaults for
@@ -96,18 +97,22 @@ class TaskSpec(BaseModel):
 
 
 def render_prompt(tokenizer: Any, spec: TaskSpec, text: str, demonstrations: Sequence[Demonstration] = ()) -> str:
-    """The prompt for `text`, with demonstrations before it; the answer follows it directly."""
+    """The prompt for `text`, with demonstrations before it; the answer follows it directly.
+
+    Everything written into it (instruction, demonstrations, input) is untrusted text: control
+    tokens spelled there are encoded as plain text (server.prompting).
+    """
     if spec.template == "chat":
         messages = [{"role": "system", "content": spec.system_text()}] if spec.system_text() else []
         for demo in demonstrations:
             messages.append({"role": "user", "content": spec.format.format(input=demo.input)})
             messages.append({"role": "assistant", "content": demo.output})
         messages.append({"role": "user", "content": spec.format.format(input=text)})
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(tokenizer, messages)
     blocks = [spec.system_text()] if spec.system_text() else []
     blocks += [f"{spec.format.format(input=demo.input)} {demo.output}" for demo in demonstrations]
     blocks.append(spec.format.format(input=text))
-    return "\n\n".join(blocks)
+    return plain(tokenizer, "\n\n".join(blocks))
 
 
 def completion_text(spec: TaskSpec, output: str) -> str:
@@ -116,7 +121,8 @@ def completion_text(spec: TaskSpec, output: str) -> str:
 
 
 def prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
-    return list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    """Token ids of a prompt made by `render_prompt` or server.prompting.render_chat."""
+    return encode(tokenizer, prompt)
 
 
 def completion_ids(tokenizer: Any, spec: TaskSpec, output: str, end_token_id: int) -> list[int]:
@@ -124,4 +130,4 @@ def completion_ids(tokenizer: Any, spec: TaskSpec, output: str, end_token_id: in
 
     Tokenized apart from the prompt, as the model sees it when it generates after the prompt.
     """
-    return list(tokenizer(completion_text(spec, output), add_special_tokens=False)["input_ids"]) + [end_token_id]
+    return encode(tokenizer, plain(tokenizer, completion_text(spec, output))) + [end_token_id]

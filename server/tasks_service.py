@@ -17,19 +17,11 @@ from tuneserve.v1 import common_pb2, inference_pb2, tasks_pb2, tasks_pb2_grpc
 
 from server.adapter_manifest import check_name
 from server.admission import Prompt
-from server.errors import InvalidRequest, NotFound
-from server.event_stream import stream_generation
+from server.errors import Cancelled, DeadlineExceeded, InvalidRequest, NotFound, TuneserveError
+from server.event_stream import finish_all
 from server.few_shot import build
 from server.grpc_status import REQUEST_ID_METADATA_KEY
-from server.inference_service import (
-    PromptNote,
-    adapter_label,
-    raise_if_failed,
-    stream_responses,
-    timings_proto,
-    unary_response,
-    usage_proto,
-)
+from server.inference_service import PromptNote, adapter_label, stream_responses, timings_proto, unary_response, usage_proto
 from server.logs import request_id_var
 from server.request import Finished, GenerationRequest
 from server.sampling import SamplingParams
@@ -41,10 +33,32 @@ from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 @dataclass
 class TaskCall:
     serving: Serving
-    spec: TaskSpec
+    spec: TaskSpec  # the spec this call renders with (the adapter version's own, when it has one)
     adapter: Any
-    prompt: Prompt
-    note: PromptNote
+
+
+def render_input(call: TaskCall, text: str, budget: int, field: str) -> tuple[Prompt, PromptNote]:
+    """The prompt a task call answers for `text`, in `budget` tokens (blocking: run it off the event loop)."""
+    serving, spec = call.serving, call.spec
+    if not text.strip():
+        raise InvalidRequest(field, "is empty")
+    serving.admission.check_chars(field, len(text))
+    tokenizer = serving.base.tokenizer
+    if call.adapter is None and spec.demonstrations:
+        built = build(tokenizer, spec, text, spec.demonstrations, budget, strategy=spec.selection, query_field=field)
+        return Prompt(built.text, built.token_ids), PromptNote(tuple(built.used), "demonstrations")
+    rendered = render_prompt(tokenizer, spec, text)
+    prompt = Prompt(rendered, prompt_ids(tokenizer, rendered))
+    if len(prompt.token_ids) > budget:
+        raise InvalidRequest(field, f"the prompt has {len(prompt.token_ids)} tokens; at most {budget} fit, shorten the input")
+    return prompt, PromptNote((), "adapter" if call.adapter else "base")
+
+
+def ended_early(finished: Finished, remaining: float | None) -> TuneserveError:
+    """Why a classification has no scores: the caller's deadline passed, or the call was cancelled."""
+    if remaining is not None and finished.total_s >= remaining:
+        return DeadlineExceeded("the deadline passed before the labels were scored")
+    return Cancelled("the request was cancelled before its labels were scored")
 
 
 def parameters_proto(values: dict[str, Any]) -> common_pb2.GenerationParameters:
@@ -77,24 +91,12 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         return serving, serving.tasks.get(check_name(name, "task"))
 
     @contextlib.asynccontextmanager
-    async def _call(self, task: Task, text: str, budget: int, context: grpc.aio.ServicerContext) -> AsyncIterator[TaskCall]:
-        """Acquires the task's adapter (if any) and renders the prompt it answers, in `budget` tokens."""
+    async def _call(self, task: Task, context: grpc.aio.ServicerContext) -> AsyncIterator[TaskCall]:
+        """Holds the task's adapter (if any) for the call; the call renders with its spec."""
         serving = self._state.require()
-        if not text.strip():
-            raise InvalidRequest("input", "is empty")
         adapter = await serving.adapters.acquire(adapter_ref(task), context.time_remaining()) if task.adapter else None
         try:
-            spec = spec_for_call(task, adapter)
-            tokenizer = serving.base.tokenizer
-            if adapter is None and spec.demonstrations:
-                built = build(tokenizer, spec, text, spec.demonstrations, budget, strategy=spec.selection, query_field="input")
-                prompt, note = Prompt(built.text, built.token_ids), PromptNote(tuple(built.used), "demonstrations")
-            else:
-                rendered = render_prompt(tokenizer, spec, text)
-                prompt, note = Prompt(rendered, prompt_ids(tokenizer, rendered)), PromptNote((), "adapter" if adapter else "base")
-                if len(prompt.token_ids) > budget:
-                    raise InvalidRequest("input", f"the prompt has {len(prompt.token_ids)} tokens; at most {budget} fit, shorten the input")
-            yield TaskCall(serving, spec, adapter, prompt, note)
+            yield TaskCall(serving, spec_for_call(task, adapter), adapter)
         finally:
             serving.adapters.release(adapter)
 
@@ -111,44 +113,55 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
 
     # -- classification -----------------------------------------------------------------------
 
-    async def _classify(self, task: Task, text: str, request_id: str, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyResponse:
+    async def _classify(self, task: Task, inputs: list[tuple[str, str]], request_ids: list[str], context: grpc.aio.ServicerContext) -> list[tasks_pb2.ClassifyResponse]:
+        """Scores every label after each input's prompt; the inputs go to the engine as one unit.
+
+        `inputs` are (text, field) pairs; one bad input fails the call and cancels the rest."""
         serving = self._state.require()
-        labels = task.spec.labels
-        eos = serving.base.tokenizer.eos_token_id
         if task.spec.kind != "classification":
             raise InvalidRequest("task", f"{task.spec.name!r} is a generation task; call RunTask")
-        if len(labels) > serving.settings.max_labels:
-            raise InvalidRequest("task", f"{task.spec.name!r} has {len(labels)} labels; the server accepts at most {serving.settings.max_labels}")
-        reserve = sum(len(completion_ids(serving.base.tokenizer, task.spec, label, eos)) for label in labels)
-        limits = serving.admission.limits
-        arrival = time.monotonic()
-        async with self._call(task, text, min(limits.max_prompt_tokens, limits.context_window - reserve), context) as call:
+        arrival, remaining = time.monotonic(), context.time_remaining()
+        async with self._call(task, context) as call:
             labels = call.spec.labels  # the adapter version's own, when it has a task spec
-            branches = tuple(tuple(completion_ids(serving.base.tokenizer, call.spec, label, eos)) for label in labels)
-            remaining = context.time_remaining()
-            generation = GenerationRequest(
-                request_id=request_id, prompt_ids=tuple(call.prompt.token_ids), params=SamplingParams(max_new_tokens=sum(len(b) for b in branches)),
-                arrival=arrival, deadline_at=arrival + remaining if remaining is not None else None, adapter=call.adapter, branches=branches,
-            )
-            finished: Finished | None = None
-            async for event in stream_generation(serving.engine, generation):
-                finished = event.finished
-            assert finished is not None
-            raise_if_failed(finished)
+            if len(labels) > serving.settings.max_labels:
+                raise InvalidRequest("task", f"{task.spec.name!r} has {len(labels)} labels; the server accepts at most {serving.settings.max_labels}")
+
+            def prepare() -> tuple[tuple[tuple[int, ...], ...], list[tuple[Prompt, PromptNote]]]:
+                tokenizer, eos = serving.base.tokenizer, serving.base.tokenizer.eos_token_id
+                branches = tuple(tuple(completion_ids(tokenizer, call.spec, label, eos)) for label in labels)
+                limits = serving.admission.limits
+                budget = min(limits.max_prompt_tokens, limits.context_window - sum(len(b) for b in branches))
+                return branches, [render_input(call, text, budget, field) for text, field in inputs]
+
+            branches, prompts = await asyncio.to_thread(prepare)
+            deadline = arrival + remaining if remaining is not None else None
+            requests = [
+                GenerationRequest(
+                    request_id=request_id, prompt_ids=tuple(prompt.token_ids), params=SamplingParams(max_new_tokens=sum(len(b) for b in branches)),
+                    arrival=arrival, deadline_at=deadline, adapter=call.adapter, branches=branches,
+                )
+                for request_id, (prompt, _) in zip(request_ids, prompts, strict=True)
+            ]
+            results = await finish_all(serving.engine, requests)
+        responses = []
+        for request_id, (_, note), finished in zip(request_ids, prompts, results, strict=True):
             if len(finished.scores) != len(labels):
-                raise InvalidRequest("", "the request ended before its labels were scored (deadline?)")
-        top = max(finished.scores)
-        weights = [math.exp(s - top) for s in finished.scores]
-        total = sum(weights)
-        scores = sorted(
-            (tasks_pb2.LabelScore(label=label, probability=w / total, logprob=s) for label, w, s in zip(labels, weights, finished.scores, strict=True)),
-            key=lambda x: -x.probability,
-        )
-        serving.metrics.classified.labels(call.note.backing).inc()
-        return tasks_pb2.ClassifyResponse(
-            label=scores[0].label, scores=scores, adapter=adapter_label(call.adapter), prompt_info=call.note.proto(finished),
-            usage=usage_proto(finished), timings=timings_proto(finished), request_id=request_id,
-        )
+                raise ended_early(finished, remaining)
+            top = max(finished.scores)
+            weights = [math.exp(s - top) for s in finished.scores]
+            total = sum(weights)
+            scores = sorted(
+                (tasks_pb2.LabelScore(label=label, probability=w / total, logprob=s) for label, w, s in zip(labels, weights, finished.scores, strict=True)),
+                key=lambda x: -x.probability,
+            )
+            serving.metrics.classified.labels(note.backing).inc()
+            responses.append(
+                tasks_pb2.ClassifyResponse(
+                    label=scores[0].label, scores=scores, adapter=adapter_label(call.adapter), prompt_info=note.proto(finished),
+                    usage=usage_proto(finished), timings=timings_proto(finished), request_id=request_id,
+                )
+            )
+        return responses
 
     def _request_id(self, given: str) -> str:
         serving = self._state.require()
@@ -160,7 +173,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         _, task = self._task(request.task)
         request_id = self._request_id(request.request_id)
         await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
-        return await self._classify(task, request.input, request_id, context)
+        return (await self._classify(task, [(request.input, "input")], [request_id], context))[0]
 
     async def ClassifyBatch(self, request: tasks_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyBatchResponse:
         serving, task = self._task(request.task)
@@ -168,11 +181,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             raise InvalidRequest("inputs", "is empty")
         if len(request.inputs) > serving.settings.max_classify_batch:
             raise InvalidRequest("inputs", f"has {len(request.inputs)} inputs; at most {serving.settings.max_classify_batch} per call")
-        for i, text in enumerate(request.inputs):
-            if not text.strip():
-                raise InvalidRequest(f"inputs[{i}]", "is empty")
         base_id = self._request_id("")
-        results = await asyncio.gather(*(self._classify(task, text, f"{base_id}-{i}", context) for i, text in enumerate(request.inputs)))
+        inputs = [(text, f"inputs[{i}]") for i, text in enumerate(request.inputs)]
+        results = await self._classify(task, inputs, [f"{base_id}-{i}" for i in range(len(inputs))], context)
         return tasks_pb2.ClassifyBatchResponse(results=results)
 
     # -- generation ---------------------------------------------------------------------------
@@ -183,13 +194,19 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         if task.spec.kind != "generation":
             raise InvalidRequest("task", f"{task.spec.name!r} is a classification task; call Classify")
         params = request.parameters if request.HasField("parameters") else None
-        budget = serving.admission.budget(params, parameters_proto(task.spec.parameters))
         request_id = self._request_id(request.request_id)
-        async with self._call(task, request.input, budget, context) as call:
-            generate = inference_pb2.GenerateRequest(parameters=params, request_id=request_id)
-            generation = serving.admission.generation(generate, time_remaining=context.time_remaining(), defaults=parameters_proto(call.spec.parameters), prompt=call.prompt)
+        remaining = context.time_remaining()
+        async with self._call(task, context) as call:
+            defaults = parameters_proto(call.spec.parameters)
+
+            def prepare() -> tuple[GenerationRequest, PromptNote]:
+                prompt, note = render_input(call, request.input, serving.admission.budget(params, defaults), "input")
+                generate = inference_pb2.GenerateRequest(parameters=params, request_id=request_id)
+                return serving.admission.generation(generate, time_remaining=remaining, defaults=defaults, prompt=prompt), note
+
+            generation, note = await asyncio.to_thread(prepare)
             await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
-            yield serving, dataclasses.replace(generation, adapter=call.adapter), call.note
+            yield serving, dataclasses.replace(generation, adapter=call.adapter), note
 
     async def RunTask(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
         async with self._run(request, context) as (serving, generation, note):

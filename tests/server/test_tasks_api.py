@@ -247,3 +247,28 @@ def test_publishing_an_adapter_switches_the_task_to_it_and_serves_the_trained_te
     assert {s.label for s in after.scores} == {"positive", "negative"}
     assert tasks.get_task("sentiment").adapter == "sentiment@1"
     assert render_prompt(base_model.tokenizer, trained, text) == render_example(base_model.tokenizer, trained, Example(1, text, "x"))
+
+
+def test_classify_batch_takes_its_whole_documented_limit_as_one_unit(tasks, task_server):
+    """200 inputs (limit 256) on a server whose queue holds 64 beyond a batch of 16."""
+    texts = [f"Review {i}: {'a wonderful film' if i % 2 else 'a dull mess'}." for i in range(200)]
+    results = tasks.classify_batch("sentiment", texts)
+    assert len(results) == 200 and [r.request_id.rsplit("-", 1)[1] for r in results] == [str(i) for i in range(200)]
+
+
+def test_a_failed_classify_batch_cancels_everything_it_started(task_server):
+    engine = task_server.server.state.require().engine
+    texts = [f"Review {i}: it was a film with actors in it, and it went on for a while." for i in range(200)]
+    with Client(task_server.address, timeout=0.5, retries=0) as hurried:
+        with pytest.raises(errors.DeadlineExceededError):
+            hurried.classify_batch("sentiment", texts)
+    deadline = time.monotonic() + 10
+    while engine.num_running or engine.num_waiting:
+        assert time.monotonic() < deadline, (engine.num_running, engine.num_waiting)
+        time.sleep(0.05)
+
+
+def test_a_classification_past_its_deadline_is_deadline_exceeded(task_server):
+    with Client(task_server.address, timeout=0.05, retries=0) as hurried:
+        with pytest.raises(errors.DeadlineExceededError):
+            hurried.classify("sentiment", "An absolute masterpiece of a film. " * 40)
