@@ -29,7 +29,7 @@ class TrainerServer:
         self.metrics = TrainerMetrics()
         self.jobs = JobStore(settings.work_dir / "jobs.sqlite3")
         self.metrics.bind_jobs(lambda state: len(self.jobs.list([state], limit=1_000_000)))
-        self.service = TrainerService(self.jobs, None, settings.max_data_bytes)
+        self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs)
         self.runner: JobRunner | None = None
         self.endpoints: Endpoints | None = None
         self._bring_up: asyncio.Task[None] | None = None

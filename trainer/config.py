@@ -143,6 +143,9 @@ class TrainerSettings(ModelSettings, SecuritySettings):
     max_data_bytes: int = Field(256 * 2**20, ge=1024)
     """Largest training or validation file accepted."""
 
+    data_dirs: list[Path] = Field(default_factory=list)
+    """Directories whose files CreateJob may name as training_file or validation_file (a shared volume); a named path must resolve, links followed, inside one of them. Empty: no file is read by path and data is sent inline."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Log level."""
 

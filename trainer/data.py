@@ -2,8 +2,9 @@
 
 Three formats, one per file: `{"prompt", "completion"}`, `{"messages": [...]}` (OpenAI chat) and
 `{"text", "label"}` (classification). The whole file is read first and every bad line is reported
-with its number and reason; nothing is trained on a file with invalid lines. Lines over the token
-limit are refused by default, or truncated, or dropped, as the job says.
+with its number and reason (parse errors, unknown labels and lines over the token limit together);
+nothing is trained on a file with invalid lines. Lines over the token limit are refused by default,
+or truncated, or dropped, as the job says.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from server.errors import InvalidRequest
-from server.prompting import CHAT_ROLES
+from server.prompting import CHAT_ROLES, encode, plain, render_chat
 from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 
 DataFormat = Literal["prompt_completion", "messages", "classification"]
@@ -32,19 +33,21 @@ _SHOWN_ERRORS = 20
 class LineError:
     line: int
     reason: str
+    source: str = ""  # "" for the training file, "validation data" for a separate holdout file
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return f"{self.source + ' ' if self.source else ''}line {self.line}: {self.reason}"
 
 
 class DataRejected(InvalidRequest):
-    """The training data has invalid lines; `errors` lists every one."""
+    """The training data has invalid lines; `errors` lists every one, in file and line order."""
 
     def __init__(self, errors: Sequence[LineError], what: str = "training data") -> None:
+        errors = sorted(errors, key=lambda e: (e.source, e.line))
         shown = "; ".join(str(e) for e in errors[:_SHOWN_ERRORS])
-        more = f" (and {len(errors) - _SHOWN_ERRORS} more)" if len(errors) > _SHOWN_ERRORS else ""
+        more = f" (and {len(errors) - _SHOWN_ERRORS} more, every one listed with the job)" if len(errors) > _SHOWN_ERRORS else ""
         super().__init__("", f"{what} has {len(errors)} invalid line(s): {shown}{more}")
-        self.errors = list(errors)
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ class TokenizedExample:
 
 @dataclass
 class Dataset:
-    format: DataFormat
+    format: DataFormat | None  # None when no line could be read as any format
     examples: list[Example]
-    labels: list[str] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
 
 
 def detect_format(obj: dict[str, Any]) -> DataFormat | None:
@@ -77,6 +80,17 @@ def detect_format(obj: dict[str, Any]) -> DataFormat | None:
         if all(f in obj for f in fields):
             return name
     return None
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _text_problem(name: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"{name} must be a string, got {_json_type(value)}"
+    return None if value.strip() else f"empty {name}"
 
 
 def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
@@ -88,16 +102,16 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
         return f"missing field {missing[0]!r} (this file is in {fmt} format: {', '.join(_FORMAT_FIELDS[fmt])})"
     if fmt == "prompt_completion":
         prompt, completion = obj["prompt"], obj["completion"]
-        if not isinstance(prompt, str) or not prompt.strip():
-            return "empty prompt"
-        if not isinstance(completion, str) or not completion.strip():
-            return "empty completion"
-        return Example(number, prompt, completion)
+        problem = _text_problem("prompt", prompt) or _text_problem("completion", completion)
+        return problem or Example(number, prompt, completion)
     if fmt == "classification":
         text, label = obj["text"], obj["label"]
-        if not isinstance(text, str) or not text.strip():
-            return "empty text"
-        if not isinstance(label, (str, int)) or not str(label).strip():
+        problem = _text_problem("text", text)
+        if problem:
+            return problem
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            return f"label must be a string or an integer, got {_json_type(label)}"
+        if not str(label).strip():
             return "empty label"
         return Example(number, text, str(label).strip())
     messages = obj["messages"]
@@ -122,11 +136,11 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
     return Example(number, last_user, turns[-1][1], tuple(turns[:-1]))
 
 
-def read_jsonl(data: bytes, what: str = "training data") -> Dataset:
-    """Parses the whole file; raises DataRejected listing every bad line."""
+def parse_jsonl(data: bytes, what: str = "training data", source: str = "") -> Dataset:
+    """Parses the whole file; the dataset's `errors` list every bad line (with `source` on each)."""
     errors: list[LineError] = []
     examples: list[Example] = []
-    seen: dict[tuple, int] = {}
+    seen: dict[tuple[str, str, tuple[tuple[str, str], ...]], int] = {}
     fmt: DataFormat | None = None
     try:
         text = data.decode("utf-8")
@@ -138,38 +152,57 @@ def read_jsonl(data: bytes, what: str = "training data") -> Dataset:
         try:
             obj = json.loads(raw)
         except ValueError as exc:
-            errors.append(LineError(number, f"not JSON ({exc.msg})"))
+            errors.append(LineError(number, f"not JSON ({exc.msg})", source))
             continue
         if fmt is None:
             fmt = detect_format(obj) if isinstance(obj, dict) else None
             if fmt is None:
-                errors.append(LineError(number, "unknown format: expected prompt+completion, messages, or text+label"))
+                errors.append(LineError(number, "unknown format: expected prompt+completion, messages, or text+label", source))
                 continue
         parsed = _parse_line(obj, number, fmt)
         if isinstance(parsed, str):
-            errors.append(LineError(number, parsed))
+            errors.append(LineError(number, parsed, source))
             continue
         key = (parsed.input, parsed.output, parsed.conversation)
         if key in seen:
-            errors.append(LineError(number, f"duplicate of line {seen[key]}"))
+            errors.append(LineError(number, f"duplicate of line {seen[key]}", source))
             continue
         seen[key] = number
         examples.append(parsed)
-    if errors:
-        raise DataRejected(errors, what)
-    if not examples or fmt is None:
+    if not examples and not errors:
         raise InvalidRequest("training_data", f"{what} has no examples")
-    return Dataset(fmt, examples)
+    return Dataset(fmt, examples, errors)
 
 
-def check_labels(dataset: Dataset, labels: Sequence[str]) -> list[str]:
-    """The label set: the job's, or the distinct labels of the data; every example must use one."""
+def read_jsonl(data: bytes, what: str = "training data") -> Dataset:
+    """`parse_jsonl`, raising DataRejected when any line is bad."""
+    dataset = parse_jsonl(data, what)
+    if dataset.errors:
+        raise DataRejected(dataset.errors, what)
+    return dataset
+
+
+def choose_labels(dataset: Dataset, labels: Sequence[str]) -> list[str]:
+    """The label set: the job's, or the distinct labels of the data."""
     if dataset.format != "classification":
         return list(labels)
     chosen = list(labels) or sorted({e.output for e in dataset.examples})
     if len(chosen) < 2:
         raise InvalidRequest("task.labels", f"a classification task needs at least two labels; the data has {chosen}")
-    unknown = [LineError(e.line, f"label {e.output!r} is not one of {chosen}") for e in dataset.examples if e.output not in chosen]
+    return chosen
+
+
+def label_errors(dataset: Dataset, labels: Sequence[str], source: str = "") -> list[LineError]:
+    """Lines whose label is not one of `labels`."""
+    if dataset.format != "classification":
+        return []
+    return [LineError(e.line, f"label {e.output!r} is not one of {list(labels)}", source) for e in dataset.examples if e.output not in labels]
+
+
+def check_labels(dataset: Dataset, labels: Sequence[str]) -> list[str]:
+    """`choose_labels`, raising DataRejected when an example uses another label."""
+    chosen = choose_labels(dataset, labels)
+    unknown = label_errors(dataset, chosen)
     if unknown:
         raise DataRejected(unknown)
     return chosen
@@ -182,7 +215,7 @@ def render_example(tokenizer: Any, spec: TaskSpec, example: Example) -> str:
     messages = [{"role": role, "content": content} for role, content in example.conversation]
     if spec.system_text() and messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": spec.system_text()})
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return render_chat(tokenizer, messages)
 
 
 def _with_input(example: Example, text: str) -> Example:
@@ -195,17 +228,28 @@ def _with_input(example: Example, text: str) -> Example:
 
 
 def tokenize(
-    tokenizer: Any, spec: TaskSpec, examples: Sequence[Example], max_tokens: int, end_token_id: int, over_length: OverLength = "refuse"
+    tokenizer: Any,
+    spec: TaskSpec,
+    examples: Sequence[Example],
+    max_tokens: int,
+    end_token_id: int,
+    over_length: OverLength = "refuse",
+    errors: list[LineError] | None = None,
+    source: str = "",
 ) -> tuple[list[TokenizedExample], list[int]]:
-    """Tokenizes every example; returns them and the lines dropped. Refusals raise DataRejected."""
+    """Tokenizes every example; returns them and the lines dropped.
+
+    Lines over the limit (when refused) are added to `errors`, or, without such a list, raise
+    DataRejected."""
     out: list[TokenizedExample] = []
     dropped: list[int] = []
-    errors: list[LineError] = []
+    collect = errors is not None
+    errors = errors if errors is not None else []
     for example in examples:
         completion = completion_ids(tokenizer, spec, example.output, end_token_id)
         prompt = prompt_ids(tokenizer, render_example(tokenizer, spec, example))
         if len(prompt) + len(completion) > max_tokens and over_length == "truncate":
-            input_ids = tokenizer(example.input, add_special_tokens=False)["input_ids"]
+            input_ids = encode(tokenizer, plain(tokenizer, example.input))
             for _ in range(4):  # re-rendering can shift a token or two at the cut
                 excess = len(prompt) + len(completion) - max_tokens
                 if excess <= 0 or excess >= len(input_ids):
@@ -217,12 +261,12 @@ def tokenize(
                 dropped.append(example.line)
                 continue
             hint = "; set over_length to truncate or drop, or raise max_seq_len" if over_length == "refuse" else ""
-            errors.append(LineError(example.line, f"over the token limit ({len(prompt) + len(completion)} > {max_tokens} tokens){hint}"))
+            errors.append(LineError(example.line, f"over the token limit ({len(prompt) + len(completion)} > {max_tokens} tokens){hint}", source))
             continue
         out.append(TokenizedExample(example.line, prompt, completion))
-    if errors:
+    if errors and not collect:
         raise DataRejected(errors)
-    if not out:
+    if not out and examples and not errors:
         raise InvalidRequest("training_data", "every example was dropped as too long")
     return out, dropped
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel
 
+from server.prompting import encode, render_chat
 from server.task_spec import Demonstration, TaskSpec, completion_ids, prompt_ids, render_prompt
 from trainer.data import Example, render_example
 
@@ -179,7 +180,7 @@ def _prompt(tokenizer: Any, spec: TaskSpec, example: Example, demos: Sequence[De
     for demo in demos:
         messages += [{"role": "user", "content": demo.input}, {"role": "assistant", "content": demo.output}]
     messages += [{"role": r, "content": c} for r, c in example.conversation if r != "system" or not spec.system_text()]
-    return prompt_ids(tokenizer, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+    return prompt_ids(tokenizer, render_chat(tokenizer, messages))
 
 
 def run_condition(model: Any, tokenizer: Any, spec: TaskSpec, holdout: Sequence[Example], demos: Sequence[Demonstration], end_id: int) -> ConditionResult:
@@ -213,7 +214,7 @@ def probe_accuracy(model: Any, tokenizer: Any, questions: Sequence[dict[str, Any
     for q in questions:
         choices = "\n".join(f"{letter}. {choice}" for letter, choice in zip(letters, q["choices"], strict=True))
         prompts.append(prompt_ids(tokenizer, f"The following is a multiple choice question about {q['subject']}.\n\n{q['question']}\n{choices}\nAnswer:"))
-    letter_ids = [tokenizer(f" {letter}", add_special_tokens=False)["input_ids"] for letter in letters]
+    letter_ids = [encode(tokenizer, f" {letter}") for letter in letters]
     picked = pick_labels(model, prompts, letter_ids, tokenizer.pad_token_id)
     return sum(p == q["answer"] for p, q in zip(picked, questions, strict=True)) / len(questions)
 

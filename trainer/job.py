@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +16,18 @@ from server.config import ModelSettings
 from server.errors import Cancelled, InvalidRequest
 from server.task_spec import TaskSpec
 from trainer.config import JobConfig, TrainerSettings
-from trainer.data import Example, TokenizedExample, check_labels, read_jsonl, split, tokenize
+from trainer.data import DataRejected, Example, TokenizedExample, choose_labels, label_errors, parse_jsonl, split, tokenize
 from trainer.evaluation import EvalReport, choose_demonstrations, evaluate, load_probe
 from trainer.jobs_db import JobState, JobStore
 from trainer.publishing import publish, publish_decision
 from trainer.training import Distributed, Progress, Trainer, build_lora_model
 
 log = logging.getLogger(__name__)
+
+
+VALIDATION_SOURCE = "validation data"
+# Bad lines a job record (and GetJob) carries; the job's directory keeps all of them.
+MAX_REPORTED_INVALID_LINES = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,31 @@ class JobFiles:
     def adapter(self) -> Path:
         return self.root / "adapter"
 
+    @property
+    def invalid_lines(self) -> Path:
+        return self.root / "invalid_lines.txt"
+
+    def create(self, training: bytes, validation: bytes | None) -> None:
+        """The job's directory and data, readable by the trainer's user only (the data may be private)."""
+        self.root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700)
+        write_private(self.train, training)
+        if validation:
+            write_private(self.validation, validation)
+
+
+def record_invalid_lines(files: JobFiles, rejected: DataRejected) -> list[dict[str, Any]]:
+    """Keeps every bad line in the job's directory; returns the first MAX_REPORTED for the job record."""
+    write_private(files.invalid_lines, "".join(f"{error}\n" for error in rejected.errors).encode())
+    return [{"line": e.line, "reason": e.reason, "source": e.source} for e in rejected.errors[:MAX_REPORTED_INVALID_LINES]]
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Writes a file only its owner can read, whatever the process umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
 
 @dataclass
 class PreparedData:
@@ -76,32 +107,42 @@ def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpe
 
 
 def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
-    """Reads, checks, splits and tokenizes the job's data; raises with every problem found."""
-    dataset = read_jsonl(files.train.read_bytes())
-    labels = check_labels(dataset, config.task.labels)
-    spec = task_spec(config, dataset.format, labels)
-    hp = config.hyperparameters
-    if files.validation.is_file():
-        holdout_set = read_jsonl(files.validation.read_bytes(), "validation data")
-        if holdout_set.format != dataset.format:
+    """Reads, checks, tokenizes and splits the job's data; raises DataRejected with every bad line."""
+    dataset = parse_jsonl(files.train.read_bytes())
+    errors = list(dataset.errors)
+    holdout_set = parse_jsonl(files.validation.read_bytes(), "validation data", VALIDATION_SOURCE) if files.validation.is_file() else None
+    if holdout_set is not None:
+        errors += holdout_set.errors
+        if dataset.format and holdout_set.format and holdout_set.format != dataset.format:
             raise InvalidRequest("validation_data", f"is in {holdout_set.format} format, the training data in {dataset.format}")
-        check_labels(holdout_set, labels)
-        train, holdout = dataset.examples, holdout_set.examples
+    if dataset.format is None or not dataset.examples:
+        raise DataRejected(errors)
+    try:
+        labels = choose_labels(dataset, config.task.labels)
+    except InvalidRequest:
+        if errors:  # the bad lines may hold the missing labels: they are what to fix first
+            raise DataRejected(errors) from None
+        raise
+    errors += label_errors(dataset, labels)
+    spec = task_spec(config, dataset.format, labels)
+    hp, end_id = config.hyperparameters, tokenizer.eos_token_id
+    tokens, dropped = tokenize(tokenizer, spec, dataset.examples, hp.max_seq_len, end_id, config.over_length, errors)
+    if holdout_set is not None:
+        errors += label_errors(holdout_set, labels, VALIDATION_SOURCE)
+        holdout_tokens, dropped_holdout = tokenize(tokenizer, spec, holdout_set.examples, hp.max_seq_len, end_id, config.over_length, errors, VALIDATION_SOURCE)
+    if errors:
+        raise DataRejected(errors)
+    kept = {t.line: t for t in tokens}
+    examples = [e for e in dataset.examples if e.line in kept]
+    if holdout_set is not None:
+        train, holdout = examples, [e for e in holdout_set.examples if e.line in {t.line for t in holdout_tokens}]
+        dropped += dropped_holdout
     else:
-        train, holdout = split(dataset.examples, config.validation_split, hp.seed)
-    end_id = tokenizer.eos_token_id
-    train_tokens, dropped = tokenize(tokenizer, spec, train, hp.max_seq_len, end_id, config.over_length)
-    holdout_tokens, dropped_holdout = tokenize(tokenizer, spec, holdout, hp.max_seq_len, end_id, config.over_length)
-    kept = {t.line for t in train_tokens}
-    kept_holdout = {t.line for t in holdout_tokens}
-    return PreparedData(
-        spec=spec,
-        train=[e for e in train if e.line in kept],
-        holdout=[e for e in holdout if e.line in kept_holdout],
-        train_tokens=train_tokens,
-        holdout_tokens=holdout_tokens,
-        dropped=sorted(dropped + dropped_holdout),
-    )
+        train, holdout = split(examples, config.validation_split, hp.seed)
+        holdout_tokens = [kept[e.line] for e in holdout]
+    if not train or not holdout:
+        raise InvalidRequest("training_data", "every example was dropped as too long")
+    return PreparedData(spec=spec, train=train, holdout=holdout, train_tokens=[kept[e.line] for e in train], holdout_tokens=holdout_tokens, dropped=sorted(dropped))
 
 
 def load_training_base(settings: TrainerSettings, config: JobConfig) -> BaseModel:
@@ -160,10 +201,18 @@ def execute(
     """Runs a RUNNING job to SUCCEEDED: train, evaluate, publish by its policy, clean up.
 
     Raises Cancelled when `should_stop` says so; the caller decides what that means. Under torchrun
-    every rank trains; only rank 0 evaluates, publishes and records the outcome.
+    every rank trains; only rank 0 evaluates, publishes and records the outcome. Publishing is
+    exactly-once: the version is recorded in the job before the pointer moves, and a job resumed
+    after a crash that finds its own version in the store finishes from it instead of training on.
     """
     files = JobFiles.of(settings.work_dir, job_id)
     config = JobConfig.model_validate(jobs.get(job_id).config)
+    published = store.published_by(config.adapter_name, job_id)
+    if published is not None:
+        if Distributed.from_env().main:
+            _finish_published(job_id, config, published, jobs, store)
+            cleanup(files)
+        return
     data = prepare(config, tokenizer, files)
     base = load_training_base(settings, config)
     model, report, history = train_and_evaluate(job_id, config, data, base, files, jobs, settings.probe_data, should_stop, on_progress)
@@ -177,14 +226,31 @@ def execute(
     should_publish, note = publish_decision(config, report)
     if should_publish:
         version = publish(store, files.adapter, model, base, data.spec, config, report, history, job_id)
-        result["published_adapter"] = f"{config.adapter_name}@{version}"
-        jobs.add_event(job_id, "message", {"text": f"published {config.adapter_name}@{version}"})
+        jobs.update(job_id, result={**result, "published_adapter": f"{config.adapter_name}@{version}"})
+        _finish_published(job_id, config, version, jobs, store)
     else:
         result["publish_note"] = note
         jobs.add_event(job_id, "message", {"text": f"not published: {note}"})
-    jobs.update(job_id, result=result)
-    jobs.transition(job_id, JobState.SUCCEEDED)
+        jobs.update(job_id, result=result)
+        jobs.transition(job_id, JobState.SUCCEEDED)
     cleanup(files)
+
+
+def _finish_published(job_id: str, config: JobConfig, version: int, jobs: JobStore, store: AdapterStore) -> None:
+    """Makes the job's published version current (once) and the job SUCCEEDED, from what the store holds."""
+    label = f"{config.adapter_name}@{version}"
+    result = jobs.get(job_id).result
+    if result.get("published_adapter") != label:  # killed between publishing and recording it
+        evaluation = dict(store.manifest(config.adapter_name, version).eval_report or {})
+        margin, beats = evaluation.pop("margin", 0.0), evaluation.pop("adapter_beats_icl", False)
+        result = {**result, "report": evaluation, "margin": margin, "adapter_beats_icl": beats, "published_adapter": label}
+        jobs.update(job_id, result=result)
+        jobs.add_event(job_id, "message", {"text": f"found {label}, published before the trainer stopped; not publishing again"})
+    if not result.get("pointer_moved"):
+        store.set_current(config.adapter_name, version)
+        jobs.update(job_id, result={**result, "pointer_moved": True})
+        jobs.add_event(job_id, "message", {"text": f"published {label}"})
+    jobs.transition(job_id, JobState.SUCCEEDED)
 
 
 def cleanup(files: JobFiles) -> None:

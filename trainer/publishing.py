@@ -51,7 +51,9 @@ def write_loss_curve(history: History, path: Path) -> None:
 
 
 def publish(store: AdapterStore, adapter_dir: Path, model: Any, base: BaseModel, spec: TaskSpec, config: JobConfig, report: EvalReport, history: History, job_id: str) -> int:
-    """Saves the adapter with its loss curve and publishes it as the next version; returns it."""
+    """Saves the adapter with its loss curve and publishes it as the next version, not yet current; returns it.
+
+    The manifest names the job, so a job resumed after a crash finds the version (see trainer.job)."""
     model.save_pretrained(adapter_dir)
     (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's model card template says nothing true
     write_loss_curve(history, adapter_dir / LOSS_CURVE)
@@ -66,7 +68,8 @@ def publish(store: AdapterStore, adapter_dir: Path, model: Any, base: BaseModel,
         target_modules=sorted(hp.target_modules),
         files={},
         source=f"trainer job {job_id}",
+        job_id=job_id,
         task=spec.model_dump(),
         eval_report={**report.model_dump(), "margin": report.margin, "adapter_beats_icl": report.adapter_beats_icl},
     )
-    return store.publish(adapter_dir, manifest)
+    return store.publish(adapter_dir, manifest, make_current=False)

@@ -15,7 +15,7 @@ from server.adapter_store import AdapterStore
 from server.errors import Cancelled, FailedPrecondition, InvalidRequest
 from trainer.config import JobConfig, TrainerSettings
 from trainer.data import DataRejected
-from trainer.job import JobFiles, cleanup, execute, prepare
+from trainer.job import JobFiles, cleanup, execute, prepare, record_invalid_lines
 from trainer.jobs_db import JobRecord, JobState, JobStore
 from trainer.run_job import run_distributed
 from trainer.training import Progress
@@ -39,6 +39,7 @@ class JobRunner:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.store.clean_temporaries()  # what a publish killed half-way left
         for job in self.jobs.list([JobState.RUNNING]):
             self.jobs.add_event(job.id, "message", {"text": "the trainer restarted; the job resumes from its last checkpoint"})
             self.jobs.transition(job.id, JobState.QUEUED)
@@ -60,11 +61,7 @@ class JobRunner:
 
     def submit(self, config: JobConfig, training: bytes, validation: bytes | None) -> JobRecord:
         job = self.jobs.create(config.adapter_name, config.model_dump())
-        files = JobFiles.of(self.settings.work_dir, job.id)
-        files.root.mkdir(parents=True, exist_ok=True)
-        files.train.write_bytes(training)
-        if validation:
-            files.validation.write_bytes(validation)
+        JobFiles.of(self.settings.work_dir, job.id).create(training, validation)
         self._spawn_validation(job.id)
         return self.jobs.get(job.id)
 
@@ -97,9 +94,12 @@ class JobRunner:
 
     def _validate(self, job_id: str) -> None:
         job = self.jobs.get(job_id)
+        files = JobFiles.of(self.settings.work_dir, job_id)
         try:
-            data = prepare(JobConfig.model_validate(job.config), self.tokenizer, JobFiles.of(self.settings.work_dir, job_id))
+            data = prepare(JobConfig.model_validate(job.config), self.tokenizer, files)
         except DataRejected as exc:
+            reported = record_invalid_lines(files, exc)
+            self.jobs.update(job_id, result={"invalid_lines": reported, "invalid_line_count": len(exc.errors)})
             self.jobs.transition(job_id, JobState.FAILED, "invalid_data", exc.message)
             return
         except InvalidRequest as exc:

@@ -13,19 +13,15 @@ from pydantic import ValidationError
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
 from server.adapter_manifest import check_name
+from server.admission import enum_choice
 from server.errors import InvalidRequest, Unavailable
+from server.safe_files import UnsafePath, inside, read_confined
 from trainer.config import JobConfig
 from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
 from trainer.runner import JobRunner
 
 _HYPERPARAMETER_FIELDS = [f.name for f in trainer_pb2.Hyperparameters.DESCRIPTOR.fields if f.name != "target_modules"]
 _EVALUATION_FIELDS = [f.name for f in trainer_pb2.EvaluationConfig.DESCRIPTOR.fields]
-
-
-def _enum_choice(enum: Any, value: int, prefix: str) -> str | None:
-    """'if_beats_icl' for PUBLISH_POLICY_IF_BEATS_ICL; None for the UNSPECIFIED default."""
-    name = enum.Name(value).removeprefix(prefix).lower()
-    return None if name == "unspecified" else name
 
 
 def _set_fields(message: Any, names: list[str]) -> dict[str, Any]:
@@ -47,8 +43,8 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
         **_set_fields(request, ["validation_split", "checkpoint_every"]),
     }
     for field, enum, prefix in (("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"), ("over_length", trainer_pb2.OverLength, "OVER_LENGTH_")):
-        choice = _enum_choice(enum, getattr(request, field), prefix)
-        if choice:
+        choice = enum_choice(enum, getattr(request, field), prefix, field)
+        if choice != "unspecified":
             values[field] = choice
     try:
         return JobConfig.model_validate(values)
@@ -96,6 +92,8 @@ def job_proto(job: JobRecord) -> trainer_pb2.Job:
         published_adapter=result.get("published_adapter", ""),
         publish_note=result.get("publish_note", ""),
         config_json=JobConfig.model_validate(job.config).model_dump_json(),
+        invalid_lines=[trainer_pb2.InvalidLine(**line) for line in result.get("invalid_lines", [])],
+        invalid_line_count=result.get("invalid_line_count", 0),
     )
     if "report" in result:
         message.report.CopyFrom(report_proto({**result["report"], "margin": result["margin"], "adapter_beats_icl": result["adapter_beats_icl"]}))
@@ -120,10 +118,11 @@ def event_proto(event: EventRecord, job: JobRecord) -> trainer_pb2.JobEvent:
 
 
 class TrainerService(trainer_pb2_grpc.TrainerServicer):
-    def __init__(self, jobs: JobStore, runner: JobRunner | None, max_data_bytes: int) -> None:
+    def __init__(self, jobs: JobStore, runner: JobRunner | None, max_data_bytes: int, data_dirs: list[Path] | None = None) -> None:
         self.jobs = jobs
         self.runner = runner
         self.max_data_bytes = max_data_bytes
+        self.data_dirs = list(data_dirs or [])
 
     def _runner(self) -> JobRunner:
         if self.runner is None:
@@ -131,20 +130,32 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         return self.runner
 
     def _data(self, inline: bytes, path: str, field: str, required: bool) -> bytes | None:
+        inline_field = field.replace("_file", "_data")
         if inline and path:
-            raise InvalidRequest(field, f"give either {field.replace('_file', '_data')} or {field}, not both")
+            raise InvalidRequest(field, f"give either {inline_field} or {field}, not both")
         if path:
-            source = Path(path)
-            if not source.is_file():
-                raise InvalidRequest(field, f"{path} is not a file on the trainer")
-            if source.stat().st_size > self.max_data_bytes:
-                raise InvalidRequest(field, f"{path} is larger than the trainer's max_data_bytes ({self.max_data_bytes})")
-            return source.read_bytes()
+            return self._read_named(path, field)
         if not inline and required:
-            raise InvalidRequest(field.replace("_file", "_data"), "no training data: send it inline or name a file on the trainer")
+            raise InvalidRequest(inline_field, "no training data: send it inline or name a file in one of the trainer's data directories")
         if len(inline) > self.max_data_bytes:
-            raise InvalidRequest(field.replace("_file", "_data"), f"is larger than the trainer's max_data_bytes ({self.max_data_bytes})")
+            raise InvalidRequest(inline_field, f"is larger than the trainer's max_data_bytes ({self.max_data_bytes})")
         return inline or None
+
+    def _read_named(self, path: str, field: str) -> bytes:
+        """A file inside the configured data directories. Whether a path outside them exists, and
+        anything about its contents, is never revealed: every such path gets the same answer."""
+        if not self.data_dirs:
+            raise InvalidRequest(field, "this trainer reads no files by path (no data_dirs are configured); send the data inline")
+        source = inside(path, self.data_dirs)
+        if source is None:
+            where = ", ".join(str(d) for d in self.data_dirs)
+            raise InvalidRequest(field, f"{path[:256]!r} is not a file inside the trainer's data directories ({where}); send the data inline")
+        try:
+            return read_confined(source, self.max_data_bytes)
+        except (UnsafePath, IsADirectoryError):
+            raise InvalidRequest(field, f"{path[:256]!r} is not a regular file") from None
+        except ValueError:
+            raise InvalidRequest(field, f"{path[:256]!r} is larger than the trainer's max_data_bytes ({self.max_data_bytes})") from None
 
     async def CreateJob(self, request: trainer_pb2.CreateJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         runner = self._runner()
@@ -158,7 +169,8 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         return job_proto(self.jobs.get(request.id))
 
     async def ListJobs(self, request: trainer_pb2.ListJobsRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.ListJobsResponse:
-        states = [JobState[trainer_pb2.JobState.Name(s).removeprefix("JOB_STATE_")] for s in request.states if s]
+        names = [enum_choice(trainer_pb2.JobState, s, "JOB_STATE_", f"states[{i}]") for i, s in enumerate(request.states)]
+        states = [JobState(name) for name in names if name != "unspecified"]
         return trainer_pb2.ListJobsResponse(jobs=[job_proto(j) for j in self.jobs.list(states, request.limit or 100)])
 
     async def CancelJob(self, request: trainer_pb2.CancelJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:

@@ -54,7 +54,9 @@ def trainer(tmp_path_factory, cache_dir):
     from server.background import BackgroundServer
     from trainer.app import TrainerServer
 
-    settings = trainer_settings(tmp_path_factory.mktemp("trainer"), cache_dir)
+    root = tmp_path_factory.mktemp("trainer")
+    (root / "data").mkdir()
+    settings = trainer_settings(root, cache_dir, data_dirs=[root / "data"])
     running = BackgroundServer(None, server=TrainerServer(settings)).start()
     yield running
     running.stop()

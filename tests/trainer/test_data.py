@@ -8,7 +8,7 @@ import pytest
 
 from server.errors import InvalidRequest
 from server.task_spec import TaskSpec
-from trainer.data import DataRejected, Example, check_labels, read_jsonl, split, tokenize
+from trainer.data import DataRejected, Example, check_labels, parse_jsonl, read_jsonl, split, tokenize
 
 
 def jsonl(*rows) -> bytes:
@@ -108,3 +108,45 @@ def test_split_is_seeded_and_holds_something_out():
     assert split(items, 0.1, seed=8) != (train, holdout)
     with pytest.raises(InvalidRequest, match="too few"):
         split([1], 0.5, 0)
+
+
+def test_fields_of_the_wrong_type_say_so():
+    dataset = parse_jsonl(jsonl({"text": 5, "label": "pos"}, {"text": "ok", "label": ["pos"]}, {"text": "fine", "label": "neg"}, {"text": "  ", "label": "neg"}))
+    reasons = {e.line: e.reason for e in dataset.errors}
+    assert reasons == {1: "text must be a string, got a number", 2: "label must be a string or an integer, got a list", 4: "empty text"}
+
+
+def test_every_bad_line_of_a_large_garbage_file_is_numbered():
+    lines = [json.dumps({"text": f"good {i}", "label": "pos" if i % 2 else "neg"}) for i in range(3)]
+    lines += [f"garbage {i} {{" for i in range(18_901)]
+    rejected = DataRejected(parse_jsonl("\n".join(lines).encode()).errors)
+    assert len(rejected.errors) == 18_901 and [e.line for e in rejected.errors] == list(range(4, 18_905))
+    assert "18901 invalid line(s)" in rejected.message and "every one listed with the job" in rejected.message
+
+
+def prepared(tmp_path, base_model, data: bytes, **config):
+    from trainer.config import JobConfig
+    from trainer.job import JobFiles, prepare
+
+    files = JobFiles(tmp_path / "job")
+    files.create(data, None)
+    return prepare(JobConfig(adapter_name="t", **config), base_model.tokenizer, files)
+
+
+def test_an_over_long_line_is_reported_together_with_the_other_bad_lines(tmp_path, base_model):
+    rows = [{"text": f"review number {i}", "label": "pos" if i % 2 else "neg"} for i in range(10)]
+    rows[4] = {"text": "This film goes on and on. " * 200, "label": "neg"}
+    data = jsonl(*rows, "not json", {"text": 5, "label": "pos"})
+    with pytest.raises(DataRejected) as info:
+        prepared(tmp_path, base_model, data, hyperparameters={"max_seq_len": 256})
+    assert [e.line for e in info.value.errors] == [5, 11, 12]
+    assert "over the token limit" in info.value.errors[0].reason
+
+
+def test_job_files_are_private(tmp_path, base_model):
+    from trainer.job import JobFiles
+
+    files = JobFiles(tmp_path / "jobs" / "job-1")
+    files.create(b'{"text": "a", "label": "b"}\n', b'{"text": "c", "label": "b"}\n')
+    assert files.root.stat().st_mode & 0o777 == 0o700
+    assert files.train.stat().st_mode & 0o777 == 0o600 and files.validation.stat().st_mode & 0o777 == 0o600

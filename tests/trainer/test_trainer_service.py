@@ -97,8 +97,63 @@ def test_data_must_be_given_once(trainer_client, sentiment_jsonl):
         create()
     with pytest.raises(errors.InvalidArgumentError, match="not both"):
         create(training_data=b"{}", training_file=str(sentiment_jsonl))
-    with pytest.raises(errors.InvalidArgumentError, match="is not a file on the trainer"):
+    with pytest.raises(errors.InvalidArgumentError, match="not a file inside the trainer's data directories"):
         create(training_file="/nope.jsonl")
+
+
+def create_request(**fields) -> trainer_pb2.CreateJobRequest:
+    return trainer_pb2.CreateJobRequest(adapter_name=fields.pop("adapter_name", "named"), **fields)
+
+
+def test_the_trainer_reads_files_only_inside_its_data_directories(trainer_client, trainer, sentiment_jsonl):
+    data_dir = trainer.server.settings.data_dirs[0]
+    allowed = data_dir / "reviews.jsonl"
+    allowed.write_bytes(sentiment_jsonl.read_bytes())
+    (data_dir / "escape.jsonl").symlink_to("/etc/passwd")
+    (data_dir / "fifo.jsonl").unlink(missing_ok=True)
+    import os
+
+    os.mkfifo(data_dir / "fifo.jsonl")
+    refused = ["/etc/passwd", "/etc/shadow", "/proc/self/environ", "/nope.jsonl", str(data_dir / "escape.jsonl"), f"{data_dir}/../../etc/passwd", "reviews.jsonl"]
+    for path in refused:
+        with pytest.raises(errors.InvalidArgumentError) as info:
+            trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_file=path), 10)
+        assert info.value.field == "training_file"
+        assert info.value.message == f"training_file: {path!r} is not a file inside the trainer's data directories ({data_dir}); send the data inline"
+    with pytest.raises(errors.InvalidArgumentError, match="not a regular file"):
+        trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_file=str(data_dir / "fifo.jsonl")), 10)
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_data=b"{}", validation_file="/etc/passwd"), 10)
+    assert info.value.field == "validation_file"
+    job = trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_file=str(allowed), publish=trainer_pb2.PUBLISH_POLICY_NEVER), 10)
+    done = wait_state(trainer_client, job.id, {STATES.JOB_STATE_QUEUED, STATES.JOB_STATE_RUNNING, STATES.JOB_STATE_FAILED})
+    assert done.state != STATES.JOB_STATE_FAILED, done.error_message
+    trainer_client.cancel_job(job.id)
+    assert trainer.server.settings.work_dir.stat().st_mode & 0o077 == 0, "the work directory is private"
+
+
+@pytest.mark.parametrize(
+    "fields,field",
+    [({"publish": 99}, "publish"), ({"over_length": 77}, "over_length")],
+)
+def test_unknown_enum_values_are_invalid_arguments(trainer_client, fields, field):
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_data=b'{"prompt": "a", "completion": "b"}', **fields), 10)
+    assert info.value.field == field and "has no value" in info.value.message
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        trainer_client._call(trainer_client.trainer.ListJobs, trainer_pb2.ListJobsRequest(states=[trainer_pb2.JOB_STATE_RUNNING, 99]), 10)
+    assert info.value.field == "states[1]"
+
+
+def test_every_bad_line_is_listed_with_the_job(trainer_client, trainer):
+    rows = [json.dumps({"text": f"good {i}", "label": "pos" if i % 2 else "neg"}) for i in range(20)]
+    data = "\n".join(rows + [f"garbage {i} {{" for i in range(12_000)] + [json.dumps({"text": 5, "label": "pos"})]).encode()
+    job = trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_data=data), 30)
+    failed = wait_state(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
+    assert failed.error_code == "invalid_data" and failed.invalid_line_count == 12_001
+    assert len(failed.invalid_lines) == 10_000 and [b.line for b in failed.invalid_lines[:3]] == [21, 22, 23]
+    kept = (trainer.server.settings.work_dir / "jobs" / job.id / "invalid_lines.txt").read_text().splitlines()
+    assert len(kept) == 12_001 and kept[-1] == "line 12021: text must be a string, got a number"
 
 
 def test_jobs_queue_one_at_a_time_and_cancel_within_seconds(trainer_client, sentiment_jsonl, trainer):

@@ -174,3 +174,48 @@ def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, s
         server.stop()
     assert json.loads((store / "served" / "1" / "tuneserve.json").read_text())["source"] == f"trainer job {job.id}"
 
+
+
+def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publishes_again(tmp_path, cache_dir, base_model):
+    """The crash this simulates: `<name>/1` renamed into the store, then SIGKILL before the job
+    recorded it (and before the pointer moved), leaving the pointer's temporary file behind."""
+    from server.adapter_manifest import AdapterManifest
+    from server.adapter_store import AdapterStore
+    from tests.trainer.conftest import trainer_settings
+    from trainer.jobs_db import JobState, JobStore
+    from trainer.runner import JobRunner
+
+    settings = trainer_settings(tmp_path, cache_dir)
+    jobs, store = JobStore(settings.work_dir / "jobs.sqlite3"), AdapterStore(settings.adapter_store)
+    job = jobs.create("crashy", {"adapter_name": "crashy"})
+    jobs.transition(job.id, JobState.QUEUED)
+    jobs.transition(job.id, JobState.RUNNING)
+    source = tmp_path / "adapter"
+    source.mkdir()
+    (source / "adapter_config.json").write_text("{}")
+    (source / "adapter_model.safetensors").write_bytes(b"weights")
+    report = {"metric": "accuracy", "holdout_examples": 8, "base_zero_shot": {"accuracy": 0.5}, "base_icl": {"accuracy": 0.5, "shots": 2},
+              "adapter": {"accuracy": 0.75}, "margin": 0.25, "adapter_beats_icl": True}
+    manifest = AdapterManifest(name="crashy", base_fingerprint=base_model.fingerprint, rank=8, alpha=16, target_modules=["q_proj"], files={},
+                               job_id=job.id, eval_report=report)
+    assert store.publish(source, manifest, make_current=False) == 1
+    leftover = store.root / "crashy" / ".current.0123abcd"
+    leftover.write_text("1\n")
+
+    runner = JobRunner(settings, jobs, store, base_model.tokenizer)
+    runner.start()  # the restart: the RUNNING job goes back to the queue and runs again
+    try:
+        deadline = time.monotonic() + 60
+        while not jobs.get(job.id).state.terminal:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+    done = jobs.get(job.id)
+    assert done.state is JobState.SUCCEEDED, done.error_message
+    assert store.versions("crashy") == [1] and store.current("crashy") == 1, "published once, and made current"
+    assert done.result["published_adapter"] == "crashy@1" and done.result["margin"] == 0.25 and done.result["report"]["adapter"]["accuracy"] == 0.75
+    assert not leftover.exists(), "what the killed publish left is cleaned on start"
+    messages = [e.payload.get("text", "") for e in jobs.events(job.id) if e.kind == "message"]
+    assert any("not publishing again" in m for m in messages)
+    jobs.close()

@@ -113,6 +113,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.action == "show":
             job = client.get_job(args.job)
             print(f"{job.id} {job.adapter_name} {state_name(job.state)} step {job.step}/{job.total_steps}")
+            if job.invalid_lines:
+                print(f"{job.error_code}: {job.invalid_line_count} invalid line(s):")
+                for bad in job.invalid_lines:
+                    print(f"  {bad.source + ' ' if bad.source else ''}line {bad.line}: {bad.reason}")
+                if job.invalid_line_count > len(job.invalid_lines):
+                    print(f"  ... {job.invalid_line_count - len(job.invalid_lines)} more in the trainer's work directory, jobs/{job.id}/invalid_lines.txt")
+                return 1
             if job.error_message:
                 print(f"{job.error_code}: {job.error_message}")
             print(report_table(job) if job.state == trainer_pb2.JOB_STATE_SUCCEEDED else json.dumps(json.loads(job.config_json), indent=2))

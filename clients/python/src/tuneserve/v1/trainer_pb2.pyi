@@ -180,7 +180,7 @@ class EvalReport(_message.Message):
     def __init__(self, metric: _Optional[str] = ..., holdout_examples: _Optional[int] = ..., base_zero_shot: _Optional[_Union[ConditionResult, _Mapping]] = ..., base_icl: _Optional[_Union[ConditionResult, _Mapping]] = ..., adapter: _Optional[_Union[ConditionResult, _Mapping]] = ..., validation_loss: _Optional[float] = ..., forgetting: _Optional[_Union[ForgettingProbe, _Mapping]] = ..., adapter_beats_icl: _Optional[bool] = ..., margin: _Optional[float] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "adapter_name", "state", "error_code", "error_message", "created", "started", "finished", "step", "total_steps", "train_loss", "validation_loss", "train_examples", "holdout_examples", "dropped_lines", "report", "published_adapter", "publish_note", "config_json")
+    __slots__ = ("id", "adapter_name", "state", "error_code", "error_message", "created", "started", "finished", "step", "total_steps", "train_loss", "validation_loss", "train_examples", "holdout_examples", "dropped_lines", "report", "published_adapter", "publish_note", "config_json", "invalid_lines", "invalid_line_count")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,8 @@ class Job(_message.Message):
     PUBLISHED_ADAPTER_FIELD_NUMBER: _ClassVar[int]
     PUBLISH_NOTE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    INVALID_LINES_FIELD_NUMBER: _ClassVar[int]
+    INVALID_LINE_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: str
     adapter_name: str
     state: JobState
@@ -219,7 +221,19 @@ class Job(_message.Message):
     published_adapter: str
     publish_note: str
     config_json: str
-    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., train_examples: _Optional[int] = ..., holdout_examples: _Optional[int] = ..., dropped_lines: _Optional[_Iterable[int]] = ..., report: _Optional[_Union[EvalReport, _Mapping]] = ..., published_adapter: _Optional[str] = ..., publish_note: _Optional[str] = ..., config_json: _Optional[str] = ...) -> None: ...
+    invalid_lines: _containers.RepeatedCompositeFieldContainer[InvalidLine]
+    invalid_line_count: int
+    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., train_examples: _Optional[int] = ..., holdout_examples: _Optional[int] = ..., dropped_lines: _Optional[_Iterable[int]] = ..., report: _Optional[_Union[EvalReport, _Mapping]] = ..., published_adapter: _Optional[str] = ..., publish_note: _Optional[str] = ..., config_json: _Optional[str] = ..., invalid_lines: _Optional[_Iterable[_Union[InvalidLine, _Mapping]]] = ..., invalid_line_count: _Optional[int] = ...) -> None: ...
+
+class InvalidLine(_message.Message):
+    __slots__ = ("line", "reason", "source")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    reason: str
+    source: str
+    def __init__(self, line: _Optional[int] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("id",)
