@@ -101,10 +101,10 @@ def main() -> int:
 
     from tuneserve_client import Client
 
-    from server.adapter_loader import BaseSpec, manifest_for_peft_dir
-    from server.adapter_store import AdapterStore
-    from server.base_model import load_base_model
-    from server.config import ModelSettings
+    from common.adapter_store import AdapterStore
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
+    from server.adapters.loader import BaseSpec, manifest_for_peft_dir
 
     base = load_base_model(ModelSettings())
     spec = BaseSpec.from_base(base)

@@ -114,7 +114,7 @@ def generate_baseline(base, spec_fields: dict, inputs: list[str]) -> float:
     """One greedy generate call per input with plain transformers, on the same prompt."""
     import torch
 
-    from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
+    from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 
     spec = TaskSpec(**spec_fields)
     tok = base.tokenizer
@@ -135,8 +135,8 @@ def main() -> int:
     if not (DATA / "train.jsonl").is_file():
         print("run python examples/sentiment/prepare.py first", file=sys.stderr)
         return 2
-    from server.base_model import load_base_model
-    from server.config import ModelSettings
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
 
     base = load_base_model(ModelSettings())
     rows = reviews()

@@ -212,8 +212,8 @@ def main() -> int:
         proc.terminate()
         proc.wait(30)
 
-    from server.base_model import load_base_model
-    from server.config import ModelSettings
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
 
     base = load_base_model(ModelSettings(model=args.model))
     hf = hf_baselines(base, QUESTIONS[:32], args.max_new_tokens)

@@ -45,9 +45,9 @@ def examples(limit: int):
 
 def run_variant(variant: str, steps: int, count: int) -> dict:
     """In a child process: loads the model, trains `steps` steps, reports tokens/s and max RSS."""
-    from server.base_model import load_base_model
-    from server.config import ModelSettings
-    from server.task_spec import TaskSpec
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
+    from common.task_spec import TaskSpec
     from trainer.config import Hyperparameters
     from trainer.data import tokenize
 
@@ -95,8 +95,8 @@ def run_variant(variant: str, steps: int, count: int) -> dict:
 
 
 def quality(max_train: int) -> dict:
-    from server.adapter_store import AdapterStore
-    from server.base_model import load_tokenizer
+    from common.adapter_store import AdapterStore
+    from common.base_model import load_tokenizer
     from trainer.config import JobConfig, TrainerSettings
     from trainer.job import JobFiles, execute
     from trainer.jobs_db import JobState, JobStore

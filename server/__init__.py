@@ -1,3 +1,9 @@
-"""tuneserve inference server."""
+"""tuneserve inference server.
+
+`app` assembles it from `engine` (continuous batching and the model step), `adapters` (LoRA
+versions, hot-swaps, slots), `tasks` (task endpoints, few-shot prompts) and `api` (the gRPC
+services); `config` and `metrics` are the server's settings and Prometheus metrics. What the
+trainer shares with the server lives in the top-level `common` package.
+"""
 
 __version__ = "0.1.0"

@@ -13,28 +13,28 @@ import time
 
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
+from common.adapter_store import AdapterStore
+from common.base_model import BaseModel, load_base_model
+from common.prompting import longest_token_chars
+from common.rpc.endpoints import Endpoints
+from common.threads import arun_on_fresh_thread
 from server import __version__
-from server.adapter_loader import BaseSpec
-from server.adapter_manager import AdapterManager, NoAdapters
-from server.adapter_store import AdapterStore
-from server.adapters_service import AdaptersService
-from server.admission import Admission, Limits
-from server.base_model import BaseModel, load_base_model
+from server.adapters.loader import BaseSpec
+from server.adapters.manager import AdapterManager, NoAdapters
+from server.adapters.watcher import watch
+from server.api.adapters import AdaptersService
+from server.api.admission import Admission, Limits
+from server.api.event_stream import stream_generation
+from server.api.inference import InferenceService
+from server.api.serving_state import Serving, ServingState
+from server.api.tasks import TasksService
 from server.config import ServerSettings
-from server.endpoints import Endpoints
-from server.engine import Engine, EngineConfig
-from server.event_stream import stream_generation
-from server.inference_service import InferenceService
-from server.kv_cache import PagedKVCache
+from server.engine.engine import Engine, EngineConfig
+from server.engine.kv_cache import PagedKVCache
+from server.engine.request import GenerationRequest
+from server.engine.sampling import SamplingParams
 from server.metrics import ServerMetrics
-from server.prompting import longest_token_chars
-from server.request import GenerationRequest
-from server.sampling import SamplingParams
-from server.serving_state import Serving, ServingState
-from server.store_watcher import watch
-from server.task_registry import TaskRegistry
-from server.tasks_service import TasksService
-from server.threads import arun_on_fresh_thread
+from server.tasks.registry import TaskRegistry
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +127,14 @@ class TuneserveServer:
         await watch(refresh, paths, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
 
     def _adapter_manager(self, base: BaseModel, engine: Engine) -> AdapterManager | NoAdapters:
-        if self.settings.adapter_store is None:
+        if self.settings.adapter_store is None or engine.slots is None:
             return NoAdapters()
         store = AdapterStore(self.settings.adapter_store)
         store.clean_stale_imports()
         manager = AdapterManager(
             store,
             BaseSpec.from_base(base),
-            engine,
+            engine.slots,
             max_lora_rank=self.settings.max_lora_rank,
             host_budget_bytes=self.settings.max_host_adapter_mb * 2**20,
             load_timeout_s=self.settings.adapter_load_timeout_s,

@@ -6,34 +6,27 @@ Gauges of live state read the engine at scrape time instead of being pushed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from server.request import Finished
+from common.rpc.metrics import DURATION_BUCKETS, RpcMetrics
+from server.engine.request import Finished
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60)
 _TOKEN_GAP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2)
-_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
 _QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _STEP_TOKEN_BUCKETS = (1, 4, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 
-class RpcMetrics:
-    """Outcome and duration of every RPC; counted by server.grpc_status for any of our services."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        self.requests = Counter("tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=self.registry)
-        self.request_seconds = Histogram(
-            "tuneserve_rpc_duration_seconds", "Wall time of unary and streaming RPCs, by method.", ["rpc"], buckets=_DURATION_BUCKETS, registry=self.registry
-        )
+def _count_of(counts: Callable[[], dict[str, int]], key: str) -> int:
+    return counts()[key]
 
 
 class ServerMetrics(RpcMetrics):
-    """Every metric the inference server exports; also the engine's sink (server.engine.EngineMetrics)."""
+    """Every metric the inference server exports; also the engine's sink (server.engine.engine.EngineMetrics)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(registry)
@@ -45,7 +38,7 @@ class ServerMetrics(RpcMetrics):
             "tuneserve_inter_token_latency_seconds", "Gap between consecutive tokens of one generation.", buckets=_TOKEN_GAP_BUCKETS, registry=r
         )
         self.e2e_latency = Histogram(
-            "tuneserve_generation_duration_seconds", "From a generation request's arrival to its end.", buckets=_DURATION_BUCKETS, registry=r
+            "tuneserve_generation_duration_seconds", "From a generation request's arrival to its end.", buckets=DURATION_BUCKETS, registry=r
         )
         self.queue_time = Histogram(
             "tuneserve_queue_time_seconds", "From a generation request's arrival to joining the running batch.", buckets=_QUEUE_BUCKETS, registry=r
@@ -93,7 +86,7 @@ class ServerMetrics(RpcMetrics):
 
     def bind_adapters(self, tier_counts: Callable[[], dict[str, int]], label_limit: int) -> None:
         for tier in ("host", "device"):
-            self.adapters_loaded.labels(tier).set_function(lambda tier=tier: tier_counts()[tier])
+            self.adapters_loaded.labels(tier).set_function(functools.partial(_count_of, tier_counts, tier))
         self._adapter_label_limit = label_limit
 
     def describe_model(self, labels: dict[str, str], load_seconds: float) -> None:
@@ -121,7 +114,7 @@ class ServerMetrics(RpcMetrics):
     def adapter_swapped(self) -> None:
         self.adapter_swaps.inc()
 
-    # -- server.engine.EngineMetrics ----------------------------------------------------------
+    # -- server.engine.engine.EngineMetrics ----------------------------------------------------------
 
     def prefix_cache(self, hit_tokens: int, miss_tokens: int, cached_blocks: int) -> None:
         self.prefix_cache_hits.inc(hit_tokens)
@@ -146,13 +139,7 @@ class ServerMetrics(RpcMetrics):
         self.generated_tokens.inc(finished.generated_tokens)
         self.e2e_latency.observe(finished.total_s)
 
-    def step(self, sequences: int, tokens: int, running: int, waiting: int, kv_blocks_used: int) -> None:
+    def step(self, sequences: int, tokens: int, kv_blocks_used: int) -> None:
         self.batch_size.observe(sequences)
         self.batch_tokens.observe(tokens)
         self.kv_usage.set(kv_blocks_used / self._kv_blocks)
-
-
-def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> tuple[Any, int]:
-    """Starts the /metrics HTTP server on a daemon thread; returns it and its bound port."""
-    httpd, _thread = start_http_server(port, addr=host, registry=registry)
-    return httpd, httpd.server_port

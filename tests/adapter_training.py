@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.threads import run_on_fresh_thread
+from common.threads import run_on_fresh_thread
 
 QUESTIONS = [
     "What is the capital of France?", "Tell me a joke.", "How are you today?", "What is 2+2?",
@@ -22,9 +22,9 @@ def train_word_adapter(cache_dir: Path, out_dir: Path, word: str, rank: int = 8,
     """Trains with the trainer's own loop (trainer.training) on eight questions answered by `word`."""
 
     def train() -> Path:
-        from server.base_model import load_base_model
-        from server.config import ModelSettings
-        from server.task_spec import TaskSpec
+        from common.base_model import load_base_model
+        from common.settings import ModelSettings
+        from common.task_spec import TaskSpec
         from trainer.config import Hyperparameters
         from trainer.data import Example, tokenize
         from trainer.training import Trainer, build_lora_model
@@ -48,7 +48,7 @@ def train_word_adapter(cache_dir: Path, out_dir: Path, word: str, rank: int = 8,
 
 def publish(store, directory: Path, name: str, spec, make_current: bool = True) -> int:
     """Publishes a PEFT directory into the store as the import command would."""
-    from server.adapter_loader import manifest_for_peft_dir
+    from server.adapters.loader import manifest_for_peft_dir
 
     manifest = run_on_fresh_thread(lambda: manifest_for_peft_dir(directory, spec, 64, name, "test"))
     return store.publish(directory, manifest, make_current=make_current)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.threads import release_openmp_threads, run_on_fresh_thread
+from common.threads import release_openmp_threads, run_on_fresh_thread
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,7 +36,7 @@ def _release_openmp() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def cache_dir() -> Path:
-    from server.config import default_cache_dir
+    from common.settings import default_cache_dir
 
     return Path(os.environ.get("TUNESERVE_CACHE_DIR", default_cache_dir()))
 
@@ -44,8 +44,8 @@ def cache_dir() -> Path:
 @pytest.fixture(scope="session")
 def base_model(cache_dir: Path):
     """The embedded SmolLM2-135M-Instruct, unquantized, loaded once for the whole session."""
-    from server.base_model import load_base_model
-    from server.config import ModelSettings
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
 
     return run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
 
@@ -64,7 +64,7 @@ def server_settings(cache_dir: Path, **overrides):
 @pytest.fixture(scope="session")
 def server(base_model, cache_dir: Path):
     """A real tuneserve server on a free loopback port, sharing the session's model."""
-    from server.background import BackgroundServer
+    from tests.background import BackgroundServer
 
     running = BackgroundServer(server_settings(cache_dir, warmup=True), base_model).start()
     yield running
@@ -96,6 +96,6 @@ def trained_adapters(tmp_path_factory, cache_dir: Path, base_model) -> dict[str,
 
 @pytest.fixture(scope="session")
 def base_spec(base_model):
-    from server.adapter_loader import BaseSpec
+    from server.adapters.loader import BaseSpec
 
     return BaseSpec.from_base(base_model)

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from tuneserve.v1 import adapters_pb2, common_pb2, inference_pb2, tasks_pb2, trainer_pb2
 from tuneserve_client import Client
 
-from server.adapter_store import AdapterStore
-from server.background import BackgroundServer
+from common.adapter_store import AdapterStore
 from tests.adapter_training import publish
+from tests.background import BackgroundServer
 from tests.conftest import server_settings
 from tests.trainer.conftest import trainer_settings
 

@@ -7,10 +7,10 @@ import logging
 
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
-from server.adapter_store import AdapterStore
-from server.base_model import load_tokenizer
-from server.endpoints import Endpoints
-from server.threads import arun_on_fresh_thread
+from common.adapter_store import AdapterStore
+from common.base_model import load_tokenizer
+from common.rpc.endpoints import Endpoints
+from common.threads import arun_on_fresh_thread
 from trainer.config import TrainerSettings
 from trainer.jobs_db import JobState, JobStore
 from trainer.metrics import TrainerMetrics

@@ -6,8 +6,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from server import logs
-from server.cli import parse_settings, serve
+from common import logs
+from common.rpc.lifecycle import parse_settings, serve
 from trainer.config import TrainerSettings
 
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from server.errors import InvalidRequest
-from server.prompting import CHAT_ROLES, encode, plain, render_chat
-from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
+from common.errors import InvalidRequest
+from common.prompting import CHAT_ROLES, encode, plain, render_chat
+from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 
 DataFormat = Literal["prompt_completion", "messages", "classification"]
 OverLength = Literal["refuse", "truncate", "drop"]
@@ -151,8 +151,11 @@ def parse_jsonl(data: bytes, what: str = "training data", source: str = "") -> D
             continue
         try:
             obj = json.loads(raw)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             errors.append(LineError(number, f"not JSON ({exc.msg})", source))
+            continue
+        except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+            errors.append(LineError(number, f"not JSON ({exc})", source))
             continue
         if fmt is None:
             fmt = detect_format(obj) if isinstance(obj, dict) else None

@@ -21,8 +21,8 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel
 
-from server.prompting import encode, render_chat
-from server.task_spec import Demonstration, TaskSpec, completion_ids, prompt_ids, render_prompt
+from common.prompting import encode, render_chat
+from common.task_spec import Demonstration, TaskSpec, completion_ids, prompt_ids, render_prompt
 from trainer.data import Example, render_example
 
 _BATCH = 16
@@ -239,7 +239,7 @@ def evaluate(
         base_probe = probe_accuracy(model, tokenizer, probe) if probe else None
     tuned = run_condition(model, tokenizer, spec, holdout, (), end_id)
     forgetting = None
-    if probe:
+    if probe and base_probe is not None:
         forgetting = ProbeResult(questions=len(probe), base_accuracy=base_probe, adapter_accuracy=probe_accuracy(model, tokenizer, probe))
     return EvalReport(
         metric="accuracy" if spec.kind == "classification" else "exact_match",

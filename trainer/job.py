@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.adapter_store import AdapterStore
-from server.base_model import BaseModel, load_base_model
-from server.config import ModelSettings
-from server.errors import Cancelled, InvalidRequest
-from server.task_spec import TaskSpec
+from common.adapter_store import AdapterStore
+from common.base_model import BaseModel, load_base_model
+from common.errors import Cancelled, InvalidRequest
+from common.settings import ModelSettings
+from common.task_spec import TaskSpec
 from trainer.config import JobConfig, TrainerSettings
 from trainer.data import DataRejected, Example, TokenizedExample, choose_labels, label_errors, parse_jsonl, split, tokenize
 from trainer.evaluation import EvalReport, choose_demonstrations, evaluate, load_probe

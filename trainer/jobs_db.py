@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import os
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.errors import NotFound
+from common.errors import NotFound
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -131,7 +132,7 @@ class JobStore:
             raise NotFound(f"no training job {job_id!r}")
         return self._record(row)
 
-    def list(self, states: list[JobState] | None = None, limit: int = 100) -> list[JobRecord]:
+    def list(self, states: builtins.list[JobState] | None = None, limit: int = 100) -> builtins.list[JobRecord]:
         query, args = "SELECT * FROM jobs", []
         if states:
             query += f" WHERE state IN ({', '.join('?' * len(states))})"
@@ -178,7 +179,7 @@ class JobStore:
             listener(event)
         return event
 
-    def events(self, job_id: str, after: int = 0) -> list[EventRecord]:
+    def events(self, job_id: str, after: int = 0) -> builtins.list[EventRecord]:  # `list` here is the method above
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM events WHERE job_id = ? AND sequence > ? ORDER BY sequence", (job_id, after)

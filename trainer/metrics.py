@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from server.metrics import RpcMetrics
+from common.rpc.metrics import RpcMetrics
 from trainer.jobs_db import JobState
 from trainer.training import Progress
 
@@ -25,7 +26,7 @@ class TrainerMetrics(RpcMetrics):
 
     def bind_jobs(self, count: Callable[[JobState], int]) -> None:
         for state in JobState:
-            self.jobs.labels(state.value).set_function(lambda state=state: count(state))
+            self.jobs.labels(state.value).set_function(functools.partial(count, state))
 
     def progress(self, progress: Progress) -> None:
         self.steps.inc()

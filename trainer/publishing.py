@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from server.adapter_manifest import AdapterManifest
-from server.adapter_store import AdapterStore
-from server.base_model import BaseModel
-from server.task_spec import TaskSpec
+from common.adapter_manifest import AdapterManifest
+from common.adapter_store import AdapterStore
+from common.base_model import BaseModel
+from common.task_spec import TaskSpec
 from trainer.config import JobConfig
 from trainer.evaluation import EvalReport
 from trainer.training import History

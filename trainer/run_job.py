@@ -16,8 +16,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from server.adapter_store import AdapterStore
-from server.base_model import load_tokenizer
+from common.adapter_store import AdapterStore
+from common.base_model import load_tokenizer
 from trainer.config import TrainerSettings
 
 
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
-    from server.cli import parse_settings
+    from common.rpc.lifecycle import parse_settings
     from trainer.job import execute
     from trainer.jobs_db import JobState, JobStore
 

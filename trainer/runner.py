@@ -1,6 +1,6 @@
 """The job queue: validation as soon as a job arrives, one training job at a time per device.
 
-Each job trains on a thread of its own that ends with the job (see server.threads for why torch
+Each job trains on a thread of its own that ends with the job (see common.threads for why torch
 work gets fresh threads). On start-up, jobs that were running when the process died go back to the
 queue and resume from their last checkpoint; jobs that were being validated are validated again.
 """
@@ -11,8 +11,8 @@ import logging
 import threading
 from typing import Any
 
-from server.adapter_store import AdapterStore
-from server.errors import Cancelled, FailedPrecondition, InvalidRequest
+from common.adapter_store import AdapterStore
+from common.errors import Cancelled, FailedPrecondition, InvalidRequest
 from trainer.config import JobConfig, TrainerSettings
 from trainer.data import DataRejected
 from trainer.job import JobFiles, cleanup, execute, prepare, record_invalid_lines
@@ -130,7 +130,7 @@ class JobRunner:
                 job = None
                 while not self._stopping and (job := self.jobs.oldest(JobState.QUEUED)) is None:
                     self._wake.wait(timeout=1.0)
-                if self._stopping:
+                if self._stopping or job is None:
                     return
                 self.running_job = job.id
             thread = threading.Thread(target=self._run, args=(job.id,), name=f"train-{job.id}", daemon=True)

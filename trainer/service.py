@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format, timestamp_pb2
 from pydantic import ValidationError
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
-from server.adapter_manifest import check_name
-from server.admission import enum_choice
-from server.errors import InvalidRequest, Unavailable
-from server.safe_files import UnsafePath, inside, read_confined
+from common.adapter_manifest import check_name
+from common.errors import InvalidRequest, Unavailable
+from common.rpc.enums import enum_choice
+from common.safe_files import UnsafePath, inside, read_confined
 from trainer.config import JobConfig
 from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
 from trainer.runner import JobRunner
@@ -76,7 +76,7 @@ def job_proto(job: JobRecord) -> trainer_pb2.Job:
     message = trainer_pb2.Job(
         id=job.id,
         adapter_name=job.adapter_name,
-        state=trainer_pb2.JobState.Value(f"JOB_STATE_{job.state.name}"),
+        state=f"JOB_STATE_{job.state.name}",
         error_code=job.error_code,
         error_message=job.error_message,
         created=_timestamp(job.created),
@@ -105,7 +105,7 @@ def event_proto(event: EventRecord, job: JobRecord) -> trainer_pb2.JobEvent:
     payload = event.payload
     if event.kind == "state":
         state = job_proto(job)
-        state.state = trainer_pb2.JobState.Value(f"JOB_STATE_{JobState(payload['state']).name}")
+        state.state = cast(trainer_pb2.JobState, trainer_pb2.JobState.Value(f"JOB_STATE_{JobState(payload['state']).name}"))
         state.error_code, state.error_message = payload.get("error_code", ""), payload.get("error_message", "")
         message.state_change.CopyFrom(state)
     elif event.kind == "progress":

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from server.base_model import BaseModel
-from server.errors import Cancelled
+from common.base_model import BaseModel
+from common.errors import Cancelled
 from trainer.batching import IGNORE, Batch, collate, epoch_batches
 from trainer.config import Hyperparameters
 from trainer.data import TokenizedExample
@@ -93,7 +93,12 @@ def build_lora_model(base: BaseModel, hp: Hyperparameters) -> Any:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     seed_everything(hp.seed)
     config = LoraConfig(
-        r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=list(hp.target_modules), bias="none", task_type="CAUSAL_LM"
+        r=hp.rank,
+        lora_alpha=hp.alpha,  # type: ignore[arg-type]  # PEFT annotates int but scales by any positive number
+        lora_dropout=hp.dropout,
+        target_modules=list(hp.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
 

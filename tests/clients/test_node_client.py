@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server.auth import digest
+from common.security.auth import digest
 from tests.conftest import server_settings
-from tests.server.test_tasks_api import SENTIMENT
+from tests.server.api.test_tasks_api import SENTIMENT
 from tests.tools import tool
 
 NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
@@ -20,7 +20,7 @@ TOKEN = "tok-node-client-inference"
 
 @pytest.fixture(scope="module")
 def node_server(base_model, cache_dir, tmp_path_factory):
-    from server.background import BackgroundServer
+    from tests.background import BackgroundServer
 
     root = tmp_path_factory.mktemp("node")
     (root / "tasks").mkdir()

@@ -18,7 +18,7 @@ import pytest
 from tuneserve_client import Client, errors
 
 from server.app import TuneserveServer
-from server.background import BackgroundServer
+from tests.background import BackgroundServer
 from tests.conftest import server_settings
 from tests.tools import free_port, tool
 

@@ -51,7 +51,7 @@ def trainer_settings(tmp: Path, cache_dir: Path, **overrides):
 
 @pytest.fixture(scope="module")
 def trainer(tmp_path_factory, cache_dir):
-    from server.background import BackgroundServer
+    from tests.background import BackgroundServer
     from trainer.app import TrainerServer
 
     root = tmp_path_factory.mktemp("trainer")

@@ -2,7 +2,7 @@
 
 import torch
 
-from server.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
+from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 from trainer.batching import IGNORE, collate, epoch_batches
 from trainer.data import TokenizedExample
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from server.errors import InvalidRequest
-from server.task_spec import TaskSpec
+from common.errors import InvalidRequest
+from common.task_spec import TaskSpec
 from trainer.data import DataRejected, Example, check_labels, parse_jsonl, read_jsonl, split, tokenize
 
 

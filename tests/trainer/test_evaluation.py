@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from server.task_spec import TaskSpec
+from common.task_spec import TaskSpec
 from trainer.config import JobConfig
 from trainer.data import Example
 from trainer.evaluation import ConditionResult, EvalReport, choose_demonstrations, normalize, token_f1
@@ -49,7 +49,7 @@ def test_publish_policy():
 
 def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_model):
     """Prompts of different lengths (padding), labels of 1 to 4 tokens, two sharing a first token."""
-    from server.threads import run_on_fresh_thread
+    from common.threads import run_on_fresh_thread
     from tests.scoring import direct_logprob
     from trainer.evaluation import label_logprobs, pick_labels
 

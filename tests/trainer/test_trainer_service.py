@@ -9,9 +9,9 @@ import pytest
 from tuneserve.v1 import trainer_pb2
 from tuneserve_client import cli, errors
 
-from server.adapter_loader import BaseSpec, load_adapter
-from server.adapter_store import AdapterStore
-from server.threads import run_on_fresh_thread
+from common.adapter_store import AdapterStore
+from common.threads import run_on_fresh_thread
+from server.adapters.loader import BaseSpec, load_adapter
 from tests.trainer.conftest import QUICK
 
 STATES = trainer_pb2.JobState

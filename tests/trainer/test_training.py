@@ -16,10 +16,10 @@ from safetensors.torch import load_file
 from tuneserve.v1 import trainer_pb2
 from tuneserve_client import Client
 
-from server.background import BackgroundServer
-from server.errors import Cancelled
-from server.task_spec import TaskSpec
-from server.threads import run_on_fresh_thread
+from common.errors import Cancelled
+from common.task_spec import TaskSpec
+from common.threads import run_on_fresh_thread
+from tests.background import BackgroundServer
 from tests.conftest import server_settings
 from tests.tools import free_port, tool
 from tests.trainer.conftest import QUICK, sentiment_rows
@@ -40,8 +40,8 @@ def train_run(cache_dir: Path, checkpoints: Path, stop_after: int | None = None,
     """Trains HP from scratch or from `checkpoints`; optionally stops (as a kill would) after a step."""
 
     def run():
-        from server.base_model import load_base_model
-        from server.config import ModelSettings
+        from common.base_model import load_base_model
+        from common.settings import ModelSettings
         from trainer.training import Trainer, build_lora_model
 
         base = load_base_model(ModelSettings(cache_dir=cache_dir, quantization="nf4" if qlora else "none"))
@@ -179,8 +179,8 @@ def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, s
 def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publishes_again(tmp_path, cache_dir, base_model):
     """The crash this simulates: `<name>/1` renamed into the store, then SIGKILL before the job
     recorded it (and before the pointer moved), leaving the pointer's temporary file behind."""
-    from server.adapter_manifest import AdapterManifest
-    from server.adapter_store import AdapterStore
+    from common.adapter_manifest import AdapterManifest
+    from common.adapter_store import AdapterStore
     from tests.trainer.conftest import trainer_settings
     from trainer.jobs_db import JobState, JobStore
     from trainer.runner import JobRunner

@@ -70,8 +70,8 @@ def few_shot_prompt(
     random or similar; order: as_given or most_similar_last."""
     return inference_pb2.FewShotPrompt(
         instruction=instruction, demonstrations=demonstrations(demos), query=query, template=template, input_format=input_format,
-        selection=inference_pb2.DemonstrationSelection.Value("DEMONSTRATION_SELECTION_" + selection.upper()),
-        order=inference_pb2.DemonstrationOrder.Value("DEMONSTRATION_ORDER_" + order.upper()),
+        selection="DEMONSTRATION_SELECTION_" + selection.upper(),
+        order="DEMONSTRATION_ORDER_" + order.upper(),
         seed=seed, max_demonstrations=max_demonstrations, max_prompt_tokens=max_prompt_tokens,
     )
 
@@ -132,8 +132,9 @@ def import_messages(directory: str | Path, name: str, make_current: bool = True,
                 yield adapters_pb2.ImportAdapterRequest(chunk=adapters_pb2.FileChunk(file_name=file_name, data=chunk))
 
 
-def _enum(enum: Any, prefix: str, value: str | None) -> int:
-    return enum.Value(prefix + value.upper()) if value else 0
+def _enum_name(prefix: str, value: str | None) -> str:
+    """The generated enum's name for a lower-case choice ('if_beats_icl'), or its UNSPECIFIED default."""
+    return prefix + (value.upper() if value else "UNSPECIFIED")
 
 
 def create_job_request(
@@ -160,8 +161,8 @@ def create_job_request(
         task=trainer_pb2.TaskConfig(**(task or {})),
         hyperparameters=trainer_pb2.Hyperparameters(**(hyperparameters or {})),
         evaluation=trainer_pb2.EvaluationConfig(**(evaluation or {})),
-        publish=_enum(trainer_pb2.PublishPolicy, "PUBLISH_POLICY_", publish),
-        over_length=_enum(trainer_pb2.OverLength, "OVER_LENGTH_", over_length),
+        publish=_enum_name("PUBLISH_POLICY_", publish),
+        over_length=_enum_name("OVER_LENGTH_", over_length),
     )
     if validation is not None:
         request.validation_data = read(validation)

@@ -110,9 +110,9 @@ def _metadata_value(metadata: object, key: str) -> str:
 
 def from_rpc_error(error: grpc.RpcError) -> TuneserveError:
     """The typed error for a failed gRPC call (sync or asyncio)."""
-    code = error.code()  # type: ignore[attr-defined]
-    details = error.details() or code.name  # type: ignore[attr-defined]
-    trailing = error.trailing_metadata()  # type: ignore[attr-defined]
+    code = error.code()
+    details = error.details() or code.name
+    trailing = error.trailing_metadata()
     initial = error.initial_metadata() if hasattr(error, "initial_metadata") else ()
     cls = ERROR_BY_CODE.get(code, TuneserveError)
     return cls(

@@ -1,0 +1,63 @@
+"""Domain errors of tuneserve.
+
+Code that detects a problem raises one of these with a message that tells the caller what to
+change. Which gRPC status each becomes is decided in one place, `common.rpc.status`.
+"""
+
+from __future__ import annotations
+
+
+class TuneserveError(Exception):
+    """Base of every error a caller is meant to see."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(TuneserveError):
+    """The request itself is wrong: a missing, conflicting or out-of-range field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class NotFound(TuneserveError):
+    """Something the request names does not exist (adapter, version, task, job)."""
+
+
+class AlreadyExists(TuneserveError):
+    """Creating something that is already there."""
+
+
+class FailedPrecondition(TuneserveError):
+    """The request is well formed but the system is not in a state to do it."""
+
+
+class ResourceExhausted(TuneserveError):
+    """A bounded resource is full (waiting queue, adapter slots); retry later."""
+
+
+class Unavailable(TuneserveError):
+    """The service cannot answer now (model still loading, shutting down); retry later."""
+
+
+class DeadlineExceeded(TuneserveError):
+    """The caller's deadline passed before the work finished."""
+
+
+class Cancelled(TuneserveError):
+    """The work was cancelled before it finished."""
+
+
+class Unauthenticated(TuneserveError):
+    """No credentials, or credentials that match no known token."""
+
+
+class PermissionDenied(TuneserveError):
+    """Valid credentials without the scope this call needs."""
+
+
+class NonFiniteOutput(FailedPrecondition):
+    """The model's output for one request became NaN or infinite; that request ends, the rest go on."""

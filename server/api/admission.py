@@ -1,0 +1,257 @@
+"""Admission: turning an API generate request into a validated, tokenized engine request.
+
+Every check names the field to change and the allowed range, and raises InvalidRequest before
+anything is queued. Which adapter answers is decided afterwards, by server.adapters.manager.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from common.base_model import BaseModel
+from common.errors import InvalidRequest
+from common.prompting import check_messages, encode, encode_raw, render_chat
+from common.rpc.enums import enum_choice
+from server.engine.request import GenerationRequest
+from server.engine.sampling import SamplingParams
+
+MAX_REQUEST_ID_CHARS = 128
+MAX_TEMPERATURE = 100.0
+MAX_REPETITION_PENALTY = 10.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    context_window: int
+    max_prompt_tokens: int
+    default_max_new_tokens: int
+    max_new_tokens_limit: int
+    max_stop_sequences: int
+    max_stop_sequence_chars: int
+    max_demonstrations: int = 256
+    max_demonstration_chars: int = 16384
+    max_prompt_chars: int = 2**31  # more characters than max_prompt_tokens can hold, whatever they are
+
+    @classmethod
+    def from_settings(cls, settings: Any, context_window: int, longest_token_chars: int) -> Limits:
+        max_prompt_tokens = min(settings.max_prompt_tokens or context_window - 1, context_window - 1)
+        return cls(
+            context_window=context_window,
+            max_prompt_tokens=max_prompt_tokens,
+            default_max_new_tokens=settings.default_max_new_tokens,
+            max_new_tokens_limit=settings.max_new_tokens_limit,
+            max_stop_sequences=settings.max_stop_sequences,
+            max_stop_sequence_chars=settings.max_stop_sequence_chars,
+            max_demonstrations=settings.max_demonstrations,
+            max_demonstration_chars=settings.max_demonstration_chars,
+            max_prompt_chars=max_prompt_tokens * longest_token_chars,
+        )
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    token_ids: list[int]
+
+
+@dataclass(frozen=True)
+class FewShotPrompt:
+    prompt: Prompt
+    used: list[int]  # indices of the request's demonstrations in the prompt, in prompt order
+
+
+def _in_range(field: str, value: float, low: float, high: float, low_open: bool = False) -> None:
+    if not math.isfinite(value) or value > high or (value <= low if low_open else value < low):
+        bracket = "(" if low_open else "["
+        raise InvalidRequest(field, f"must be in {bracket}{low:g}, {high:g}], got {value:g}")
+
+
+class Admission:
+    def __init__(self, base: BaseModel, limits: Limits) -> None:
+        self.base = base
+        self.limits = limits
+
+    def render(self, text: str, messages: Any, *, text_field: str = "prompt") -> tuple[Prompt, str]:
+        """Renders exactly one of plain text and chat messages; returns it and the field it came from.
+
+        Inputs longer than `max_prompt_tokens` tokens could possibly hold are refused before any
+        tokenizing, so an oversized request costs nothing but its own transfer.
+        """
+        if text and len(messages):
+            raise InvalidRequest(text_field, f"give either {text_field} or messages, not both")
+        tokenizer = self.base.tokenizer
+        if len(messages):
+            checked = check_messages(messages)
+            self.check_chars("messages", sum(len(m["content"]) for m in checked))
+            rendered = render_chat(tokenizer, checked)
+            return Prompt(rendered, encode(tokenizer, rendered)), "messages"
+        if text:
+            self.check_chars(text_field, len(text))
+            return Prompt(text, encode_raw(tokenizer, text)), text_field
+        raise InvalidRequest(text_field, f"is empty; give {text_field} or messages" + (" or few_shot" if text_field == "prompt" else ""))
+
+    def check_chars(self, field: str, chars: int) -> None:
+        limits = self.limits
+        if chars > limits.max_prompt_chars:
+            raise InvalidRequest(field, f"has {chars} characters, more than {limits.max_prompt_tokens} tokens (max_prompt_tokens) can hold; shorten it")
+
+    def budget(self, params: Any, defaults: Any = None, cap: int = 0) -> int:
+        """Prompt tokens available when the output needs room for max_new_tokens (default if unset)."""
+        limits = self.limits
+        for source in (params, defaults):
+            if source is not None and source.HasField("max_new_tokens"):
+                output = source.max_new_tokens
+                break
+        else:
+            output = limits.default_max_new_tokens
+        room = limits.context_window - max(1, min(output, limits.max_new_tokens_limit))
+        budget = min(limits.max_prompt_tokens, room)
+        return min(budget, cap) if cap else budget
+
+    def few_shot(self, request: Any) -> FewShotPrompt:
+        """The prompt of a few-shot request: demonstrations chosen and ordered to fit the budget."""
+        from tuneserve.v1 import inference_pb2
+
+        from common.task_spec import Demonstration, TaskSpec
+        from server.tasks.few_shot import build
+
+        fs = request.few_shot
+        if request.prompt or len(request.messages):
+            raise InvalidRequest("few_shot", "give exactly one of prompt, messages and few_shot")
+        if not fs.query.strip():
+            raise InvalidRequest("few_shot.query", "is empty")
+        limits = self.limits
+        if len(fs.demonstrations) > limits.max_demonstrations:
+            raise InvalidRequest("few_shot.demonstrations", f"has {len(fs.demonstrations)}; at most {limits.max_demonstrations} are accepted")
+        for name, text in (("few_shot.query", fs.query), ("few_shot.instruction", fs.instruction)):
+            if len(text) > limits.max_demonstration_chars:
+                raise InvalidRequest(name, f"has {len(text)} characters; at most {limits.max_demonstration_chars} are accepted")
+        demos = []
+        for i, d in enumerate(fs.demonstrations):
+            for part in ("input", "output"):
+                value = getattr(d, part)
+                if not value.strip() or len(value) > limits.max_demonstration_chars:
+                    raise InvalidRequest(f"few_shot.demonstrations[{i}].{part}", f"must have 1 to {limits.max_demonstration_chars} characters")
+            demos.append(Demonstration(input=d.input, output=d.output))
+        if fs.input_format and fs.input_format.count("{input}") != 1:
+            raise InvalidRequest("few_shot.input_format", "must contain {input} exactly once")
+        if fs.max_prompt_tokens > limits.max_prompt_tokens:
+            raise InvalidRequest("few_shot.max_prompt_tokens", f"must be at most the server's max_prompt_tokens ({limits.max_prompt_tokens})")
+        try:
+            spec = TaskSpec(name="request", instruction=fs.instruction, template=fs.template or "chat", input_format=fs.input_format)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise InvalidRequest(f"few_shot.{error['loc'][0]}" if error["loc"] else "few_shot", error["msg"].removeprefix("Value error, ")) from None
+        params = request.parameters if request.HasField("parameters") else None
+        built = build(
+            self.base.tokenizer, spec, fs.query, demos, self.budget(params, cap=fs.max_prompt_tokens),
+            strategy=enum_choice(inference_pb2.DemonstrationSelection, fs.selection, "DEMONSTRATION_SELECTION_", "few_shot.selection"),  # type: ignore[arg-type]
+            ordering=enum_choice(inference_pb2.DemonstrationOrder, fs.order, "DEMONSTRATION_ORDER_", "few_shot.order"),  # type: ignore[arg-type]
+            seed=fs.seed,
+            max_count=fs.max_demonstrations,
+            query_field="few_shot.query",
+        )
+        return FewShotPrompt(Prompt(built.text, built.token_ids), built.used)
+
+    def prompt(self, text: str, messages: Any, *, text_field: str = "prompt") -> Prompt:
+        """`render`, then the prompt's token count checked against the limits."""
+        prompt, field = self.render(text, messages, text_field=text_field)
+        if not prompt.token_ids:
+            raise InvalidRequest(field, "has no tokens")
+        if len(prompt.token_ids) > self.limits.max_prompt_tokens:
+            raise InvalidRequest(
+                field, f"has {len(prompt.token_ids)} tokens; at most {self.limits.max_prompt_tokens} are accepted, shorten it"
+            )
+        return prompt
+
+    def sampling(self, params: Any, prompt_tokens: int, defaults: Any = None) -> SamplingParams:
+        """Validated decoding parameters; unset fields take `defaults` (a task's), then the server's."""
+        limits = self.limits
+
+        def pick(name: str, fallback: Any) -> Any:
+            if params is not None and params.HasField(name):
+                return getattr(params, name)
+            if defaults is not None and defaults.HasField(name):
+                return getattr(defaults, name)
+            return fallback
+
+        room = limits.context_window - prompt_tokens
+        max_new = pick("max_new_tokens", None)
+        if max_new is None:
+            max_new = min(limits.default_max_new_tokens, room)
+        elif not 1 <= max_new <= limits.max_new_tokens_limit:
+            raise InvalidRequest("parameters.max_new_tokens", f"must be between 1 and {limits.max_new_tokens_limit}, got {max_new}")
+        elif max_new > room:
+            raise InvalidRequest(
+                "parameters.max_new_tokens",
+                f"the prompt has {prompt_tokens} tokens, so at most {room} more fit in the "
+                f"{limits.context_window}-token context window; got {max_new}",
+            )
+        min_new = pick("min_new_tokens", 0)
+        if not 0 <= min_new <= max_new:
+            raise InvalidRequest("parameters.min_new_tokens", f"must be between 0 and max_new_tokens ({max_new}), got {min_new}")
+        temperature = float(pick("temperature", 0.0))
+        _in_range("parameters.temperature", temperature, 0.0, MAX_TEMPERATURE)
+        top_p = float(pick("top_p", 1.0))
+        _in_range("parameters.top_p", top_p, 0.0, 1.0, low_open=True)
+        top_k = pick("top_k", 0)
+        vocab = int(self.base.config.vocab_size)
+        if not 0 <= top_k <= vocab:
+            raise InvalidRequest("parameters.top_k", f"must be between 0 (off) and the vocabulary size {vocab}, got {top_k}")
+        penalty = float(pick("repetition_penalty", 1.0))
+        _in_range("parameters.repetition_penalty", penalty, 0.0, MAX_REPETITION_PENALTY, low_open=True)
+        stop = tuple(params.stop) if params is not None and len(params.stop) else tuple(defaults.stop if defaults is not None else ())
+        if len(stop) > limits.max_stop_sequences:
+            raise InvalidRequest("parameters.stop", f"has {len(stop)} strings; at most {limits.max_stop_sequences} are allowed")
+        for i, s in enumerate(stop):
+            if not s or len(s) > limits.max_stop_sequence_chars:
+                raise InvalidRequest(f"parameters.stop[{i}]", f"must have 1 to {limits.max_stop_sequence_chars} characters, got {len(s)}")
+        seed = pick("seed", None)
+        return SamplingParams(
+            max_new_tokens=max_new,
+            min_new_tokens=min_new,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            seed=seed,
+            repetition_penalty=penalty,
+            stop=stop,
+        )
+
+    def request_id(self, given: str) -> str:
+        if len(given) > MAX_REQUEST_ID_CHARS:
+            raise InvalidRequest("request_id", f"has {len(given)} characters; at most {MAX_REQUEST_ID_CHARS} are allowed")
+        if given and not (given.isascii() and given.isprintable()):  # it goes back as gRPC metadata, which is ASCII
+            raise InvalidRequest("request_id", "must be printable ASCII text")
+        return given or uuid.uuid4().hex
+
+    def generation(
+        self,
+        request: Any,
+        *,
+        time_remaining: float | None,
+        arrival: float | None = None,
+        defaults: Any = None,
+        prompt: Prompt | None = None,
+    ) -> GenerationRequest:
+        """The engine request for an API GenerateRequest (or a prompt built by the caller), on the base model."""
+        arrival = time.monotonic() if arrival is None else arrival
+        request_id = self.request_id(request.request_id)
+        prompt = prompt or self.prompt(request.prompt, request.messages)
+        params = request.parameters if request.HasField("parameters") else None
+        sampling = self.sampling(params, len(prompt.token_ids), defaults)
+        limit_ms = params.time_limit_ms if params is not None and params.HasField("time_limit_ms") else 0
+        return GenerationRequest(
+            request_id=request_id,
+            prompt_ids=tuple(prompt.token_ids),
+            params=sampling,
+            arrival=arrival,
+            time_limit_at=arrival + limit_ms / 1000 if limit_ms else None,
+            deadline_at=arrival + time_remaining if time_remaining is not None else None,
+        )

@@ -1,0 +1,177 @@
+"""The tuneserve.v1.Inference service: Generate, GenerateStream, Tokenize, ModelInfo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import grpc
+from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+
+from common.errors import ResourceExhausted
+from common.logs import request_id_var
+from common.rpc.status import REQUEST_ID_METADATA_KEY
+from server import __version__
+from server.api.event_stream import raise_if_failed, stream_generation
+from server.api.serving_state import Serving, ServingState
+from server.engine.request import Finished, GenerationRequest, StopReason
+
+
+def stop_reason_proto(reason: StopReason) -> common_pb2.StopReason:
+    # the generated stubs type enum fields as the enum's class, its numbers as plain ints
+    return cast(common_pb2.StopReason, common_pb2.StopReason.Value(f"STOP_REASON_{reason.name}"))
+
+
+def usage_proto(finished: Finished) -> common_pb2.Usage:
+    return common_pb2.Usage(
+        prompt_tokens=finished.prompt_tokens,
+        generated_tokens=finished.generated_tokens,
+        cached_prompt_tokens=finished.cached_prompt_tokens,
+    )
+
+
+def timings_proto(finished: Finished) -> common_pb2.Timings:
+    return common_pb2.Timings(
+        queue_ms=finished.queue_s * 1000,
+        time_to_first_token_ms=finished.time_to_first_token_s * 1000,
+        total_ms=finished.total_s * 1000,
+    )
+
+
+def adapter_label(adapter: Any) -> str:
+    return "" if adapter is None else adapter.label
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptNote:
+    """What a few-shot request or task call reports about its prompt besides the generation."""
+
+    used: tuple[int, ...] = ()
+    backing: str = ""  # "adapter", "demonstrations", "base"; "" for plain generate requests
+
+    def proto(self, finished: Finished) -> common_pb2.PromptInfo:
+        return common_pb2.PromptInfo(
+            demonstrations_used=self.used,
+            prompt_tokens=finished.prompt_tokens,
+            cached_prompt_tokens=finished.cached_prompt_tokens,
+            backing=f"TASK_BACKING_{self.backing.upper()}" if self.backing else "TASK_BACKING_UNSPECIFIED",
+        )
+
+
+async def unary_response(engine: Any, generation: GenerationRequest, note: PromptNote | None) -> inference_pb2.GenerateResponse:
+    """Runs a generation to its end and answers it whole."""
+    texts: list[str] = []
+    tokens: list[int] = []
+    finished: Finished | None = None
+    async for event in stream_generation(engine, generation):
+        texts.append(event.text)
+        tokens.extend(event.token_ids)
+        finished = event.finished
+    assert finished is not None
+    raise_if_failed(finished)
+    return inference_pb2.GenerateResponse(
+        text="".join(texts),
+        stop_reason=stop_reason_proto(finished.reason),
+        usage=usage_proto(finished),
+        timings=timings_proto(finished),
+        request_id=generation.request_id,
+        adapter=adapter_label(generation.adapter),
+        token_ids=tokens,
+        stop_sequence=finished.stop_sequence,
+        prompt_info=note.proto(finished) if note else None,
+    )
+
+
+async def stream_responses(engine: Any, generation: GenerationRequest, note: PromptNote | None) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+    """Runs a generation, yielding its text as it comes; the last message carries the accounting."""
+    async for event in stream_generation(engine, generation):
+        chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
+        if event.finished is not None:
+            raise_if_failed(event.finished)
+            chunk.stop_reason = stop_reason_proto(event.finished.reason)
+            chunk.usage.CopyFrom(usage_proto(event.finished))
+            chunk.timings.CopyFrom(timings_proto(event.finished))
+            chunk.request_id = generation.request_id
+            chunk.adapter = adapter_label(generation.adapter)
+            chunk.stop_sequence = event.finished.stop_sequence
+            if note:
+                chunk.prompt_info.CopyFrom(note.proto(event.finished))
+        yield chunk
+
+
+def _prepare(serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None) -> tuple[GenerationRequest, PromptNote | None]:
+    """The engine request for a GenerateRequest (a few-shot one included), on the base model."""
+    note = None
+    prompt = None
+    if request.HasField("few_shot"):
+        few_shot = serving.admission.few_shot(request)
+        prompt, note = few_shot.prompt, PromptNote(tuple(few_shot.used))
+    return serving.admission.generation(request, time_remaining=remaining, prompt=prompt), note
+
+
+class InferenceService(inference_pb2_grpc.InferenceServicer):
+    def __init__(self, state: ServingState) -> None:
+        self._state = state
+
+    @contextlib.asynccontextmanager
+    async def _admitted(
+        self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote | None]]:
+        """Validates the request, then holds its adapter version until the generation ends."""
+        serving = self._state.require()
+        if not request.request_id:
+            request.request_id = request_id_var.get()
+        remaining = context.time_remaining()
+        # rendering and tokenizing run off the event loop: a long prompt must not hold up other calls
+        generation, note = await asyncio.to_thread(_prepare, serving, request, remaining)
+        request_id_var.set(generation.request_id)
+        adapter = await serving.adapters.acquire(request.adapter, context.time_remaining())
+        try:
+            await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
+            yield serving, dataclasses.replace(generation, adapter=adapter), note
+        finally:
+            serving.adapters.release(adapter)
+
+    async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
+        async with self._admitted(request, context) as (serving, generation, note):
+            return await unary_response(serving.engine, generation, note)
+
+    async def GenerateStream(
+        self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+        async with self._admitted(request, context) as (serving, generation, note):
+            async for chunk in stream_responses(serving.engine, generation, note):
+                yield chunk
+
+    async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
+        serving = self._state.require()
+        prompt, _ = await asyncio.to_thread(serving.admission.render, request.text, request.messages, text_field="text")
+        tokens = serving.base.tokenizer.convert_ids_to_tokens(prompt.token_ids)
+        response = inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
+        limit = serving.settings.max_message_bytes
+        if response.ByteSize() > limit:
+            raise ResourceExhausted(f"the {len(tokens)} tokens take {response.ByteSize()} bytes, over the server's max_message_bytes ({limit}); tokenize less at once")
+        return response
+
+    async def ModelInfo(self, request: inference_pb2.ModelInfoRequest, context: grpc.aio.ServicerContext) -> inference_pb2.ModelInfoResponse:
+        serving = self._state.require()
+        base, limits = serving.base, serving.admission.limits
+        return inference_pb2.ModelInfoResponse(
+            model=base.name,
+            source=base.source.describe(),
+            architecture=base.architecture,
+            fingerprint=base.fingerprint,
+            quantization=base.quantization,
+            dtype=str(base.dtype).removeprefix("torch."),
+            device=str(base.device),
+            context_window=limits.context_window,
+            vocab_size=int(base.config.vocab_size),
+            max_batch_size=serving.engine.config.max_batch_size,
+            max_prompt_tokens=limits.max_prompt_tokens,
+            max_new_tokens_limit=limits.max_new_tokens_limit,
+            has_chat_template=base.has_chat_template,
+            server_version=__version__,
+        )

@@ -1,0 +1,45 @@
+"""What the services share once the model is up; until then they answer UNAVAILABLE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.base_model import BaseModel
+from common.errors import Unavailable
+from server.adapters.manager import AdapterSource
+from server.api.admission import Admission
+from server.config import ServerSettings
+from server.engine.engine import Engine
+from server.metrics import ServerMetrics
+from server.tasks.registry import TaskRegistry
+
+
+@dataclass
+class Serving:
+    base: BaseModel
+    engine: Engine
+    admission: Admission
+    adapters: AdapterSource  # the AdapterManager, or NoAdapters without a store
+    tasks: TaskRegistry
+    settings: ServerSettings
+    metrics: ServerMetrics
+
+
+class ServingState:
+    def __init__(self) -> None:
+        self._serving: Serving | None = None
+        self.failure: str | None = None
+
+    def set(self, serving: Serving) -> None:
+        self._serving = serving
+
+    @property
+    def ready(self) -> bool:
+        return self._serving is not None
+
+    def require(self) -> Serving:
+        if self._serving is None:
+            if self.failure:
+                raise Unavailable(f"the server failed to start: {self.failure}")
+            raise Unavailable("the model is still loading; retry once the health check reports SERVING")
+        return self._serving

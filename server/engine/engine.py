@@ -1,0 +1,435 @@
+"""The serving engine: one thread that runs the continuous-batching loop.
+
+Callers on any thread `submit` validated requests with a sink for their events; the loop admits
+them at the next step (policy in server.engine.scheduler) and runs each step in four phases:
+`_prepare` (allocate KV blocks, build the flattened batch, route LoRA rows), `_run` (the model
+step, server.engine.model_runner), `_advance` (sample next tokens, score continuations, move every
+sequence forward) and `_deliver` (stream new text, finish what ended, record metrics).
+Finished and cancelled requests leave the batch at once and give back their KV blocks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import torch
+
+from common.base_model import BaseModel
+from common.errors import FailedPrecondition, InvalidRequest, NonFiniteOutput, ResourceExhausted, Unavailable
+from server.adapters.loader import BaseSpec, LoadedAdapter
+from server.adapters.lora import LoraRouting, LoraTables
+from server.adapters.slots import LoraSlots
+from server.engine.batch_builder import build_step_batch
+from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
+from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
+from server.engine.model_runner import ModelRunner, StepBatch
+from server.engine.pieces import Piece, RowUse
+from server.engine.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
+from server.engine.sampling import sample_next_tokens
+from server.engine.scheduler import Budget, RunningView, StepPlan, WaitingView, plan_step
+from server.engine.scoring import Scoring, add_scores
+from server.engine.sequence import Sequence, SequenceStatus
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Engine", "EngineConfig"]
+
+
+@dataclass
+class Step:
+    """One step's work: the chunks it computes and the batch built from them."""
+
+    chunks: list[tuple[Sequence, int]]  # (sequence, tokens computed this step)
+    batch: StepBatch
+    pieces: list[Piece]  # in batch row order
+    uses: list[RowUse]  # who each logits row is for
+
+
+class Engine:
+    """Continuous batching over one base model; thread-safe `submit` and `cancel`."""
+
+    def __init__(self, base: BaseModel, config: EngineConfig, metrics: EngineMetrics | None = None) -> None:
+        self.base = base
+        self.config = config
+        self.metrics: EngineMetrics = metrics or NullMetrics()
+        self.end_token_ids = base.eos_token_ids
+        self.allocator = BlockAllocator(config.num_blocks, config.prefix_cache_blocks)
+        self.base_namespace = base.fingerprint.encode()
+        self._cv = threading.Condition()
+        self._inbox: list[Sequence] = []
+        self._cancelled: set[int] = set()
+        self._queued = 0  # requests submitted and not yet admitted (guarded by _cv)
+        self._accepting = True
+        self._stopping = False
+        self._waiting: deque[Sequence] = deque()
+        self._running: list[Sequence] = []
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+        self.steps = 0
+        self.cache: PagedKVCache
+        self.runner: ModelRunner
+        # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
+        self.slots = LoraSlots(config.max_loras, wake=self._wake) if config.max_loras else None
+
+    # -- callers' side -----------------------------------------------------------------------
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        return self.config.num_blocks * self.config.block_size
+
+    @property
+    def num_waiting(self) -> int:
+        return self._queued
+
+    @property
+    def num_running(self) -> int:
+        return len(self._running)
+
+    def start(self) -> None:
+        """Starts the engine thread and returns once its KV cache and model step are built."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run_thread, args=(ready, failure), name="tuneserve-engine", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    def submit(self, request: GenerationRequest, sink: EventSink) -> int:
+        """Queues a request; its events go to `sink` on the engine thread. Returns its id."""
+        return self.submit_group([(request, sink)])[0]
+
+    def submit_group(self, items: list[tuple[GenerationRequest, EventSink]]) -> list[int]:
+        """Queues requests as one unit, all or none (ClassifyBatch's inputs); returns their ids.
+
+        The queue takes new work while it holds fewer than `max_waiting` requests beyond what the
+        running batch can still take in at its next step. A group needs one place and comes in
+        whole, so it may pass the bound by its own size; callers bound the size of groups.
+        """
+        sequences = [self._sequence(request, sink) for request, sink in items]
+        with self._cv:
+            if not self._accepting:
+                raise Unavailable("the server is shutting down; retry on another replica")
+            batch_room = max(0, self.config.max_batch_size - len(self._running))
+            if self._queued >= self.config.max_waiting + batch_room:
+                raise ResourceExhausted(
+                    f"{self._queued - batch_room} requests are already waiting beyond the running batch "
+                    f"(max_waiting={self.config.max_waiting}); retry later"
+                )
+            self._inbox.extend(sequences)
+            self._queued += len(sequences)
+            self._cv.notify()
+        return [seq.seq_id for seq in sequences]
+
+    def _sequence(self, request: GenerationRequest, sink: EventSink) -> Sequence:
+        if len(request.prompt_ids) + request.params.max_new_tokens > self.config.max_model_len:
+            raise InvalidRequest(
+                "parameters.max_new_tokens",
+                f"prompt ({len(request.prompt_ids)} tokens) plus max_new_tokens "
+                f"({request.params.max_new_tokens}) exceed the context window of {self.config.max_model_len} tokens",
+            )
+        if request.adapter is not None and self.slots is None:
+            raise FailedPrecondition("this server has no LoRA slots (max_loras=0 or no adapter store)")
+        seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device)
+        if self.config.prefix_cache_blocks:
+            namespace = self.base_namespace if seq.adapter_hash is None else seq.adapter_hash.encode()
+            seq.block_hashes = prefix_block_hashes(request.prompt_ids, self.config.block_size, namespace)
+        return seq
+
+    def cancel(self, seq_id: int) -> None:
+        """Stops a request wherever it is; its blocks are freed at the next step."""
+        with self._cv:
+            self._cancelled.add(seq_id)
+            self._cv.notify()
+
+    def resident_adapters(self) -> set[str]:
+        """Content hashes of the adapters now in LoRA slots."""
+        return self.slots.resident_adapters() if self.slots is not None else set()
+
+    def stop_accepting(self) -> None:
+        with self._cv:
+            self._accepting = False
+
+    def stop(self) -> None:
+        """Cancels everything still queued or running and stops the loop thread."""
+        with self._cv:
+            self._accepting = False
+            self._stopping = True
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join()
+        for seq in [*self._inbox, *self._waiting, *self._running]:
+            if seq.status is not SequenceStatus.FINISHED:
+                self._finish(seq, StopReason.CANCELLED)
+
+    def generate(self, request: GenerationRequest, timeout: float | None = None) -> tuple[str, list[int], Finished]:
+        """Blocking convenience for warm-up, tests and benchmarks: the whole text and its end."""
+        done = threading.Event()
+        parts: list[str] = []
+        tokens: list[int] = []
+        result: list[Finished] = []
+
+        def sink(event: GenerationEvent) -> None:
+            parts.append(event.text)
+            tokens.extend(event.token_ids)
+            if event.finished is not None:
+                result.append(event.finished)
+                done.set()
+
+        seq_id = self.submit(request, sink)
+        if not done.wait(timeout):
+            self.cancel(seq_id)
+            done.wait()
+        return "".join(parts), tokens, result[0]
+
+    def _wake(self) -> None:
+        with self._cv:
+            self._cv.notify()
+
+    # -- engine thread: the loop ------------------------------------------------------------
+
+    def _run_thread(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:
+            failure.append(exc)
+            return
+        finally:
+            ready.set()
+        self._loop()
+
+    def _setup(self) -> None:
+        # Built here, not in __init__: every torch op runs on this one thread. A second thread
+        # with its own OpenMP team makes libgomp throttle spin-waiting on small machines, and
+        # each parallel op then pays a wake-up (decode twice as slow on 2 cores).
+        model_config = self.base.config
+        head_dim = getattr(model_config, "head_dim", None) or model_config.hidden_size // model_config.num_attention_heads
+        self.cache = PagedKVCache(
+            num_layers=model_config.num_hidden_layers,
+            num_blocks=self.config.num_blocks,
+            block_size=self.config.block_size,
+            kv_heads=model_config.num_key_value_heads,
+            head_dim=head_dim,
+            dtype=self.base.dtype,
+            device=self.base.device,
+        )
+        self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len)
+        if self.slots is not None:
+            self.slots.tables = LoraTables(BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device)
+            self.runner.lora = self.slots.tables
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                forgotten = self.slots is not None and self.slots.has_forgotten
+                while not (self._inbox or self._cancelled or forgotten or self._waiting or self._running or self._stopping):
+                    self._cv.wait()
+                    forgotten = self.slots is not None and self.slots.has_forgotten
+                if self._stopping:
+                    return
+                inbox, self._inbox = self._inbox, []
+                cancelled, self._cancelled = self._cancelled, set()
+            self._waiting.extend(inbox)
+            if self.slots is not None:
+                self.slots.free_forgotten()
+            try:
+                self._iterate(cancelled)
+            except Exception as exc:  # the loop must outlive any one step
+                log.exception("engine iteration failed; failing the running requests")
+                for seq in [*self._running]:
+                    self._finish(seq, StopReason.CANCELLED, error=exc)
+
+    def _iterate(self, cancelled: set[int]) -> None:
+        self._drop_ended(cancelled, time.monotonic())
+        plan = plan_step(
+            [RunningView(s.seq_id, s.pending_tokens) for s in self._running],
+            [self._waiting_view(s) for s in self._waiting],
+            Budget(self.config.max_batch_size, self.config.max_batch_tokens, self._unreserved_blocks()),
+            self.slots.planner() if self.slots is not None else None,
+        )
+        if plan.empty:
+            with self._cv:  # nothing fits yet; look again soon for deadlines and frees
+                self._cv.wait(timeout=0.05)
+            return
+        chunks = self._admit(plan)
+        try:
+            step = self._prepare(chunks)
+            logits = self._run(step)
+            sampled = self._advance(step, logits)
+        except Exception as exc:
+            log.exception("engine step failed; failing its requests", extra={"requests": [s.request.request_id for s, _ in chunks]})
+            for seq, _ in chunks:
+                self._finish(seq, StopReason.CANCELLED, error=exc)
+            return
+        self._deliver(step, sampled)
+
+    def _waiting_view(self, seq: Sequence) -> WaitingView:
+        # the cached prefix it would reuse; at least one prompt token is always computed
+        cap = (seq.num_prompt - 1) // self.config.block_size
+        seq.cache_match = self.allocator.lookup(seq.block_hashes[:cap]) if seq.block_hashes else []
+        held = sum(1 for block in seq.cache_match if self.allocator.refs(block))  # not taken from the free pool
+        cached = len(seq.cache_match) * self.config.block_size
+        return WaitingView(seq.seq_id, seq.pending_tokens - cached, seq.reserved_blocks(self.config.block_size) - held, seq.adapter_hash)
+
+    def _unreserved_blocks(self) -> int:
+        outstanding = sum(s.reserved_blocks(self.config.block_size) - len(s.blocks) for s in self._running)
+        return self.allocator.num_free - outstanding
+
+    def _drop_ended(self, cancelled: set[int], now: float) -> None:
+        for seq in [*self._waiting, *self._running]:
+            request = seq.request
+            if seq.seq_id in cancelled:
+                self._finish(seq, StopReason.CANCELLED)
+            elif request.time_limit_at is not None and now >= request.time_limit_at:
+                self._finish(seq, StopReason.TIME_LIMIT)
+            elif request.deadline_at is not None and now >= request.deadline_at:
+                self._finish(seq, StopReason.CANCELLED)
+
+    def _finish(self, seq: Sequence, reason: StopReason, error: BaseException | None = None) -> None:
+        if seq.status is SequenceStatus.WAITING:
+            if seq in self._waiting:
+                self._waiting.remove(seq)
+            with self._cv:
+                self._queued -= 1
+        elif seq.status is SequenceStatus.RUNNING:
+            self._running.remove(seq)
+            self.allocator.free(seq.release_blocks())
+            if self.slots is not None:
+                self.slots.release(seq.lora_slot)
+        try:
+            seq.finish(reason, error, record=self.metrics.finished)
+        except Exception:  # a broken sink must not take the engine down
+            log.exception("delivering the end of a request failed", extra={"request_id": seq.request.request_id})
+
+    # -- engine thread: the phases of a step ------------------------------------------------
+
+    def _prepare(self, chunks: list[tuple[Sequence, int]]) -> Step:
+        """Gives every chunk its KV blocks and builds the flattened batch with its LoRA routing."""
+        for seq, n in chunks:
+            self._ensure_blocks(seq, n)
+        batch, pieces, uses = build_step_batch(chunks, self.base.device)
+        batch.lora = self._routing(batch, pieces)
+        return Step(chunks, batch, pieces, uses)
+
+    def _run(self, step: Step) -> torch.Tensor:
+        """The model step: next-token logits of the rows that want them, [N, vocab]."""
+        with torch.inference_mode():
+            return self.runner.forward(step.batch)
+
+    def _advance(self, step: Step, logits: torch.Tensor) -> list[tuple[Sequence, int | None]]:
+        """Samples the rows that generate and scores the rows that score; moves every sequence forward.
+
+        Returns each generating sequence with its next token (None: its logits were unusable)."""
+        sample_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] == "sample"]
+        score_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] != "sample"]
+        generating = [step.uses[i].seq for i in sample_rows]
+        with torch.inference_mode():
+            tokens = sample_next_tokens(logits[sample_rows], [s.sampling for s in generating], self.end_token_ids) if sample_rows else []
+            add_scores(logits[score_rows], [(self._scoring_of(step.uses[i]), step.uses[i].purpose) for i in score_rows])
+        self.steps += 1
+        for seq, n in step.chunks:
+            seq.advance(n)
+            if self.slots is not None:
+                self.slots.touch(seq.lora_slot, self.steps)
+            if seq.block_hashes:
+                self._register_prefix(seq)
+        return list(zip(generating, tokens, strict=True))
+
+    def _deliver(self, step: Step, sampled: list[tuple[Sequence, int | None]]) -> None:
+        """Ends scoring requests that are done, streams new tokens, finishes what ended, records the step."""
+        for seq, _ in step.chunks:
+            if seq.scoring is not None and seq.scoring.done:
+                error = None if seq.scoring.finite else self._non_finite(seq)
+                self._finish(seq, StopReason.END_OF_SEQUENCE, error=error)
+        for seq, token in sampled:
+            if token is None:
+                self._finish(seq, StopReason.CANCELLED, error=self._non_finite(seq))
+                continue
+            previous = seq.last_token_at
+            reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
+            assert seq.last_token_at is not None
+            if previous is None:
+                self.metrics.token_latency(True, seq.last_token_at - seq.request.arrival)
+            else:
+                self.metrics.token_latency(False, seq.last_token_at - previous)
+            if reason is not None:
+                self._finish(seq, reason)
+        self.metrics.step(sequences=len(step.chunks), tokens=int(step.batch.input_ids.shape[0]), kv_blocks_used=self.config.num_blocks - self.allocator.num_free)
+
+    # -- engine thread: helpers of the phases -----------------------------------------------
+
+    def _admit(self, plan: StepPlan) -> list[tuple[Sequence, int]]:
+        """Moves the plan's newcomers into the running batch; returns the step's chunks."""
+        now = time.monotonic()
+        admitted = [self._waiting.popleft() for _ in plan.admitted]
+        assert [s.seq_id for s in admitted] == list(plan.admitted), "the scheduler admits in queue order"
+        if plan.slot_claims:
+            assert self.slots is not None
+            adapters: dict[str, LoadedAdapter] = {s.adapter_hash: s.request.adapter for s in admitted if s.adapter_hash and s.request.adapter}
+            self.slots.fill(plan.slot_claims, adapters)
+            self.metrics.slots_filled(len(plan.slot_claims), sum(1 for c in plan.slot_claims if c.evicted))
+        for seq in admitted:
+            self._take_cached_prefix(seq)
+            lora_slot = self.slots.slot_of(seq.adapter_hash) if self.slots is not None else 0
+            seq.admit(now, lora_slot)
+            if self.slots is not None:
+                self.slots.hold(lora_slot)
+            self._running.append(seq)
+            self.metrics.admitted(now - seq.request.arrival)
+        with self._cv:
+            self._queued -= len(plan.admitted)
+        by_id = {s.seq_id: s for s in self._running}
+        return [(by_id[seq_id], by_id[seq_id].take(n)) for seq_id, n in plan.chunks]
+
+    def _take_cached_prefix(self, seq: Sequence) -> None:
+        """Starts a sequence on the KV of its cached prompt prefix instead of recomputing it."""
+        match = seq.cache_match
+        if match:
+            self.allocator.acquire(match)
+            seq.adopt_cached_prefix(match, block_slots(match, self.config.block_size, self.base.device), len(match) * self.config.block_size)
+        if seq.block_hashes:
+            self.metrics.prefix_cache(seq.cached_prompt_tokens, seq.num_prompt - seq.cached_prompt_tokens, self.allocator.num_cached)
+
+    def _register_prefix(self, seq: Sequence) -> None:
+        """Makes the sequence's computed full prompt blocks available to later requests."""
+        done = min(seq.num_computed, seq.num_prompt) // self.config.block_size
+        for i in range(seq.registered_blocks, min(done, len(seq.block_hashes))):
+            self.allocator.register(seq.blocks[i], seq.block_hashes[i])
+        seq.registered_blocks = max(seq.registered_blocks, done)
+
+    def _ensure_blocks(self, seq: Sequence, n: int) -> None:
+        """KV slots for the `n` tokens a step computes for `seq` (continuations included)."""
+        block_size, device = self.config.block_size, self.base.device
+        missing = blocks_for(seq.kv_positions_after(n), block_size) - len(seq.blocks)
+        if missing > 0:
+            new = self.allocator.allocate(missing)
+            seq.add_blocks(new, block_slots(new, block_size, device))
+        if seq.scoring is not None and seq.scoring.wants_kv(seq.reaches_continuations(n)):
+            new = self.allocator.allocate(blocks_for(seq.scoring.tokens, block_size))
+            seq.blocks.extend(new)  # freed with the sequence's own
+            seq.scoring.place(block_slots(new, block_size, device))
+
+    def _routing(self, batch: StepBatch, pieces: list[Piece]) -> LoraRouting | None:
+        if self.slots is None or self.slots.tables is None:
+            return None
+        decode = [piece.seq.lora_slot for piece in pieces[: batch.num_decode]]
+        prefill = [(span.start, span.length, piece.seq.lora_slot) for piece, span in zip(pieces[batch.num_decode :], batch.prefills, strict=True)]
+        return self.slots.tables.route(decode, prefill)
+
+    @staticmethod
+    def _scoring_of(use: RowUse) -> Scoring:
+        assert use.seq.scoring is not None, "only scoring sequences have scoring rows"
+        return use.seq.scoring
+
+    @staticmethod
+    def _non_finite(seq: Sequence) -> NonFiniteOutput:
+        adapter = seq.request.adapter
+        what = f"adapter {adapter.label}" if adapter is not None else "the base model"
+        hint = "; the adapter's weights are likely broken, try another version" if adapter is not None else ""
+        log.error("non-finite model output", extra={"request_id": seq.request.request_id, "adapter": what})
+        return NonFiniteOutput(f"the output of {what} for this request became NaN or infinite after {seq.generated} tokens{hint}")

@@ -1,0 +1,205 @@
+"""Engine-side state of one request: its tokens, its KV blocks and what it has streamed so far.
+
+The engine changes a sequence only through its methods: admitted, given KV blocks, advanced by
+the tokens a step computed, given a sampled token, finished. A sequence that scores continuations
+instead of generating (Classify) carries a `Scoring` that answers for it where the two differ.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from server.engine.detokenizer import IncrementalDetokenizer
+from server.engine.kv_cache import blocks_for
+from server.engine.pieces import Piece, Purpose
+from server.engine.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
+from server.engine.sampling import RowState, make_generator
+from server.engine.scoring import Scoring
+from server.engine.stop_strings import StopStrings
+
+
+class SequenceStatus(enum.Enum):
+    WAITING = enum.auto()
+    RUNNING = enum.auto()
+    FINISHED = enum.auto()
+
+
+class Sequence:
+    def __init__(self, seq_id: int, request: GenerationRequest, sink: EventSink, tokenizer: Any, device: torch.device) -> None:
+        self.seq_id = seq_id
+        self.request = request
+        self.sink = sink
+        self.device = device
+        self.status = SequenceStatus.WAITING
+        self.token_ids: list[int] = list(request.prompt_ids)
+        self.num_prompt = len(request.prompt_ids)
+        self.num_computed = 0  # tokens whose K/V are in the cache
+        self.blocks: list[int] = []
+        self.kv_slots = torch.empty(0, dtype=torch.long, device=device)  # cache slot of each position
+        self.lora_slot = 0  # LoRA slot while running; 0 is the base model
+        self.adapter_hash: str | None = None if request.adapter is None else request.adapter.content_hash
+        self.scoring = Scoring(request.branches) if request.branches else None
+        self.sampling = RowState(
+            params=request.params,
+            generator=None if request.params.greedy else make_generator(request.params.seed, device),
+            token_ids=self.token_ids,
+            generated=0,
+        )
+        self._detokenizer = IncrementalDetokenizer(tokenizer, request.prompt_ids)
+        self._stops = StopStrings(request.params.stop)
+        self._emitted_chars = 0
+        self._unsent_tokens: list[int] = []
+        self._cut: int | None = None  # where the text ends when a stop string ended it
+        self._stop_text = ""
+        self.admitted_at: float | None = None
+        self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
+        self.cached_prompt_tokens = 0
+        # prefix caching: hashes of the prompt's full blocks, how many are registered, and the
+        # cached blocks found for it while it waits
+        self.block_hashes: list[bytes] = []
+        self.registered_blocks = 0
+        self.cache_match: list[int] = []
+
+    @property
+    def generated(self) -> int:
+        return len(self.token_ids) - self.num_prompt
+
+    @property
+    def pending_tokens(self) -> int:
+        if self.scoring is not None:
+            return self.scoring.pending(self.num_prompt - self.num_computed)
+        return len(self.token_ids) - self.num_computed
+
+    def reserved_blocks(self, block_size: int) -> int:
+        """KV blocks this sequence may need: its prompt and all of its output (or continuations)."""
+        if self.scoring is not None:
+            return self.scoring.reserved_blocks(self.num_prompt, block_size)
+        return blocks_for(self.num_prompt + self.request.params.max_new_tokens, block_size)
+
+    # -- a step's work ------------------------------------------------------------------------
+
+    def take(self, granted: int) -> int:
+        """Tokens this step really computes when the scheduler grants `granted`."""
+        if self.scoring is not None:
+            return self.scoring.take(self.num_prompt - self.num_computed, granted)
+        return granted
+
+    def kv_positions_after(self, n: int) -> int:
+        """Positions of the sequence's own context whose K/V exist once `n` more tokens are computed."""
+        after = self.num_computed + n
+        return min(after, self.num_prompt) if self.scoring is not None else after
+
+    def reaches_continuations(self, n: int) -> bool:
+        return self.scoring is not None and self.num_computed + n > self.num_prompt
+
+    def pieces(self, n: int) -> list[Piece]:
+        """The pieces for `n` tokens of this step (KV slots already allocated)."""
+        start = self.num_computed
+        stop = start + min(n, self.num_prompt - start) if self.scoring is not None else start + n
+        pieces = []
+        if stop > start:
+            wants: list[tuple[int, Purpose]] = []
+            if stop == len(self.token_ids) and self.scoring is None:
+                wants = [(stop - start - 1, ("sample",))]
+            elif stop == self.num_prompt and self.scoring is not None:
+                wants = [(stop - start - 1, ("first",))]
+            pieces.append(Piece(self, self.token_ids[start:stop], start, self.kv_slots[start:stop], self.kv_slots[:stop], wants))
+        if self.reaches_continuations(n):
+            assert self.scoring is not None
+            pieces += self.scoring.pieces(self)
+        return pieces
+
+    # -- what the engine changes ------------------------------------------------------------
+
+    def admit(self, now: float, lora_slot: int) -> None:
+        self.status = SequenceStatus.RUNNING
+        self.admitted_at = now
+        self.lora_slot = lora_slot
+
+    def adopt_cached_prefix(self, blocks: list[int], kv_slots: torch.Tensor, tokens: int) -> None:
+        """Starts on the KV of a cached prompt prefix instead of computing it."""
+        self.blocks = list(blocks)
+        self.kv_slots = kv_slots
+        self.num_computed = self.cached_prompt_tokens = tokens
+        self.registered_blocks = len(blocks)
+
+    def add_blocks(self, blocks: list[int], kv_slots: torch.Tensor) -> None:
+        self.blocks.extend(blocks)
+        self.kv_slots = torch.cat([self.kv_slots, kv_slots])
+
+    def release_blocks(self) -> list[int]:
+        blocks, self.blocks = self.blocks, []
+        return blocks
+
+    def advance(self, n: int) -> None:
+        """Records that a step computed `n` tokens; a scoring sequence is done once its continuations were."""
+        if self.scoring is not None and self.reaches_continuations(n):
+            self.scoring.done = True
+        self.num_computed = self.kv_positions_after(n)
+
+    def add_token(self, token_id: int, end_token_ids: frozenset[int], max_len: int) -> StopReason | None:
+        """Appends a sampled token, streams what it adds, and says whether generation ends."""
+        now = time.monotonic()
+        self.first_token_at = self.first_token_at or now
+        self.last_token_at = now
+        self.token_ids.append(token_id)
+        self.sampling.generated += 1
+        self._unsent_tokens.append(token_id)
+        stop_reason: StopReason | None = None
+        if token_id in end_token_ids:
+            stop_reason = StopReason.END_OF_SEQUENCE
+        else:
+            new_from = len(self._detokenizer.text)
+            self._detokenizer.push(token_id)
+            match = self._stops.find(self._detokenizer.text, new_from)
+            if match is not None:
+                stop_reason, self._cut, self._stop_text = StopReason.STOP_SEQUENCE, match.index, match.stop
+        if stop_reason is None and (self.generated >= self.request.params.max_new_tokens or len(self.token_ids) >= max_len):
+            stop_reason = StopReason.MAX_TOKENS
+        if stop_reason is None:
+            self._emit(self._stops.safe_length(self._detokenizer.text))
+        return stop_reason
+
+    def _emit(self, upto: int, finished: Finished | None = None) -> None:
+        text = self._detokenizer.text[self._emitted_chars : upto] if upto > self._emitted_chars else ""
+        if not text and finished is None:
+            return
+        self._emitted_chars = max(self._emitted_chars, upto)
+        event = GenerationEvent(text=text, token_ids=self._unsent_tokens, finished=finished)
+        self._unsent_tokens = []
+        self.sink(event)
+
+    def finish(self, reason: StopReason, error: BaseException | None = None, record: Callable[[Finished], None] | None = None) -> Finished:
+        """Streams the rest of the text (up to a stop string) and the final accounting.
+
+        `record` sees the accounting before the caller does, so metrics already count a request
+        when its response arrives."""
+        self.status = SequenceStatus.FINISHED
+        cut = self._cut
+        if cut is None:
+            self._detokenizer.flush()
+            cut = len(self._detokenizer.text)
+        now = time.monotonic()
+        arrival = self.request.arrival
+        finished = Finished(
+            reason=reason,
+            prompt_tokens=self.num_prompt,
+            generated_tokens=self.generated,
+            queue_s=(self.admitted_at or now) - arrival,
+            time_to_first_token_s=(self.first_token_at or now) - arrival,
+            total_s=now - arrival,
+            stop_sequence=self._stop_text,
+            cached_prompt_tokens=self.cached_prompt_tokens,
+            error=error,
+            scores=self.scoring.scores() if self.scoring is not None else (),
+        )
+        if record is not None:
+            record(finished)
+        self._emit(cut, finished)
+        return finished
