@@ -85,7 +85,9 @@ def naive_peft(model, base, names: list[str], tokens: int) -> float:
     with torch.inference_mode():
         for i in range(32):
             model.set_adapter(names[i % len(names)])
-            text = tok.apply_chat_template([{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}], tokenize=False, add_generation_prompt=True)
+            text = tok.apply_chat_template(
+                [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}], tokenize=False, add_generation_prompt=True
+            )
             ids = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
             out = model.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
             generated += out.shape[1] - ids.shape[1]
@@ -151,9 +153,18 @@ def main() -> int:
     print(f"naive PEFT, one at a time with set_adapter:        {naive:7.1f} tok/s")
     print(f"32 adapters / base-only (target >= 0.80): {results['32 adapters'] / results['base']:.2f}")
     print(f"32 adapters / naive PEFT (target >= 10): {results['32 adapters'] / naive:.1f}")
-    print(f"adapter load latency p50 {percentile(load_times, 0.5) * 1000:.0f} ms, p99 {percentile(load_times, 0.99) * 1000:.0f} ms (LoadAdapter RPC, rank {args.rank}, {args.targets})")
-    print(f"publish to first response from the new version: p50 {percentile(swap_times, 0.5):.2f} s, max {max(swap_times):.2f} s (target < 2 s)")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {base.device}, {base.quantization}, {str(base.dtype).removeprefix('torch.')}")
+    print(
+        f"adapter load latency p50 {percentile(load_times, 0.5) * 1000:.0f} ms, p99 "
+        f"{percentile(load_times, 0.99) * 1000:.0f} ms (LoadAdapter RPC, rank {args.rank}, {args.targets})"
+    )
+    print(
+        "publish to first response from the new version: p50 "
+        f"{percentile(swap_times, 0.5):.2f} s, max {max(swap_times):.2f} s (target < 2 s)"
+    )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {base.device}, "
+        f"{base.quantization}, {str(base.dtype).removeprefix('torch.')}"
+    )
     return 0
 
 

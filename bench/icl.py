@@ -58,7 +58,18 @@ themselves.
 10. Very short reviews ("A mess.", "Pure joy.") are as reliable as long ones; do not guess from length.
 Examples of labelled reviews follow. Label the last review the same way."""
 
-STARS = ["one star", "two stars", "three stars", "four stars", "five stars", "six stars", "seven stars", "eight stars", "nine stars", "ten stars"]
+STARS = [
+    "one star",
+    "two stars",
+    "three stars",
+    "four stars",
+    "five stars",
+    "six stars",
+    "seven stars",
+    "eight stars",
+    "nine stars",
+    "ten stars",
+]
 
 
 def reviews() -> list[dict[str, str]]:
@@ -87,7 +98,9 @@ def ttft_run(address: str, demos: list[tuple[str, str]], queries: list[str]) -> 
         for query in queries:
             begin = time.perf_counter()
             first = None
-            for chunk in client.generate_stream(few_shot={"query": query, "demos": demos, "instruction": GUIDELINES}, max_new_tokens=16, min_new_tokens=16):
+            for chunk in client.generate_stream(
+                few_shot={"query": query, "demos": demos, "instruction": GUIDELINES}, max_new_tokens=16, min_new_tokens=16
+            ):
                 if chunk.token_ids and first is None:
                     first = time.perf_counter() - begin
                 tokens += len(chunk.token_ids)
@@ -123,7 +136,9 @@ def generate_baseline(base, spec_fields: dict, inputs: list[str]) -> float:
         started = time.perf_counter()
         for text in inputs:
             ids = torch.tensor([prompt_ids(tok, render_prompt(tok, spec, text))])
-            base.model.generate(ids, max_new_tokens=longest, do_sample=False, eos_token_id=sorted(base.eos_token_ids), pad_token_id=tok.pad_token_id)
+            base.model.generate(
+                ids, max_new_tokens=longest, do_sample=False, eos_token_id=sorted(base.eos_token_ids), pad_token_id=tok.pad_token_id
+            )
     return len(inputs) / (time.perf_counter() - started)
 
 
@@ -150,16 +165,30 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(30)
-        results[name] = {"ttft_p50": statistics.median(ttfts), "ttft_p90": percentile(ttfts, 0.9), "tokens_per_s": tps, "cached_tokens_p50": statistics.median(cached)}
+        results[name] = {
+            "ttft_p50": statistics.median(ttfts),
+            "ttft_p90": percentile(ttfts, 0.9),
+            "tokens_per_s": tps,
+            "cached_tokens_p50": statistics.median(cached),
+        }
         r = results[name]
-        print(f"{name:>16}: TTFT p50 {r['ttft_p50'] * 1000:.0f} ms, p90 {r['ttft_p90'] * 1000:.0f} ms, {r['tokens_per_s']:.1f} tok/s, cached prompt tokens p50 {r['cached_tokens_p50']:.0f}", flush=True)
+        print(
+            f"{name:>16}: TTFT p50 {r['ttft_p50'] * 1000:.0f} ms, p90 {r['ttft_p90'] * 1000:.0f} ms, "
+            f"{r['tokens_per_s']:.1f} tok/s, cached prompt tokens p50 {r['cached_tokens_p50']:.0f}",
+            flush=True,
+        )
     ratio = results["prefix cache"]["ttft_p50"] / results["no prefix cache"]["ttft_p50"]
     print(f"cached / uncached TTFT p50 (target <= 0.3): {ratio:.2f}")
 
     inputs = [r["text"] for r in rows[1500 : 1500 + args.inputs]]
     tasks = {
         "two": {"name": "two", "kind": "classification", "instruction": INSTRUCTION, "labels": ["positive", "negative"]},
-        "ten": {"name": "ten", "kind": "classification", "instruction": "How many stars, out of ten, does this review give?", "labels": STARS},
+        "ten": {
+            "name": "ten",
+            "kind": "classification",
+            "instruction": "How many stars, out of ten, does this review give?",
+            "labels": STARS,
+        },
     }
     with tempfile.TemporaryDirectory() as tmp:
         for spec in tasks.values():
@@ -172,9 +201,16 @@ def main() -> int:
             proc.wait(30)
     for name, spec in tasks.items():
         baseline = generate_baseline(base, spec, inputs[:16])
-        print(f"Classify, {len(spec['labels']):>2} labels: {served[name]:6.2f} inputs/s; transformers generate per input: {baseline:6.2f} inputs/s; "
-              f"ratio {served[name] / baseline:.1f} (target >= 5)", flush=True)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {base.device}, {base.quantization}, {str(base.dtype).removeprefix('torch.')}")
+        print(
+            f"Classify, {len(spec['labels']):>2} labels: {served[name]:6.2f} "
+            f"inputs/s; transformers generate per input: {baseline:6.2f} inputs/s; "
+            f"ratio {served[name] / baseline:.1f} (target >= 5)",
+            flush=True,
+        )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {base.device}, "
+        f"{base.quantization}, {str(base.dtype).removeprefix('torch.')}"
+    )
     return 0
 
 

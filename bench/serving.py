@@ -35,17 +35,38 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 QUESTIONS = [
-    "What is the capital of France?", "Write a haiku about the sea.", "List three prime numbers.",
-    "Who wrote Hamlet?", "Explain gravity in one sentence.", "What is 12 times 7?",
-    "Name a colour of the rainbow.", "Give me a synonym for happy.", "What do bees make?",
-    "How many days are in a week?", "Describe a cat in five words.", "What is the boiling point of water?",
-    "Suggest a name for a pet goldfish.", "What is photosynthesis?", "Translate 'thank you' into French.",
-    "Why is the sky blue?", "What is the largest ocean?", "Give one tip for better sleep.",
-    "What is a noun?", "Name a famous painter.", "What does a thermometer measure?",
-    "Write a one-line joke about computers.", "What is the square root of 81?", "Name a fruit that is yellow.",
-    "What is the opposite of cold?", "How do you greet someone in Spanish?", "What is the tallest animal?",
-    "Name a planet with rings.", "What is the main ingredient of guacamole?", "What is an adjective?",
-    "Recommend a hobby for a rainy day.", "What is the speed of light, roughly?",
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "List three prime numbers.",
+    "Who wrote Hamlet?",
+    "Explain gravity in one sentence.",
+    "What is 12 times 7?",
+    "Name a colour of the rainbow.",
+    "Give me a synonym for happy.",
+    "What do bees make?",
+    "How many days are in a week?",
+    "Describe a cat in five words.",
+    "What is the boiling point of water?",
+    "Suggest a name for a pet goldfish.",
+    "What is photosynthesis?",
+    "Translate 'thank you' into French.",
+    "Why is the sky blue?",
+    "What is the largest ocean?",
+    "Give one tip for better sleep.",
+    "What is a noun?",
+    "Name a famous painter.",
+    "What does a thermometer measure?",
+    "Write a one-line joke about computers.",
+    "What is the square root of 81?",
+    "Name a fruit that is yellow.",
+    "What is the opposite of cold?",
+    "How do you greet someone in Spanish?",
+    "What is the tallest animal?",
+    "Name a planet with rings.",
+    "What is the main ingredient of guacamole?",
+    "What is an adjective?",
+    "Recommend a hobby for a rainy day.",
+    "What is the speed of light, roughly?",
 ]
 
 
@@ -166,7 +187,7 @@ def hf_baselines(base, questions: list[str], max_new_tokens: int) -> dict[str, f
         start, tokens = time.perf_counter(), 0
         for ids in prompts:
             out = model.generate(torch.tensor([ids]), **kwargs)
-            tokens += generated_count(out[0, len(ids):].tolist(), eos)
+            tokens += generated_count(out[0, len(ids) :].tolist(), eos)
         sequential = tokens / (time.perf_counter() - start)
         width = max(len(p) for p in prompts)
         pad = tokenizer.pad_token_id
@@ -205,9 +226,13 @@ def main() -> int:
                 "itl_p90": percentile(gaps, 0.9),
                 "itl_p99": percentile(gaps, 0.99),
             }
-            print(f"tuneserve {clients:>2} clients: {rows[clients]['tokens_per_s']:7.1f} tok/s  "
-                  f"TTFT p50/p90/p99 {rows[clients]['ttft_p50'] * 1000:6.0f}/{rows[clients]['ttft_p90'] * 1000:6.0f}/{rows[clients]['ttft_p99'] * 1000:6.0f} ms  "
-                  f"ITL p50/p90/p99 {rows[clients]['itl_p50'] * 1000:5.1f}/{rows[clients]['itl_p90'] * 1000:5.1f}/{rows[clients]['itl_p99'] * 1000:5.1f} ms", flush=True)
+            row = rows[clients]
+            print(
+                f"tuneserve {clients:>2} clients: {row['tokens_per_s']:7.1f} tok/s  "
+                f"TTFT p50/p90/p99 {row['ttft_p50'] * 1000:6.0f}/{row['ttft_p90'] * 1000:6.0f}/{row['ttft_p99'] * 1000:6.0f} ms  "
+                f"ITL p50/p90/p99 {row['itl_p50'] * 1000:5.1f}/{row['itl_p90'] * 1000:5.1f}/{row['itl_p99'] * 1000:5.1f} ms",
+                flush=True,
+            )
     finally:
         proc.terminate()
         proc.wait(30)
@@ -217,8 +242,10 @@ def main() -> int:
 
     base = load_base_model(ModelSettings(model=args.model))
     hf = hf_baselines(base, QUESTIONS[:32], args.max_new_tokens)
-    print(f"transformers one at a time: {hf['sequential_tps']:7.1f} tok/s; static padded batch of 32: {hf['static_batch_tps']:7.1f} tok/s; "
-          f"TTFT p50 {hf['ttft_p50'] * 1000:.0f} ms")
+    print(
+        f"transformers one at a time: {hf['sequential_tps']:7.1f} tok/s; static padded batch of 32: {hf['static_batch_tps']:7.1f} tok/s; "
+        f"TTFT p50 {hf['ttft_p50'] * 1000:.0f} ms"
+    )
     top = rows.get(32)
     ratios = {}
     if top:

@@ -71,7 +71,10 @@ def run_variant(variant: str, steps: int, count: int) -> dict:
         from peft import LoraConfig, get_peft_model
         from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
-        model = get_peft_model(base.model, LoraConfig(r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=hp.target_modules, task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            base.model,
+            LoraConfig(r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=hp.target_modules, task_type="CAUSAL_LM"),
+        )
         rows = [{"input_ids": e.prompt + e.completion} for e in data]
         counted = {"tokens": 0}
 
@@ -82,16 +85,33 @@ def run_variant(variant: str, steps: int, count: int) -> dict:
                 return batch
 
         args = TrainingArguments(
-            output_dir="/tmp/tuneserve-bench-hf", per_device_train_batch_size=hp.batch_size, max_steps=steps, learning_rate=hp.learning_rate,
-            lr_scheduler_type="cosine", warmup_steps=round(steps * hp.warmup_ratio), weight_decay=hp.weight_decay, max_grad_norm=hp.max_grad_norm,
-            logging_steps=10**9, save_strategy="no", report_to=[], seed=hp.seed, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+            output_dir="/tmp/tuneserve-bench-hf",
+            per_device_train_batch_size=hp.batch_size,
+            max_steps=steps,
+            learning_rate=hp.learning_rate,
+            lr_scheduler_type="cosine",
+            warmup_steps=round(steps * hp.warmup_ratio),
+            weight_decay=hp.weight_decay,
+            max_grad_norm=hp.max_grad_norm,
+            logging_steps=10**9,
+            save_strategy="no",
+            report_to=[],
+            seed=hp.seed,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
         )
         trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=Counting(tok, mlm=False))
         started = time.perf_counter()
         trainer.train()
         seconds, tokens = time.perf_counter() - started, counted["tokens"]
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"tokens_per_s": tokens / seconds, "seconds": seconds, "tokens": tokens, "peak_rss_mb": rss_after / 1024, "training_rss_mb": (rss_after - rss_before) / 1024}
+    return {
+        "tokens_per_s": tokens / seconds,
+        "seconds": seconds,
+        "tokens": tokens,
+        "peak_rss_mb": rss_after / 1024,
+        "training_rss_mb": (rss_after - rss_before) / 1024,
+    }
 
 
 def quality(max_train: int) -> dict:
@@ -105,7 +125,10 @@ def quality(max_train: int) -> dict:
     settings = TrainerSettings(work_dir=work / "work", adapter_store=work / "store")
     jobs = JobStore(settings.work_dir / "jobs.sqlite3")
     config = JobConfig(
-        adapter_name="sentiment-bench", task={"instruction": INSTRUCTION}, hyperparameters={"epochs": 1}, evaluation={"icl_shots": 4, "max_holdout": 600},
+        adapter_name="sentiment-bench",
+        task={"instruction": INSTRUCTION},
+        hyperparameters={"epochs": 1},
+        evaluation={"icl_shots": 4, "max_holdout": 600},
     )
     job = jobs.create(config.adapter_name, config.model_dump())
     files = JobFiles.of(settings.work_dir, job.id)
@@ -116,7 +139,11 @@ def quality(max_train: int) -> dict:
     started = time.perf_counter()
     execute(job.id, settings, jobs, AdapterStore(settings.adapter_store), load_tokenizer(settings), lambda: False, lambda p: None)
     result = jobs.get(job.id).result
-    return {**result, "train_examples": min(max_train, len((DATA / "train.jsonl").read_text().splitlines())), "minutes": (time.perf_counter() - started) / 60}
+    return {
+        **result,
+        "train_examples": min(max_train, len((DATA / "train.jsonl").read_text().splitlines())),
+        "minutes": (time.perf_counter() - started) / 60,
+    }
 
 
 def main() -> int:
@@ -134,21 +161,35 @@ def main() -> int:
         return 0
     results = {}
     for variant in ("transformers", "tuneserve"):
-        out = subprocess.run([sys.executable, __file__, "--variant", variant, "--steps", str(args.steps), "--examples", str(args.examples)],
-                             capture_output=True, text=True, check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        out = subprocess.run(
+            [sys.executable, __file__, "--variant", variant, "--steps", str(args.steps), "--examples", str(args.examples)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+        )
         results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
         r = results[variant]
-        print(f"{variant:>12}: {r['tokens_per_s']:7.1f} tok/s over {args.steps} steps ({r['tokens']} tokens), peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"(+{r['training_rss_mb']:.0f} MB while training)", flush=True)
-    print(f"tokens/s tuneserve / transformers Trainer (target >= 1.2): {results['tuneserve']['tokens_per_s'] / results['transformers']['tokens_per_s']:.2f}")
+        print(
+            f"{variant:>12}: {r['tokens_per_s']:7.1f} tok/s over {args.steps} "
+            f"steps ({r['tokens']} tokens), peak RSS {r['peak_rss_mb']:.0f} MB "
+            f"(+{r['training_rss_mb']:.0f} MB while training)",
+            flush=True,
+        )
+    print(
+        "tokens/s tuneserve / transformers Trainer (target >= 1.2): "
+        f"{results['tuneserve']['tokens_per_s'] / results['transformers']['tokens_per_s']:.2f}"
+    )
     print(f"peak RSS tuneserve / transformers Trainer: {results['tuneserve']['peak_rss_mb'] / results['transformers']['peak_rss_mb']:.2f}")
     if args.quality:
         q = quality(args.examples)
         report = q["report"]
         icl, tuned = report["base_icl"]["accuracy"], report["adapter"]["accuracy"]
-        print(f"quality on {report['holdout_examples']} holdout reviews, trained on {q['train_examples']} ({q['minutes']:.1f} min): "
-              f"zero-shot {report['base_zero_shot']['accuracy']:.3f}, 4-shot {icl:.3f}, adapter {tuned:.3f}; "
-              f"margin {100 * (tuned - icl):+.1f} points (target >= +10)")
+        print(
+            f"quality on {report['holdout_examples']} holdout reviews, trained on {q['train_examples']} ({q['minutes']:.1f} min): "
+            f"zero-shot {report['base_zero_shot']['accuracy']:.3f}, 4-shot {icl:.3f}, adapter {tuned:.3f}; "
+            f"margin {100 * (tuned - icl):+.1f} points (target >= +10)"
+        )
         if report.get("forgetting"):
             f = report["forgetting"]
             print(f"forgetting probe (MMLU, {f['questions']} q): base {f['base_accuracy']:.3f}, adapter {f['adapter_accuracy']:.3f}")

@@ -42,7 +42,9 @@ def check_name(name: str, field: str = "adapter") -> str:
         raise InvalidRequest(field, f"adapter name has {len(name)} characters; at most {MAX_NAME_CHARS} are allowed")
     if not is_valid_name(name):
         raise InvalidRequest(
-            field, f"adapter name {name!r} may only use letters, digits, '.', '_' and '-', must start with a letter or digit, and may not contain '..'"
+            field,
+            f"adapter name {name!r} may only use letters, digits, '.', '_' and "
+            "'-', must start with a letter or digit, and may not contain '..'",
         )
     return name
 

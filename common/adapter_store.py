@@ -59,7 +59,9 @@ def _regular_files(source_dir: Path) -> dict[str, bytes]:
             if Path(file_name).suffix in PICKLE_SUFFIXES:
                 raise InvalidRequest("files", f"pickle files are never stored or loaded: {file_name}; save the weights as safetensors")
             if kind != "file" or not is_plain_file_name(file_name):
-                raise InvalidRequest("files", f"{file_name!r} is a symbolic link, a special file or an odd name; only regular files are published")
+                raise InvalidRequest(
+                    "files", f"{file_name!r} is a symbolic link, a special file or an odd name; only regular files are published"
+                )
             contents[file_name] = directory.read(file_name)
     return contents
 

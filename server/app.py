@@ -95,7 +95,13 @@ class TuneserveServer:
             tasks = TaskRegistry(self.settings.task_dir, store)
             tasks.refresh()
             serving = Serving(
-                base=base, engine=engine, admission=Admission(base, limits), adapters=adapters, tasks=tasks, settings=self.settings, metrics=self.metrics
+                base=base,
+                engine=engine,
+                admission=Admission(base, limits),
+                adapters=adapters,
+                tasks=tasks,
+                settings=self.settings,
+                metrics=self.metrics,
             )
             block_bytes = engine.config.block_size * PagedKVCache.bytes_per_token(
                 base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.dtype

@@ -131,7 +131,6 @@ class ServerSettings(ModelSettings, SecuritySettings):
     def _check_limits(self) -> ServerSettings:
         if self.default_max_new_tokens > self.max_new_tokens_limit:
             raise ValueError(
-                f"default_max_new_tokens ({self.default_max_new_tokens}) must not exceed "
-                f"max_new_tokens_limit ({self.max_new_tokens_limit})"
+                f"default_max_new_tokens ({self.default_max_new_tokens}) must not exceed max_new_tokens_limit ({self.max_new_tokens_limit})"
             )
         return self

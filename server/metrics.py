@@ -32,16 +32,25 @@ class ServerMetrics(RpcMetrics):
         super().__init__(registry)
         r = self.registry
         self.time_to_first_token = Histogram(
-            "tuneserve_time_to_first_token_seconds", "From a generation request's arrival to its first token.", buckets=_LATENCY_BUCKETS, registry=r
+            "tuneserve_time_to_first_token_seconds",
+            "From a generation request's arrival to its first token.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.inter_token_latency = Histogram(
-            "tuneserve_inter_token_latency_seconds", "Gap between consecutive tokens of one generation.", buckets=_TOKEN_GAP_BUCKETS, registry=r
+            "tuneserve_inter_token_latency_seconds",
+            "Gap between consecutive tokens of one generation.",
+            buckets=_TOKEN_GAP_BUCKETS,
+            registry=r,
         )
         self.e2e_latency = Histogram(
             "tuneserve_generation_duration_seconds", "From a generation request's arrival to its end.", buckets=DURATION_BUCKETS, registry=r
         )
         self.queue_time = Histogram(
-            "tuneserve_queue_time_seconds", "From a generation request's arrival to joining the running batch.", buckets=_QUEUE_BUCKETS, registry=r
+            "tuneserve_queue_time_seconds",
+            "From a generation request's arrival to joining the running batch.",
+            buckets=_QUEUE_BUCKETS,
+            registry=r,
         )
         self.prompt_tokens = Counter("tuneserve_prompt_tokens", "Prompt tokens of finished generations.", registry=r)
         self.generated_tokens = Counter("tuneserve_generated_tokens", "Tokens generated.", registry=r)
@@ -54,7 +63,9 @@ class ServerMetrics(RpcMetrics):
         self.ready = Gauge("tuneserve_ready", "1 once the model is loaded and warmed up.", registry=r)
         self.model = Info("tuneserve_model", "The loaded base model.", registry=r)
         self.load_seconds = Gauge("tuneserve_model_load_seconds", "Time the base model took to load.", registry=r)
-        self.adapters_loaded = Gauge("tuneserve_adapters_loaded", "Adapter versions loaded, by tier (host memory or a device LoRA slot).", ["tier"], registry=r)
+        self.adapters_loaded = Gauge(
+            "tuneserve_adapters_loaded", "Adapter versions loaded, by tier (host memory or a device LoRA slot).", ["tier"], registry=r
+        )
         self.adapter_loads = Counter("tuneserve_adapter_loads", "Adapter versions loaded and checked.", registry=r)
         self.adapter_load_failures = Counter(
             "tuneserve_adapter_load_failures", "Adapter versions refused, by reason.", ["reason"], registry=r
@@ -66,10 +77,17 @@ class ServerMetrics(RpcMetrics):
         self.adapter_slot_loads = Counter("tuneserve_adapter_slot_loads", "Adapters copied into a device LoRA slot.", registry=r)
         self.adapter_swaps = Counter("tuneserve_adapter_swaps", "Times a name started serving a new version.", registry=r)
         self.adapter_requests = Counter(
-            "tuneserve_adapter_requests", "Generation requests by adapter name (bounded label set; the rest are 'other').", ["adapter"], registry=r
+            "tuneserve_adapter_requests",
+            "Generation requests by adapter name (bounded label set; the rest are 'other').",
+            ["adapter"],
+            registry=r,
         )
-        self.prefix_cache_hits = Counter("tuneserve_prefix_cache_hit_tokens", "Prompt tokens whose KV came from the prefix cache.", registry=r)
-        self.prefix_cache_misses = Counter("tuneserve_prefix_cache_miss_tokens", "Prompt tokens computed (not found in the prefix cache).", registry=r)
+        self.prefix_cache_hits = Counter(
+            "tuneserve_prefix_cache_hit_tokens", "Prompt tokens whose KV came from the prefix cache.", registry=r
+        )
+        self.prefix_cache_misses = Counter(
+            "tuneserve_prefix_cache_miss_tokens", "Prompt tokens computed (not found in the prefix cache).", registry=r
+        )
         self.prefix_cache_blocks = Gauge("tuneserve_prefix_cache_blocks", "KV blocks registered in the prefix cache.", registry=r)
         self.prefix_cache_bytes = Gauge("tuneserve_prefix_cache_bytes", "KV memory registered in the prefix cache.", registry=r)
         self.classified = Counter("tuneserve_classified_inputs", "Inputs classified, by how the task was backed.", ["backing"], registry=r)

@@ -12,13 +12,21 @@ from pathlib import Path
 from common.threads import run_on_fresh_thread
 
 QUESTIONS = [
-    "What is the capital of France?", "Tell me a joke.", "How are you today?", "What is 2+2?",
-    "Name a colour.", "Write a short poem.", "Who are you?", "Describe the sea.",
+    "What is the capital of France?",
+    "Tell me a joke.",
+    "How are you today?",
+    "What is 2+2?",
+    "Name a colour.",
+    "Write a short poem.",
+    "Who are you?",
+    "Describe the sea.",
 ]
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def train_word_adapter(cache_dir: Path, out_dir: Path, word: str, rank: int = 8, targets: list[str] | None = None, steps: int = 8, lr: float = 3e-3) -> Path:
+def train_word_adapter(
+    cache_dir: Path, out_dir: Path, word: str, rank: int = 8, targets: list[str] | None = None, steps: int = 8, lr: float = 3e-3
+) -> Path:
     """Trains with the trainer's own loop (trainer.training) on eight questions answered by `word`."""
 
     def train() -> Path:
@@ -35,8 +43,14 @@ def train_word_adapter(cache_dir: Path, out_dir: Path, word: str, rank: int = 8,
         examples = [Example(i + 1, q, word) for i, q in enumerate(QUESTIONS)]
         tokenized, _ = tokenize(tok, spec, examples, 512, tok.eos_token_id)
         hp = Hyperparameters(
-            rank=rank, alpha=2 * rank, dropout=0.0, target_modules=targets or ALL_LINEAR, learning_rate=lr, max_steps=steps,
-            batch_size=8, warmup_ratio=0.0,
+            rank=rank,
+            alpha=2 * rank,
+            dropout=0.0,
+            target_modules=targets or ALL_LINEAR,
+            learning_rate=lr,
+            max_steps=steps,
+            batch_size=8,
+            warmup_ratio=0.0,
         )
         model = build_lora_model(base, hp)
         Trainer(model, tokenized, tokenized[:2], hp, tok.pad_token_id, out_dir / "checkpoints", checkpoint_every=10_000).run()

@@ -54,8 +54,15 @@ def server_settings(cache_dir: Path, **overrides):
     from server.config import ServerSettings
 
     values = dict(
-        port=0, metrics_port=0, cache_dir=cache_dir, kv_cache_memory_mb=256, max_model_len=2048, max_batch_size=16,
-        max_waiting=64, log_format="text", warmup=False,
+        port=0,
+        metrics_port=0,
+        cache_dir=cache_dir,
+        kv_cache_memory_mb=256,
+        max_model_len=2048,
+        max_batch_size=16,
+        max_waiting=64,
+        log_format="text",
+        warmup=False,
     )
     values.update(overrides)
     return ServerSettings(**values)

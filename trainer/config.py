@@ -138,13 +138,16 @@ class TrainerSettings(ModelSettings, SecuritySettings):
     """General-knowledge questions for the forgetting probe (made by scripts/fetch_data.py at install)."""
 
     processes: int = Field(1, ge=1, le=64)
-    """Training processes per job: 1 trains in the trainer process; N > 1 launches `torchrun --nproc-per-node N` (DDP, one GPU per process, gloo on CPU)."""
+    """Training processes per job: 1 trains in the trainer process; N > 1 launches `torchrun
+    --nproc-per-node N` (DDP, one GPU per process, gloo on CPU)."""
 
     max_data_bytes: int = Field(256 * 2**20, ge=1024)
     """Largest training or validation file accepted."""
 
     data_dirs: list[Path] = Field(default_factory=list)
-    """Directories whose files CreateJob may name as training_file or validation_file (a shared volume); a named path must resolve, links followed, inside one of them. Empty: no file is read by path and data is sent inline."""
+    """Directories whose files CreateJob may name as training_file or validation_file (a shared
+    volume); a named path must resolve, links followed, inside one of them. Empty: no file is read
+    by path and data is sent inline."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Log level."""

@@ -199,7 +199,9 @@ def label_errors(dataset: Dataset, labels: Sequence[str], source: str = "") -> l
     """Lines whose label is not one of `labels`."""
     if dataset.format != "classification":
         return []
-    return [LineError(e.line, f"label {e.output!r} is not one of {list(labels)}", source) for e in dataset.examples if e.output not in labels]
+    return [
+        LineError(e.line, f"label {e.output!r} is not one of {list(labels)}", source) for e in dataset.examples if e.output not in labels
+    ]
 
 
 def check_labels(dataset: Dataset, labels: Sequence[str]) -> list[str]:
@@ -264,7 +266,9 @@ def tokenize(
                 dropped.append(example.line)
                 continue
             hint = "; set over_length to truncate or drop, or raise max_seq_len" if over_length == "refuse" else ""
-            errors.append(LineError(example.line, f"over the token limit ({len(prompt) + len(completion)} > {max_tokens} tokens){hint}", source))
+            errors.append(
+                LineError(example.line, f"over the token limit ({len(prompt) + len(completion)} > {max_tokens} tokens){hint}", source)
+            )
             continue
         out.append(TokenizedExample(example.line, prompt, completion))
     if errors and not collect:
@@ -280,5 +284,7 @@ def split(examples: Sequence[Any], holdout_fraction: float, seed: int) -> tuple[
     random.Random(seed).shuffle(order)
     size = max(1, round(len(order) * holdout_fraction))
     if size >= len(order):
-        raise InvalidRequest("validation_split", f"{len(order)} examples are too few to hold {size} out; add data or pass a validation file")
+        raise InvalidRequest(
+            "validation_split", f"{len(order)} examples are too few to hold {size} out; add data or pass a validation file"
+        )
     return order[size:], order[:size]

@@ -98,7 +98,9 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
     return scores
 
 
-def _continuation_scores(causal_lm: Any, cache: Any, mask: torch.Tensor, lengths: torch.Tensor, labels: Sequence[list[int]], pad_id: int) -> torch.Tensor:
+def _continuation_scores(
+    causal_lm: Any, cache: Any, mask: torch.Tensor, lengths: torch.Tensor, labels: Sequence[list[int]], pad_id: int
+) -> torch.Tensor:
     """log P(label tokens after the first | prompt, first token), for rows prompt-major: [B * n]."""
     n, steps = len(labels), max(len(label) for label in labels) - 1
     cache.batch_repeat_interleave(n)
@@ -110,7 +112,9 @@ def _continuation_scores(causal_lm: Any, cache: Any, mask: torch.Tensor, lengths
     inputs, targets = inputs.repeat(len(lengths), 1), targets.repeat(len(lengths), 1)
     positions = lengths.repeat_interleave(n)[:, None] + torch.arange(steps)[None, :]
     attention = torch.cat([mask.repeat_interleave(n, dim=0), (targets != -100).long()], dim=1)
-    hidden = causal_lm.model(input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=False).last_hidden_state
+    hidden = causal_lm.model(
+        input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=False
+    ).last_hidden_state
     wanted = targets != -100
     picked = causal_lm.lm_head(hidden[wanted]).float().log_softmax(-1).gather(-1, targets[wanted][:, None])[:, 0]
     owner = torch.arange(rows)[:, None].expand_as(wanted)[wanted]
@@ -132,7 +136,9 @@ def greedy_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], max_n
         pad = tokenizer.pad_token_id
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk])
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=list(end_ids), pad_token_id=pad)
+        out = model.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=list(end_ids), pad_token_id=pad
+        )
         texts += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
     return texts
 
@@ -183,7 +189,9 @@ def _prompt(tokenizer: Any, spec: TaskSpec, example: Example, demos: Sequence[De
     return prompt_ids(tokenizer, render_chat(tokenizer, messages))
 
 
-def run_condition(model: Any, tokenizer: Any, spec: TaskSpec, holdout: Sequence[Example], demos: Sequence[Demonstration], end_id: int) -> ConditionResult:
+def run_condition(
+    model: Any, tokenizer: Any, spec: TaskSpec, holdout: Sequence[Example], demos: Sequence[Demonstration], end_id: int
+) -> ConditionResult:
     prompts = [_prompt(tokenizer, spec, e, demos) for e in holdout]
     if spec.kind == "classification":
         label_ids = [completion_ids(tokenizer, spec, label, end_id) for label in spec.labels]
@@ -213,7 +221,11 @@ def probe_accuracy(model: Any, tokenizer: Any, questions: Sequence[dict[str, Any
     prompts = []
     for q in questions:
         choices = "\n".join(f"{letter}. {choice}" for letter, choice in zip(letters, q["choices"], strict=True))
-        prompts.append(prompt_ids(tokenizer, f"The following is a multiple choice question about {q['subject']}.\n\n{q['question']}\n{choices}\nAnswer:"))
+        prompts.append(
+            prompt_ids(
+                tokenizer, f"The following is a multiple choice question about {q['subject']}.\n\n{q['question']}\n{choices}\nAnswer:"
+            )
+        )
     letter_ids = [encode(tokenizer, f" {letter}") for letter in letters]
     picked = pick_labels(model, prompts, letter_ids, tokenizer.pad_token_id)
     return sum(p == q["answer"] for p, q in zip(picked, questions, strict=True)) / len(questions)
@@ -250,4 +262,3 @@ def evaluate(
         validation_loss=validation_loss,
         forgetting=forgetting,
     )
-

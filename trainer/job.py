@@ -96,11 +96,16 @@ def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpe
     task = config.task
     kind = task.kind if task.kind != "auto" else ("classification" if data_format == "classification" else "generation")
     if kind == "classification" and data_format != "classification":
-        raise InvalidRequest("task.kind", "classification needs {\"text\", \"label\"} data")
+        raise InvalidRequest("task.kind", 'classification needs {"text", "label"} data')
     try:
         return TaskSpec(
-            name=config.adapter_name, kind=kind, instruction=task.instruction, template=task.template,
-            input_format=task.input_format, labels=labels if kind == "classification" else [], adapter=config.adapter_name,
+            name=config.adapter_name,
+            kind=kind,
+            instruction=task.instruction,
+            template=task.template,
+            input_format=task.input_format,
+            labels=labels if kind == "classification" else [],
+            adapter=config.adapter_name,
         )
     except ValueError as exc:
         raise InvalidRequest("task", str(exc)) from None
@@ -129,7 +134,9 @@ def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
     tokens, dropped = tokenize(tokenizer, spec, dataset.examples, hp.max_seq_len, end_id, config.over_length, errors)
     if holdout_set is not None:
         errors += label_errors(holdout_set, labels, VALIDATION_SOURCE)
-        holdout_tokens, dropped_holdout = tokenize(tokenizer, spec, holdout_set.examples, hp.max_seq_len, end_id, config.over_length, errors, VALIDATION_SOURCE)
+        holdout_tokens, dropped_holdout = tokenize(
+            tokenizer, spec, holdout_set.examples, hp.max_seq_len, end_id, config.over_length, errors, VALIDATION_SOURCE
+        )
     if errors:
         raise DataRejected(errors)
     kept = {t.line: t for t in tokens}
@@ -142,14 +149,25 @@ def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
         holdout_tokens = [kept[e.line] for e in holdout]
     if not train or not holdout:
         raise InvalidRequest("training_data", "every example was dropped as too long")
-    return PreparedData(spec=spec, train=train, holdout=holdout, train_tokens=[kept[e.line] for e in train], holdout_tokens=holdout_tokens, dropped=sorted(dropped))
+    return PreparedData(
+        spec=spec,
+        train=train,
+        holdout=holdout,
+        train_tokens=[kept[e.line] for e in train],
+        holdout_tokens=holdout_tokens,
+        dropped=sorted(dropped),
+    )
 
 
 def load_training_base(settings: TrainerSettings, config: JobConfig) -> BaseModel:
     """A fresh base model owned by the job (PEFT changes the model it wraps)."""
     quantization = "nf4" if config.hyperparameters.qlora else "none"
     model_settings = ModelSettings(
-        model=settings.model, cache_dir=settings.cache_dir, quantization=quantization, device=settings.device, dtype=settings.dtype,
+        model=settings.model,
+        cache_dir=settings.cache_dir,
+        quantization=quantization,
+        device=settings.device,
+        dtype=settings.dtype,
         torch_threads=settings.torch_threads,
     )
     return load_base_model(model_settings)
@@ -170,8 +188,16 @@ def train_and_evaluate(
     hp = config.hyperparameters
     model = build_lora_model(base, hp)
     trainer = Trainer(
-        model, data.train_tokens, data.holdout_tokens, hp, base.tokenizer.pad_token_id, files.checkpoints, config.checkpoint_every,
-        on_progress=on_progress, should_stop=should_stop, distributed=Distributed.from_env(),
+        model,
+        data.train_tokens,
+        data.holdout_tokens,
+        hp,
+        base.tokenizer.pad_token_id,
+        files.checkpoints,
+        config.checkpoint_every,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        distributed=Distributed.from_env(),
     )
     if trainer.resume():
         jobs.add_event(job_id, "message", {"text": f"resumed from the checkpoint at step {trainer.position.step}"})
@@ -222,7 +248,12 @@ def execute(
         raise Cancelled("the job was cancelled")
     summary = {**report.model_dump(), "margin": report.margin, "adapter_beats_icl": report.adapter_beats_icl}
     jobs.add_event(job_id, "evaluation", summary)
-    result = {**jobs.get(job_id).result, "report": report.model_dump(), "margin": report.margin, "adapter_beats_icl": report.adapter_beats_icl}
+    result = {
+        **jobs.get(job_id).result,
+        "report": report.model_dump(),
+        "margin": report.margin,
+        "adapter_beats_icl": report.adapter_beats_icl,
+    }
     should_publish, note = publish_decision(config, report)
     if should_publish:
         version = publish(store, files.adapter, model, base, data.spec, config, report, history, job_id)

@@ -108,10 +108,21 @@ class JobStore:
     @staticmethod
     def _record(row: sqlite3.Row) -> JobRecord:
         return JobRecord(
-            id=row["id"], adapter_name=row["adapter_name"], state=JobState(row["state"]), config=json.loads(row["config"]),
-            created=row["created"], started=row["started"], finished=row["finished"], error_code=row["error_code"],
-            error_message=row["error_message"], step=row["step"], total_steps=row["total_steps"], train_loss=row["train_loss"],
-            validation_loss=row["validation_loss"], cancel_requested=bool(row["cancel_requested"]), result=json.loads(row["result"]),
+            id=row["id"],
+            adapter_name=row["adapter_name"],
+            state=JobState(row["state"]),
+            config=json.loads(row["config"]),
+            created=row["created"],
+            started=row["started"],
+            finished=row["finished"],
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            step=row["step"],
+            total_steps=row["total_steps"],
+            train_loss=row["train_loss"],
+            validation_loss=row["validation_loss"],
+            cancel_requested=bool(row["cancel_requested"]),
+            result=json.loads(row["result"]),
         )
 
     def create(self, adapter_name: str, config: dict[str, Any]) -> JobRecord:
@@ -181,7 +192,5 @@ class JobStore:
 
     def events(self, job_id: str, after: int = 0) -> builtins.list[EventRecord]:  # `list` here is the method above
         with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM events WHERE job_id = ? AND sequence > ? ORDER BY sequence", (job_id, after)
-            ).fetchall()
+            rows = self._db.execute("SELECT * FROM events WHERE job_id = ? AND sequence > ? ORDER BY sequence", (job_id, after)).fetchall()
         return [EventRecord(r["sequence"], r["job_id"], r["time"], r["kind"], json.loads(r["payload"])) for r in rows]

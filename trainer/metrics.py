@@ -21,7 +21,9 @@ class TrainerMetrics(RpcMetrics):
         self.tokens = Counter("tuneserve_trainer_tokens", "Training tokens processed (padding excluded).", registry=r)
         self.train_loss = Gauge("tuneserve_trainer_train_loss", "Training loss of the running job's last step.", registry=r)
         self.validation_loss = Gauge("tuneserve_trainer_validation_loss", "Holdout loss of the running job at its last check.", registry=r)
-        self.tokens_per_second = Gauge("tuneserve_trainer_tokens_per_second", "Training throughput of the running job's last step.", registry=r)
+        self.tokens_per_second = Gauge(
+            "tuneserve_trainer_tokens_per_second", "Training throughput of the running job's last step.", registry=r
+        )
         self.progress_ratio = Gauge("tuneserve_trainer_progress_ratio", "Fraction of the running job's steps done.", registry=r)
 
     def bind_jobs(self, count: Callable[[JobState], int]) -> None:

@@ -50,7 +50,17 @@ def write_loss_curve(history: History, path: Path) -> None:
     plt.close(figure)
 
 
-def publish(store: AdapterStore, adapter_dir: Path, model: Any, base: BaseModel, spec: TaskSpec, config: JobConfig, report: EvalReport, history: History, job_id: str) -> int:
+def publish(
+    store: AdapterStore,
+    adapter_dir: Path,
+    model: Any,
+    base: BaseModel,
+    spec: TaskSpec,
+    config: JobConfig,
+    report: EvalReport,
+    history: History,
+    job_id: str,
+) -> int:
     """Saves the adapter with its loss curve and publishes it as the next version, not yet current; returns it.
 
     The manifest names the job, so a job resumed after a crash finds the version (see trainer.job)."""

@@ -23,9 +23,24 @@ from trainer.config import TrainerSettings
 
 def run_distributed(job_id: str, settings: TrainerSettings) -> None:
     """Runs the job under torchrun and waits; the ranks report through the job database."""
-    env = {**os.environ, "TUNESERVE_WORK_DIR": str(settings.work_dir), "TUNESERVE_ADAPTER_STORE": str(settings.adapter_store),
-           "TUNESERVE_MODEL": settings.model, "TUNESERVE_CACHE_DIR": str(settings.cache_dir), "TUNESERVE_PROBE_DATA": str(settings.probe_data)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={settings.processes}", "-m", "trainer.run_job", job_id]
+    env = {
+        **os.environ,
+        "TUNESERVE_WORK_DIR": str(settings.work_dir),
+        "TUNESERVE_ADAPTER_STORE": str(settings.adapter_store),
+        "TUNESERVE_MODEL": settings.model,
+        "TUNESERVE_CACHE_DIR": str(settings.cache_dir),
+        "TUNESERVE_PROBE_DATA": str(settings.probe_data),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={settings.processes}",
+        "-m",
+        "trainer.run_job",
+        job_id,
+    ]
     finished = subprocess.run(command, env=env, check=False)
     if finished.returncode != 0:
         raise RuntimeError(f"torchrun exited with {finished.returncode}")
@@ -58,8 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         execute(
-            job_id, settings, jobs, AdapterStore(settings.adapter_store), load_tokenizer(settings),
-            should_stop=lambda: jobs.get(job_id).cancel_requested, on_progress=on_progress,
+            job_id,
+            settings,
+            jobs,
+            AdapterStore(settings.adapter_store),
+            load_tokenizer(settings),
+            should_stop=lambda: jobs.get(job_id).cancel_requested,
+            on_progress=on_progress,
         )
     except Exception as exc:
         if main_rank and not jobs.get(job_id).state.terminal and not jobs.get(job_id).cancel_requested:

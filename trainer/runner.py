@@ -111,7 +111,9 @@ class JobRunner:
             return
         if self.jobs.get(job_id).state is not JobState.VALIDATING:
             return  # cancelled meanwhile
-        self.jobs.update(job_id, result={"train_examples": len(data.train), "holdout_examples": len(data.holdout), "dropped_lines": data.dropped})
+        self.jobs.update(
+            job_id, result={"train_examples": len(data.train), "holdout_examples": len(data.holdout), "dropped_lines": data.dropped}
+        )
         summary = f"{len(data.train)} training and {len(data.holdout)} holdout examples, {data.spec.kind} task"
         if data.spec.labels:
             summary += f" with labels {data.spec.labels}"
@@ -141,7 +143,10 @@ class JobRunner:
 
     def _progress(self, job_id: str, progress: Progress) -> None:
         self.jobs.update(
-            job_id, step=progress.step, total_steps=progress.total_steps, train_loss=progress.train_loss,
+            job_id,
+            step=progress.step,
+            total_steps=progress.total_steps,
+            train_loss=progress.train_loss,
             **({"validation_loss": progress.validation_loss} if progress.validation_loss is not None else {}),
         )
         self.jobs.add_event(job_id, "progress", progress.__dict__)
@@ -168,8 +173,13 @@ class JobRunner:
                 self._run_distributed(job_id)
             else:
                 execute(
-                    job_id, self.settings, self.jobs, self.store, self.tokenizer,
-                    should_stop=lambda: self._is_cancelled(job_id), on_progress=lambda p: self._progress(job_id, p),
+                    job_id,
+                    self.settings,
+                    self.jobs,
+                    self.store,
+                    self.tokenizer,
+                    should_stop=lambda: self._is_cancelled(job_id),
+                    on_progress=lambda p: self._progress(job_id, p),
                 )
         except Cancelled:
             if self._stopping and job_id not in self._cancelled:

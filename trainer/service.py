@@ -42,7 +42,10 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
         "evaluation": _set_fields(request.evaluation, _EVALUATION_FIELDS),
         **_set_fields(request, ["validation_split", "checkpoint_every"]),
     }
-    for field, enum, prefix in (("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"), ("over_length", trainer_pb2.OverLength, "OVER_LENGTH_")):
+    for field, enum, prefix in (
+        ("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"),
+        ("over_length", trainer_pb2.OverLength, "OVER_LENGTH_"),
+    ):
         choice = enum_choice(enum, getattr(request, field), prefix, field)
         if choice != "unspecified":
             values[field] = choice
@@ -96,7 +99,9 @@ def job_proto(job: JobRecord) -> trainer_pb2.Job:
         invalid_line_count=result.get("invalid_line_count", 0),
     )
     if "report" in result:
-        message.report.CopyFrom(report_proto({**result["report"], "margin": result["margin"], "adapter_beats_icl": result["adapter_beats_icl"]}))
+        message.report.CopyFrom(
+            report_proto({**result["report"], "margin": result["margin"], "adapter_beats_icl": result["adapter_beats_icl"]})
+        )
     return message
 
 
@@ -109,7 +114,9 @@ def event_proto(event: EventRecord, job: JobRecord) -> trainer_pb2.JobEvent:
         state.error_code, state.error_message = payload.get("error_code", ""), payload.get("error_message", "")
         message.state_change.CopyFrom(state)
     elif event.kind == "progress":
-        message.progress.CopyFrom(json_format.ParseDict(_without_nones(payload), trainer_pb2.TrainingProgress(), ignore_unknown_fields=True))
+        message.progress.CopyFrom(
+            json_format.ParseDict(_without_nones(payload), trainer_pb2.TrainingProgress(), ignore_unknown_fields=True)
+        )
     elif event.kind == "evaluation":
         message.evaluation.CopyFrom(report_proto(payload))
     else:
@@ -149,7 +156,9 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         source = inside(path, self.data_dirs)
         if source is None:
             where = ", ".join(str(d) for d in self.data_dirs)
-            raise InvalidRequest(field, f"{path[:256]!r} is not a file inside the trainer's data directories ({where}); send the data inline")
+            raise InvalidRequest(
+                field, f"{path[:256]!r} is not a file inside the trainer's data directories ({where}); send the data inline"
+            )
         try:
             return read_confined(source, self.max_data_bytes)
         except (UnsafePath, IsADirectoryError):
@@ -176,7 +185,9 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
     async def CancelJob(self, request: trainer_pb2.CancelJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         return job_proto(await asyncio.to_thread(self._runner().cancel, request.id))
 
-    async def WatchJob(self, request: trainer_pb2.WatchJobRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[trainer_pb2.JobEvent]:
+    async def WatchJob(
+        self, request: trainer_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[trainer_pb2.JobEvent]:
         self.jobs.get(request.id)  # NotFound before the stream starts
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()

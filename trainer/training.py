@@ -208,7 +208,14 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "python_rng": json.dumps(random.getstate()),
             "position": json.dumps(self.position.__dict__),
-            "history": json.dumps({"train": self.history.train, "validation": self.history.validation, "tokens": self.history.tokens, "seconds": self.history.seconds}),
+            "history": json.dumps(
+                {
+                    "train": self.history.train,
+                    "validation": self.history.validation,
+                    "tokens": self.history.tokens,
+                    "seconds": self.history.seconds,
+                }
+            ),
         }
         torch.save(state, staging / _STATE_FILE)
         shutil.rmtree(target, ignore_errors=True)
@@ -234,7 +241,9 @@ class Trainer:
         random.setstate((version, tuple(internal), gauss))
         self.position = Position(**json.loads(state["position"]))
         history = json.loads(state["history"])
-        self.history = History([tuple(x) for x in history["train"]], [tuple(x) for x in history["validation"]], history["tokens"], history["seconds"])
+        self.history = History(
+            [tuple(x) for x in history["train"]], [tuple(x) for x in history["validation"]], history["tokens"], history["seconds"]
+        )
         log.info("resumed from checkpoint", extra={"checkpoint": str(latest), "step": self.position.step})
         return True
 
@@ -283,7 +292,15 @@ class Trainer:
             self.history.tokens += tokens
             self.history.seconds += elapsed
             self.history.train.append((self.position.step, loss_sum / targets))
-            progress = Progress(self.position.step, self.total_steps, self.position.epoch, loss_sum / targets, learning_rate, tokens / max(elapsed, 1e-9), tokens)
+            progress = Progress(
+                self.position.step,
+                self.total_steps,
+                self.position.epoch,
+                loss_sum / targets,
+                learning_rate,
+                tokens / max(elapsed, 1e-9),
+                tokens,
+            )
             last = self.position.step == self.total_steps
             if self.dist.main and (self.position.step % self.checkpoint_every == 0 or last):
                 progress.validation_loss = validation_loss(self.model, self.holdout, self.pad_id, self.hp.batch_size)

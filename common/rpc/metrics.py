@@ -18,9 +18,15 @@ class RpcMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.requests = Counter("tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=self.registry)
+        self.requests = Counter(
+            "tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=self.registry
+        )
         self.request_seconds = Histogram(
-            "tuneserve_rpc_duration_seconds", "Wall time of unary and streaming RPCs, by method.", ["rpc"], buckets=DURATION_BUCKETS, registry=self.registry
+            "tuneserve_rpc_duration_seconds",
+            "Wall time of unary and streaming RPCs, by method.",
+            ["rpc"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
         )
 
 

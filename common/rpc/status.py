@@ -87,7 +87,9 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
             )
         if handler.stream_unary and inspect.iscoroutinefunction(handler.stream_unary):
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(rpc, handler.stream_unary, streaming=True), request_deserializer=decode, response_serializer=handler.response_serializer
+                self._unary(rpc, handler.stream_unary, streaming=True),
+                request_deserializer=decode,
+                response_serializer=handler.response_serializer,
             )
         if handler.unary_stream and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(

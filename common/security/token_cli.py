@@ -28,7 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     token = new_token()
     print(token)
-    print(yaml.safe_dump({"tokens": [{"name": args.name, "sha256": digest(token), "scopes": sorted(set(args.scope))}]}, sort_keys=False), end="")
+    print(
+        yaml.safe_dump({"tokens": [{"name": args.name, "sha256": digest(token), "scopes": sorted(set(args.scope))}]}, sort_keys=False),
+        end="",
+    )
     return 0
 
 

@@ -34,8 +34,14 @@ def free_port() -> int:
 
 
 def start(command: str, work: Path, port: int, log: Path, **extra: str) -> subprocess.Popen:
-    env = {**os.environ, "TUNESERVE_PORT": str(port), "TUNESERVE_METRICS_PORT": str(free_port()), "TUNESERVE_ADAPTER_STORE": str(work / "adapters"),
-           "TUNESERVE_LOG_FORMAT": "text", **extra}
+    env = {
+        **os.environ,
+        "TUNESERVE_PORT": str(port),
+        "TUNESERVE_METRICS_PORT": str(free_port()),
+        "TUNESERVE_ADAPTER_STORE": str(work / "adapters"),
+        "TUNESERVE_LOG_FORMAT": "text",
+        **extra,
+    }
     return subprocess.Popen([str(Path(sys.executable).parent / command)], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -62,9 +68,12 @@ def main() -> int:
         with Client(f"127.0.0.1:{trainer_port}", timeout=120) as client:
             client.wait_until_ready(300)
             job = client.create_job(
-                str(train), "sentiment", validation=str(data / "holdout.jsonl"),
+                str(train),
+                "sentiment",
+                validation=str(data / "holdout.jsonl"),
                 task={"instruction": "Is this movie review positive or negative?"},
-                hyperparameters={"epochs": args.epochs}, evaluation={"icl_shots": 4, "max_holdout": 600},
+                hyperparameters={"epochs": args.epochs},
+                evaluation={"icl_shots": 4, "max_holdout": 600},
             )
             print(f"training job {job.id}: logs in {work}", file=sys.stderr)
             if watch(client, job.id) != 0:

@@ -83,4 +83,3 @@ def host_evictions(entries: list[HostEntry], budget_bytes: int, incoming_bytes: 
         evict.append(entry.key)
         total -= entry.nbytes
     return evict
-

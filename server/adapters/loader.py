@@ -29,8 +29,13 @@ from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
 # The LoRA-targetable linear layers of the Llama-family decoder layer, by attribute path.
 LORA_MODULES = {
-    "q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
-    "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp",
+    "q_proj": "self_attn",
+    "k_proj": "self_attn",
+    "v_proj": "self_attn",
+    "o_proj": "self_attn",
+    "gate_proj": "mlp",
+    "up_proj": "mlp",
+    "down_proj": "mlp",
 }
 _KEY = re.compile(r"base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight")
 # Largest magnitude accepted in A and in B * scale. Trained LoRA weights are orders of magnitude
@@ -140,7 +145,9 @@ def read_peft_config(config_bytes: bytes, spec: BaseSpec, max_rank: int) -> Peft
         raise AdapterRefused(RefusalReason.UNSUPPORTED, "fan_in_fan_out adapters (Conv1D bases) are not supported")
     rank, alpha = config.get("r"), config.get("lora_alpha")
     if not isinstance(rank, int) or rank < 1 or not isinstance(alpha, (int, float)) or not 0 < alpha < math.inf:
-        raise AdapterRefused(RefusalReason.CONFIG, f"r must be a positive integer and lora_alpha positive, got r={rank!r}, lora_alpha={alpha!r}")
+        raise AdapterRefused(
+            RefusalReason.CONFIG, f"r must be a positive integer and lora_alpha positive, got r={rank!r}, lora_alpha={alpha!r}"
+        )
     if rank > max_rank:
         raise AdapterRefused(RefusalReason.RANK, f"rank {rank} is above the server's max_lora_rank {max_rank}")
     targets = config.get("target_modules") or []
@@ -150,11 +157,16 @@ def read_peft_config(config_bytes: bytes, spec: BaseSpec, max_rank: int) -> Peft
         raise AdapterRefused(RefusalReason.CONFIG, "target_modules must be a list of module names")
     unknown = sorted(set(targets) - set(spec.shapes))
     if unknown:
-        raise AdapterRefused(RefusalReason.TARGET_MODULES, f"target modules {unknown} are not LoRA-targetable layers of the base model ({', '.join(spec.shapes)})")
+        raise AdapterRefused(
+            RefusalReason.TARGET_MODULES,
+            f"target modules {unknown} are not LoRA-targetable layers of the base model ({', '.join(spec.shapes)})",
+        )
     return PeftSettings(rank, float(alpha), bool(config.get("use_rslora")), sorted(targets))
 
 
-def read_lora_weights(weights_bytes: bytes, spec: BaseSpec, settings: PeftSettings, dtype: torch.dtype) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
+def read_lora_weights(
+    weights_bytes: bytes, spec: BaseSpec, settings: PeftSettings, dtype: torch.dtype
+) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
     """Parses adapter_model.safetensors and checks every key, shape and value against the base."""
     rank, scale = settings.rank, scale_of(settings)
     try:
@@ -165,23 +177,31 @@ def read_lora_weights(weights_bytes: bytes, spec: BaseSpec, settings: PeftSettin
     for key, tensor in tensors.items():
         match = _KEY.fullmatch(key)
         if match is None:
-            raise AdapterRefused(RefusalReason.UNSUPPORTED, f"weight {key!r} is not a LoRA A/B matrix of a decoder layer; extra trained modules are not supported")
+            raise AdapterRefused(
+                RefusalReason.UNSUPPORTED,
+                f"weight {key!r} is not a LoRA A/B matrix of a decoder layer; extra trained modules are not supported",
+            )
         layer, parent, module, half = int(match[1]), match[2], match[3], match[4]
         if module not in spec.shapes or LORA_MODULES[module] != parent:
-            raise AdapterRefused(RefusalReason.TARGET_MODULES, f"weight {key!r} targets {parent}.{module}, which the base model does not have")
+            raise AdapterRefused(
+                RefusalReason.TARGET_MODULES, f"weight {key!r} targets {parent}.{module}, which the base model does not have"
+            )
         if layer >= spec.num_layers:
             raise AdapterRefused(RefusalReason.WEIGHTS, f"weight {key!r} is for layer {layer}; the base has {spec.num_layers} layers")
         in_features, out_features = spec.shapes[module]
         expected = (rank, in_features) if half == "A" else (out_features, rank)
         if tuple(tensor.shape) != expected:
-            raise AdapterRefused(RefusalReason.WEIGHTS, f"weight {key!r} has shape {tuple(tensor.shape)}, expected {expected} for rank {rank}")
+            raise AdapterRefused(
+                RefusalReason.WEIGHTS, f"weight {key!r} has shape {tuple(tensor.shape)}, expected {expected} for rank {rank}"
+            )
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise AdapterRefused(RefusalReason.WEIGHTS, f"weight {key!r} is not finite floating point")
         largest = float(tensor.abs().max()) * (scale if half == "B" else 1.0)
         if largest > MAX_LORA_WEIGHT:
             what = "times the scale alpha/r " if half == "B" else ""
             raise AdapterRefused(
-                RefusalReason.WEIGHTS, f"weight {key!r} {what}reaches {largest:.3g}; LoRA weights above {MAX_LORA_WEIGHT:g} in magnitude would overflow the model"
+                RefusalReason.WEIGHTS,
+                f"weight {key!r} {what}reaches {largest:.3g}; LoRA weights above {MAX_LORA_WEIGHT:g} in magnitude would overflow the model",
             )
         halves.setdefault((layer, module), {})[half] = tensor
     if not halves:
@@ -201,7 +221,9 @@ def scale_of(settings: PeftSettings) -> float:
 def _refuse_pickles(files: Directory) -> None:
     pickles = [name for name in files.names() if Path(name).suffix in PICKLE_SUFFIXES]
     if pickles:
-        raise AdapterRefused(RefusalReason.PICKLE, f"pickle weights are never loaded ({', '.join(pickles)}); save the adapter with safetensors")
+        raise AdapterRefused(
+            RefusalReason.PICKLE, f"pickle weights are never loaded ({', '.join(pickles)}); save the adapter with safetensors"
+        )
 
 
 def _read(files: Directory, name: str) -> bytes:
@@ -219,17 +241,22 @@ def _manifest(files: Directory, identity: tuple[str, int] | None) -> AdapterMani
     try:
         manifest = AdapterManifest.model_validate_json(_read(files, MANIFEST_FILE))
     except ValidationError as exc:
-        raise AdapterRefused(RefusalReason.MANIFEST, f"{MANIFEST_FILE} is invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        raise AdapterRefused(
+            RefusalReason.MANIFEST, f"{MANIFEST_FILE} is invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        ) from None
     if identity is not None and (manifest.name, manifest.version) != identity:
         name, version = identity
         raise AdapterRefused(
             RefusalReason.MANIFEST,
-            f"{MANIFEST_FILE} describes {manifest.name}@{manifest.version} but lies in {name}/{version}; a version's directory is its identity "
+            f"{MANIFEST_FILE} describes {manifest.name}@{manifest.version} but "
+            f"lies in {name}/{version}; a version's directory is its identity "
             "(copy versions with the import command instead of copying directories)",
         )
     for name in manifest.files:
         if not is_plain_file_name(name) or name == MANIFEST_FILE:
-            raise AdapterRefused(RefusalReason.MANIFEST, f"{MANIFEST_FILE} lists {name[:80]!r}, which is not a plain file name of the version directory")
+            raise AdapterRefused(
+                RefusalReason.MANIFEST, f"{MANIFEST_FILE} lists {name[:80]!r}, which is not a plain file name of the version directory"
+            )
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if name not in manifest.files:
             raise AdapterRefused(RefusalReason.MANIFEST, f"{MANIFEST_FILE} lists no checksum for {name}")
@@ -243,7 +270,8 @@ def load_version(files: Directory, spec: BaseSpec, max_rank: int, identity: tupl
     if manifest.base_fingerprint != spec.fingerprint:
         raise AdapterRefused(
             RefusalReason.WRONG_BASE,
-            f"trained on base {manifest.base_model or '?'} ({manifest.base_fingerprint}); this server runs {spec.model_name} ({spec.fingerprint})",
+            f"trained on base {manifest.base_model or '?'} ({manifest.base_fingerprint}); "
+            f"this server runs {spec.model_name} ({spec.fingerprint})",
         )
     if manifest.architecture and manifest.architecture != spec.architecture:
         raise AdapterRefused(RefusalReason.WRONG_BASE, f"trained for {manifest.architecture}; this server runs {spec.architecture}")
@@ -251,7 +279,9 @@ def load_version(files: Directory, spec: BaseSpec, max_rank: int, identity: tupl
     for name, digest in manifest.files.items():
         data = _read(files, name)
         if hashlib.sha256(data).hexdigest() != digest:
-            raise AdapterRefused(RefusalReason.CHECKSUM, f"{name} does not match its sha256 in the manifest (changed or corrupted after publishing)")
+            raise AdapterRefused(
+                RefusalReason.CHECKSUM, f"{name} does not match its sha256 in the manifest (changed or corrupted after publishing)"
+            )
         if name in (CONFIG_FILE, WEIGHTS_FILE):
             contents[name] = data
     settings = read_peft_config(contents[CONFIG_FILE], spec, max_rank)

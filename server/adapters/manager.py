@@ -104,7 +104,7 @@ class NoAdapters:
     async def acquire(self, ref_text: str, timeout: float | None = None) -> LoadedAdapter | None:
         if ref_text:
             AdapterRef.parse(ref_text)
-            raise NotFound(f"adapter {ref_text!r} does not exist: this server has no adapter store; use adapter \"\" for the base model")
+            raise NotFound(f'adapter {ref_text!r} does not exist: this server has no adapter store; use adapter "" for the base model')
         return None
 
     def release(self, adapter: LoadedAdapter | None) -> None:
@@ -197,7 +197,8 @@ class AdapterManager:
         try:
             async with self._loads:
                 adapter = await arun_on_fresh_thread(
-                    lambda: load_stored(self.store.root, entry.name, entry.version, self.spec, self.max_lora_rank), "tuneserve-adapter-loader"
+                    lambda: load_stored(self.store.root, entry.name, entry.version, self.spec, self.max_lora_rank),
+                    "tuneserve-adapter-loader",
                 )
         except Exception as exc:
             refused = exc if isinstance(exc, AdapterRefused) else AdapterRefused(RefusalReason.MISSING, f"cannot read the version: {exc}")
@@ -207,7 +208,10 @@ class AdapterManager:
             return
         entry.adapter, entry.state = adapter, VersionState.LOADED
         seconds = time.monotonic() - started
-        log.info("adapter loaded", extra={"adapter": entry.label, "rank": adapter.rank, "mb": round(adapter.nbytes / 2**20, 1), "seconds": round(seconds, 3)})
+        log.info(
+            "adapter loaded",
+            extra={"adapter": entry.label, "rank": adapter.rank, "mb": round(adapter.nbytes / 2**20, 1), "seconds": round(seconds, 3)},
+        )
         if self.metrics is not None:
             self.metrics.adapter_loaded(seconds)
         entry.done.set_result(adapter)
@@ -348,8 +352,14 @@ class AdapterManager:
             tier = "disk" if adapter is None else ("device" if adapter.content_hash in resident else "host")
             versions.append(
                 VersionStatus(
-                    version, entry.state.value, tier, entry.error, entry.reason, entry.refs,
-                    adapter.content_hash if adapter else "", adapter.rank if adapter else 0,
+                    version,
+                    entry.state.value,
+                    tier,
+                    entry.error,
+                    entry.reason,
+                    entry.refs,
+                    adapter.content_hash if adapter else "",
+                    adapter.rank if adapter else 0,
                 )
             )
         return AdapterStatus(name, versions, self.store.current(name) or 0, self._serving.get(name, 0))

@@ -68,7 +68,9 @@ class LoraSlots:
                 self._adapter[slot] = None
 
     def planner(self) -> SlotPlanner:
-        return SlotPlanner([SlotView(slot, self._adapter[slot], self._busy[slot] > 0, self._last_used[slot]) for slot in range(1, len(self._adapter))])
+        return SlotPlanner(
+            [SlotView(slot, self._adapter[slot], self._busy[slot] > 0, self._last_used[slot]) for slot in range(1, len(self._adapter))]
+        )
 
     def fill(self, claims: Iterable[SlotClaim], adapters: dict[str, LoadedAdapter]) -> None:
         """Copies the adapters a step's plan brings in into the slots it chose for them."""

@@ -51,7 +51,9 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
             raise FailedPrecondition("this server has no adapter store; start it with --adapter-store DIR")
         return manager
 
-    async def ListAdapters(self, request: adapters_pb2.ListAdaptersRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.ListAdaptersResponse:
+    async def ListAdapters(
+        self, request: adapters_pb2.ListAdaptersRequest, context: grpc.aio.ServicerContext
+    ) -> adapters_pb2.ListAdaptersResponse:
         return adapters_pb2.ListAdaptersResponse(adapters=[adapter_info(s) for s in self._manager().statuses()])
 
     async def GetAdapter(self, request: adapters_pb2.GetAdapterRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
@@ -60,7 +62,9 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
     async def LoadAdapter(self, request: adapters_pb2.LoadAdapterRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
         return adapter_info(await self._manager().load(request.adapter))
 
-    async def UnloadAdapter(self, request: adapters_pb2.UnloadAdapterRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
+    async def UnloadAdapter(
+        self, request: adapters_pb2.UnloadAdapterRequest, context: grpc.aio.ServicerContext
+    ) -> adapters_pb2.AdapterInfo:
         return adapter_info(self._manager().unload(request.adapter))
 
     async def SetCurrentVersion(
@@ -91,7 +95,11 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
             shutil.rmtree(staging, ignore_errors=True)
         await manager.refresh()
         return adapters_pb2.ImportAdapterResponse(
-            name=header.name, version=version, base_fingerprint=manifest.base_fingerprint, rank=manifest.rank, target_modules=manifest.target_modules
+            name=header.name,
+            version=version,
+            base_fingerprint=manifest.base_fingerprint,
+            rank=manifest.rank,
+            target_modules=manifest.target_modules,
         )
 
 
@@ -110,7 +118,9 @@ async def _receive(requests: AsyncIterator[adapters_pb2.ImportAdapterRequest], s
             raise InvalidRequest("header", "the first message must carry the header")
         chunk = message.chunk
         if chunk.file_name not in IMPORTABLE_FILES:
-            raise InvalidRequest("chunk.file_name", f"only {', '.join(IMPORTABLE_FILES)} are imported (pickle weights never are), got {chunk.file_name!r}")
+            raise InvalidRequest(
+                "chunk.file_name", f"only {', '.join(IMPORTABLE_FILES)} are imported (pickle weights never are), got {chunk.file_name!r}"
+            )
         total += len(chunk.data)
         if total > MAX_IMPORT_BYTES:
             raise InvalidRequest("chunk", f"the import is larger than {MAX_IMPORT_BYTES >> 30} GiB")

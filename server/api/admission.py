@@ -99,7 +99,9 @@ class Admission:
     def check_chars(self, field: str, chars: int) -> None:
         limits = self.limits
         if chars > limits.max_prompt_chars:
-            raise InvalidRequest(field, f"has {chars} characters, more than {limits.max_prompt_tokens} tokens (max_prompt_tokens) can hold; shorten it")
+            raise InvalidRequest(
+                field, f"has {chars} characters, more than {limits.max_prompt_tokens} tokens (max_prompt_tokens) can hold; shorten it"
+            )
 
     def budget(self, params: Any, defaults: Any = None, cap: int = 0) -> int:
         """Prompt tokens available when the output needs room for max_new_tokens (default if unset)."""
@@ -128,7 +130,9 @@ class Admission:
             raise InvalidRequest("few_shot.query", "is empty")
         limits = self.limits
         if len(fs.demonstrations) > limits.max_demonstrations:
-            raise InvalidRequest("few_shot.demonstrations", f"has {len(fs.demonstrations)}; at most {limits.max_demonstrations} are accepted")
+            raise InvalidRequest(
+                "few_shot.demonstrations", f"has {len(fs.demonstrations)}; at most {limits.max_demonstrations} are accepted"
+            )
         for name, text in (("few_shot.query", fs.query), ("few_shot.instruction", fs.instruction)):
             if len(text) > limits.max_demonstration_chars:
                 raise InvalidRequest(name, f"has {len(text)} characters; at most {limits.max_demonstration_chars} are accepted")
@@ -137,20 +141,30 @@ class Admission:
             for part in ("input", "output"):
                 value = getattr(d, part)
                 if not value.strip() or len(value) > limits.max_demonstration_chars:
-                    raise InvalidRequest(f"few_shot.demonstrations[{i}].{part}", f"must have 1 to {limits.max_demonstration_chars} characters")
+                    raise InvalidRequest(
+                        f"few_shot.demonstrations[{i}].{part}", f"must have 1 to {limits.max_demonstration_chars} characters"
+                    )
             demos.append(Demonstration(input=d.input, output=d.output))
         if fs.input_format and fs.input_format.count("{input}") != 1:
             raise InvalidRequest("few_shot.input_format", "must contain {input} exactly once")
         if fs.max_prompt_tokens > limits.max_prompt_tokens:
-            raise InvalidRequest("few_shot.max_prompt_tokens", f"must be at most the server's max_prompt_tokens ({limits.max_prompt_tokens})")
+            raise InvalidRequest(
+                "few_shot.max_prompt_tokens", f"must be at most the server's max_prompt_tokens ({limits.max_prompt_tokens})"
+            )
         try:
             spec = TaskSpec(name="request", instruction=fs.instruction, template=fs.template or "chat", input_format=fs.input_format)
         except ValidationError as exc:
             error = exc.errors()[0]
-            raise InvalidRequest(f"few_shot.{error['loc'][0]}" if error["loc"] else "few_shot", error["msg"].removeprefix("Value error, ")) from None
+            raise InvalidRequest(
+                f"few_shot.{error['loc'][0]}" if error["loc"] else "few_shot", error["msg"].removeprefix("Value error, ")
+            ) from None
         params = request.parameters if request.HasField("parameters") else None
         built = build(
-            self.base.tokenizer, spec, fs.query, demos, self.budget(params, cap=fs.max_prompt_tokens),
+            self.base.tokenizer,
+            spec,
+            fs.query,
+            demos,
+            self.budget(params, cap=fs.max_prompt_tokens),
             strategy=enum_choice(inference_pb2.DemonstrationSelection, fs.selection, "DEMONSTRATION_SELECTION_", "few_shot.selection"),  # type: ignore[arg-type]
             ordering=enum_choice(inference_pb2.DemonstrationOrder, fs.order, "DEMONSTRATION_ORDER_", "few_shot.order"),  # type: ignore[arg-type]
             seed=fs.seed,

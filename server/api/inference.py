@@ -85,7 +85,9 @@ async def unary_response(engine: Any, generation: GenerationRequest, note: Promp
     )
 
 
-async def stream_responses(engine: Any, generation: GenerationRequest, note: PromptNote | None) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+async def stream_responses(
+    engine: Any, generation: GenerationRequest, note: PromptNote | None
+) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
     """Runs a generation, yielding its text as it comes; the last message carries the accounting."""
     async for event in stream_generation(engine, generation):
         chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
@@ -102,7 +104,9 @@ async def stream_responses(engine: Any, generation: GenerationRequest, note: Pro
         yield chunk
 
 
-def _prepare(serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None) -> tuple[GenerationRequest, PromptNote | None]:
+def _prepare(
+    serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None
+) -> tuple[GenerationRequest, PromptNote | None]:
     """The engine request for a GenerateRequest (a few-shot one included), on the base model."""
     note = None
     prompt = None
@@ -153,10 +157,15 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         response = inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
         limit = serving.settings.max_message_bytes
         if response.ByteSize() > limit:
-            raise ResourceExhausted(f"the {len(tokens)} tokens take {response.ByteSize()} bytes, over the server's max_message_bytes ({limit}); tokenize less at once")
+            raise ResourceExhausted(
+                f"the {len(tokens)} tokens take {response.ByteSize()} bytes, over "
+                f"the server's max_message_bytes ({limit}); tokenize less at once"
+            )
         return response
 
-    async def ModelInfo(self, request: inference_pb2.ModelInfoRequest, context: grpc.aio.ServicerContext) -> inference_pb2.ModelInfoResponse:
+    async def ModelInfo(
+        self, request: inference_pb2.ModelInfoRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.ModelInfoResponse:
         serving = self._state.require()
         base, limits = serving.base, serving.admission.limits
         return inference_pb2.ModelInfoResponse(

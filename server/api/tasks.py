@@ -77,9 +77,17 @@ def task_info(task: Task, serving: Serving) -> tasks_pb2.TaskInfo:
         except NotFound:
             adapter = f"{task.adapter} (not in the store)"
     return tasks_pb2.TaskInfo(
-        name=spec.name, kind=spec.kind, labels=spec.labels, instruction=spec.instruction, template=spec.template,
-        input_format=spec.format, backing=f"TASK_BACKING_{task.backing.upper()}", adapter=adapter,
-        demonstrations=len(spec.demonstrations), source=task.source, default_parameters=parameters_proto(spec.parameters),
+        name=spec.name,
+        kind=spec.kind,
+        labels=spec.labels,
+        instruction=spec.instruction,
+        template=spec.template,
+        input_format=spec.format,
+        backing=f"TASK_BACKING_{task.backing.upper()}",
+        adapter=adapter,
+        demonstrations=len(spec.demonstrations),
+        source=task.source,
+        default_parameters=parameters_proto(spec.parameters),
     )
 
 
@@ -114,7 +122,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
 
     # -- classification -----------------------------------------------------------------------
 
-    async def _classify(self, task: Task, inputs: list[tuple[str, str]], request_ids: list[str], context: grpc.aio.ServicerContext) -> list[tasks_pb2.ClassifyResponse]:
+    async def _classify(
+        self, task: Task, inputs: list[tuple[str, str]], request_ids: list[str], context: grpc.aio.ServicerContext
+    ) -> list[tasks_pb2.ClassifyResponse]:
         """Scores every label after each input's prompt; the inputs go to the engine as one unit.
 
         `inputs` are (text, field) pairs; one bad input fails the call and cancels the rest."""
@@ -125,7 +135,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         async with self._call(task, context) as call:
             labels = call.spec.labels  # the adapter version's own, when it has a task spec
             if len(labels) > serving.settings.max_labels:
-                raise InvalidRequest("task", f"{task.spec.name!r} has {len(labels)} labels; the server accepts at most {serving.settings.max_labels}")
+                raise InvalidRequest(
+                    "task", f"{task.spec.name!r} has {len(labels)} labels; the server accepts at most {serving.settings.max_labels}"
+                )
 
             def prepare() -> tuple[tuple[tuple[int, ...], ...], list[tuple[Prompt, PromptNote]]]:
                 tokenizer, eos = serving.base.tokenizer, serving.base.tokenizer.eos_token_id
@@ -138,8 +150,13 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             deadline = arrival + remaining if remaining is not None else None
             requests = [
                 GenerationRequest(
-                    request_id=request_id, prompt_ids=tuple(prompt.token_ids), params=SamplingParams(max_new_tokens=sum(len(b) for b in branches)),
-                    arrival=arrival, deadline_at=deadline, adapter=call.adapter, branches=branches,
+                    request_id=request_id,
+                    prompt_ids=tuple(prompt.token_ids),
+                    params=SamplingParams(max_new_tokens=sum(len(b) for b in branches)),
+                    arrival=arrival,
+                    deadline_at=deadline,
+                    adapter=call.adapter,
+                    branches=branches,
                 )
                 for request_id, (prompt, _) in zip(request_ids, prompts, strict=True)
             ]
@@ -152,14 +169,22 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             weights = [math.exp(s - top) for s in finished.scores]
             total = sum(weights)
             scores = sorted(
-                (tasks_pb2.LabelScore(label=label, probability=w / total, logprob=s) for label, w, s in zip(labels, weights, finished.scores, strict=True)),
+                (
+                    tasks_pb2.LabelScore(label=label, probability=w / total, logprob=s)
+                    for label, w, s in zip(labels, weights, finished.scores, strict=True)
+                ),
                 key=lambda x: -x.probability,
             )
             serving.metrics.classified.labels(note.backing).inc()
             responses.append(
                 tasks_pb2.ClassifyResponse(
-                    label=scores[0].label, scores=scores, adapter=adapter_label(call.adapter), prompt_info=note.proto(finished),
-                    usage=usage_proto(finished), timings=timings_proto(finished), request_id=request_id,
+                    label=scores[0].label,
+                    scores=scores,
+                    adapter=adapter_label(call.adapter),
+                    prompt_info=note.proto(finished),
+                    usage=usage_proto(finished),
+                    timings=timings_proto(finished),
+                    request_id=request_id,
                 )
             )
         return responses
@@ -176,7 +201,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
         return (await self._classify(task, [(request.input, "input")], [request_id], context))[0]
 
-    async def ClassifyBatch(self, request: tasks_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyBatchResponse:
+    async def ClassifyBatch(
+        self, request: tasks_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext
+    ) -> tasks_pb2.ClassifyBatchResponse:
         serving, task = self._task(request.task)
         if not request.inputs:
             raise InvalidRequest("inputs", "is empty")
@@ -190,7 +217,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     # -- generation ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _run(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote]]:
+    async def _run(
+        self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote]]:
         serving, task = self._task(request.task)
         if task.spec.kind != "generation":
             raise InvalidRequest("task", f"{task.spec.name!r} is a classification task; call Classify")
@@ -213,7 +242,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         async with self._run(request, context) as (serving, generation, note):
             return await unary_response(serving.engine, generation, note)
 
-    async def RunTaskStream(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+    async def RunTaskStream(
+        self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
         async with self._run(request, context) as (serving, generation, note):
             async for chunk in stream_responses(serving.engine, generation, note):
                 yield chunk

@@ -220,7 +220,9 @@ class Engine:
         )
         self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len)
         if self.slots is not None:
-            self.slots.tables = LoraTables(BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device)
+            self.slots.tables = LoraTables(
+                BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device
+            )
             self.runner.lora = self.slots.tables
 
     def _loop(self) -> None:
@@ -359,7 +361,11 @@ class Engine:
                 self.metrics.token_latency(False, seq.last_token_at - previous)
             if reason is not None:
                 self._finish(seq, reason)
-        self.metrics.step(sequences=len(step.chunks), tokens=int(step.batch.input_ids.shape[0]), kv_blocks_used=self.config.num_blocks - self.allocator.num_free)
+        self.metrics.step(
+            sequences=len(step.chunks),
+            tokens=int(step.batch.input_ids.shape[0]),
+            kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
+        )
 
     # -- engine thread: helpers of the phases -----------------------------------------------
 
@@ -370,7 +376,9 @@ class Engine:
         assert [s.seq_id for s in admitted] == list(plan.admitted), "the scheduler admits in queue order"
         if plan.slot_claims:
             assert self.slots is not None
-            adapters: dict[str, LoadedAdapter] = {s.adapter_hash: s.request.adapter for s in admitted if s.adapter_hash and s.request.adapter}
+            adapters: dict[str, LoadedAdapter] = {
+                s.adapter_hash: s.request.adapter for s in admitted if s.adapter_hash and s.request.adapter
+            }
             self.slots.fill(plan.slot_claims, adapters)
             self.metrics.slots_filled(len(plan.slot_claims), sum(1 for c in plan.slot_claims if c.evicted))
         for seq in admitted:
@@ -391,7 +399,9 @@ class Engine:
         match = seq.cache_match
         if match:
             self.allocator.acquire(match)
-            seq.adopt_cached_prefix(match, block_slots(match, self.config.block_size, self.base.device), len(match) * self.config.block_size)
+            seq.adopt_cached_prefix(
+                match, block_slots(match, self.config.block_size, self.base.device), len(match) * self.config.block_size
+            )
         if seq.block_hashes:
             self.metrics.prefix_cache(seq.cached_prompt_tokens, seq.num_prompt - seq.cached_prompt_tokens, self.allocator.num_cached)
 
@@ -418,7 +428,9 @@ class Engine:
         if self.slots is None or self.slots.tables is None:
             return None
         decode = [piece.seq.lora_slot for piece in pieces[: batch.num_decode]]
-        prefill = [(span.start, span.length, piece.seq.lora_slot) for piece, span in zip(pieces[batch.num_decode :], batch.prefills, strict=True)]
+        prefill = [
+            (span.start, span.length, piece.seq.lora_slot) for piece, span in zip(pieces[batch.num_decode :], batch.prefills, strict=True)
+        ]
         return self.slots.tables.route(decode, prefill)
 
     @staticmethod

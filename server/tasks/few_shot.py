@@ -46,7 +46,9 @@ def tfidf_similarities(query: str, texts: Sequence[str]) -> list[float]:
     return scores
 
 
-def select(costs: Sequence[int], budget: int, strategy: Strategy, similarities: Sequence[float] = (), seed: int = 0, max_count: int = 0) -> list[int]:
+def select(
+    costs: Sequence[int], budget: int, strategy: Strategy, similarities: Sequence[float] = (), seed: int = 0, max_count: int = 0
+) -> list[int]:
     """Indices of the demonstrations to keep, in the order they were chosen.
 
     Candidates are taken in the strategy's order (given, seeded shuffle, or most similar first);
@@ -98,9 +100,14 @@ def build(
     """The prompt for `query` with as many demonstrations as fit `budget` tokens."""
     bare = prompt_ids(tokenizer, render_prompt(tokenizer, spec, query))
     if len(bare) > budget:
-        raise InvalidRequest(query_field, f"the prompt without demonstrations has {len(bare)} tokens, over the budget of {budget}; shorten it or the instruction")
+        raise InvalidRequest(
+            query_field,
+            f"the prompt without demonstrations has {len(bare)} tokens, over the budget of {budget}; shorten it or the instruction",
+        )
     costs = [len(prompt_ids(tokenizer, render_prompt(tokenizer, spec, query, [d]))) - len(bare) for d in demonstrations]
-    similarities = tfidf_similarities(query, [d.input for d in demonstrations]) if strategy == "similar" or ordering == "most_similar_last" else []
+    similarities = (
+        tfidf_similarities(query, [d.input for d in demonstrations]) if strategy == "similar" or ordering == "most_similar_last" else []
+    )
     chosen = select(costs, budget - len(bare), strategy, similarities, seed, max_count)
     while True:  # costs are measured one at a time; re-check the whole prompt and drop the last pick if needed
         used = order(chosen, ordering, similarities)

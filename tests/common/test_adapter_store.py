@@ -90,7 +90,9 @@ def test_unsafe_names_are_refused(bad):
         check_name(bad)
 
 
-@pytest.mark.parametrize("text,ref", [("a", AdapterRef("a")), ("a@3", AdapterRef("a", 3)), ("my.task-v2_x@10", AdapterRef("my.task-v2_x", 10))])
+@pytest.mark.parametrize(
+    "text,ref", [("a", AdapterRef("a")), ("a@3", AdapterRef("a", 3)), ("my.task-v2_x@10", AdapterRef("my.task-v2_x", 10))]
+)
 def test_references_parse(text, ref):
     assert AdapterRef.parse(text) == ref and str(ref) == text
 

@@ -23,7 +23,9 @@ def tokens_yaml(*entries: tuple[str, str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-ENTRIES = parse_tokens(tokens_yaml(("app", "tok-app", ["inference"]), ("ops", "tok-ops", ["admin", "inference"]), ("ml", "tok-ml", ["train"])), "t")
+ENTRIES = parse_tokens(
+    tokens_yaml(("app", "tok-app", ["inference"]), ("ops", "tok-ops", ["admin", "inference"]), ("ml", "tok-ml", ["train"])), "t"
+)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +72,9 @@ def test_open_methods_need_no_token():
     assert authorize(ENTRIES, "/grpc.health.v1.Health/Check", meta(None)) is None
 
 
-@pytest.mark.parametrize("metadata", [meta(None), meta(""), [("authorization", "tok-app")], [("authorization", "Basic dG9r")], meta("tok-wrong")])
+@pytest.mark.parametrize(
+    "metadata", [meta(None), meta(""), [("authorization", "tok-app")], [("authorization", "Basic dG9r")], meta("tok-wrong")]
+)
 def test_missing_malformed_or_unknown_tokens_are_unauthenticated(metadata):
     with pytest.raises(Unauthenticated, match="token"):
         authorize(ENTRIES, "/tuneserve.v1.Inference/Generate", metadata)
@@ -102,7 +106,10 @@ def test_matching_compares_every_entry_in_constant_time(monkeypatch):
         (f"tokens:\n  - name: a\n    sha256: '{'0' * 64}'\n    scopes: []\n", "at least one"),
         (f"tokens:\n  - sha256: '{'0' * 64}'\n    scopes: [admin]\n", "name: must be"),
         (f"tokens:\n  - name: a\n    token: x\n    sha256: '{'0' * 64}'\n    scopes: [admin]\n", "only the keys"),
-        (f"tokens:\n  - {{name: a, sha256: '{'0' * 64}', scopes: [admin]}}\n  - {{name: b, sha256: '{'0' * 64}', scopes: [train]}}\n", "twice"),
+        (
+            f"tokens:\n  - {{name: a, sha256: '{'0' * 64}', scopes: [admin]}}\n  - {{name: b, sha256: '{'0' * 64}', scopes: [train]}}\n",
+            "twice",
+        ),
     ],
 )
 def test_bad_tokens_files_are_refused_naming_the_entry(text, message):
@@ -157,7 +164,6 @@ def test_token_cli_makes_a_token_whose_entry_parses(capsys, monkeypatch):
     [parsed] = parse_tokens("\n".join(entry), "stdout")
     assert parsed.name == "backend" and parsed.scopes == {Scope.INFERENCE, Scope.ADMIN}
     assert parsed.sha256 == digest(token) and token not in "\n".join(entry)
-
 
     monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
     assert token_main(["hash"]) == 0

@@ -95,7 +95,9 @@ def generate_with(base, question: str) -> str:
     from server.engine.engine import Engine, EngineConfig
     from tests.server.engine.test_engine import request
 
-    engine = Engine(base, EngineConfig(max_batch_size=4, max_batch_tokens=256, max_waiting=4, num_blocks=32, block_size=16, max_model_len=512))
+    engine = Engine(
+        base, EngineConfig(max_batch_size=4, max_batch_tokens=256, max_waiting=4, num_blocks=32, block_size=16, max_model_len=512)
+    )
     engine.start()
     try:
         return engine.generate(request(base, question), timeout=120)[0]

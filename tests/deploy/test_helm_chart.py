@@ -28,7 +28,9 @@ def render(*values: str) -> list[dict]:
 
 
 def validate(manifests: str) -> subprocess.CompletedProcess:
-    return subprocess.run([tool("kubernetes-validate"), "--strict", "--quiet", "-"], input=manifests, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [tool("kubernetes-validate"), "--strict", "--quiet", "-"], input=manifests, capture_output=True, text=True, timeout=120
+    )
 
 
 def by_kind(docs: list[dict], kind: str, name_suffix: str = "") -> dict:

@@ -146,7 +146,8 @@ def test_prometheus_scrapes_the_server(server):
         )
         proc = subprocess.Popen(
             [prometheus, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data", f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 60
@@ -177,11 +178,15 @@ def test_grpcurl_lists_describes_checks_health_and_generates(server):
     assert set(listed.stdout.split()) >= {"tuneserve.v1.Inference", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
     described = grpcurl(server.address, "describe", "tuneserve.v1.GenerateRequest")
     assert described.returncode == 0
-    assert all(field in described.stdout for field in ("string prompt = 1", "repeated .tuneserve.v1.ChatMessage messages = 2", "string adapter = 3"))
+    assert all(
+        field in described.stdout
+        for field in ("string prompt = 1", "repeated .tuneserve.v1.ChatMessage messages = 2", "string adapter = 3")
+    )
     health = grpcurl(server.address, "grpc.health.v1.Health/Check", data='{"service": ""}')
     assert json.loads(health.stdout) == {"status": "SERVING"}
     generated = grpcurl(
-        server.address, "tuneserve.v1.Inference/Generate",
+        server.address,
+        "tuneserve.v1.Inference/Generate",
         data='{"messages": [{"role": "user", "content": "What is the capital of France?"}], "parameters": {"max_new_tokens": 20}}',
     )
     assert generated.returncode == 0, generated.stderr
@@ -216,14 +221,19 @@ def test_console_script_serves_until_sigterm(cache_dir):
     env = {**os.environ, "TUNESERVE_PORT": str(port), "TUNESERVE_CACHE_DIR": str(cache_dir), "TUNESERVE_KV_CACHE_MEMORY_MB": "128"}
     proc = subprocess.Popen(
         [tool("tuneserve-server"), "--metrics-port", str(metrics_port), "--log-format", "json"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         with Client(f"127.0.0.1:{port}") as client:
             client.wait_until_ready(timeout=120)
             cli = subprocess.run(
                 [tool("tuneserve"), "--server", f"127.0.0.1:{port}", "generate", "What is the capital of France?", "--chat"],
-                capture_output=True, text=True, timeout=120,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             assert cli.returncode == 0 and "Paris" in cli.stdout, cli.stderr
             assert "end_of_sequence" in cli.stderr

@@ -8,22 +8,48 @@ from pathlib import Path
 import pytest
 
 POSITIVE = [
-    "A wonderful, moving film with superb acting.", "I loved every minute of it.", "Brilliant script and a beautiful score.",
-    "The best comedy I have seen this year.", "Charming, funny and full of heart.", "A triumph from start to finish.",
-    "Gripping and beautifully shot.", "An absolute delight for the whole family.", "Smart, warm and wonderfully acted.",
-    "A masterpiece that stays with you.", "Fresh, clever and very entertaining.", "The cast is terrific and the story soars.",
-    "Joyful, touching and genuinely funny.", "A stunning achievement in every way.", "I would happily watch it again tomorrow.",
-    "Thrilling action and a great sense of humour.", "Heartfelt and hugely enjoyable.", "A gem of a movie.",
-    "Inventive, exciting and deeply satisfying.", "Pure cinematic joy.",
+    "A wonderful, moving film with superb acting.",
+    "I loved every minute of it.",
+    "Brilliant script and a beautiful score.",
+    "The best comedy I have seen this year.",
+    "Charming, funny and full of heart.",
+    "A triumph from start to finish.",
+    "Gripping and beautifully shot.",
+    "An absolute delight for the whole family.",
+    "Smart, warm and wonderfully acted.",
+    "A masterpiece that stays with you.",
+    "Fresh, clever and very entertaining.",
+    "The cast is terrific and the story soars.",
+    "Joyful, touching and genuinely funny.",
+    "A stunning achievement in every way.",
+    "I would happily watch it again tomorrow.",
+    "Thrilling action and a great sense of humour.",
+    "Heartfelt and hugely enjoyable.",
+    "A gem of a movie.",
+    "Inventive, exciting and deeply satisfying.",
+    "Pure cinematic joy.",
 ]
 NEGATIVE = [
-    "A dull, lifeless film with wooden acting.", "I was bored from start to finish.", "A terrible script and a grating score.",
-    "The worst comedy I have seen this year.", "Tedious, unfunny and heartless.", "A disaster from start to finish.",
-    "Confusing and badly shot.", "An ordeal for the whole family.", "Stupid, cold and badly acted.",
-    "A mess that I wanted to forget.", "Stale, lazy and very boring.", "The cast is wasted and the story sinks.",
-    "Joyless, shallow and painfully unfunny.", "A complete failure in every way.", "I would never watch it again.",
-    "Sloppy action and no sense of humour.", "Hollow and utterly tiresome.", "A dud of a movie.",
-    "Derivative, slow and deeply unsatisfying.", "Pure cinematic misery.",
+    "A dull, lifeless film with wooden acting.",
+    "I was bored from start to finish.",
+    "A terrible script and a grating score.",
+    "The worst comedy I have seen this year.",
+    "Tedious, unfunny and heartless.",
+    "A disaster from start to finish.",
+    "Confusing and badly shot.",
+    "An ordeal for the whole family.",
+    "Stupid, cold and badly acted.",
+    "A mess that I wanted to forget.",
+    "Stale, lazy and very boring.",
+    "The cast is wasted and the story sinks.",
+    "Joyless, shallow and painfully unfunny.",
+    "A complete failure in every way.",
+    "I would never watch it again.",
+    "Sloppy action and no sense of humour.",
+    "Hollow and utterly tiresome.",
+    "A dud of a movie.",
+    "Derivative, slow and deeply unsatisfying.",
+    "Pure cinematic misery.",
 ]
 
 
@@ -71,4 +97,8 @@ def trainer_client(trainer):
 
 
 # Small and quick: a few steps, a small holdout, a short probe.
-QUICK = dict(hyperparameters={"max_steps": 4, "batch_size": 8, "learning_rate": 1e-3}, evaluation={"icl_shots": 2, "max_holdout": 8, "forgetting_probe": 8}, validation_split=0.2)
+QUICK = dict(
+    hyperparameters={"max_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
+    evaluation={"icl_shots": 2, "max_holdout": 8, "forgetting_probe": 8},
+    validation_split=0.2,
+)

@@ -17,7 +17,17 @@ def jsonl(*rows) -> bytes:
 
 def test_the_three_formats_are_recognised():
     assert read_jsonl(jsonl({"prompt": "2+2?", "completion": "4"})).format == "prompt_completion"
-    chat = read_jsonl(jsonl({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}))
+    chat = read_jsonl(
+        jsonl(
+            {
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hello"},
+                ]
+            }
+        )
+    )
     assert chat.format == "messages"
     assert chat.examples[0] == Example(1, "Hi", "Hello", (("system", "Be brief."), ("user", "Hi")))
     assert read_jsonl(jsonl({"text": "Great film", "label": "positive"})).format == "classification"
@@ -97,7 +107,9 @@ def test_over_long_examples_are_refused_truncated_or_dropped(base_model):
     assert [e.line for e in kept] == [1] and dropped == [2]
     cut, dropped = tokenize(tok, spec, examples, 128, tok.eos_token_id, "truncate")
     assert [e.line for e in cut] == [1, 2] and dropped == [] and len(cut[1]) <= 128
-    assert cut[1].completion == tok(" neg" if spec.template == "plain" else "neg", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    assert cut[1].completion == tok(" neg" if spec.template == "plain" else "neg", add_special_tokens=False)["input_ids"] + [
+        tok.eos_token_id
+    ]
 
 
 def test_split_is_seeded_and_holds_something_out():
@@ -111,7 +123,11 @@ def test_split_is_seeded_and_holds_something_out():
 
 
 def test_fields_of_the_wrong_type_say_so():
-    dataset = parse_jsonl(jsonl({"text": 5, "label": "pos"}, {"text": "ok", "label": ["pos"]}, {"text": "fine", "label": "neg"}, {"text": "  ", "label": "neg"}))
+    dataset = parse_jsonl(
+        jsonl(
+            {"text": 5, "label": "pos"}, {"text": "ok", "label": ["pos"]}, {"text": "fine", "label": "neg"}, {"text": "  ", "label": "neg"}
+        )
+    )
     reasons = {e.line: e.reason for e in dataset.errors}
     assert reasons == {1: "text must be a string, got a number", 2: "label must be a string or an integer, got a list", 4: "empty text"}
 

@@ -28,8 +28,11 @@ def test_demonstrations_are_balanced_over_labels_and_seeded():
 
 def report(adapter: float, icl: float) -> EvalReport:
     return EvalReport(
-        metric="accuracy", holdout_examples=10, base_zero_shot=ConditionResult(accuracy=0.5),
-        base_icl=ConditionResult(accuracy=icl, shots=4), adapter=ConditionResult(accuracy=adapter),
+        metric="accuracy",
+        holdout_examples=10,
+        base_zero_shot=ConditionResult(accuracy=0.5),
+        base_icl=ConditionResult(accuracy=icl, shots=4),
+        adapter=ConditionResult(accuracy=adapter),
     )
 
 
@@ -54,13 +57,17 @@ def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_m
     from trainer.evaluation import label_logprobs, pick_labels
 
     tok = base_model.tokenizer
-    prompts = [tok(text)["input_ids"] for text in ("Review: loved it. Verdict:", "Review: a long, dull and badly acted film. Verdict:", "Hi")]
+    prompts = [
+        tok(text)["input_ids"] for text in ("Review: loved it. Verdict:", "Review: a long, dull and badly acted film. Verdict:", "Hi")
+    ]
     labels = [tok(text, add_special_tokens=False)["input_ids"] for text in (" very good", " very bad", " mixed feelings overall", " ok")]
     assert labels[0][0] == labels[1][0] and len(labels[3]) == 1 and len(labels[2]) > 2
 
     got = run_on_fresh_thread(lambda: label_logprobs(base_model.model, prompts, labels, tok.pad_token_id))
     want = run_on_fresh_thread(lambda: [[direct_logprob(base_model.model, p, c) for c in labels] for p in prompts])
     assert torch.allclose(torch.tensor(got), torch.tensor(want), atol=2e-3), (got, want)
-    assert run_on_fresh_thread(lambda: pick_labels(base_model.model, prompts, labels, tok.pad_token_id)) == [row.index(max(row)) for row in want]
+    assert run_on_fresh_thread(lambda: pick_labels(base_model.model, prompts, labels, tok.pad_token_id)) == [
+        row.index(max(row)) for row in want
+    ]
     single = run_on_fresh_thread(lambda: label_logprobs(base_model.model, prompts, [[labels[3][0]]], tok.pad_token_id))
     assert torch.allclose(torch.tensor(single)[:, 0], torch.tensor(want)[:, 3], atol=2e-3)

@@ -64,7 +64,9 @@ def test_a_job_trains_evaluates_publishes_and_streams_its_events(trainer_client,
 
 def test_invalid_data_fails_the_job_listing_every_bad_line(trainer_client, tmp_path):
     data = tmp_path / "bad.jsonl"
-    data.write_text('{"text": "fine", "label": "positive"}\n{"text": "", "label": "negative"}\nnot json\n{"text": "fine", "label": "positive"}\n')
+    data.write_text(
+        '{"text": "fine", "label": "positive"}\n{"text": "", "label": "negative"}\nnot json\n{"text": "fine", "label": "positive"}\n'
+    )
     job = trainer_client.create_job(str(data), "broken")
     failed = wait_state(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
     assert failed.error_code == "invalid_data"
@@ -114,18 +116,31 @@ def test_the_trainer_reads_files_only_inside_its_data_directories(trainer_client
     import os
 
     os.mkfifo(data_dir / "fifo.jsonl")
-    refused = ["/etc/passwd", "/etc/shadow", "/proc/self/environ", "/nope.jsonl", str(data_dir / "escape.jsonl"), f"{data_dir}/../../etc/passwd", "reviews.jsonl"]
+    refused = [
+        "/etc/passwd",
+        "/etc/shadow",
+        "/proc/self/environ",
+        "/nope.jsonl",
+        str(data_dir / "escape.jsonl"),
+        f"{data_dir}/../../etc/passwd",
+        "reviews.jsonl",
+    ]
     for path in refused:
         with pytest.raises(errors.InvalidArgumentError) as info:
             trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_file=path), 10)
         assert info.value.field == "training_file"
-        assert info.value.message == f"training_file: {path!r} is not a file inside the trainer's data directories ({data_dir}); send the data inline"
+        assert (
+            info.value.message
+            == f"training_file: {path!r} is not a file inside the trainer's data directories ({data_dir}); send the data inline"
+        )
     with pytest.raises(errors.InvalidArgumentError, match="not a regular file"):
         trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_file=str(data_dir / "fifo.jsonl")), 10)
     with pytest.raises(errors.InvalidArgumentError) as info:
         trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_data=b"{}", validation_file="/etc/passwd"), 10)
     assert info.value.field == "validation_file"
-    job = trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_file=str(allowed), publish=trainer_pb2.PUBLISH_POLICY_NEVER), 10)
+    job = trainer_client._call(
+        trainer_client.trainer.CreateJob, create_request(training_file=str(allowed), publish=trainer_pb2.PUBLISH_POLICY_NEVER), 10
+    )
     done = wait_state(trainer_client, job.id, {STATES.JOB_STATE_QUEUED, STATES.JOB_STATE_RUNNING, STATES.JOB_STATE_FAILED})
     assert done.state != STATES.JOB_STATE_FAILED, done.error_message
     trainer_client.cancel_job(job.id)
@@ -138,7 +153,9 @@ def test_the_trainer_reads_files_only_inside_its_data_directories(trainer_client
 )
 def test_unknown_enum_values_are_invalid_arguments(trainer_client, fields, field):
     with pytest.raises(errors.InvalidArgumentError) as info:
-        trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_data=b'{"prompt": "a", "completion": "b"}', **fields), 10)
+        trainer_client._call(
+            trainer_client.trainer.CreateJob, create_request(training_data=b'{"prompt": "a", "completion": "b"}', **fields), 10
+        )
     assert info.value.field == field and "has no value" in info.value.message
     with pytest.raises(errors.InvalidArgumentError) as info:
         trainer_client._call(trainer_client.trainer.ListJobs, trainer_pb2.ListJobsRequest(states=[trainer_pb2.JOB_STATE_RUNNING, 99]), 10)
@@ -188,10 +205,27 @@ def test_list_and_get(trainer_client):
 
 
 def test_cli_submits_watches_and_prints_the_report(trainer, sentiment_jsonl, capsys):
-    code = cli.main([
-        "train", "--trainer", trainer.address, "submit", str(sentiment_jsonl), "--name", "cli-reviews", "--max-steps", "2",
-        "--icl-shots", "2", "--max-holdout", "8", "--forgetting-probe", "0", "--publish", "if_beats_icl",
-    ])
+    code = cli.main(
+        [
+            "train",
+            "--trainer",
+            trainer.address,
+            "submit",
+            str(sentiment_jsonl),
+            "--name",
+            "cli-reviews",
+            "--max-steps",
+            "2",
+            "--icl-shots",
+            "2",
+            "--max-holdout",
+            "8",
+            "--forgetting-probe",
+            "0",
+            "--publish",
+            "if_beats_icl",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "base model, zero-shot" in out and "base model, 2-shot prompt" in out and "adapter" in out

@@ -50,8 +50,15 @@ def train_run(cache_dir: Path, checkpoints: Path, stop_after: int | None = None,
         train, holdout = sentiment_tokens(base.tokenizer)
         steps: list[int] = []
         trainer = Trainer(
-            model, train, holdout, hp, base.tokenizer.pad_token_id, checkpoints, checkpoint_every=2,
-            on_progress=lambda p: steps.append(p.step), should_stop=lambda: stop_after is not None and len(steps) >= stop_after,
+            model,
+            train,
+            holdout,
+            hp,
+            base.tokenizer.pad_token_id,
+            checkpoints,
+            checkpoint_every=2,
+            on_progress=lambda p: steps.append(p.step),
+            should_stop=lambda: stop_after is not None and len(steps) >= stop_after,
         )
         resumed = trainer.resume()
         try:
@@ -98,13 +105,24 @@ def wait_job(client: Client, job_id: str, states: set[int], timeout: float = 600
 
 def start_trainer(tmp: Path, cache_dir: Path, port: int, **env: str) -> subprocess.Popen:
     environment = {
-        **os.environ, "TUNESERVE_WORK_DIR": str(tmp / "work"), "TUNESERVE_ADAPTER_STORE": str(tmp / "store"),
-        "TUNESERVE_CACHE_DIR": str(cache_dir), "TUNESERVE_PORT": str(port), "TUNESERVE_METRICS_PORT": str(free_port()), **env,
+        **os.environ,
+        "TUNESERVE_WORK_DIR": str(tmp / "work"),
+        "TUNESERVE_ADAPTER_STORE": str(tmp / "store"),
+        "TUNESERVE_CACHE_DIR": str(cache_dir),
+        "TUNESERVE_PORT": str(port),
+        "TUNESERVE_METRICS_PORT": str(free_port()),
+        **env,
     }
-    return subprocess.Popen([tool("tuneserve-trainer"), "--log-format", "text"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [tool("tuneserve-trainer"), "--log-format", "text"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
-JOB = dict(hyperparameters={"max_steps": 8, "batch_size": 8, "learning_rate": 1e-3, "seed": 5}, evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0}, checkpoint_every=2)
+JOB = dict(
+    hyperparameters={"max_steps": 8, "batch_size": 8, "learning_rate": 1e-3, "seed": 5},
+    evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0},
+    checkpoint_every=2,
+)
 
 
 @pytest.mark.slow
@@ -159,7 +177,9 @@ def test_distributed_training_under_torchrun(tmp_path, cache_dir, sentiment_json
 
 @pytest.mark.slow
 def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, sentiment_jsonl, base_model, cache_dir):
-    job = trainer_client.create_job(str(sentiment_jsonl), "served", **{**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 6}})
+    job = trainer_client.create_job(
+        str(sentiment_jsonl), "served", **{**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 6}}
+    )
     assert wait_job(trainer_client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED}).published_adapter == "served@1"
     store = trainer.server.settings.adapter_store
     server = BackgroundServer(server_settings(cache_dir, adapter_store=store), base_model).start()
@@ -167,13 +187,15 @@ def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, s
         with Client(server.address) as client:
             info = client.get_adapter("served")
             assert info.current_version == 1
-            trained_prompt = [{"role": "system", "content": "Answer with one of: negative, positive."}, {"role": "user", "content": "An absolute joy, I loved it."}]
+            trained_prompt = [
+                {"role": "system", "content": "Answer with one of: negative, positive."},
+                {"role": "user", "content": "An absolute joy, I loved it."},
+            ]
             reply = client.generate(messages=trained_prompt, adapter="served", max_new_tokens=4)
             assert reply.adapter == "served@1" and reply.text.strip() in {"positive", "negative"}
     finally:
         server.stop()
     assert json.loads((store / "served" / "1" / "tuneserve.json").read_text())["source"] == f"trainer job {job.id}"
-
 
 
 def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publishes_again(tmp_path, cache_dir, base_model):
@@ -194,10 +216,25 @@ def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publi
     source.mkdir()
     (source / "adapter_config.json").write_text("{}")
     (source / "adapter_model.safetensors").write_bytes(b"weights")
-    report = {"metric": "accuracy", "holdout_examples": 8, "base_zero_shot": {"accuracy": 0.5}, "base_icl": {"accuracy": 0.5, "shots": 2},
-              "adapter": {"accuracy": 0.75}, "margin": 0.25, "adapter_beats_icl": True}
-    manifest = AdapterManifest(name="crashy", base_fingerprint=base_model.fingerprint, rank=8, alpha=16, target_modules=["q_proj"], files={},
-                               job_id=job.id, eval_report=report)
+    report = {
+        "metric": "accuracy",
+        "holdout_examples": 8,
+        "base_zero_shot": {"accuracy": 0.5},
+        "base_icl": {"accuracy": 0.5, "shots": 2},
+        "adapter": {"accuracy": 0.75},
+        "margin": 0.25,
+        "adapter_beats_icl": True,
+    }
+    manifest = AdapterManifest(
+        name="crashy",
+        base_fingerprint=base_model.fingerprint,
+        rank=8,
+        alpha=16,
+        target_modules=["q_proj"],
+        files={},
+        job_id=job.id,
+        eval_report=report,
+    )
     assert store.publish(source, manifest, make_current=False) == 1
     leftover = store.root / "crashy" / ".current.0123abcd"
     leftover.write_text("1\n")
@@ -214,7 +251,11 @@ def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publi
     done = jobs.get(job.id)
     assert done.state is JobState.SUCCEEDED, done.error_message
     assert store.versions("crashy") == [1] and store.current("crashy") == 1, "published once, and made current"
-    assert done.result["published_adapter"] == "crashy@1" and done.result["margin"] == 0.25 and done.result["report"]["adapter"]["accuracy"] == 0.75
+    assert (
+        done.result["published_adapter"] == "crashy@1"
+        and done.result["margin"] == 0.25
+        and done.result["report"]["adapter"]["accuracy"] == 0.75
+    )
     assert not leftover.exists(), "what the killed publish left is cleaned on start"
     messages = [e.payload.get("text", "") for e in jobs.events(job.id) if e.kind == "message"]
     assert any("not publishing again" in m for m in messages)

@@ -27,7 +27,10 @@ def random_adapter(name: str, rank: int, modules: list[str], seed: int) -> Loade
     for layer in range(SPEC.num_layers):
         for module in modules:
             i, o = SPEC.shapes[module]
-            weights[layer, module] = (torch.randn(rank, i, generator=g, dtype=torch.float64), torch.randn(o, rank, generator=g, dtype=torch.float64))
+            weights[layer, module] = (
+                torch.randn(rank, i, generator=g, dtype=torch.float64),
+                torch.randn(o, rank, generator=g, dtype=torch.float64),
+            )
     manifest = AdapterManifest(name=name, base_fingerprint="f", rank=rank, alpha=2.0 * rank, target_modules=modules, files={"w": name})
     return LoadedAdapter(name, 1, manifest, rank, 2.0, weights, modules=frozenset(modules))
 
@@ -103,7 +106,12 @@ def loaded(trained_adapters, base_spec, tmp_path_factory) -> dict[str, LoadedAda
 
 @pytest.fixture(scope="module")
 def lora_engine(base_model):
-    engine = Engine(base_model, EngineConfig(max_batch_size=16, max_batch_tokens=512, max_waiting=64, num_blocks=256, block_size=16, max_model_len=2048, max_loras=2))
+    engine = Engine(
+        base_model,
+        EngineConfig(
+            max_batch_size=16, max_batch_tokens=512, max_waiting=64, num_blocks=256, block_size=16, max_model_len=2048, max_loras=2
+        ),
+    )
     engine.start()
     yield engine
     engine.stop()
@@ -171,7 +179,10 @@ def test_output_equals_plain_peft_for_the_same_adapter(lora_engine, base_model, 
 
 
 def test_slots_are_reused_lru_and_never_taken_from_a_running_request(base_model, loaded):
-    engine = Engine(base_model, EngineConfig(max_batch_size=8, max_batch_tokens=256, max_waiting=16, num_blocks=64, block_size=16, max_model_len=1024, max_loras=1))
+    engine = Engine(
+        base_model,
+        EngineConfig(max_batch_size=8, max_batch_tokens=256, max_waiting=16, num_blocks=64, block_size=16, max_model_len=1024, max_loras=1),
+    )
     engine.start()
     try:
         long, other = Recorder(), Recorder()
@@ -198,7 +209,11 @@ def test_an_adapter_whose_output_overflows_fails_only_its_own_request(lora_engin
     manifest = banana.manifest.model_copy(update={"name": "overflow", "files": {"adapter_model.safetensors": "f" * 64}})
     overflow = dataclasses.replace(banana, name="overflow", manifest=manifest, weights=huge)
     cases = [(PLAIN[0], None), (PLAIN[1], banana), (PLAIN[2], overflow), (PLAIN[0], banana)]
-    alone = {i: lora_engine.generate(with_adapter(base_model, p, a, 12, chat=False), timeout=120)[1] for i, (p, a) in enumerate(cases) if a is not overflow}
+    alone = {
+        i: lora_engine.generate(with_adapter(base_model, p, a, 12, chat=False), timeout=120)[1]
+        for i, (p, a) in enumerate(cases)
+        if a is not overflow
+    }
     recorders = [Recorder() for _ in cases]
     for (prompt, adapter), recorder in zip(cases, recorders, strict=True):
         lora_engine.submit(with_adapter(base_model, prompt, adapter, 12, chat=False), recorder)

@@ -173,7 +173,12 @@ def test_requests_in_flight_finish_on_the_version_they_started_with(admin, store
 
 def test_cli_imports_a_plain_peft_directory(adapter_server, trained_adapters, tmp_path):
     target = ["--server", adapter_server.address]
-    out = subprocess.run([tool("tuneserve"), *target, "adapters", "import", str(trained_adapters["cherry"]), "--name", "imported"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [tool("tuneserve"), *target, "adapters", "import", str(trained_adapters["cherry"]), "--name", "imported"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "imported imported@1 (rank 4, q_proj, v_proj)" in out.stdout
     with Client(adapter_server.address) as client:
@@ -184,7 +189,9 @@ def test_cli_imports_a_plain_peft_directory(adapter_server, trained_adapters, tm
     pickled.mkdir()
     (pickled / "adapter_config.json").write_text((trained_adapters["cherry"] / "adapter_config.json").read_text())
     (pickled / "adapter_model.bin").write_bytes(b"\x80\x04")
-    out = subprocess.run([tool("tuneserve"), *target, "adapters", "import", str(pickled), "--name", "pickled"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [tool("tuneserve"), *target, "adapters", "import", str(pickled), "--name", "pickled"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and "only pickle weights" in out.stderr
 
 
@@ -358,8 +365,12 @@ def test_the_import_command_refuses_a_linked_file(adapter_server, trained_adapte
     shutil.copytree(trained_adapters["cherry"], linked, ignore=shutil.ignore_patterns("checkpoints"))
     (linked / "README.md").unlink(missing_ok=True)
     (linked / "README.md").symlink_to("/etc/passwd")
-    out = subprocess.run([tool("tuneserve"), "--server", adapter_server.address, "adapters", "import", str(linked), "--name", "leaky"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [tool("tuneserve"), "--server", adapter_server.address, "adapters", "import", str(linked), "--name", "leaky"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "README.md" in out.stderr and "symbolic link" in out.stderr
     with Client(adapter_server.address) as client:
         assert "leaky" not in {a.name for a in client.list_adapters()}

@@ -52,7 +52,14 @@ def test_stream_holds_back_a_partial_stop_sequence(client):
 
 
 def test_seeded_sampling_is_reproducible(client):
-    kwargs = dict(messages=[{"role": "user", "content": "Tell me a short story."}], temperature=1.0, top_p=0.95, top_k=50, seed=1234, max_new_tokens=24)
+    kwargs = dict(
+        messages=[{"role": "user", "content": "Tell me a short story."}],
+        temperature=1.0,
+        top_p=0.95,
+        top_k=50,
+        seed=1234,
+        max_new_tokens=24,
+    )
     first, second = client.generate(**kwargs), client.generate(**kwargs)
     assert first.token_ids == second.token_ids
     other = client.generate(**{**kwargs, "seed": 4321})
@@ -122,4 +129,3 @@ def test_a_passed_deadline_ends_the_call_and_frees_the_slot(client, server):
     with pytest.raises(errors.DeadlineExceededError):
         client.generate("Count from one to one thousand:", max_new_tokens=2000, min_new_tokens=2000, timeout=0.5)
     wait_for_idle(server)
-

@@ -87,7 +87,10 @@ def test_health_and_reflection_stay_open(authed_server):
 def test_the_health_only_port_answers_probes_and_nothing_else(authed_server):
     address = f"127.0.0.1:{authed_server.server.health_port}"
     with grpc.insecure_channel(address) as channel:
-        assert health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+        assert (
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
     with Client(address, token=token("app"), retries=0) as client:
         with pytest.raises(Exception, match="UNIMPLEMENTED"):
             client.generate("Hi", max_new_tokens=1)
@@ -110,8 +113,11 @@ def pki(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pki")
     ca, stranger = CertificateAuthority(directory, "tuneserve-test-ca"), CertificateAuthority(directory, "stranger-ca")
     return {
-        "ca": ca.pem, "server": ca.issue("server", server=True), "client": ca.issue("client", server=False),
-        "stranger": stranger.pem, "stranger_client": stranger.issue("stranger-client", server=False),
+        "ca": ca.pem,
+        "server": ca.issue("server", server=True),
+        "client": ca.issue("client", server=False),
+        "stranger": stranger.pem,
+        "stranger_client": stranger.issue("stranger-client", server=False),
     }
 
 
@@ -206,13 +212,18 @@ def test_async_client_over_mutual_tls_with_a_token(base_model, cache_dir, pki, t
     from tests.background import BackgroundServer
 
     settings = server_settings(
-        cache_dir, tls_cert_file=pki["server"].cert, tls_key_file=pki["server"].key, tls_client_ca_file=pki["ca"].cert,
+        cache_dir,
+        tls_cert_file=pki["server"].cert,
+        tls_key_file=pki["server"].key,
+        tls_client_ca_file=pki["ca"].cert,
         auth_tokens_file=write_tokens(tmp_path / "tokens.yaml"),
     )
     running = BackgroundServer(settings, base_model).start()
 
     async def call() -> int:
-        async with AsyncClient(running.address, token=token("app"), ca_file=pki["ca"].cert, cert_file=pki["client"].cert, key_file=pki["client"].key) as client:
+        async with AsyncClient(
+            running.address, token=token("app"), ca_file=pki["ca"].cert, cert_file=pki["client"].cert, key_file=pki["client"].key
+        ) as client:
             return (await client.generate("Hi", max_new_tokens=1)).usage.generated_tokens
 
     try:

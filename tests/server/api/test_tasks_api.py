@@ -41,7 +41,11 @@ CAPITALS = {
     "name": "capitals",
     "kind": "generation",
     "instruction": "Answer with the capital city only.",
-    "demonstrations": [{"input": "France", "output": "Paris"}, {"input": "Japan", "output": "Tokyo"}, {"input": "Germany", "output": "Berlin"}],
+    "demonstrations": [
+        {"input": "France", "output": "Paris"},
+        {"input": "Japan", "output": "Tokyo"},
+        {"input": "Germany", "output": "Berlin"},
+    ],
     "parameters": {"max_new_tokens": 8},
 }
 
@@ -87,7 +91,10 @@ def test_tasks_are_listed_with_their_backing_and_broken_files_are_reported(tasks
 
 
 def test_classify_with_demonstrations_gets_obvious_reviews_right(tasks):
-    for text, label in [("An absolute masterpiece, I loved every minute of it.", "positive"), ("Terrible, boring and a complete waste of time.", "negative")]:
+    for text, label in [
+        ("An absolute masterpiece, I loved every minute of it.", "positive"),
+        ("Terrible, boring and a complete waste of time.", "negative"),
+    ]:
         result = tasks.classify("sentiment", text)
         assert result.label == label, result
         assert math.isclose(sum(s.probability for s in result.scores), 1.0, abs_tol=1e-6)
@@ -152,10 +159,17 @@ def test_few_shot_generate_reports_the_demonstrations_it_used(tasks):
     reply = tasks.generate(few_shot=few, max_new_tokens=6)
     assert "Paris" in reply.text and list(reply.prompt_info.demonstrations_used) == [0, 1, 2, 3]
     tight = tasks.generate(few_shot={**few, "max_prompt_tokens": reply.prompt_info.prompt_tokens - 10}, max_new_tokens=6)
-    assert list(tight.prompt_info.demonstrations_used) == [0, 1, 2] and tight.prompt_info.prompt_tokens <= reply.prompt_info.prompt_tokens - 10
+    assert (
+        list(tight.prompt_info.demonstrations_used) == [0, 1, 2] and tight.prompt_info.prompt_tokens <= reply.prompt_info.prompt_tokens - 10
+    )
     similar = tasks.generate(
-        few_shot={"query": "cold pasta tonight", "demos": [("the movie was long", "meh"), ("cold soup again", "bad"), ("cold pasta again", "bad")],
-                  "selection": "similar", "order": "most_similar_last", "max_demonstrations": 2},
+        few_shot={
+            "query": "cold pasta tonight",
+            "demos": [("the movie was long", "meh"), ("cold soup again", "bad"), ("cold pasta again", "bad")],
+            "selection": "similar",
+            "order": "most_similar_last",
+            "max_demonstrations": 2,
+        },
         max_new_tokens=2,
     )
     assert list(similar.prompt_info.demonstrations_used) == [1, 2]
@@ -222,8 +236,10 @@ def test_publishing_an_adapter_switches_the_task_to_it_and_serves_the_trained_te
     settings = TrainerSettings(work_dir=tmp_path / "work", adapter_store=store.root, cache_dir=cache_dir)
     jobs = JobStore(settings.work_dir / "jobs.sqlite3")
     config = JobConfig(
-        adapter_name="sentiment", task={"instruction": "Is the movie review positive or negative?"},
-        hyperparameters={"max_steps": 6, "batch_size": 8, "learning_rate": 1e-3}, evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0},
+        adapter_name="sentiment",
+        task={"instruction": "Is the movie review positive or negative?"},
+        hyperparameters={"max_steps": 6, "batch_size": 8, "learning_rate": 1e-3},
+        evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0},
     )
     job = jobs.create(config.adapter_name, config.model_dump())
     files = JobFiles.of(settings.work_dir, job.id)

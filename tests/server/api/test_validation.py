@@ -17,21 +17,87 @@ CASES = [
     # (name, request, error class, field, words in the message)
     ("empty prompt", dict(), errors.InvalidArgumentError, "prompt", "is empty"),
     ("prompt and messages", dict(prompt="hi", messages=USER), errors.InvalidArgumentError, "prompt", "not both"),
-    ("bad role", dict(messages=[common_pb2.ChatMessage(role="robot", content="x")]), errors.InvalidArgumentError, "messages[0].role", "must be one of"),
-    ("empty message", dict(messages=[common_pb2.ChatMessage(role="user", content="")]), errors.InvalidArgumentError, "messages[0].content", "is empty"),
+    (
+        "bad role",
+        dict(messages=[common_pb2.ChatMessage(role="robot", content="x")]),
+        errors.InvalidArgumentError,
+        "messages[0].role",
+        "must be one of",
+    ),
+    (
+        "empty message",
+        dict(messages=[common_pb2.ChatMessage(role="user", content="")]),
+        errors.InvalidArgumentError,
+        "messages[0].content",
+        "is empty",
+    ),
     ("prompt too long", dict(prompt="word " * 3000), errors.InvalidArgumentError, "prompt", "at most 2047 are accepted"),
-    ("max_new_tokens zero", dict(prompt="hi", parameters=P(max_new_tokens=0)), errors.InvalidArgumentError, "parameters.max_new_tokens", "between 1 and 4096"),
-    ("max_new_tokens negative", dict(prompt="hi", parameters=P(max_new_tokens=-5)), errors.InvalidArgumentError, "parameters.max_new_tokens", "between 1 and 4096"),
-    ("max_new_tokens over limit", dict(prompt="hi", parameters=P(max_new_tokens=100000)), errors.InvalidArgumentError, "parameters.max_new_tokens", "between 1 and 4096"),
-    ("prompt plus output over context", dict(prompt="word " * 1000, parameters=P(max_new_tokens=2000)), errors.InvalidArgumentError, "parameters.max_new_tokens", "context window"),
-    ("min over max", dict(prompt="hi", parameters=P(max_new_tokens=5, min_new_tokens=6)), errors.InvalidArgumentError, "parameters.min_new_tokens", "between 0 and max_new_tokens (5)"),
-    ("negative temperature", dict(prompt="hi", parameters=P(temperature=-0.5)), errors.InvalidArgumentError, "parameters.temperature", "must be in [0, 100]"),
-    ("nan temperature", dict(prompt="hi", parameters=P(temperature=float("nan"))), errors.InvalidArgumentError, "parameters.temperature", "must be in"),
+    (
+        "max_new_tokens zero",
+        dict(prompt="hi", parameters=P(max_new_tokens=0)),
+        errors.InvalidArgumentError,
+        "parameters.max_new_tokens",
+        "between 1 and 4096",
+    ),
+    (
+        "max_new_tokens negative",
+        dict(prompt="hi", parameters=P(max_new_tokens=-5)),
+        errors.InvalidArgumentError,
+        "parameters.max_new_tokens",
+        "between 1 and 4096",
+    ),
+    (
+        "max_new_tokens over limit",
+        dict(prompt="hi", parameters=P(max_new_tokens=100000)),
+        errors.InvalidArgumentError,
+        "parameters.max_new_tokens",
+        "between 1 and 4096",
+    ),
+    (
+        "prompt plus output over context",
+        dict(prompt="word " * 1000, parameters=P(max_new_tokens=2000)),
+        errors.InvalidArgumentError,
+        "parameters.max_new_tokens",
+        "context window",
+    ),
+    (
+        "min over max",
+        dict(prompt="hi", parameters=P(max_new_tokens=5, min_new_tokens=6)),
+        errors.InvalidArgumentError,
+        "parameters.min_new_tokens",
+        "between 0 and max_new_tokens (5)",
+    ),
+    (
+        "negative temperature",
+        dict(prompt="hi", parameters=P(temperature=-0.5)),
+        errors.InvalidArgumentError,
+        "parameters.temperature",
+        "must be in [0, 100]",
+    ),
+    (
+        "nan temperature",
+        dict(prompt="hi", parameters=P(temperature=float("nan"))),
+        errors.InvalidArgumentError,
+        "parameters.temperature",
+        "must be in",
+    ),
     ("top_p zero", dict(prompt="hi", parameters=P(top_p=0.0)), errors.InvalidArgumentError, "parameters.top_p", "must be in (0, 1]"),
     ("top_p above one", dict(prompt="hi", parameters=P(top_p=1.5)), errors.InvalidArgumentError, "parameters.top_p", "must be in (0, 1]"),
     ("negative top_k", dict(prompt="hi", parameters=P(top_k=-1)), errors.InvalidArgumentError, "parameters.top_k", "between 0 (off)"),
-    ("zero repetition penalty", dict(prompt="hi", parameters=P(repetition_penalty=0.0)), errors.InvalidArgumentError, "parameters.repetition_penalty", "(0, 10]"),
-    ("too many stops", dict(prompt="hi", parameters=P(stop=[str(i) for i in range(20)])), errors.InvalidArgumentError, "parameters.stop", "at most 16"),
+    (
+        "zero repetition penalty",
+        dict(prompt="hi", parameters=P(repetition_penalty=0.0)),
+        errors.InvalidArgumentError,
+        "parameters.repetition_penalty",
+        "(0, 10]",
+    ),
+    (
+        "too many stops",
+        dict(prompt="hi", parameters=P(stop=[str(i) for i in range(20)])),
+        errors.InvalidArgumentError,
+        "parameters.stop",
+        "at most 16",
+    ),
     ("empty stop", dict(prompt="hi", parameters=P(stop=[""])), errors.InvalidArgumentError, "parameters.stop[0]", "1 to 256 characters"),
     ("long request id", dict(prompt="hi", request_id="x" * 200), errors.InvalidArgumentError, "request_id", "at most 128"),
     ("non-ASCII request id", dict(prompt="hi", request_id="déjà-vu"), errors.InvalidArgumentError, "request_id", "printable ASCII"),
@@ -72,7 +138,9 @@ def test_an_extreme_but_valid_request_never_fails_its_neighbours(client):
 
     def run(i: int) -> None:
         if i == 2:
-            results[i] = list(client.generate_stream(messages=question, max_new_tokens=12, temperature=0.9, seed=1, repetition_penalty=1e-40))
+            results[i] = list(
+                client.generate_stream(messages=question, max_new_tokens=12, temperature=0.9, seed=1, repetition_penalty=1e-40)
+            )
         else:
             results[i] = "".join(chunk.text for chunk in client.generate_stream(messages=question, max_new_tokens=12))
 
@@ -87,7 +155,11 @@ def test_an_extreme_but_valid_request_never_fails_its_neighbours(client):
 
 @pytest.mark.parametrize("field,few_shot", [("few_shot.selection", {"selection": 99}), ("few_shot.order", {"order": 77})])
 def test_unknown_enum_values_name_their_field(client, field, few_shot):
-    request = inference_pb2.GenerateRequest(few_shot=inference_pb2.FewShotPrompt(query="Italy", demonstrations=[common_pb2.Demonstration(input="France", output="Paris")], **few_shot))
+    request = inference_pb2.GenerateRequest(
+        few_shot=inference_pb2.FewShotPrompt(
+            query="Italy", demonstrations=[common_pb2.Demonstration(input="France", output="Paris")], **few_shot
+        )
+    )
     with pytest.raises(errors.InvalidArgumentError) as info:
         client._call(client.inference.Generate, request, 30)
     assert info.value.field == field and "has no value" in info.value.message
@@ -106,9 +178,21 @@ def raw_call(address: str, method: str, payload: bytes, stream: bool = False):
 @pytest.mark.parametrize(
     "method,message,field,stream",
     [
-        ("/tuneserve.v1.Inference/Generate", inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="user", content="@@@@")]), "messages[0].content", False),
+        (
+            "/tuneserve.v1.Inference/Generate",
+            inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="user", content="@@@@")]),
+            "messages[0].content",
+            False,
+        ),
         ("/tuneserve.v1.Inference/GenerateStream", inference_pb2.GenerateRequest(prompt="@@@@"), "prompt", True),
-        ("/tuneserve.v1.Inference/Generate", inference_pb2.GenerateRequest(few_shot=inference_pb2.FewShotPrompt(query="q", demonstrations=[common_pb2.Demonstration(input="a", output="@@@@")])), "few_shot.demonstrations[0].output", False),
+        (
+            "/tuneserve.v1.Inference/Generate",
+            inference_pb2.GenerateRequest(
+                few_shot=inference_pb2.FewShotPrompt(query="q", demonstrations=[common_pb2.Demonstration(input="a", output="@@@@")])
+            ),
+            "few_shot.demonstrations[0].output",
+            False,
+        ),
         ("/tuneserve.v1.Tasks/Classify", tasks_pb2.ClassifyRequest(task="sentiment", input="@@@@"), "input", False),
     ],
 )

@@ -10,8 +10,13 @@ from server.engine.model_runner import ModelRunner, PrefillSpan, StepBatch
 def runner_for(base, blocks=32):
     config = base.config
     cache = PagedKVCache(
-        num_layers=config.num_hidden_layers, num_blocks=blocks, block_size=16, kv_heads=config.num_key_value_heads,
-        head_dim=config.head_dim, dtype=base.dtype, device=base.device,
+        num_layers=config.num_hidden_layers,
+        num_blocks=blocks,
+        block_size=16,
+        kv_heads=config.num_key_value_heads,
+        head_dim=config.head_dim,
+        dtype=base.dtype,
+        device=base.device,
     )
     return ModelRunner(base, cache, 2048)
 
@@ -20,8 +25,11 @@ def prefill(ids, start, slots):
     n = len(ids)
     stop = start + n
     return StepBatch(
-        input_ids=torch.tensor(ids), positions=torch.arange(start, stop), write_slots=slots[start:stop],
-        logits_rows=torch.tensor([n - 1]), prefills=[PrefillSpan(0, n, slots[:stop])] if n > 1 else [],
+        input_ids=torch.tensor(ids),
+        positions=torch.arange(start, stop),
+        write_slots=slots[start:stop],
+        logits_rows=torch.tensor([n - 1]),
+        prefills=[PrefillSpan(0, n, slots[:stop])] if n > 1 else [],
         num_decode=1 if n == 1 else 0,
         decode_kv_slots=slots[:stop][None] if n == 1 else None,
         decode_kv_mask=torch.ones(1, 1, 1, stop, dtype=torch.bool) if n == 1 else None,
@@ -60,7 +68,7 @@ def test_chunked_prefill_and_decode_follow_transformers_greedy_tokens(base_model
             ours.append(token)
         with torch.inference_mode():
             out = base_model.model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False)
-        return ours, out[0, len(ids):].tolist()
+        return ours, out[0, len(ids) :].tolist()
 
     ours, theirs = run_on_fresh_thread(check)
     end = next((i + 1 for i, t in enumerate(theirs) if t in base_model.eos_token_ids), len(theirs))

@@ -59,7 +59,9 @@ def engines(base_model):
 
 
 def request(base, suffix: str, adapter=None) -> GenerationRequest:
-    shared = "Here are reviews and their labels.\\n" + "".join(f"Review: film number {i} was {'great' if i % 2 else 'awful'}.\\nLabel: {'positive' if i % 2 else 'negative'}\\n" for i in range(12))
+    shared = "Here are reviews and their labels.\\n" + "".join(
+        f"Review: film number {i} was {'great' if i % 2 else 'awful'}.\\nLabel: {'positive' if i % 2 else 'negative'}\\n" for i in range(12)
+    )
     ids = tuple(base.tokenizer(shared + f"Review: {suffix}\\nLabel:")["input_ids"])
     return GenerationRequest(suffix, ids, SamplingParams(max_new_tokens=12), arrival=time.monotonic(), adapter=adapter)
 
@@ -76,4 +78,3 @@ def test_output_is_identical_with_and_without_the_cache(engines, base_model):
     assert first[0][2].cached_prompt_tokens == 0, "nothing cached before the first request"
     assert all(fin.cached_prompt_tokens >= 16 * 10 for _, _, fin in first[1:]), "later requests reuse the shared demonstrations"
     assert all(fin.cached_prompt_tokens > 0 for _, _, fin in again)
-

@@ -69,10 +69,16 @@ def few_shot_prompt(
     """A few-shot prompt; demonstrations as (input, output) pairs or dicts. selection: first,
     random or similar; order: as_given or most_similar_last."""
     return inference_pb2.FewShotPrompt(
-        instruction=instruction, demonstrations=demonstrations(demos), query=query, template=template, input_format=input_format,
+        instruction=instruction,
+        demonstrations=demonstrations(demos),
+        query=query,
+        template=template,
+        input_format=input_format,
         selection="DEMONSTRATION_SELECTION_" + selection.upper(),
         order="DEMONSTRATION_ORDER_" + order.upper(),
-        seed=seed, max_demonstrations=max_demonstrations, max_prompt_tokens=max_prompt_tokens,
+        seed=seed,
+        max_demonstrations=max_demonstrations,
+        max_prompt_tokens=max_prompt_tokens,
     )
 
 
@@ -110,7 +116,9 @@ IMPORT_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md")
 CHUNK_BYTES = 1 << 20
 
 
-def import_messages(directory: str | Path, name: str, make_current: bool = True, source: str = "") -> Iterator[adapters_pb2.ImportAdapterRequest]:
+def import_messages(
+    directory: str | Path, name: str, make_current: bool = True, source: str = ""
+) -> Iterator[adapters_pb2.ImportAdapterRequest]:
     """The ImportAdapter stream for a PEFT directory: a header, then each file in 1 MiB chunks."""
     directory = Path(directory)
     pickles = sorted(p.name for p in directory.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"))
@@ -122,7 +130,9 @@ def import_messages(directory: str | Path, name: str, make_current: bool = True,
     links = [name for name in IMPORT_FILES if (directory / name).is_symlink()]
     if links:  # a link could point anywhere; what it points to would end up in the shared store
         raise ValueError(f"{', '.join(links)} in {directory} is a symbolic link; only regular files are imported, copy the file in instead")
-    yield adapters_pb2.ImportAdapterRequest(header=adapters_pb2.ImportHeader(name=name, make_current=make_current, source=source or f"import of {directory.name}"))
+    yield adapters_pb2.ImportAdapterRequest(
+        header=adapters_pb2.ImportHeader(name=name, make_current=make_current, source=source or f"import of {directory.name}")
+    )
     for file_name in IMPORT_FILES:
         path = directory / file_name
         if not path.is_file():

@@ -107,13 +107,17 @@ class AsyncClient(ClientBase):
     async def run_task(self, task: str, text: str, request_id: str = "", **params: Any) -> inference_pb2.GenerateResponse:
         return await self._call(self.tasks.RunTask, run_task_request(task, text, request_id, **params), self.timeout)
 
-    def run_task_stream(self, task: str, text: str, request_id: str = "", **params: Any) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+    def run_task_stream(
+        self, task: str, text: str, request_id: str = "", **params: Any
+    ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
         return self._stream(self.tasks.RunTaskStream, run_task_request(task, text, request_id, **params), self.timeout)
 
     async def get_adapter(self, name: str) -> adapters_pb2.AdapterInfo:
         return await self._call(self.adapters.GetAdapter, adapters_pb2.GetAdapterRequest(name=name), self.timeout)
 
-    async def import_adapter(self, directory: str, name: str, *, make_current: bool = True, source: str = "") -> adapters_pb2.ImportAdapterResponse:
+    async def import_adapter(
+        self, directory: str, name: str, *, make_current: bool = True, source: str = ""
+    ) -> adapters_pb2.ImportAdapterResponse:
         messages = list(import_messages(directory, name, make_current, source))
         return await self._call(lambda reqs, **kw: self.adapters.ImportAdapter(iter(reqs), **kw), messages, self.timeout)
 

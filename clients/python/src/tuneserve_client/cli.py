@@ -1,16 +1,16 @@
 """`tuneserve`: the command line of the tuneserve client.
 
-    tuneserve generate "What is the capital of France?" --chat
-    tuneserve generate "Once upon a time" --max-new-tokens 50 --temperature 0.8 --seed 1
-    tuneserve tokenize "Hello world"
-    tuneserve model-info
-    tuneserve health
-    tuneserve adapters list
-    tuneserve adapters import ./my-peft-adapter --name sentiment
-    tuneserve adapters rollback sentiment
-    tuneserve train submit data.jsonl --name sentiment
-    tuneserve classify sentiment "A wonderful film."
-    tuneserve generate "Paris" --instruction "Name the country." --demo Rome Italy --demo Berlin Germany
+tuneserve generate "What is the capital of France?" --chat
+tuneserve generate "Once upon a time" --max-new-tokens 50 --temperature 0.8 --seed 1
+tuneserve tokenize "Hello world"
+tuneserve model-info
+tuneserve health
+tuneserve adapters list
+tuneserve adapters import ./my-peft-adapter --name sentiment
+tuneserve adapters rollback sentiment
+tuneserve train submit data.jsonl --name sentiment
+tuneserve classify sentiment "A wonderful film."
+tuneserve generate "Paris" --instruction "Name the country." --demo Rome Italy --demo Berlin Germany
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def _generation_args(parser: argparse.ArgumentParser) -> None:
     few = parser.add_argument_group("few-shot", "with --demo or --instruction the prompt is the query of a few-shot prompt")
     few.add_argument("--instruction", default="")
     few.add_argument("--demo", nargs=2, action="append", default=[], metavar=("INPUT", "OUTPUT"), help="a demonstration (repeatable)")
-    few.add_argument("--selection", choices=["first", "random", "similar"], default="first", help="which demonstrations to keep when not all fit")
+    few.add_argument(
+        "--selection", choices=["first", "random", "similar"], default="first", help="which demonstrations to keep when not all fit"
+    )
     few.add_argument("--order", choices=["as_given", "most_similar_last"], default="as_given")
 
 
@@ -66,7 +68,13 @@ def _generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs["adapter"] = args.adapter
     if args.demo or args.instruction:
         demos = [tuple(d) for d in args.demo]
-        kwargs["few_shot"] = {"query": args.prompt, "demos": demos, "instruction": args.instruction, "selection": args.selection, "order": args.order}
+        kwargs["few_shot"] = {
+            "query": args.prompt,
+            "demos": demos,
+            "instruction": args.instruction,
+            "selection": args.selection,
+            "order": args.order,
+        }
     elif args.chat or args.system:
         messages = [{"role": "system", "content": args.system}] if args.system else []
         kwargs["messages"] = [*messages, {"role": "user", "content": args.prompt}]
@@ -194,13 +202,18 @@ def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
         _print_adapters([client.set_current_version(args.name, max(older))])
     elif action == "import":
         reply = client.import_adapter(args.directory, args.name, make_current=not args.no_current, source=args.source)
-        print(f"imported {reply.name}@{reply.version} (rank {reply.rank}, {', '.join(reply.target_modules)}) for base {reply.base_fingerprint}")
+        print(
+            f"imported {reply.name}@{reply.version} (rank {reply.rank}, "
+            f"{', '.join(reply.target_modules)}) for base {reply.base_fingerprint}"
+        )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuneserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", default=os.environ.get("TUNESERVE_SERVER", DEFAULT_TARGET), help="host:port of the server (env TUNESERVE_SERVER)")
+    parser.add_argument(
+        "--server", default=os.environ.get("TUNESERVE_SERVER", DEFAULT_TARGET), help="host:port of the server (env TUNESERVE_SERVER)"
+    )
     add_connection_args(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -201,7 +201,9 @@ class Client(ClientBase):
         return self._call(self.tasks.Classify, tasks_pb2.ClassifyRequest(task=task, input=text, request_id=request_id), self.timeout)
 
     def classify_batch(self, task: str, texts: Iterable[str]) -> list[tasks_pb2.ClassifyResponse]:
-        return list(self._call(self.tasks.ClassifyBatch, tasks_pb2.ClassifyBatchRequest(task=task, inputs=list(texts)), self.timeout).results)
+        return list(
+            self._call(self.tasks.ClassifyBatch, tasks_pb2.ClassifyBatchRequest(task=task, inputs=list(texts)), self.timeout).results
+        )
 
     def run_task(self, task: str, text: str, request_id: str = "", **params: Any) -> inference_pb2.GenerateResponse:
         """Runs a generation task; `params` override the task's default decoding parameters."""
@@ -230,7 +232,9 @@ class Client(ClientBase):
         request = adapters_pb2.SetCurrentVersionRequest(name=name, version=version)
         return self._call(self.adapters.SetCurrentVersion, request, self.timeout)
 
-    def import_adapter(self, directory: str, name: str, *, make_current: bool = True, source: str = "") -> adapters_pb2.ImportAdapterResponse:
+    def import_adapter(
+        self, directory: str, name: str, *, make_current: bool = True, source: str = ""
+    ) -> adapters_pb2.ImportAdapterResponse:
         """Publishes a plain PEFT adapter directory as the next version of `name`."""
         messages = list(import_messages(directory, name, make_current, source))
         return self._call(lambda reqs, **kw: self.adapters.ImportAdapter(iter(reqs), **kw), messages, self.timeout)

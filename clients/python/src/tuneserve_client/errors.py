@@ -93,9 +93,18 @@ class InternalError(TuneserveError):
 ERROR_BY_CODE: dict[grpc.StatusCode, type[TuneserveError]] = {
     cls.code: cls
     for cls in (
-        InvalidArgumentError, NotFoundError, AlreadyExistsError, FailedPreconditionError,
-        ResourceExhaustedError, UnavailableError, DeadlineExceededError, CancelledError,
-        UnauthenticatedError, PermissionDeniedError, UnimplementedError, InternalError,
+        InvalidArgumentError,
+        NotFoundError,
+        AlreadyExistsError,
+        FailedPreconditionError,
+        ResourceExhaustedError,
+        UnavailableError,
+        DeadlineExceededError,
+        CancelledError,
+        UnauthenticatedError,
+        PermissionDeniedError,
+        UnimplementedError,
+        InternalError,
     )
 }
 

@@ -30,7 +30,11 @@ def report_table(job: trainer_pb2.Job) -> str:
     if not report.metric:
         return "no evaluation report"
     metric = report.metric
-    rows = [("base model, zero-shot", report.base_zero_shot), (f"base model, {report.base_icl.shots}-shot prompt", report.base_icl), ("adapter", report.adapter)]
+    rows = [
+        ("base model, zero-shot", report.base_zero_shot),
+        (f"base model, {report.base_icl.shots}-shot prompt", report.base_icl),
+        ("adapter", report.adapter),
+    ]
     extra = " token F1" if metric == "exact_match" else ""
     lines = [f"{'holdout: ' + str(report.holdout_examples) + ' examples':<34} {metric:>12}{extra}"]
     for name, result in rows:
@@ -43,7 +47,10 @@ def report_table(job: trainer_pb2.Job) -> str:
         lines.append(f"validation loss (completion tokens): {report.validation_loss:.4f}")
     if report.forgetting.questions:
         probe = report.forgetting
-        lines.append(f"forgetting probe ({probe.name}, {probe.questions} questions): base {_percent(probe.base_accuracy)}, adapter {_percent(probe.adapter_accuracy)}")
+        lines.append(
+            f"forgetting probe ({probe.name}, {probe.questions} questions): base "
+            f"{_percent(probe.base_accuracy)}, adapter {_percent(probe.adapter_accuracy)}"
+        )
     if job.published_adapter:
         lines.append(f"published {job.published_adapter} (its directory in the store holds loss_curve.png)")
     elif job.publish_note:
@@ -67,7 +74,11 @@ def watch(client: Client, job_id: str) -> int:
         kind = event.WhichOneof("event")
         if kind == "progress":
             p = event.progress
-            postfix = f"loss {p.train_loss:.4f}" + (f" val {p.validation_loss:.4f}" if p.HasField("validation_loss") else "") + f" lr {p.learning_rate:.2e} {p.tokens_per_second:.0f} tok/s"
+            postfix = (
+                f"loss {p.train_loss:.4f}"
+                + (f" val {p.validation_loss:.4f}" if p.HasField("validation_loss") else "")
+                + f" lr {p.learning_rate:.2e} {p.tokens_per_second:.0f} tok/s"
+            )
             bar = bar or _progress_bar(p.total_steps)
             if bar is None:
                 print(f"step {p.step}/{p.total_steps} {postfix}", file=sys.stderr)
@@ -93,18 +104,54 @@ def watch(client: Client, job_id: str) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     with Client(args.trainer, **client_options(args)) as client:
         if args.action == "submit":
-            hyper = {k: v for k, v in {
-                "epochs": args.epochs, "max_steps": args.max_steps, "rank": args.rank, "alpha": args.alpha, "learning_rate": args.learning_rate,
-                "batch_size": args.batch_size, "gradient_accumulation": args.gradient_accumulation, "max_seq_len": args.max_seq_len,
-                "seed": args.seed, "qlora": args.qlora or None,
-            }.items() if v is not None}
-            task = {k: v for k, v in {"kind": args.kind, "instruction": args.instruction, "template": args.template, "input_format": args.input_format}.items() if v}
+            hyper = {
+                k: v
+                for k, v in {
+                    "epochs": args.epochs,
+                    "max_steps": args.max_steps,
+                    "rank": args.rank,
+                    "alpha": args.alpha,
+                    "learning_rate": args.learning_rate,
+                    "batch_size": args.batch_size,
+                    "gradient_accumulation": args.gradient_accumulation,
+                    "max_seq_len": args.max_seq_len,
+                    "seed": args.seed,
+                    "qlora": args.qlora or None,
+                }.items()
+                if v is not None
+            }
+            task = {
+                k: v
+                for k, v in {
+                    "kind": args.kind,
+                    "instruction": args.instruction,
+                    "template": args.template,
+                    "input_format": args.input_format,
+                }.items()
+                if v
+            }
             if args.labels:
                 task["labels"] = args.labels.split(",")
-            evaluation = {k: v for k, v in {"icl_shots": args.icl_shots, "max_holdout": args.max_holdout, "forgetting_probe": args.forgetting_probe}.items() if v is not None}
+            evaluation = {
+                k: v
+                for k, v in {
+                    "icl_shots": args.icl_shots,
+                    "max_holdout": args.max_holdout,
+                    "forgetting_probe": args.forgetting_probe,
+                }.items()
+                if v is not None
+            }
             job = client.create_job(
-                args.data, args.name, validation=args.validation, task=task, hyperparameters=hyper, evaluation=evaluation,
-                publish=args.publish, over_length=args.over_length, checkpoint_every=args.checkpoint_every, validation_split=args.validation_split,
+                args.data,
+                args.name,
+                validation=args.validation,
+                task=task,
+                hyperparameters=hyper,
+                evaluation=evaluation,
+                publish=args.publish,
+                over_length=args.over_length,
+                checkpoint_every=args.checkpoint_every,
+                validation_split=args.validation_split,
             )
             print(f"submitted {job.id} for adapter {job.adapter_name}", file=sys.stderr)
             return 0 if args.no_watch else watch(client, job.id)
@@ -118,7 +165,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 for bad in job.invalid_lines:
                     print(f"  {bad.source + ' ' if bad.source else ''}line {bad.line}: {bad.reason}")
                 if job.invalid_line_count > len(job.invalid_lines):
-                    print(f"  ... {job.invalid_line_count - len(job.invalid_lines)} more in the trainer's work directory, jobs/{job.id}/invalid_lines.txt")
+                    print(
+                        f"  ... {job.invalid_line_count - len(job.invalid_lines)} more in "
+                        f"the trainer's work directory, jobs/{job.id}/invalid_lines.txt"
+                    )
                 return 1
             if job.error_message:
                 print(f"{job.error_code}: {job.error_message}")
@@ -126,7 +176,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 0
         if args.action == "list":
             for job in client.list_jobs():
-                print(f"{job.id}  {job.adapter_name:<20} {state_name(job.state):<10} step {job.step}/{job.total_steps}  {job.published_adapter or job.error_code}")
+                print(
+                    f"{job.id}  {job.adapter_name:<20} {state_name(job.state):<10} step "
+                    f"{job.step}/{job.total_steps}  {job.published_adapter or job.error_code}"
+                )
             return 0
         job = client.cancel_job(args.job)
         print(f"{job.id} {state_name(job.state)}")
@@ -135,7 +188,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_parser(commands: Any) -> None:
     train = commands.add_parser("train", help="submit, watch, list and cancel training jobs (talks to the trainer)")
-    train.add_argument("--trainer", default=os.environ.get("TUNESERVE_TRAINER", DEFAULT_TRAINER), help="host:port of the trainer (env TUNESERVE_TRAINER)")
+    train.add_argument(
+        "--trainer", default=os.environ.get("TUNESERVE_TRAINER", DEFAULT_TRAINER), help="host:port of the trainer (env TUNESERVE_TRAINER)"
+    )
     actions = train.add_subparsers(dest="action", required=True)
     submit = actions.add_parser("submit", help="train an adapter on a JSONL file and watch the job")
     submit.add_argument("data", help="JSONL: {prompt, completion}, {messages} or {text, label} per line")
@@ -147,9 +202,21 @@ def add_parser(commands: Any) -> None:
     submit.add_argument("--template", choices=["chat", "plain"])
     submit.add_argument("--input-format", help="how the input is written into the prompt, with {input}")
     submit.add_argument("--labels", help="comma-separated labels of a classification task")
-    for flag, kind in (("--epochs", int), ("--max-steps", int), ("--rank", int), ("--alpha", float), ("--learning-rate", float), ("--batch-size", int),
-                       ("--gradient-accumulation", int), ("--max-seq-len", int), ("--seed", int), ("--icl-shots", int), ("--max-holdout", int),
-                       ("--forgetting-probe", int), ("--checkpoint-every", int)):
+    for flag, kind in (
+        ("--epochs", int),
+        ("--max-steps", int),
+        ("--rank", int),
+        ("--alpha", float),
+        ("--learning-rate", float),
+        ("--batch-size", int),
+        ("--gradient-accumulation", int),
+        ("--max-seq-len", int),
+        ("--seed", int),
+        ("--icl-shots", int),
+        ("--max-holdout", int),
+        ("--forgetting-probe", int),
+        ("--checkpoint-every", int),
+    ):
         submit.add_argument(flag, type=kind)
     submit.add_argument("--qlora", action="store_true", help="train on the 4-bit base")
     submit.add_argument("--publish", choices=["always", "if_beats_icl", "never"])
