@@ -35,8 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import QUESTIONS, percentile, start_server  # noqa: E402
-
-ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+from common.adapter_manifest import ALL_LINEAR  # noqa: E402
 
 
 def make_adapters(base, count: int, rank: int, targets: list[str], out: Path):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.adapter_manifest import MANIFEST_FILE, PICKLE_SUFFIXES, AdapterManifest, AdapterRef, check_name, is_valid_name, parse_version
+from common.durable import fsync_path, replace_atomically, write_file
 from common.errors import FailedPrecondition, InvalidRequest, NotFound
 from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
@@ -64,32 +65,6 @@ def _regular_files(source_dir: Path) -> dict[str, bytes]:
                 )
             contents[file_name] = directory.read(file_name)
     return contents
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with path.open("xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Writes a file next to `path` and renames it over `path`, fsyncing file and directory."""
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}"
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync(path.parent)
 
 
 class AdapterStore:
@@ -188,25 +163,25 @@ class AdapterStore:
             try:
                 digests = {}
                 for file_name, data in contents.items():
-                    _write_file(staging / file_name, data)
+                    write_file(staging / file_name, data, exclusive=True)
                     digests[file_name] = hashlib.sha256(data).hexdigest()
                 final = manifest.model_copy(update={"version": version, "files": digests})
-                _write_file(staging / MANIFEST_FILE, final.model_dump_json(indent=2).encode())
-                _fsync(staging)
+                write_file(staging / MANIFEST_FILE, final.model_dump_json(indent=2).encode(), exclusive=True)
+                fsync_path(staging)
                 os.rename(staging, directory / str(version))
-                _fsync(directory)
+                fsync_path(directory)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             if make_current:
-                _write_durably(directory / POINTER_FILE, f"{version}\n".encode())
+                replace_atomically(directory / POINTER_FILE, f"{version}\n".encode())
         return version
 
     def set_current(self, name: str, version: int) -> None:
         with self._locked(name) as directory:
             if version not in self.versions(name):
                 raise NotFound(f"adapter {name!r} has no version {version}; it has {self.versions(name)}")
-            _write_durably(directory / POINTER_FILE, f"{version}\n".encode())
+            replace_atomically(directory / POINTER_FILE, f"{version}\n".encode())
 
     def import_staging(self) -> Path:
         """A fresh private directory under the store for an import being received (same filesystem)."""
@@ -259,5 +234,5 @@ class AdapterStore:
                 raise FailedPrecondition(f"{name}@{version} is the current version; make another version current first")
             trash = directory / f".trash-{uuid.uuid4().hex}"
             os.rename(directory / str(version), trash)
-            _fsync(directory)
+            fsync_path(directory)
             shutil.rmtree(trash, ignore_errors=True)

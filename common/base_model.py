@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import torch  # noqa: E402
 
+from common.durable import fsync_tree, replace_atomically, sha256_file
 from common.errors import FailedPrecondition  # noqa: E402
 from common.settings import ModelSettings  # noqa: E402
 
@@ -98,39 +99,27 @@ def resolve_source(spec: str) -> ModelSource:
     )
 
 
-def sha256_file(path: Path, memo_dir: Path) -> str:
+def remembered_sha256(path: Path, memo_dir: Path) -> str:
     """sha256 of a file, remembered by (path, size, mtime) so large weights are hashed once."""
     stat = path.stat()
     key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
     memo = memo_dir / "hashes" / key
     if memo.is_file():
         return memo.read_text().strip()
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
+    digest = sha256_file(path)
     memo.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(memo, digest.hexdigest())
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_atomically(memo, digest.encode())
+    return digest
 
 
 def weights_digest(source: ModelSource, cache_dir: Path) -> str:
     """Content hash of the weights as published (the GGUF file, or the directory's safetensors)."""
     if source.kind != "directory":
-        return sha256_file(source.path, cache_dir)
+        return remembered_sha256(source.path, cache_dir)
     files = sorted(source.path.glob("*.safetensors"))
     combined = hashlib.sha256()
     for f in files:
-        combined.update(f"{f.name}:{sha256_file(f, cache_dir)}\n".encode())
+        combined.update(f"{f.name}:{remembered_sha256(f, cache_dir)}\n".encode())
     return combined.hexdigest()
 
 
@@ -167,7 +156,7 @@ def converted_gguf_dir(gguf: Path, digest: str, cache_dir: Path) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _CONVERSION_MARKER).write_text(json.dumps({"gguf": str(gguf), "sha256": digest}))
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         if target.exists():  # another process finished first; keep its copy
             shutil.rmtree(tmp)
         else:
@@ -177,13 +166,6 @@ def converted_gguf_dir(gguf: Path, digest: str, cache_dir: Path) -> Path:
         raise
     log.info("GGUF model converted", extra={"seconds": round(time.monotonic() - started, 1)})
     return target
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
-                os.fsync(f.fileno())
 
 
 def pick_device(requested: str) -> torch.device:

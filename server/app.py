@@ -1,8 +1,7 @@
-"""Assembling and running the gRPC server: services, health, reflection, metrics, start-up order.
+"""Assembling the inference server: its services, and what `bring_up` builds in the background
+(base model, engine, warm-up, adapters, tasks) while the ports already answer NOT_SERVING.
 
-The gRPC port opens first and reports NOT_SERVING through the standard health service; the model
-loads and warms up in the background; then health turns SERVING. Orchestrators can therefore
-probe the pod from its first second, and callers get UNAVAILABLE (retryable) until it is ready.
+The start-up and shutdown order is common.rpc.app's, shared with the trainer.
 """
 
 from __future__ import annotations
@@ -10,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
+import grpc
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 from common.adapter_store import AdapterStore
 from common.base_model import BaseModel, load_base_model
 from common.prompting import longest_token_chars
-from common.rpc.endpoints import Endpoints
+from common.rpc.app import RpcApp
 from common.threads import arun_on_fresh_thread
 from server import __version__
 from server.adapters.loader import BaseSpec
@@ -43,48 +44,33 @@ ADAPTERS_SERVICE = adapters_pb2.DESCRIPTOR.services_by_name["Adapters"].full_nam
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["Tasks"].full_name
 
 
-class TuneserveServer:
+class TuneserveServer(RpcApp):
     """One inference server: gRPC services on `port`, Prometheus metrics on `metrics_port`."""
 
+    what = "server"
+    settings: ServerSettings
+    metrics: ServerMetrics
+
     def __init__(self, settings: ServerSettings, base: BaseModel | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings, ServerMetrics(), settings.max_message_bytes, [INFERENCE_SERVICE, ADAPTERS_SERVICE, TASKS_SERVICE])
         self.state = ServingState()
-        self.metrics = ServerMetrics()
         self._preloaded = base
-        self.endpoints: Endpoints | None = None
-        self._bring_up: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stop_watching = asyncio.Event()
-        self.service_names = [INFERENCE_SERVICE, ADAPTERS_SERVICE, TASKS_SERVICE]
 
-    @property
-    def port(self) -> int:
-        return self.endpoints.port if self.endpoints else 0
+    def add_services(self, server: grpc.aio.Server) -> None:
+        inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), server)
+        adapters_pb2_grpc.add_AdaptersServicer_to_server(AdaptersService(self.state), server)
+        tasks_pb2_grpc.add_TasksServicer_to_server(TasksService(self.state), server)
 
-    @property
-    def metrics_port(self) -> int:
-        return self.endpoints.metrics_port if self.endpoints else 0
+    def log_fields(self) -> dict[str, Any]:
+        return {"version": __version__}
 
-    @property
-    def health_port(self) -> int:
-        return self.endpoints.health_port if self.endpoints else 0
+    def default_grace(self) -> float:
+        return self.settings.shutdown_grace_s
 
-    async def start(self) -> None:
-        """Opens the ports and starts loading the model; returns before the model is ready."""
-        endpoints = Endpoints(self.settings, self.metrics, self.settings.max_message_bytes, self.service_names)
-        inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), endpoints.grpc)
-        adapters_pb2_grpc.add_AdaptersServicer_to_server(AdaptersService(self.state), endpoints.grpc)
-        tasks_pb2_grpc.add_TasksServicer_to_server(TasksService(self.state), endpoints.grpc)
-        self.endpoints = endpoints
-        await endpoints.open("server", version=__version__)
-        self._bring_up = asyncio.create_task(self._start_serving())
-
-    async def wait_ready(self) -> None:
-        """Returns once SERVING; raises what stopped the model from loading."""
-        assert self._bring_up is not None, "start() first"
-        await asyncio.shield(self._bring_up)
-
-    async def _start_serving(self) -> None:
+    async def bring_up(self) -> None:
+        """Loads and warms up the model, then the adapters and tasks; SERVING follows."""
         try:
             base = await self._load_base()
             engine = Engine(base, EngineConfig.from_settings(self.settings, base), self.metrics)
@@ -117,8 +103,6 @@ class TuneserveServer:
         self.state.set(serving)
         self._watcher = asyncio.create_task(self._watch(serving))
         self.metrics.ready.set(1)
-        assert self.endpoints is not None
-        await self.endpoints.set_serving(True)
         log.info("serving", extra={"model": base.name, "quantization": base.quantization, "device": str(base.device)})
 
     async def _watch(self, serving: Serving) -> None:
@@ -154,34 +138,19 @@ class TuneserveServer:
             return self._preloaded
         return await arun_on_fresh_thread(lambda: load_base_model(self.settings), "tuneserve-model-loader")
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stops taking requests, lets running ones finish for `grace` seconds, then cancels the rest."""
-        grace = self.settings.shutdown_grace_s if grace is None else grace
-        log.info("stopping", extra={"grace_s": grace})
-        endpoints = self.endpoints
-        if endpoints is not None:
-            await endpoints.health.enter_graceful_shutdown()
-        serving = self.state.require() if self.state.ready else None
-        if serving:
-            serving.engine.stop_accepting()
-        if endpoints is not None:
-            await endpoints.stop_grpc(grace)
-        if self._bring_up is not None and not self._bring_up.done():
-            self._bring_up.cancel()
+    def stop_accepting(self) -> None:
+        if self.state.ready:
+            self.state.require().engine.stop_accepting()
+
+    async def shut_down(self) -> None:
         self._stop_watching.set()
         if self._watcher is not None:
             await self._watcher
-        if serving:
+        if self.state.ready:
+            serving = self.state.require()
             await serving.adapters.close()
             await arun_on_fresh_thread(serving.engine.stop, "tuneserve-engine-stop")
-        if endpoints is not None:
-            endpoints.close_metrics()
         self.metrics.ready.set(0)
-        log.info("stopped")
-
-    async def wait_for_termination(self) -> None:
-        assert self.endpoints is not None
-        await self.endpoints.grpc.wait_for_termination()
 
 
 def _model_labels(base: BaseModel) -> dict[str, str]:

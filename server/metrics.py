@@ -26,7 +26,7 @@ def _count_of(counts: Callable[[], dict[str, int]], key: str) -> int:
 
 
 class ServerMetrics(RpcMetrics):
-    """Every metric the inference server exports; also the engine's sink (server.engine.engine.EngineMetrics)."""
+    """Every metric the inference server exports; also the engine's sink (server.engine.config.EngineMetrics)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(registry)

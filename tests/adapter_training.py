@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.adapter_manifest import ALL_LINEAR
 from common.threads import run_on_fresh_thread
 
 QUESTIONS = [
@@ -21,7 +22,6 @@ QUESTIONS = [
     "Who are you?",
     "Describe the sea.",
 ]
-ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def train_word_adapter(
@@ -46,7 +46,7 @@ def train_word_adapter(
             rank=rank,
             alpha=2 * rank,
             dropout=0.0,
-            target_modules=targets or ALL_LINEAR,
+            target_modules=targets or list(ALL_LINEAR),
             learning_rate=lr,
             max_steps=steps,
             batch_size=8,

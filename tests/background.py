@@ -1,4 +1,4 @@
-"""Running a server on a background thread with its own event loop (tests, benchmarks)."""
+"""Running a real server (or trainer) on a background thread with its own event loop, for tests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from common.base_model import BaseModel
-from common.rpc.lifecycle import Servable
+from common.rpc.app import RpcApp
 from server.app import TuneserveServer
 from server.config import ServerSettings
 
@@ -17,28 +17,32 @@ from server.config import ServerSettings
 class BackgroundServer:
     """Any tuneserve server (inference by default, or e.g. trainer.app.TrainerServer via `server=`)."""
 
-    def __init__(self, settings: ServerSettings | None, base: BaseModel | None = None, *, server: Servable | None = None) -> None:
-        self.server: Any = server or TuneserveServer(settings, base)  # type: ignore[arg-type]
+    def __init__(self, settings: ServerSettings | None, base: BaseModel | None = None, *, server: RpcApp | None = None) -> None:
+        if server is None:
+            assert settings is not None, "settings for an inference server, or a server"
+            server = TuneserveServer(settings, base)
+        self.server: Any = server  # tests reach into the concrete server (state, engine, settings)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tuneserve-test-loop", daemon=True)
 
-    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float | None = 60) -> Any:
+        """Runs a coroutine on the server's event loop (as its own code would) and returns its result."""
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(timeout)
 
     def start(self, timeout: float | None = 300, wait_ready: bool = True) -> BackgroundServer:
         """Starts the server and (unless told not to) waits until it reports SERVING."""
         self._thread.start()
-        self._call(self.server.start(), timeout)
+        self.run(self.server.start(), timeout)
         if wait_ready:
             self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float | None = 300) -> None:
-        self._call(self.server.wait_ready(), timeout)
+        self.run(self.server.wait_ready(), timeout)
 
     def stop(self, grace: float = 0) -> None:
-        self._call(self.server.stop(grace), 60)
+        self.run(self.server.stop(grace), 60)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,15 +10,24 @@ from pathlib import Path
 import pytest
 
 from common.threads import release_openmp_threads, run_on_fresh_thread
+from tests.background import BackgroundServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# Fixtures that train real adapters first: every test using one (directly or through another
+# fixture) is an end-to-end test, and `make test-fast` skips it.
+TRAINING_FIXTURES = {"trained_adapters"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
@@ -68,14 +78,18 @@ def server_settings(cache_dir: Path, **overrides):
     return ServerSettings(**values)
 
 
+@contextlib.contextmanager
+def running_server(base_model, cache_dir: Path, **settings) -> Iterator[BackgroundServer]:
+    """A real tuneserve server on a free loopback port with the session's model, stopped afterwards."""
+    with BackgroundServer(server_settings(cache_dir, **settings), base_model) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def server(base_model, cache_dir: Path):
-    """A real tuneserve server on a free loopback port, sharing the session's model."""
-    from tests.background import BackgroundServer
-
-    running = BackgroundServer(server_settings(cache_dir, warmup=True), base_model).start()
-    yield running
-    running.stop()
+    """The session's plain server (no adapter store, no tasks)."""
+    with running_server(base_model, cache_dir, warmup=True) as running:
+        yield running
 
 
 @pytest.fixture()

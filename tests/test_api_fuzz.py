@@ -13,7 +13,6 @@ The server runs with a small max_new_tokens_limit so that the random requests it
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ from tuneserve_client import Client
 
 from common.adapter_store import AdapterStore
 from tests.adapter_training import publish
-from tests.background import BackgroundServer
-from tests.conftest import server_settings
-from tests.trainer.conftest import trainer_settings
+from tests.conftest import running_server
+from tests.trainer.conftest import running_trainer, trainer_settings
+from tests.waiting import wait_for
 
 NEVER = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
@@ -187,24 +186,20 @@ def fuzz_targets(base_model, cache_dir, tmp_path_factory, trained_adapters, base
     publish(store, trained_adapters["banana"], "banana", base_spec)
     (root / "tasks").mkdir()
     (root / "tasks" / "tasks.yaml").write_text(yaml.safe_dump(TASKS))
-    server = BackgroundServer(
-        server_settings(cache_dir, adapter_store=store.root, task_dir=root / "tasks", max_new_tokens_limit=16, default_max_new_tokens=8),
-        base_model,
-    ).start()
-    from trainer.app import TrainerServer
-
     (root / "data").mkdir()
-    trainer = BackgroundServer(None, server=TrainerServer(trainer_settings(root, cache_dir, data_dirs=[root / "data"]))).start()
-    with Client(server.address, timeout=60) as client:
-        expected = client.generate(messages=QUESTION, max_new_tokens=8).text
-    neighbour = Neighbour(server.address, expected)
-    neighbour.start()
-    try:
-        yield {"server": server, "trainer": trainer, "neighbour": neighbour}
-    finally:
-        neighbour.stop()
-        trainer.stop()
-        server.stop()
+    limits = dict(max_new_tokens_limit=16, default_max_new_tokens=8)
+    with (
+        running_server(base_model, cache_dir, adapter_store=store.root, task_dir=root / "tasks", **limits) as server,
+        running_trainer(trainer_settings(root, cache_dir, data_dirs=[root / "data"])) as trainer,
+    ):
+        with Client(server.address, timeout=60) as client:
+            expected = client.generate(messages=QUESTION, max_new_tokens=8).text
+        neighbour = Neighbour(server.address, expected)
+        neighbour.start()
+        try:
+            yield {"server": server, "trainer": trainer, "neighbour": neighbour}
+        finally:
+            neighbour.stop()
 
 
 class Neighbour(threading.Thread):
@@ -327,11 +322,9 @@ def test_random_calls_to_the_trainer_get_documented_statuses(fuzz_targets, case)
 @pytest.mark.slow
 def test_the_neighbouring_request_kept_its_answer_throughout(fuzz_targets):
     neighbour: Neighbour = fuzz_targets["neighbour"]
-    deadline = time.monotonic() + 30
-    while len(neighbour.answers) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: len(neighbour.answers) >= 3 or neighbour.failures, 30, what="the neighbouring requests")
     assert not neighbour.failures, neighbour.failures[:3]
-    assert len(neighbour.answers) >= 3 and set(neighbour.answers) == {neighbour.expected}
+    assert set(neighbour.answers) == {neighbour.expected}
     with Client(fuzz_targets["server"].address, timeout=60) as client:
         assert client.classify("sentiment", "A wonderful film.").label in ("positive", "negative")
         assert client.generate(messages=QUESTION, adapter="banana", max_new_tokens=4).text.startswith("banana")

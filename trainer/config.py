@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.adapter_manifest import ALL_LINEAR
 from common.settings import ModelSettings, SecuritySettings, default_cache_dir, settings_config
-
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class Hyperparameters(BaseModel):

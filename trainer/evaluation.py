@@ -235,15 +235,13 @@ def evaluate(
     model: Any,
     tokenizer: Any,
     spec: TaskSpec,
-    train: Sequence[Example],
     holdout: Sequence[Example],
     demos: Sequence[Demonstration],
     end_id: int,
     probe: Sequence[dict[str, Any]] = (),
     validation_loss: float | None = None,
 ) -> EvalReport:
-    """The report comparing base zero-shot, base k-shot and the adapter (the PEFT model)."""
-    del train  # the demonstrations were drawn from it already
+    """The report comparing base zero-shot, base k-shot (`demos`, from the training split) and the adapter (the PEFT model)."""
     model.eval()
     with model.disable_adapter():
         zero = run_condition(model, tokenizer, spec, holdout, (), end_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 from common.adapter_store import AdapterStore
 from common.base_model import BaseModel, load_base_model
+from common.durable import write_file
 from common.errors import Cancelled, InvalidRequest
 from common.settings import ModelSettings
 from common.task_spec import TaskSpec
@@ -76,10 +76,8 @@ def record_invalid_lines(files: JobFiles, rejected: DataRejected) -> list[dict[s
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Writes a file only its owner can read, whatever the process umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    """Writes a file only the trainer's user can read, whatever the process umask."""
+    write_file(path, data, mode=0o600)
 
 
 @dataclass
@@ -210,7 +208,7 @@ def train_and_evaluate(
     if evaluation.forgetting_probe and not probe:
         jobs.add_event(job_id, "message", {"text": f"no forgetting probe data at {probe_path}; run scripts/fetch_data.py"})
     val_loss = history.validation[-1][1] if history.validation else None
-    report = evaluate(model, base.tokenizer, data.spec, data.train, holdout, demos, base.tokenizer.eos_token_id, probe, val_loss)
+    report = evaluate(model, base.tokenizer, data.spec, holdout, demos, base.tokenizer.eos_token_id, probe, val_loss)
     data.spec = data.spec.model_copy(update={"demonstrations": demos})
     return model, report, history
 

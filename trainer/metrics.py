@@ -39,6 +39,6 @@ class TrainerMetrics(RpcMetrics):
         if progress.validation_loss is not None:
             self.validation_loss.set(progress.validation_loss)
 
-    def job_finished(self, job_id: str) -> None:
+    def job_finished(self) -> None:
         self.progress_ratio.set(0)
         self.tokens_per_second.set(0)

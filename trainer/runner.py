@@ -192,4 +192,4 @@ class JobRunner:
             self.jobs.transition(job_id, JobState.FAILED, "training_error", f"{type(exc).__name__}: {exc}")
         finally:
             if self.metrics is not None:
-                self.metrics.job_finished(job_id)
+                self.metrics.job_finished()

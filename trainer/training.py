@@ -249,7 +249,7 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def _step_batches(self) -> list[list[int]] | None:
+    def _step_batches(self) -> list[list[int]]:
         """The micro-batches of the next optimizer step (this rank's share), advancing the position."""
         lengths = [len(e) for e in self.train_set]
         world = self.dist.world
@@ -274,7 +274,7 @@ class Trainer:
             if self.should_stop():
                 raise Cancelled("the job was cancelled")
             started = time.perf_counter()
-            micro = [collate([self.train_set[i] for i in batch], self.pad_id) for batch in self._step_batches() or []]
+            micro = [collate([self.train_set[i] for i in batch], self.pad_id) for batch in self._step_batches()]
             targets = max(1, sum(b.targets for b in micro))
             loss_sum = 0.0
             for batch in micro:

@@ -9,10 +9,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, CliApp
+
+from common.rpc.app import RpcApp
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=BaseSettings)
@@ -31,13 +33,7 @@ def parse_settings(cls: type[S], argv: Sequence[str] | None) -> S:
         raise SystemExit(2) from None
 
 
-class Servable(Protocol):
-    async def start(self) -> None: ...
-    async def wait_ready(self) -> None: ...
-    async def stop(self, grace: float | None = None) -> None: ...
-
-
-async def serve(server: Servable) -> int:
+async def serve(server: RpcApp) -> int:
     """Starts a server, runs it until SIGTERM or Ctrl-C, and stops it gracefully; the exit code."""
     try:
         await server.start()

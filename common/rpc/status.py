@@ -20,6 +20,7 @@ import grpc
 
 from common import errors
 from common.logs import request_id_var
+from common.rpc.handlers import behavior_of, kind_of, with_behavior
 from common.rpc.metrics import RpcMetrics
 from common.rpc.request_decoding import Undecodable, tolerant
 
@@ -79,23 +80,15 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        rpc = details.method.lstrip("/")
-        decode = tolerant(handler.request_deserializer)
-        if handler.unary_unary and inspect.iscoroutinefunction(handler.unary_unary):
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(rpc, handler.unary_unary), request_deserializer=decode, response_serializer=handler.response_serializer
-            )
-        if handler.stream_unary and inspect.iscoroutinefunction(handler.stream_unary):
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(rpc, handler.stream_unary, streaming=True),
-                request_deserializer=decode,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream and inspect.isasyncgenfunction(handler.unary_stream):
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(rpc, handler.unary_stream), request_deserializer=decode, response_serializer=handler.response_serializer
-            )
-        return handler
+        rpc, kind, behavior = details.method.lstrip("/"), kind_of(handler), behavior_of(handler)
+        wrapped: Callable[..., Any]
+        if kind in ("unary_unary", "stream_unary") and inspect.iscoroutinefunction(behavior):
+            wrapped = self._unary(rpc, behavior, streaming=kind == "stream_unary")
+        elif kind == "unary_stream" and inspect.isasyncgenfunction(behavior):
+            wrapped = self._stream(rpc, behavior)
+        else:
+            return handler
+        return with_behavior(handler, wrapped, tolerant(handler.request_deserializer))
 
     def _unary(self, rpc: str, behavior: Callable[..., Awaitable[Any]], streaming: bool = False) -> Callable[..., Awaitable[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -34,6 +34,7 @@ import grpc
 import yaml
 
 from common.errors import PermissionDenied, Unauthenticated
+from common.rpc.handlers import kind_of, with_behavior
 from common.security.file_changes import FileChanges
 
 log = logging.getLogger(__name__)
@@ -198,14 +199,7 @@ def _refusing(handler: grpc.RpcMethodHandler, error: Exception) -> grpc.RpcMetho
         raise error
         yield  # an async generator, so the status interceptor treats it as a stream
 
-    io = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(unary, **io)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(unary, **io)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(stream, **io)
-    return grpc.stream_stream_rpc_method_handler(stream, **io)
+    return with_behavior(handler, stream if kind_of(handler).endswith("_stream") else unary)
 
 
 def is_loopback(host: str) -> bool:

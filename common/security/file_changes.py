@@ -8,7 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-Stamp = tuple[tuple[int, int, int], ...]
+Stamp = tuple[int, int, int]  # inode, mtime (ns), size
+
+
+def stamp(path: Path) -> Stamp:
+    """What says a file changed: a rename over it changes the inode, an edit the time or the size
+    (an edit within the filesystem's time granularity that keeps the size is the one case missed)."""
+    info = os.stat(path)
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 class FileChanges:
@@ -24,8 +31,8 @@ class FileChanges:
         self._stamp = self._stat()
         self._checked = time.monotonic()
 
-    def _stat(self) -> Stamp:
-        return tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in map(os.stat, self.paths))
+    def _stat(self) -> tuple[Stamp, ...]:
+        return tuple(stamp(path) for path in self.paths)
 
     def poll(self) -> bool:
         """True the first time a look finds the files changed since the last change reported."""

@@ -22,21 +22,11 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
-from common.adapter_manifest import CONFIG_FILE, MANIFEST_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, AdapterManifest
+from common.adapter_manifest import CONFIG_FILE, LORA_MODULES, MANIFEST_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, AdapterManifest
 from common.base_model import BaseModel
 from common.errors import FailedPrecondition
 from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
-# The LoRA-targetable linear layers of the Llama-family decoder layer, by attribute path.
-LORA_MODULES = {
-    "q_proj": "self_attn",
-    "k_proj": "self_attn",
-    "v_proj": "self_attn",
-    "o_proj": "self_attn",
-    "gate_proj": "mlp",
-    "up_proj": "mlp",
-    "down_proj": "mlp",
-}
 _KEY = re.compile(r"base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight")
 # Largest magnitude accepted in A and in B * scale. Trained LoRA weights are orders of magnitude
 # smaller; anything near this overflows the activations of the layers it is added to.

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
 from common.errors import NotFound
+from common.security.file_changes import Stamp, stamp
 from common.task_spec import TaskSpec
 from server.adapters.loader import LoadedAdapter
 
@@ -79,8 +80,8 @@ class TaskRegistry:
     def __init__(self, task_dir: Path | None, store: AdapterStore | None) -> None:
         self.task_dir = task_dir
         self.store = store
-        self._files: dict[Path, tuple[int, list[TaskSpec]]] = {}  # file -> (mtime, tasks) of its last good version
-        self._refused: dict[Path, tuple[int, str]] = {}  # file -> (mtime, error) of a version that did not parse
+        self._files: dict[Path, tuple[Stamp, list[TaskSpec]]] = {}  # file -> (stamp, tasks) of its last good version
+        self._refused: dict[Path, tuple[Stamp, str]] = {}  # file -> (stamp, error) of a version that did not parse
         self._adapter_tasks: dict[str, TaskSpec] = {}
 
     def refresh(self) -> None:
@@ -89,25 +90,25 @@ class TaskRegistry:
         Runs off the event loop; it builds new tables and swaps them in, so readers never see a
         half-updated registry.
         """
-        files: dict[Path, tuple[int, list[TaskSpec]]] = {}
-        refused: dict[Path, tuple[int, str]] = {}
+        files: dict[Path, tuple[Stamp, list[TaskSpec]]] = {}
+        refused: dict[Path, tuple[Stamp, str]] = {}
         if self.task_dir is not None and self.task_dir.is_dir():
             for path in sorted(self.task_dir.iterdir()):
                 if path.suffix not in _SUFFIXES or not path.is_file():
                     continue
-                mtime = path.stat().st_mtime_ns
+                current = stamp(path)
                 good, bad = self._files.get(path), self._refused.get(path)
                 if good is not None:
                     files[path] = good  # the last good version stays in use until a new one parses
-                if (good is not None and good[0] == mtime) or (bad is not None and bad[0] == mtime):
-                    if bad is not None and bad[0] == mtime:
+                if (good is not None and good[0] == current) or (bad is not None and bad[0] == current):
+                    if bad is not None and bad[0] == current:
                         refused[path] = bad
                     continue
                 try:
-                    files[path] = (mtime, parse_task_file(path))
+                    files[path] = (current, parse_task_file(path))
                     log.info("task file loaded", extra={"file": str(path), "tasks": [spec.name for spec in files[path][1]]})
                 except ValueError as exc:
-                    refused[path] = (mtime, str(exc))
+                    refused[path] = (current, str(exc))
                     log.warning("task file refused", extra={"file": str(path), "error": str(exc)})
         self._files, self._refused = files, refused
         self._adapter_tasks = self._read_adapter_tasks()

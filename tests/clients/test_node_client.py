@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from common.security.auth import digest
-from tests.conftest import server_settings
+from tests.conftest import running_server
 from tests.server.api.test_tasks_api import SENTIMENT
 from tests.tools import tool
 
@@ -20,16 +20,13 @@ TOKEN = "tok-node-client-inference"
 
 @pytest.fixture(scope="module")
 def node_server(base_model, cache_dir, tmp_path_factory):
-    from tests.background import BackgroundServer
-
     root = tmp_path_factory.mktemp("node")
     (root / "tasks").mkdir()
     (root / "tasks" / "sentiment.yaml").write_text(yaml.safe_dump(SENTIMENT))
     (root / "tokens.yaml").write_text(f"tokens:\n  - {{name: node-test, sha256: '{digest(TOKEN)}', scopes: [inference]}}\n")
-    settings = server_settings(cache_dir, auth_tokens_file=root / "tokens.yaml", task_dir=root / "tasks", adapter_store=root / "adapters")
-    running = BackgroundServer(settings, base_model).start()
-    yield running
-    running.stop()
+    settings = dict(auth_tokens_file=root / "tokens.yaml", task_dir=root / "tasks", adapter_store=root / "adapters")
+    with running_server(base_model, cache_dir, **settings) as running:
+        yield running
 
 
 def test_node_client_generates_streams_classifies_and_is_refused_without_a_token(node_server):

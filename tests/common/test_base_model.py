@@ -53,9 +53,9 @@ def test_fingerprint_covers_architecture_and_weights(base_model):
 def test_weights_hash_is_remembered(tmp_path):
     f = tmp_path / "w.safetensors"
     f.write_bytes(b"abc")
-    first = bm.sha256_file(f, tmp_path / "memo")
+    first = bm.remembered_sha256(f, tmp_path / "memo")
     assert len(list((tmp_path / "memo" / "hashes").iterdir())) == 1
-    assert bm.sha256_file(f, tmp_path / "memo") == first
+    assert bm.remembered_sha256(f, tmp_path / "memo") == first
 
 
 def test_a_gguf_path_is_the_same_model_as_embedded(base_model, cache_dir):
@@ -68,7 +68,7 @@ def test_a_gguf_path_is_the_same_model_as_embedded(base_model, cache_dir):
 @pytest.mark.slow
 def test_gguf_conversion_happens_once_and_is_reused(tmp_path, monkeypatch):
     gguf = bm.embedded_gguf_path()
-    digest = bm.sha256_file(gguf, tmp_path)
+    digest = bm.remembered_sha256(gguf, tmp_path)
     converted = run_on_fresh_thread(lambda: bm.converted_gguf_dir(gguf, digest, tmp_path))
     assert json.loads((converted / "tuneserve-conversion.json").read_text())["sha256"] == digest
     assert (converted / "model.safetensors").is_file() and (converted / "tokenizer.json").is_file()

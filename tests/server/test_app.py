@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from server.app import TuneserveServer
 from tests.background import BackgroundServer
 from tests.conftest import server_settings
 from tests.tools import free_port, tool
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,10 +81,7 @@ def test_full_queue_answers_resource_exhausted(base_model, cache_dir):
         for t in threads:
             t.start()
         engine = running.server.state.require().engine
-        deadline = time.monotonic() + 30
-        while not (engine.num_running == 1 and engine.num_waiting == 1):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: engine.num_running == 1 and engine.num_waiting == 1, 30, interval=0.01, what="one running and one waiting")
         with Client(running.address, retries=0) as c, pytest.raises(errors.ResourceExhaustedError, match="max_waiting=1"):
             c.generate("one too many")
         for t in threads:
@@ -150,17 +147,15 @@ def test_prometheus_scrapes_the_server(server):
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
+
+            def scraped() -> list:
                 try:
                     url = f"http://127.0.0.1:{port}/api/v1/query?query=tuneserve_ready"
-                    result = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
-                    if result:
-                        break
+                    return json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
                 except OSError:
-                    pass
-                assert time.monotonic() < deadline, "prometheus never scraped tuneserve_ready"
-                time.sleep(0.5)
+                    return []
+
+            result = wait_for(scraped, 60, interval=0.5, what="prometheus to scrape tuneserve_ready")
             assert result[0]["value"][1] == "1"
         finally:
             proc.terminate()

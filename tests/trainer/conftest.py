@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.background import BackgroundServer
+from tests.waiting import wait_for
 
 POSITIVE = [
     "A wonderful, moving film with superb acting.",
@@ -75,17 +80,21 @@ def trainer_settings(tmp: Path, cache_dir: Path, **overrides):
     return TrainerSettings(**values)
 
 
-@pytest.fixture(scope="module")
-def trainer(tmp_path_factory, cache_dir):
-    from tests.background import BackgroundServer
+@contextlib.contextmanager
+def running_trainer(settings) -> Iterator[BackgroundServer]:
+    """A real trainer service on a free loopback port, stopped afterwards."""
     from trainer.app import TrainerServer
 
+    with BackgroundServer(None, server=TrainerServer(settings)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory, cache_dir):
     root = tmp_path_factory.mktemp("trainer")
     (root / "data").mkdir()
-    settings = trainer_settings(root, cache_dir, data_dirs=[root / "data"])
-    running = BackgroundServer(None, server=TrainerServer(settings)).start()
-    yield running
-    running.stop()
+    with running_trainer(trainer_settings(root, cache_dir, data_dirs=[root / "data"])) as running:
+        yield running
 
 
 @pytest.fixture()
@@ -102,3 +111,14 @@ QUICK = dict(
     evaluation={"icl_shots": 2, "max_holdout": 8, "forgetting_probe": 8},
     validation_split=0.2,
 )
+
+
+def wait_job(client, job_id: str, states: set[int], timeout: float = 300):
+    """The job once it is in one of `states` (trainer_pb2.JobState values)."""
+    from tuneserve.v1 import trainer_pb2
+
+    def reached():
+        job = client.get_job(job_id)
+        return job if job.state in states else None
+
+    return wait_for(reached, timeout, interval=0.2, what=f"{job_id} to reach {[trainer_pb2.JobState.Name(s) for s in states]}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from tuneserve.v1 import trainer_pb2
@@ -12,19 +11,10 @@ from tuneserve_client import cli, errors
 from common.adapter_store import AdapterStore
 from common.threads import run_on_fresh_thread
 from server.adapters.loader import BaseSpec, load_adapter
-from tests.trainer.conftest import QUICK
+from tests.trainer.conftest import QUICK, wait_job
+from tests.waiting import wait_for
 
 STATES = trainer_pb2.JobState
-
-
-def wait_state(client, job_id: str, states: set[int], timeout: float = 300) -> trainer_pb2.Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get_job(job_id)
-        if job.state in states:
-            return job
-        assert time.monotonic() < deadline, f"{job_id} stuck in {STATES.Name(job.state)}"
-        time.sleep(0.2)
 
 
 def test_a_job_trains_evaluates_publishes_and_streams_its_events(trainer_client, sentiment_jsonl, trainer, base_model):
@@ -68,7 +58,7 @@ def test_invalid_data_fails_the_job_listing_every_bad_line(trainer_client, tmp_p
         '{"text": "fine", "label": "positive"}\n{"text": "", "label": "negative"}\nnot json\n{"text": "fine", "label": "positive"}\n'
     )
     job = trainer_client.create_job(str(data), "broken")
-    failed = wait_state(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
+    failed = wait_job(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
     assert failed.error_code == "invalid_data"
     assert "3 invalid line(s)" in failed.error_message
     for line in ("line 2: empty text", "line 3: not JSON", "line 4: duplicate of line 1"):
@@ -141,7 +131,7 @@ def test_the_trainer_reads_files_only_inside_its_data_directories(trainer_client
     job = trainer_client._call(
         trainer_client.trainer.CreateJob, create_request(training_file=str(allowed), publish=trainer_pb2.PUBLISH_POLICY_NEVER), 10
     )
-    done = wait_state(trainer_client, job.id, {STATES.JOB_STATE_QUEUED, STATES.JOB_STATE_RUNNING, STATES.JOB_STATE_FAILED})
+    done = wait_job(trainer_client, job.id, {STATES.JOB_STATE_QUEUED, STATES.JOB_STATE_RUNNING, STATES.JOB_STATE_FAILED})
     assert done.state != STATES.JOB_STATE_FAILED, done.error_message
     trainer_client.cancel_job(job.id)
     assert trainer.server.settings.work_dir.stat().st_mode & 0o077 == 0, "the work directory is private"
@@ -166,7 +156,7 @@ def test_every_bad_line_is_listed_with_the_job(trainer_client, trainer):
     rows = [json.dumps({"text": f"good {i}", "label": "pos" if i % 2 else "neg"}) for i in range(20)]
     data = "\n".join(rows + [f"garbage {i} {{" for i in range(12_000)] + [json.dumps({"text": 5, "label": "pos"})]).encode()
     job = trainer_client._call(trainer_client.trainer.CreateJob, create_request(training_data=data), 30)
-    failed = wait_state(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
+    failed = wait_job(trainer_client, job.id, {STATES.JOB_STATE_FAILED}, 60)
     assert failed.error_code == "invalid_data" and failed.invalid_line_count == 12_001
     assert len(failed.invalid_lines) == 10_000 and [b.line for b in failed.invalid_lines[:3]] == [21, 22, 23]
     kept = (trainer.server.settings.work_dir / "jobs" / job.id / "invalid_lines.txt").read_text().splitlines()
@@ -176,17 +166,12 @@ def test_every_bad_line_is_listed_with_the_job(trainer_client, trainer):
 def test_jobs_queue_one_at_a_time_and_cancel_within_seconds(trainer_client, sentiment_jsonl, trainer):
     long = trainer_client.create_job(str(sentiment_jsonl), "long-job", hyperparameters={"max_steps": 500, "batch_size": 8})
     queued = trainer_client.create_job(str(sentiment_jsonl), "queued-job", **QUICK)
-    wait_state(trainer_client, long.id, {STATES.JOB_STATE_RUNNING})
-    deadline = time.monotonic() + 120
-    while trainer_client.get_job(long.id).step < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    assert wait_state(trainer_client, queued.id, {STATES.JOB_STATE_QUEUED}).state == STATES.JOB_STATE_QUEUED
+    wait_job(trainer_client, long.id, {STATES.JOB_STATE_RUNNING})
+    wait_for(lambda: trainer_client.get_job(long.id).step >= 1, 120, what="the long job's first step")
+    assert wait_job(trainer_client, queued.id, {STATES.JOB_STATE_QUEUED}).state == STATES.JOB_STATE_QUEUED
     assert trainer_client.cancel_job(queued.id).state == STATES.JOB_STATE_CANCELLED, "a queued job is cancelled at once"
-    started = time.monotonic()
     trainer_client.cancel_job(long.id)
-    cancelled = wait_state(trainer_client, long.id, {STATES.JOB_STATE_CANCELLED}, 30)
-    assert time.monotonic() - started < 15
+    cancelled = wait_job(trainer_client, long.id, {STATES.JOB_STATE_CANCELLED}, 15)  # within seconds
     assert cancelled.step < 500 and not cancelled.published_adapter
     store = AdapterStore(trainer.server.settings.adapter_store)
     assert store.versions("long-job") == [] and store.versions("queued-job") == []
@@ -194,7 +179,7 @@ def test_jobs_queue_one_at_a_time_and_cancel_within_seconds(trainer_client, sent
     assert not (work / "checkpoints").exists(), "nothing partial is left behind"
     with pytest.raises(errors.FailedPreconditionError, match="already"):
         done = trainer_client.create_job(str(sentiment_jsonl), "x", **QUICK)
-        trainer_client.cancel_job(wait_state(trainer_client, done.id, {STATES.JOB_STATE_SUCCEEDED, STATES.JOB_STATE_FAILED}).id)
+        trainer_client.cancel_job(wait_job(trainer_client, done.id, {STATES.JOB_STATE_SUCCEEDED, STATES.JOB_STATE_FAILED}).id)
 
 
 def test_list_and_get(trainer_client):

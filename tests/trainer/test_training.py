@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,10 @@ from tuneserve_client import Client
 from common.errors import Cancelled
 from common.task_spec import TaskSpec
 from common.threads import run_on_fresh_thread
-from tests.background import BackgroundServer
-from tests.conftest import server_settings
+from tests.conftest import running_server
 from tests.tools import free_port, tool
-from tests.trainer.conftest import QUICK, sentiment_rows
+from tests.trainer.conftest import QUICK, sentiment_rows, wait_job
+from tests.waiting import wait_for
 from trainer.config import Hyperparameters
 from trainer.data import Example, tokenize
 
@@ -95,14 +94,6 @@ def test_qlora_trains_on_the_4bit_base(cache_dir, tmp_path):
     assert weights and history.validation[-1][1] < history.validation[0][1]
 
 
-def wait_job(client: Client, job_id: str, states: set[int], timeout: float = 600) -> trainer_pb2.Job:
-    deadline = time.monotonic() + timeout
-    while (job := client.get_job(job_id)).state not in states:
-        assert time.monotonic() < deadline, trainer_pb2.JobState.Name(job.state)
-        time.sleep(0.3)
-    return job
-
-
 def start_trainer(tmp: Path, cache_dir: Path, port: int, **env: str) -> subprocess.Popen:
     environment = {
         **os.environ,
@@ -133,10 +124,7 @@ def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(tmp_path, cac
         with Client(f"127.0.0.1:{port}", timeout=60) as client:
             client.wait_until_ready(120)
             job = client.create_job(str(sentiment_jsonl), "resumed", **JOB)
-            deadline = time.monotonic() + 300
-            while client.get_job(job.id).step < 3:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+            wait_for(lambda: client.get_job(job.id).step >= 3, 300, interval=0.1, what="three steps before the kill")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         proc = start_trainer(tmp_path, cache_dir, port)
@@ -182,19 +170,15 @@ def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, s
     )
     assert wait_job(trainer_client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED}).published_adapter == "served@1"
     store = trainer.server.settings.adapter_store
-    server = BackgroundServer(server_settings(cache_dir, adapter_store=store), base_model).start()
-    try:
-        with Client(server.address) as client:
-            info = client.get_adapter("served")
-            assert info.current_version == 1
-            trained_prompt = [
-                {"role": "system", "content": "Answer with one of: negative, positive."},
-                {"role": "user", "content": "An absolute joy, I loved it."},
-            ]
-            reply = client.generate(messages=trained_prompt, adapter="served", max_new_tokens=4)
-            assert reply.adapter == "served@1" and reply.text.strip() in {"positive", "negative"}
-    finally:
-        server.stop()
+    with running_server(base_model, cache_dir, adapter_store=store) as server, Client(server.address) as client:
+        info = client.get_adapter("served")
+        assert info.current_version == 1
+        trained_prompt = [
+            {"role": "system", "content": "Answer with one of: negative, positive."},
+            {"role": "user", "content": "An absolute joy, I loved it."},
+        ]
+        reply = client.generate(messages=trained_prompt, adapter="served", max_new_tokens=4)
+        assert reply.adapter == "served@1" and reply.text.strip() in {"positive", "negative"}
     assert json.loads((store / "served" / "1" / "tuneserve.json").read_text())["source"] == f"trainer job {job.id}"
 
 
@@ -242,10 +226,7 @@ def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publi
     runner = JobRunner(settings, jobs, store, base_model.tokenizer)
     runner.start()  # the restart: the RUNNING job goes back to the queue and runs again
     try:
-        deadline = time.monotonic() + 60
-        while not jobs.get(job.id).state.terminal:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: jobs.get(job.id).state.terminal, 60, interval=0.1, what="the resumed job to end")
     finally:
         runner.stop()
     done = jobs.get(job.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 import pytest
 import torch
@@ -16,7 +15,8 @@ from server.adapters.loader import BaseSpec, LoadedAdapter, load_adapter
 from server.adapters.lora import LoraTables
 from server.engine.engine import Engine, EngineConfig
 from tests.adapter_training import publish
-from tests.server.engine.test_engine import Recorder, request, wait_until
+from tests.server.engine.test_engine import Recorder, request
+from tests.waiting import wait_for
 
 SPEC = BaseSpec("f", "LlamaForCausalLM", "tiny", 2, {"q_proj": (6, 6), "v_proj": (6, 3), "down_proj": (5, 6)}, torch.float64)
 
@@ -187,10 +187,12 @@ def test_slots_are_reused_lru_and_never_taken_from_a_running_request(base_model,
     try:
         long, other = Recorder(), Recorder()
         engine.submit(with_adapter(base_model, "Tell me a story.", loaded["banana"], 40, min_new_tokens=40), long)
-        wait_until(lambda: long.generated() >= 2)
+        wait_for(lambda: long.generated() >= 2)
         engine.submit(with_adapter(base_model, "Who are you?", loaded["cherry"]), other)
-        time.sleep(0.3)
-        assert not other.done.is_set(), "cherry waits: the only slot is busy with banana's running request"
+        submitted_at = engine.steps
+        wait_for(lambda: engine.steps >= submitted_at + 5, what="five engine steps with cherry queued")
+        assert not long.done.is_set(), "banana's request still runs"
+        assert engine.num_waiting == 1 and other.generated() == 0, "cherry waits: the only slot is busy with banana's running request"
         assert engine.resident_adapters() == {loaded["banana"].content_hash}
         assert long.done.wait(60) and other.done.wait(60)
         assert other.text == "cherry" and long.text.startswith("banana")

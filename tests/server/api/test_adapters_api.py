@@ -17,8 +17,9 @@ from tuneserve_client import Client, errors
 from common.adapter_store import AdapterStore
 from tests.adapter_training import publish
 from tests.background import BackgroundServer
-from tests.conftest import server_settings
+from tests.conftest import running_server
 from tests.tools import tool
+from tests.waiting import wait_for
 
 QUESTION = [{"role": "user", "content": "What is the tallest mountain in the world?"}]
 
@@ -33,10 +34,8 @@ def store(tmp_path_factory, trained_adapters, base_spec) -> AdapterStore:
 
 @pytest.fixture(scope="module")
 def adapter_server(base_model, cache_dir, store):
-    settings = server_settings(cache_dir, adapter_store=store.root, adapter_poll_interval_s=0.1, max_loras=4)
-    running = BackgroundServer(settings, base_model).start()
-    yield running
-    running.stop()
+    with running_server(base_model, cache_dir, adapter_store=store.root, adapter_poll_interval_s=0.1, max_loras=4) as running:
+        yield running
 
 
 @pytest.fixture()
@@ -52,14 +51,6 @@ def answer(client: Client, adapter: str) -> tuple[str, str]:
 
 def version_of(info: adapters_pb2.AdapterInfo, version: int) -> adapters_pb2.AdapterVersion:
     return next(v for v in info.versions if v.version == version)
-
-
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.05) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "timed out"
-        time.sleep(interval)
-    return time.monotonic() - started
 
 
 def test_each_adapter_answers_with_its_word_and_the_base_is_unchanged(admin):
@@ -93,10 +84,8 @@ def test_publishing_a_new_version_swaps_without_a_restart(admin, store, trained_
     publish(store, trained_adapters["banana"], "swap", base_spec)
     wait_for(lambda: admin.get_adapter("swap").serving_version == 1)
     assert answer(admin, "swap") == ("banana", "swap@1")
-    published = time.monotonic()
     publish(store, trained_adapters["cherry"], "swap", base_spec)
-    wait_for(lambda: answer(admin, "swap")[1] == "swap@2", timeout=10)
-    assert time.monotonic() - published < 5, "publish to serving within seconds"
+    wait_for(lambda: answer(admin, "swap")[1] == "swap@2", timeout=5, what="publish to serving within seconds")
     assert answer(admin, "swap") == ("cherry", "swap@2")
     assert answer(admin, "swap@1") == ("banana", "swap@1"), "a pinned version still answers"
 
@@ -306,14 +295,15 @@ def metric_value(server: BackgroundServer, line_prefix: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_prefix))
 
 
-def test_odd_store_entries_affect_only_their_own_name(admin, store, trained_adapters, base_spec):
+def test_odd_store_entries_affect_only_their_own_name(admin, store, trained_adapters, base_spec, adapter_server):
+    manager = adapter_server.server.state.require().adapters
     publish(store, trained_adapters["banana"], "odd", base_spec)
     wait_for(lambda: admin.get_adapter("odd").serving_version == 1)
     (store.root / "odd" / "²").mkdir()
     (store.root / "odd" / "²" / "tuneserve.json").write_text("{}")
     for pointer in ["4294967296", "12345678901234567890", "²", "١", "7" * 5000]:
         (store.root / "odd" / "current").write_text(pointer)
-        time.sleep(0.3)  # a few polls of the store
+        adapter_server.run(manager.refresh())  # what the watcher does at its next poll
         info = admin.get_adapter("odd")
         assert info.current_version == 0 and info.serving_version == 1 and [v.version for v in info.versions] == [1]
         assert {a.name for a in admin.list_adapters()} >= {"odd", "banana", "cherry"}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import grpc
 import pytest
 from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
 from tuneserve_client import errors
+
+from tests.waiting import wait_for
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -105,10 +106,9 @@ def test_concurrent_clients_get_the_same_greedy_answers_as_alone(client, server)
 
 def wait_for_idle(server, timeout: float = 10) -> None:
     engine = server.server.state.require().engine
-    deadline = time.monotonic() + timeout
-    while engine.num_running or engine.num_waiting:
-        assert time.monotonic() < deadline, "the engine kept the abandoned request"
-        time.sleep(0.02)
+    wait_for(
+        lambda: not (engine.num_running or engine.num_waiting), timeout, interval=0.02, what="the engine to drop the abandoned request"
+    )
 
 
 def test_a_client_that_goes_away_frees_its_slot(server):

@@ -15,8 +15,9 @@ from tuneserve_client.errors import PermissionDeniedError, UnauthenticatedError,
 
 from common.security.auth import digest
 from tests.certs import CertificateAuthority, Pem
-from tests.conftest import server_settings
+from tests.conftest import running_server, server_settings
 from tests.tools import tool
+from tests.waiting import wait_for
 
 TOKENS = {"app": ("tok-app-secret", ["inference"]), "ops": ("tok-ops-secret", ["admin"]), "ml": ("tok-ml-secret", ["train"])}
 
@@ -29,14 +30,10 @@ def write_tokens(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def authed_server(base_model, cache_dir, tmp_path_factory):
-    from tests.background import BackgroundServer
-
     root = tmp_path_factory.mktemp("auth")
     tokens = write_tokens(root / "tokens.yaml")
-    settings = server_settings(cache_dir, auth_tokens_file=tokens, health_port=0, adapter_store=root / "adapters")
-    running = BackgroundServer(settings, base_model).start()
-    yield running
-    running.stop()
+    with running_server(base_model, cache_dir, auth_tokens_file=tokens, health_port=0, adapter_store=root / "adapters") as running:
+        yield running
 
 
 def grpcurl(address: str, verb: str, *flags: str) -> subprocess.CompletedProcess:
@@ -122,16 +119,12 @@ def pki(tmp_path_factory):
 
 
 def tls_server(base_model, cache_dir, pki, mutual: bool):
-    from tests.background import BackgroundServer
-
     extra = {"tls_client_ca_file": pki["ca"].cert} if mutual else {}
-    settings = server_settings(cache_dir, tls_cert_file=pki["server"].cert, tls_key_file=pki["server"].key, **extra)
-    return BackgroundServer(settings, base_model).start()
+    return running_server(base_model, cache_dir, tls_cert_file=pki["server"].cert, tls_key_file=pki["server"].key, **extra)
 
 
 def test_tls_serves_clients_that_trust_its_ca_and_refuses_the_rest(base_model, cache_dir, pki):
-    running = tls_server(base_model, cache_dir, pki, mutual=False)
-    try:
+    with tls_server(base_model, cache_dir, pki, mutual=False) as running:
         with Client(running.address, ca_file=pki["ca"].cert, retries=0) as trusted:
             assert trusted.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
         with Client(running.address, retries=0, timeout=10) as plaintext:
@@ -140,13 +133,10 @@ def test_tls_serves_clients_that_trust_its_ca_and_refuses_the_rest(base_model, c
         with Client(running.address, ca_file=pki["stranger"].cert, retries=0, timeout=10) as untrusting:
             with pytest.raises(UnavailableError):
                 untrusting.generate("Hi", max_new_tokens=1)
-    finally:
-        running.stop()
 
 
 def test_mutual_tls_refuses_clients_without_a_certificate_from_its_ca(base_model, cache_dir, pki):
-    running = tls_server(base_model, cache_dir, pki, mutual=True)
-    try:
+    with tls_server(base_model, cache_dir, pki, mutual=True) as running:
         client_cert = {"cert_file": pki["client"].cert, "key_file": pki["client"].key}
         with Client(running.address, ca_file=pki["ca"].cert, retries=0, **client_cert) as good:
             assert good.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
@@ -157,8 +147,6 @@ def test_mutual_tls_refuses_clients_without_a_certificate_from_its_ca(base_model
         with Client(running.address, ca_file=pki["ca"].cert, retries=0, timeout=10, **stranger) as untrusted:
             with pytest.raises(UnavailableError):
                 untrusted.generate("Hi", max_new_tokens=1)
-    finally:
-        running.stop()
 
 
 def test_tls_settings_must_come_in_pairs(cache_dir, tmp_path):
@@ -171,13 +159,10 @@ def test_tls_settings_must_come_in_pairs(cache_dir, tmp_path):
 
 
 def test_the_trainer_needs_a_train_token(cache_dir, tmp_path):
-    from tests.background import BackgroundServer
-    from tests.trainer.conftest import trainer_settings
-    from trainer.app import TrainerServer
+    from tests.trainer.conftest import running_trainer, trainer_settings
 
     settings = trainer_settings(tmp_path, cache_dir, auth_tokens_file=write_tokens(tmp_path / "tokens.yaml"), health_port=0)
-    running = BackgroundServer(None, server=TrainerServer(settings)).start()
-    try:
+    with running_trainer(settings) as running:
         with Client(running.address, token=token("ml"), retries=0) as ml:
             assert list(ml.list_jobs()) == []
         with Client(running.address, token=token("app"), retries=0) as app:
@@ -189,8 +174,6 @@ def test_the_trainer_needs_a_train_token(cache_dir, tmp_path):
         with grpc.insecure_channel(f"127.0.0.1:{running.server.health_port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    finally:
-        running.stop()
 
 
 def test_cli_sends_the_token_from_the_environment(authed_server, monkeypatch, capsys):
@@ -209,27 +192,21 @@ def test_async_client_over_mutual_tls_with_a_token(base_model, cache_dir, pki, t
 
     from tuneserve_client import AsyncClient
 
-    from tests.background import BackgroundServer
-
-    settings = server_settings(
-        cache_dir,
+    settings = dict(
         tls_cert_file=pki["server"].cert,
         tls_key_file=pki["server"].key,
         tls_client_ca_file=pki["ca"].cert,
         auth_tokens_file=write_tokens(tmp_path / "tokens.yaml"),
     )
-    running = BackgroundServer(settings, base_model).start()
 
-    async def call() -> int:
+    async def call(address: str) -> int:
         async with AsyncClient(
-            running.address, token=token("app"), ca_file=pki["ca"].cert, cert_file=pki["client"].cert, key_file=pki["client"].key
+            address, token=token("app"), ca_file=pki["ca"].cert, cert_file=pki["client"].cert, key_file=pki["client"].key
         ) as client:
             return (await client.generate("Hi", max_new_tokens=1)).usage.generated_tokens
 
-    try:
-        assert asyncio.run(call()) == 1
-    finally:
-        running.stop()
+    with running_server(base_model, cache_dir, **settings) as running:
+        assert asyncio.run(call(running.address)) == 1
 
 
 def test_a_missing_or_broken_tokens_file_stops_the_start_with_its_name(cache_dir, tmp_path):
@@ -248,7 +225,6 @@ def test_a_missing_or_broken_tokens_file_stops_the_start_with_its_name(cache_dir
 def test_rotated_certificates_are_served_without_a_restart(base_model, cache_dir, tmp_path):
     import os
     import shutil
-    import time
 
     old_ca, new_ca = CertificateAuthority(tmp_path / "old", "old-ca"), CertificateAuthority(tmp_path / "new", "new-ca")
     old, new = old_ca.issue("server", server=True), new_ca.issue("server", server=True)
@@ -256,27 +232,22 @@ def test_rotated_certificates_are_served_without_a_restart(base_model, cache_dir
     live.mkdir()
     shutil.copy(old.cert, live / "tls.crt")
     shutil.copy(old.key, live / "tls.key")
-    running = tls_server(base_model, cache_dir, {"server": Pem(live / "tls.crt", live / "tls.key")}, mutual=False)
-    try:
+    with tls_server(base_model, cache_dir, {"server": Pem(live / "tls.crt", live / "tls.key")}, mutual=False) as running:
         with Client(running.address, ca_file=old_ca.pem.cert, retries=0) as before:
             assert before.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
         # as a Secret update does: new files replace the old ones in place
         for source, target in ((new.cert, live / "tls.crt"), (new.key, live / "tls.key")):
             shutil.copy(source, target.with_suffix(".tmp"))
             os.replace(target.with_suffix(".tmp"), target)
-        time.sleep(1.2)
-        deadline = time.monotonic() + 10
-        while True:
+
+        def served_with_the_new_certificate() -> bool:
             try:
                 with Client(running.address, ca_file=new_ca.pem.cert, retries=0, timeout=10) as after:
-                    assert after.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
-                break
-            except UnavailableError:
-                # the handshake that notices the change may still present the old certificate
-                assert time.monotonic() < deadline, "the rotated certificate was never served"
-                time.sleep(0.3)
+                    return after.generate("Hi", max_new_tokens=1).usage.generated_tokens == 1
+            except UnavailableError:  # files are looked at once a second; until then the old certificate is served
+                return False
+
+        wait_for(served_with_the_new_certificate, 10, interval=0.3, what="the rotated certificate")
         with Client(running.address, ca_file=old_ca.pem.cert, retries=0, timeout=10) as stale:
             with pytest.raises(UnavailableError):
                 stale.generate("Hi", max_new_tokens=1)
-    finally:
-        running.stop()

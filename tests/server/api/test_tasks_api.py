@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from tuneserve_client import Client, errors
 from common.adapter_store import AdapterStore
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 from common.threads import run_on_fresh_thread
-from tests.background import BackgroundServer
-from tests.conftest import server_settings
+from tests.conftest import running_server
+from tests.waiting import wait_for
 
 SENTIMENT = {
     "name": "sentiment",
@@ -66,10 +65,8 @@ def store(tmp_path_factory) -> AdapterStore:
 
 @pytest.fixture(scope="module")
 def task_server(base_model, cache_dir, task_dir, store):
-    settings = server_settings(cache_dir, task_dir=task_dir, adapter_store=store.root, adapter_poll_interval_s=0.1)
-    running = BackgroundServer(settings, base_model).start()
-    yield running
-    running.stop()
+    with running_server(base_model, cache_dir, task_dir=task_dir, adapter_store=store.root, adapter_poll_interval_s=0.1) as running:
+        yield running
 
 
 @pytest.fixture()
@@ -205,16 +202,10 @@ def test_few_shot_and_a_prompt_are_exclusive(tasks):
 def test_task_files_reload_and_a_broken_edit_keeps_the_last_good_version(tasks, task_dir):
     path = task_dir / "extra.json"
     path.write_text(json.dumps({"name": "yesno", "kind": "classification", "labels": ["yes", "no"], "instruction": "Answer yes or no."}))
-    deadline = time.monotonic() + 10
-    while "yesno" not in {t.name for t in tasks.list_tasks().tasks}:
-        assert time.monotonic() < deadline, "the new task file was not picked up"
-        time.sleep(0.1)
+    wait_for(lambda: "yesno" in {t.name for t in tasks.list_tasks().tasks}, 10, what="the new task file")
     assert tasks.classify("yesno", "Is the sky blue?").label in {"yes", "no"}
-    time.sleep(0.01)
     path.write_text('{"name": "yesno", "kind": "classification", "labels": ["yes"]}')
-    while not any("extra.json" in p.source for p in tasks.list_tasks().problems):
-        assert time.monotonic() < deadline + 10
-        time.sleep(0.1)
+    wait_for(lambda: any("extra.json" in p.source for p in tasks.list_tasks().problems), 10, what="the broken edit")
     assert tasks.get_task("yesno").labels == ["yes", "no"], "the last good version stays in use"
     path.unlink()
 
@@ -249,10 +240,7 @@ def test_publishing_an_adapter_switches_the_task_to_it_and_serves_the_trained_te
     run_on_fresh_thread(lambda: execute(job.id, settings, jobs, store, load_tokenizer(settings), lambda: False, lambda p: None))
     assert jobs.get(job.id).result["published_adapter"] == "sentiment@1"
 
-    deadline = time.monotonic() + 15
-    while tasks.get_task("sentiment").backing != common_pb2.TASK_BACKING_ADAPTER:
-        assert time.monotonic() < deadline, "the task did not switch to the published adapter"
-        time.sleep(0.1)
+    wait_for(lambda: tasks.get_task("sentiment").backing == common_pb2.TASK_BACKING_ADAPTER, 15, what="the task to switch to the adapter")
     text = "I loved this film."
     after = tasks.classify("sentiment", text)
     assert after.prompt_info.backing == common_pb2.TASK_BACKING_ADAPTER and after.adapter == "sentiment@1"
@@ -278,10 +266,7 @@ def test_a_failed_classify_batch_cancels_everything_it_started(task_server):
     with Client(task_server.address, timeout=0.5, retries=0) as hurried:
         with pytest.raises(errors.DeadlineExceededError):
             hurried.classify_batch("sentiment", texts)
-    deadline = time.monotonic() + 10
-    while engine.num_running or engine.num_waiting:
-        assert time.monotonic() < deadline, (engine.num_running, engine.num_waiting)
-        time.sleep(0.05)
+    wait_for(lambda: not (engine.num_running or engine.num_waiting), 10, what="the engine to drop the cancelled inputs")
 
 
 def test_a_classification_past_its_deadline_is_deadline_exceeded(task_server):

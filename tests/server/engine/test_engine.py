@@ -11,6 +11,7 @@ from common.errors import InvalidRequest, ResourceExhausted
 from server.engine.engine import Engine, EngineConfig
 from server.engine.request import GenerationEvent, GenerationRequest, StopReason
 from server.engine.sampling import SamplingParams
+from tests.waiting import wait_for
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -67,13 +68,6 @@ class Recorder:
         return sum(len(e.token_ids) for e in self.events)
 
 
-def wait_until(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-
-
 def run_concurrently(engine: Engine, requests: list[GenerationRequest]) -> list[tuple[str, list[int]]]:
     results: dict[int, tuple[str, list[int]]] = {}
 
@@ -113,7 +107,7 @@ def test_chunked_prefill_gives_the_same_tokens(base_model, engine):
 def test_a_new_request_joins_the_running_batch_instead_of_waiting(engine, base_model):
     long, short = Recorder(), Recorder()
     engine.submit(request(base_model, QUESTIONS[3], "long", max_new_tokens=80, min_new_tokens=80), long)
-    wait_until(lambda: long.generated() >= 5)
+    wait_for(lambda: long.generated() >= 5)
     engine.submit(request(base_model, QUESTIONS[0], "short", max_new_tokens=4), short)
     assert short.done.wait(60)
     assert not long.done.is_set(), "the short request finished while the long one was still generating"
@@ -124,12 +118,12 @@ def test_a_new_request_joins_the_running_batch_instead_of_waiting(engine, base_m
 def test_cancelling_frees_the_slot_and_blocks(engine, base_model):
     recorder = Recorder()
     seq_id = engine.submit(request(base_model, QUESTIONS[1], "cancel-me", max_new_tokens=200, min_new_tokens=200), recorder)
-    wait_until(lambda: recorder.generated() >= 3)
+    wait_for(lambda: recorder.generated() >= 3)
     engine.cancel(seq_id)
     assert recorder.done.wait(30)
     assert recorder.finished.reason is StopReason.CANCELLED
     assert 3 <= recorder.finished.generated_tokens < 200
-    wait_until(lambda: engine.num_running == 0, 5)
+    wait_for(lambda: engine.num_running == 0, 5)
     assert engine.allocator.num_free == engine.config.num_blocks
 
 
@@ -215,7 +209,7 @@ def test_stopping_the_engine_cancels_what_is_left(base_model):
     running, queued = Recorder(), Recorder()
     engine.submit(request(base_model, QUESTIONS[1], max_new_tokens=300, min_new_tokens=300), running)
     engine.submit(request(base_model, QUESTIONS[0]), queued)
-    wait_until(lambda: running.generated() >= 2)
+    wait_for(lambda: running.generated() >= 2)
     engine.stop()
     assert running.finished.reason is StopReason.CANCELLED
     assert queued.finished.reason is StopReason.CANCELLED

@@ -59,10 +59,10 @@ def engines(base_model):
 
 
 def request(base, suffix: str, adapter=None) -> GenerationRequest:
-    shared = "Here are reviews and their labels.\\n" + "".join(
-        f"Review: film number {i} was {'great' if i % 2 else 'awful'}.\\nLabel: {'positive' if i % 2 else 'negative'}\\n" for i in range(12)
+    shared = "Here are reviews and their labels.\n" + "".join(
+        f"Review: film number {i} was {'great' if i % 2 else 'awful'}.\nLabel: {'positive' if i % 2 else 'negative'}\n" for i in range(12)
     )
-    ids = tuple(base.tokenizer(shared + f"Review: {suffix}\\nLabel:")["input_ids"])
+    ids = tuple(base.tokenizer(shared + f"Review: {suffix}\nLabel:")["input_ids"])
     return GenerationRequest(suffix, ids, SamplingParams(max_new_tokens=12), arrival=time.monotonic(), adapter=adapter)
 
 
