@@ -104,4 +104,4 @@ class RpcApp(abc.ABC):
         await self.shut_down()
         if endpoints is not None:
             endpoints.close_metrics()
-        log.info(f"{self.what} stopped")
+        log.info("stopped", extra={"service": self.what})
