@@ -46,6 +46,7 @@ def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -
         logits_rows=torch.tensor(logits_rows, dtype=torch.long, device=device),
         num_decode=num_decode,
         prefills=prefills,
+        exact_logits=any(use.purpose[0] != "sample" for use in uses),
     )
     if num_decode:
         contexts = [p.kv_slots for p in ordered[:num_decode]]

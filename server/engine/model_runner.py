@@ -5,22 +5,26 @@ Tokens of all sequences are flattened into one `[T, hidden]` activation, so the 
 prefill chunks and decode tokens it holds. Only attention is per sequence: decode rows attend
 together over their gathered, padded KV; each prefill chunk attends causally over its context.
 
-The layers are the Hugging Face modules of the loaded model (Llama, Mistral and Qwen2 share this
-layout); the forward is ours because the cache is paged and the batch is ragged.
+The weights are the loaded model's (Llama, Mistral and Qwen2 share this layout), fused and, for
+few-row steps, quantized as server.engine.weights describes; the forward is ours because the cache
+is paged and the batch is ragged, and because a decode step of a small model is mostly per-operator
+overhead: each layer is four projections, two fused norms, one rotary embedding for q and k, one
+cache write and the attention.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from transformers.activations import ACT2FN
 
 from common.base_model import BaseModel
 from server.adapters.lora import LoraRouting
 from server.engine.kv_cache import PagedKVCache
+from server.engine.weights import LayerWeights, Linear, ModuleGroup, Projection
 
 
 @dataclass
@@ -45,10 +49,14 @@ class StepBatch:
     decode_kv_mask: torch.Tensor | None = None  # [Bd, 1, 1, Lmax], True where a real token
     prefills: list[PrefillSpan] = field(default_factory=list)
     lora: LoraRouting | None = None  # per-row adapter routing, see server.adapters.lora
+    exact_logits: bool = False  # some logits rows score labels: no quantized head (server.engine.weights)
+
+
+Rope = tuple[torch.Tensor, torch.Tensor]  # cos, sin: [T, 1, head_dim] each
 
 
 class LoraAdder(Protocol):
-    def add(self, layer: int, modules: Sequence[str], x: torch.Tensor, outs: Sequence[torch.Tensor], routing: LoraRouting) -> None: ...
+    def add(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, routing: LoraRouting) -> None: ...
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -83,39 +91,47 @@ class ModelRunner:
     def __init__(self, base: BaseModel, cache: PagedKVCache, max_positions: int) -> None:
         model = base.model
         config = model.config
-        self.inner = model.model
-        self.layers = list(self.inner.layers)
-        self.lm_head = model.lm_head
+        inner = model.model
         self.cache = cache
         self.dtype = base.dtype
         self.device = base.device
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.hidden = config.hidden_size
         self.scale = self.head_dim**-0.5
+        self.eps = float(config.rms_norm_eps)
+        self.act = ACT2FN[config.hidden_act]
+        self.layers = layer_weights(base)
+        self.embed = inner.embed_tokens
+        self.final_norm = inner.norm.weight.detach()
+        self.lm_head = head_weights(base)
         self.lora: LoraAdder | None = None
         positions = torch.arange(max_positions, device=self.device)[None]
         probe = torch.zeros(1, dtype=torch.float32, device=self.device)
-        cos, sin = self.inner.rotary_emb(probe, positions)  # [1, P, hd]
+        cos, sin = inner.rotary_emb(probe, positions)  # [1, P, hd]
         self.cos = cos[0].to(self.dtype)[:, None, :]  # [P, 1, hd]
         self.sin = sin[0].to(self.dtype)[:, None, :]
 
-    def _project(self, layer: int, x: torch.Tensor, linears: Sequence[tuple[str, torch.nn.Module]], batch: StepBatch) -> list[torch.Tensor]:
-        """Base outputs of the linears that read `x`, plus each row's LoRA delta."""
-        outs = [linear(x) for _, linear in linears]
-        if self.lora is not None and batch.lora is not None:
-            self.lora.add(layer, [name for name, _ in linears], x, outs, batch.lora)
-        return outs
+    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (self.hidden,), weight, self.eps)
 
-    def _attention(self, i: int, layer: Any, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, batch: StepBatch) -> torch.Tensor:
-        attn = layer.self_attn
-        tokens = x.shape[0]
-        q, k, v = self._project(i, x, (("q_proj", attn.q_proj), ("k_proj", attn.k_proj), ("v_proj", attn.v_proj)), batch)
-        q = rotate(q.view(tokens, self.heads, self.head_dim), cos, sin)
-        k = rotate(k.view(tokens, self.kv_heads, self.head_dim), cos, sin)
-        v = v.view(tokens, self.kv_heads, self.head_dim)
+    def _project(self, layer: int, group: str, projection: Projection, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
+        """A fused projection of `x`, plus each row's LoRA delta for that group."""
+        out = projection(x)
+        if self.lora is not None and batch.lora is not None:
+            self.lora.add(layer, group, x, out, batch.lora)
+        return out
+
+    def _attention(
+        self, i: int, weights: LayerWeights, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], batch: StepBatch
+    ) -> torch.Tensor:
+        tokens, heads, kv_heads = x.shape[0], self.heads, self.kv_heads
+        qkv = self._project(i, "qkv", weights.qkv, x, batch).view(tokens, heads + 2 * kv_heads, self.head_dim)
+        qk = rotate(qkv[:, : heads + kv_heads], *rope).to(self.cache.dtype)  # q and k rotated together
+        q, k, v = qk[:, :heads], qk[:, heads:], qkv[:, heads + kv_heads :].to(self.cache.dtype)
         self.cache.write(i, batch.write_slots, k, v)
-        out = torch.empty(tokens, self.heads * self.head_dim, dtype=x.dtype, device=x.device)
+        out = torch.empty(tokens, heads * self.head_dim, dtype=self.cache.dtype, device=x.device)
         if batch.num_decode:
             assert batch.decode_kv_slots is not None and batch.decode_kv_mask is not None, "decode rows come with their context"
             dk, dv = self.cache.gather(i, batch.decode_kv_slots)
@@ -124,23 +140,42 @@ class ModelRunner:
             pk, pv = self.cache.gather(i, span.kv_slots)
             rows = slice(span.start, span.start + span.length)
             out[rows] = attend_prefill(q[rows], pk, pv, self.scale)
-        return self._project(i, out, (("o_proj", attn.o_proj),), batch)[0]
+        return self._project(i, "o", weights.o, out.to(x.dtype), batch)
 
-    def _mlp(self, i: int, layer: Any, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
-        mlp = layer.mlp
-        gate, up = self._project(i, x, (("gate_proj", mlp.gate_proj), ("up_proj", mlp.up_proj)), batch)
-        return self._project(i, mlp.act_fn(gate) * up, (("down_proj", mlp.down_proj),), batch)[0]
+    def _mlp(self, i: int, weights: LayerWeights, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
+        gate, up = self._project(i, "gate_up", weights.gate_up, x, batch).chunk(2, dim=-1)
+        return self._project(i, "down", weights.down, self.act(gate) * up, batch)
 
     def hidden_states(self, batch: StepBatch) -> torch.Tensor:
         """Final-norm hidden states of the logits rows: [N, hidden]."""
-        h = self.inner.embed_tokens(batch.input_ids).to(self.dtype)  # [T, D]
-        cos, sin = self.cos[batch.positions], self.sin[batch.positions]  # [T, 1, hd]
-        for i, layer in enumerate(self.layers):
-            h = h + self._attention(i, layer, layer.input_layernorm(h), cos, sin, batch)
-            h = h + self._mlp(i, layer, layer.post_attention_layernorm(h), batch)
-        return self.inner.norm(h[batch.logits_rows])
+        h = self.embed(batch.input_ids).to(self.dtype)  # [T, D]
+        rope = self.cos[batch.positions], self.sin[batch.positions]  # [T, 1, hd] each
+        for i, weights in enumerate(self.layers):
+            h = h + self._attention(i, weights, self._norm(h, weights.input_norm), rope, batch)
+            h = h + self._mlp(i, weights, self._norm(h, weights.post_attention_norm), batch)
+        return self._norm(h[batch.logits_rows], self.final_norm)
 
     @torch.inference_mode()
     def forward(self, batch: StepBatch) -> torch.Tensor:
         """Next-token logits of the logits rows: [N, vocab], float32."""
-        return self.lm_head(self.hidden_states(batch)).float()
+        return self.lm_head(self.hidden_states(batch), exact=batch.exact_logits).float()
+
+
+def layer_weights(base: BaseModel) -> list[LayerWeights]:
+    """The decoder layers as the model step runs them, built once per loaded model and shared by its engines."""
+    cached: list[LayerWeights] | None = base.extra.get("layer_weights")
+    if cached is None:
+        cached = [LayerWeights.of(layer, base.quantization) for layer in base.model.model.layers]
+        base.extra["layer_weights"] = cached
+    return cached
+
+
+def head_weights(base: BaseModel) -> Projection:
+    """The language-model head, with an 8-bit copy for few-row steps under the int4 precision."""
+    cached: Projection | None = base.extra.get("head_weights")
+    if cached is None:
+        head = base.model.lm_head
+        quantized = "int8" if base.quantization == "int4" else "none"
+        cached = Linear(head.weight.detach(), quantized) if type(head) is torch.nn.Linear and head.bias is None else ModuleGroup([head])
+        base.extra["head_weights"] = cached
+    return cached

@@ -12,13 +12,23 @@ from common.adapter_manifest import AdapterManifest
 from common.adapter_store import AdapterStore
 from common.threads import run_on_fresh_thread
 from server.adapters.loader import BaseSpec, LoadedAdapter, load_adapter
-from server.adapters.lora import LoraTables
+from server.adapters.lora import GROUPS, LoraTables
 from server.engine.engine import Engine, EngineConfig
 from tests.adapter_training import publish
 from tests.server.engine.test_engine import Recorder, request
 from tests.waiting import wait_for
 
-SPEC = BaseSpec("f", "LlamaForCausalLM", "tiny", 2, {"q_proj": (6, 6), "v_proj": (6, 3), "down_proj": (5, 6)}, torch.float64)
+# a tiny layer: hidden 6, 2 key/value heads of 1.5 dims each..., shapes only matter for the math
+SHAPES = {
+    "q_proj": (6, 6),
+    "k_proj": (6, 3),
+    "v_proj": (6, 3),
+    "o_proj": (6, 6),
+    "gate_proj": (6, 5),
+    "up_proj": (6, 5),
+    "down_proj": (5, 6),
+}
+SPEC = BaseSpec("f", "LlamaForCausalLM", "tiny", 2, SHAPES, torch.float64)
 
 
 def random_adapter(name: str, rank: int, modules: list[str], seed: int) -> LoadedAdapter:
@@ -43,19 +53,22 @@ def expected_delta(adapter: LoadedAdapter | None, layer: int, module: str, x: to
     return (x @ a.T) @ b.T * adapter.scale
 
 
-def deltas(tables: LoraTables, routing, layer: int, x_by_module: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    outs = {m: torch.zeros(x.shape[0], SPEC.shapes[m][1], dtype=torch.float64) for m, x in x_by_module.items()}
-    # q_proj and v_proj read the same activations: one call, as the model runner makes it
-    tables.add(layer, ["q_proj", "v_proj"], x_by_module["q_proj"], [outs["q_proj"], outs["v_proj"]], routing)
-    tables.add(layer, ["down_proj"], x_by_module["down_proj"], [outs["down_proj"]], routing)
-    return outs
+def deltas(tables: LoraTables, routing, layer: int, x_by_group: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each module's delta, from one call per fused group as the model runner makes it."""
+    out = {}
+    for group, members in GROUPS.items():
+        x = x_by_group[group]
+        fused = torch.zeros(x.shape[0], sum(SPEC.shapes[m][1] for m in members), dtype=torch.float64)
+        tables.add(layer, group, x, fused, routing)
+        out.update(zip(members, fused.split([SPEC.shapes[m][1] for m in members], dim=-1), strict=True))
+    return out
 
 
-@pytest.mark.parametrize("max_loras", [3, 8], ids=["whole table", "gathered slots"])
+@pytest.mark.parametrize("max_loras", [3, 8])
 def test_mixed_batch_gets_each_rows_own_delta(max_loras):
     tables = LoraTables(SPEC, max_loras=max_loras, max_rank=8, device=torch.device("cpu"))
     one = random_adapter("one", 2, ["q_proj", "v_proj"], 1)
-    two = random_adapter("two", 5, ["q_proj", "down_proj"], 2)
+    two = random_adapter("two", 5, ["q_proj", "k_proj", "down_proj", "up_proj"], 2)
     tables.write(1, one)
     tables.write(3, two)
     by_slot = {0: None, 1: one, 3: two}
@@ -63,13 +76,19 @@ def test_mixed_batch_gets_each_rows_own_delta(max_loras):
     prefill = [(6, 4, 3), (10, 3, 0), (13, 2, 1)]
     row_slots = decode_slots + [3] * 4 + [0] * 3 + [1] * 2
     routing = tables.route(decode_slots, prefill)
-    assert routing is not None and routing.modules == {"q_proj", "v_proj", "down_proj"}
-    x = torch.randn(len(row_slots), 6, dtype=torch.float64)
-    inputs = {"q_proj": x, "v_proj": x, "down_proj": torch.randn(len(row_slots), 5, dtype=torch.float64)}
+    assert routing is not None and routing.groups == {"qkv", "gate_up", "down"}
+    hidden = torch.randn(len(row_slots), 6, dtype=torch.float64)
+    inputs = {
+        "qkv": hidden,
+        "o": torch.randn(len(row_slots), 6, dtype=torch.float64),
+        "gate_up": hidden,
+        "down": torch.randn(len(row_slots), 5, dtype=torch.float64),
+    }
     got = deltas(tables, routing, 1, inputs)
-    for module in SPEC.shapes:
-        want = torch.cat([expected_delta(by_slot[s], 1, module, inputs[module][i : i + 1]) for i, s in enumerate(row_slots)])
-        assert torch.allclose(got[module], want), module
+    for group, members in GROUPS.items():
+        for module in members:
+            want = torch.cat([expected_delta(by_slot[s], 1, module, inputs[group][i : i + 1]) for i, s in enumerate(row_slots)])
+            assert torch.allclose(got[module], want), module
 
 
 def test_a_batch_of_base_rows_skips_lora_entirely():
@@ -84,11 +103,12 @@ def test_rewriting_a_slot_leaves_nothing_of_the_previous_adapter():
     small = random_adapter("small", 2, ["q_proj"], 4)
     tables.write(1, small)
     routing = tables.route([1], [])
+    assert routing is not None and routing.groups == {"qkv"}
     x = torch.randn(1, 6, dtype=torch.float64)
-    q, v = torch.zeros(1, 6, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64)
-    tables.add(0, ["q_proj", "v_proj"], x, [q, v], routing)
-    assert torch.allclose(q, expected_delta(small, 0, "q_proj", x))
-    assert torch.equal(v, torch.zeros(1, 3, dtype=torch.float64)), "small targets q_proj only"
+    got = deltas(tables, routing, 0, {"qkv": x, "o": x, "gate_up": x, "down": torch.randn(1, 5, dtype=torch.float64)})
+    assert torch.allclose(got["q_proj"], expected_delta(small, 0, "q_proj", x))
+    assert torch.equal(got["v_proj"], torch.zeros(1, 3, dtype=torch.float64)), "small targets q_proj only"
+    assert torch.equal(got["down_proj"], torch.zeros(1, 6, dtype=torch.float64))
 
 
 # -- real adapters in the engine ------------------------------------------------------------------
@@ -162,7 +182,7 @@ def test_output_equals_plain_peft_for_the_same_adapter(lora_engine, base_model, 
         from common.base_model import load_base_model
         from common.settings import ModelSettings
 
-        fresh = load_base_model(ModelSettings(cache_dir=cache_dir))
+        fresh = load_base_model(ModelSettings(cache_dir=cache_dir, dtype="float32", quantization="none"))
         model = PeftModel.from_pretrained(fresh.model, trained_adapters[name]).eval()
         out = []
         with torch.inference_mode():

@@ -1,0 +1,130 @@
+"""The base model's weights as the model step runs them.
+
+Linear layers that read the same input are fused into one matrix (q, k and v; gate and up), so a
+decoder layer is four matrix products instead of seven. With the `int4` precision
+(common.precision) every fused matrix also carries a 4-bit copy in groups of 32, and the
+language-model head an 8-bit one: a step with few rows (decoding) streams those, a quarter and a
+half of the bytes; a step with many rows (prefill, large batches) uses the full weights, where
+that is faster (bench/kernels.py measures where the two cross). A step that scores labels
+(Classify) takes its logits from the full head: the 8-bit one keeps generation's perplexity within
+0.2% but moves close label scores enough to cost classification accuracy
+(tests/server/engine/test_quality.py). The Hugging Face modules keep
+views into the fused matrices, so nothing is held twice but the quantized copies.
+
+Models quantized by bitsandbytes (nf4, int8) keep their own modules; a group then calls each and
+joins the outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+# Rows up to which a step uses the quantized copies: on this project's reference CPU (2 cores,
+# avx512_bf16) the int4 kernel is 5x faster than bf16 at 1 row and 2x at 8, slower from ~24.
+QUANTIZED_MAX_ROWS = 16
+INT4_GROUP = 32
+
+
+def pack_int4(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` [out, in] as aten's CPU int4 layout: 4-bit values with a scale and zero per 32 inputs.
+
+    Asymmetric (min to max in 16 steps), the format of GGUF's Q4_1: weights that came from such a
+    file are reproduced up to the rounding of their scales to `dtype`.
+    """
+    out_features, in_features = weight.shape
+    groups = weight.float().reshape(out_features, in_features // INT4_GROUP, INT4_GROUP)
+    low, high = groups.amin(-1), groups.amax(-1)
+    scale = ((high - low) / 15).clamp(min=1e-8)
+    values = torch.clamp(torch.round((groups - low[..., None]) / scale[..., None]), 0, 15).to(torch.int32)
+    packed = torch._convert_weight_to_int4pack_for_cpu(values.reshape(out_features, in_features), 1)
+    # the kernel computes (q - 8) * scale + zero
+    scales_and_zeros = torch.stack([scale, low + 8 * scale], dim=-1).transpose(0, 1).contiguous().to(dtype)
+    return packed, scales_and_zeros
+
+
+def pack_int8(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` [out, in] as symmetric 8-bit values with one scale per output row."""
+    scale = (weight.float().abs().amax(dim=1) / 127).clamp(min=1e-8)
+    return torch.round(weight.float() / scale[:, None]).to(torch.int8), scale.to(dtype)
+
+
+class Linear:
+    """One (possibly fused) linear map without bias: full weights, and optionally a quantized copy."""
+
+    def __init__(self, weight: torch.Tensor, quantized: str = "none") -> None:
+        self.weight = weight  # [out, in]
+        self.out_features = int(weight.shape[0])
+        self._int4: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._int8: tuple[torch.Tensor, torch.Tensor] | None = None
+        if quantized == "int4" and weight.shape[1] % INT4_GROUP == 0:
+            self._int4 = pack_int4(weight, weight.dtype)
+        elif quantized == "int8":
+            self._int8 = pack_int8(weight, weight.dtype)
+
+    def __call__(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows
+        if x.shape[0] <= QUANTIZED_MAX_ROWS and not exact:
+            if self._int4 is not None:
+                return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
+            if self._int8 is not None:
+                return torch._weight_int8pack_mm(x, self._int8[0], self._int8[1])
+        return F.linear(x, self.weight)
+
+
+class ModuleGroup:
+    """Modules that cannot be fused (bitsandbytes layers): called one by one, outputs joined."""
+
+    def __init__(self, modules: Sequence[torch.nn.Module]) -> None:
+        self.modules = list(modules)
+
+    def __call__(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
+        outs = [module(x) for module in self.modules]
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+
+
+Projection = Linear | ModuleGroup
+
+
+def fuse(modules: Sequence[torch.nn.Module], quantized: str) -> Projection:
+    """One projection for linears that read the same input; the modules become views of its weight."""
+    linears: list[torch.nn.Linear] = []
+    for module in modules:
+        if not isinstance(module, torch.nn.Linear) or type(module) is not torch.nn.Linear or module.bias is not None:
+            return ModuleGroup(modules)  # a bitsandbytes layer, or a bias to add
+        linears.append(module)
+    fused = torch.cat([m.weight.detach() for m in linears]) if len(linears) > 1 else linears[0].weight.detach()
+    start = 0
+    for linear in linears:
+        rows = int(linear.out_features)
+        linear.weight = torch.nn.Parameter(fused[start : start + rows], requires_grad=False)
+        start += rows
+    return Linear(fused, quantized)
+
+
+@dataclass
+class LayerWeights:
+    """One decoder layer: norms, fused projections and how the fused outputs split."""
+
+    input_norm: torch.Tensor  # [D]
+    post_attention_norm: torch.Tensor  # [D]
+    qkv: Projection  # -> [q | k | v]
+    o: Projection
+    gate_up: Projection  # -> [gate | up]
+    down: Projection
+
+    @classmethod
+    def of(cls, layer: Any, quantized: str) -> LayerWeights:
+        attn, mlp = layer.self_attn, layer.mlp
+        return cls(
+            input_norm=layer.input_layernorm.weight.detach(),
+            post_attention_norm=layer.post_attention_layernorm.weight.detach(),
+            qkv=fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantized),
+            o=fuse([attn.o_proj], quantized),
+            gate_up=fuse([mlp.gate_proj, mlp.up_proj], quantized),
+            down=fuse([mlp.down_proj], quantized),
+        )

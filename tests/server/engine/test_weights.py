@@ -1,0 +1,67 @@
+"""The model step's weights: 4-bit and 8-bit packing against plain matmuls, and which rows use them."""
+
+from __future__ import annotations
+
+import torch
+
+from server.engine import weights
+from server.engine.weights import INT4_GROUP, QUANTIZED_MAX_ROWS, Linear, fuse
+
+
+def dequantize_int4_reference(w: torch.Tensor) -> torch.Tensor:
+    """What a Q4_1-style quantization of `w` reproduces: 16 steps from each group's min to its max."""
+    groups = w.reshape(w.shape[0], -1, INT4_GROUP)
+    low, high = groups.amin(-1, keepdim=True), groups.amax(-1, keepdim=True)
+    scale = (high - low) / 15
+    return (torch.round((groups - low) / scale) * scale + low).reshape(w.shape)
+
+
+def test_int4_packing_reproduces_the_groupwise_quantized_weights():
+    w = torch.randn(96, 128, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(3, 128, dtype=torch.bfloat16, generator=torch.Generator().manual_seed(1))
+    w = w.to(torch.bfloat16)
+    linear = Linear(w, "int4")
+    expected = x.float() @ dequantize_int4_reference(w.float()).T
+    error_of_bf16 = (x.float() @ w.float().T - (x @ w.T).float()).abs().max()
+    assert (linear(x).float() - expected).abs().max() <= 2 * error_of_bf16, "within the rounding a bf16 matmul makes anyway"
+
+
+def test_a_q4_1_grid_survives_requantization_exactly_up_to_bf16_scales():
+    # weights already on a 4-bit grid (as a Q4_1 GGUF file holds them) come back as they were
+    low, scale = torch.randn(64, 4, 1), torch.rand(64, 4, 1) + 0.1
+    q = torch.randint(0, 16, (64, 4, INT4_GROUP)).float()
+    q[..., 0], q[..., 1] = 0, 15  # every group spans the whole range, as Q4_1's do
+    w = (q * scale + low).reshape(64, 128)
+    packed, scales_zeros = weights.pack_int4(w, torch.bfloat16)
+    eye = torch.eye(128, dtype=torch.bfloat16)
+    recovered = torch._weight_int4pack_mm_for_cpu(eye, packed, INT4_GROUP, scales_zeros).float().T
+    assert (recovered - w).abs().max() < 0.02 * w.abs().max()
+
+
+def test_few_rows_use_the_quantized_copy_and_many_rows_or_exact_steps_the_full_weights():
+    w = torch.randn(64, 64, dtype=torch.bfloat16, generator=torch.Generator().manual_seed(2))
+    linear = Linear(w, "int8")
+    few = torch.randn(QUANTIZED_MAX_ROWS, 64, dtype=torch.bfloat16)
+    many = torch.randn(QUANTIZED_MAX_ROWS + 1, 64, dtype=torch.bfloat16)
+    full = torch.nn.functional.linear
+    assert not torch.equal(linear(few), full(few, w)), "8-bit weights differ a little from the full ones"
+    assert torch.equal(linear(few, exact=True), full(few, w))
+    assert torch.equal(linear(many), full(many, w))
+
+
+def test_fusing_keeps_the_modules_working_as_views_of_the_fused_weight():
+    q, k = torch.nn.Linear(8, 8, bias=False), torch.nn.Linear(8, 4, bias=False)
+    x = torch.randn(2, 8)
+    before = torch.cat([q(x), k(x)], dim=-1).detach()
+    fused = fuse([q, k], "none")
+    assert isinstance(fused, Linear) and fused.weight.shape == (12, 8)
+    assert torch.allclose(fused(x), before) and torch.allclose(torch.cat([q(x), k(x)], dim=-1), before)
+    assert q.weight.data_ptr() == fused.weight.data_ptr(), "no second copy of the weights"
+
+
+def test_layers_with_a_bias_are_called_one_by_one():
+    q, k = torch.nn.Linear(8, 8), torch.nn.Linear(8, 4)
+    x = torch.randn(2, 8)
+    group = fuse([q, k], "int4")
+    assert not isinstance(group, Linear)
+    assert torch.allclose(group(x), torch.cat([q(x), k(x)], dim=-1))
