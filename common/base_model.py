@@ -28,7 +28,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import torch  # noqa: E402
 
 from common.durable import fsync_tree, replace_atomically, sha256_file
-from common.errors import FailedPrecondition  # noqa: E402
+from common.errors import FailedPrecondition
+from common.precision import Precision
+from common.precision import choose as choose_precision  # noqa: E402
 from common.settings import ModelSettings  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -177,20 +179,10 @@ def pick_device(requested: str) -> torch.device:
     return device
 
 
-def pick_quantization(requested: str, device: torch.device) -> str:
-    if requested == "auto":
-        return "nf4" if device.type == "cuda" else "none"
-    return requested
-
-
-def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
-    if requested == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return getattr(torch, requested)
-
-
 def quantization_config(quantization: str, dtype: torch.dtype) -> Any:
-    if quantization == "none":
+    """bitsandbytes' config for nf4 and int8; None for unquantized weights and for int4, which the
+    serving engine packs itself from the unquantized ones (common.precision)."""
+    if quantization in ("none", "int4"):
         return None
     from transformers import BitsAndBytesConfig
 
@@ -213,8 +205,7 @@ class BaseModel:
     source: ModelSource
     weights_dir: Path
     fingerprint: str
-    quantization: str
-    dtype: torch.dtype
+    precision: Precision
     device: torch.device
     context_window: int
     eos_token_ids: frozenset[int]
@@ -224,6 +215,14 @@ class BaseModel:
     @property
     def config(self) -> Any:
         return self.model.config
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.precision.dtype
+
+    @property
+    def quantization(self) -> str:
+        return self.precision.quantization
 
     @property
     def name(self) -> str:
@@ -297,10 +296,13 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
             f"model type {config.model_type!r} is not supported; tuneserve serves {', '.join(sorted(SUPPORTED_MODEL_TYPES))} architectures"
         )
     device = pick_device(settings.device)
-    dtype = pick_dtype(settings.dtype, device)
-    quantization = pick_quantization(settings.quantization, device)
+    try:
+        precision = choose_precision(settings.dtype, settings.quantization, device)
+    except ValueError as exc:
+        raise FailedPrecondition(str(exc)) from None
+    dtype = precision.dtype
     kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True, "use_safetensors": True}
-    qconfig = quantization_config(quantization, dtype)
+    qconfig = quantization_config(precision.quantization, dtype)
     if qconfig is not None:
         kwargs["quantization_config"] = qconfig
         kwargs["device_map"] = {"": device}
@@ -320,8 +322,7 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
         source=source,
         weights_dir=weights_dir,
         fingerprint=fingerprint(config, digest),
-        quantization=quantization,
-        dtype=dtype,
+        precision=precision,
         device=device,
         context_window=_context_window(config),
         eos_token_ids=_eos_token_ids(tokenizer, generation_eos),
@@ -332,8 +333,9 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
         extra={
             "model": loaded.name,
             "source": source.describe(),
-            "quantization": quantization,
-            "dtype": str(dtype).removeprefix("torch."),
+            "quantization": precision.quantization,
+            "dtype": precision.dtype_name,
+            "precision_reason": precision.reason,
             "device": str(device),
             "fingerprint": loaded.fingerprint,
             "seconds": round(loaded.load_seconds, 2),

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Quantization = Literal["auto", "nf4", "int8", "none"]
+Quantization = Literal["auto", "nf4", "int8", "int4", "none"]
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 
 
@@ -51,14 +51,16 @@ class ModelSettings(BaseSettings):
     """Directory for converted GGUF models and weight hashes, so restarts skip the conversion."""
 
     quantization: Quantization = "auto"
-    """Weight quantization of the base model through bitsandbytes: nf4, int8 or none. 'auto' is nf4 on
-    CUDA and none on CPU, where unquantized float32 decodes fastest."""
+    """Weight format of the base model: nf4 or int8 (bitsandbytes), int4 (4-bit weights in groups of 32
+    for the few-row steps of decoding, aten kernels, CPU with bfloat16), or none. 'auto' is nf4 on
+    CUDA, int4 on a CPU with native bf16, none elsewhere (see common.precision)."""
 
     device: str = "auto"
     """Torch device: 'auto' (cuda:0 when a GPU is present, else cpu), 'cpu' or 'cuda:N'."""
 
     dtype: DtypeName = "auto"
-    """Dtype of activations and unquantized weights; 'auto' is bfloat16 on CUDA and float32 on CPU."""
+    """Dtype of activations and unquantized weights; 'auto' is bfloat16 on CUDA and on a CPU with native
+    bf16 (avx512_bf16, AMX), float32 on other CPUs."""
 
     torch_threads: int | None = Field(None, ge=1)
     """CPU threads for torch; unset uses torch's default (one per core)."""

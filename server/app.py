@@ -90,7 +90,7 @@ class TuneserveServer(RpcApp):
                 metrics=self.metrics,
             )
             block_bytes = engine.config.block_size * PagedKVCache.bytes_per_token(
-                base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.dtype
+                base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.precision.kv_cache_dtype
             )
             self.metrics.bind_engine(lambda: engine.num_running, lambda: engine.num_waiting, engine.config.num_blocks, block_bytes)
             self.metrics.describe_model(_model_labels(base), base.load_seconds)
@@ -103,7 +103,16 @@ class TuneserveServer(RpcApp):
         self.state.set(serving)
         self._watcher = asyncio.create_task(self._watch(serving))
         self.metrics.ready.set(1)
-        log.info("serving", extra={"model": base.name, "quantization": base.quantization, "device": str(base.device)})
+        log.info(
+            "serving",
+            extra={
+                "model": base.name,
+                "dtype": base.precision.dtype_name,
+                "quantization": base.quantization,
+                "device": str(base.device),
+                "precision_reason": base.precision.reason,
+            },
+        )
 
     async def _watch(self, serving: Serving) -> None:
         """Keeps adapters and tasks current with the store and the task directory."""
@@ -160,7 +169,9 @@ def _model_labels(base: BaseModel) -> dict[str, str]:
         "architecture": base.architecture,
         "fingerprint": base.fingerprint,
         "quantization": base.quantization,
-        "dtype": str(base.dtype).removeprefix("torch."),
+        "dtype": base.precision.dtype_name,
+        "kv_cache_dtype": str(base.precision.kv_cache_dtype).removeprefix("torch."),
+        "precision_reason": base.precision.reason,
         "device": str(base.device),
         "version": __version__,
     }

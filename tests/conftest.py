@@ -53,11 +53,17 @@ def cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def base_model(cache_dir: Path):
-    """The embedded SmolLM2-135M-Instruct, unquantized, loaded once for the whole session."""
+    """The embedded SmolLM2-135M-Instruct in float32, unquantized, loaded once for the whole session.
+
+    Float32, not the automatic precision: the tests compare outputs token for token with
+    transformers and PEFT, alone and batched, which holds only at one precision. The automatic
+    choice (bf16 and int4 on this CPU) is checked against float32 in tests/server/engine/test_quality.py.
+    """
     from common.base_model import load_base_model
     from common.settings import ModelSettings
 
-    return run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
+    settings = ModelSettings(cache_dir=cache_dir, dtype="float32", quantization="none")
+    return run_on_fresh_thread(lambda: load_base_model(settings))
 
 
 def server_settings(cache_dir: Path, **overrides):

@@ -183,4 +183,6 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
             max_new_tokens_limit=limits.max_new_tokens_limit,
             has_chat_template=base.has_chat_template,
             server_version=__version__,
+            precision_reason=base.precision.reason,
+            kv_cache_dtype=str(base.precision.kv_cache_dtype).removeprefix("torch."),
         )

@@ -215,7 +215,7 @@ class Engine:
             block_size=self.config.block_size,
             kv_heads=model_config.num_key_value_heads,
             head_dim=head_dim,
-            dtype=self.base.dtype,
+            dtype=self.base.precision.kv_cache_dtype,
             device=self.base.device,
         )
         self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len)

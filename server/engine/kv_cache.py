@@ -133,6 +133,7 @@ class PagedKVCache:
     ) -> None:
         self.block_size = block_size
         self.num_blocks = num_blocks
+        self.dtype = dtype
         shape = (num_layers, num_blocks * block_size, kv_heads, head_dim)
         # Uninitialised, so start-up does not touch every page. Attention reads only written
         # slots, except slot 0, which pads ragged decode batches (masked out) and must therefore

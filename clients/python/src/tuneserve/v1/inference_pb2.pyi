@@ -129,7 +129,7 @@ class ModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfoResponse(_message.Message):
-    __slots__ = ("model", "source", "architecture", "fingerprint", "quantization", "dtype", "device", "context_window", "vocab_size", "max_batch_size", "max_prompt_tokens", "max_new_tokens_limit", "has_chat_template", "server_version")
+    __slots__ = ("model", "source", "architecture", "fingerprint", "quantization", "dtype", "device", "context_window", "vocab_size", "max_batch_size", "max_prompt_tokens", "max_new_tokens_limit", "has_chat_template", "server_version", "precision_reason", "kv_cache_dtype")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +144,8 @@ class ModelInfoResponse(_message.Message):
     MAX_NEW_TOKENS_LIMIT_FIELD_NUMBER: _ClassVar[int]
     HAS_CHAT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_REASON_FIELD_NUMBER: _ClassVar[int]
+    KV_CACHE_DTYPE_FIELD_NUMBER: _ClassVar[int]
     model: str
     source: str
     architecture: str
@@ -158,4 +160,6 @@ class ModelInfoResponse(_message.Message):
     max_new_tokens_limit: int
     has_chat_template: bool
     server_version: str
-    def __init__(self, model: _Optional[str] = ..., source: _Optional[str] = ..., architecture: _Optional[str] = ..., fingerprint: _Optional[str] = ..., quantization: _Optional[str] = ..., dtype: _Optional[str] = ..., device: _Optional[str] = ..., context_window: _Optional[int] = ..., vocab_size: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_prompt_tokens: _Optional[int] = ..., max_new_tokens_limit: _Optional[int] = ..., has_chat_template: _Optional[bool] = ..., server_version: _Optional[str] = ...) -> None: ...
+    precision_reason: str
+    kv_cache_dtype: str
+    def __init__(self, model: _Optional[str] = ..., source: _Optional[str] = ..., architecture: _Optional[str] = ..., fingerprint: _Optional[str] = ..., quantization: _Optional[str] = ..., dtype: _Optional[str] = ..., device: _Optional[str] = ..., context_window: _Optional[int] = ..., vocab_size: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_prompt_tokens: _Optional[int] = ..., max_new_tokens_limit: _Optional[int] = ..., has_chat_template: _Optional[bool] = ..., server_version: _Optional[str] = ..., precision_reason: _Optional[str] = ..., kv_cache_dtype: _Optional[str] = ...) -> None: ...
