@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(weights_dir_for(settings))
         return 0
+    if "torch" not in sys.modules:
+        # OpenMP workers that sleep between the many small operations of a decode step pay a wake-up
+        # on every one: with libgomp's default they spin briefly, then sleep. Spinning ~10 ms before
+        # sleeping makes 8- and 32-request steps ~1.3x faster on 2 cores and stops soon after the
+        # engine goes idle (OMP_WAIT_POLICY=active would spin forever). libgomp reads it once, when
+        # torch loads it.
+        os.environ.setdefault("GOMP_SPINCOUNT", "10000000")
     from server.app import TuneserveServer  # torch and transformers load only once the flags parsed
 
     return asyncio.run(serve(TuneserveServer(settings)))
