@@ -5,7 +5,7 @@ streamed from memory as in a real decode step (many distinct matrices, more than
 float32, bfloat16, aten's int8 weight-only kernel (per-row scales) and aten's int4 kernel (groups
 of 32). Then the decode attention over a 200-token context at 1, 8 and 32 rows in float32 and
 bfloat16. Prints microseconds per call and each format's speed relative to bfloat16; the rows
-where int4 stops winning set server.engine.weights.QUANTIZED_MAX_ROWS.
+where each format stops winning set server.engine.weights.MAX_ROWS.
 
     python bench/kernels.py [--rows 1,2,4,8,16,32]
 """
@@ -20,8 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+os.environ.setdefault("GOMP_SPINCOUNT", "10000000")  # as the server runs (server/cli.py)
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -71,7 +73,7 @@ def attention(rows: int, dtype: torch.dtype, context: int = 200, heads: int = 9,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", default="1,2,4,8,16,32")
+    parser.add_argument("--rows", default="1,2,4,8,12,16,24,32")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     rows_list = [int(r) for r in args.rows.split(",")]

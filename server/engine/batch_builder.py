@@ -50,7 +50,9 @@ def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -
     )
     if num_decode:
         contexts = [p.kv_slots for p in ordered[:num_decode]]
-        lengths = torch.tensor([len(c) for c in contexts], device=device)
         batch.decode_kv_slots = pad_sequence(contexts, batch_first=True)
-        batch.decode_kv_mask = (torch.arange(batch.decode_kv_slots.shape[1], device=device)[None, :] < lengths[:, None])[:, None, None, :]
+        if len({len(c) for c in contexts}) > 1:  # ragged: mask the padding (a mask costs attention time)
+            lengths = torch.tensor([len(c) for c in contexts], device=device)
+            columns = torch.arange(batch.decode_kv_slots.shape[1], device=device)
+            batch.decode_kv_mask = (columns[None, :] < lengths[:, None])[:, None, None, :]
     return batch, ordered, uses

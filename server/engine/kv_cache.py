@@ -1,8 +1,10 @@
 """Paged KV cache: fixed-size blocks of token slots, handed out to sequences by a block table.
 
 `BlockAllocator` is bookkeeping only (which blocks are free, who holds them, which hold a cached
-prompt prefix) and is tested without a model. `PagedKVCache` owns the tensors: per layer, keys and values for every slot,
-`[num_slots, kv_heads, head_dim]`, where slot = block * block_size + offset.
+prompt prefix) and is tested without a model. `PagedKVCache` owns the tensor: per layer, the keys
+and then the values of every slot, `[num_slots, 2 * kv_heads, head_dim]`, where
+slot = block * block_size + offset. Keys and values side by side are what the fused q/k/v
+projection produces, so a layer writes them with one copy and reads them with one gather.
 """
 
 from __future__ import annotations
@@ -134,29 +136,25 @@ class PagedKVCache:
         self.block_size = block_size
         self.num_blocks = num_blocks
         self.dtype = dtype
-        shape = (num_layers, num_blocks * block_size, kv_heads, head_dim)
+        self.kv_heads = kv_heads
         # Uninitialised, so start-up does not touch every page. Attention reads only written
         # slots, except slot 0, which pads ragged decode batches (masked out) and must therefore
         # hold finite numbers: 0 * NaN would poison the masked sum.
-        self.keys = torch.empty(shape, dtype=dtype, device=device)
-        self.values = torch.empty(shape, dtype=dtype, device=device)
-        self.keys[:, 0].zero_()
-        self.values[:, 0].zero_()
+        self.kv = torch.empty((num_layers, num_blocks * block_size, 2 * kv_heads, head_dim), dtype=dtype, device=device)
+        self.kv[:, 0].zero_()
 
     @staticmethod
     def bytes_per_token(num_layers: int, kv_heads: int, head_dim: int, dtype: torch.dtype) -> int:
         return 2 * num_layers * kv_heads * head_dim * torch.finfo(dtype).bits // 8
 
-    def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-        # slots: [T], k/v: [T, kv_heads, head_dim]
-        self.keys[layer].index_copy_(0, slots, k)
-        self.values[layer].index_copy_(0, slots, v)
+    def write(self, layer: int, slots: torch.Tensor, kv: torch.Tensor) -> None:
+        # slots: [T], kv: [T, 2 * kv_heads, head_dim], keys first
+        self.kv[layer].index_copy_(0, slots, kv)
 
     def gather(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # slots: [..., L] -> k, v: [..., L, kv_heads, head_dim]; index_select is the fast gather
-        shape = (*slots.shape, *self.keys.shape[2:])
-        flat = slots.reshape(-1)
-        return self.keys[layer].index_select(0, flat).view(shape), self.values[layer].index_select(0, flat).view(shape)
+        # slots: [..., L] -> k, v: [..., L, kv_heads, head_dim] (views of one gather; index_select is the fast one)
+        kv = self.kv[layer].index_select(0, slots.reshape(-1)).view(*slots.shape, *self.kv.shape[2:])
+        return kv[..., : self.kv_heads, :], kv[..., self.kv_heads :, :]
 
 
 def block_slots(blocks: list[int], block_size: int, device: torch.device) -> torch.Tensor:

@@ -24,9 +24,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-# Rows up to which a step uses the quantized copies: on this project's reference CPU (2 cores,
-# avx512_bf16) the int4 kernel is 5x faster than bf16 at 1 row and 2x at 8, slower from ~24.
-QUANTIZED_MAX_ROWS = 16
+# Rows up to which a step uses each quantized copy (bench/kernels.py, weights streamed, on this
+# project's reference CPU: 2 cores, avx512_bf16): the int4 kernel is 4-5x faster than bf16 at 1 row,
+# 1.2-2x at 8 to 16, slower from 24; the int8 one 2x at 1 row, 1.6x at 4, slower from 8.
+MAX_ROWS = {"int4": 16, "int8": 6}
 INT4_GROUP = 32
 
 
@@ -68,10 +69,11 @@ class Linear:
 
     def __call__(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
         # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows
-        if x.shape[0] <= QUANTIZED_MAX_ROWS and not exact:
-            if self._int4 is not None:
+        if not exact:
+            rows = x.shape[0]
+            if self._int4 is not None and rows <= MAX_ROWS["int4"]:
                 return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
-            if self._int8 is not None:
+            if self._int8 is not None and rows <= MAX_ROWS["int8"]:
                 return torch._weight_int8pack_mm(x, self._int8[0], self._int8[1])
         return F.linear(x, self.weight)
 

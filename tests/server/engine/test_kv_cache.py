@@ -27,7 +27,7 @@ def test_block_slots_are_contiguous_within_each_block():
 def test_cache_writes_and_gathers_by_slot():
     cache = PagedKVCache(num_layers=2, num_blocks=2, block_size=4, kv_heads=1, head_dim=2, dtype=torch.float32, device=torch.device("cpu"))
     k = torch.arange(6, dtype=torch.float32).view(3, 1, 2)
-    cache.write(1, torch.tensor([5, 1, 7]), k, -k)
+    cache.write(1, torch.tensor([5, 1, 7]), torch.cat([k, -k], dim=1))  # keys then values
     gk, gv = cache.gather(1, torch.tensor([[1, 5], [7, 0]]))
     assert gk[0, 0].tolist() == [[2.0, 3.0]] and gk[0, 1].tolist() == [[0.0, 1.0]]
     assert gv[1, 0].tolist() == [[-4.0, -5.0]]

@@ -15,7 +15,7 @@ def runner_for(base, blocks=32):
         block_size=16,
         kv_heads=config.num_key_value_heads,
         head_dim=config.head_dim,
-        dtype=base.dtype,
+        dtype=base.precision.kv_cache_dtype,
         device=base.device,
     )
     return ModelRunner(base, cache, 2048)

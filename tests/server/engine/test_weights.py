@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from server.engine import weights
-from server.engine.weights import INT4_GROUP, QUANTIZED_MAX_ROWS, Linear, fuse
+from server.engine.weights import INT4_GROUP, MAX_ROWS, Linear, fuse
 
 
 def dequantize_int4_reference(w: torch.Tensor) -> torch.Tensor:
@@ -41,8 +41,8 @@ def test_a_q4_1_grid_survives_requantization_exactly_up_to_bf16_scales():
 def test_few_rows_use_the_quantized_copy_and_many_rows_or_exact_steps_the_full_weights():
     w = torch.randn(64, 64, dtype=torch.bfloat16, generator=torch.Generator().manual_seed(2))
     linear = Linear(w, "int8")
-    few = torch.randn(QUANTIZED_MAX_ROWS, 64, dtype=torch.bfloat16)
-    many = torch.randn(QUANTIZED_MAX_ROWS + 1, 64, dtype=torch.bfloat16)
+    few = torch.randn(MAX_ROWS["int8"], 64, dtype=torch.bfloat16)
+    many = torch.randn(MAX_ROWS["int8"] + 1, 64, dtype=torch.bfloat16)
     full = torch.nn.functional.linear
     assert not torch.equal(linear(few), full(few, w)), "8-bit weights differ a little from the full ones"
     assert torch.equal(linear(few, exact=True), full(few, w))
