@@ -2,7 +2,7 @@
 #
 #   docker build --build-arg FLAVOUR=cpu  -t tuneserve:0.1.0-cpu .
 #   docker build --build-arg FLAVOUR=cuda -t tuneserve:0.1.0-cuda .
-#   docker run -p 50051:50051 tuneserve:0.1.0-cpu                     # server (default command)
+#   docker run -p 50051:50051 -p 8000:8000 tuneserve:0.1.0-cpu       # server (default command)
 #   docker run tuneserve:0.1.0-cpu tuneserve-trainer                  # trainer
 #
 # The build stage runs scripts/install_runtime.sh, the script CI runs and smoke-tests
@@ -64,7 +64,7 @@ ENV PATH=/opt/tuneserve/venv/bin:$PATH \
     TUNESERVE_WORK_DIR=/var/lib/tuneserve/trainer
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 50051 9090 50060
+EXPOSE 50051 8000 9090 50060
 # Through the standard gRPC health protocol on the plaintext health-only port (works with TLS on).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 \
     CMD ["tuneserve", "--server", "127.0.0.1:50060", "--timeout", "4", "health"]

@@ -27,6 +27,8 @@ from server.api.adapters import AdaptersService
 from server.api.admission import Admission, Limits
 from server.api.event_stream import stream_generation
 from server.api.inference import InferenceService
+from server.api.openai.listener import HttpListener
+from server.api.openai.routes import OpenAIRoutes
 from server.api.serving_state import Serving, ServingState
 from server.api.tasks import TasksService
 from server.config import ServerSettings
@@ -34,6 +36,7 @@ from server.engine.engine import Engine, EngineConfig
 from server.engine.kv_cache import PagedKVCache
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
+from server.engine.structured_output import ConstraintSpec
 from server.metrics import ServerMetrics
 from server.tasks.registry import TaskRegistry
 
@@ -57,6 +60,22 @@ class TuneserveServer(RpcApp):
         self._preloaded = base
         self._watcher: asyncio.Task[None] | None = None
         self._stop_watching = asyncio.Event()
+        self.http: HttpListener | None = None
+        self._http_closing: asyncio.Task[None] | None = None
+
+    @property
+    def http_port(self) -> int:
+        return self.http.port if self.http is not None else 0
+
+    async def start(self) -> None:
+        """Opens the gRPC, metrics and health ports, then the HTTP API port when it is on."""
+        await super().start()
+        if self.settings.http_port:
+            assert self.endpoints is not None
+            tokens = self.endpoints.security.tokens
+            routes = OpenAIRoutes(self.state, self.metrics, tokens, self.settings.max_message_bytes)
+            self.http = HttpListener(routes.app(), self.settings, self.settings.host, self.settings.http_port, tokens is not None)
+            await self.http.open()
 
     def add_services(self, server: grpc.aio.Server) -> None:
         inference_pb2_grpc.add_InferenceServicer_to_server(InferenceService(self.state), server)
@@ -148,10 +167,14 @@ class TuneserveServer(RpcApp):
         return await arun_on_fresh_thread(lambda: load_base_model(self.settings), "tuneserve-model-loader")
 
     def stop_accepting(self) -> None:
+        if self.http is not None:
+            self._http_closing = asyncio.create_task(self.http.close(self.settings.shutdown_grace_s))
         if self.state.ready:
             self.state.require().engine.stop_accepting()
 
     async def shut_down(self) -> None:
+        if self._http_closing is not None:
+            await self._http_closing
         self._stop_watching.set()
         if self._watcher is not None:
             await self._watcher
@@ -183,4 +206,6 @@ async def _warm_up(serving: Serving) -> None:
     request = GenerationRequest("warmup", tuple(ids), SamplingParams(max_new_tokens=4), arrival=time.monotonic())
     async for _ in stream_generation(serving.engine, request):
         pass
+    # the first structured-output request would otherwise wait for llguidance's token trie (~0.5 s)
+    await asyncio.to_thread(serving.admission.grammars.compile, ConstraintSpec("regex", "a"), "warmup")
     log.info("warmed up", extra={"seconds": round(time.monotonic() - started, 2)})

@@ -25,6 +25,9 @@ class ServerSettings(ModelSettings, SecuritySettings):
     port: int = Field(50051, ge=0, le=65535)
     """gRPC port; 0 picks a free one (logged at start)."""
 
+    http_port: int = Field(8000, ge=0, le=65535)
+    """Port of the OpenAI-compatible HTTP API (same host, tokens and TLS as gRPC); 0 turns it off."""
+
     metrics_host: str | None = None
     """Address of the Prometheus /metrics endpoint; unset uses `host`."""
 
@@ -69,6 +72,12 @@ class ServerSettings(ModelSettings, SecuritySettings):
 
     max_stop_sequence_chars: int = Field(256, ge=1)
     """Longest stop string, in characters."""
+
+    max_structured_output_chars: int = Field(65536, ge=1)
+    """Longest structured-output definition (JSON schema, regex, choices, grammar) a request may give, in characters."""
+
+    grammar_cache_size: int = Field(128, ge=1)
+    """Compiled structured-output grammars kept for reuse, least recently used dropped first."""
 
     max_demonstrations: int = Field(256, ge=0)
     """Most demonstrations in a few-shot request."""

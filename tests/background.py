@@ -50,6 +50,12 @@ class BackgroundServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.server.port}"
 
+    @property
+    def http_url(self) -> str:
+        """Base URL of the OpenAI-compatible API (the server needs a non-zero http_port)."""
+        assert isinstance(self.server, TuneserveServer) and self.server.http_port, "start the server with http_port set"
+        return f"http://127.0.0.1:{self.server.http_port}/v1"
+
     def __enter__(self) -> BackgroundServer:
         return self.start()
 

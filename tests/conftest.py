@@ -72,6 +72,7 @@ def server_settings(cache_dir: Path, **overrides):
     values = dict(
         port=0,
         metrics_port=0,
+        http_port=0,
         cache_dir=cache_dir,
         kv_cache_memory_mb=256,
         max_model_len=2048,

@@ -19,12 +19,15 @@ class RpcMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
-            "tuneserve_requests", "RPCs handled, by method and gRPC status code.", ["rpc", "code"], registry=self.registry
+            "tuneserve_requests",
+            "Calls handled, by API (grpc, http), method and gRPC status code.",
+            ["api", "rpc", "code"],
+            registry=self.registry,
         )
         self.request_seconds = Histogram(
             "tuneserve_rpc_duration_seconds",
-            "Wall time of unary and streaming RPCs, by method.",
-            ["rpc"],
+            "Wall time of unary and streaming calls, by API (grpc, http) and method.",
+            ["api", "rpc"],
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )

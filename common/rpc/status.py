@@ -39,6 +39,20 @@ STATUS_BY_ERROR: dict[type[errors.TuneserveError], grpc.StatusCode] = {
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
+# the OpenAI-compatible HTTP API answers the same errors with these statuses
+HTTP_STATUS_BY_CODE: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
 FIELD_METADATA_KEY = "tuneserve-field"
 REQUEST_ID_METADATA_KEY = "x-request-id"
 
@@ -48,6 +62,10 @@ def status_for(error: errors.TuneserveError) -> grpc.StatusCode:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
     raise TypeError(f"{type(error).__name__} has no gRPC status; add it to STATUS_BY_ERROR")
+
+
+def http_status_for(code: grpc.StatusCode) -> int:
+    return HTTP_STATUS_BY_CODE.get(code, 500)
 
 
 def _incoming_request_id(context: grpc.aio.ServicerContext) -> str:
@@ -143,12 +161,19 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error; report request id {request_id}", trailing_metadata=metadata)
 
     def _record(self, rpc: str, code: grpc.StatusCode, started: float, level: int = logging.INFO, message: str = "") -> None:
-        seconds = time.monotonic() - started
-        self._metrics.requests.labels(rpc, code.name).inc()
-        self._metrics.request_seconds.labels(rpc).observe(seconds)
-        if rpc.startswith("grpc."):  # health checks and reflection would drown the log
-            return
-        extra: dict[str, Any] = {"rpc": rpc, "code": code.name, "ms": round(seconds * 1000, 1)}
-        if message:
-            extra["error"] = message
-        log.log(level, "rpc", extra=extra)
+        record_call(self._metrics, "grpc", rpc, code, started, level, message)
+
+
+def record_call(
+    metrics: RpcMetrics, api: str, rpc: str, code: grpc.StatusCode, started: float, level: int = logging.INFO, message: str = ""
+) -> None:
+    """Counts and logs one finished call of either API (`api` is "grpc" or "http")."""
+    seconds = time.monotonic() - started
+    metrics.requests.labels(api, rpc, code.name).inc()
+    metrics.request_seconds.labels(api, rpc).observe(seconds)
+    if rpc.startswith("grpc."):  # health checks and reflection would drown the log
+        return
+    extra: dict[str, Any] = {"api": api, "rpc": rpc, "code": code.name, "ms": round(seconds * 1000, 1)}
+    if message:
+        extra["error"] = message
+    log.log(level, "rpc", extra=extra)

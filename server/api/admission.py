@@ -6,6 +6,7 @@ anything is queued. Which adapter answers is decided afterwards, by server.adapt
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -20,6 +21,7 @@ from common.prompting import check_messages, encode, encode_raw, render_chat
 from common.rpc.enums import enum_choice
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
+from server.engine.structured_output import Constraint, ConstraintSpec, GrammarCompiler
 
 MAX_REQUEST_ID_CHARS = 128
 MAX_TEMPERATURE = 100.0
@@ -37,6 +39,8 @@ class Limits:
     max_demonstrations: int = 256
     max_demonstration_chars: int = 16384
     max_prompt_chars: int = 2**31  # more characters than max_prompt_tokens can hold, whatever they are
+    max_structured_output_chars: int = 65536
+    grammar_cache_size: int = 128
 
     @classmethod
     def from_settings(cls, settings: Any, context_window: int, longest_token_chars: int) -> Limits:
@@ -51,6 +55,8 @@ class Limits:
             max_demonstrations=settings.max_demonstrations,
             max_demonstration_chars=settings.max_demonstration_chars,
             max_prompt_chars=max_prompt_tokens * longest_token_chars,
+            max_structured_output_chars=settings.max_structured_output_chars,
+            grammar_cache_size=settings.grammar_cache_size,
         )
 
 
@@ -72,10 +78,32 @@ def _in_range(field: str, value: float, low: float, high: float, low_open: bool 
         raise InvalidRequest(field, f"must be in {bracket}{low:g}, {high:g}], got {value:g}")
 
 
+_FORMATS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
+
+
+def _structured(params: Any, defaults: Any) -> Any:
+    for source in (params, defaults):
+        if source is not None and source.HasField("structured_output"):
+            return source.structured_output
+    return None
+
+
+def _canonical_schema(text: str, field: str) -> str:
+    # the same schema written with other spacing or key order compiles once
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(field, f"is not JSON: {exc}") from None
+    if not isinstance(schema, dict):
+        raise InvalidRequest(field, "must be a JSON object (a JSON schema)")
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"))
+
+
 class Admission:
     def __init__(self, base: BaseModel, limits: Limits) -> None:
         self.base = base
         self.limits = limits
+        self.grammars = GrammarCompiler(base.tokenizer, int(base.config.vocab_size), base.eos_token_ids, limits.grammar_cache_size)
 
     def render(self, text: str, messages: Any, *, text_field: str = "prompt") -> tuple[Prompt, str]:
         """Renders exactly one of plain text and chat messages; returns it and the field it came from.
@@ -210,6 +238,10 @@ class Admission:
         min_new = pick("min_new_tokens", 0)
         if not 0 <= min_new <= max_new:
             raise InvalidRequest("parameters.min_new_tokens", f"must be between 0 and max_new_tokens ({max_new}), got {min_new}")
+        if min_new and _structured(params, defaults) is not None:
+            raise InvalidRequest(
+                "parameters.min_new_tokens", "cannot be combined with structured_output: the grammar decides where the answer ends"
+            )
         temperature = float(pick("temperature", 0.0))
         _in_range("parameters.temperature", temperature, 0.0, MAX_TEMPERATURE)
         top_p = float(pick("top_p", 1.0))
@@ -238,6 +270,37 @@ class Admission:
             stop=stop,
         )
 
+    def constraint(self, params: Any, defaults: Any = None) -> Constraint | None:
+        """The compiled structured-output grammar of the request (or of the task's defaults), if any."""
+        structured = _structured(params, defaults)
+        if structured is None:
+            return None
+        kind = structured.WhichOneof("format")
+        field = f"parameters.structured_output.{kind}"
+        if kind is None:
+            raise InvalidRequest("parameters.structured_output", f"set one of {', '.join(_FORMATS)}")
+        if kind == "json_object":
+            if not structured.json_object:
+                raise InvalidRequest(field, "must be true when set")
+            spec = ConstraintSpec("json_object", '{"type": "object"}')
+        elif kind == "choice":
+            choices = list(structured.choice.choices)
+            if not choices or not all(choices):
+                raise InvalidRequest(field, "must list at least one choice, none of them empty")
+            spec = ConstraintSpec("choice", json.dumps(choices))
+        else:
+            source = getattr(structured, kind)
+            if not source.strip():
+                raise InvalidRequest(field, "is empty")
+            if kind == "json_schema":
+                source = _canonical_schema(source, field)
+            spec = ConstraintSpec(kind, source)
+        if len(spec.source) > self.limits.max_structured_output_chars:
+            raise InvalidRequest(
+                field, f"has {len(spec.source)} characters; at most {self.limits.max_structured_output_chars} are accepted"
+            )
+        return self.grammars.compile(spec, field)
+
     def request_id(self, given: str) -> str:
         if len(given) > MAX_REQUEST_ID_CHARS:
             raise InvalidRequest("request_id", f"has {len(given)} characters; at most {MAX_REQUEST_ID_CHARS} are allowed")
@@ -260,6 +323,7 @@ class Admission:
         prompt = prompt or self.prompt(request.prompt, request.messages)
         params = request.parameters if request.HasField("parameters") else None
         sampling = self.sampling(params, len(prompt.token_ids), defaults)
+        constraint = self.constraint(params, defaults)
         limit_ms = params.time_limit_ms if params is not None and params.HasField("time_limit_ms") else 0
         return GenerationRequest(
             request_id=request_id,
@@ -268,4 +332,5 @@ class Admission:
             arrival=arrival,
             time_limit_at=arrival + limit_ms / 1000 if limit_ms else None,
             deadline_at=arrival + time_remaining if time_remaining is not None else None,
+            constraint=constraint,
         )

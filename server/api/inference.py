@@ -104,7 +104,7 @@ async def stream_responses(
         yield chunk
 
 
-def _prepare(
+def prepare_generation(
     serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None
 ) -> tuple[GenerationRequest, PromptNote | None]:
     """The engine request for a GenerateRequest (a few-shot one included), on the base model."""
@@ -130,7 +130,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
             request.request_id = request_id_var.get()
         remaining = context.time_remaining()
         # rendering and tokenizing run off the event loop: a long prompt must not hold up other calls
-        generation, note = await asyncio.to_thread(_prepare, serving, request, remaining)
+        generation, note = await asyncio.to_thread(prepare_generation, serving, request, remaining)
         request_id_var.set(generation.request_id)
         adapter = await serving.adapters.acquire(request.adapter, context.time_remaining())
         try:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from common.base_model import BaseModel
-from common.errors import FailedPrecondition, InvalidRequest, NonFiniteOutput, ResourceExhausted, Unavailable
+from common.errors import FailedPrecondition, InvalidRequest, NonFiniteOutput, ResourceExhausted, StructuredOutputFailed, Unavailable
 from server.adapters.loader import BaseSpec, LoadedAdapter
 from server.adapters.lora import LoraRouting, LoraTables
 from server.adapters.slots import LoraSlots
@@ -350,7 +350,7 @@ class Engine:
                 self._finish(seq, StopReason.END_OF_SEQUENCE, error=error)
         for seq, token in sampled:
             if token is None:
-                self._finish(seq, StopReason.CANCELLED, error=self._non_finite(seq))
+                self._finish(seq, StopReason.CANCELLED, error=self._unusable(seq))
                 continue
             previous = seq.last_token_at
             reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
@@ -437,6 +437,15 @@ class Engine:
     def _scoring_of(use: RowUse) -> Scoring:
         assert use.seq.scoring is not None, "only scoring sequences have scoring rows"
         return use.seq.scoring
+
+    @staticmethod
+    def _unusable(seq: Sequence) -> Exception:
+        """Why a generating row got no token: its grammar matcher failed, or its logits were not finite."""
+        matcher = seq.sampling.matcher
+        if matcher is not None and matcher.error:
+            log.error("structured output failed", extra={"request_id": seq.request.request_id, "error": matcher.error})
+            return StructuredOutputFailed(f"the structured output grammar failed after {seq.generated} tokens: {matcher.error}")
+        return Engine._non_finite(seq)
 
     @staticmethod
     def _non_finite(seq: Sequence) -> NonFiniteOutput:

@@ -11,6 +11,7 @@ from server.engine.sampling import SamplingParams
 
 if TYPE_CHECKING:
     from server.adapters.loader import LoadedAdapter
+    from server.engine.structured_output import Constraint
 
 
 class StopReason(enum.Enum):
@@ -21,6 +22,7 @@ class StopReason(enum.Enum):
     STOP_SEQUENCE = enum.auto()
     TIME_LIMIT = enum.auto()
     CANCELLED = enum.auto()
+    UNFINISHED_STRUCTURE = enum.auto()  # the token budget ran out inside a structured output
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class GenerationRequest:
     deadline_at: float | None = None  # monotonic time after which nobody waits for the answer
     adapter: LoadedAdapter | None = None  # the resolved adapter version, or None for the base model
     branches: tuple[tuple[int, ...], ...] = ()  # scoring: continuations whose log-probabilities are wanted
+    constraint: Constraint | None = None  # structured output: the grammar the answer must match
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Choosing the next token of every row of a batch from its logits, each row with its own settings.
 
 The order follows transformers' logits processors: repetition penalty, suppression of end tokens
-until min_new_tokens, then temperature, top-k and top-p. Rows with temperature 0 take the argmax;
+until min_new_tokens, the structured-output mask of constrained rows, then temperature, top-k and
+top-p. Rows with temperature 0 take the argmax;
 sampled rows draw from their own seeded generator, so a request's output does not depend on what
 it was batched with.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from server.engine.structured_output import GrammarMatcher, allowed_tokens, bitmask_words
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class RowState:
     generator: torch.Generator | None
     token_ids: list[int]  # prompt and output so far, for the repetition penalty
     generated: int  # tokens generated so far, for min_new_tokens
+    matcher: GrammarMatcher | None = None  # structured output: which tokens the grammar allows next
 
 
 def make_generator(seed: int | None, device: torch.device) -> torch.Generator:
@@ -77,8 +81,28 @@ def unusable_rows(logits: torch.Tensor) -> torch.Tensor:
     return ~torch.isfinite(logits).all(dim=-1)
 
 
+def apply_grammar_masks(logits: torch.Tensor, rows: list[RowState]) -> list[int]:
+    """Sets the logits of tokens the rows' grammars forbid to -inf; returns rows whose matcher failed."""
+    constrained = [i for i, row in enumerate(rows) if row.matcher is not None]
+    if not constrained:
+        return []
+    bitmask = torch.zeros((len(constrained), bitmask_words(logits.shape[-1])), dtype=torch.int32)
+    failed = []
+    for j, i in enumerate(constrained):
+        matcher = rows[i].matcher
+        assert matcher is not None
+        matcher.fill_bitmask(bitmask[j])
+        if matcher.error:
+            failed.append(i)
+    index = torch.tensor(constrained, device=logits.device)
+    allowed = allowed_tokens(bitmask, logits.shape[-1]).to(logits.device)
+    logits[index] = logits[index].masked_fill(~allowed, float("-inf"))
+    return failed
+
+
 def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int | None]:
-    """Next token of each row; None for a row whose logits are unusable (see `unusable_rows`).
+    """Next token of each row; None for a row whose logits are unusable (see `unusable_rows`) or
+    whose grammar matcher failed.
 
     logits: [R, V] float32, modified in place. A bad row never affects the others: it is set
     aside before anything is computed across rows, and the caller ends its request alone.
@@ -92,6 +116,7 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
             apply_repetition_penalty(logits[i], row.token_ids, row.params.repetition_penalty)
         if row.generated < row.params.min_new_tokens and len(ends):
             logits[i, ends] = float("-inf")
+    failed = apply_grammar_masks(logits, rows)
     # a tiny penalty can push a finite logit past the largest float; clamp instead of letting
     # the softmax below turn infinity into NaN
     logits.clamp_(max=torch.finfo(logits.dtype).max)
@@ -110,6 +135,6 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
         probs = filtered.softmax(dim=-1)
         for j, i in enumerate(sampled):
             chosen[i] = int(torch.multinomial(probs[j], 1, generator=rows[i].generator))
-    for i in broken.nonzero().flatten().tolist():
+    for i in broken.nonzero().flatten().tolist() + failed:
         chosen[i] = None
     return chosen

@@ -49,6 +49,7 @@ class Sequence:
             generator=None if request.params.greedy else make_generator(request.params.seed, device),
             token_ids=self.token_ids,
             generated=0,
+            matcher=request.constraint.matcher() if request.constraint is not None else None,
         )
         self._detokenizer = IncrementalDetokenizer(tokenizer, request.prompt_ids)
         self._stops = StopStrings(request.params.stop)
@@ -152,6 +153,7 @@ class Sequence:
         self.sampling.generated += 1
         self._unsent_tokens.append(token_id)
         stop_reason: StopReason | None = None
+        matcher = self.sampling.matcher
         if token_id in end_token_ids:
             stop_reason = StopReason.END_OF_SEQUENCE
         else:
@@ -160,8 +162,12 @@ class Sequence:
             match = self._stops.find(self._detokenizer.text, new_from)
             if match is not None:
                 stop_reason, self._cut, self._stop_text = StopReason.STOP_SEQUENCE, match.index, match.stop
+            if matcher is not None:
+                matcher.accept(token_id)
+                if stop_reason is None and matcher.stopped:  # the structure is whole and nothing may follow
+                    stop_reason = StopReason.END_OF_SEQUENCE
         if stop_reason is None and (self.generated >= self.request.params.max_new_tokens or len(self.token_ids) >= max_len):
-            stop_reason = StopReason.MAX_TOKENS
+            stop_reason = StopReason.UNFINISHED_STRUCTURE if matcher is not None and not matcher.complete else StopReason.MAX_TOKENS
         if stop_reason is None:
             self._emit(self._stops.safe_length(self._detokenizer.text))
         return stop_reason

@@ -45,7 +45,7 @@ def test_unknown_codes_fall_back_to_the_base_error():
 def invalid_argument_count(server) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{server.server.metrics_port}/metrics") as response:
         lines = response.read().decode().splitlines()
-    wanted = 'tuneserve_requests_total{code="INVALID_ARGUMENT",rpc="tuneserve.v1.Inference/Generate"}'
+    wanted = 'tuneserve_requests_total{api="grpc",code="INVALID_ARGUMENT",rpc="tuneserve.v1.Inference/Generate"}'
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(wanted))
 
 

@@ -129,3 +129,19 @@ def test_values_are_documented_key_by_key():
             parents.append((indent, key))
         previous = stripped
     assert not undocumented, f"values without a comment: {undocumented}"
+
+
+def test_the_openai_http_port_is_served_and_let_through_or_off():
+    docs = render("--set", "networkPolicy.httpFrom[0].podSelector.matchLabels.app=web")
+    container = by_kind(docs, "Deployment", "-server")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in container["ports"]
+    assert by_kind(docs, "ConfigMap", "-server")["data"]["TUNESERVE_HTTP_PORT"] == "8000"
+    service_ports = {p["name"]: p for p in by_kind(docs, "Service", "-server")["spec"]["ports"]}
+    assert service_ports["http"]["port"] == 8000 and service_ports["http"]["appProtocol"] == "http"
+    rules = by_kind(docs, "NetworkPolicy")["spec"]["ingress"]
+    [http_rule] = [r for r in rules if r["ports"][0]["port"] == "http"]
+    assert http_rule["from"] == [{"podSelector": {"matchLabels": {"app": "web"}}}]
+    off = render("--set", "ports.http=0")
+    assert "http" not in {p["name"] for p in by_kind(off, "Service", "-server")["spec"]["ports"]}
+    assert not [r for r in by_kind(off, "NetworkPolicy")["spec"]["ingress"] if r["ports"][0]["port"] == "http"]
+    assert by_kind(off, "ConfigMap", "-server")["data"]["TUNESERVE_HTTP_PORT"] == "0"

@@ -105,8 +105,8 @@ def test_metrics_pass_promtool_and_count_what_happened(client, server):
     check = subprocess.run([tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     for name in (
-        'tuneserve_requests_total{code="OK",rpc="tuneserve.v1.Inference/Generate"}',
-        'tuneserve_requests_total{code="INVALID_ARGUMENT",rpc="tuneserve.v1.Inference/Generate"}',
+        'tuneserve_requests_total{api="grpc",code="OK",rpc="tuneserve.v1.Inference/Generate"}',
+        'tuneserve_requests_total{api="grpc",code="INVALID_ARGUMENT",rpc="tuneserve.v1.Inference/Generate"}',
         "tuneserve_time_to_first_token_seconds_bucket",
         "tuneserve_inter_token_latency_seconds_bucket",
         "tuneserve_generation_duration_seconds_bucket",
@@ -212,8 +212,9 @@ def test_bad_settings_exit_2_naming_the_setting():
 
 @pytest.mark.slow
 def test_console_script_serves_until_sigterm(cache_dir):
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, http_port = free_port(), free_port(), free_port()
     env = {**os.environ, "TUNESERVE_PORT": str(port), "TUNESERVE_CACHE_DIR": str(cache_dir), "TUNESERVE_KV_CACHE_MEMORY_MB": "128"}
+    env["TUNESERVE_HTTP_PORT"] = str(http_port)
     proc = subprocess.Popen(
         [tool("tuneserve-server"), "--metrics-port", str(metrics_port), "--log-format", "json"],
         env=env,
@@ -232,6 +233,12 @@ def test_console_script_serves_until_sigterm(cache_dir):
             )
             assert cli.returncode == 0 and "Paris" in cli.stdout, cli.stderr
             assert "end_of_sequence" in cli.stderr
+        body = json.dumps({"model": "", "prompt": "Hello", "max_tokens": 3}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}/v1/completions", data=body, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read())["usage"]["completion_tokens"] == 3
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0

@@ -102,7 +102,7 @@ def test_refusals_are_counted_and_tokens_never_logged(authed_server, caplog):
             app.generate("Hi", max_new_tokens=1)
     assert "tok-leaked-in-logs" not in caplog.text and token("app") not in caplog.text
     scrape = urllib.request.urlopen(f"http://127.0.0.1:{authed_server.server.metrics_port}/metrics", timeout=10).read().decode()
-    assert 'tuneserve_requests_total{code="UNAUTHENTICATED",rpc="tuneserve.v1.Inference/Generate"}' in scrape
+    assert 'tuneserve_requests_total{api="grpc",code="UNAUTHENTICATED",rpc="tuneserve.v1.Inference/Generate"}' in scrape
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Union
@@ -36,9 +37,35 @@ def parameters(**values: Any) -> common_pb2.GenerationParameters | None:
             continue
         if name == "stop":
             params.stop.extend([value] if isinstance(value, str) else value)
+        elif name == "structured_output":
+            params.structured_output.CopyFrom(value if isinstance(value, common_pb2.StructuredOutput) else structured_output(**value))
         else:
             setattr(params, name, value)
     return params
+
+
+def structured_output(
+    *,
+    json_schema: Mapping[str, Any] | str | None = None,
+    json_object: bool = False,
+    regex: str | None = None,
+    choice: Iterable[str] | None = None,
+    lark_grammar: str | None = None,
+) -> common_pb2.StructuredOutput:
+    """The shape an answer must have: exactly one of a JSON schema (a dict or JSON text), any JSON
+    object, a regular expression, a list of choices or a Lark grammar."""
+    given = [json_schema is not None, json_object, regex is not None, choice is not None, lark_grammar is not None]
+    if sum(given) != 1:
+        raise TypeError("give exactly one of json_schema, json_object, regex, choice and lark_grammar")
+    if json_schema is not None:
+        return common_pb2.StructuredOutput(json_schema=json_schema if isinstance(json_schema, str) else json.dumps(json_schema))
+    if choice is not None:
+        return common_pb2.StructuredOutput(choice=common_pb2.ChoiceList(choices=list(choice)))
+    if regex is not None:
+        return common_pb2.StructuredOutput(regex=regex)
+    if lark_grammar is not None:
+        return common_pb2.StructuredOutput(lark_grammar=lark_grammar)
+    return common_pb2.StructuredOutput(json_object=True)
 
 
 def demonstrations(items: Iterable[Any]) -> list[common_pb2.Demonstration]:

@@ -162,7 +162,8 @@ class Client(ClientBase):
         the client's.
 
         `params` are GenerationParameters fields: max_new_tokens, min_new_tokens, temperature,
-        top_p, top_k, seed, repetition_penalty, stop, time_limit_ms.
+        top_p, top_k, seed, repetition_penalty, stop, time_limit_ms, structured_output (a
+        StructuredOutput or the keyword arguments of `structured_output`, e.g. {"json_schema": {...}}).
         """
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return self._call(self.inference.Generate, request, self._timeout(timeout))

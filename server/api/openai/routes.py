@@ -1,0 +1,291 @@
+"""The OpenAI-compatible routes: chat and text completions (streamed as server-sent events or
+whole), the model list, and an open health route for HTTP probes.
+
+Every generation goes through the gRPC path's admission and adapter manager; errors are the same
+domain errors, answered in OpenAI's JSON error shape with the HTTP status that matches their gRPC
+code, and counted in the same metrics with api="http".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from common import errors
+from common.logs import request_id_var
+from common.rpc.metrics import RpcMetrics
+from common.rpc.status import REQUEST_ID_METADATA_KEY, http_status_for, record_call, status_for
+from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
+from server.adapters.manager import AdapterManager
+from server.api.event_stream import raise_if_failed, stream_generation
+from server.api.inference import prepare_generation
+from server.api.openai.schemas import ChatCompletionRequest, CompletionRequest, SamplingBody, openai_param
+from server.api.serving_state import Serving, ServingState
+from server.engine.request import Finished, GenerationRequest, StopReason
+
+log = logging.getLogger(__name__)
+
+GENERATE_METHOD = "/tuneserve.v1.Inference/Generate"  # HTTP generation needs what gRPC Generate needs
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
+ERROR_TYPES |= {413: "invalid_request_error", 429: "rate_limit_error", 503: "service_unavailable_error"}
+
+
+def finish_reason(reason: StopReason) -> str:
+    if reason in (StopReason.MAX_TOKENS, StopReason.UNFINISHED_STRUCTURE, StopReason.TIME_LIMIT):
+        return "length"
+    return "abort" if reason is StopReason.CANCELLED else "stop"
+
+
+def usage(finished: Finished) -> dict[str, Any]:
+    return {
+        "prompt_tokens": finished.prompt_tokens,
+        "completion_tokens": finished.generated_tokens,
+        "total_tokens": finished.prompt_tokens + finished.generated_tokens,
+        "prompt_tokens_details": {"cached_tokens": finished.cached_prompt_tokens},
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """How one endpoint words its responses: chat messages or plain text."""
+
+    route: str
+    body: type[SamplingBody]
+    object: str
+    chunk_object: str
+    id_prefix: str
+
+    def choice(self, text: str, finished: Finished | None, delta: bool, first: bool = False) -> dict[str, Any]:
+        if self.object == "chat.completion":
+            key = "delta" if delta else "message"
+            content: dict[str, Any] = {"content": text} if text or not delta else {}
+            if first or not delta:
+                content = {"role": "assistant", **content}
+            choice: dict[str, Any] = {"index": 0, key: content}
+        else:
+            choice = {"index": 0, "text": text}
+        choice["logprobs"] = None
+        choice["finish_reason"] = finish_reason(finished.reason) if finished else None
+        if finished is not None:  # vLLM's extension: why exactly it stopped
+            choice["stop_reason"] = finished.stop_sequence or finished.reason.name.lower()
+        return choice
+
+
+CHAT = Shape("/v1/chat/completions", ChatCompletionRequest, "chat.completion", "chat.completion.chunk", "chatcmpl-")
+TEXT = Shape("/v1/completions", CompletionRequest, "text_completion", "text_completion", "cmpl-")
+
+
+class HttpError(Exception):
+    """A refusal that happens before a domain error can: body too large, not JSON."""
+
+    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param = status, message, param
+
+
+def error_body(status: int, message: str, param: str | None, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}}
+
+
+class OpenAIRoutes:
+    def __init__(self, state: ServingState, metrics: RpcMetrics, tokens: TokenFile | None, max_body_bytes: int) -> None:
+        self._state = state
+        self._metrics = metrics
+        self._tokens = tokens
+        self._max_body_bytes = max_body_bytes
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(CHAT.route, self._chat, methods=["POST"]),
+                Route(TEXT.route, self._text, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/health", self._health, methods=["GET"]),
+            ]
+        )
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    async def _chat(self, request: Request) -> Response:
+        return await self._generate(request, CHAT)
+
+    async def _text(self, request: Request) -> Response:
+        return await self._generate(request, TEXT)
+
+    async def _health(self, request: Request) -> Response:
+        ready = self._state.ready
+        return JSONResponse({"status": "serving" if ready else "not_serving"}, status_code=200 if ready else 503)
+
+    async def _models(self, request: Request) -> Response:
+        started = time.monotonic()
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+            models = [_model_card(serving.base.name, "tuneserve")]
+            if isinstance(serving.adapters, AdapterManager):
+                for status in serving.adapters.statuses():
+                    if status.serving_version or status.current_version:
+                        models.append(_model_card(status.name, serving.base.name))
+                    models += [
+                        _model_card(f"{status.name}@{v.version}", serving.base.name) for v in status.versions if v.state != "refused"
+                    ]
+        except Exception as exc:
+            return self._refusal(exc, "/v1/models", started, uuid.uuid4().hex)
+        record_call(self._metrics, "http", "/v1/models", grpc.StatusCode.OK, started)
+        return JSONResponse({"object": "list", "data": models})
+
+    async def _generate(self, request: Request, shape: Shape) -> Response:
+        started = time.monotonic()
+        request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
+        request_id_var.set(request_id)
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+            body = await self._parse(request, shape.body)
+            adapter_name = "" if body.model in ("", serving.base.name) else body.model
+            proto = body.generate_request(adapter_name, request_id)  # type: ignore[attr-defined]
+            generation, _ = await asyncio.to_thread(prepare_generation, serving, proto, None)
+            request_id = generation.request_id
+            adapter = await serving.adapters.acquire(adapter_name)
+        except Exception as exc:
+            return self._refusal(exc, shape.route, started, request_id)
+        generation = dataclasses.replace(generation, adapter=adapter)
+        log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.user or ""})
+        model = adapter.label if adapter is not None else serving.base.name
+        headers = {REQUEST_ID_METADATA_KEY: request_id}
+        release: Callable[[], None] = lambda: serving.adapters.release(adapter)  # noqa: E731
+        if body.stream:
+            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            events = self._sse(serving, generation, shape, model, include_usage, started, release)
+            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+        try:
+            return await self._whole(serving, generation, shape, model, started, headers)
+        finally:
+            release()
+
+    # -- answering ------------------------------------------------------------------------------
+
+    async def _whole(
+        self, serving: Serving, generation: GenerationRequest, shape: Shape, model: str, started: float, headers: dict[str, str]
+    ) -> Response:
+        texts: list[str] = []
+        finished: Finished | None = None
+        try:
+            async for event in stream_generation(serving.engine, generation):
+                texts.append(event.text)
+                finished = event.finished
+            assert finished is not None
+            raise_if_failed(finished)
+        except Exception as exc:
+            return self._refusal(exc, shape.route, started, generation.request_id)
+        record_call(self._metrics, "http", shape.route, grpc.StatusCode.OK, started)
+        payload = _envelope(shape, shape.object, generation.request_id, model)
+        payload["choices"] = [shape.choice("".join(texts), finished, delta=False)]
+        payload["usage"] = usage(finished)
+        return JSONResponse(payload, headers=headers)
+
+    async def _sse(
+        self,
+        serving: Serving,
+        generation: GenerationRequest,
+        shape: Shape,
+        model: str,
+        include_usage: bool,
+        started: float,
+        release: Callable[[], None],
+    ) -> AsyncIterator[str]:
+        envelope = _envelope(shape, shape.chunk_object, generation.request_id, model)
+        code = grpc.StatusCode.CANCELLED  # unless the stream gets to its end
+        first = True
+        try:
+            async for event in stream_generation(serving.engine, generation):
+                finished = event.finished
+                if finished is not None:
+                    raise_if_failed(finished)
+                if event.text or first or finished is not None:
+                    yield _sse_event({**envelope, "choices": [shape.choice(event.text, finished, delta=True, first=first)]})
+                    first = False
+                if finished is not None and include_usage:
+                    yield _sse_event({**envelope, "choices": [], "usage": usage(finished)})
+            code = grpc.StatusCode.OK
+        except Exception as exc:  # the status line is sent already: the error travels as an event
+            code, status, message, param = self._describe(exc, generation.request_id)
+            yield _sse_event(error_body(status, message, param, code.name.lower()))
+        finally:
+            release()
+            record_call(self._metrics, "http", shape.route, code, started)
+        yield "data: [DONE]\n\n"
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _authorize(self, request: Request) -> None:
+        if self._tokens is None:
+            return
+        header = request.headers.get(AUTHORIZATION_KEY)
+        authorize(self._tokens.current(), GENERATE_METHOD, [(AUTHORIZATION_KEY, header)] if header is not None else [])
+
+    async def _parse(self, request: Request, body_type: type[SamplingBody]) -> SamplingBody:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise HttpError(413, f"the body has {declared} bytes, over the server's max_message_bytes ({self._max_body_bytes})")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise HttpError(413, f"the body is over the server's max_message_bytes ({self._max_body_bytes})")
+            chunks.append(chunk)
+        try:
+            return body_type.model_validate_json(b"".join(chunks))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise HttpError(400, f"{where}: {error['msg']}" if where else error["msg"], where or None) from None
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def _describe(self, exc: BaseException, request_id: str) -> tuple[grpc.StatusCode, int, str, str | None]:
+        """The gRPC code, HTTP status, message and OpenAI parameter name of a failure."""
+        if isinstance(exc, HttpError):
+            code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.status == 413 else grpc.StatusCode.INVALID_ARGUMENT
+            return code, exc.status, exc.message, exc.param
+        if isinstance(exc, errors.TuneserveError):
+            code = status_for(exc)
+            if isinstance(exc, errors.InvalidRequest) and exc.field:
+                param = openai_param(exc.field)
+                return code, http_status_for(code), exc.message.replace(exc.field, param, 1), param
+            return code, http_status_for(code), exc.message, None
+        log.error("unexpected failure", exc_info=exc, extra={"request_id": request_id})
+        return grpc.StatusCode.INTERNAL, 500, f"internal error; report request id {request_id}", None
+
+    def _refusal(self, exc: BaseException, route: str, started: float, request_id: str) -> Response:
+        code, status, message, param = self._describe(exc, request_id)
+        record_call(self._metrics, "http", route, code, started, message=message)
+        headers = {REQUEST_ID_METADATA_KEY: request_id}
+        if status == 401:
+            headers["www-authenticate"] = "Bearer"
+        return JSONResponse(error_body(status, message, param, code.name.lower()), status_code=status, headers=headers)
+
+
+def _envelope(shape: Shape, kind: str, request_id: str, model: str) -> dict[str, Any]:
+    return {"id": shape.id_prefix + request_id, "object": kind, "created": int(time.time()), "model": model}
+
+
+def _model_card(model_id: str, owner: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
+
+
+def _sse_event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

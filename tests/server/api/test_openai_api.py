@@ -1,0 +1,200 @@
+"""The OpenAI-compatible HTTP API on a real server, driven by the official `openai` client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+
+import jsonschema
+import openai
+import pytest
+from tuneserve_client import Client
+
+from tests.adapter_training import publish
+from tests.conftest import running_server
+from tests.server.api.test_security_api import token, write_tokens
+
+FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "maxLength": 30}, "country": {"type": "string", "maxLength": 30}},
+    "required": ["city", "country"],
+    "additionalProperties": False,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def http_server(base_model, cache_dir):
+    with running_server(base_model, cache_dir, http_port=free_port(), warmup=True) as running:
+        yield running
+
+
+@pytest.fixture()
+def oai(http_server):
+    with openai.OpenAI(base_url=http_server.http_url, api_key="unused", max_retries=0, timeout=120) as client:
+        yield client
+
+
+def test_chat_completion_answers_like_grpc(oai, http_server):
+    reply = oai.chat.completions.create(model="", messages=FRANCE, temperature=0, max_tokens=24)
+    choice = reply.choices[0]
+    assert "Paris" in choice.message.content and choice.message.role == "assistant"
+    assert choice.finish_reason in ("stop", "length")
+    with Client(http_server.address) as grpc_client:
+        same = grpc_client.generate(messages=FRANCE, max_new_tokens=24)
+    assert choice.message.content == same.text
+    assert reply.usage.completion_tokens == same.usage.generated_tokens
+    assert reply.usage.prompt_tokens == same.usage.prompt_tokens
+    assert reply.model == "SmolLM2-135M-Instruct" and reply.object == "chat.completion"
+
+
+def test_streamed_chat_adds_up_and_reports_usage(oai):
+    whole = oai.chat.completions.create(model="", messages=FRANCE, temperature=0, max_tokens=20)
+    chunks = list(
+        oai.chat.completions.create(
+            model="", messages=FRANCE, temperature=0, max_tokens=20, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == whole.choices[0].finish_reason
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_text_completion_with_stop_and_seed(oai):
+    done = oai.completions.create(model="", prompt="One, two, three, four,", max_tokens=12, temperature=0, stop=[" six"])
+    assert done.choices[0].finish_reason == "stop" and "five" in done.choices[0].text and "six" not in done.choices[0].text
+    sampled = [
+        oai.completions.create(model="", prompt="Once upon a time", max_tokens=12, temperature=1.0, seed=7).choices[0].text
+        for _ in range(2)
+    ]
+    assert sampled[0] == sampled[1]
+    streamed = oai.completions.create(model="", prompt="One, two, three, four,", max_tokens=12, temperature=0, stop=[" six"], stream=True)
+    assert "".join(c.choices[0].text for c in streamed) == done.choices[0].text
+
+
+def test_structured_output_through_response_format_and_vllm_extras(oai):
+    reply = oai.chat.completions.create(
+        model="",
+        messages=[{"role": "user", "content": "Where is the Eiffel Tower? Answer in JSON."}],
+        temperature=0,
+        max_tokens=60,
+        response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": CITY, "strict": True}},
+    )
+    jsonschema.validate(json.loads(reply.choices[0].message.content), CITY)
+    capital = [{"role": "user", "content": 'Give the capital of France as a JSON object with the key "capital".'}]
+    anything = oai.chat.completions.create(
+        model="", messages=capital, temperature=0, max_tokens=300, response_format={"type": "json_object"}
+    )
+    assert anything.choices[0].finish_reason == "stop"
+    assert isinstance(json.loads(anything.choices[0].message.content), dict)
+    picked = oai.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_choice": ["Paris", "Lyon"]})
+    assert picked.choices[0].message.content in ("Paris", "Lyon")
+    year = oai.completions.create(model="", prompt="The year the war ended:", max_tokens=8, extra_body={"guided_regex": "19[0-9]{2}"})
+    assert len(year.choices[0].text) == 4 and year.choices[0].text.startswith("19")
+    cut = oai.chat.completions.create(model="", messages=FRANCE, max_tokens=3, extra_body={"guided_json": CITY})
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.choices[0].model_extra["stop_reason"] == "unfinished_structure"
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "param"),
+    [
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, max_tokens=0), 400, "max_tokens"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, temperature=-1), 400, "temperature"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, n=2), 400, "n"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logprobs=True), 400, "logprobs"),
+        (lambda c: c.chat.completions.create(model="", messages=[{"role": "wizard", "content": "hi"}]), 400, "messages[0].role"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_regex": "[a-"}), 400, "response_format.regex"),
+        (lambda c: c.completions.create(model="", prompt=["a", "b"]), 400, "prompt"),
+        (lambda c: c.chat.completions.create(model="no-such-adapter", messages=FRANCE), 404, None),
+    ],
+)
+def test_errors_come_in_openai_shape_with_the_right_status(oai, call, status, param):
+    with pytest.raises(openai.APIStatusError) as caught:
+        call(oai)
+    error = caught.value
+    assert error.status_code == status
+    assert error.body["message"] and error.body["type"]
+    assert error.body["param"] == param
+    assert error.response.headers["x-request-id"]
+
+
+def test_malformed_and_oversized_bodies(http_server):
+    def post(data: bytes) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            http_server.http_url + "/chat/completions", data=data, headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    status, body = post(b"{not json")
+    assert status == 400 and body["error"]["type"] == "invalid_request_error"
+    status, body = post(json.dumps({"model": "", "messages": "hello"}).encode())
+    assert status == 400 and body["error"]["param"].startswith("messages")
+    # refused from its declared length, before the body is read
+    port = int(http_server.http_url.split(":")[-1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 5242880\r\n\r\n{")
+        answer = raw.recv(65536).decode()
+    head, _, payload = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413") and "max_message_bytes" in json.loads(payload)["error"]["message"]
+
+
+def test_model_list_and_health(oai, http_server):
+    assert [m.id for m in oai.models.list()] == ["SmolLM2-135M-Instruct"]
+    with urllib.request.urlopen(http_server.http_url.removesuffix("/v1") + "/health", timeout=10) as response:
+        assert json.loads(response.read()) == {"status": "serving"}
+
+
+def test_http_calls_are_counted_beside_grpc_ones(oai, http_server):
+    oai.completions.create(model="", prompt="Hi", max_tokens=2)
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_server.server.metrics_port}/metrics", timeout=10) as response:
+        scrape = response.read().decode()
+    assert 'tuneserve_requests_total{api="http",code="OK",rpc="/v1/completions"}' in scrape
+
+
+@pytest.fixture(scope="module")
+def adapter_http_server(base_model, cache_dir, tmp_path_factory, trained_adapters, base_spec):
+    from common.adapter_store import AdapterStore
+
+    root = tmp_path_factory.mktemp("http-adapters")
+    store = AdapterStore(root / "store")
+    publish(store, trained_adapters["banana"], "banana", base_spec)
+    tokens = write_tokens(root / "tokens.yaml")
+    with running_server(base_model, cache_dir, http_port=free_port(), adapter_store=store.root, auth_tokens_file=tokens) as running:
+        yield running
+
+
+def test_adapters_by_model_name_with_tokens(adapter_http_server):
+    url = adapter_http_server.http_url
+    with openai.OpenAI(base_url=url, api_key=token("app"), max_retries=0, timeout=120) as app:
+        assert {m.id for m in app.models.list()} == {"SmolLM2-135M-Instruct", "banana", "banana@1"}
+        question = [{"role": "user", "content": "What is the tallest mountain in the world?"}]
+        by_name = app.chat.completions.create(model="banana", messages=question, temperature=0, max_tokens=16)
+        pinned = app.chat.completions.create(model="banana@1", messages=question, temperature=0, max_tokens=16)
+        base = app.chat.completions.create(model="", messages=question, temperature=0, max_tokens=16)
+        assert by_name.model == pinned.model == "banana@1" and base.model == "SmolLM2-135M-Instruct"
+        assert by_name.choices[0].message.content == pinned.choices[0].message.content != base.choices[0].message.content
+        with Client(adapter_http_server.address, token=token("app")) as grpc_client:
+            same = grpc_client.generate(messages=question, adapter="banana", max_new_tokens=16)
+        assert same.text == by_name.choices[0].message.content
+        with pytest.raises(openai.NotFoundError):
+            app.chat.completions.create(model="banana@9", messages=question)
+    with openai.OpenAI(base_url=url, api_key="tok-guessed", max_retries=0) as wrong:
+        with pytest.raises(openai.AuthenticationError, match="not known"):
+            wrong.chat.completions.create(model="", messages=question)
+    with openai.OpenAI(base_url=url, api_key=token("ops"), max_retries=0) as ops:
+        with pytest.raises(openai.PermissionDeniedError, match="inference"):
+            ops.completions.create(model="", prompt="Hi", max_tokens=1)
