@@ -43,7 +43,7 @@ def examples(limit: int):
     return [Example(i + 1, r["text"], r["label"]) for i, r in enumerate(rows)]
 
 
-def run_variant(variant: str, steps: int, count: int) -> dict:
+def run_variant(variant: str, steps: int, count: int, dtype: str) -> dict:
     """In a child process: loads the model, trains `steps` steps, reports tokens/s and max RSS."""
     from common.base_model import load_base_model
     from common.settings import ModelSettings
@@ -51,7 +51,8 @@ def run_variant(variant: str, steps: int, count: int) -> dict:
     from trainer.config import Hyperparameters
     from trainer.data import tokenize
 
-    base = load_base_model(ModelSettings())
+    # what the trainer loads: no quantization (QLoRA aside), the dtype setting (auto by default)
+    base = load_base_model(ModelSettings(quantization="none", dtype=dtype))
     tok = base.tokenizer
     spec = TaskSpec(name="sentiment", kind="classification", instruction=INSTRUCTION, labels=["negative", "positive"])
     data, _ = tokenize(tok, spec, examples(count), 1024, tok.eos_token_id)
@@ -111,6 +112,7 @@ def run_variant(variant: str, steps: int, count: int) -> dict:
         "tokens": tokens,
         "peak_rss_mb": rss_after / 1024,
         "training_rss_mb": (rss_after - rss_before) / 1024,
+        "dtype": str(base.dtype).removeprefix("torch."),
     }
 
 
@@ -152,26 +154,44 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--quality", action="store_true", help="also train on the full set and report holdout accuracy")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not (DATA / "train.jsonl").is_file():
         print("run python examples/sentiment/prepare.py first", file=sys.stderr)
         return 2
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.steps, args.examples)))
+        print(json.dumps(run_variant(args.variant, args.steps, args.examples, args.dtype)))
         return 0
     results = {}
-    for variant in ("transformers", "tuneserve"):
+    # the trainer's default (dtype auto: bf16 on a CPU with native bf16) against the baseline on
+    # the same dtype, and the trainer once more in float32 to show what the automatic choice gains
+    for name, variant, dtype in (
+        ("transformers", "transformers", "auto"),
+        ("tuneserve", "tuneserve", "auto"),
+        ("tuneserve fp32", "tuneserve", "float32"),
+    ):
         out = subprocess.run(
-            [sys.executable, __file__, "--variant", variant, "--steps", str(args.steps), "--examples", str(args.examples)],
+            [
+                sys.executable,
+                __file__,
+                "--variant",
+                variant,
+                "--dtype",
+                dtype,
+                "--steps",
+                str(args.steps),
+                "--examples",
+                str(args.examples),
+            ],
             capture_output=True,
             text=True,
             check=True,
             env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
         )
-        results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
-        r = results[variant]
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        r = results[name]
         print(
-            f"{variant:>12}: {r['tokens_per_s']:7.1f} tok/s over {args.steps} "
+            f"{name:>14} ({r['dtype']}): {r['tokens_per_s']:7.1f} tok/s over {args.steps} "
             f"steps ({r['tokens']} tokens), peak RSS {r['peak_rss_mb']:.0f} MB "
             f"(+{r['training_rss_mb']:.0f} MB while training)",
             flush=True,
@@ -181,6 +201,10 @@ def main() -> int:
         f"{results['tuneserve']['tokens_per_s'] / results['transformers']['tokens_per_s']:.2f}"
     )
     print(f"peak RSS tuneserve / transformers Trainer: {results['tuneserve']['peak_rss_mb'] / results['transformers']['peak_rss_mb']:.2f}")
+    print(
+        f"tokens/s tuneserve {results['tuneserve']['dtype']} / tuneserve float32: "
+        f"{results['tuneserve']['tokens_per_s'] / results['tuneserve fp32']['tokens_per_s']:.2f}"
+    )
     if args.quality:
         q = quality(args.examples)
         report = q["report"]
@@ -193,7 +217,7 @@ def main() -> int:
         if report.get("forgetting"):
             f = report["forgetting"]
             print(f"forgetting probe (MMLU, {f['questions']} q): base {f['base_accuracy']:.3f}, adapter {f['adapter_accuracy']:.3f}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPU, float32")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, CPU")
     return 0
 
 

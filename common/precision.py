@@ -1,7 +1,7 @@
 """Which dtype and weight format the base model runs in, chosen for the hardware at hand.
 
 `auto` picks what is fastest here while keeping quality (tests/server/engine/test_quality.py checks
-it against float32; bench/kernels.py measures the kernels behind these rules):
+it against float32; bench/weight_kernels.py measures the kernels behind these rules):
 
 * CUDA: bfloat16 (float16 without bf16 support) with nf4 weights through bitsandbytes.
 * A CPU with native bf16 (avx512_bf16 or AMX): bfloat16, with the decoder's linear layers also kept
@@ -95,7 +95,7 @@ def choose(dtype: str, quantization: str, device: torch.device) -> Precision:
     if chosen_quantization == "int4" and (device.type != "cpu" or chosen_dtype != torch.bfloat16 or not int4_kernels_available()):
         raise ValueError("quantization int4 runs on the CPU with dtype bfloat16 (aten's int4 kernels); use nf4 on CUDA")
     # The CPU's attention kernels are several times faster in float32 than in bf16 (10x for 32
-    # decode rows, bench/kernels.py), and keys and values of a small model are cheap to hold.
+    # decode rows, bench/weight_kernels.py), and keys and values of a small model are cheap to hold.
     kv_dtype = chosen_dtype if device.type == "cuda" else torch.float32
     if kv_dtype != chosen_dtype:
         reasons.append("float32 KV cache and attention (faster on the CPU)")

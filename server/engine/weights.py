@@ -5,7 +5,7 @@ decoder layer is four matrix products instead of seven. With the `int4` precisio
 (common.precision) every fused matrix also carries a 4-bit copy in groups of 32, and the
 language-model head an 8-bit one: a step with few rows (decoding) streams those, a quarter and a
 half of the bytes; a step with many rows (prefill, large batches) uses the full weights, where
-that is faster (bench/kernels.py measures where the two cross). A step that scores labels
+that is faster (bench/weight_kernels.py measures where the two cross). A step that scores labels
 (Classify) takes its logits from the full head: the 8-bit one keeps generation's perplexity within
 0.2% but moves close label scores enough to cost classification accuracy
 (tests/server/engine/test_quality.py). The Hugging Face modules keep
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-# Rows up to which a step uses each quantized copy (bench/kernels.py, weights streamed, on this
+# Rows up to which a step uses each quantized copy (bench/weight_kernels.py, weights streamed, on this
 # project's reference CPU: 2 cores, avx512_bf16): the int4 kernel is 4-5x faster than bf16 at 1 row,
 # 1.2-2x at 8 to 16, slower from 24; the int8 one 2x at 1 row, 1.6x at 4, slower from 8.
 MAX_ROWS = {"int4": 16, "int8": 6}

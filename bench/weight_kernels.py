@@ -7,7 +7,7 @@ of 32). Then the decode attention over a 200-token context at 1, 8 and 32 rows i
 bfloat16. Prints microseconds per call and each format's speed relative to bfloat16; the rows
 where each format stops winning set server.engine.weights.MAX_ROWS.
 
-    python bench/kernels.py [--rows 1,2,4,8,16,32]
+    python bench/weight_kernels.py [--rows 1,2,4,8,16,32]
 """
 
 from __future__ import annotations
