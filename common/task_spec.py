@@ -9,9 +9,11 @@ functions, so a task is served with exactly the prompt it was trained on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import llguidance
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.adapter_manifest import check_name
@@ -60,6 +62,9 @@ class TaskSpec(BaseModel):
     """Adapter that backs the task ("name" or "name@version"); empty: the base model with demonstrations."""
     parameters: dict[str, Any] = Field(default_factory=dict)
     """Default decoding parameters (GenerationParameters fields) of RunTask."""
+    output_schema: dict[str, Any] | None = None
+    """Generation tasks: a JSON schema every answer validates against. It is written into the
+    instruction (of training prompts too) and enforced by structured output when serving."""
 
     @field_validator("name")
     @classmethod
@@ -80,6 +85,12 @@ class TaskSpec(BaseModel):
                 raise ValueError("labels must be distinct and non-empty")
         elif self.labels:
             raise ValueError("only classification tasks have labels")
+        if self.output_schema is not None:
+            if self.kind != "generation":
+                raise ValueError("only generation tasks have an output_schema (classification answers one of its labels)")
+            problem = llguidance.LLMatcher.validate_grammar(llguidance.LLMatcher.grammar_from_json_schema(self.schema_text()))
+            if problem:
+                raise ValueError(f"output_schema is not a usable JSON schema: {problem.strip().splitlines()[0]}")
         unknown = sorted(set(self.parameters) - PARAMETER_NAMES)
         if unknown:
             raise ValueError(f"parameters {unknown} are not decoding parameters ({', '.join(sorted(PARAMETER_NAMES))})")
@@ -89,10 +100,16 @@ class TaskSpec(BaseModel):
     def format(self) -> str:
         return self.input_format or ("{input}" if self.template == "chat" else DEFAULT_PLAIN_FORMAT)
 
+    def schema_text(self) -> str:
+        """The output schema as compact JSON with sorted keys (the same text in every prompt)."""
+        return json.dumps(self.output_schema, sort_keys=True, separators=(",", ":"))
+
     def system_text(self) -> str:
         parts = [self.instruction.strip()] if self.instruction.strip() else []
         if self.kind == "classification":
             parts.append(f"Answer with one of: {', '.join(self.labels)}.")
+        if self.output_schema is not None:
+            parts.append(f"Answer with JSON that follows this JSON schema: {self.schema_text()}")
         return "\n".join(parts)
 
 

@@ -8,10 +8,11 @@ with a cosine schedule after a 3% warm-up, batches of 8, gradient clipping at 1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.adapter_manifest import ALL_LINEAR
 from common.settings import ModelSettings, SecuritySettings, default_cache_dir, settings_config
@@ -89,6 +90,19 @@ class TaskConfig(BaseModel):
     """How the input is written into the prompt; must contain {input}. Empty: the template's default."""
     labels: list[str] = Field(default_factory=list)
     """Labels of a classification task; empty: the distinct labels of the data."""
+    output_schema: dict[str, Any] | None = None
+    """Generation tasks: the JSON schema every answer follows (JSON text is accepted too); written
+    into the training prompts and enforced by structured output when the adapter serves the task."""
+
+    @field_validator("output_schema", mode="before")
+    @classmethod
+    def _schema_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"output_schema is not JSON: {exc}") from None
+        return value
 
 
 class JobConfig(BaseModel):

@@ -104,6 +104,7 @@ def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpe
             input_format=task.input_format,
             labels=labels if kind == "classification" else [],
             adapter=config.adapter_name,
+            output_schema=task.output_schema,
         )
     except ValueError as exc:
         raise InvalidRequest("task", str(exc)) from None

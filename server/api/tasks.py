@@ -88,6 +88,7 @@ def task_info(task: Task, serving: Serving) -> tasks_pb2.TaskInfo:
         demonstrations=len(spec.demonstrations),
         source=task.source,
         default_parameters=parameters_proto(spec.parameters),
+        output_schema=spec.schema_text() if spec.output_schema is not None else "",
     )
 
 
@@ -228,6 +229,12 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         remaining = context.time_remaining()
         async with self._call(task, context) as call:
             defaults = parameters_proto(call.spec.parameters)
+            if call.spec.output_schema is not None:
+                if params is not None and params.HasField("structured_output"):
+                    raise InvalidRequest(
+                        "parameters.structured_output", f"task {task.spec.name!r} answers by its own output_schema; leave this unset"
+                    )
+                defaults.structured_output.json_schema = call.spec.schema_text()
 
             def prepare() -> tuple[GenerationRequest, PromptNote]:
                 prompt, note = render_input(call, request.input, serving.admission.budget(params, defaults), "input")

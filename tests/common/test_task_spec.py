@@ -42,8 +42,28 @@ def test_plain_prompts(base_model):
         (dict(kind="generation", labels=["a", "b"]), "only classification tasks have labels"),
         (dict(input_format="no placeholder"), "{input} exactly once"),
         (dict(name="../x"), "may only use letters"),
+        (dict(kind="classification", labels=["a", "b"], output_schema={"type": "object"}), "only generation tasks have an output_schema"),
+        (dict(output_schema={"type": "wat"}), "not a usable JSON schema"),
     ],
 )
 def test_invalid_specs(fields, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace("{", r"\{")):
         TaskSpec(**{"name": "t", **fields})
+
+
+def test_an_output_schema_is_written_into_every_prompt_as_the_same_text(base_model):
+    schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
+    spec = TaskSpec(name="place", instruction="Where is it?", output_schema=schema)
+    assert spec.schema_text() == '{"properties":{"city":{"type":"string"}},"required":["city"],"type":"object"}'
+    assert spec.system_text() == f"Where is it?\nAnswer with JSON that follows this JSON schema: {spec.schema_text()}"
+    assert spec.schema_text() in render_prompt(base_model.tokenizer, spec, "the Eiffel Tower")
+
+
+def test_the_trainer_takes_the_schema_as_json_text_and_publishes_it_in_the_spec():
+    from trainer.config import JobConfig
+    from trainer.job import task_spec
+
+    config = JobConfig.model_validate({"adapter_name": "place", "task": {"output_schema": '{"type": "object"}'}})
+    assert task_spec(config, "prompt_completion", []).output_schema == {"type": "object"}
+    with pytest.raises(ValueError, match="output_schema is not JSON"):
+        JobConfig.model_validate({"adapter_name": "place", "task": {"output_schema": "{nope"}})

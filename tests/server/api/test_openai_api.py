@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.error
 import urllib.request
 
 import jsonschema
@@ -198,3 +199,27 @@ def test_adapters_by_model_name_with_tokens(adapter_http_server):
     with openai.OpenAI(base_url=url, api_key=token("ops"), max_retries=0) as ops:
         with pytest.raises(openai.PermissionDeniedError, match="inference"):
             ops.completions.create(model="", prompt="Hi", max_tokens=1)
+
+
+def test_the_http_port_serves_tls_and_mutual_tls_from_the_grpc_certificates(base_model, cache_dir, tmp_path):
+    import ssl
+
+    from tests.certs import CertificateAuthority
+
+    ca = CertificateAuthority(tmp_path, "http-test-ca")
+    server_pem, client_pem = ca.issue("server", server=True), ca.issue("client", server=False)
+    port = free_port()
+    settings = dict(tls_cert_file=server_pem.cert, tls_key_file=server_pem.key, tls_client_ca_file=ca.pem.cert, http_port=port)
+    body = json.dumps({"model": "", "prompt": "Hello", "max_tokens": 2}).encode()
+    with running_server(base_model, cache_dir, **settings):
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{port}/v1/completions", data=body, headers={"content-type": "application/json"}
+        )
+        trusted = ssl.create_default_context(cafile=str(ca.pem.cert))
+        with pytest.raises(OSError):  # no client certificate: the handshake is refused
+            urllib.request.urlopen(request, timeout=30, context=trusted)
+        trusted.load_cert_chain(str(client_pem.cert), str(client_pem.key))
+        with urllib.request.urlopen(request, timeout=30, context=trusted) as response:
+            assert json.loads(response.read())["usage"]["completion_tokens"] == 2
+        with pytest.raises(OSError):  # plaintext on the TLS port
+            urllib.request.urlopen(request.full_url.replace("https", "http"), data=body, timeout=30)

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from tuneserve.v1 import common_pb2
@@ -48,12 +49,26 @@ CAPITALS = {
     "parameters": {"max_new_tokens": 8},
 }
 
+PLACE_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "maxLength": 30}, "country": {"type": "string", "maxLength": 30}},
+    "required": ["city", "country"],
+    "additionalProperties": False,
+}
+PLACES = {
+    "name": "places",
+    "kind": "generation",
+    "instruction": "Say where the landmark is.",
+    "output_schema": PLACE_SCHEMA,
+    "parameters": {"max_new_tokens": 60},
+}
+
 
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tasks")
     (root / "sentiment.yaml").write_text(yaml.safe_dump(SENTIMENT))
-    (root / "more.yaml").write_text(yaml.safe_dump({"tasks": [SHARED_PREFIX, CAPITALS]}))
+    (root / "more.yaml").write_text(yaml.safe_dump({"tasks": [SHARED_PREFIX, CAPITALS, PLACES]}))
     (root / "broken.yaml").write_text(yaml.safe_dump({"name": "oops", "kind": "classification", "labels": ["only-one"]}))
     return root
 
@@ -134,6 +149,17 @@ def test_run_task_uses_its_demonstrations_and_defaults(tasks):
     assert "".join(c.text for c in streamed) == reply.text
     assert streamed[-1].prompt_info.prompt_tokens == reply.prompt_info.prompt_tokens
     assert tasks.run_task("capitals", "Spain", max_new_tokens=1).usage.generated_tokens == 1, "request parameters override the task's"
+
+
+def test_a_task_with_an_output_schema_always_answers_json_that_validates(tasks):
+    assert json.loads(tasks.get_task("places").output_schema) == PLACE_SCHEMA
+    for landmark in ("the Eiffel Tower", "the Colosseum", "Big Ben", "the Statue of Liberty"):
+        reply = tasks.run_task("places", landmark)
+        assert reply.stop_reason == common_pb2.STOP_REASON_END_OF_SEQUENCE
+        jsonschema.validate(json.loads(reply.text), PLACE_SCHEMA)
+    with pytest.raises(errors.InvalidArgumentError, match="answers by its own output_schema") as info:
+        tasks.run_task("places", "Big Ben", structured_output={"regex": "x"})
+    assert info.value.field == "parameters.structured_output"
 
 
 def test_task_errors(tasks):

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TaskInfo(_message.Message):
-    __slots__ = ("name", "kind", "labels", "instruction", "template", "input_format", "backing", "adapter", "demonstrations", "source", "default_parameters")
+    __slots__ = ("name", "kind", "labels", "instruction", "template", "input_format", "backing", "adapter", "demonstrations", "source", "default_parameters", "output_schema")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class TaskInfo(_message.Message):
     DEMONSTRATIONS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     labels: _containers.RepeatedScalarFieldContainer[str]
@@ -32,7 +33,8 @@ class TaskInfo(_message.Message):
     demonstrations: int
     source: str
     default_parameters: _common_pb2.GenerationParameters
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., backing: _Optional[_Union[_common_pb2.TaskBacking, str]] = ..., adapter: _Optional[str] = ..., demonstrations: _Optional[int] = ..., source: _Optional[str] = ..., default_parameters: _Optional[_Union[_common_pb2.GenerationParameters, _Mapping]] = ...) -> None: ...
+    output_schema: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., backing: _Optional[_Union[_common_pb2.TaskBacking, str]] = ..., adapter: _Optional[str] = ..., demonstrations: _Optional[int] = ..., source: _Optional[str] = ..., default_parameters: _Optional[_Union[_common_pb2.GenerationParameters, _Mapping]] = ..., output_schema: _Optional[str] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ()

@@ -50,18 +50,20 @@ OVER_LENGTH_TRUNCATE: OverLength
 OVER_LENGTH_DROP: OverLength
 
 class TaskConfig(_message.Message):
-    __slots__ = ("kind", "instruction", "template", "input_format", "labels")
+    __slots__ = ("kind", "instruction", "template", "input_format", "labels", "output_schema")
     KIND_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     INPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     kind: str
     instruction: str
     template: str
     input_format: str
     labels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+    output_schema: str
+    def __init__(self, kind: _Optional[str] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., output_schema: _Optional[str] = ...) -> None: ...
 
 class Hyperparameters(_message.Message):
     __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "warmup_ratio", "weight_decay", "max_seq_len", "seed", "qlora")
