@@ -35,7 +35,7 @@ class TrainerServer(RpcApp):
         super().__init__(settings, TrainerMetrics(), _MAX_MESSAGE_BYTES, [TRAINER_SERVICE])
         self.jobs = JobStore(settings.work_dir / "jobs.sqlite3")
         self.metrics.bind_jobs(lambda state: len(self.jobs.list([state], limit=1_000_000)))
-        self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs)
+        self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs, settings.work_dir)
         self.runner: JobRunner | None = None
 
     def add_services(self, server: grpc.aio.Server) -> None:

@@ -118,6 +118,8 @@ class JobConfig(BaseModel):
     """Fraction of the data held out for evaluation when no validation file is given."""
     over_length: Literal["refuse", "truncate", "drop"] = "refuse"
     """What to do with examples over max_seq_len: refuse the data, truncate their input, or drop them."""
+    duplicates: Literal["refuse", "drop", "keep"] = "drop"
+    """Exact duplicate examples: drop them with a warning (counted in the report), refuse the data, or keep them."""
     checkpoint_every: int = Field(50, ge=1)
     """Optimizer steps between checkpoints."""
     publish: Literal["always", "if_beats_icl", "never"] = "always"

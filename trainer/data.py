@@ -73,6 +73,12 @@ class Dataset:
     format: DataFormat | None  # None when no line could be read as any format
     examples: list[Example]
     errors: list[LineError] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, the earlier line it repeats), dropped
+
+
+def example_key(example: Example) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """What makes two examples the same: input, output and the turns before them."""
+    return (example.input, example.output, example.conversation)
 
 
 def detect_format(obj: dict[str, Any]) -> DataFormat | None:
@@ -136,10 +142,14 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
     return Example(number, last_user, turns[-1][1], tuple(turns[:-1]))
 
 
-def parse_jsonl(data: bytes, what: str = "training data", source: str = "") -> Dataset:
-    """Parses the whole file; the dataset's `errors` list every bad line (with `source` on each)."""
+def parse_jsonl(data: bytes, what: str = "training data", source: str = "", duplicates: str = "refuse") -> Dataset:
+    """Parses the whole file; the dataset's `errors` list every bad line (with `source` on each).
+
+    Exact duplicates of an earlier line are errors (`duplicates` "refuse"), dropped and listed in
+    the dataset's `duplicates` ("drop"), or kept ("keep")."""
     errors: list[LineError] = []
     examples: list[Example] = []
+    repeated: list[tuple[int, int]] = []
     seen: dict[tuple[str, str, tuple[tuple[str, str], ...]], int] = {}
     fmt: DataFormat | None = None
     try:
@@ -166,15 +176,18 @@ def parse_jsonl(data: bytes, what: str = "training data", source: str = "") -> D
         if isinstance(parsed, str):
             errors.append(LineError(number, parsed, source))
             continue
-        key = (parsed.input, parsed.output, parsed.conversation)
-        if key in seen:
-            errors.append(LineError(number, f"duplicate of line {seen[key]}", source))
+        key = example_key(parsed)
+        if key in seen and duplicates != "keep":
+            if duplicates == "refuse":
+                errors.append(LineError(number, f"duplicate of line {seen[key]} (duplicates=refuse; drop or keep them instead)", source))
+            else:
+                repeated.append((number, seen[key]))
             continue
-        seen[key] = number
+        seen.setdefault(key, number)
         examples.append(parsed)
     if not examples and not errors:
         raise InvalidRequest("training_data", f"{what} has no examples")
-    return Dataset(fmt, examples, errors)
+    return Dataset(fmt, examples, errors, repeated)
 
 
 def read_jsonl(data: bytes, what: str = "training data") -> Dataset:

@@ -4,17 +4,20 @@ Three conditions on the same holdout examples and the same template: the base mo
 the base model with k demonstrations from the training split (in-context learning), and the
 adapter. Classification is scored as the Classify endpoint answers: the label whose tokens (and
 end of turn) are most likely after the prompt, so every condition can only answer a label; the
-metric is exact label match. Generation is greedy decoding scored by exact match and token-overlap
-F1. A forgetting probe asks base and adapter the same general-knowledge (MMLU) questions.
+headline metric is exact label match, with per-label metrics, the confusion matrix and calibration
+beside it (trainer.eval_metrics). Generation is greedy decoding scored by exact match and
+token-overlap F1, with verbosity, repetition and empty or truncated answers. A sample of holdout
+examples keeps the three systems' answers side by side, sorted into what the adapter fixed, what
+it broke and what all three get wrong. A forgetting probe asks base and adapter the same
+general-knowledge (MMLU) questions.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import string
-from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +27,27 @@ from pydantic import BaseModel
 from common.prompting import encode, render_chat
 from common.task_spec import Demonstration, TaskSpec, completion_ids, prompt_ids, render_prompt
 from trainer.data import Example, render_example
+from trainer.eval_metrics import (
+    LabelMetrics,
+    confusion_matrix,
+    expected_calibration_error,
+    length_ratio,
+    macro_f1,
+    normalize,
+    per_label,
+    repetition_rate,
+    token_f1,
+)
 
 _BATCH = 16
+MAX_EXAMPLES_PER_CATEGORY = 10
+MAX_EXAMPLE_CHARS = 600
+VERBOSE_RATIO = 2.0
+REPETITIVE_RATE = 0.2
+
+
+class ConfusionRow(BaseModel):
+    counts: list[int]  # holdout examples of one true label, by the label answered
 
 
 class ConditionResult(BaseModel):
@@ -33,6 +55,47 @@ class ConditionResult(BaseModel):
     exact_match: float | None = None
     token_f1: float | None = None
     shots: int = 0
+    # classification
+    macro_f1: float | None = None
+    per_label: list[LabelMetrics] = []
+    confusion: list[ConfusionRow] = []  # rows: true label, columns: answered label (EvalReport.labels order)
+    calibration_error: float | None = None  # expected calibration error of the answered label's probability
+    # generation
+    length_ratio: float | None = None  # mean words per reference word
+    repetition_rate: float | None = None  # mean share of repeated word 3-grams
+    empty: float | None = None  # share of empty answers
+    truncated: float | None = None  # share of answers cut by the length limit
+
+
+class ErrorExample(BaseModel):
+    """One holdout example with every system's answer (texts cut to MAX_EXAMPLE_CHARS)."""
+
+    line: int
+    input: str
+    reference: str
+    zero_shot: str
+    icl: str
+    adapter: str
+    category: Literal["fixed", "broken", "wrong_all", "right_all", "other"]
+    tags: list[str] = []  # generation: "verbose", "repetitive", "empty", "truncated" (of the adapter's answer)
+
+
+class DataNotes(BaseModel):
+    """What was dropped from the data before training."""
+
+    duplicates_dropped: int = 0
+    duplicates: list[str] = []  # the first few, "line 12 (repeats line 3)"
+    holdout_overlap_dropped: int = 0
+    holdout_overlap_lines: list[int] = []
+
+
+@dataclass
+class Answers:
+    """One condition's answers to the holdout, for the side-by-side view."""
+
+    texts: list[str]
+    correct: list[bool]
+    truncated: list[bool]
 
 
 class ProbeResult(BaseModel):
@@ -50,6 +113,9 @@ class EvalReport(BaseModel):
     adapter: ConditionResult
     validation_loss: float | None = None
     forgetting: ProbeResult | None = None
+    labels: list[str] = []  # classification: the order of the confusion matrices
+    examples: list[ErrorExample] = []
+    data: DataNotes = DataNotes()
 
     def score(self, result: ConditionResult) -> float:
         return float(getattr(result, self.metric) or 0.0)
@@ -127,9 +193,19 @@ def pick_labels(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[li
     return [max(range(len(label_ids)), key=row.__getitem__) for row in scores]
 
 
+def label_probabilities(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad_id: int) -> list[list[float]]:
+    """P(label | prompt) normalised over the labels, as Classify reports it."""
+    scores = torch.tensor(label_logprobs(model, prompts, label_ids, pad_id))
+    return scores.softmax(dim=-1).tolist()
+
+
 @torch.no_grad()
-def greedy_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], max_new_tokens: int, end_ids: Sequence[int]) -> list[str]:
+def greedy_texts(
+    model: Any, tokenizer: Any, prompts: Sequence[list[int]], max_new_tokens: int, end_ids: Sequence[int]
+) -> tuple[list[str], list[bool]]:
+    """Greedy answers, and whether each was cut by `max_new_tokens` rather than ended."""
     texts: list[str] = []
+    cut: list[bool] = []
     for start in range(0, len(prompts), _BATCH):
         chunk = prompts[start : start + _BATCH]
         width = max(len(p) for p in chunk)
@@ -139,22 +215,11 @@ def greedy_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], max_n
         out = model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=list(end_ids), pad_token_id=pad
         )
-        texts += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-    return texts
-
-
-def normalize(text: str) -> str:
-    text = text.lower().translate(str.maketrans("", "", string.punctuation))
-    return " ".join(text.split())
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    pred, ref = normalize(prediction).split(), normalize(reference).split()
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if not pred or not ref or not common:
-        return float(pred == ref)
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+        new = out[:, width:]
+        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+        ended = torch.isin(new, torch.tensor(list(end_ids))).any(dim=1)
+        cut += [bool(not e and new.shape[1] >= max_new_tokens) for e in ended.tolist()]
+    return texts, cut
 
 
 # -- the conditions -------------------------------------------------------------------------------
@@ -191,18 +256,101 @@ def _prompt(tokenizer: Any, spec: TaskSpec, example: Example, demos: Sequence[De
 
 def run_condition(
     model: Any, tokenizer: Any, spec: TaskSpec, holdout: Sequence[Example], demos: Sequence[Demonstration], end_id: int
-) -> ConditionResult:
+) -> tuple[ConditionResult, Answers]:
     prompts = [_prompt(tokenizer, spec, e, demos) for e in holdout]
+    truth = [e.output for e in holdout]
+    n = len(holdout)
     if spec.kind == "classification":
         label_ids = [completion_ids(tokenizer, spec, label, end_id) for label in spec.labels]
-        picked = pick_labels(model, prompts, label_ids, tokenizer.pad_token_id)
-        correct = sum(spec.labels[p] == e.output for p, e in zip(picked, holdout, strict=True))
-        return ConditionResult(accuracy=correct / len(holdout), shots=len(demos))
+        probabilities = label_probabilities(model, prompts, label_ids, tokenizer.pad_token_id)
+        picked = [max(range(len(row)), key=row.__getitem__) for row in probabilities]
+        answers = [spec.labels[p] for p in picked]
+        correct = [a == t for a, t in zip(answers, truth, strict=True)]
+        matrix = confusion_matrix(spec.labels, truth, answers)
+        rows = per_label(spec.labels, matrix)
+        result = ConditionResult(
+            accuracy=sum(correct) / n,
+            shots=len(demos),
+            macro_f1=macro_f1(rows),
+            per_label=rows,
+            confusion=[ConfusionRow(counts=row) for row in matrix],
+            calibration_error=expected_calibration_error([max(row) for row in probabilities], correct),
+        )
+        return result, Answers(answers, correct, [False] * n)
     longest = max(len(completion_ids(tokenizer, spec, e.output, end_id)) for e in holdout)
-    texts = greedy_texts(model, tokenizer, prompts, longest + 8, [end_id])
-    exact = sum(normalize(t) == normalize(e.output) for t, e in zip(texts, holdout, strict=True)) / len(holdout)
-    f1 = sum(token_f1(t, e.output) for t, e in zip(texts, holdout, strict=True)) / len(holdout)
-    return ConditionResult(exact_match=exact, token_f1=f1, shots=len(demos))
+    texts, cut = greedy_texts(model, tokenizer, prompts, longest + 8, [end_id])
+    correct = [normalize(t) == normalize(r) for t, r in zip(texts, truth, strict=True)]
+    result = ConditionResult(
+        exact_match=sum(correct) / n,
+        token_f1=sum(token_f1(t, r) for t, r in zip(texts, truth, strict=True)) / n,
+        shots=len(demos),
+        length_ratio=sum(length_ratio(t, r) for t, r in zip(texts, truth, strict=True)) / n,
+        repetition_rate=sum(repetition_rate(t) for t in texts) / n,
+        empty=sum(not t.strip() for t in texts) / n,
+        truncated=sum(cut) / n,
+    )
+    return result, Answers(texts, correct, cut)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_EXAMPLE_CHARS else text[: MAX_EXAMPLE_CHARS - 1] + "…"
+
+
+def _tags(text: str, reference: str, truncated: bool) -> list[str]:
+    tags = []
+    if not text.strip():
+        tags.append("empty")
+    if truncated:
+        tags.append("truncated")
+    if length_ratio(text, reference) > VERBOSE_RATIO:
+        tags.append("verbose")
+    if repetition_rate(text) > REPETITIVE_RATE:
+        tags.append("repetitive")
+    return tags
+
+
+def error_examples(
+    holdout: Sequence[Example], zero: Answers, icl: Answers, tuned: Answers, generation: bool, per_category: int = MAX_EXAMPLES_PER_CATEGORY
+) -> list[ErrorExample]:
+    """A bounded sample of the holdout, every system's answer side by side, by what the adapter changed.
+
+    fixed: the adapter is right where k-shot prompting is wrong; broken: the reverse; wrong_all:
+    all three wrong; right_all: all three right. Generation answers of the adapter that are empty,
+    truncated, verbose or repetitive are kept too, whatever their category."""
+    chosen: list[ErrorExample] = []
+    taken: dict[str, int] = {}
+    for i, example in enumerate(holdout):
+        right = (zero.correct[i], icl.correct[i], tuned.correct[i])
+        if tuned.correct[i] and not icl.correct[i]:
+            category = "fixed"
+        elif icl.correct[i] and not tuned.correct[i]:
+            category = "broken"
+        elif not any(right):
+            category = "wrong_all"
+        elif all(right):
+            category = "right_all"
+        else:
+            category = "other"
+        tags = _tags(tuned.texts[i], example.output, tuned.truncated[i]) if generation else []
+        limit = per_category if category != "right_all" else max(1, per_category // 3)
+        if taken.get(category, 0) >= limit and not tags:
+            continue
+        taken[category] = taken.get(category, 0) + 1
+        chosen.append(
+            ErrorExample(
+                line=example.line,
+                input=_clip(example.input),
+                reference=_clip(example.output),
+                zero_shot=_clip(zero.texts[i]),
+                icl=_clip(icl.texts[i]),
+                adapter=_clip(tuned.texts[i]),
+                category=category,
+                tags=tags,
+            )
+        )
+        if len(chosen) >= 6 * per_category:
+            break
+    return chosen
 
 
 # -- forgetting probe -----------------------------------------------------------------------------
@@ -244,10 +392,11 @@ def evaluate(
     """The report comparing base zero-shot, base k-shot (`demos`, from the training split) and the adapter (the PEFT model)."""
     model.eval()
     with model.disable_adapter():
-        zero = run_condition(model, tokenizer, spec, holdout, (), end_id)
-        icl = run_condition(model, tokenizer, spec, holdout, demos, end_id) if demos else zero
+        zero, zero_answers = run_condition(model, tokenizer, spec, holdout, (), end_id)
+        icl, icl_answers = run_condition(model, tokenizer, spec, holdout, demos, end_id) if demos else (zero, zero_answers)
         base_probe = probe_accuracy(model, tokenizer, probe) if probe else None
-    tuned = run_condition(model, tokenizer, spec, holdout, (), end_id)
+    tuned, tuned_answers = run_condition(model, tokenizer, spec, holdout, (), end_id)
+    examples = error_examples(holdout, zero_answers, icl_answers, tuned_answers, spec.kind == "generation")
     forgetting = None
     if probe and base_probe is not None:
         forgetting = ProbeResult(questions=len(probe), base_accuracy=base_probe, adapter_accuracy=probe_accuracy(model, tokenizer, probe))
@@ -259,4 +408,6 @@ def evaluate(
         adapter=tuned,
         validation_loss=validation_loss,
         forgetting=forgetting,
+        labels=list(spec.labels),
+        examples=examples,
     )

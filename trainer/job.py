@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,27 @@ from common.durable import write_file
 from common.errors import Cancelled, InvalidRequest
 from common.settings import ModelSettings
 from common.task_spec import TaskSpec
+from trainer import html_report
 from trainer.config import JobConfig, TrainerSettings
-from trainer.data import DataRejected, Example, TokenizedExample, choose_labels, label_errors, parse_jsonl, split, tokenize
-from trainer.evaluation import EvalReport, choose_demonstrations, evaluate, load_probe
+from trainer.data import (
+    DataRejected,
+    Example,
+    TokenizedExample,
+    choose_labels,
+    example_key,
+    label_errors,
+    parse_jsonl,
+    split,
+    tokenize,
+)
+from trainer.evaluation import DataNotes, EvalReport, choose_demonstrations, evaluate, load_probe
 from trainer.jobs_db import JobState, JobStore
-from trainer.publishing import publish, publish_decision
+from trainer.publishing import HTML_REPORT, LOSS_CURVE, publish, publish_decision, write_loss_curve
 from trainer.training import Distributed, Progress, Trainer, build_lora_model
 
 log = logging.getLogger(__name__)
+
+NOTED_LINES = 20  # duplicate and overlapping lines named in the report
 
 
 VALIDATION_SOURCE = "validation data"
@@ -57,6 +70,14 @@ class JobFiles:
         return self.root / "adapter"
 
     @property
+    def loss_curve(self) -> Path:
+        return self.root / LOSS_CURVE
+
+    @property
+    def html_report(self) -> Path:
+        return self.root / HTML_REPORT
+
+    @property
     def invalid_lines(self) -> Path:
         return self.root / "invalid_lines.txt"
 
@@ -88,6 +109,8 @@ class PreparedData:
     train_tokens: list[TokenizedExample]
     holdout_tokens: list[TokenizedExample]
     dropped: list[int]
+    duplicates: list[str] = field(default_factory=list)  # exact copies dropped: "line 12 (repeats line 3)"
+    holdout_overlap: list[int] = field(default_factory=list)  # holdout lines dropped: the same example is in training
 
 
 def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpec:
@@ -112,9 +135,11 @@ def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpe
 
 def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
     """Reads, checks, tokenizes and splits the job's data; raises DataRejected with every bad line."""
-    dataset = parse_jsonl(files.train.read_bytes())
+    dataset = parse_jsonl(files.train.read_bytes(), duplicates=config.duplicates)
     errors = list(dataset.errors)
-    holdout_set = parse_jsonl(files.validation.read_bytes(), "validation data", VALIDATION_SOURCE) if files.validation.is_file() else None
+    holdout_set = None
+    if files.validation.is_file():
+        holdout_set = parse_jsonl(files.validation.read_bytes(), "validation data", VALIDATION_SOURCE, duplicates=config.duplicates)
     if holdout_set is not None:
         errors += holdout_set.errors
         if dataset.format and holdout_set.format and holdout_set.format != dataset.format:
@@ -145,9 +170,19 @@ def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
         dropped += dropped_holdout
     else:
         train, holdout = split(examples, config.validation_split, hp.seed)
+    # a holdout example that is also a training example inflates the holdout score
+    trained = {example_key(e) for e in train}
+    overlap = [e.line for e in holdout if example_key(e) in trained]
+    holdout = [e for e in holdout if example_key(e) not in trained]
+    if holdout_set is not None:
+        holdout_lines = {e.line for e in holdout}
+        holdout_tokens = [t for t in holdout_tokens if t.line in holdout_lines]
+    else:
         holdout_tokens = [kept[e.line] for e in holdout]
     if not train or not holdout:
-        raise InvalidRequest("training_data", "every example was dropped as too long")
+        raise InvalidRequest(
+            "training_data", "no examples are left to train on or to hold out (too long, or the holdout repeats the training data)"
+        )
     return PreparedData(
         spec=spec,
         train=train,
@@ -155,6 +190,9 @@ def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
         train_tokens=[kept[e.line] for e in train],
         holdout_tokens=holdout_tokens,
         dropped=sorted(dropped),
+        duplicates=[f"line {line} (repeats line {first})" for line, first in dataset.duplicates]
+        + [f"validation line {line} (repeats line {first})" for line, first in (holdout_set.duplicates if holdout_set else [])],
+        holdout_overlap=overlap,
     )
 
 
@@ -210,8 +248,38 @@ def train_and_evaluate(
         jobs.add_event(job_id, "message", {"text": f"no forgetting probe data at {probe_path}; run scripts/fetch_data.py"})
     val_loss = history.validation[-1][1] if history.validation else None
     report = evaluate(model, base.tokenizer, data.spec, holdout, demos, base.tokenizer.eos_token_id, probe, val_loss)
+    report.data = DataNotes(
+        duplicates_dropped=len(data.duplicates),
+        duplicates=data.duplicates[:NOTED_LINES],
+        holdout_overlap_dropped=len(data.holdout_overlap),
+        holdout_overlap_lines=data.holdout_overlap[:NOTED_LINES],
+    )
     data.spec = data.spec.model_copy(update={"demonstrations": demos})
     return model, report, history
+
+
+def write_job_report(files: JobFiles, job_id: str, config: JobConfig, summary: dict[str, Any], history: Any, publish_note: str) -> str:
+    """Writes the job's loss curve and HTML report into its directory (kept after the job); returns the HTML."""
+    write_loss_curve(history, files.loss_curve)
+    job = {"id": job_id, "adapter_name": config.adapter_name, "publish_note": publish_note}
+    page = html_report.render(summary, job, files.loss_curve.read_bytes())
+    files.html_report.write_text(page, encoding="utf-8")
+    return page
+
+
+def data_warnings(data: PreparedData) -> list[str]:
+    """What was dropped from the data, said once when the job starts."""
+    notes = []
+    if data.duplicates:
+        first = "; ".join(data.duplicates[:5]) + ("; ..." if len(data.duplicates) > 5 else "")
+        notes.append(f"dropped {len(data.duplicates)} exact duplicate examples ({first}); duplicates=keep trains on them")
+    if data.holdout_overlap:
+        lines = ", ".join(str(line) for line in data.holdout_overlap[:5]) + (", ..." if len(data.holdout_overlap) > 5 else "")
+        notes.append(
+            f"dropped {len(data.holdout_overlap)} holdout examples that are also training examples "
+            f"(holdout lines {lines}): they would inflate the holdout score"
+        )
+    return notes
 
 
 def execute(
@@ -239,6 +307,9 @@ def execute(
             cleanup(files)
         return
     data = prepare(config, tokenizer, files)
+    for note in data_warnings(data):
+        log.warning(note, extra={"job_id": job_id})
+        jobs.add_event(job_id, "message", {"text": note})
     base = load_training_base(settings, config)
     model, report, history = train_and_evaluate(job_id, config, data, base, files, jobs, settings.probe_data, should_stop, on_progress)
     if not Distributed.from_env().main:
@@ -254,8 +325,9 @@ def execute(
         "adapter_beats_icl": report.adapter_beats_icl,
     }
     should_publish, note = publish_decision(config, report)
+    report_html = write_job_report(files, job_id, config, summary, history, "" if should_publish else note)
     if should_publish:
-        version = publish(store, files.adapter, model, base, data.spec, config, report, history, job_id)
+        version = publish(store, files.adapter, model, base, data.spec, config, report, history, job_id, report_html)
         jobs.update(job_id, result={**result, "published_adapter": f"{config.adapter_name}@{version}"})
         _finish_published(job_id, config, version, jobs, store)
     else:

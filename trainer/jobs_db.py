@@ -43,6 +43,16 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_job ON events(job_id, sequence);
+CREATE TABLE IF NOT EXISTS reviews (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    line INTEGER NOT NULL,
+    reviewer TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    rating INTEGER NOT NULL,
+    note TEXT NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (job_id, line, reviewer)
+);
 """
 
 
@@ -189,6 +199,20 @@ class JobStore:
         for listener in list(self.listeners):
             listener(event)
         return event
+
+    def add_reviews(self, job_id: str, reviews: builtins.list[dict[str, Any]]) -> None:
+        """Stores people's judgements of a job's answers; a reviewer judging an example again replaces the old one."""
+        now = time.time()
+        rows = [(job_id, r["line"], r["reviewer"], r["verdict"], r["rating"], r["note"], now) for r in reviews]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def reviews(self, job_id: str) -> builtins.list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM reviews WHERE job_id = ? ORDER BY line, reviewer", (job_id,)).fetchall()
+        return [{k: r[k] for k in ("line", "reviewer", "verdict", "rating", "note")} for r in rows]
 
     def events(self, job_id: str, after: int = 0) -> builtins.list[EventRecord]:  # `list` here is the method above
         with self._lock:

@@ -14,6 +14,7 @@ from trainer.evaluation import EvalReport
 from trainer.training import History
 
 LOSS_CURVE = "loss_curve.png"
+HTML_REPORT = "report.html"
 
 
 def publish_decision(config: JobConfig, report: EvalReport) -> tuple[bool, str]:
@@ -60,6 +61,7 @@ def publish(
     report: EvalReport,
     history: History,
     job_id: str,
+    report_html: str,
 ) -> int:
     """Saves the adapter with its loss curve and publishes it as the next version, not yet current; returns it.
 
@@ -67,6 +69,7 @@ def publish(
     model.save_pretrained(adapter_dir)
     (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's model card template says nothing true
     write_loss_curve(history, adapter_dir / LOSS_CURVE)
+    (adapter_dir / HTML_REPORT).write_text(report_html, encoding="utf-8")
     hp = config.hyperparameters
     manifest = AdapterManifest(
         name=config.adapter_name,

@@ -13,10 +13,13 @@ from pydantic import ValidationError
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
 from common.adapter_manifest import check_name
-from common.errors import InvalidRequest, Unavailable
+from common.errors import FailedPrecondition, InvalidRequest, Unavailable
 from common.rpc.enums import enum_choice
 from common.safe_files import UnsafePath, inside, read_confined
+from trainer import html_report
 from trainer.config import JobConfig
+from trainer.human_review import check_reviews, summarize
+from trainer.job import JobFiles
 from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
 from trainer.runner import JobRunner
 
@@ -45,6 +48,7 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
     for field, enum, prefix in (
         ("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"),
         ("over_length", trainer_pb2.OverLength, "OVER_LENGTH_"),
+        ("duplicates", trainer_pb2.Duplicates, "DUPLICATES_"),
     ):
         choice = enum_choice(enum, getattr(request, field), prefix, field)
         if choice != "unspecified":
@@ -125,8 +129,16 @@ def event_proto(event: EventRecord, job: JobRecord) -> trainer_pb2.JobEvent:
 
 
 class TrainerService(trainer_pb2_grpc.TrainerServicer):
-    def __init__(self, jobs: JobStore, runner: JobRunner | None, max_data_bytes: int, data_dirs: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        runner: JobRunner | None,
+        max_data_bytes: int,
+        data_dirs: list[Path] | None = None,
+        work_dir: Path | None = None,
+    ) -> None:
         self.jobs = jobs
+        self.work_dir = work_dir
         self.runner = runner
         self.max_data_bytes = max_data_bytes
         self.data_dirs = list(data_dirs or [])
@@ -176,6 +188,38 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
 
     async def GetJob(self, request: trainer_pb2.GetJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         return job_proto(self.jobs.get(request.id))
+
+    def _evaluated(self, job_id: str) -> tuple[JobRecord, dict[str, Any]]:
+        job = self.jobs.get(job_id)  # NotFound for an unknown id
+        result = job.result
+        if "report" not in result:
+            raise FailedPrecondition(f"job {job.id} has no report yet ({job.state.value}); reports are written once a job is evaluated")
+        return job, {**result["report"], "margin": result["margin"], "adapter_beats_icl": result["adapter_beats_icl"]}
+
+    async def GetJobReport(self, request: trainer_pb2.GetJobReportRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.JobReport:
+        job, report = self._evaluated(request.id)
+        reviews = self.jobs.reviews(job.id)
+
+        def render() -> str:
+            # the job's own directory (its id comes from the database, not from the caller)
+            curve = JobFiles.of(self.work_dir, job.id).loss_curve if self.work_dir is not None else None
+            loss = curve.read_bytes() if curve is not None and curve.is_file() else None
+            names = ("published_adapter", "publish_note")
+            info = {"id": job.id, "adapter_name": job.adapter_name, **{k: job.result.get(k, "") for k in names}}
+            return html_report.render(report, info, loss, reviews)
+
+        summary = json_format.ParseDict(summarize(reviews), trainer_pb2.ReviewSummary())
+        return trainer_pb2.JobReport(job_id=job.id, html=await asyncio.to_thread(render), human_review=summary)
+
+    async def ReviewJob(self, request: trainer_pb2.ReviewJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.ReviewSummary:
+        job, report = self._evaluated(request.id)
+        given = [
+            json_format.MessageToDict(r, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+            for r in request.reviews
+        ]
+        reviews = check_reviews(given, [example["line"] for example in report.get("examples", [])])
+        await asyncio.to_thread(self.jobs.add_reviews, job.id, reviews)
+        return json_format.ParseDict(summarize(self.jobs.reviews(job.id)), trainer_pb2.ReviewSummary())
 
     async def ListJobs(self, request: trainer_pb2.ListJobsRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.ListJobsResponse:
         names = [enum_choice(trainer_pb2.JobState, s, "JOB_STATE_", f"states[{i}]") for i, s in enumerate(request.states)]

@@ -51,7 +51,7 @@ def test_every_bad_line_is_reported_with_its_number_and_reason():
     assert reasons[2].startswith("not JSON")
     assert reasons[3].startswith("missing field 'completion'")
     assert reasons[4] == "empty completion" and reasons[5] == "empty prompt"
-    assert reasons[6] == "not a JSON object" and reasons[7] == "duplicate of line 1"
+    assert reasons[6] == "not a JSON object" and reasons[7].startswith("duplicate of line 1 (duplicates=refuse")
     assert "6 invalid line(s)" in info.value.message and "line 3: missing field" in info.value.message
 
 
@@ -166,3 +166,14 @@ def test_job_files_are_private(tmp_path, base_model):
     files.create(b'{"text": "a", "label": "b"}\n', b'{"text": "c", "label": "b"}\n')
     assert files.root.stat().st_mode & 0o777 == 0o700
     assert files.train.stat().st_mode & 0o777 == 0o600 and files.validation.stat().st_mode & 0o777 == 0o600
+
+
+def test_duplicates_are_dropped_refused_or_kept():
+    data = jsonl(*[{"prompt": p, "completion": "x"} for p in ("a", "b", "a", "c", "a", "b")])
+    dropped = parse_jsonl(data, duplicates="drop")
+    assert [e.input for e in dropped.examples] == ["a", "b", "c"] and not dropped.errors
+    assert dropped.duplicates == [(3, 1), (5, 1), (6, 2)]
+    refused = parse_jsonl(data, duplicates="refuse")
+    assert [e.line for e in refused.errors] == [3, 5, 6] and not refused.duplicates
+    kept = parse_jsonl(data, duplicates="keep")
+    assert len(kept.examples) == 6 and not kept.errors and not kept.duplicates

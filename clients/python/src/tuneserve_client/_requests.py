@@ -185,6 +185,7 @@ def create_job_request(
     evaluation: dict[str, Any] | None = None,
     publish: str | None = None,
     over_length: str | None = None,
+    duplicates: str | None = None,
     checkpoint_every: int | None = None,
 ) -> trainer_pb2.CreateJobRequest:
     """A CreateJob request; file paths are read here and sent inline (bytes are sent as they are)."""
@@ -200,6 +201,7 @@ def create_job_request(
         evaluation=trainer_pb2.EvaluationConfig(**(evaluation or {})),
         publish=_enum_name("PUBLISH_POLICY_", publish),
         over_length=_enum_name("OVER_LENGTH_", over_length),
+        duplicates=_enum_name("DUPLICATES_", duplicates),
     )
     if validation is not None:
         request.validation_data = read(validation)

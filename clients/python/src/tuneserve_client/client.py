@@ -249,6 +249,18 @@ class Client(ClientBase):
     def get_job(self, job_id: str) -> trainer_pb2.Job:
         return self._call(self.trainer.GetJob, trainer_pb2.GetJobRequest(id=job_id), self.timeout)
 
+    def get_job_report(self, job_id: str) -> trainer_pb2.JobReport:
+        """The job's self-contained HTML report (once it has been evaluated)."""
+        return self._call(self.trainer.GetJobReport, trainer_pb2.GetJobReportRequest(id=job_id), self.timeout)
+
+    def review_job(
+        self, job_id: str, reviews: Iterable[dict[str, Any] | trainer_pb2.Review], reviewer: str = ""
+    ) -> trainer_pb2.ReviewSummary:
+        """Records judgements of the job's sampled answers: dicts with line, and verdict ("better",
+        "worse", "same") and/or rating (1-5), optionally note; `reviewer` fills in missing reviewers."""
+        messages = [r if isinstance(r, trainer_pb2.Review) else trainer_pb2.Review(**{"reviewer": reviewer, **r}) for r in reviews]
+        return self._call(self.trainer.ReviewJob, trainer_pb2.ReviewJobRequest(id=job_id, reviews=messages), self.timeout)
+
     def list_jobs(self, limit: int = 100) -> list[trainer_pb2.Job]:
         return list(self._call(self.trainer.ListJobs, trainer_pb2.ListJobsRequest(limit=limit), self.timeout).jobs)
 

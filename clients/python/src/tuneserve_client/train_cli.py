@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from tuneserve.v1 import trainer_pb2
@@ -24,8 +25,11 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def report_table(job: trainer_pb2.Job) -> str:
-    """The evaluation report as a small table: is the adapter better than few-shot prompting?"""
+def report_table(job: trainer_pb2.Job, detailed: bool = False) -> str:
+    """The evaluation report as a small table: is the adapter better than few-shot prompting?
+
+    `detailed` adds the per-label metrics, confusion matrices or generation metrics, the error
+    analysis counts and what was dropped from the data."""
     report = job.report
     if not report.metric:
         return "no evaluation report"
@@ -52,10 +56,65 @@ def report_table(job: trainer_pb2.Job) -> str:
             f"{_percent(probe.base_accuracy)}, adapter {_percent(probe.adapter_accuracy)}"
         )
     if job.published_adapter:
-        lines.append(f"published {job.published_adapter} (its directory in the store holds loss_curve.png)")
+        lines.append(f"published {job.published_adapter} (its directory in the store holds loss_curve.png and report.html)")
     elif job.publish_note:
         lines.append(f"not published: {job.publish_note}")
+    if detailed:
+        lines += _details(report, rows)
     return "\n".join(lines)
+
+
+def _details(report: trainer_pb2.EvalReport, rows: list[tuple[str, Any]]) -> list[str]:
+    lines = [""]
+    if report.metric == "accuracy":
+        lines.append(f"{'':<34} {'macro F1':>12} {'calibration':>12}")
+        for name, result in rows:
+            lines.append(f"{name:<34} {_percent(result.macro_f1):>12} {result.calibration_error:>12.3f}")
+        for name, result in rows:
+            lines.append(f"\n{name}: per label (precision / recall / F1 / support)")
+            for m in result.per_label:
+                lines.append(f"  {m.label:<24} {_percent(m.precision):>7} {_percent(m.recall):>7} {_percent(m.f1):>7} {m.support:>6}")
+            lines.append(
+                "  confusion (rows: true, columns: answered): " + " | ".join(" ".join(str(c) for c in r.counts) for r in result.confusion)
+            )
+    else:
+        lines.append(f"{'':<34} {'length':>8} {'repeats':>8} {'empty':>8} {'cut':>8}")
+        for name, result in rows:
+            lines.append(
+                f"{name:<34} {result.length_ratio:>7.2f}x {_percent(result.repetition_rate):>8} "
+                f"{_percent(result.empty):>8} {_percent(result.truncated):>8}"
+            )
+    counts: dict[str, int] = {}
+    for example in report.examples:
+        counts[example.category] = counts.get(example.category, 0) + 1
+    lines.append("\nerror analysis sample: " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())))
+    data = report.data
+    lines.append(
+        f"data: {data.duplicates_dropped} duplicates dropped, {data.holdout_overlap_dropped} holdout examples also in training dropped"
+    )
+    return lines
+
+
+def review_line(summary: trainer_pb2.ReviewSummary) -> str:
+    if not summary.reviews:
+        return "human review: none yet (tuneserve train review JOB, or export judgements from the HTML report)"
+    rating = f", mean rating {summary.mean_rating:.2f}" if summary.HasField("mean_rating") else ""
+    return (
+        f"human review: {summary.reviews} judgements by {summary.reviewers} reviewer(s): adapter better than k-shot "
+        f"{summary.better}, worse {summary.worse}, same {summary.same}{rating}"
+    )
+
+
+def review(client: Client, args: argparse.Namespace) -> int:
+    if (args.import_file is None) == (args.line is None):
+        print("give either --import FILE or --line N with --verdict and/or --rating", file=sys.stderr)
+        return 2
+    if args.import_file is not None:
+        judgements = json.loads(Path(args.import_file).read_text())
+    else:
+        judgements = [{"line": args.line, "verdict": args.verdict or "", "rating": args.rating or 0, "note": args.note}]
+    print(review_line(client.review_job(args.job, judgements, reviewer=args.reviewer)))
+    return 0
 
 
 def _progress_bar(total: int) -> Any:
@@ -150,6 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 evaluation=evaluation,
                 publish=args.publish,
                 over_length=args.over_length,
+                duplicates=args.duplicates,
                 checkpoint_every=args.checkpoint_every,
                 validation_split=args.validation_split,
             )
@@ -173,6 +233,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             if job.error_message:
                 print(f"{job.error_code}: {job.error_message}")
             print(report_table(job) if job.state == trainer_pb2.JOB_STATE_SUCCEEDED else json.dumps(json.loads(job.config_json), indent=2))
+            return 0
+        if args.action == "review":
+            return review(client, args)
+        if args.action == "report":
+            if args.html is None:
+                print(report_table(client.get_job(args.job), detailed=True))
+                print(review_line(client.get_job_report(args.job).human_review))
+                return 0
+            page = client.get_job_report(args.job).html
+            Path(args.html).write_text(page, encoding="utf-8")
+            print(f"wrote the report of {args.job} to {args.html} ({len(page.encode()) // 1024} KiB, self-contained)", file=sys.stderr)
             return 0
         if args.action == "list":
             for job in client.list_jobs():
@@ -221,9 +292,21 @@ def add_parser(commands: Any) -> None:
     submit.add_argument("--qlora", action="store_true", help="train on the 4-bit base")
     submit.add_argument("--publish", choices=["always", "if_beats_icl", "never"])
     submit.add_argument("--over-length", choices=["refuse", "truncate", "drop"])
+    submit.add_argument("--duplicates", choices=["drop", "refuse", "keep"], help="exact duplicate examples (default: drop, with a warning)")
     submit.add_argument("--no-watch", action="store_true", help="return once the job is queued")
     actions.add_parser("watch", help="follow a job with a progress bar and print its report").add_argument("job")
     actions.add_parser("show", help="a job's state and report").add_argument("job")
+    report = actions.add_parser("report", help="a job's evaluation in detail, or its HTML report with --html")
+    report.add_argument("job")
+    report.add_argument("--html", metavar="FILE", help="write the self-contained HTML report here")
+    review_parser = actions.add_parser("review", help="record your judgement of a job's sampled answers (adapter vs k-shot, or 1-5)")
+    review_parser.add_argument("job")
+    review_parser.add_argument("--import", dest="import_file", metavar="FILE", help="judgements exported from the HTML report")
+    review_parser.add_argument("--line", type=int, help="the example's line (see `train report JOB`)")
+    review_parser.add_argument("--verdict", choices=["better", "worse", "same"], help="the adapter's answer against the k-shot prompt's")
+    review_parser.add_argument("--rating", type=int, choices=range(1, 6), help="the adapter's answer, 1 (bad) to 5 (good)")
+    review_parser.add_argument("--note", default="")
+    review_parser.add_argument("--reviewer", default=os.environ.get("USER", ""), help="who judges (default: $USER)")
     actions.add_parser("list", help="recent jobs")
     actions.add_parser("cancel", help="stop a job").add_argument("job")
     train.set_defaults(run=None, train=cmd_train)

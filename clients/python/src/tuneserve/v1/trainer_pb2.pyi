@@ -33,6 +33,13 @@ class OverLength(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OVER_LENGTH_REFUSE: _ClassVar[OverLength]
     OVER_LENGTH_TRUNCATE: _ClassVar[OverLength]
     OVER_LENGTH_DROP: _ClassVar[OverLength]
+
+class Duplicates(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DUPLICATES_UNSPECIFIED: _ClassVar[Duplicates]
+    DUPLICATES_DROP: _ClassVar[Duplicates]
+    DUPLICATES_REFUSE: _ClassVar[Duplicates]
+    DUPLICATES_KEEP: _ClassVar[Duplicates]
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_VALIDATING: JobState
 JOB_STATE_QUEUED: JobState
@@ -48,6 +55,64 @@ OVER_LENGTH_UNSPECIFIED: OverLength
 OVER_LENGTH_REFUSE: OverLength
 OVER_LENGTH_TRUNCATE: OverLength
 OVER_LENGTH_DROP: OverLength
+DUPLICATES_UNSPECIFIED: Duplicates
+DUPLICATES_DROP: Duplicates
+DUPLICATES_REFUSE: Duplicates
+DUPLICATES_KEEP: Duplicates
+
+class Review(_message.Message):
+    __slots__ = ("line", "verdict", "rating", "reviewer", "note")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    verdict: str
+    rating: int
+    reviewer: str
+    note: str
+    def __init__(self, line: _Optional[int] = ..., verdict: _Optional[str] = ..., rating: _Optional[int] = ..., reviewer: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ReviewJobRequest(_message.Message):
+    __slots__ = ("id", "reviews")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reviews: _containers.RepeatedCompositeFieldContainer[Review]
+    def __init__(self, id: _Optional[str] = ..., reviews: _Optional[_Iterable[_Union[Review, _Mapping]]] = ...) -> None: ...
+
+class ReviewSummary(_message.Message):
+    __slots__ = ("reviews", "reviewers", "better", "worse", "same", "mean_rating")
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    REVIEWERS_FIELD_NUMBER: _ClassVar[int]
+    BETTER_FIELD_NUMBER: _ClassVar[int]
+    WORSE_FIELD_NUMBER: _ClassVar[int]
+    SAME_FIELD_NUMBER: _ClassVar[int]
+    MEAN_RATING_FIELD_NUMBER: _ClassVar[int]
+    reviews: int
+    reviewers: int
+    better: int
+    worse: int
+    same: int
+    mean_rating: float
+    def __init__(self, reviews: _Optional[int] = ..., reviewers: _Optional[int] = ..., better: _Optional[int] = ..., worse: _Optional[int] = ..., same: _Optional[int] = ..., mean_rating: _Optional[float] = ...) -> None: ...
+
+class GetJobReportRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class JobReport(_message.Message):
+    __slots__ = ("job_id", "html", "human_review")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    HUMAN_REVIEW_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    html: str
+    human_review: ReviewSummary
+    def __init__(self, job_id: _Optional[str] = ..., html: _Optional[str] = ..., human_review: _Optional[_Union[ReviewSummary, _Mapping]] = ...) -> None: ...
 
 class TaskConfig(_message.Message):
     __slots__ = ("kind", "instruction", "template", "input_format", "labels", "output_schema")
@@ -108,7 +173,7 @@ class EvaluationConfig(_message.Message):
     def __init__(self, icl_shots: _Optional[int] = ..., max_holdout: _Optional[int] = ..., forgetting_probe: _Optional[int] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every")
+    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every", "duplicates")
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     TRAINING_DATA_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FILE_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +186,7 @@ class CreateJobRequest(_message.Message):
     PUBLISH_FIELD_NUMBER: _ClassVar[int]
     OVER_LENGTH_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     adapter_name: str
     training_data: bytes
     training_file: str
@@ -133,19 +199,88 @@ class CreateJobRequest(_message.Message):
     publish: PublishPolicy
     over_length: OverLength
     checkpoint_every: int
-    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ...) -> None: ...
+    duplicates: Duplicates
+    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ..., duplicates: _Optional[_Union[Duplicates, str]] = ...) -> None: ...
 
 class ConditionResult(_message.Message):
-    __slots__ = ("accuracy", "exact_match", "token_f1", "shots")
+    __slots__ = ("accuracy", "exact_match", "token_f1", "shots", "macro_f1", "per_label", "confusion", "calibration_error", "length_ratio", "repetition_rate", "empty", "truncated")
     ACCURACY_FIELD_NUMBER: _ClassVar[int]
     EXACT_MATCH_FIELD_NUMBER: _ClassVar[int]
     TOKEN_F1_FIELD_NUMBER: _ClassVar[int]
     SHOTS_FIELD_NUMBER: _ClassVar[int]
+    MACRO_F1_FIELD_NUMBER: _ClassVar[int]
+    PER_LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFUSION_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_RATIO_FIELD_NUMBER: _ClassVar[int]
+    REPETITION_RATE_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     accuracy: float
     exact_match: float
     token_f1: float
     shots: int
-    def __init__(self, accuracy: _Optional[float] = ..., exact_match: _Optional[float] = ..., token_f1: _Optional[float] = ..., shots: _Optional[int] = ...) -> None: ...
+    macro_f1: float
+    per_label: _containers.RepeatedCompositeFieldContainer[LabelMetrics]
+    confusion: _containers.RepeatedCompositeFieldContainer[ConfusionRow]
+    calibration_error: float
+    length_ratio: float
+    repetition_rate: float
+    empty: float
+    truncated: float
+    def __init__(self, accuracy: _Optional[float] = ..., exact_match: _Optional[float] = ..., token_f1: _Optional[float] = ..., shots: _Optional[int] = ..., macro_f1: _Optional[float] = ..., per_label: _Optional[_Iterable[_Union[LabelMetrics, _Mapping]]] = ..., confusion: _Optional[_Iterable[_Union[ConfusionRow, _Mapping]]] = ..., calibration_error: _Optional[float] = ..., length_ratio: _Optional[float] = ..., repetition_rate: _Optional[float] = ..., empty: _Optional[float] = ..., truncated: _Optional[float] = ...) -> None: ...
+
+class LabelMetrics(_message.Message):
+    __slots__ = ("label", "precision", "recall", "f1", "support")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    F1_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    def __init__(self, label: _Optional[str] = ..., precision: _Optional[float] = ..., recall: _Optional[float] = ..., f1: _Optional[float] = ..., support: _Optional[int] = ...) -> None: ...
+
+class ConfusionRow(_message.Message):
+    __slots__ = ("counts",)
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, counts: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ErrorExample(_message.Message):
+    __slots__ = ("line", "input", "reference", "zero_shot", "icl", "adapter", "category", "tags")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ZERO_SHOT_FIELD_NUMBER: _ClassVar[int]
+    ICL_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    input: str
+    reference: str
+    zero_shot: str
+    icl: str
+    adapter: str
+    category: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, line: _Optional[int] = ..., input: _Optional[str] = ..., reference: _Optional[str] = ..., zero_shot: _Optional[str] = ..., icl: _Optional[str] = ..., adapter: _Optional[str] = ..., category: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DataNotes(_message.Message):
+    __slots__ = ("duplicates_dropped", "duplicates", "holdout_overlap_dropped", "holdout_overlap_lines")
+    DUPLICATES_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_OVERLAP_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_OVERLAP_LINES_FIELD_NUMBER: _ClassVar[int]
+    duplicates_dropped: int
+    duplicates: _containers.RepeatedScalarFieldContainer[str]
+    holdout_overlap_dropped: int
+    holdout_overlap_lines: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, duplicates_dropped: _Optional[int] = ..., duplicates: _Optional[_Iterable[str]] = ..., holdout_overlap_dropped: _Optional[int] = ..., holdout_overlap_lines: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ForgettingProbe(_message.Message):
     __slots__ = ("name", "questions", "base_accuracy", "adapter_accuracy")
@@ -160,7 +295,7 @@ class ForgettingProbe(_message.Message):
     def __init__(self, name: _Optional[str] = ..., questions: _Optional[int] = ..., base_accuracy: _Optional[float] = ..., adapter_accuracy: _Optional[float] = ...) -> None: ...
 
 class EvalReport(_message.Message):
-    __slots__ = ("metric", "holdout_examples", "base_zero_shot", "base_icl", "adapter", "validation_loss", "forgetting", "adapter_beats_icl", "margin")
+    __slots__ = ("metric", "holdout_examples", "base_zero_shot", "base_icl", "adapter", "validation_loss", "forgetting", "adapter_beats_icl", "margin", "labels", "examples", "data")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     HOLDOUT_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     BASE_ZERO_SHOT_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +305,9 @@ class EvalReport(_message.Message):
     FORGETTING_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_BEATS_ICL_FIELD_NUMBER: _ClassVar[int]
     MARGIN_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     metric: str
     holdout_examples: int
     base_zero_shot: ConditionResult
@@ -179,7 +317,10 @@ class EvalReport(_message.Message):
     forgetting: ForgettingProbe
     adapter_beats_icl: bool
     margin: float
-    def __init__(self, metric: _Optional[str] = ..., holdout_examples: _Optional[int] = ..., base_zero_shot: _Optional[_Union[ConditionResult, _Mapping]] = ..., base_icl: _Optional[_Union[ConditionResult, _Mapping]] = ..., adapter: _Optional[_Union[ConditionResult, _Mapping]] = ..., validation_loss: _Optional[float] = ..., forgetting: _Optional[_Union[ForgettingProbe, _Mapping]] = ..., adapter_beats_icl: _Optional[bool] = ..., margin: _Optional[float] = ...) -> None: ...
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    examples: _containers.RepeatedCompositeFieldContainer[ErrorExample]
+    data: DataNotes
+    def __init__(self, metric: _Optional[str] = ..., holdout_examples: _Optional[int] = ..., base_zero_shot: _Optional[_Union[ConditionResult, _Mapping]] = ..., base_icl: _Optional[_Union[ConditionResult, _Mapping]] = ..., adapter: _Optional[_Union[ConditionResult, _Mapping]] = ..., validation_loss: _Optional[float] = ..., forgetting: _Optional[_Union[ForgettingProbe, _Mapping]] = ..., adapter_beats_icl: _Optional[bool] = ..., margin: _Optional[float] = ..., labels: _Optional[_Iterable[str]] = ..., examples: _Optional[_Iterable[_Union[ErrorExample, _Mapping]]] = ..., data: _Optional[_Union[DataNotes, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "adapter_name", "state", "error_code", "error_message", "created", "started", "finished", "step", "total_steps", "train_loss", "validation_loss", "train_examples", "holdout_examples", "dropped_lines", "report", "published_adapter", "publish_note", "config_json", "invalid_lines", "invalid_line_count")

@@ -59,6 +59,16 @@ class TrainerStub:
                 request_serializer=tuneserve_dot_v1_dot_trainer__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.JobEvent.FromString,
                 _registered_method=True)
+        self.GetJobReport = channel.unary_unary(
+                '/tuneserve.v1.Trainer/GetJobReport',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.GetJobReportRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.JobReport.FromString,
+                _registered_method=True)
+        self.ReviewJob = channel.unary_unary(
+                '/tuneserve.v1.Trainer/ReviewJob',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewJobRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewSummary.FromString,
+                _registered_method=True)
 
 
 class TrainerServicer:
@@ -99,6 +109,22 @@ class TrainerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJobReport(self, request, context):
+        """The job's report as one self-contained HTML page (summary, loss curve, metrics, confusion
+        matrices, error analysis); FAILED_PRECONDITION until the job has been evaluated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewJob(self, request, context):
+        """Records people's judgements of the report's sampled answers (adapter vs k-shot prompt, or a
+        1-5 rating); returns the job's review summary, which the report shows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +152,16 @@ def add_TrainerServicer_to_server(servicer, server):
                     servicer.WatchJob,
                     request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.WatchJobRequest.FromString,
                     response_serializer=tuneserve_dot_v1_dot_trainer__pb2.JobEvent.SerializeToString,
+            ),
+            'GetJobReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobReport,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.GetJobReportRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.JobReport.SerializeToString,
+            ),
+            'ReviewJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewJob,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewJobRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewSummary.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +299,60 @@ class Trainer:
             '/tuneserve.v1.Trainer/WatchJob',
             tuneserve_dot_v1_dot_trainer__pb2.WatchJobRequest.SerializeToString,
             tuneserve_dot_v1_dot_trainer__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/GetJobReport',
+            tuneserve_dot_v1_dot_trainer__pb2.GetJobReportRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.JobReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/ReviewJob',
+            tuneserve_dot_v1_dot_trainer__pb2.ReviewJobRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.ReviewSummary.FromString,
             options,
             channel_credentials,
             insecure,
