@@ -27,6 +27,7 @@ from pathlib import Path
 from common.adapter_manifest import MANIFEST_FILE, PICKLE_SUFFIXES, AdapterManifest, AdapterRef, check_name, is_valid_name, parse_version
 from common.durable import fsync_path, replace_atomically, write_file
 from common.errors import FailedPrecondition, InvalidRequest, NotFound
+from common.rollout import POLICY_FILE, RolloutPolicy
 from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 POINTER_FILE = "current"
 # Prefixes of what publishing leaves behind for a moment: staging directories, pointer files
 # about to be renamed, versions on their way out. A publisher killed half-way leaves them.
-_TEMPORARY_PREFIXES = (".tmp-", ".trash-", f".{POINTER_FILE}.")
+_TEMPORARY_PREFIXES = (".tmp-", ".trash-", f".{POINTER_FILE}.", f".{POLICY_FILE}.")
 _IMPORTS = ".imports"
 
 
@@ -105,6 +106,28 @@ class AdapterStore:
         except (OSError, UnsafePath, UnicodeDecodeError, ValueError):
             return None
         return parse_version(text)
+
+    def rollout(self, name: str) -> RolloutPolicy | None:
+        """The name's traffic split, or None; ValueError saying why when the file is there but unusable."""
+        try:
+            with Directory.open(self.root, [check_name(name)]) as directory:
+                data = directory.read(POLICY_FILE, limit=4096)
+        except FileNotFoundError:
+            return None
+        except (OSError, UnsafePath) as exc:
+            raise ValueError(f"cannot read {name}/{POLICY_FILE}: {exc}") from None
+        return RolloutPolicy.from_json(data)
+
+    def set_rollout(self, name: str, policy: RolloutPolicy | None) -> None:
+        """Writes (or, with None, removes) the name's split; every version it names must exist."""
+        with self._locked(name) as directory:
+            if policy is None:
+                (directory / POLICY_FILE).unlink(missing_ok=True)
+                return
+            missing = sorted(set(policy.weights) - set(self.versions(name)))
+            if missing:
+                raise NotFound(f"adapter {name!r} has no version {missing[0]}; it has {self.versions(name)}")
+            replace_atomically(directory / POLICY_FILE, policy.to_json())
 
     def path(self, name: str, version: int) -> Path:
         return self.root / check_name(name) / str(version)

@@ -125,6 +125,11 @@ def messages(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Any]:
         return st.just(cls())
     optional = {}
     for field in descriptor.fields:
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:  # a map: a dict of its entry's key and value
+            key, value = entry.fields_by_name["key"], entry.fields_by_name["value"]
+            optional[field.name] = st.dictionaries(_scalar(key, depth), _scalar(value, depth), max_size=3)
+            continue
         value = _scalar(field, depth)
         optional[field.name] = st.lists(value, max_size=3) if field.is_repeated else value
     return st.fixed_dictionaries({}, optional=optional).map(lambda values: cls(**values))

@@ -22,9 +22,12 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
-from common.errors import DeadlineExceeded, NotFound
+from common.errors import DeadlineExceeded, InvalidRequest, NotFound
+from common.rollout import RolloutPolicy, choose_version
 from common.threads import arun_on_fresh_thread
 from server.adapters.cache_policy import HostEntry, host_evictions
 from server.adapters.loader import AdapterRefused, BaseSpec, LoadedAdapter, RefusalReason, load_stored
@@ -77,6 +80,7 @@ class AdapterStatus:
     versions: list[VersionStatus]
     current_version: int  # the store's pointer, 0 when none
     serving_version: int  # what requests for the bare name get, 0 when none yet
+    rollout: dict[int, int] = field(default_factory=dict)  # version -> percent of bare-name traffic, when split
 
 
 class AdapterMetrics(Protocol):
@@ -93,6 +97,9 @@ class AdapterSource(Protocol):
     """What the services need to know about adapters: AdapterManager, or NoAdapters without a store."""
 
     async def acquire(self, ref_text: str, timeout: float | None = None) -> LoadedAdapter | None: ...
+    async def acquire_routed(
+        self, ref_text: str, timeout: float | None = None, routing_key: str = ""
+    ) -> tuple[LoadedAdapter | None, str]: ...
     def release(self, adapter: LoadedAdapter | None) -> None: ...
     def status(self, name: str) -> AdapterStatus: ...
     async def close(self) -> None: ...
@@ -106,6 +113,9 @@ class NoAdapters:
             AdapterRef.parse(ref_text)
             raise NotFound(f'adapter {ref_text!r} does not exist: this server has no adapter store; use adapter "" for the base model')
         return None
+
+    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> tuple[LoadedAdapter | None, str]:
+        return await self.acquire(ref_text, timeout), ""
 
     def release(self, adapter: LoadedAdapter | None) -> None:
         pass
@@ -138,6 +148,7 @@ class AdapterManager:
         self.metrics = metrics
         self._entries: dict[tuple[str, int], VersionEntry] = {}
         self._serving: dict[str, int] = {}
+        self._policies: dict[str, RolloutPolicy] = {}  # names whose bare-name traffic is split between versions
         self._loads = asyncio.Semaphore(_MAX_CONCURRENT_LOADS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.swaps = 0
@@ -146,16 +157,37 @@ class AdapterManager:
 
     async def acquire(self, ref_text: str, timeout: float | None = None) -> LoadedAdapter | None:
         """The loaded adapter a request for `ref_text` runs on, held until `release`."""
+        adapter, _ = await self.acquire_routed(ref_text, timeout)
+        return adapter
+
+    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> tuple[LoadedAdapter | None, str]:
+        """`acquire`, placing a bare-name request on a version of the name's split (by `routing_key`,
+        else at random) when it has one; also returns the arm ("4 of 3=90 4=10"), "" outside a split.
+        Pinned `name@N` requests bypass the split."""
         if not ref_text:
-            return None
+            return None, ""
         ref = AdapterRef.parse(ref_text)
+        policy = self._policies.get(ref.name) if ref.version is None else None
+        arm = ""
+        if policy is not None:
+            version: int | None = choose_version(policy, ref.name, routing_key)
+            chosen = self._entries.get((ref.name, version)) if version is not None else None
+            if chosen is not None and chosen.state is VersionState.REFUSED:  # never send traffic to a refused arm
+                version = self._serving.get(ref.name)
+            else:
+                arm = f"{version} of {policy.describe()}"
+            ref = AdapterRef(ref.name, version)
+        adapter = await self._acquire(ref, timeout, promote=policy is None)
+        return adapter, arm
+
+    async def _acquire(self, ref: AdapterRef, timeout: float | None, promote: bool) -> LoadedAdapter:
         version = ref.version if ref.version is not None else self._serving.get(ref.name)
         entry = self._entries.get((ref.name, version)) if version is not None else None
         if entry is None or entry.state is not VersionState.LOADED:
             # slow path: check the store (None asks for the current version), then load
             version = self.store.resolve(AdapterRef(ref.name, version)).version
             entry = await self._wait_loaded(ref.name, version, self.load_timeout_s if timeout is None else timeout)
-            if ref.version is None and ref.name not in self._serving:
+            if promote and ref.version is None and ref.name not in self._serving:
                 self._promote(ref.name, version)
         entry.refs += 1
         entry.last_used = time.monotonic()
@@ -277,8 +309,15 @@ class AdapterManager:
             self._promote(name, version)
 
     async def refresh(self) -> None:
-        """Looks at the store's current pointers and starts swapping names whose pointer moved."""
+        """Looks at the store's current pointers and splits; starts swapping names whose pointer moved."""
         pointers = await asyncio.to_thread(self._pointers)
+        policies = await asyncio.to_thread(self._read_policies, list(pointers))
+        for name in set(self._policies) - set(policies):
+            log.info("rollout ended", extra={"adapter": name})
+        for name, policy in policies.items():
+            if self._policies.get(name) != policy:
+                log.info("rollout", extra={"adapter": name, "split": policy.describe()})
+        self._policies = policies
         for name, current in pointers.items():
             if current is None or self._serving.get(name) == current:
                 continue
@@ -286,6 +325,44 @@ class AdapterManager:
             if entry is not None and entry.state is not VersionState.LOADED:
                 continue  # loading already, or refused (a refusal is final for that version)
             self._spawn(self._swap_to(name, current))
+
+    def _read_policies(self, names: list[str]) -> dict[str, RolloutPolicy]:
+        """Each name's split; a broken file keeps the split in force before it (or none), and is logged."""
+        policies: dict[str, RolloutPolicy] = {}
+        for name in names:
+            try:
+                policy = self.store.rollout(name)
+            except ValueError as exc:
+                log.warning("unusable rollout file; the previous split stays in force", extra={"adapter": name, "error": str(exc)})
+                policy = self._policies.get(name)
+            if policy is not None:
+                policies[name] = policy
+        return policies
+
+    async def set_rollout(self, name: str, weights: dict[int, int]) -> AdapterStatus:
+        """Splits `name`'s bare-name traffic; every version is loaded and checked first, so a refused
+        version never gets a share."""
+        try:
+            policy = RolloutPolicy(weights=weights)
+        except ValidationError as exc:
+            raise InvalidRequest("weights", exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        for version in policy.weights:
+            self.store.resolve(AdapterRef(name, version))
+        for version in policy.weights:
+            await self._wait_loaded(name, version, None)
+        await asyncio.to_thread(self.store.set_rollout, name, policy)
+        self._policies[name] = policy
+        log.info("rollout", extra={"adapter": name, "split": policy.describe()})
+        return self.status(name)
+
+    async def clear_rollout(self, name: str) -> AdapterStatus:
+        """Ends the split: the name's traffic goes to its serving version again."""
+        if not self.store.versions(name):
+            raise NotFound(f"adapter {name!r} is not in the adapter store")
+        await asyncio.to_thread(self.store.set_rollout, name, None)
+        if self._policies.pop(name, None) is not None:
+            log.info("rollout ended", extra={"adapter": name})
+        return self.status(name)
 
     def _pointers(self) -> dict[str, int | None]:
         """Each name's current version; a name that cannot be read is skipped and the others go on."""
@@ -362,7 +439,10 @@ class AdapterManager:
                     adapter.rank if adapter else 0,
                 )
             )
-        return AdapterStatus(name, versions, self.store.current(name) or 0, self._serving.get(name, 0))
+        policy = self._policies.get(name)
+        return AdapterStatus(
+            name, versions, self.store.current(name) or 0, self._serving.get(name, 0), dict(policy.weights) if policy else {}
+        )
 
     def statuses(self) -> list[AdapterStatus]:
         names = sorted(set(self.store.names()) | {n for n, _ in self._entries})

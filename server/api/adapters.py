@@ -25,6 +25,7 @@ def adapter_info(status: AdapterStatus) -> adapters_pb2.AdapterInfo:
         name=status.name,
         current_version=status.current_version,
         serving_version=status.serving_version,
+        rollout_weights=status.rollout,
         versions=[
             adapters_pb2.AdapterVersion(
                 version=v.version,
@@ -73,6 +74,16 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
         if not 1 <= request.version <= MAX_VERSION:
             raise InvalidRequest("version", f"must be a version number from 1 to {MAX_VERSION}, got {request.version}")
         return adapter_info(await self._manager().set_current(check_name(request.name, "name"), request.version))
+
+    async def SetRollout(self, request: adapters_pb2.SetRolloutRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
+        name = check_name(request.name, "name")
+        for version in request.weights:
+            if not 1 <= version <= MAX_VERSION:
+                raise InvalidRequest("weights", f"version {version} is not a version number from 1 to {MAX_VERSION}")
+        return adapter_info(await self._manager().set_rollout(name, dict(request.weights)))
+
+    async def ClearRollout(self, request: adapters_pb2.ClearRolloutRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
+        return adapter_info(await self._manager().clear_rollout(check_name(request.name, "name")))
 
     async def ImportAdapter(
         self, requests: AsyncIterator[adapters_pb2.ImportAdapterRequest], context: grpc.aio.ServicerContext

@@ -51,6 +51,8 @@ class PromptNote:
 
     used: tuple[int, ...] = ()
     backing: str = ""  # "adapter", "demonstrations", "base"; "" for plain generate requests
+    arm: str = ""  # the rollout arm that answered, when the adapter's traffic is split
+    describes_prompt: bool = True  # False for a note that only carries the arm (plain generate requests)
 
     def proto(self, finished: Finished) -> common_pb2.PromptInfo:
         return common_pb2.PromptInfo(
@@ -81,7 +83,8 @@ async def unary_response(engine: Any, generation: GenerationRequest, note: Promp
         adapter=adapter_label(generation.adapter),
         token_ids=tokens,
         stop_sequence=finished.stop_sequence,
-        prompt_info=note.proto(finished) if note else None,
+        prompt_info=note.proto(finished) if note and note.describes_prompt else None,
+        rollout_arm=note.arm if note else "",
     )
 
 
@@ -99,8 +102,10 @@ async def stream_responses(
             chunk.request_id = generation.request_id
             chunk.adapter = adapter_label(generation.adapter)
             chunk.stop_sequence = event.finished.stop_sequence
-            if note:
+            if note and note.describes_prompt:
                 chunk.prompt_info.CopyFrom(note.proto(event.finished))
+            if note:
+                chunk.rollout_arm = note.arm
         yield chunk
 
 
@@ -132,7 +137,9 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         # rendering and tokenizing run off the event loop: a long prompt must not hold up other calls
         generation, note = await asyncio.to_thread(prepare_generation, serving, request, remaining)
         request_id_var.set(generation.request_id)
-        adapter = await serving.adapters.acquire(request.adapter, context.time_remaining())
+        adapter, arm = await serving.adapters.acquire_routed(request.adapter, context.time_remaining(), request.routing_key)
+        if arm:
+            note = dataclasses.replace(note or PromptNote(describes_prompt=False), arm=arm)
         try:
             await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
             yield serving, dataclasses.replace(generation, adapter=adapter), note

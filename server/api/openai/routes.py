@@ -159,13 +159,16 @@ class OpenAIRoutes:
             proto = body.generate_request(adapter_name, request_id)  # type: ignore[attr-defined]
             generation, _ = await asyncio.to_thread(prepare_generation, serving, proto, None)
             request_id = generation.request_id
-            adapter = await serving.adapters.acquire(adapter_name)
+            # OpenAI's `user` is the routing key: one user always gets the same arm of a split
+            adapter, arm = await serving.adapters.acquire_routed(adapter_name, None, body.user or "")
         except Exception as exc:
             return self._refusal(exc, shape.route, started, request_id)
         generation = dataclasses.replace(generation, adapter=adapter)
         log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.user or ""})
         model = adapter.label if adapter is not None else serving.base.name
         headers = {REQUEST_ID_METADATA_KEY: request_id}
+        if arm:
+            headers["x-rollout-arm"] = arm
         release: Callable[[], None] = lambda: serving.adapters.release(adapter)  # noqa: E731
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage

@@ -116,9 +116,11 @@ def generate_request(
     few_shot: inference_pb2.FewShotPrompt | dict[str, Any] | None = None,
     adapter: str = "",
     request_id: str = "",
+    routing_key: str = "",
     **params: Any,
 ) -> inference_pb2.GenerateRequest:
-    """A GenerateRequest; `few_shot` is a FewShotPrompt or the keyword arguments of few_shot_prompt."""
+    """A GenerateRequest; `few_shot` is a FewShotPrompt or the keyword arguments of few_shot_prompt;
+    `routing_key` (a user or session id) keeps a caller on one version of a split adapter."""
     if isinstance(few_shot, dict):
         few_shot = few_shot_prompt(**few_shot)
     return inference_pb2.GenerateRequest(
@@ -128,6 +130,7 @@ def generate_request(
         adapter=adapter,
         parameters=parameters(**params),
         request_id=request_id,
+        routing_key=routing_key,
     )
 
 
@@ -210,3 +213,12 @@ def create_job_request(
     if checkpoint_every is not None:
         request.checkpoint_every = checkpoint_every
     return request
+
+
+def review_job_request(
+    job_id: str, reviews: Iterable[Mapping[str, Any] | trainer_pb2.Review], reviewer: str = ""
+) -> trainer_pb2.ReviewJobRequest:
+    """Judgements of a job's sampled answers: dicts with line, and verdict ("better", "worse", "same")
+    and/or rating (1-5), optionally note; `reviewer` fills in missing reviewers."""
+    messages = [r if isinstance(r, trainer_pb2.Review) else trainer_pb2.Review(**{"reviewer": reviewer, **r}) for r in reviews]
+    return trainer_pb2.ReviewJobRequest(id=job_id, reviews=messages)

@@ -11,7 +11,15 @@ import grpc
 from grpc_health.v1 import health_pb2
 from tuneserve.v1 import adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2
 
-from tuneserve_client._requests import Message, create_job_request, generate_request, import_messages, run_task_request, tokenize_request
+from tuneserve_client._requests import (
+    Message,
+    create_job_request,
+    generate_request,
+    import_messages,
+    review_job_request,
+    run_task_request,
+    tokenize_request,
+)
 from tuneserve_client.client import ClientBase, backoff_delays
 from tuneserve_client.errors import UnavailableError, from_rpc_error
 
@@ -127,6 +135,13 @@ class AsyncClient(ClientBase):
     async def unload_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
         return await self._call(self.adapters.UnloadAdapter, adapters_pb2.UnloadAdapterRequest(adapter=adapter), self.timeout)
 
+    async def set_rollout(self, name: str, weights: dict[int, int]) -> adapters_pb2.AdapterInfo:
+        request = adapters_pb2.SetRolloutRequest(name=name, weights=weights)
+        return await self._call(self.adapters.SetRollout, request, self.timeout)
+
+    async def clear_rollout(self, name: str) -> adapters_pb2.AdapterInfo:
+        return await self._call(self.adapters.ClearRollout, adapters_pb2.ClearRolloutRequest(name=name), self.timeout)
+
     async def set_current_version(self, name: str, version: int) -> adapters_pb2.AdapterInfo:
         request = adapters_pb2.SetCurrentVersionRequest(name=name, version=version)
         return await self._call(self.adapters.SetCurrentVersion, request, self.timeout)
@@ -136,6 +151,14 @@ class AsyncClient(ClientBase):
 
     async def get_job(self, job_id: str) -> trainer_pb2.Job:
         return await self._call(self.trainer.GetJob, trainer_pb2.GetJobRequest(id=job_id), self.timeout)
+
+    async def get_job_report(self, job_id: str) -> trainer_pb2.JobReport:
+        return await self._call(self.trainer.GetJobReport, trainer_pb2.GetJobReportRequest(id=job_id), self.timeout)
+
+    async def review_job(
+        self, job_id: str, reviews: Iterable[dict[str, Any] | trainer_pb2.Review], reviewer: str = ""
+    ) -> trainer_pb2.ReviewSummary:
+        return await self._call(self.trainer.ReviewJob, review_job_request(job_id, reviews, reviewer), self.timeout)
 
     async def list_jobs(self, limit: int = 100) -> list[trainer_pb2.Job]:
         return list((await self._call(self.trainer.ListJobs, trainer_pb2.ListJobsRequest(limit=limit), self.timeout)).jobs)

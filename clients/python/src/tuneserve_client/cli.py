@@ -8,6 +8,8 @@ tuneserve health
 tuneserve adapters list
 tuneserve adapters import ./my-peft-adapter --name sentiment
 tuneserve adapters rollback sentiment
+tuneserve adapters split sentiment 3=90 4=10
+tuneserve adapters promote sentiment 4
 tuneserve train submit data.jsonl --name sentiment
 tuneserve classify sentiment "A wonderful film."
 tuneserve generate "Paris" --instruction "Name the country." --demo Rome Italy --demo Berlin Germany
@@ -176,6 +178,8 @@ def _print_adapters(adapters: list[adapters_pb2.AdapterInfo]) -> None:
             state = adapters_pb2.AdapterState.Name(v.state).removeprefix("ADAPTER_STATE_").lower()
             tier = adapters_pb2.AdapterTier.Name(v.tier).removeprefix("ADAPTER_TIER_").lower()
             notes = [n for n, on in (("current", v.version == info.current_version), ("serving", v.version == info.serving_version)) if on]
+            if v.version in info.rollout_weights:
+                notes.append(f"{info.rollout_weights[v.version]}% of traffic")
             if v.last_error:
                 notes.append(f"refused ({v.refusal_reason}): {v.last_error}")
             print(f"{info.name:<24} {v.version:>7} {state:<8} {tier:<6} {v.rank or '':>4} {v.active_requests:>4}  {', '.join(notes)}")
@@ -200,6 +204,21 @@ def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
             print(f"error: {args.name} has no version before {info.current_version} to roll back to", file=sys.stderr)
             return 1
         _print_adapters([client.set_current_version(args.name, max(older))])
+    elif action == "split":
+        if args.clear:
+            _print_adapters([client.clear_rollout(args.name)])
+            return 0
+        weights = {}
+        for arm in args.weights:
+            version, _, weight = arm.partition("=")
+            if not (version.isdigit() and weight.isdigit()):
+                print(f"error: {arm!r} is not VERSION=PERCENT", file=sys.stderr)
+                return 2
+            weights[int(version)] = int(weight)
+        _print_adapters([client.set_rollout(args.name, weights)])
+    elif action == "promote":
+        client.set_current_version(args.name, args.version)
+        _print_adapters([client.clear_rollout(args.name)])
     elif action == "import":
         reply = client.import_adapter(args.directory, args.name, make_current=not args.no_current, source=args.source)
         print(
@@ -262,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     set_current.add_argument("name")
     set_current.add_argument("version", type=int)
     actions.add_parser("rollback", help="make the version before the current one current again").add_argument("name")
+    split = actions.add_parser("split", help="split NAME's traffic between versions: split NAME 3=90 4=10 (--clear ends it)")
+    split.add_argument("name")
+    split.add_argument("weights", nargs="*", metavar="VERSION=PERCENT")
+    split.add_argument("--clear", action="store_true", help="end the split; traffic goes to the serving version")
+    promote = actions.add_parser("promote", help="make VERSION current and end NAME's split")
+    promote.add_argument("name")
+    promote.add_argument("version", type=int)
     importer = actions.add_parser("import", help="publish a PEFT adapter directory as the next version of NAME")
     importer.add_argument("directory")
     importer.add_argument("--name", required=True)

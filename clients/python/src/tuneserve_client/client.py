@@ -21,7 +21,15 @@ from tuneserve.v1 import (
     trainer_pb2_grpc,
 )
 
-from tuneserve_client._requests import Message, create_job_request, generate_request, import_messages, run_task_request, tokenize_request
+from tuneserve_client._requests import (
+    Message,
+    create_job_request,
+    generate_request,
+    import_messages,
+    review_job_request,
+    run_task_request,
+    tokenize_request,
+)
 from tuneserve_client.errors import TuneserveError, UnavailableError, from_rpc_error
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -228,6 +236,13 @@ class Client(ClientBase):
     def unload_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
         return self._call(self.adapters.UnloadAdapter, adapters_pb2.UnloadAdapterRequest(adapter=adapter), self.timeout)
 
+    def set_rollout(self, name: str, weights: dict[int, int]) -> adapters_pb2.AdapterInfo:
+        """Splits `name`'s traffic between versions by percent, e.g. {3: 90, 4: 10}."""
+        return self._call(self.adapters.SetRollout, adapters_pb2.SetRolloutRequest(name=name, weights=weights), self.timeout)
+
+    def clear_rollout(self, name: str) -> adapters_pb2.AdapterInfo:
+        return self._call(self.adapters.ClearRollout, adapters_pb2.ClearRolloutRequest(name=name), self.timeout)
+
     def set_current_version(self, name: str, version: int) -> adapters_pb2.AdapterInfo:
         """Rolls `name` forward or back to `version` (checked and loaded before it becomes current)."""
         request = adapters_pb2.SetCurrentVersionRequest(name=name, version=version)
@@ -256,10 +271,8 @@ class Client(ClientBase):
     def review_job(
         self, job_id: str, reviews: Iterable[dict[str, Any] | trainer_pb2.Review], reviewer: str = ""
     ) -> trainer_pb2.ReviewSummary:
-        """Records judgements of the job's sampled answers: dicts with line, and verdict ("better",
-        "worse", "same") and/or rating (1-5), optionally note; `reviewer` fills in missing reviewers."""
-        messages = [r if isinstance(r, trainer_pb2.Review) else trainer_pb2.Review(**{"reviewer": reviewer, **r}) for r in reviews]
-        return self._call(self.trainer.ReviewJob, trainer_pb2.ReviewJobRequest(id=job_id, reviews=messages), self.timeout)
+        """Records judgements of the job's sampled answers (see review_job_request)."""
+        return self._call(self.trainer.ReviewJob, review_job_request(job_id, reviews, reviewer), self.timeout)
 
     def list_jobs(self, limit: int = 100) -> list[trainer_pb2.Job]:
         return list(self._call(self.trainer.ListJobs, trainer_pb2.ListJobsRequest(limit=limit), self.timeout).jobs)

@@ -24,41 +24,53 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btuneserve/v1/adapters.proto\x12\x0ctuneserve.v1\"\xde\x01\n\x0e\x41\x64\x61pterVersion\x12\x0f\n\x07version\x18\x01 \x01(\r\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.tuneserve.v1.AdapterState\x12\'\n\x04tier\x18\x03 \x01(\x0e\x32\x19.tuneserve.v1.AdapterTier\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x05 \x01(\t\x12\x17\n\x0f\x61\x63tive_requests\x18\x06 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x07 \x01(\t\x12\x0c\n\x04rank\x18\x08 \x01(\r\"}\n\x0b\x41\x64\x61pterInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x08versions\x18\x02 \x03(\x0b\x32\x1c.tuneserve.v1.AdapterVersion\x12\x17\n\x0f\x63urrent_version\x18\x03 \x01(\r\x12\x17\n\x0fserving_version\x18\x04 \x01(\r\"\x15\n\x13ListAdaptersRequest\"C\n\x14ListAdaptersResponse\x12+\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x19.tuneserve.v1.AdapterInfo\"!\n\x11GetAdapterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"%\n\x12LoadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"\'\n\x14UnloadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"9\n\x18SetCurrentVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\"v\n\x14ImportAdapterRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.tuneserve.v1.ImportHeaderH\x00\x12(\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x17.tuneserve.v1.FileChunkH\x00\x42\x06\n\x04part\"B\n\x0cImportHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cmake_current\x18\x02 \x01(\x08\x12\x0e\n\x06source\x18\x03 \x01(\t\",\n\tFileChunk\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"v\n\x15ImportAdapterResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x18\n\x10\x62\x61se_fingerprint\x18\x03 \x01(\t\x12\x0c\n\x04rank\x18\x04 \x01(\r\x12\x16\n\x0etarget_modules\x18\x05 \x03(\t*\x97\x01\n\x0c\x41\x64\x61pterState\x12\x1d\n\x19\x41\x44\x41PTER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x44\x41PTER_STATE_STORED\x10\x01\x12\x19\n\x15\x41\x44\x41PTER_STATE_LOADING\x10\x02\x12\x18\n\x14\x41\x44\x41PTER_STATE_LOADED\x10\x03\x12\x19\n\x15\x41\x44\x41PTER_STATE_REFUSED\x10\x04*r\n\x0b\x41\x64\x61pterTier\x12\x1c\n\x18\x41\x44\x41PTER_TIER_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x44\x41PTER_TIER_DISK\x10\x01\x12\x15\n\x11\x41\x44\x41PTER_TIER_HOST\x10\x02\x12\x17\n\x13\x41\x44\x41PTER_TIER_DEVICE\x10\x03\x32\xfb\x03\n\x08\x41\x64\x61pters\x12U\n\x0cListAdapters\x12!.tuneserve.v1.ListAdaptersRequest\x1a\".tuneserve.v1.ListAdaptersResponse\x12H\n\nGetAdapter\x12\x1f.tuneserve.v1.GetAdapterRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12J\n\x0bLoadAdapter\x12 .tuneserve.v1.LoadAdapterRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12N\n\rUnloadAdapter\x12\".tuneserve.v1.UnloadAdapterRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12V\n\x11SetCurrentVersion\x12&.tuneserve.v1.SetCurrentVersionRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12Z\n\rImportAdapter\x12\".tuneserve.v1.ImportAdapterRequest\x1a#.tuneserve.v1.ImportAdapterResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btuneserve/v1/adapters.proto\x12\x0ctuneserve.v1\"\x90\x01\n\x11SetRolloutRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12=\n\x07weights\x18\x02 \x03(\x0b\x32,.tuneserve.v1.SetRolloutRequest.WeightsEntry\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"#\n\x13\x43learRolloutRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xde\x01\n\x0e\x41\x64\x61pterVersion\x12\x0f\n\x07version\x18\x01 \x01(\r\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.tuneserve.v1.AdapterState\x12\'\n\x04tier\x18\x03 \x01(\x0e\x32\x19.tuneserve.v1.AdapterTier\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12\x16\n\x0erefusal_reason\x18\x05 \x01(\t\x12\x17\n\x0f\x61\x63tive_requests\x18\x06 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x07 \x01(\t\x12\x0c\n\x04rank\x18\x08 \x01(\r\"\xfc\x01\n\x0b\x41\x64\x61pterInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x08versions\x18\x02 \x03(\x0b\x32\x1c.tuneserve.v1.AdapterVersion\x12\x17\n\x0f\x63urrent_version\x18\x03 \x01(\r\x12\x17\n\x0fserving_version\x18\x04 \x01(\r\x12\x46\n\x0frollout_weights\x18\x05 \x03(\x0b\x32-.tuneserve.v1.AdapterInfo.RolloutWeightsEntry\x1a\x35\n\x13RolloutWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x15\n\x13ListAdaptersRequest\"C\n\x14ListAdaptersResponse\x12+\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x19.tuneserve.v1.AdapterInfo\"!\n\x11GetAdapterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"%\n\x12LoadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"\'\n\x14UnloadAdapterRequest\x12\x0f\n\x07\x61\x64\x61pter\x18\x01 \x01(\t\"9\n\x18SetCurrentVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\"v\n\x14ImportAdapterRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.tuneserve.v1.ImportHeaderH\x00\x12(\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x17.tuneserve.v1.FileChunkH\x00\x42\x06\n\x04part\"B\n\x0cImportHeader\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cmake_current\x18\x02 \x01(\x08\x12\x0e\n\x06source\x18\x03 \x01(\t\",\n\tFileChunk\x12\x11\n\tfile_name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"v\n\x15ImportAdapterResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x18\n\x10\x62\x61se_fingerprint\x18\x03 \x01(\t\x12\x0c\n\x04rank\x18\x04 \x01(\r\x12\x16\n\x0etarget_modules\x18\x05 \x03(\t*\x97\x01\n\x0c\x41\x64\x61pterState\x12\x1d\n\x19\x41\x44\x41PTER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x44\x41PTER_STATE_STORED\x10\x01\x12\x19\n\x15\x41\x44\x41PTER_STATE_LOADING\x10\x02\x12\x18\n\x14\x41\x44\x41PTER_STATE_LOADED\x10\x03\x12\x19\n\x15\x41\x44\x41PTER_STATE_REFUSED\x10\x04*r\n\x0b\x41\x64\x61pterTier\x12\x1c\n\x18\x41\x44\x41PTER_TIER_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x44\x41PTER_TIER_DISK\x10\x01\x12\x15\n\x11\x41\x44\x41PTER_TIER_HOST\x10\x02\x12\x17\n\x13\x41\x44\x41PTER_TIER_DEVICE\x10\x03\x32\x93\x05\n\x08\x41\x64\x61pters\x12U\n\x0cListAdapters\x12!.tuneserve.v1.ListAdaptersRequest\x1a\".tuneserve.v1.ListAdaptersResponse\x12H\n\nGetAdapter\x12\x1f.tuneserve.v1.GetAdapterRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12J\n\x0bLoadAdapter\x12 .tuneserve.v1.LoadAdapterRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12N\n\rUnloadAdapter\x12\".tuneserve.v1.UnloadAdapterRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12V\n\x11SetCurrentVersion\x12&.tuneserve.v1.SetCurrentVersionRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12Z\n\rImportAdapter\x12\".tuneserve.v1.ImportAdapterRequest\x1a#.tuneserve.v1.ImportAdapterResponse(\x01\x12H\n\nSetRollout\x12\x1f.tuneserve.v1.SetRolloutRequest\x1a\x19.tuneserve.v1.AdapterInfo\x12L\n\x0c\x43learRollout\x12!.tuneserve.v1.ClearRolloutRequest\x1a\x19.tuneserve.v1.AdapterInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tuneserve.v1.adapters_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ADAPTERSTATE']._serialized_start=1018
-  _globals['_ADAPTERSTATE']._serialized_end=1169
-  _globals['_ADAPTERTIER']._serialized_start=1171
-  _globals['_ADAPTERTIER']._serialized_end=1285
-  _globals['_ADAPTERVERSION']._serialized_start=46
-  _globals['_ADAPTERVERSION']._serialized_end=268
-  _globals['_ADAPTERINFO']._serialized_start=270
-  _globals['_ADAPTERINFO']._serialized_end=395
-  _globals['_LISTADAPTERSREQUEST']._serialized_start=397
-  _globals['_LISTADAPTERSREQUEST']._serialized_end=418
-  _globals['_LISTADAPTERSRESPONSE']._serialized_start=420
-  _globals['_LISTADAPTERSRESPONSE']._serialized_end=487
-  _globals['_GETADAPTERREQUEST']._serialized_start=489
-  _globals['_GETADAPTERREQUEST']._serialized_end=522
-  _globals['_LOADADAPTERREQUEST']._serialized_start=524
-  _globals['_LOADADAPTERREQUEST']._serialized_end=561
-  _globals['_UNLOADADAPTERREQUEST']._serialized_start=563
-  _globals['_UNLOADADAPTERREQUEST']._serialized_end=602
-  _globals['_SETCURRENTVERSIONREQUEST']._serialized_start=604
-  _globals['_SETCURRENTVERSIONREQUEST']._serialized_end=661
-  _globals['_IMPORTADAPTERREQUEST']._serialized_start=663
-  _globals['_IMPORTADAPTERREQUEST']._serialized_end=781
-  _globals['_IMPORTHEADER']._serialized_start=783
-  _globals['_IMPORTHEADER']._serialized_end=849
-  _globals['_FILECHUNK']._serialized_start=851
-  _globals['_FILECHUNK']._serialized_end=895
-  _globals['_IMPORTADAPTERRESPONSE']._serialized_start=897
-  _globals['_IMPORTADAPTERRESPONSE']._serialized_end=1015
-  _globals['_ADAPTERS']._serialized_start=1288
-  _globals['_ADAPTERS']._serialized_end=1795
+  _globals['_SETROLLOUTREQUEST_WEIGHTSENTRY']._loaded_options = None
+  _globals['_SETROLLOUTREQUEST_WEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_ADAPTERINFO_ROLLOUTWEIGHTSENTRY']._loaded_options = None
+  _globals['_ADAPTERINFO_ROLLOUTWEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_ADAPTERSTATE']._serialized_start=1330
+  _globals['_ADAPTERSTATE']._serialized_end=1481
+  _globals['_ADAPTERTIER']._serialized_start=1483
+  _globals['_ADAPTERTIER']._serialized_end=1597
+  _globals['_SETROLLOUTREQUEST']._serialized_start=46
+  _globals['_SETROLLOUTREQUEST']._serialized_end=190
+  _globals['_SETROLLOUTREQUEST_WEIGHTSENTRY']._serialized_start=144
+  _globals['_SETROLLOUTREQUEST_WEIGHTSENTRY']._serialized_end=190
+  _globals['_CLEARROLLOUTREQUEST']._serialized_start=192
+  _globals['_CLEARROLLOUTREQUEST']._serialized_end=227
+  _globals['_ADAPTERVERSION']._serialized_start=230
+  _globals['_ADAPTERVERSION']._serialized_end=452
+  _globals['_ADAPTERINFO']._serialized_start=455
+  _globals['_ADAPTERINFO']._serialized_end=707
+  _globals['_ADAPTERINFO_ROLLOUTWEIGHTSENTRY']._serialized_start=654
+  _globals['_ADAPTERINFO_ROLLOUTWEIGHTSENTRY']._serialized_end=707
+  _globals['_LISTADAPTERSREQUEST']._serialized_start=709
+  _globals['_LISTADAPTERSREQUEST']._serialized_end=730
+  _globals['_LISTADAPTERSRESPONSE']._serialized_start=732
+  _globals['_LISTADAPTERSRESPONSE']._serialized_end=799
+  _globals['_GETADAPTERREQUEST']._serialized_start=801
+  _globals['_GETADAPTERREQUEST']._serialized_end=834
+  _globals['_LOADADAPTERREQUEST']._serialized_start=836
+  _globals['_LOADADAPTERREQUEST']._serialized_end=873
+  _globals['_UNLOADADAPTERREQUEST']._serialized_start=875
+  _globals['_UNLOADADAPTERREQUEST']._serialized_end=914
+  _globals['_SETCURRENTVERSIONREQUEST']._serialized_start=916
+  _globals['_SETCURRENTVERSIONREQUEST']._serialized_end=973
+  _globals['_IMPORTADAPTERREQUEST']._serialized_start=975
+  _globals['_IMPORTADAPTERREQUEST']._serialized_end=1093
+  _globals['_IMPORTHEADER']._serialized_start=1095
+  _globals['_IMPORTHEADER']._serialized_end=1161
+  _globals['_FILECHUNK']._serialized_start=1163
+  _globals['_FILECHUNK']._serialized_end=1207
+  _globals['_IMPORTADAPTERRESPONSE']._serialized_start=1209
+  _globals['_IMPORTADAPTERRESPONSE']._serialized_end=1327
+  _globals['_ADAPTERS']._serialized_start=1600
+  _globals['_ADAPTERS']._serialized_end=2259
 # @@protoc_insertion_point(module_scope)

@@ -31,6 +31,27 @@ ADAPTER_TIER_DISK: AdapterTier
 ADAPTER_TIER_HOST: AdapterTier
 ADAPTER_TIER_DEVICE: AdapterTier
 
+class SetRolloutRequest(_message.Message):
+    __slots__ = ("name", "weights")
+    class WeightsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    weights: _containers.ScalarMap[int, int]
+    def __init__(self, name: _Optional[str] = ..., weights: _Optional[_Mapping[int, int]] = ...) -> None: ...
+
+class ClearRolloutRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
 class AdapterVersion(_message.Message):
     __slots__ = ("version", "state", "tier", "last_error", "refusal_reason", "active_requests", "content_hash", "rank")
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -52,16 +73,25 @@ class AdapterVersion(_message.Message):
     def __init__(self, version: _Optional[int] = ..., state: _Optional[_Union[AdapterState, str]] = ..., tier: _Optional[_Union[AdapterTier, str]] = ..., last_error: _Optional[str] = ..., refusal_reason: _Optional[str] = ..., active_requests: _Optional[int] = ..., content_hash: _Optional[str] = ..., rank: _Optional[int] = ...) -> None: ...
 
 class AdapterInfo(_message.Message):
-    __slots__ = ("name", "versions", "current_version", "serving_version")
+    __slots__ = ("name", "versions", "current_version", "serving_version", "rollout_weights")
+    class RolloutWeightsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     CURRENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     SERVING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     versions: _containers.RepeatedCompositeFieldContainer[AdapterVersion]
     current_version: int
     serving_version: int
-    def __init__(self, name: _Optional[str] = ..., versions: _Optional[_Iterable[_Union[AdapterVersion, _Mapping]]] = ..., current_version: _Optional[int] = ..., serving_version: _Optional[int] = ...) -> None: ...
+    rollout_weights: _containers.ScalarMap[int, int]
+    def __init__(self, name: _Optional[str] = ..., versions: _Optional[_Iterable[_Union[AdapterVersion, _Mapping]]] = ..., current_version: _Optional[int] = ..., serving_version: _Optional[int] = ..., rollout_weights: _Optional[_Mapping[int, int]] = ...) -> None: ...
 
 class ListAdaptersRequest(_message.Message):
     __slots__ = ()

@@ -64,6 +64,16 @@ class AdaptersStub:
                 request_serializer=tuneserve_dot_v1_dot_adapters__pb2.ImportAdapterRequest.SerializeToString,
                 response_deserializer=tuneserve_dot_v1_dot_adapters__pb2.ImportAdapterResponse.FromString,
                 _registered_method=True)
+        self.SetRollout = channel.unary_unary(
+                '/tuneserve.v1.Adapters/SetRollout',
+                request_serializer=tuneserve_dot_v1_dot_adapters__pb2.SetRolloutRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.FromString,
+                _registered_method=True)
+        self.ClearRollout = channel.unary_unary(
+                '/tuneserve.v1.Adapters/ClearRollout',
+                request_serializer=tuneserve_dot_v1_dot_adapters__pb2.ClearRolloutRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.FromString,
+                _registered_method=True)
 
 
 class AdaptersServicer:
@@ -117,6 +127,22 @@ class AdaptersServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRollout(self, request, context):
+        """Splits the bare name's traffic between versions by percent (an A/B test or a canary): every
+        version is loaded and checked first. Requests with the same routing_key always get the same
+        version; pinned name@N requests bypass the split. Stored beside the current pointer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearRollout(self, request, context):
+        """Ends the split: the name's traffic goes to its serving version again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdaptersServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +175,16 @@ def add_AdaptersServicer_to_server(servicer, server):
                     servicer.ImportAdapter,
                     request_deserializer=tuneserve_dot_v1_dot_adapters__pb2.ImportAdapterRequest.FromString,
                     response_serializer=tuneserve_dot_v1_dot_adapters__pb2.ImportAdapterResponse.SerializeToString,
+            ),
+            'SetRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRollout,
+                    request_deserializer=tuneserve_dot_v1_dot_adapters__pb2.SetRolloutRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.SerializeToString,
+            ),
+            'ClearRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearRollout,
+                    request_deserializer=tuneserve_dot_v1_dot_adapters__pb2.ClearRolloutRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +349,60 @@ class Adapters:
             '/tuneserve.v1.Adapters/ImportAdapter',
             tuneserve_dot_v1_dot_adapters__pb2.ImportAdapterRequest.SerializeToString,
             tuneserve_dot_v1_dot_adapters__pb2.ImportAdapterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Adapters/SetRollout',
+            tuneserve_dot_v1_dot_adapters__pb2.SetRolloutRequest.SerializeToString,
+            tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Adapters/ClearRollout',
+            tuneserve_dot_v1_dot_adapters__pb2.ClearRolloutRequest.SerializeToString,
+            tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.FromString,
             options,
             channel_credentials,
             insecure,
