@@ -55,6 +55,24 @@ def make_adapters(base, count: int, rank: int, targets: list[str], out: Path):
     return dirs, model
 
 
+def published_adapters(count: int, rank: int, targets: list[str], names: list[str]):
+    """The embedded base, `count` random PEFT adapters published into a fresh store as `names[i]`,
+    the work directory, the store, the adapter directories and the PeftModel holding them."""
+    from common.adapter_store import AdapterStore
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
+    from server.adapters.loader import BaseSpec, manifest_for_peft_dir
+
+    base = load_base_model(ModelSettings())
+    spec = BaseSpec.from_base(base)
+    work = Path(tempfile.mkdtemp(prefix="tuneserve-bench-"))
+    store = AdapterStore(work / "store")
+    dirs, peft_model = make_adapters(base, count, rank, targets, work)
+    for name, directory in zip(names, dirs, strict=True):
+        store.publish(directory, manifest_for_peft_dir(directory, spec, 64, name, "bench"))
+    return base, spec, work, store, dirs, peft_model
+
+
 async def concurrent_run(address: str, adapters: list[str], tokens: int) -> float:
     """32 concurrent requests, request i on adapters[i % len]; returns generated tokens/s."""
     from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
@@ -102,19 +120,10 @@ def main() -> int:
 
     from tuneserve_client import Client
 
-    from common.adapter_store import AdapterStore
-    from common.base_model import load_base_model
-    from common.settings import ModelSettings
-    from server.adapters.loader import BaseSpec, manifest_for_peft_dir
+    from server.adapters.loader import manifest_for_peft_dir
 
-    base = load_base_model(ModelSettings())
-    spec = BaseSpec.from_base(base)
-    work = Path(tempfile.mkdtemp(prefix="tuneserve-bench-"))
-    store = AdapterStore(work / "store")
-    dirs, peft_model = make_adapters(base, 32, args.rank, args.targets.split(","), work)
     names = [f"bench{i}" for i in range(32)]
-    for name, directory in zip(names, dirs, strict=True):
-        store.publish(directory, manifest_for_peft_dir(directory, spec, 64, name, "bench"))
+    base, spec, work, store, dirs, peft_model = published_adapters(32, args.rank, args.targets.split(","), names)
 
     proc, address = start_server(adapter_store=str(store.root), max_loras="32", adapter_watch="events")
     results: dict[str, float] = {}

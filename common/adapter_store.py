@@ -27,7 +27,7 @@ from pathlib import Path
 from common.adapter_manifest import MANIFEST_FILE, PICKLE_SUFFIXES, AdapterManifest, AdapterRef, check_name, is_valid_name, parse_version
 from common.durable import fsync_path, replace_atomically, write_file
 from common.errors import FailedPrecondition, InvalidRequest, NotFound
-from common.rollout import POLICY_FILE, RolloutPolicy
+from common.rollout import POLICY_FILE, PROMPT_ARM, RolloutPolicy
 from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class AdapterStore:
             if policy is None:
                 (directory / POLICY_FILE).unlink(missing_ok=True)
                 return
-            missing = sorted(set(policy.weights) - set(self.versions(name)))
+            missing = sorted({v for v in policy.versions if v != PROMPT_ARM} - set(self.versions(name)))
             if missing:
                 raise NotFound(f"adapter {name!r} has no version {missing[0]}; it has {self.versions(name)}")
             replace_atomically(directory / POLICY_FILE, policy.to_json())

@@ -7,7 +7,9 @@ The start-up and shutdown order is common.rpc.app's, shared with the trainer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -29,6 +31,7 @@ from server.api.event_stream import stream_generation
 from server.api.inference import InferenceService
 from server.api.openai.listener import HttpListener
 from server.api.openai.routes import OpenAIRoutes
+from server.api.rollouts import Shadows
 from server.api.serving_state import Serving, ServingState
 from server.api.tasks import TasksService
 from server.config import ServerSettings
@@ -37,6 +40,8 @@ from server.engine.kv_cache import PagedKVCache
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
 from server.engine.structured_output import ConstraintSpec
+from server.experiments.recorder import Experiments
+from server.experiments.store import ExperimentStore
 from server.metrics import ServerMetrics
 from server.tasks.registry import TaskRegistry
 
@@ -59,6 +64,7 @@ class TuneserveServer(RpcApp):
         self.state = ServingState()
         self._preloaded = base
         self._watcher: asyncio.Task[None] | None = None
+        self._guard: asyncio.Task[None] | None = None
         self._stop_watching = asyncio.Event()
         self.http: HttpListener | None = None
         self._http_closing: asyncio.Task[None] | None = None
@@ -107,6 +113,8 @@ class TuneserveServer(RpcApp):
                 tasks=tasks,
                 settings=self.settings,
                 metrics=self.metrics,
+                experiments=self._experiments() if store is not None else None,
+                shadows=Shadows(self.settings.max_shadow_requests),
             )
             block_bytes = engine.config.block_size * PagedKVCache.bytes_per_token(
                 base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.precision.kv_cache_dtype
@@ -121,6 +129,8 @@ class TuneserveServer(RpcApp):
             raise
         self.state.set(serving)
         self._watcher = asyncio.create_task(self._watch(serving))
+        if isinstance(serving.adapters, AdapterManager) and serving.experiments is not None:
+            self._guard = asyncio.create_task(self._guard_rollouts(serving.adapters, serving.experiments))
         self.metrics.ready.set(1)
         log.info(
             "serving",
@@ -143,6 +153,37 @@ class TuneserveServer(RpcApp):
             await asyncio.to_thread(serving.tasks.refresh)
 
         await watch(refresh, paths, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
+
+    def _experiments(self) -> Experiments | None:
+        """The experiment record; a server that cannot open it serves on without one (and says so)."""
+        path = self.settings.experiment_db or self.settings.cache_dir / "experiments.sqlite"
+        try:
+            return Experiments(ExperimentStore(path, self.settings.experiment_retention_h * 3600), self.metrics)
+        except (OSError, sqlite3.Error) as exc:
+            log.error(
+                "cannot open the experiment record; feedback and experiment reports are off", extra={"path": str(path), "error": str(exc)}
+            )
+            return None
+
+    async def _guard_rollouts(self, manager: AdapterManager, experiments: Experiments) -> None:
+        """Ends splits whose guard rule finds a canary doing worse; keeps the split gauges current."""
+        split: set[str] = set()  # names whose split gauges are set
+        while not self._stop_watching.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop_watching.wait(), self.settings.guard_interval_s)
+            policies = manager.policies()
+            for name in split - set(policies):
+                self.metrics.rollout_weights(name, {})
+            split = set(policies)
+            for name, policy in policies.items():
+                self.metrics.rollout_weights(name, policy.weights)
+                try:
+                    reason = await experiments.guard_check(name, policy, manager.status(name).serving_version)
+                    if reason is not None and manager.policy(name) == policy:
+                        await manager.end_split(name, reason)
+                        await experiments.rolled_back(name, reason)
+                except Exception:  # one name's trouble must not stop the guard for the others
+                    log.exception("guard check failed", extra={"adapter": name})
 
     def _adapter_manager(self, base: BaseModel, engine: Engine) -> AdapterManager | NoAdapters:
         if self.settings.adapter_store is None or engine.slots is None:
@@ -178,9 +219,14 @@ class TuneserveServer(RpcApp):
         self._stop_watching.set()
         if self._watcher is not None:
             await self._watcher
+        if self._guard is not None:
+            await self._guard
         if self.state.ready:
             serving = self.state.require()
+            await serving.shadows.close()
             await serving.adapters.close()
+            if serving.experiments is not None:
+                await asyncio.to_thread(serving.experiments.close)
             await arun_on_fresh_thread(serving.engine.stop, "tuneserve-engine-stop")
         self.metrics.ready.set(0)
 

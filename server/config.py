@@ -121,6 +121,18 @@ class ServerSettings(ModelSettings, SecuritySettings):
     adapter_metric_labels: int = Field(20, ge=0)
     """Adapters that get their own label on per-adapter request counters (first come); the rest count as 'other'."""
 
+    experiment_db: Path | None = None
+    """SQLite file of rollout experiments (answers to adapter names, feedback, guard rollbacks); unset: <cache_dir>/experiments.sqlite."""
+
+    experiment_retention_h: float = Field(168.0, gt=0)
+    """Hours an answer is kept for feedback and reports (one week by default)."""
+
+    max_shadow_requests: int = Field(8, ge=0)
+    """Shadow copies running at once; past it, copies are dropped (counted as such), never queued."""
+
+    guard_interval_s: float = Field(5.0, gt=0)
+    """Seconds between checks of the guard rules of splits under a rollout."""
+
     prepare_only: bool = False
     """Convert and cache the base model, print where it is, and exit without serving (image builds bake the cache in this way)."""
 

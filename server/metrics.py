@@ -91,6 +91,27 @@ class ServerMetrics(RpcMetrics):
         self.prefix_cache_blocks = Gauge("tuneserve_prefix_cache_blocks", "KV blocks registered in the prefix cache.", registry=r)
         self.prefix_cache_bytes = Gauge("tuneserve_prefix_cache_bytes", "KV memory registered in the prefix cache.", registry=r)
         self.classified = Counter("tuneserve_classified_inputs", "Inputs classified, by how the task was backed.", ["backing"], registry=r)
+        self.experiment_answers = Counter(
+            "tuneserve_experiment_answers",
+            "Answers to adapter names under a rollout, by version, role (serve or shadow) and outcome (ok, error, dropped).",
+            ["adapter", "version", "role", "outcome"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "tuneserve_feedback",
+            "Feedback on answers, by adapter version and kind (correct, incorrect, thumbs_up, thumbs_down, rating_1 to rating_5).",
+            ["adapter", "version", "kind"],
+            registry=r,
+        )
+        self.rollout_weight = Gauge(
+            "tuneserve_rollout_weight_percent",
+            "Percent of an adapter name's traffic each version gets under a split.",
+            ["adapter", "version"],
+            registry=r,
+        )
+        self.rollout_rollbacks = Counter(
+            "tuneserve_rollout_rollbacks", "Splits ended by their guard rule because a canary did worse.", ["adapter"], registry=r
+        )
         self._kv_blocks = 1
         self._block_bytes = 0
         self._adapter_labels: set[str] = set()
@@ -113,11 +134,34 @@ class ServerMetrics(RpcMetrics):
 
     # -- adapters -----------------------------------------------------------------------------
 
-    def adapter_request(self, name: str) -> None:
+    def adapter_label(self, name: str) -> str:
         # Names are unbounded; only the first `label_limit` get a label of their own.
         if name not in self._adapter_labels and len(self._adapter_labels) < self._adapter_label_limit:
             self._adapter_labels.add(name)
-        self.adapter_requests.labels(name if name in self._adapter_labels else "other").inc()
+        return name if name in self._adapter_labels else "other"
+
+    def adapter_request(self, name: str) -> None:
+        self.adapter_requests.labels(self.adapter_label(name)).inc()
+
+    # -- experiments --------------------------------------------------------------------------
+
+    def experiment_answer(self, name: str, version: int, role: str, outcome: str) -> None:
+        self.experiment_answers.labels(self.adapter_label(name), str(version), role, outcome).inc()
+
+    def feedback_given(self, name: str, version: int, kind: str) -> None:
+        self.feedback.labels(self.adapter_label(name), str(version), kind).inc()
+
+    def rollout_weights(self, name: str, weights: dict[int, int]) -> None:
+        """Sets the split's gauges; versions that left the split read 0."""
+        label = self.adapter_label(name)
+        for labels in list(self.rollout_weight._metrics):  # noqa: SLF001 - prometheus_client has no public listing
+            if labels[0] == label and int(labels[1]) not in weights:
+                self.rollout_weight.labels(*labels).set(0)
+        for version, weight in weights.items():
+            self.rollout_weight.labels(label, str(version)).set(weight)
+
+    def rollout_rolled_back(self, name: str) -> None:
+        self.rollout_rollbacks.labels(self.adapter_label(name)).inc()
 
     def adapter_loaded(self, seconds: float) -> None:
         self.adapter_loads.inc()

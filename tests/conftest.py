@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def server_settings(cache_dir: Path, **overrides):
         warmup=False,
     )
     values.update(overrides)
+    if values.get("experiment_db") is None:  # each server its own record, never the user's cache
+        values["experiment_db"] = Path(tempfile.mkdtemp(prefix="tuneserve-experiments-")) / "experiments.sqlite"
     return ServerSettings(**values)
 
 

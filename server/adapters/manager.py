@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
 from common.errors import DeadlineExceeded, InvalidRequest, NotFound
-from common.rollout import RolloutPolicy, choose_version
+from common.rollout import PROMPT_ARM, GuardRule, RolloutPolicy, choose_version
 from common.threads import arun_on_fresh_thread
 from server.adapters.cache_policy import HostEntry, host_evictions
 from server.adapters.loader import AdapterRefused, BaseSpec, LoadedAdapter, RefusalReason, load_stored
@@ -80,7 +80,18 @@ class AdapterStatus:
     versions: list[VersionStatus]
     current_version: int  # the store's pointer, 0 when none
     serving_version: int  # what requests for the bare name get, 0 when none yet
-    rollout: dict[int, int] = field(default_factory=dict)  # version -> percent of bare-name traffic, when split
+    rollout: RolloutPolicy | None = None  # the split, shadow and guard rule in force, if any
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a request went: the adapter that answers it and, for a name under a rollout, which arm."""
+
+    adapter: LoadedAdapter | None
+    name: str = ""  # the adapter name asked for; "" for the base model
+    version: int = 0  # the version that answers; 0 for the base model (a split's prompting arm)
+    arm: str = ""  # "4 of 3=90 4=10" inside a split, "" outside one
+    shadow: int = 0  # the version that gets a copy of the request, 0 for none
 
 
 class AdapterMetrics(Protocol):
@@ -97,9 +108,7 @@ class AdapterSource(Protocol):
     """What the services need to know about adapters: AdapterManager, or NoAdapters without a store."""
 
     async def acquire(self, ref_text: str, timeout: float | None = None) -> LoadedAdapter | None: ...
-    async def acquire_routed(
-        self, ref_text: str, timeout: float | None = None, routing_key: str = ""
-    ) -> tuple[LoadedAdapter | None, str]: ...
+    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> Route: ...
     def release(self, adapter: LoadedAdapter | None) -> None: ...
     def status(self, name: str) -> AdapterStatus: ...
     async def close(self) -> None: ...
@@ -114,8 +123,8 @@ class NoAdapters:
             raise NotFound(f'adapter {ref_text!r} does not exist: this server has no adapter store; use adapter "" for the base model')
         return None
 
-    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> tuple[LoadedAdapter | None, str]:
-        return await self.acquire(ref_text, timeout), ""
+    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> Route:
+        return Route(await self.acquire(ref_text, timeout))
 
     def release(self, adapter: LoadedAdapter | None) -> None:
         pass
@@ -157,28 +166,31 @@ class AdapterManager:
 
     async def acquire(self, ref_text: str, timeout: float | None = None) -> LoadedAdapter | None:
         """The loaded adapter a request for `ref_text` runs on, held until `release`."""
-        adapter, _ = await self.acquire_routed(ref_text, timeout)
-        return adapter
+        return (await self.acquire_routed(ref_text, timeout)).adapter
 
-    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> tuple[LoadedAdapter | None, str]:
+    async def acquire_routed(self, ref_text: str, timeout: float | None = None, routing_key: str = "") -> Route:
         """`acquire`, placing a bare-name request on a version of the name's split (by `routing_key`,
-        else at random) when it has one; also returns the arm ("4 of 3=90 4=10"), "" outside a split.
-        Pinned `name@N` requests bypass the split."""
+        else at random) when it has one, and naming its arm and shadow. Pinned `name@N` requests
+        bypass the rollout. The prompting arm (version 0) holds no adapter."""
         if not ref_text:
-            return None, ""
+            return Route(None)
         ref = AdapterRef.parse(ref_text)
         policy = self._policies.get(ref.name) if ref.version is None else None
+        if policy is None:
+            adapter = await self._acquire(ref, timeout, promote=True)
+            return Route(adapter, ref.name, adapter.version)
         arm = ""
-        if policy is not None:
-            version: int | None = choose_version(policy, ref.name, routing_key)
-            chosen = self._entries.get((ref.name, version)) if version is not None else None
-            if chosen is not None and chosen.state is VersionState.REFUSED:  # never send traffic to a refused arm
-                version = self._serving.get(ref.name)
-            else:
-                arm = f"{version} of {policy.describe()}"
-            ref = AdapterRef(ref.name, version)
-        adapter = await self._acquire(ref, timeout, promote=policy is None)
-        return adapter, arm
+        version = choose_version(policy, ref.name, routing_key)
+        chosen = self._entries.get((ref.name, version)) if version else None
+        if chosen is not None and chosen.state is VersionState.REFUSED:  # never send traffic to a refused arm
+            version = None
+        elif version is not None:
+            arm = f"{version} of {policy.describe()}"
+        if version == PROMPT_ARM:
+            self.store.resolve(AdapterRef(ref.name, None))  # the name must still exist
+            return Route(None, ref.name, PROMPT_ARM, arm, policy.shadow)
+        adapter = await self._acquire(AdapterRef(ref.name, version), timeout, promote=False)
+        return Route(adapter, ref.name, adapter.version, arm, policy.shadow)
 
     async def _acquire(self, ref: AdapterRef, timeout: float | None, promote: bool) -> LoadedAdapter:
         version = ref.version if ref.version is not None else self._serving.get(ref.name)
@@ -339,30 +351,56 @@ class AdapterManager:
                 policies[name] = policy
         return policies
 
-    async def set_rollout(self, name: str, weights: dict[int, int]) -> AdapterStatus:
-        """Splits `name`'s bare-name traffic; every version is loaded and checked first, so a refused
-        version never gets a share."""
+    async def set_rollout(self, name: str, weights: dict[int, int], shadow: int = 0, guard: GuardRule | None = None) -> AdapterStatus:
+        """Splits `name`'s bare-name traffic and/or sends a shadow version copies of it. Every version
+        is loaded and checked first, so a refused version never gets a share and the policy in force
+        stays as it was."""
         try:
-            policy = RolloutPolicy(weights=weights)
+            policy = RolloutPolicy(weights=weights, shadow=shadow, guard=guard)
         except ValidationError as exc:
-            raise InvalidRequest("weights", exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-        for version in policy.weights:
+            error = exc.errors()[0]
+            field = str(error["loc"][0]) if error["loc"] else "weights"
+            raise InvalidRequest(field, error["msg"].removeprefix("Value error, ")) from None
+        adapters = [v for v in policy.versions if v != PROMPT_ARM]
+        for version in adapters:
             self.store.resolve(AdapterRef(name, version))
-        for version in policy.weights:
-            await self._wait_loaded(name, version, None)
+        for version in adapters:
+            try:
+                await self._wait_loaded(name, version, None)
+            except AdapterRefused as exc:
+                raise AdapterRefused(exc.reason, f"{name}@{version} cannot take part in a rollout: {exc.message}") from None
         await asyncio.to_thread(self.store.set_rollout, name, policy)
         self._policies[name] = policy
         log.info("rollout", extra={"adapter": name, "split": policy.describe()})
         return self.status(name)
 
     async def clear_rollout(self, name: str) -> AdapterStatus:
-        """Ends the split: the name's traffic goes to its serving version again."""
+        """Ends the split and the shadow: the name's traffic goes to its serving version again."""
         if not self.store.versions(name):
             raise NotFound(f"adapter {name!r} is not in the adapter store")
         await asyncio.to_thread(self.store.set_rollout, name, None)
         if self._policies.pop(name, None) is not None:
             log.info("rollout ended", extra={"adapter": name})
         return self.status(name)
+
+    async def end_split(self, name: str, reason: str) -> None:
+        """Ends `name`'s split (a shadow stays) for `reason`: what the guard rule does to a bad canary."""
+        policy = self._policies.get(name)
+        if policy is None or not policy.weights:
+            return
+        remaining = policy.without_split()
+        await asyncio.to_thread(self.store.set_rollout, name, remaining)
+        if remaining is None:
+            self._policies.pop(name, None)
+        else:
+            self._policies[name] = remaining
+        log.warning("rollout rolled back", extra={"adapter": name, "split": policy.describe(), "reason": reason})
+
+    def policy(self, name: str) -> RolloutPolicy | None:
+        return self._policies.get(name)
+
+    def policies(self) -> dict[str, RolloutPolicy]:
+        return dict(self._policies)
 
     def _pointers(self) -> dict[str, int | None]:
         """Each name's current version; a name that cannot be read is skipped and the others go on."""
@@ -440,9 +478,7 @@ class AdapterManager:
                 )
             )
         policy = self._policies.get(name)
-        return AdapterStatus(
-            name, versions, self.store.current(name) or 0, self._serving.get(name, 0), dict(policy.weights) if policy else {}
-        )
+        return AdapterStatus(name, versions, self.store.current(name) or 0, self._serving.get(name, 0), policy)
 
     def statuses(self) -> list[AdapterStatus]:
         names = sorted(set(self.store.names()) | {n for n, _ in self._entries})

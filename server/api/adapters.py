@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
+from pydantic import ValidationError
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc
 
 from common.adapter_manifest import CONFIG_FILE, MAX_VERSION, WEIGHTS_FILE, check_name
-from common.errors import FailedPrecondition, InvalidRequest
+from common.errors import FailedPrecondition, InvalidRequest, NotFound
+from common.rollout import GuardRule
 from common.threads import arun_on_fresh_thread
 from server.adapters.loader import AdapterRefused, BaseSpec, manifest_for_peft_dir
 from server.adapters.manager import AdapterManager, AdapterStatus
 from server.api.serving_state import ServingState
+from server.experiments.report import ArmReport
 
 IMPORTABLE_FILES = (CONFIG_FILE, WEIGHTS_FILE, "README.md")
 MAX_IMPORT_BYTES = 4 * 2**30
@@ -25,7 +31,9 @@ def adapter_info(status: AdapterStatus) -> adapters_pb2.AdapterInfo:
         name=status.name,
         current_version=status.current_version,
         serving_version=status.serving_version,
-        rollout_weights=status.rollout,
+        rollout_weights=status.rollout.weights if status.rollout else {},
+        rollout_shadow=status.rollout.shadow if status.rollout else 0,
+        rollout_guarded=status.rollout is not None and status.rollout.guard is not None,
         versions=[
             adapters_pb2.AdapterVersion(
                 version=v.version,
@@ -40,6 +48,27 @@ def adapter_info(status: AdapterStatus) -> adapters_pb2.AdapterInfo:
             for v in status.versions
         ],
     )
+
+
+def guard_rule(message: adapters_pb2.GuardRule) -> GuardRule:
+    """The rule a GuardRule message asks for; unset fields take the defaults."""
+    values: dict[str, Any] = {name: getattr(message, name) for name in _GUARD_FIELDS if message.HasField(name)}
+    if message.min_samples:
+        values["min_samples"] = message.min_samples
+    try:
+        return GuardRule(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidRequest(f"guard.{error['loc'][0]}", error["msg"]) from None
+
+
+_GUARD_FIELDS = ("max_error_rate_increase", "max_latency_ratio", "max_accuracy_drop")
+
+
+def arm_proto(arm: ArmReport) -> adapters_pb2.ArmReport:
+    values = dataclasses.asdict(arm)
+    values["answers"] = values.pop("outputs")
+    return adapters_pb2.ArmReport(**values)
 
 
 class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
@@ -78,12 +107,36 @@ class AdaptersService(adapters_pb2_grpc.AdaptersServicer):
     async def SetRollout(self, request: adapters_pb2.SetRolloutRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
         name = check_name(request.name, "name")
         for version in request.weights:
-            if not 1 <= version <= MAX_VERSION:
-                raise InvalidRequest("weights", f"version {version} is not a version number from 1 to {MAX_VERSION}")
-        return adapter_info(await self._manager().set_rollout(name, dict(request.weights)))
+            if version > MAX_VERSION:
+                raise InvalidRequest("weights", f"version {version} is not a version number from 0 to {MAX_VERSION}")
+        if request.shadow > MAX_VERSION:
+            raise InvalidRequest("shadow", f"must be a version number from 1 to {MAX_VERSION} (or 0 for none), got {request.shadow}")
+        guard = guard_rule(request.guard) if request.HasField("guard") else None
+        return adapter_info(await self._manager().set_rollout(name, dict(request.weights), request.shadow, guard))
 
     async def ClearRollout(self, request: adapters_pb2.ClearRolloutRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.AdapterInfo:
         return adapter_info(await self._manager().clear_rollout(check_name(request.name, "name")))
+
+    async def GetExperiment(self, request: adapters_pb2.GetExperimentRequest, context: grpc.aio.ServicerContext) -> adapters_pb2.Experiment:
+        name = check_name(request.name, "name")
+        manager = self._manager()
+        experiments = self._state.require().experiments
+        if experiments is None:
+            raise FailedPrecondition("this server could not open its experiment record (see its log), so it has no report")
+        status = manager.status(name)
+        if not status.versions:
+            raise NotFound(f"adapter {name!r} is not in the adapter store")
+        policy = status.rollout
+        since = policy.started_at if policy else time.time() - experiments.store.retention_s
+        arms, events = await experiments.report(name, policy, status.serving_version, since)
+        return adapters_pb2.Experiment(
+            name=name,
+            rollout=policy.describe() if policy else "",
+            since_unix_s=since,
+            serving_version=status.serving_version,
+            arms=[arm_proto(arm) for arm in arms],
+            events=[adapters_pb2.ExperimentEvent(time_unix_s=e.created, kind=e.kind, detail=e.detail) for e in events],
+        )
 
     async def ImportAdapter(
         self, requests: AsyncIterator[adapters_pb2.ImportAdapterRequest], context: grpc.aio.ServicerContext

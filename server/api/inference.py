@@ -11,11 +11,13 @@ from typing import Any, cast
 import grpc
 from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
 
-from common.errors import ResourceExhausted
+from common.errors import FailedPrecondition, InvalidRequest, ResourceExhausted
 from common.logs import request_id_var
 from common.rpc.status import REQUEST_ID_METADATA_KEY
 from server import __version__
+from server.adapters.manager import Route
 from server.api.event_stream import raise_if_failed, stream_generation
+from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest, StopReason
 
@@ -121,6 +123,21 @@ def prepare_generation(
     return serving.admission.generation(request, time_remaining=remaining, prompt=prompt), note
 
 
+def feedback_fields(request: inference_pb2.FeedbackRequest) -> tuple[str | None, int | None, int | None]:
+    """The label, rating and thumb (1 up, -1 down) of a FeedbackRequest, checked; at least one is set."""
+    label = request.label if request.HasField("label") else None
+    rating = request.rating if request.HasField("rating") else None
+    if rating is not None and not 1 <= rating <= 5:
+        raise InvalidRequest("rating", f"must be 1 to 5, got {rating}")
+    thumbs = {inference_pb2.THUMB_UNSPECIFIED: None, inference_pb2.THUMB_UP: 1, inference_pb2.THUMB_DOWN: -1}
+    if request.thumb not in thumbs:
+        raise InvalidRequest("thumb", f"must be THUMB_UP or THUMB_DOWN, got {request.thumb}")
+    thumb = thumbs[request.thumb]
+    if label is None and rating is None and thumb is None:
+        raise InvalidRequest("label", "give at least one of label, rating and thumb")
+    return label, rating, thumb
+
+
 class InferenceService(inference_pb2_grpc.InferenceServicer):
     def __init__(self, state: ServingState) -> None:
         self._state = state
@@ -128,8 +145,9 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     @contextlib.asynccontextmanager
     async def _admitted(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote | None]]:
-        """Validates the request, then holds its adapter version until the generation ends."""
+    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote | None, Route]]:
+        """Validates the request, then holds its adapter version until the generation ends; a
+        failure on the server's side counts against the version that took the request."""
         serving = self._state.require()
         if not request.request_id:
             request.request_id = request_id_var.get()
@@ -137,25 +155,50 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         # rendering and tokenizing run off the event loop: a long prompt must not hold up other calls
         generation, note = await asyncio.to_thread(prepare_generation, serving, request, remaining)
         request_id_var.set(generation.request_id)
-        adapter, arm = await serving.adapters.acquire_routed(request.adapter, context.time_remaining(), request.routing_key)
-        if arm:
-            note = dataclasses.replace(note or PromptNote(describes_prompt=False), arm=arm)
+        route = await serving.adapters.acquire_routed(request.adapter, context.time_remaining(), request.routing_key)
+        if route.arm:
+            note = dataclasses.replace(note or PromptNote(describes_prompt=False), arm=route.arm)
+        generation = dataclasses.replace(generation, adapter=route.adapter)
         try:
-            await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
-            yield serving, dataclasses.replace(generation, adapter=adapter), note
+            with failures_recorded(serving, route, generation.request_id, generation.arrival):
+                await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
+                serving.shadows.copy(serving, route, generation)
+                yield serving, generation, note, route
         finally:
-            serving.adapters.release(adapter)
+            serving.adapters.release(route.adapter)
 
     async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
-        async with self._admitted(request, context) as (serving, generation, note):
-            return await unary_response(serving.engine, generation, note)
+        async with self._admitted(request, context) as (serving, generation, note, route):
+            response = await unary_response(serving.engine, generation, note)
+            record(serving, route, generation.request_id, response.text, response.timings.total_ms / 1000)
+            return response
 
     async def GenerateStream(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        async with self._admitted(request, context) as (serving, generation, note):
+        async with self._admitted(request, context) as (serving, generation, note, route):
+            texts = []
             async for chunk in stream_responses(serving.engine, generation, note):
+                texts.append(chunk.text)
+                if chunk.HasField("timings"):
+                    record(serving, route, generation.request_id, "".join(texts), chunk.timings.total_ms / 1000)
                 yield chunk
+
+    async def Feedback(self, request: inference_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> inference_pb2.FeedbackResponse:
+        serving = self._state.require()
+        label, rating, thumb = feedback_fields(request)
+        if not request.request_id:
+            raise InvalidRequest("request_id", "is empty; give the request_id of the answer judged")
+        if serving.experiments is None:
+            raise FailedPrecondition("this server has no adapter store, so it records no answers to give feedback on")
+        result = await serving.experiments.feedback(request.request_id, label, rating, thumb)
+        answer = result.answer
+        reply = inference_pb2.FeedbackResponse(
+            request_id=answer.request_id, adapter=f"{answer.name}@{answer.version}", rollout_arm=answer.arm
+        )
+        if result.correct is not None:
+            reply.correct = result.correct
+        return reply
 
     async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
         serving = self._state.require()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.base_model import BaseModel
 from common.errors import Unavailable
 from server.adapters.manager import AdapterSource
 from server.api.admission import Admission
+from server.api.rollouts import Shadows
 from server.config import ServerSettings
 from server.engine.engine import Engine
+from server.experiments.recorder import Experiments
 from server.metrics import ServerMetrics
 from server.tasks.registry import TaskRegistry
 
@@ -23,6 +25,8 @@ class Serving:
     tasks: TaskRegistry
     settings: ServerSettings
     metrics: ServerMetrics
+    experiments: Experiments | None = None  # the record of answers and feedback; None without an adapter store
+    shadows: Shadows = field(default_factory=lambda: Shadows(0))
 
 
 class ServingState:

@@ -21,9 +21,11 @@ from common.logs import request_id_var
 from common.rpc.status import REQUEST_ID_METADATA_KEY
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 from server.adapters.loader import LoadedAdapter
+from server.adapters.manager import Route
 from server.api.admission import Prompt
 from server.api.event_stream import finish_all
 from server.api.inference import PromptNote, adapter_label, stream_responses, timings_proto, unary_response, usage_proto
+from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest
 from server.engine.sampling import SamplingParams
@@ -35,7 +37,11 @@ from server.tasks.registry import Task, adapter_ref, spec_for_call
 class TaskCall:
     serving: Serving
     spec: TaskSpec  # the spec this call renders with (the adapter version's own, when it has one)
-    adapter: LoadedAdapter | None
+    route: Route  # the adapter (None for the base model, or a split's prompting arm) and the arm
+
+    @property
+    def adapter(self) -> LoadedAdapter | None:
+        return self.route.adapter
 
 
 def render_input(call: TaskCall, text: str, budget: int, field: str) -> tuple[Prompt, PromptNote]:
@@ -101,14 +107,15 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         return serving, serving.tasks.get(check_name(name, "task"))
 
     @contextlib.asynccontextmanager
-    async def _call(self, task: Task, context: grpc.aio.ServicerContext) -> AsyncIterator[TaskCall]:
-        """Holds the task's adapter (if any) for the call; the call renders with its spec."""
+    async def _call(self, task: Task, context: grpc.aio.ServicerContext, routing_key: str) -> AsyncIterator[TaskCall]:
+        """Holds the task's adapter (if any) for the call, on the arm of its split that `routing_key`
+        lands on; the call renders with that version's spec."""
         serving = self._state.require()
-        adapter = await serving.adapters.acquire(adapter_ref(task), context.time_remaining()) if task.adapter else None
+        route = await serving.adapters.acquire_routed(adapter_ref(task), context.time_remaining(), routing_key)
         try:
-            yield TaskCall(serving, spec_for_call(task, adapter), adapter)
+            yield TaskCall(serving, spec_for_call(task, route.adapter), route)
         finally:
-            serving.adapters.release(adapter)
+            serving.adapters.release(route.adapter)
 
     # -- listing ------------------------------------------------------------------------------
 
@@ -124,7 +131,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     # -- classification -----------------------------------------------------------------------
 
     async def _classify(
-        self, task: Task, inputs: list[tuple[str, str]], request_ids: list[str], context: grpc.aio.ServicerContext
+        self, task: Task, inputs: list[tuple[str, str]], request_ids: list[str], context: grpc.aio.ServicerContext, routing_key: str
     ) -> list[tasks_pb2.ClassifyResponse]:
         """Scores every label after each input's prompt; the inputs go to the engine as one unit.
 
@@ -133,7 +140,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         if task.spec.kind != "classification":
             raise InvalidRequest("task", f"{task.spec.name!r} is a generation task; call RunTask")
         arrival, remaining = time.monotonic(), context.time_remaining()
-        async with self._call(task, context) as call:
+        async with self._call(task, context, routing_key) as call:
             labels = call.spec.labels  # the adapter version's own, when it has a task spec
             if len(labels) > serving.settings.max_labels:
                 raise InvalidRequest(
@@ -161,7 +168,10 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
                 )
                 for request_id, (prompt, _) in zip(request_ids, prompts, strict=True)
             ]
-            results = await finish_all(serving.engine, requests)
+            for request in requests:
+                serving.shadows.copy(serving, call.route, request, labels)
+            with failures_recorded(serving, call.route, request_ids[0], arrival):
+                results = await finish_all(serving.engine, requests)
         responses = []
         for request_id, (_, note), finished in zip(request_ids, prompts, results, strict=True):
             if len(finished.scores) != len(labels):
@@ -177,6 +187,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
                 key=lambda x: -x.probability,
             )
             serving.metrics.classified.labels(note.backing).inc()
+            record(serving, call.route, request_id, scores[0].label, finished.total_s)
             responses.append(
                 tasks_pb2.ClassifyResponse(
                     label=scores[0].label,
@@ -186,6 +197,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
                     usage=usage_proto(finished),
                     timings=timings_proto(finished),
                     request_id=request_id,
+                    rollout_arm=call.route.arm,
                 )
             )
         return responses
@@ -200,7 +212,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         _, task = self._task(request.task)
         request_id = self._request_id(request.request_id)
         await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
-        return (await self._classify(task, [(request.input, "input")], [request_id], context))[0]
+        return (await self._classify(task, [(request.input, "input")], [request_id], context, request.routing_key))[0]
 
     async def ClassifyBatch(
         self, request: tasks_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext
@@ -212,7 +224,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             raise InvalidRequest("inputs", f"has {len(request.inputs)} inputs; at most {serving.settings.max_classify_batch} per call")
         base_id = self._request_id("")
         inputs = [(text, f"inputs[{i}]") for i, text in enumerate(request.inputs)]
-        results = await self._classify(task, inputs, [f"{base_id}-{i}" for i in range(len(inputs))], context)
+        results = await self._classify(task, inputs, [f"{base_id}-{i}" for i in range(len(inputs))], context, request.routing_key)
         return tasks_pb2.ClassifyBatchResponse(results=results)
 
     # -- generation ---------------------------------------------------------------------------
@@ -220,14 +232,14 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     @contextlib.asynccontextmanager
     async def _run(
         self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote]]:
+    ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote, Route]]:
         serving, task = self._task(request.task)
         if task.spec.kind != "generation":
             raise InvalidRequest("task", f"{task.spec.name!r} is a classification task; call Classify")
         params = request.parameters if request.HasField("parameters") else None
         request_id = self._request_id(request.request_id)
         remaining = context.time_remaining()
-        async with self._call(task, context) as call:
+        async with self._call(task, context, request.routing_key) as call:
             defaults = parameters_proto(call.spec.parameters)
             if call.spec.output_schema is not None:
                 if params is not None and params.HasField("structured_output"):
@@ -242,16 +254,26 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
                 return serving.admission.generation(generate, time_remaining=remaining, defaults=defaults, prompt=prompt), note
 
             generation, note = await asyncio.to_thread(prepare)
-            await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
-            yield serving, dataclasses.replace(generation, adapter=call.adapter), note
+            generation = dataclasses.replace(generation, adapter=call.adapter)
+            note = dataclasses.replace(note, arm=call.route.arm)
+            with failures_recorded(serving, call.route, request_id, generation.arrival):
+                await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+                serving.shadows.copy(serving, call.route, generation)
+                yield serving, generation, note, call.route
 
     async def RunTask(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
-        async with self._run(request, context) as (serving, generation, note):
-            return await unary_response(serving.engine, generation, note)
+        async with self._run(request, context) as (serving, generation, note, route):
+            response = await unary_response(serving.engine, generation, note)
+            record(serving, route, generation.request_id, response.text, response.timings.total_ms / 1000)
+            return response
 
     async def RunTaskStream(
         self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        async with self._run(request, context) as (serving, generation, note):
+        async with self._run(request, context) as (serving, generation, note, route):
+            texts = []
             async for chunk in stream_responses(serving.engine, generation, note):
+                texts.append(chunk.text)
+                if chunk.HasField("timings"):
+                    record(serving, route, generation.request_id, "".join(texts), chunk.timings.total_ms / 1000)
                 yield chunk

@@ -46,13 +46,26 @@ def test_keys_are_placed_independently_per_adapter_name_and_without_a_key_at_ran
         ({3: 100}, "2 to 8 versions"),
         ({3: 90, 4: 20}, "add up to 100"),
         ({3: 100, 4: 0}, "must be 1 to 99"),
-        ({0: 50, 4: 50}, "not a version number"),
+        ({-1: 50, 4: 50}, "not a version number"),
+        ({}, "a split .weights. or a shadow"),
         ({i: 10 for i in range(1, 11)}, "2 to 8 versions"),
     ],
 )
 def test_bad_splits_are_refused(weights, words):
     with pytest.raises(ValidationError, match=words):
         RolloutPolicy(weights=weights)
+
+
+def test_a_shadow_needs_no_split_and_cannot_also_be_an_arm():
+    shadow = RolloutPolicy(shadow=5)
+    assert choose_version(shadow, "fruit", "user-1") is None, "no split: the serving version answers"
+    assert shadow.versions == [5] and shadow.describe() == "shadow=5"
+    both = RolloutPolicy(weights={0: 50, 3: 50}, shadow=4)
+    assert both.versions == [0, 3, 4] and both.describe() == "0=50 3=50 shadow=4"
+    assert both.without_split() == RolloutPolicy(shadow=4, started_at=both.started_at)
+    assert RolloutPolicy(weights={3: 50, 4: 50}).without_split() is None
+    with pytest.raises(ValidationError, match="both an arm"):
+        RolloutPolicy(weights={3: 50, 4: 50}, shadow=4)
 
 
 def test_the_stored_form_round_trips_in_version_order():

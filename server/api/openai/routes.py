@@ -15,10 +15,10 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -30,15 +30,19 @@ from common.rpc.metrics import RpcMetrics
 from common.rpc.status import REQUEST_ID_METADATA_KEY, http_status_for, record_call, status_for
 from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
 from server.adapters.manager import AdapterManager
+from server.adapters.manager import Route as RouteTaken
 from server.api.event_stream import raise_if_failed, stream_generation
-from server.api.inference import prepare_generation
-from server.api.openai.schemas import ChatCompletionRequest, CompletionRequest, SamplingBody, openai_param
+from server.api.inference import feedback_fields, prepare_generation
+from server.api.openai.schemas import ChatCompletionRequest, CompletionRequest, FeedbackBody, SamplingBody, openai_param
+from server.api.rollouts import CALLER_ERRORS, record
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest, StopReason
 
 log = logging.getLogger(__name__)
 
 GENERATE_METHOD = "/tuneserve.v1.Inference/Generate"  # HTTP generation needs what gRPC Generate needs
+FEEDBACK_METHOD = "/tuneserve.v1.Inference/Feedback"
+BodyT = TypeVar("BodyT", bound=BaseModel)
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
 ERROR_TYPES |= {413: "invalid_request_error", 429: "rate_limit_error", 503: "service_unavailable_error"}
 
@@ -113,6 +117,7 @@ class OpenAIRoutes:
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/feedback", self._feedback, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
             ]
         )
@@ -160,29 +165,56 @@ class OpenAIRoutes:
             generation, _ = await asyncio.to_thread(prepare_generation, serving, proto, None)
             request_id = generation.request_id
             # OpenAI's `user` is the routing key: one user always gets the same arm of a split
-            adapter, arm = await serving.adapters.acquire_routed(adapter_name, None, body.user or "")
+            route = await serving.adapters.acquire_routed(adapter_name, None, body.user or "")
         except Exception as exc:
             return self._refusal(exc, shape.route, started, request_id)
-        generation = dataclasses.replace(generation, adapter=adapter)
+        generation = dataclasses.replace(generation, adapter=route.adapter)
         log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.user or ""})
-        model = adapter.label if adapter is not None else serving.base.name
+        model = route.adapter.label if route.adapter is not None else serving.base.name
         headers = {REQUEST_ID_METADATA_KEY: request_id}
-        if arm:
-            headers["x-rollout-arm"] = arm
-        release: Callable[[], None] = lambda: serving.adapters.release(adapter)  # noqa: E731
+        if route.arm:
+            headers["x-rollout-arm"] = route.arm
+        serving.shadows.copy(serving, route, generation)
+        release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
-            events = self._sse(serving, generation, shape, model, include_usage, started, release)
+            events = self._sse(serving, generation, shape, model, include_usage, started, release, route)
             return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         try:
-            return await self._whole(serving, generation, shape, model, started, headers)
+            return await self._whole(serving, generation, shape, model, started, headers, route)
         finally:
             release()
+
+    async def _feedback(self, request: Request) -> Response:
+        started = time.monotonic()
+        request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
+        try:
+            self._authorize(request, FEEDBACK_METHOD)
+            serving = self._state.require()
+            body = await self._parse(request, FeedbackBody)
+            if serving.experiments is None:
+                raise errors.FailedPrecondition("this server has no adapter store, so it records no answers to give feedback on")
+            proto = body.feedback_request()
+            label, rating, thumb = feedback_fields(proto)
+            result = await serving.experiments.feedback(proto.request_id, label, rating, thumb)
+        except Exception as exc:
+            return self._refusal(exc, "/v1/feedback", started, request_id)
+        record_call(self._metrics, "http", "/v1/feedback", grpc.StatusCode.OK, started)
+        answer = result.answer
+        payload = {"request_id": answer.request_id, "model": f"{answer.name}@{answer.version}", "rollout_arm": answer.arm}
+        return JSONResponse({**payload, "correct": result.correct}, headers={REQUEST_ID_METADATA_KEY: request_id})
 
     # -- answering ------------------------------------------------------------------------------
 
     async def _whole(
-        self, serving: Serving, generation: GenerationRequest, shape: Shape, model: str, started: float, headers: dict[str, str]
+        self,
+        serving: Serving,
+        generation: GenerationRequest,
+        shape: Shape,
+        model: str,
+        started: float,
+        headers: dict[str, str],
+        route: RouteTaken,
     ) -> Response:
         texts: list[str] = []
         finished: Finished | None = None
@@ -193,8 +225,11 @@ class OpenAIRoutes:
             assert finished is not None
             raise_if_failed(finished)
         except Exception as exc:
+            if not isinstance(exc, CALLER_ERRORS):
+                record(serving, route, generation.request_id, "", time.monotonic() - generation.arrival, ok=False)
             return self._refusal(exc, shape.route, started, generation.request_id)
         record_call(self._metrics, "http", shape.route, grpc.StatusCode.OK, started)
+        record(serving, route, generation.request_id, "".join(texts), finished.total_s)
         payload = _envelope(shape, shape.object, generation.request_id, model)
         payload["choices"] = [shape.choice("".join(texts), finished, delta=False)]
         payload["usage"] = usage(finished)
@@ -209,15 +244,19 @@ class OpenAIRoutes:
         include_usage: bool,
         started: float,
         release: Callable[[], None],
+        route: RouteTaken,
     ) -> AsyncIterator[str]:
         envelope = _envelope(shape, shape.chunk_object, generation.request_id, model)
         code = grpc.StatusCode.CANCELLED  # unless the stream gets to its end
         first = True
+        texts: list[str] = []
         try:
             async for event in stream_generation(serving.engine, generation):
                 finished = event.finished
+                texts.append(event.text)
                 if finished is not None:
                     raise_if_failed(finished)
+                    record(serving, route, generation.request_id, "".join(texts), finished.total_s)
                 if event.text or first or finished is not None:
                     yield _sse_event({**envelope, "choices": [shape.choice(event.text, finished, delta=True, first=first)]})
                     first = False
@@ -225,6 +264,8 @@ class OpenAIRoutes:
                     yield _sse_event({**envelope, "choices": [], "usage": usage(finished)})
             code = grpc.StatusCode.OK
         except Exception as exc:  # the status line is sent already: the error travels as an event
+            if not isinstance(exc, CALLER_ERRORS):
+                record(serving, route, generation.request_id, "", time.monotonic() - generation.arrival, ok=False)
             code, status, message, param = self._describe(exc, generation.request_id)
             yield _sse_event(error_body(status, message, param, code.name.lower()))
         finally:
@@ -234,13 +275,13 @@ class OpenAIRoutes:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _authorize(self, request: Request) -> None:
+    def _authorize(self, request: Request, method: str = GENERATE_METHOD) -> None:
         if self._tokens is None:
             return
         header = request.headers.get(AUTHORIZATION_KEY)
-        authorize(self._tokens.current(), GENERATE_METHOD, [(AUTHORIZATION_KEY, header)] if header is not None else [])
+        authorize(self._tokens.current(), method, [(AUTHORIZATION_KEY, header)] if header is not None else [])
 
-    async def _parse(self, request: Request, body_type: type[SamplingBody]) -> SamplingBody:
+    async def _parse(self, request: Request, body_type: type[BodyT]) -> BodyT:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
             raise HttpError(413, f"the body has {declared} bytes, over the server's max_message_bytes ({self._max_body_bytes})")

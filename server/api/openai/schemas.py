@@ -208,3 +208,29 @@ def _text_of(message: ChatMessage, index: int) -> str:
             raise InvalidRequest(f"messages[{index}].content[{j}].type", f"only text parts are supported, got {part.type!r}")
         parts.append(part.text)
     return "".join(parts)
+
+
+class FeedbackBody(BaseModel):
+    """POST /v1/feedback: a judgement of an earlier answer, as in gRPC's Feedback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str
+    label: str | None = None
+    rating: int | None = None
+    thumb: Literal["up", "down"] | None = None
+
+    def feedback_request(self) -> Any:
+        from tuneserve.v1 import inference_pb2
+
+        # a completion's id is its request id behind OpenAI's prefix; either is accepted
+        request_id = self.request_id.removeprefix("chatcmpl-").removeprefix("cmpl-")
+        thumb = {None: inference_pb2.THUMB_UNSPECIFIED, "up": inference_pb2.THUMB_UP, "down": inference_pb2.THUMB_DOWN}[self.thumb]
+        request = inference_pb2.FeedbackRequest(request_id=request_id, label=self.label, thumb=thumb)
+        if self.rating is not None:
+            if not 0 <= self.rating < 2**32:
+                from common.errors import InvalidRequest
+
+                raise InvalidRequest("rating", f"must be 1 to 5, got {self.rating}")
+            request.rating = self.rating
+        return request

@@ -134,8 +134,8 @@ def generate_request(
     )
 
 
-def run_task_request(task: str, text: str, request_id: str = "", **params: Any) -> tasks_pb2.RunTaskRequest:
-    return tasks_pb2.RunTaskRequest(task=task, input=text, parameters=parameters(**params), request_id=request_id)
+def run_task_request(task: str, text: str, request_id: str = "", routing_key: str = "", **params: Any) -> tasks_pb2.RunTaskRequest:
+    return tasks_pb2.RunTaskRequest(task=task, input=text, parameters=parameters(**params), request_id=request_id, routing_key=routing_key)
 
 
 def tokenize_request(text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeRequest:
@@ -222,3 +222,22 @@ def review_job_request(
     and/or rating (1-5), optionally note; `reviewer` fills in missing reviewers."""
     messages = [r if isinstance(r, trainer_pb2.Review) else trainer_pb2.Review(**{"reviewer": reviewer, **r}) for r in reviews]
     return trainer_pb2.ReviewJobRequest(id=job_id, reviews=messages)
+
+
+def rollout_request(
+    name: str, weights: Mapping[int, int] | None = None, shadow: int = 0, guard: Mapping[str, Any] | bool | None = None
+) -> adapters_pb2.SetRolloutRequest:
+    """A SetRolloutRequest: `weights` version -> percent (0 is the prompting arm), `shadow` a version
+    that gets copies, `guard` True for the default guard rule or a dict of GuardRule fields."""
+    request = adapters_pb2.SetRolloutRequest(name=name, weights=dict(weights or {}), shadow=shadow)
+    if guard:
+        request.guard.CopyFrom(adapters_pb2.GuardRule(**(guard if isinstance(guard, Mapping) else {})))
+    return request
+
+
+def feedback_request(
+    request_id: str, label: str | None = None, rating: int | None = None, thumb: str | None = None
+) -> inference_pb2.FeedbackRequest:
+    """A FeedbackRequest: the correct `label`, a 1-5 `rating` and/or `thumb` "up" or "down"."""
+    thumb_name = f"THUMB_{thumb.upper()}" if thumb is not None else "THUMB_UNSPECIFIED"
+    return inference_pb2.FeedbackRequest(request_id=request_id, label=label, rating=rating, thumb=thumb_name)

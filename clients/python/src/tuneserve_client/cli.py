@@ -10,6 +10,8 @@ tuneserve adapters import ./my-peft-adapter --name sentiment
 tuneserve adapters rollback sentiment
 tuneserve adapters split sentiment 3=90 4=10
 tuneserve adapters promote sentiment 4
+tuneserve adapters experiment sentiment
+tuneserve feedback REQUEST_ID --label positive
 tuneserve train submit data.jsonl --name sentiment
 tuneserve classify sentiment "A wonderful film."
 tuneserve generate "Paris" --instruction "Name the country." --demo Rome Italy --demo Berlin Germany
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -185,6 +188,48 @@ def _print_adapters(adapters: list[adapters_pb2.AdapterInfo]) -> None:
             print(f"{info.name:<24} {v.version:>7} {state:<8} {tier:<6} {v.rank or '':>4} {v.active_requests:>4}  {', '.join(notes)}")
 
 
+def _print_experiment(experiment: adapters_pb2.Experiment) -> None:
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(experiment.since_unix_s))
+    print(f"{experiment.name}: {experiment.rollout or 'no rollout'} (since {started}; serving {experiment.serving_version})")
+    print(
+        f"{'version':>7} {'role':<8} {'share':>5} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'labelled':>8}  "
+        "accuracy (95% CI)      vs control"
+    )
+    for arm in experiment.arms:
+        accuracy = f"{arm.accuracy:6.1%} ({arm.accuracy_low:.1%}-{arm.accuracy_high:.1%})" if arm.labelled else "-"
+        versus = (
+            f"p={arm.accuracy_p_value:.3g}{' significant' if arm.significant else ''}" if arm.role not in ("control", "serving") else ""
+        )
+        print(
+            f"{arm.version:>7} {arm.role:<8} {str(arm.percent) + '%' if arm.percent else '':>5} {arm.requests:>8} {arm.errors:>6} "
+            f"{arm.latency_p50_ms:>7.0f} {arm.labelled:>8}  {accuracy:<22} {versus}"
+        )
+        extras = []
+        if arm.answers:
+            extras.append(
+                "answers " + ", ".join(f"{answer!r} {count}" for answer, count in sorted(arm.answers.items(), key=lambda kv: -kv[1])[:5])
+            )
+        if arm.thumbs_up or arm.thumbs_down:
+            extras.append(f"thumbs {arm.thumbs_up} up {arm.thumbs_down} down")
+        if arm.ratings:
+            extras.append(f"mean rating {arm.mean_rating:.2f} of {arm.ratings}")
+        if arm.role == "shadow":
+            extras.append(f"agrees with the served answer on {arm.agreement:.1%} of {arm.compared} (word F1 {arm.mean_token_f1:.2f})")
+        for extra in extras:
+            print(f"{'':>17}{extra}")
+    for event in experiment.events:
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(event.time_unix_s))} {event.kind}: {event.detail}")
+
+
+def cmd_feedback(client: Client, args: argparse.Namespace) -> int:
+    thumb = "up" if args.up else "down" if args.down else None
+    reply = client.feedback(args.request_id, label=args.label, rating=args.rating, thumb=thumb)
+    verdict = "" if not reply.HasField("correct") else (" (correct)" if reply.correct else " (incorrect)")
+    arm = f" (arm {reply.rollout_arm})" if reply.rollout_arm else ""
+    print(f"recorded feedback on {reply.request_id}, answered by {reply.adapter}{arm}{verdict}")
+    return 0
+
+
 def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
     action = args.action
     if action == "list":
@@ -215,7 +260,17 @@ def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
                 print(f"error: {arm!r} is not VERSION=PERCENT", file=sys.stderr)
                 return 2
             weights[int(version)] = int(weight)
-        _print_adapters([client.set_rollout(args.name, weights)])
+        guard = {"min_samples": args.min_samples} if args.guard else None
+        _print_adapters([client.set_rollout(args.name, weights, shadow=args.shadow, guard=guard)])
+    elif action == "shadow":
+        info = client.get_adapter(args.name)  # the split in force stays
+        _print_adapters([client.set_rollout(args.name, dict(info.rollout_weights), shadow=args.version, guard=info.rollout_guarded)])
+    elif action == "experiment":
+        experiment = client.get_experiment(args.name)
+        if args.json:
+            _print_json(experiment)
+        else:
+            _print_experiment(experiment)
     elif action == "promote":
         client.set_current_version(args.name, args.version)
         _print_adapters([client.clear_rollout(args.name)])
@@ -284,7 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     split = actions.add_parser("split", help="split NAME's traffic between versions: split NAME 3=90 4=10 (--clear ends it)")
     split.add_argument("name")
     split.add_argument("weights", nargs="*", metavar="VERSION=PERCENT")
-    split.add_argument("--clear", action="store_true", help="end the split; traffic goes to the serving version")
+    split.add_argument("--clear", action="store_true", help="end the split and the shadow; traffic goes to the serving version")
+    split.add_argument("--shadow", type=int, default=0, metavar="VERSION", help="also send VERSION a copy of every request")
+    split.add_argument("--guard", action="store_true", help="roll the split back by itself when a canary does worse")
+    split.add_argument("--min-samples", type=int, default=50, help="requests per arm before the guard judges (default 50)")
+    shadow = actions.add_parser("shadow", help="send VERSION a copy of NAME's requests, answered and recorded, never returned")
+    shadow.add_argument("name")
+    shadow.add_argument("version", type=int)
+    experiment = actions.add_parser("experiment", help="per arm of NAME's rollout: requests, latency, feedback, accuracy")
+    experiment.add_argument("name")
+    experiment.add_argument("--json", action="store_true")
     promote = actions.add_parser("promote", help="make VERSION current and end NAME's split")
     promote.add_argument("name")
     promote.add_argument("version", type=int)
@@ -294,6 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--no-current", action="store_true", help="publish without making it the current version")
     importer.add_argument("--source", default="", help="where the adapter came from (recorded in its manifest)")
     adapters.set_defaults(run=cmd_adapters)
+
+    feedback = commands.add_parser("feedback", help="judge an answer by its request id: the correct label, a rating, thumbs")
+    feedback.add_argument("request_id")
+    feedback.add_argument("--label", help="the correct answer")
+    feedback.add_argument("--rating", type=int, help="1 (bad) to 5 (good)")
+    thumbs = feedback.add_mutually_exclusive_group()
+    thumbs.add_argument("--up", action="store_true")
+    thumbs.add_argument("--down", action="store_true")
+    feedback.set_defaults(run=cmd_feedback)
 
     train_cli.add_parser(commands)
 

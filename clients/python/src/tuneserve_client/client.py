@@ -24,9 +24,11 @@ from tuneserve.v1 import (
 from tuneserve_client._requests import (
     Message,
     create_job_request,
+    feedback_request,
     generate_request,
     import_messages,
     review_job_request,
+    rollout_request,
     run_task_request,
     tokenize_request,
 )
@@ -205,13 +207,21 @@ class Client(ClientBase):
     def get_task(self, name: str) -> tasks_pb2.TaskInfo:
         return self._call(self.tasks.GetTask, tasks_pb2.GetTaskRequest(name=name), self.timeout)
 
-    def classify(self, task: str, text: str, request_id: str = "") -> tasks_pb2.ClassifyResponse:
+    def classify(self, task: str, text: str, request_id: str = "", routing_key: str = "") -> tasks_pb2.ClassifyResponse:
         """The most likely label of `text` for a classification task, with every label's probability."""
-        return self._call(self.tasks.Classify, tasks_pb2.ClassifyRequest(task=task, input=text, request_id=request_id), self.timeout)
+        return self._call(
+            self.tasks.Classify,
+            tasks_pb2.ClassifyRequest(task=task, input=text, request_id=request_id, routing_key=routing_key),
+            self.timeout,
+        )
 
-    def classify_batch(self, task: str, texts: Iterable[str]) -> list[tasks_pb2.ClassifyResponse]:
+    def classify_batch(self, task: str, texts: Iterable[str], routing_key: str = "") -> list[tasks_pb2.ClassifyResponse]:
         return list(
-            self._call(self.tasks.ClassifyBatch, tasks_pb2.ClassifyBatchRequest(task=task, inputs=list(texts)), self.timeout).results
+            self._call(
+                self.tasks.ClassifyBatch,
+                tasks_pb2.ClassifyBatchRequest(task=task, inputs=list(texts), routing_key=routing_key),
+                self.timeout,
+            ).results
         )
 
     def run_task(self, task: str, text: str, request_id: str = "", **params: Any) -> inference_pb2.GenerateResponse:
@@ -236,9 +246,22 @@ class Client(ClientBase):
     def unload_adapter(self, adapter: str) -> adapters_pb2.AdapterInfo:
         return self._call(self.adapters.UnloadAdapter, adapters_pb2.UnloadAdapterRequest(adapter=adapter), self.timeout)
 
-    def set_rollout(self, name: str, weights: dict[int, int]) -> adapters_pb2.AdapterInfo:
-        """Splits `name`'s traffic between versions by percent, e.g. {3: 90, 4: 10}."""
-        return self._call(self.adapters.SetRollout, adapters_pb2.SetRolloutRequest(name=name, weights=weights), self.timeout)
+    def set_rollout(
+        self, name: str, weights: dict[int, int] | None = None, shadow: int = 0, guard: dict[str, Any] | bool | None = None
+    ) -> adapters_pb2.AdapterInfo:
+        """Splits `name`'s traffic between versions by percent, e.g. {3: 90, 4: 10} (0: the prompting
+        arm), and/or sends version `shadow` copies; `guard` (True, or GuardRule fields) rolls back a bad canary."""
+        return self._call(self.adapters.SetRollout, rollout_request(name, weights, shadow, guard), self.timeout)
+
+    def get_experiment(self, name: str) -> adapters_pb2.Experiment:
+        """Per arm of `name`'s rollout: requests, errors, latency, answers, feedback, accuracy and its significance."""
+        return self._call(self.adapters.GetExperiment, adapters_pb2.GetExperimentRequest(name=name), self.timeout)
+
+    def feedback(
+        self, request_id: str, label: str | None = None, rating: int | None = None, thumb: str | None = None
+    ) -> inference_pb2.FeedbackResponse:
+        """Judges the answer to `request_id`: the correct `label`, a 1-5 `rating`, `thumb` "up" or "down"."""
+        return self._call(self.inference.Feedback, feedback_request(request_id, label, rating, thumb), self.timeout)
 
     def clear_rollout(self, name: str) -> adapters_pb2.AdapterInfo:
         return self._call(self.adapters.ClearRollout, adapters_pb2.ClearRolloutRequest(name=name), self.timeout)

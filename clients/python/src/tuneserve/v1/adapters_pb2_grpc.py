@@ -74,6 +74,11 @@ class AdaptersStub:
                 request_serializer=tuneserve_dot_v1_dot_adapters__pb2.ClearRolloutRequest.SerializeToString,
                 response_deserializer=tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.FromString,
                 _registered_method=True)
+        self.GetExperiment = channel.unary_unary(
+                '/tuneserve.v1.Adapters/GetExperiment',
+                request_serializer=tuneserve_dot_v1_dot_adapters__pb2.GetExperimentRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_adapters__pb2.Experiment.FromString,
+                _registered_method=True)
 
 
 class AdaptersServicer:
@@ -128,16 +133,27 @@ class AdaptersServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetRollout(self, request, context):
-        """Splits the bare name's traffic between versions by percent (an A/B test or a canary): every
-        version is loaded and checked first. Requests with the same routing_key always get the same
-        version; pinned name@N requests bypass the split. Stored beside the current pointer.
+        """Splits the bare name's traffic between versions by percent (an A/B test or a canary) and/or
+        sends a shadow version a copy of every bare-name request (answered and recorded, never
+        returned): every version is loaded and checked first. Requests with the same routing_key
+        always get the same version; pinned name@N requests bypass it. Stored beside the current
+        pointer; replaces the rollout in force.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ClearRollout(self, request, context):
-        """Ends the split: the name's traffic goes to its serving version again.
+        """Ends the split and the shadow: the name's traffic goes to its serving version again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExperiment(self, request, context):
+        """The experiment report of a name since its rollout began: per arm, requests, errors,
+        latency, answers, feedback and accuracy against the control arm; shadows compared with
+        the answers callers got; the guard rule's rollbacks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,6 +201,11 @@ def add_AdaptersServicer_to_server(servicer, server):
                     servicer.ClearRollout,
                     request_deserializer=tuneserve_dot_v1_dot_adapters__pb2.ClearRolloutRequest.FromString,
                     response_serializer=tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.SerializeToString,
+            ),
+            'GetExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExperiment,
+                    request_deserializer=tuneserve_dot_v1_dot_adapters__pb2.GetExperimentRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_adapters__pb2.Experiment.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -403,6 +424,33 @@ class Adapters:
             '/tuneserve.v1.Adapters/ClearRollout',
             tuneserve_dot_v1_dot_adapters__pb2.ClearRolloutRequest.SerializeToString,
             tuneserve_dot_v1_dot_adapters__pb2.AdapterInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Adapters/GetExperiment',
+            tuneserve_dot_v1_dot_adapters__pb2.GetExperimentRequest.SerializeToString,
+            tuneserve_dot_v1_dot_adapters__pb2.Experiment.FromString,
             options,
             channel_credentials,
             insecure,

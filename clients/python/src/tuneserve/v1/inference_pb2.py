@@ -25,33 +25,39 @@ _sym_db = _symbol_database.Default()
 from tuneserve.v1 import common_pb2 as tuneserve_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctuneserve/v1/inference.proto\x12\x0ctuneserve.v1\x1a\x19tuneserve/v1/common.proto\"\xef\x01\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.tuneserve.v1.ChatMessage\x12-\n\x08\x66\x65w_shot\x18\x06 \x01(\x0b\x32\x1b.tuneserve.v1.FewShotPrompt\x12\x0f\n\x07\x61\x64\x61pter\x18\x03 \x01(\t\x12\x36\n\nparameters\x18\x04 \x01(\x0b\x32\".tuneserve.v1.GenerationParameters\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0brouting_key\x18\x07 \x01(\t\"\xbf\x02\n\rFewShotPrompt\x12\x13\n\x0binstruction\x18\x01 \x01(\t\x12\x33\n\x0e\x64\x65monstrations\x18\x02 \x03(\x0b\x32\x1b.tuneserve.v1.Demonstration\x12\r\n\x05query\x18\x03 \x01(\t\x12\x10\n\x08template\x18\x04 \x01(\t\x12\x14\n\x0cinput_format\x18\x05 \x01(\t\x12\x37\n\tselection\x18\x06 \x01(\x0e\x32$.tuneserve.v1.DemonstrationSelection\x12/\n\x05order\x18\x07 \x01(\x0e\x32 .tuneserve.v1.DemonstrationOrder\x12\x0c\n\x04seed\x18\x08 \x01(\x04\x12\x1a\n\x12max_demonstrations\x18\t \x01(\r\x12\x19\n\x11max_prompt_tokens\x18\n \x01(\r\"\xae\x02\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x0bstop_reason\x18\x02 \x01(\x0e\x32\x18.tuneserve.v1.StopReason\x12\"\n\x05usage\x18\x03 \x01(\x0b\x32\x13.tuneserve.v1.Usage\x12&\n\x07timings\x18\x04 \x01(\x0b\x32\x15.tuneserve.v1.Timings\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x06 \x01(\t\x12\x11\n\ttoken_ids\x18\x07 \x03(\r\x12\x15\n\rstop_sequence\x18\x08 \x01(\t\x12-\n\x0bprompt_info\x18\t \x01(\x0b\x32\x18.tuneserve.v1.PromptInfo\x12\x13\n\x0brollout_arm\x18\n \x01(\t\"\xb4\x02\n\x16GenerateStreamResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12-\n\x0bstop_reason\x18\x03 \x01(\x0e\x32\x18.tuneserve.v1.StopReason\x12\"\n\x05usage\x18\x04 \x01(\x0b\x32\x13.tuneserve.v1.Usage\x12&\n\x07timings\x18\x05 \x01(\x0b\x32\x15.tuneserve.v1.Timings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x07 \x01(\t\x12\x15\n\rstop_sequence\x18\x08 \x01(\t\x12-\n\x0bprompt_info\x18\t \x01(\x0b\x32\x18.tuneserve.v1.PromptInfo\x12\x13\n\x0brollout_arm\x18\n \x01(\t\"L\n\x0fTokenizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.tuneserve.v1.ChatMessage\"5\n\x10TokenizeResponse\x12\x11\n\ttoken_ids\x18\x01 \x03(\r\x12\x0e\n\x06tokens\x18\x02 \x03(\t\"\x12\n\x10ModelInfoRequest\"\xf4\x02\n\x11ModelInfoResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x04 \x01(\t\x12\x14\n\x0cquantization\x18\x05 \x01(\t\x12\r\n\x05\x64type\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontext_window\x18\x08 \x01(\r\x12\x12\n\nvocab_size\x18\t \x01(\r\x12\x16\n\x0emax_batch_size\x18\n \x01(\r\x12\x19\n\x11max_prompt_tokens\x18\x0b \x01(\r\x12\x1c\n\x14max_new_tokens_limit\x18\x0c \x01(\r\x12\x19\n\x11has_chat_template\x18\r \x01(\x08\x12\x16\n\x0eserver_version\x18\x0e \x01(\t\x12\x18\n\x10precision_reason\x18\x0f \x01(\t\x12\x16\n\x0ekv_cache_dtype\x18\x10 \x01(\t*\x84\x01\n\x16\x44\x65monstrationSelection\x12!\n\x1d\x44\x45MONSTRATION_SELECTION_FIRST\x10\x00\x12\"\n\x1e\x44\x45MONSTRATION_SELECTION_RANDOM\x10\x01\x12#\n\x1f\x44\x45MONSTRATION_SELECTION_SIMILAR\x10\x02*a\n\x12\x44\x65monstrationOrder\x12 \n\x1c\x44\x45MONSTRATION_ORDER_AS_GIVEN\x10\x00\x12)\n%DEMONSTRATION_ORDER_MOST_SIMILAR_LAST\x10\x01\x32\xc8\x02\n\tInference\x12I\n\x08Generate\x12\x1d.tuneserve.v1.GenerateRequest\x1a\x1e.tuneserve.v1.GenerateResponse\x12W\n\x0eGenerateStream\x12\x1d.tuneserve.v1.GenerateRequest\x1a$.tuneserve.v1.GenerateStreamResponse0\x01\x12I\n\x08Tokenize\x12\x1d.tuneserve.v1.TokenizeRequest\x1a\x1e.tuneserve.v1.TokenizeResponse\x12L\n\tModelInfo\x12\x1e.tuneserve.v1.ModelInfoRequest\x1a\x1f.tuneserve.v1.ModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctuneserve/v1/inference.proto\x12\x0ctuneserve.v1\x1a\x19tuneserve/v1/common.proto\"\x87\x01\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\x05label\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06rating\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\"\n\x05thumb\x18\x04 \x01(\x0e\x32\x13.tuneserve.v1.ThumbB\x08\n\x06_labelB\t\n\x07_rating\"n\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x02 \x01(\t\x12\x13\n\x0brollout_arm\x18\x03 \x01(\t\x12\x14\n\x07\x63orrect\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\n\n\x08_correct\"\xef\x01\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.tuneserve.v1.ChatMessage\x12-\n\x08\x66\x65w_shot\x18\x06 \x01(\x0b\x32\x1b.tuneserve.v1.FewShotPrompt\x12\x0f\n\x07\x61\x64\x61pter\x18\x03 \x01(\t\x12\x36\n\nparameters\x18\x04 \x01(\x0b\x32\".tuneserve.v1.GenerationParameters\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0brouting_key\x18\x07 \x01(\t\"\xbf\x02\n\rFewShotPrompt\x12\x13\n\x0binstruction\x18\x01 \x01(\t\x12\x33\n\x0e\x64\x65monstrations\x18\x02 \x03(\x0b\x32\x1b.tuneserve.v1.Demonstration\x12\r\n\x05query\x18\x03 \x01(\t\x12\x10\n\x08template\x18\x04 \x01(\t\x12\x14\n\x0cinput_format\x18\x05 \x01(\t\x12\x37\n\tselection\x18\x06 \x01(\x0e\x32$.tuneserve.v1.DemonstrationSelection\x12/\n\x05order\x18\x07 \x01(\x0e\x32 .tuneserve.v1.DemonstrationOrder\x12\x0c\n\x04seed\x18\x08 \x01(\x04\x12\x1a\n\x12max_demonstrations\x18\t \x01(\r\x12\x19\n\x11max_prompt_tokens\x18\n \x01(\r\"\xae\x02\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12-\n\x0bstop_reason\x18\x02 \x01(\x0e\x32\x18.tuneserve.v1.StopReason\x12\"\n\x05usage\x18\x03 \x01(\x0b\x32\x13.tuneserve.v1.Usage\x12&\n\x07timings\x18\x04 \x01(\x0b\x32\x15.tuneserve.v1.Timings\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x06 \x01(\t\x12\x11\n\ttoken_ids\x18\x07 \x03(\r\x12\x15\n\rstop_sequence\x18\x08 \x01(\t\x12-\n\x0bprompt_info\x18\t \x01(\x0b\x32\x18.tuneserve.v1.PromptInfo\x12\x13\n\x0brollout_arm\x18\n \x01(\t\"\xb4\x02\n\x16GenerateStreamResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12-\n\x0bstop_reason\x18\x03 \x01(\x0e\x32\x18.tuneserve.v1.StopReason\x12\"\n\x05usage\x18\x04 \x01(\x0b\x32\x13.tuneserve.v1.Usage\x12&\n\x07timings\x18\x05 \x01(\x0b\x32\x15.tuneserve.v1.Timings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x07 \x01(\t\x12\x15\n\rstop_sequence\x18\x08 \x01(\t\x12-\n\x0bprompt_info\x18\t \x01(\x0b\x32\x18.tuneserve.v1.PromptInfo\x12\x13\n\x0brollout_arm\x18\n \x01(\t\"L\n\x0fTokenizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.tuneserve.v1.ChatMessage\"5\n\x10TokenizeResponse\x12\x11\n\ttoken_ids\x18\x01 \x03(\r\x12\x0e\n\x06tokens\x18\x02 \x03(\t\"\x12\n\x10ModelInfoRequest\"\xf4\x02\n\x11ModelInfoResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x04 \x01(\t\x12\x14\n\x0cquantization\x18\x05 \x01(\t\x12\r\n\x05\x64type\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontext_window\x18\x08 \x01(\r\x12\x12\n\nvocab_size\x18\t \x01(\r\x12\x16\n\x0emax_batch_size\x18\n \x01(\r\x12\x19\n\x11max_prompt_tokens\x18\x0b \x01(\r\x12\x1c\n\x14max_new_tokens_limit\x18\x0c \x01(\r\x12\x19\n\x11has_chat_template\x18\r \x01(\x08\x12\x16\n\x0eserver_version\x18\x0e \x01(\t\x12\x18\n\x10precision_reason\x18\x0f \x01(\t\x12\x16\n\x0ekv_cache_dtype\x18\x10 \x01(\t*<\n\x05Thumb\x12\x15\n\x11THUMB_UNSPECIFIED\x10\x00\x12\x0c\n\x08THUMB_UP\x10\x01\x12\x0e\n\nTHUMB_DOWN\x10\x02*\x84\x01\n\x16\x44\x65monstrationSelection\x12!\n\x1d\x44\x45MONSTRATION_SELECTION_FIRST\x10\x00\x12\"\n\x1e\x44\x45MONSTRATION_SELECTION_RANDOM\x10\x01\x12#\n\x1f\x44\x45MONSTRATION_SELECTION_SIMILAR\x10\x02*a\n\x12\x44\x65monstrationOrder\x12 \n\x1c\x44\x45MONSTRATION_ORDER_AS_GIVEN\x10\x00\x12)\n%DEMONSTRATION_ORDER_MOST_SIMILAR_LAST\x10\x01\x32\x93\x03\n\tInference\x12I\n\x08Generate\x12\x1d.tuneserve.v1.GenerateRequest\x1a\x1e.tuneserve.v1.GenerateResponse\x12W\n\x0eGenerateStream\x12\x1d.tuneserve.v1.GenerateRequest\x1a$.tuneserve.v1.GenerateStreamResponse0\x01\x12I\n\x08Tokenize\x12\x1d.tuneserve.v1.TokenizeRequest\x1a\x1e.tuneserve.v1.TokenizeResponse\x12L\n\tModelInfo\x12\x1e.tuneserve.v1.ModelInfoRequest\x1a\x1f.tuneserve.v1.ModelInfoResponse\x12I\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x1d.tuneserve.v1.FeedbackRequest\x1a\x1e.tuneserve.v1.FeedbackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tuneserve.v1.inference_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEMONSTRATIONSELECTION']._serialized_start=1782
-  _globals['_DEMONSTRATIONSELECTION']._serialized_end=1914
-  _globals['_DEMONSTRATIONORDER']._serialized_start=1916
-  _globals['_DEMONSTRATIONORDER']._serialized_end=2013
-  _globals['_GENERATEREQUEST']._serialized_start=74
-  _globals['_GENERATEREQUEST']._serialized_end=313
-  _globals['_FEWSHOTPROMPT']._serialized_start=316
-  _globals['_FEWSHOTPROMPT']._serialized_end=635
-  _globals['_GENERATERESPONSE']._serialized_start=638
-  _globals['_GENERATERESPONSE']._serialized_end=940
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=943
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1251
-  _globals['_TOKENIZEREQUEST']._serialized_start=1253
-  _globals['_TOKENIZEREQUEST']._serialized_end=1329
-  _globals['_TOKENIZERESPONSE']._serialized_start=1331
-  _globals['_TOKENIZERESPONSE']._serialized_end=1384
-  _globals['_MODELINFOREQUEST']._serialized_start=1386
-  _globals['_MODELINFOREQUEST']._serialized_end=1404
-  _globals['_MODELINFORESPONSE']._serialized_start=1407
-  _globals['_MODELINFORESPONSE']._serialized_end=1779
-  _globals['_INFERENCE']._serialized_start=2016
-  _globals['_INFERENCE']._serialized_end=2344
+  _globals['_THUMB']._serialized_start=2031
+  _globals['_THUMB']._serialized_end=2091
+  _globals['_DEMONSTRATIONSELECTION']._serialized_start=2094
+  _globals['_DEMONSTRATIONSELECTION']._serialized_end=2226
+  _globals['_DEMONSTRATIONORDER']._serialized_start=2228
+  _globals['_DEMONSTRATIONORDER']._serialized_end=2325
+  _globals['_FEEDBACKREQUEST']._serialized_start=74
+  _globals['_FEEDBACKREQUEST']._serialized_end=209
+  _globals['_FEEDBACKRESPONSE']._serialized_start=211
+  _globals['_FEEDBACKRESPONSE']._serialized_end=321
+  _globals['_GENERATEREQUEST']._serialized_start=324
+  _globals['_GENERATEREQUEST']._serialized_end=563
+  _globals['_FEWSHOTPROMPT']._serialized_start=566
+  _globals['_FEWSHOTPROMPT']._serialized_end=885
+  _globals['_GENERATERESPONSE']._serialized_start=888
+  _globals['_GENERATERESPONSE']._serialized_end=1190
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1193
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1501
+  _globals['_TOKENIZEREQUEST']._serialized_start=1503
+  _globals['_TOKENIZEREQUEST']._serialized_end=1579
+  _globals['_TOKENIZERESPONSE']._serialized_start=1581
+  _globals['_TOKENIZERESPONSE']._serialized_end=1634
+  _globals['_MODELINFOREQUEST']._serialized_start=1636
+  _globals['_MODELINFOREQUEST']._serialized_end=1654
+  _globals['_MODELINFORESPONSE']._serialized_start=1657
+  _globals['_MODELINFORESPONSE']._serialized_end=2029
+  _globals['_INFERENCE']._serialized_start=2328
+  _globals['_INFERENCE']._serialized_end=2731
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Thumb(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    THUMB_UNSPECIFIED: _ClassVar[Thumb]
+    THUMB_UP: _ClassVar[Thumb]
+    THUMB_DOWN: _ClassVar[Thumb]
+
 class DemonstrationSelection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DEMONSTRATION_SELECTION_FIRST: _ClassVar[DemonstrationSelection]
@@ -18,11 +24,38 @@ class DemonstrationOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DEMONSTRATION_ORDER_AS_GIVEN: _ClassVar[DemonstrationOrder]
     DEMONSTRATION_ORDER_MOST_SIMILAR_LAST: _ClassVar[DemonstrationOrder]
+THUMB_UNSPECIFIED: Thumb
+THUMB_UP: Thumb
+THUMB_DOWN: Thumb
 DEMONSTRATION_SELECTION_FIRST: DemonstrationSelection
 DEMONSTRATION_SELECTION_RANDOM: DemonstrationSelection
 DEMONSTRATION_SELECTION_SIMILAR: DemonstrationSelection
 DEMONSTRATION_ORDER_AS_GIVEN: DemonstrationOrder
 DEMONSTRATION_ORDER_MOST_SIMILAR_LAST: DemonstrationOrder
+
+class FeedbackRequest(_message.Message):
+    __slots__ = ("request_id", "label", "rating", "thumb")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    RATING_FIELD_NUMBER: _ClassVar[int]
+    THUMB_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    label: str
+    rating: int
+    thumb: Thumb
+    def __init__(self, request_id: _Optional[str] = ..., label: _Optional[str] = ..., rating: _Optional[int] = ..., thumb: _Optional[_Union[Thumb, str]] = ...) -> None: ...
+
+class FeedbackResponse(_message.Message):
+    __slots__ = ("request_id", "adapter", "rollout_arm", "correct")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_ARM_FIELD_NUMBER: _ClassVar[int]
+    CORRECT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    adapter: str
+    rollout_arm: str
+    correct: bool
+    def __init__(self, request_id: _Optional[str] = ..., adapter: _Optional[str] = ..., rollout_arm: _Optional[str] = ..., correct: _Optional[bool] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("prompt", "messages", "few_shot", "adapter", "parameters", "request_id", "routing_key")

@@ -54,6 +54,11 @@ class InferenceStub:
                 request_serializer=tuneserve_dot_v1_dot_inference__pb2.ModelInfoRequest.SerializeToString,
                 response_deserializer=tuneserve_dot_v1_dot_inference__pb2.ModelInfoResponse.FromString,
                 _registered_method=True)
+        self.Feedback = channel.unary_unary(
+                '/tuneserve.v1.Inference/Feedback',
+                request_serializer=tuneserve_dot_v1_dot_inference__pb2.FeedbackRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_inference__pb2.FeedbackResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServicer:
@@ -88,6 +93,15 @@ class InferenceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Feedback(self, request, context):
+        """Records a judgement of an answer given to a request for an adapter name (the correct label,
+        a 1-5 rating, thumbs up or down), by its request id, for the experiment report. Feedback
+        again on the same request replaces the fields it sets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +124,11 @@ def add_InferenceServicer_to_server(servicer, server):
                     servicer.ModelInfo,
                     request_deserializer=tuneserve_dot_v1_dot_inference__pb2.ModelInfoRequest.FromString,
                     response_serializer=tuneserve_dot_v1_dot_inference__pb2.ModelInfoResponse.SerializeToString,
+            ),
+            'Feedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Feedback,
+                    request_deserializer=tuneserve_dot_v1_dot_inference__pb2.FeedbackRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_inference__pb2.FeedbackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +239,33 @@ class Inference:
             '/tuneserve.v1.Inference/ModelInfo',
             tuneserve_dot_v1_dot_inference__pb2.ModelInfoRequest.SerializeToString,
             tuneserve_dot_v1_dot_inference__pb2.ModelInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Feedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Inference/Feedback',
+            tuneserve_dot_v1_dot_inference__pb2.FeedbackRequest.SerializeToString,
+            tuneserve_dot_v1_dot_inference__pb2.FeedbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

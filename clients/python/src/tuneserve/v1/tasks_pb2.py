@@ -26,7 +26,7 @@ from tuneserve.v1 import common_pb2 as tuneserve_dot_v1_dot_common__pb2
 from tuneserve.v1 import inference_pb2 as tuneserve_dot_v1_dot_inference__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tuneserve/v1/tasks.proto\x12\x0ctuneserve.v1\x1a\x19tuneserve/v1/common.proto\x1a\x1ctuneserve/v1/inference.proto\"\xaf\x02\n\x08TaskInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\t\x12\x13\n\x0binstruction\x18\x04 \x01(\t\x12\x10\n\x08template\x18\x05 \x01(\t\x12\x14\n\x0cinput_format\x18\x06 \x01(\t\x12*\n\x07\x62\x61\x63king\x18\x07 \x01(\x0e\x32\x19.tuneserve.v1.TaskBacking\x12\x0f\n\x07\x61\x64\x61pter\x18\x08 \x01(\t\x12\x16\n\x0e\x64\x65monstrations\x18\t \x01(\r\x12\x0e\n\x06source\x18\n \x01(\t\x12>\n\x12\x64\x65\x66\x61ult_parameters\x18\x0b \x01(\x0b\x32\".tuneserve.v1.GenerationParameters\x12\x15\n\routput_schema\x18\x0c \x01(\t\"\x12\n\x10ListTasksRequest\",\n\x0bTaskProblem\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"g\n\x11ListTasksResponse\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x16.tuneserve.v1.TaskInfo\x12+\n\x08problems\x18\x02 \x03(\x0b\x32\x19.tuneserve.v1.TaskProblem\"\x1e\n\x0eGetTaskRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"B\n\x0f\x43lassifyRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"A\n\nLabelScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12\x0f\n\x07logprob\x18\x03 \x01(\x01\"\xeb\x01\n\x10\x43lassifyResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12(\n\x06scores\x18\x02 \x03(\x0b\x32\x18.tuneserve.v1.LabelScore\x12\x0f\n\x07\x61\x64\x61pter\x18\x03 \x01(\t\x12-\n\x0bprompt_info\x18\x04 \x01(\x0b\x32\x18.tuneserve.v1.PromptInfo\x12\"\n\x05usage\x18\x05 \x01(\x0b\x32\x13.tuneserve.v1.Usage\x12&\n\x07timings\x18\x06 \x01(\x0b\x32\x15.tuneserve.v1.Timings\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"4\n\x14\x43lassifyBatchRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\"H\n\x15\x43lassifyBatchResponse\x12/\n\x07results\x18\x01 \x03(\x0b\x32\x1e.tuneserve.v1.ClassifyResponse\"y\n\x0eRunTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x36\n\nparameters\x18\x03 \x01(\x0b\x32\".tuneserve.v1.GenerationParameters\x12\x12\n\nrequest_id\x18\x04 \x01(\t2\xdb\x03\n\x05Tasks\x12L\n\tListTasks\x12\x1e.tuneserve.v1.ListTasksRequest\x1a\x1f.tuneserve.v1.ListTasksResponse\x12?\n\x07GetTask\x12\x1c.tuneserve.v1.GetTaskRequest\x1a\x16.tuneserve.v1.TaskInfo\x12I\n\x08\x43lassify\x12\x1d.tuneserve.v1.ClassifyRequest\x1a\x1e.tuneserve.v1.ClassifyResponse\x12X\n\rClassifyBatch\x12\".tuneserve.v1.ClassifyBatchRequest\x1a#.tuneserve.v1.ClassifyBatchResponse\x12G\n\x07RunTask\x12\x1c.tuneserve.v1.RunTaskRequest\x1a\x1e.tuneserve.v1.GenerateResponse\x12U\n\rRunTaskStream\x12\x1c.tuneserve.v1.RunTaskRequest\x1a$.tuneserve.v1.GenerateStreamResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tuneserve/v1/tasks.proto\x12\x0ctuneserve.v1\x1a\x19tuneserve/v1/common.proto\x1a\x1ctuneserve/v1/inference.proto\"\xaf\x02\n\x08TaskInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\t\x12\x13\n\x0binstruction\x18\x04 \x01(\t\x12\x10\n\x08template\x18\x05 \x01(\t\x12\x14\n\x0cinput_format\x18\x06 \x01(\t\x12*\n\x07\x62\x61\x63king\x18\x07 \x01(\x0e\x32\x19.tuneserve.v1.TaskBacking\x12\x0f\n\x07\x61\x64\x61pter\x18\x08 \x01(\t\x12\x16\n\x0e\x64\x65monstrations\x18\t \x01(\r\x12\x0e\n\x06source\x18\n \x01(\t\x12>\n\x12\x64\x65\x66\x61ult_parameters\x18\x0b \x01(\x0b\x32\".tuneserve.v1.GenerationParameters\x12\x15\n\routput_schema\x18\x0c \x01(\t\"\x12\n\x10ListTasksRequest\",\n\x0bTaskProblem\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"g\n\x11ListTasksResponse\x12%\n\x05tasks\x18\x01 \x03(\x0b\x32\x16.tuneserve.v1.TaskInfo\x12+\n\x08problems\x18\x02 \x03(\x0b\x32\x19.tuneserve.v1.TaskProblem\"\x1e\n\x0eGetTaskRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"W\n\x0f\x43lassifyRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x13\n\x0brouting_key\x18\x04 \x01(\t\"A\n\nLabelScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12\x0f\n\x07logprob\x18\x03 \x01(\x01\"\x80\x02\n\x10\x43lassifyResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12(\n\x06scores\x18\x02 \x03(\x0b\x32\x18.tuneserve.v1.LabelScore\x12\x0f\n\x07\x61\x64\x61pter\x18\x03 \x01(\t\x12-\n\x0bprompt_info\x18\x04 \x01(\x0b\x32\x18.tuneserve.v1.PromptInfo\x12\"\n\x05usage\x18\x05 \x01(\x0b\x32\x13.tuneserve.v1.Usage\x12&\n\x07timings\x18\x06 \x01(\x0b\x32\x15.tuneserve.v1.Timings\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x13\n\x0brollout_arm\x18\x08 \x01(\t\"I\n\x14\x43lassifyBatchRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x13\n\x0brouting_key\x18\x03 \x01(\t\"H\n\x15\x43lassifyBatchResponse\x12/\n\x07results\x18\x01 \x03(\x0b\x32\x1e.tuneserve.v1.ClassifyResponse\"\x8e\x01\n\x0eRunTaskRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x36\n\nparameters\x18\x03 \x01(\x0b\x32\".tuneserve.v1.GenerationParameters\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x13\n\x0brouting_key\x18\x05 \x01(\t2\xdb\x03\n\x05Tasks\x12L\n\tListTasks\x12\x1e.tuneserve.v1.ListTasksRequest\x1a\x1f.tuneserve.v1.ListTasksResponse\x12?\n\x07GetTask\x12\x1c.tuneserve.v1.GetTaskRequest\x1a\x16.tuneserve.v1.TaskInfo\x12I\n\x08\x43lassify\x12\x1d.tuneserve.v1.ClassifyRequest\x1a\x1e.tuneserve.v1.ClassifyResponse\x12X\n\rClassifyBatch\x12\".tuneserve.v1.ClassifyBatchRequest\x1a#.tuneserve.v1.ClassifyBatchResponse\x12G\n\x07RunTask\x12\x1c.tuneserve.v1.RunTaskRequest\x1a\x1e.tuneserve.v1.GenerateResponse\x12U\n\rRunTaskStream\x12\x1c.tuneserve.v1.RunTaskRequest\x1a$.tuneserve.v1.GenerateStreamResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,17 +44,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTASKREQUEST']._serialized_start=576
   _globals['_GETTASKREQUEST']._serialized_end=606
   _globals['_CLASSIFYREQUEST']._serialized_start=608
-  _globals['_CLASSIFYREQUEST']._serialized_end=674
-  _globals['_LABELSCORE']._serialized_start=676
-  _globals['_LABELSCORE']._serialized_end=741
-  _globals['_CLASSIFYRESPONSE']._serialized_start=744
-  _globals['_CLASSIFYRESPONSE']._serialized_end=979
-  _globals['_CLASSIFYBATCHREQUEST']._serialized_start=981
-  _globals['_CLASSIFYBATCHREQUEST']._serialized_end=1033
-  _globals['_CLASSIFYBATCHRESPONSE']._serialized_start=1035
-  _globals['_CLASSIFYBATCHRESPONSE']._serialized_end=1107
-  _globals['_RUNTASKREQUEST']._serialized_start=1109
-  _globals['_RUNTASKREQUEST']._serialized_end=1230
-  _globals['_TASKS']._serialized_start=1233
-  _globals['_TASKS']._serialized_end=1708
+  _globals['_CLASSIFYREQUEST']._serialized_end=695
+  _globals['_LABELSCORE']._serialized_start=697
+  _globals['_LABELSCORE']._serialized_end=762
+  _globals['_CLASSIFYRESPONSE']._serialized_start=765
+  _globals['_CLASSIFYRESPONSE']._serialized_end=1021
+  _globals['_CLASSIFYBATCHREQUEST']._serialized_start=1023
+  _globals['_CLASSIFYBATCHREQUEST']._serialized_end=1096
+  _globals['_CLASSIFYBATCHRESPONSE']._serialized_start=1098
+  _globals['_CLASSIFYBATCHRESPONSE']._serialized_end=1170
+  _globals['_RUNTASKREQUEST']._serialized_start=1173
+  _globals['_RUNTASKREQUEST']._serialized_end=1315
+  _globals['_TASKS']._serialized_start=1318
+  _globals['_TASKS']._serialized_end=1793
 # @@protoc_insertion_point(module_scope)

@@ -63,14 +63,16 @@ class GetTaskRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ClassifyRequest(_message.Message):
-    __slots__ = ("task", "input", "request_id")
+    __slots__ = ("task", "input", "request_id", "routing_key")
     TASK_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
     task: str
     input: str
     request_id: str
-    def __init__(self, task: _Optional[str] = ..., input: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    routing_key: str
+    def __init__(self, task: _Optional[str] = ..., input: _Optional[str] = ..., request_id: _Optional[str] = ..., routing_key: _Optional[str] = ...) -> None: ...
 
 class LabelScore(_message.Message):
     __slots__ = ("label", "probability", "logprob")
@@ -83,7 +85,7 @@ class LabelScore(_message.Message):
     def __init__(self, label: _Optional[str] = ..., probability: _Optional[float] = ..., logprob: _Optional[float] = ...) -> None: ...
 
 class ClassifyResponse(_message.Message):
-    __slots__ = ("label", "scores", "adapter", "prompt_info", "usage", "timings", "request_id")
+    __slots__ = ("label", "scores", "adapter", "prompt_info", "usage", "timings", "request_id", "rollout_arm")
     LABEL_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +93,7 @@ class ClassifyResponse(_message.Message):
     USAGE_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_ARM_FIELD_NUMBER: _ClassVar[int]
     label: str
     scores: _containers.RepeatedCompositeFieldContainer[LabelScore]
     adapter: str
@@ -98,15 +101,18 @@ class ClassifyResponse(_message.Message):
     usage: _common_pb2.Usage
     timings: _common_pb2.Timings
     request_id: str
-    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Iterable[_Union[LabelScore, _Mapping]]] = ..., adapter: _Optional[str] = ..., prompt_info: _Optional[_Union[_common_pb2.PromptInfo, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., timings: _Optional[_Union[_common_pb2.Timings, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    rollout_arm: str
+    def __init__(self, label: _Optional[str] = ..., scores: _Optional[_Iterable[_Union[LabelScore, _Mapping]]] = ..., adapter: _Optional[str] = ..., prompt_info: _Optional[_Union[_common_pb2.PromptInfo, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., timings: _Optional[_Union[_common_pb2.Timings, _Mapping]] = ..., request_id: _Optional[str] = ..., rollout_arm: _Optional[str] = ...) -> None: ...
 
 class ClassifyBatchRequest(_message.Message):
-    __slots__ = ("task", "inputs")
+    __slots__ = ("task", "inputs", "routing_key")
     TASK_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
     task: str
     inputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, task: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    routing_key: str
+    def __init__(self, task: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., routing_key: _Optional[str] = ...) -> None: ...
 
 class ClassifyBatchResponse(_message.Message):
     __slots__ = ("results",)
@@ -115,13 +121,15 @@ class ClassifyBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ClassifyResponse, _Mapping]]] = ...) -> None: ...
 
 class RunTaskRequest(_message.Message):
-    __slots__ = ("task", "input", "parameters", "request_id")
+    __slots__ = ("task", "input", "parameters", "request_id", "routing_key")
     TASK_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_KEY_FIELD_NUMBER: _ClassVar[int]
     task: str
     input: str
     parameters: _common_pb2.GenerationParameters
     request_id: str
-    def __init__(self, task: _Optional[str] = ..., input: _Optional[str] = ..., parameters: _Optional[_Union[_common_pb2.GenerationParameters, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    routing_key: str
+    def __init__(self, task: _Optional[str] = ..., input: _Optional[str] = ..., parameters: _Optional[_Union[_common_pb2.GenerationParameters, _Mapping]] = ..., request_id: _Optional[str] = ..., routing_key: _Optional[str] = ...) -> None: ...
