@@ -177,7 +177,7 @@ class AdapterManager:
         ref = AdapterRef.parse(ref_text)
         policy = self._policies.get(ref.name) if ref.version is None else None
         if policy is None:
-            adapter = await self._acquire(ref, timeout, promote=True)
+            adapter = await self._acquire(ref, timeout)
             return Route(adapter, ref.name, adapter.version)
         arm = ""
         version = choose_version(policy, ref.name, routing_key)
@@ -189,17 +189,17 @@ class AdapterManager:
         if version == PROMPT_ARM:
             self.store.resolve(AdapterRef(ref.name, None))  # the name must still exist
             return Route(None, ref.name, PROMPT_ARM, arm, policy.shadow)
-        adapter = await self._acquire(AdapterRef(ref.name, version), timeout, promote=False)
+        adapter = await self._acquire(AdapterRef(ref.name, version), timeout)
         return Route(adapter, ref.name, adapter.version, arm, policy.shadow)
 
-    async def _acquire(self, ref: AdapterRef, timeout: float | None, promote: bool) -> LoadedAdapter:
+    async def _acquire(self, ref: AdapterRef, timeout: float | None) -> LoadedAdapter:
         version = ref.version if ref.version is not None else self._serving.get(ref.name)
         entry = self._entries.get((ref.name, version)) if version is not None else None
         if entry is None or entry.state is not VersionState.LOADED:
             # slow path: check the store (None asks for the current version), then load
             version = self.store.resolve(AdapterRef(ref.name, version)).version
             entry = await self._wait_loaded(ref.name, version, self.load_timeout_s if timeout is None else timeout)
-            if promote and ref.version is None and ref.name not in self._serving:
+            if ref.version is None and ref.name not in self._serving:  # a version chosen by a split is never promoted
                 self._promote(ref.name, version)
         entry.refs += 1
         entry.last_used = time.monotonic()
