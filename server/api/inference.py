@@ -16,6 +16,7 @@ from common.logs import request_id_var
 from common.rpc.status import REQUEST_ID_METADATA_KEY
 from server import __version__
 from server.adapters.manager import Route
+from server.api.admission import MAX_REQUEST_ID_CHARS
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
@@ -125,6 +126,10 @@ def prepare_generation(
 
 def feedback_fields(request: inference_pb2.FeedbackRequest) -> tuple[str | None, int | None, int | None]:
     """The label, rating and thumb (1 up, -1 down) of a FeedbackRequest, checked; at least one is set."""
+    if not request.request_id:
+        raise InvalidRequest("request_id", "is empty; give the request_id of the answer judged")
+    if len(request.request_id) > MAX_REQUEST_ID_CHARS:
+        raise InvalidRequest("request_id", f"has {len(request.request_id)} characters; request ids have at most {MAX_REQUEST_ID_CHARS}")
     label = request.label if request.HasField("label") else None
     rating = request.rating if request.HasField("rating") else None
     if rating is not None and not 1 <= rating <= 5:
@@ -187,8 +192,6 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     async def Feedback(self, request: inference_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> inference_pb2.FeedbackResponse:
         serving = self._state.require()
         label, rating, thumb = feedback_fields(request)
-        if not request.request_id:
-            raise InvalidRequest("request_id", "is empty; give the request_id of the answer judged")
         if serving.experiments is None:
             raise FailedPrecondition("this server has no adapter store, so it records no answers to give feedback on")
         result = await serving.experiments.feedback(request.request_id, label, rating, thumb)

@@ -148,6 +148,9 @@ def test_feedback_joins_answers_and_the_report_equals_a_direct_count_after_a_res
         assert info.value.field == "rating"
         with pytest.raises(errors.InvalidArgumentError, match="at least one"):
             client.feedback(replies[0][0])
+        with pytest.raises(errors.InvalidArgumentError, match="at most 128") as info:
+            client.feedback("x" * 5000, label="banana")
+        assert info.value.field == "request_id"
         before = {arm.version: arm for arm in client.get_experiment("fruit").arms}
     expected = {
         version: (
