@@ -173,22 +173,37 @@ export class TuneserveClient {
   generateStream(request: GenerateRequest, options?: CallOptions): AsyncIterable<GenerateStreamResponse>;
   tokenize(request: { text?: string; messages?: ChatMessage[] }): Promise<{ tokenIds: number[]; tokens: string[] } & Record<string, unknown>>;
   modelInfo(): Promise<Record<string, unknown>>;
+  feedback(
+    requestId: string,
+    judgement: { label?: string; rating?: number; thumb?: "up" | "down" },
+  ): Promise<{ requestId: string; adapter: string; rolloutArm: string; correct?: boolean }>;
 
   listTasks(): Promise<{ tasks: Record<string, unknown>[] } & Record<string, unknown>>;
   getTask(name: string): Promise<Record<string, unknown>>;
-  classify(task: string, input: string, options?: CallOptions & { requestId?: string }): Promise<ClassifyResponse>;
-  classifyBatch(task: string, inputs: string[], options?: CallOptions): Promise<{ results: ClassifyResponse[] }>;
-  runTask(task: string, input: string, options?: CallOptions & { parameters?: GenerationParameters; requestId?: string }): Promise<GenerateResponse>;
+  classify(task: string, input: string, options?: CallOptions & { requestId?: string; routingKey?: string }): Promise<ClassifyResponse>;
+  classifyBatch(task: string, inputs: string[], options?: CallOptions & { routingKey?: string }): Promise<{ results: ClassifyResponse[] }>;
+  runTask(
+    task: string,
+    input: string,
+    options?: CallOptions & { parameters?: GenerationParameters; requestId?: string; routingKey?: string },
+  ): Promise<GenerateResponse>;
   runTaskStream(
     task: string,
     input: string,
-    options?: CallOptions & { parameters?: GenerationParameters; requestId?: string },
+    options?: CallOptions & { parameters?: GenerationParameters; requestId?: string; routingKey?: string },
   ): AsyncIterable<GenerateStreamResponse>;
 
   listAdapters(): Promise<{ adapters: Record<string, unknown>[] }>;
   loadAdapter(adapter: string): Promise<Record<string, unknown>>;
   unloadAdapter(adapter: string): Promise<Record<string, unknown>>;
   setCurrentVersion(name: string, version: number): Promise<Record<string, unknown>>;
+  setRollout(
+    name: string,
+    weights?: Record<number, number>,
+    options?: { shadow?: number; guard?: true | Record<string, number> },
+  ): Promise<Record<string, unknown>>;
+  clearRollout(name: string): Promise<Record<string, unknown>>;
+  getExperiment(name: string): Promise<Record<string, unknown>>;
 
   getJob(id: string): Promise<Record<string, unknown>>;
   listJobs(request?: Record<string, unknown>): Promise<{ jobs: Record<string, unknown>[] }>;

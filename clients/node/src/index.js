@@ -184,21 +184,33 @@ export class TuneserveClient {
     return this._unary(this.tasks, "GetTask", { name });
   }
 
-  /** The best label of `input` for a classification task, with a probability for every label. */
-  classify(task, input, { requestId = "", timeoutMs } = {}) {
-    return this._unary(this.tasks, "Classify", { task, input, requestId }, timeoutMs);
+  /**
+   * Judges an earlier answer by its request id: the correct `label`, a 1-5 `rating` and/or
+   * `thumb` "up" or "down" (for the experiment report of the adapter that answered).
+   */
+  feedback(requestId, { label, rating, thumb } = {}) {
+    const request = { requestId, label, rating, thumb: thumb ? `THUMB_${thumb.toUpperCase()}` : "THUMB_UNSPECIFIED" };
+    return this._unary(this.inference, "Feedback", request);
   }
 
-  classifyBatch(task, inputs, { timeoutMs } = {}) {
-    return this._unary(this.tasks, "ClassifyBatch", { task, inputs }, timeoutMs);
+  /**
+   * The best label of `input` for a classification task, with a probability for every label.
+   * `routingKey` (a user or session id) keeps a caller on one arm of the task adapter's split.
+   */
+  classify(task, input, { requestId = "", routingKey = "", timeoutMs } = {}) {
+    return this._unary(this.tasks, "Classify", { task, input, requestId, routingKey }, timeoutMs);
   }
 
-  runTask(task, input, { parameters, requestId = "", timeoutMs } = {}) {
-    return this._unary(this.tasks, "RunTask", { task, input, parameters, requestId }, timeoutMs);
+  classifyBatch(task, inputs, { routingKey = "", timeoutMs } = {}) {
+    return this._unary(this.tasks, "ClassifyBatch", { task, inputs, routingKey }, timeoutMs);
   }
 
-  runTaskStream(task, input, { parameters, requestId = "", timeoutMs } = {}) {
-    return this._stream(this.tasks, "RunTaskStream", { task, input, parameters, requestId }, timeoutMs);
+  runTask(task, input, { parameters, requestId = "", routingKey = "", timeoutMs } = {}) {
+    return this._unary(this.tasks, "RunTask", { task, input, parameters, requestId, routingKey }, timeoutMs);
+  }
+
+  runTaskStream(task, input, { parameters, requestId = "", routingKey = "", timeoutMs } = {}) {
+    return this._stream(this.tasks, "RunTaskStream", { task, input, parameters, requestId, routingKey }, timeoutMs);
   }
 
   // -- adapters (admin scope) --
@@ -217,6 +229,20 @@ export class TuneserveClient {
 
   setCurrentVersion(name, version) {
     return this._unary(this.adapters, "SetCurrentVersion", { name, version });
+  }
+
+  /** Splits `name`'s traffic, e.g. { 3: 90, 4: 10 } (0: the prompting arm); `shadow` gets copies; `guard` rolls back a bad canary. */
+  setRollout(name, weights = {}, { shadow = 0, guard } = {}) {
+    return this._unary(this.adapters, "SetRollout", { name, weights, shadow, guard: guard === true ? {} : guard });
+  }
+
+  clearRollout(name) {
+    return this._unary(this.adapters, "ClearRollout", { name });
+  }
+
+  /** Per arm of `name`'s rollout: requests, errors, latency, answers, feedback, accuracy and its significance. */
+  getExperiment(name) {
+    return this._unary(this.adapters, "GetExperiment", { name });
   }
 
   // -- trainer (train scope; point the client at the trainer's address) --

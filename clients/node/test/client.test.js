@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
-import { PermissionDeniedError, TuneserveClient, UnauthenticatedError, InvalidArgumentError } from "../src/index.js";
+import { InvalidArgumentError, NotFoundError, PermissionDeniedError, TuneserveClient, UnauthenticatedError } from "../src/index.js";
 
 const address = process.env.TUNESERVE_TEST_ADDRESS;
 const token = process.env.TUNESERVE_TEST_TOKEN;
@@ -43,6 +43,17 @@ test("classify returns a label of the task with probabilities summing to 1", asy
   const total = reply.scores.reduce((sum, s) => sum + s.probability, 0);
   assert.ok(Math.abs(total - 1) < 1e-6, `probabilities sum to ${total}`);
   assert.deepEqual(new Set(reply.scores.map((s) => s.label)), new Set(["positive", "negative"]));
+});
+
+test("feedback reaches the server: answers of the base model are not recorded, ratings are checked", async () => {
+  const reply = await client.classify(task, "Dull.", { routingKey: "user-1" });
+  assert.equal(reply.rolloutArm, "", "no split: no arm");
+  await assert.rejects(client.feedback(reply.requestId, { label: "negative" }), NotFoundError);
+  await assert.rejects(client.feedback(reply.requestId, { rating: 9 }), (error) => {
+    assert.ok(error instanceof InvalidArgumentError);
+    assert.equal(error.field, "rating");
+    return true;
+  });
 });
 
 test("a bad request is an InvalidArgumentError naming the field", async () => {
