@@ -112,6 +112,27 @@ async def stream_responses(
         yield chunk
 
 
+async def answer_recorded(
+    serving: Serving, generation: GenerationRequest, note: PromptNote | None, route: Route
+) -> inference_pb2.GenerateResponse:
+    """`unary_response`, the answer recorded for the experiment report of the version that gave it."""
+    response = await unary_response(serving.engine, generation, note)
+    record(serving, route, generation.request_id, response.text, response.timings.total_ms / 1000)
+    return response
+
+
+async def stream_recorded(
+    serving: Serving, generation: GenerationRequest, note: PromptNote | None, route: Route
+) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
+    """`stream_responses`, the whole answer recorded once the last message (with timings) is out."""
+    texts = []
+    async for chunk in stream_responses(serving.engine, generation, note):
+        texts.append(chunk.text)
+        if chunk.HasField("timings"):
+            record(serving, route, generation.request_id, "".join(texts), chunk.timings.total_ms / 1000)
+        yield chunk
+
+
 def prepare_generation(
     serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None
 ) -> tuple[GenerationRequest, PromptNote | None]:
@@ -174,19 +195,13 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
 
     async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
         async with self._admitted(request, context) as (serving, generation, note, route):
-            response = await unary_response(serving.engine, generation, note)
-            record(serving, route, generation.request_id, response.text, response.timings.total_ms / 1000)
-            return response
+            return await answer_recorded(serving, generation, note, route)
 
     async def GenerateStream(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
         async with self._admitted(request, context) as (serving, generation, note, route):
-            texts = []
-            async for chunk in stream_responses(serving.engine, generation, note):
-                texts.append(chunk.text)
-                if chunk.HasField("timings"):
-                    record(serving, route, generation.request_id, "".join(texts), chunk.timings.total_ms / 1000)
+            async for chunk in stream_recorded(serving, generation, note, route):
                 yield chunk
 
     async def Feedback(self, request: inference_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> inference_pb2.FeedbackResponse:

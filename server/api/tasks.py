@@ -24,7 +24,7 @@ from server.adapters.loader import LoadedAdapter
 from server.adapters.manager import Route
 from server.api.admission import Prompt
 from server.api.event_stream import finish_all
-from server.api.inference import PromptNote, adapter_label, stream_responses, timings_proto, unary_response, usage_proto
+from server.api.inference import PromptNote, adapter_label, answer_recorded, stream_recorded, timings_proto, usage_proto
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest
@@ -263,17 +263,11 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
 
     async def RunTask(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
         async with self._run(request, context) as (serving, generation, note, route):
-            response = await unary_response(serving.engine, generation, note)
-            record(serving, route, generation.request_id, response.text, response.timings.total_ms / 1000)
-            return response
+            return await answer_recorded(serving, generation, note, route)
 
     async def RunTaskStream(
         self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
         async with self._run(request, context) as (serving, generation, note, route):
-            texts = []
-            async for chunk in stream_responses(serving.engine, generation, note):
-                texts.append(chunk.text)
-                if chunk.HasField("timings"):
-                    record(serving, route, generation.request_id, "".join(texts), chunk.timings.total_ms / 1000)
+            async for chunk in stream_recorded(serving, generation, note, route):
                 yield chunk
