@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MAX_OUTPUT_CHARS = 4096
 MAX_LABEL_CHARS = 4096
+MAX_QUEUED = 100_000
 _BATCH = 512
 _PRUNE_EVERY_S = 600.0
 
@@ -43,16 +44,20 @@ class Experiments:
     def __init__(self, store: ExperimentStore, metrics: ExperimentMetrics | None = None) -> None:
         self.store = store
         self.metrics = metrics
-        self._queue: queue.Queue[Served | None] = queue.Queue()
+        self._queue: queue.Queue[Served | None] = queue.Queue(maxsize=MAX_QUEUED)
         self._writer = threading.Thread(target=self._write, name="tuneserve-experiments", daemon=True)
         self._writer.start()
 
     def served(self, answer: Served) -> None:
         """Records an answer (a shadow's too); never blocks and never raises into the request."""
         answer = Served(**{**answer.__dict__, "output": answer.output[:MAX_OUTPUT_CHARS], "created": answer.created or time.time()})
-        self._queue.put(answer)
+        try:
+            self._queue.put_nowait(answer)
+            outcome = "ok" if answer.ok else "error"
+        except queue.Full:  # the disk cannot keep up: losing records beats growing without bound
+            outcome = "dropped"
         if self.metrics is not None:
-            self.metrics.experiment_answer(answer.name, answer.version, answer.role, "ok" if answer.ok else "error")
+            self.metrics.experiment_answer(answer.name, answer.version, answer.role, outcome)
 
     def flush(self) -> None:
         """Waits until every answer queued so far is in the store (blocking)."""
