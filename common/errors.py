@@ -6,6 +6,8 @@ change. Which gRPC status each becomes is decided in one place, `common.rpc.stat
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TuneserveError(Exception):
     """Base of every error a caller is meant to see."""
@@ -21,6 +23,14 @@ class InvalidRequest(TuneserveError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+
+
+def invalid_request(exc: Any, prefix: str = "", whole: str = "") -> InvalidRequest:
+    """The InvalidRequest for a pydantic ValidationError `exc`: its first error, under the field it
+    names (`prefix` and the field's name), or under `whole` when it concerns the model as a whole."""
+    error = exc.errors()[0]
+    field = f"{prefix}{error['loc'][0]}" if error["loc"] else whole
+    return InvalidRequest(field, error["msg"].removeprefix("Value error, "))
 
 
 class NotFound(TuneserveError):

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
-from common.errors import DeadlineExceeded, InvalidRequest, NotFound
+from common.errors import DeadlineExceeded, NotFound, invalid_request
 from common.rollout import PROMPT_ARM, GuardRule, RolloutPolicy, choose_version
 from common.threads import arun_on_fresh_thread
 from server.adapters.cache_policy import HostEntry, host_evictions
@@ -358,9 +358,7 @@ class AdapterManager:
         try:
             policy = RolloutPolicy(weights=weights, shadow=shadow, guard=guard)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = str(error["loc"][0]) if error["loc"] else "weights"
-            raise InvalidRequest(field, error["msg"].removeprefix("Value error, ")) from None
+            raise invalid_request(exc, whole="weights") from None
         adapters = [v for v in policy.versions if v != PROMPT_ARM]
         for version in adapters:
             self.store.resolve(AdapterRef(name, version))

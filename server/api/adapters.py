@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc
 
 from common.adapter_manifest import CONFIG_FILE, MAX_VERSION, WEIGHTS_FILE, check_name
-from common.errors import FailedPrecondition, InvalidRequest, NotFound
+from common.errors import FailedPrecondition, InvalidRequest, NotFound, invalid_request
 from common.rollout import GuardRule
 from common.threads import arun_on_fresh_thread
 from server.adapters.loader import AdapterRefused, BaseSpec, manifest_for_peft_dir
@@ -50,6 +50,9 @@ def adapter_info(status: AdapterStatus) -> adapters_pb2.AdapterInfo:
     )
 
 
+_GUARD_FIELDS = ("max_error_rate_increase", "max_latency_ratio", "max_accuracy_drop")
+
+
 def guard_rule(message: adapters_pb2.GuardRule) -> GuardRule:
     """The rule a GuardRule message asks for; unset fields take the defaults."""
     values: dict[str, Any] = {name: getattr(message, name) for name in _GUARD_FIELDS if message.HasField(name)}
@@ -58,11 +61,7 @@ def guard_rule(message: adapters_pb2.GuardRule) -> GuardRule:
     try:
         return GuardRule(**values)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        raise InvalidRequest(f"guard.{error['loc'][0]}", error["msg"]) from None
-
-
-_GUARD_FIELDS = ("max_error_rate_increase", "max_latency_ratio", "max_accuracy_drop")
+        raise invalid_request(exc, "guard.", "guard") from None
 
 
 def arm_proto(arm: ArmReport) -> adapters_pb2.ArmReport:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.base_model import BaseModel
-from common.errors import InvalidRequest
+from common.errors import InvalidRequest, invalid_request
 from common.prompting import check_messages, encode, encode_raw, render_chat
 from common.rpc.enums import enum_choice
 from server.engine.request import GenerationRequest
@@ -182,10 +182,7 @@ class Admission:
         try:
             spec = TaskSpec(name="request", instruction=fs.instruction, template=fs.template or "chat", input_format=fs.input_format)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            raise InvalidRequest(
-                f"few_shot.{error['loc'][0]}" if error["loc"] else "few_shot", error["msg"].removeprefix("Value error, ")
-            ) from None
+            raise invalid_request(exc, "few_shot.", "few_shot") from None
         params = request.parameters if request.HasField("parameters") else None
         built = build(
             self.base.tokenizer,

@@ -21,6 +21,7 @@ from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest, StopReason
+from server.experiments.recorder import FeedbackResult
 
 
 def stop_reason_proto(reason: StopReason) -> common_pb2.StopReason:
@@ -164,6 +165,14 @@ def feedback_fields(request: inference_pb2.FeedbackRequest) -> tuple[str | None,
     return label, rating, thumb
 
 
+async def give_feedback(serving: Serving, request: inference_pb2.FeedbackRequest) -> FeedbackResult:
+    """Checks a FeedbackRequest and joins it to the recorded answer (what gRPC and HTTP feedback do)."""
+    label, rating, thumb = feedback_fields(request)
+    if serving.experiments is None:
+        raise FailedPrecondition("this server has no adapter store, so it records no answers to give feedback on")
+    return await serving.experiments.feedback(request.request_id, label, rating, thumb)
+
+
 class InferenceService(inference_pb2_grpc.InferenceServicer):
     def __init__(self, state: ServingState) -> None:
         self._state = state
@@ -205,11 +214,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
                 yield chunk
 
     async def Feedback(self, request: inference_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> inference_pb2.FeedbackResponse:
-        serving = self._state.require()
-        label, rating, thumb = feedback_fields(request)
-        if serving.experiments is None:
-            raise FailedPrecondition("this server has no adapter store, so it records no answers to give feedback on")
-        result = await serving.experiments.feedback(request.request_id, label, rating, thumb)
+        result = await give_feedback(self._state.require(), request)
         answer = result.answer
         reply = inference_pb2.FeedbackResponse(
             request_id=answer.request_id, adapter=f"{answer.name}@{answer.version}", rollout_arm=answer.arm

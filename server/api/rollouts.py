@@ -21,7 +21,7 @@ from server.experiments.store import SHADOW, Served
 log = logging.getLogger(__name__)
 
 # what the caller did wrong, not the version that answered: not counted against an arm
-CALLER_ERRORS = (InvalidRequest, NotFound, Cancelled, Unauthenticated, PermissionDenied)
+_CALLER_ERRORS = (InvalidRequest, NotFound, Cancelled, Unauthenticated, PermissionDenied)
 
 
 def record(serving: Any, route: Route, request_id: str, output: str, latency_s: float, ok: bool = True) -> None:
@@ -31,14 +31,19 @@ def record(serving: Any, route: Route, request_id: str, output: str, latency_s: 
     serving.experiments.served(Served(request_id, route.name, route.version, route.arm, output, latency_s * 1000, ok))
 
 
+def record_failure(serving: Any, route: Route, request_id: str, exc: Exception, started: float) -> None:
+    """Counts a request that failed on the server's side against the version that took it."""
+    if not isinstance(exc, _CALLER_ERRORS):
+        record(serving, route, request_id, "", time.monotonic() - started, ok=False)
+
+
 @contextlib.contextmanager
 def failures_recorded(serving: Any, route: Route, request_id: str, started: float) -> Iterator[None]:
-    """Counts a request that fails on the server's side against the version that took it."""
+    """`record_failure` for whatever the block raises."""
     try:
         yield
     except Exception as exc:
-        if not isinstance(exc, CALLER_ERRORS):
-            record(serving, route, request_id, "", time.monotonic() - started, ok=False)
+        record_failure(serving, route, request_id, exc, started)
         raise
 
 

@@ -5,6 +5,7 @@ guard verdicts are read back from the store."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
@@ -50,7 +51,7 @@ class Experiments:
 
     def served(self, answer: Served) -> None:
         """Records an answer (a shadow's too); never blocks and never raises into the request."""
-        answer = Served(**{**answer.__dict__, "output": answer.output[:MAX_OUTPUT_CHARS], "created": answer.created or time.time()})
+        answer = dataclasses.replace(answer, output=answer.output[:MAX_OUTPUT_CHARS], created=answer.created or time.time())
         try:
             self._queue.put_nowait(answer)
             outcome = "ok" if answer.ok else "error"

@@ -32,9 +32,9 @@ from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
 from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.event_stream import raise_if_failed, stream_generation
-from server.api.inference import feedback_fields, prepare_generation
+from server.api.inference import give_feedback, prepare_generation
 from server.api.openai.schemas import ChatCompletionRequest, CompletionRequest, FeedbackBody, SamplingBody, openai_param
-from server.api.rollouts import CALLER_ERRORS, record
+from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest, StopReason
 
@@ -192,11 +192,7 @@ class OpenAIRoutes:
             self._authorize(request, FEEDBACK_METHOD)
             serving = self._state.require()
             body = await self._parse(request, FeedbackBody)
-            if serving.experiments is None:
-                raise errors.FailedPrecondition("this server has no adapter store, so it records no answers to give feedback on")
-            proto = body.feedback_request()
-            label, rating, thumb = feedback_fields(proto)
-            result = await serving.experiments.feedback(proto.request_id, label, rating, thumb)
+            result = await give_feedback(serving, body.feedback_request())
         except Exception as exc:
             return self._refusal(exc, "/v1/feedback", started, request_id)
         record_call(self._metrics, "http", "/v1/feedback", grpc.StatusCode.OK, started)
@@ -225,8 +221,7 @@ class OpenAIRoutes:
             assert finished is not None
             raise_if_failed(finished)
         except Exception as exc:
-            if not isinstance(exc, CALLER_ERRORS):
-                record(serving, route, generation.request_id, "", time.monotonic() - generation.arrival, ok=False)
+            record_failure(serving, route, generation.request_id, exc, generation.arrival)
             return self._refusal(exc, shape.route, started, generation.request_id)
         record_call(self._metrics, "http", shape.route, grpc.StatusCode.OK, started)
         record(serving, route, generation.request_id, "".join(texts), finished.total_s)
@@ -264,8 +259,7 @@ class OpenAIRoutes:
                     yield _sse_event({**envelope, "choices": [], "usage": usage(finished)})
             code = grpc.StatusCode.OK
         except Exception as exc:  # the status line is sent already: the error travels as an event
-            if not isinstance(exc, CALLER_ERRORS):
-                record(serving, route, generation.request_id, "", time.monotonic() - generation.arrival, ok=False)
+            record_failure(serving, route, generation.request_id, exc, generation.arrival)
             code, status, message, param = self._describe(exc, generation.request_id)
             yield _sse_event(error_body(status, message, param, code.name.lower()))
         finally:
