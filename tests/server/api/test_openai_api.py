@@ -148,9 +148,24 @@ def test_malformed_and_oversized_bodies(http_server):
     port = int(http_server.http_url.split(":")[-1].split("/")[0])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
         raw.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 5242880\r\n\r\n{")
-        answer = raw.recv(65536).decode()
-    head, _, payload = answer.partition("\r\n\r\n")
+        head, payload = _read_response(raw)
     assert head.startswith("HTTP/1.1 413") and "max_message_bytes" in json.loads(payload)["error"]["message"]
+
+
+def _read_response(raw: socket.socket) -> tuple[str, str]:
+    """One whole HTTP response: head and body may come in separate segments."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = raw.recv(65536)
+        assert chunk, f"connection closed mid-head: {answer!r}"
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = raw.recv(65536)
+        assert chunk, f"connection closed mid-body: {body!r}"
+        body += chunk
+    return head.decode(), body.decode()
 
 
 def test_model_list_and_health(oai, http_server):
