@@ -10,7 +10,7 @@ clients, >= 1.5 at 32; ITL p50 at 1 client <= 1.5x llama-server's).
 llama-server is built by scripts/build_llama_server.sh (about 8 minutes on 2 cores); without it
 this prints how to build it and exits 0.
 
-    python bench/peer.py [--levels 1,8,32] [--tokens 64] [--tuneserve-env KEY=VALUE ...] [--json out.json]
+    python bench/peer.py [--levels 1,8,32] [--tokens 64] [--tuneserve-env KEY=VALUE ...] [--also-eager] [--json out.json]
 """
 
 from __future__ import annotations
@@ -179,40 +179,60 @@ def main() -> int:
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--tuneserve-env", action="append", default=[], help="extra TUNESERVE_* setting for tuneserve, as key=value")
+    parser.add_argument("--also-eager", action="store_true", help="also run tuneserve with compile_decode=off, and print the ratios")
+    parser.add_argument("--no-peer", action="store_true", help="skip llama-server: tuneserve compiled against eager only")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    if not LLAMA_SERVER.is_file():
+    if args.no_peer:  # tuneserve alone: compiled against eager decoding, nothing against llama.cpp
+        args.also_eager = True
+    elif not LLAMA_SERVER.is_file():
         print(f"llama-server is not built ({LLAMA_SERVER}); build it with scripts/build_llama_server.sh (about 8 minutes), then run again")
         return 0
     from common.base_model import embedded_gguf_path
 
     gguf = embedded_gguf_path()
     levels = [int(x) for x in args.levels.split(",")]
-    results: dict[str, dict[int, dict[str, float]]] = {"llama-server": {}, "tuneserve": {}}
+    results: dict[str, dict[int, dict[str, float]]] = {}
 
+    if not args.no_peer:
+        results["llama-server"] = run_llama(gguf, levels, args.tokens)
+
+    settings = dict(item.split("=", 1) for item in args.tuneserve_env)
+    results["tuneserve"] = run_tuneserve("tuneserve", gguf, levels, args.tokens, settings)
+    if args.also_eager:  # the same server with every step eager: what the compiled decode step buys
+        results["tuneserve-eager"] = run_tuneserve("eager", gguf, levels, args.tokens, {**settings, "compile_decode": "off"})
+
+    if not args.no_peer:
+        print_peer_ratios(results, levels)
+    if args.also_eager:
+        print("ratios tuneserve / tuneserve with compile_decode=off:")
+        for clients in levels:
+            ours, eager = results["tuneserve"][clients], results["tuneserve-eager"][clients]
+            tps, itl = ours["tokens_per_s"] / eager["tokens_per_s"], ours["itl_p50"] / eager["itl_p50"]
+            print(f"  {clients:>2} clients: tok/s {tps:.2f}, ITL p50 {itl:.2f}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {gguf.name}; tuneserve settings {settings or 'defaults'}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def run_llama(gguf: Path, levels: list[int], tokens: int) -> dict[int, dict[str, float]]:
+    """llama-server (started, warmed up, measured at each level, stopped)."""
+    results: dict[int, dict[str, float]] = {}
     proc, port = start_llama(gguf, max(levels))
     try:
         run_llama_level(port, 2, 2, 8)  # warm up
         for clients in levels:
-            samples, wall = run_llama_level(port, clients, max(8, 2 * clients), args.tokens)
-            results["llama-server"][clients] = summary(samples, wall)
-            report("llama-server", clients, results["llama-server"][clients])
+            samples, wall = run_llama_level(port, clients, max(8, 2 * clients), tokens)
+            results[clients] = summary(samples, wall)
+            report("llama-server", clients, results[clients])
     finally:
         proc.terminate()
         proc.wait(30)
+    return results
 
-    settings = dict(item.split("=", 1) for item in args.tuneserve_env)
-    proc, address = start_server(model=str(gguf), max_batch_size=str(max(32, max(levels))), **settings)
-    try:
-        asyncio.run(run_tuneserve_level(address, 2, 2, 8))  # warm up
-        for clients in levels:
-            samples, wall = asyncio.run(run_tuneserve_level(address, clients, max(8, 2 * clients), args.tokens))
-            results["tuneserve"][clients] = summary(samples, wall)
-            report("tuneserve", clients, results["tuneserve"][clients])
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
+def print_peer_ratios(results: dict[str, dict[int, dict[str, float]]], levels: list[int]) -> None:
     targets = {1: 1.0, 8: 1.0, 32: 1.5}
     print("\nratios tuneserve / llama-server:")
     for clients in levels:
@@ -223,10 +243,22 @@ def main() -> int:
     if 1 in levels:
         ratio = results["tuneserve"][1]["itl_p50"] / results["llama-server"][1]["itl_p50"]
         print(f"  ITL p50 at 1 client: {ratio:.2f}x llama-server's (target <= 1.5)")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {gguf.name}; tuneserve settings {settings or 'defaults'}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    return 0
+
+
+def run_tuneserve(name: str, gguf: Path, levels: list[int], tokens: int, settings: dict[str, str]) -> dict[int, dict[str, float]]:
+    """One tuneserve server process (started, warmed up, measured at each level, stopped)."""
+    results: dict[int, dict[str, float]] = {}
+    proc, address = start_server(model=str(gguf), max_batch_size=str(max(32, max(levels))), **settings)
+    try:
+        asyncio.run(run_tuneserve_level(address, 2, 2, 8))  # warm up
+        for clients in levels:
+            samples, wall = asyncio.run(run_tuneserve_level(address, clients, max(8, 2 * clients), tokens))
+            results[clients] = summary(samples, wall)
+            report(name, clients, results[clients])
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return results
 
 
 def report(name: str, clients: int, row: dict[str, float]) -> None:

@@ -109,7 +109,7 @@ def start_server(**settings: str) -> tuple[subprocess.Popen, str]:
     from tuneserve_client import Client
 
     with Client(f"127.0.0.1:{port}") as client:
-        client.wait_until_ready(timeout=300)
+        client.wait_until_ready(timeout=900)  # a first start compiles the decode step
     return proc, f"127.0.0.1:{port}"
 
 
