@@ -43,6 +43,12 @@ LABEL org.opencontainers.image.title="tuneserve" \
       org.opencontainers.image.description="gRPC serving of one quantized base LLM with hot-swappable LoRA adapters, and its trainer" \
       org.opencontainers.image.licenses="Apache-2.0" \
       io.tuneserve.flavour="${FLAVOUR}"
+# The CPU flavour keeps g++: torch.compile builds the decode step at start-up (server/engine/decode_graph.py),
+# which makes a one-client stream about a fifth faster; the CUDA flavour decodes eagerly.
+# hadolint ignore=DL3008
+RUN if [ "${FLAVOUR}" = "cpu" ]; then \
+        apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp --shell /usr/sbin/nologin tuneserve \
     && mkdir -p /var/lib/tuneserve \
     && chown 10001:10001 /var/lib/tuneserve
@@ -66,6 +72,6 @@ USER 10001:10001
 WORKDIR /tmp
 EXPOSE 50051 8000 9090 50060
 # Through the standard gRPC health protocol on the plaintext health-only port (works with TLS on).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 \
     CMD ["tuneserve", "--server", "127.0.0.1:50060", "--timeout", "4", "health"]
 CMD ["tuneserve-server"]

@@ -120,7 +120,7 @@ class TuneserveServer(RpcApp):
                 base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.precision.kv_cache_dtype
             )
             self.metrics.bind_engine(lambda: engine.num_running, lambda: engine.num_waiting, engine.config.num_blocks, block_bytes)
-            self.metrics.describe_model(_model_labels(base), base.load_seconds)
+            self.metrics.describe_model({**_model_labels(base), "decode_step": engine.decode_step}, base.load_seconds)
             if self.settings.warmup:
                 await _warm_up(serving)
         except Exception as exc:

@@ -81,6 +81,7 @@ def server_settings(cache_dir: Path, **overrides):
         max_waiting=64,
         log_format="text",
         warmup=False,
+        compile_decode="off",  # minutes of start-up; tests/server/engine/test_decode_graph.py covers it
     )
     values.update(overrides)
     if values.get("experiment_db") is None:  # each server its own record, never the user's cache

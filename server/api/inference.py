@@ -258,4 +258,5 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
             server_version=__version__,
             precision_reason=base.precision.reason,
             kv_cache_dtype=str(base.precision.kv_cache_dtype).removeprefix("torch."),
+            decode_step=serving.engine.decode_step,
         )

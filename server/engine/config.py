@@ -26,6 +26,7 @@ class EngineConfig:
     max_loras: int = 0  # LoRA slots; 0 serves the base model only
     max_lora_rank: int = 16
     prefix_cache_blocks: int = 0  # idle blocks kept for prompt prefixes; 0 turns prefix caching off
+    compile_decode: str = "off"  # "auto", "on" or "off": server.engine.decode_graph
 
     @classmethod
     def from_settings(cls, settings: ServerSettings, base: BaseModel) -> EngineConfig:
@@ -53,6 +54,7 @@ class EngineConfig:
             max_loras=settings.max_loras if settings.adapter_store else 0,
             max_lora_rank=settings.max_lora_rank,
             prefix_cache_blocks=settings.prefix_cache_mb * 2**20 // (per_token * settings.kv_block_size) if settings.prefix_caching else 0,
+            compile_decode=settings.compile_decode,
         )
 
 

@@ -26,6 +26,7 @@ from server.adapters.lora import LoraRouting, LoraTables
 from server.adapters.slots import LoraSlots
 from server.engine.batch_builder import build_step_batch
 from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
+from server.engine.decode_graph import DecodeGraph, decode_accepts, unavailable_reason
 from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
 from server.engine.model_runner import ModelRunner, StepBatch
 from server.engine.pieces import Piece, RowUse
@@ -73,6 +74,8 @@ class Engine:
         self.steps = 0
         self.cache: PagedKVCache
         self.runner: ModelRunner
+        self.decode_graph: DecodeGraph | None = None
+        self.decode_step = "eager (compile_decode is off)"  # how decode steps run, for ModelInfo and the log
         # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
         self.slots = LoraSlots(config.max_loras, wake=self._wake) if config.max_loras else None
 
@@ -224,6 +227,27 @@ class Engine:
                 BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device
             )
             self.runner.lora = self.slots.tables
+        if self.config.compile_decode != "off":
+            self._compile_decode(self.config.compile_decode == "on")
+
+    def _compile_decode(self, required: bool) -> None:
+        """Builds and warms up the decode graph; without it (where it cannot be built) steps run eagerly."""
+        reason = unavailable_reason(self.runner)
+        if reason is None:
+            graph = DecodeGraph(self.runner)
+            try:
+                compiled = graph.warm_up()
+            except Exception as exc:  # a compiler failure costs speed, never the server
+                reason = f"compiling the decode step failed: {type(exc).__name__}: {str(exc)[:300]}"
+                log.warning("decoding eagerly", extra={"reason": reason})
+            else:
+                self.decode_graph = graph
+                self.decode_step = compiled.describe()
+                log.info("decode step compiled", extra={"seconds": round(compiled.seconds, 1), "row_buckets": compiled.buckets})
+                return
+        if required:
+            raise FailedPrecondition(f"compile_decode is 'on' but {reason}")
+        self.decode_step = f"eager: {reason}"
 
     def _loop(self) -> None:
         while True:
@@ -321,7 +345,10 @@ class Engine:
     def _run(self, step: Step) -> torch.Tensor:
         """The model step: next-token logits of the rows that want them, [N, vocab]."""
         with torch.inference_mode():
-            return self.runner.forward(step.batch)
+            batch = step.batch
+            if self.decode_graph is not None and decode_accepts(batch, batch.lora is not None and bool(batch.lora.groups)):
+                return self.decode_graph(batch)
+            return self.runner.forward(batch)
 
     def _advance(self, step: Step, logits: torch.Tensor) -> list[tuple[Sequence, int | None]]:
         """Samples the rows that generate and scores the rows that score; moves every sequence forward.

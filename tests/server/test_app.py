@@ -215,6 +215,9 @@ def test_console_script_serves_until_sigterm(cache_dir):
     port, metrics_port, http_port = free_port(), free_port(), free_port()
     env = {**os.environ, "TUNESERVE_PORT": str(port), "TUNESERVE_CACHE_DIR": str(cache_dir), "TUNESERVE_KV_CACHE_MEMORY_MB": "128"}
     env["TUNESERVE_HTTP_PORT"] = str(http_port)
+    # Compiling the decode step at start-up takes minutes on a cold cache; .ci/check-runtime starts
+    # the server with it, and tests/server/engine/test_decode_graph.py checks what it computes.
+    env["TUNESERVE_COMPILE_DECODE"] = "off"
     proc = subprocess.Popen(
         [tool("tuneserve-server"), "--metrics-port", str(metrics_port), "--log-format", "json"],
         env=env,

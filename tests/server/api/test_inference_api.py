@@ -86,6 +86,7 @@ def test_tokenize_and_model_info(client, base_model):
     assert info.model == "SmolLM2-135M-Instruct" and info.architecture == "LlamaForCausalLM"
     assert info.fingerprint == base_model.fingerprint and info.quantization == "none" and info.device == "cpu"
     assert info.has_chat_template and info.context_window > 1000 and info.vocab_size == 49152
+    assert info.decode_step == "eager (compile_decode is off)"  # the tests' servers decode eagerly (tests/conftest.py)
 
 
 def test_concurrent_clients_get_the_same_greedy_answers_as_alone(client, server):

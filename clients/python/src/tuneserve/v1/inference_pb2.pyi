@@ -168,7 +168,7 @@ class ModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfoResponse(_message.Message):
-    __slots__ = ("model", "source", "architecture", "fingerprint", "quantization", "dtype", "device", "context_window", "vocab_size", "max_batch_size", "max_prompt_tokens", "max_new_tokens_limit", "has_chat_template", "server_version", "precision_reason", "kv_cache_dtype")
+    __slots__ = ("model", "source", "architecture", "fingerprint", "quantization", "dtype", "device", "context_window", "vocab_size", "max_batch_size", "max_prompt_tokens", "max_new_tokens_limit", "has_chat_template", "server_version", "precision_reason", "kv_cache_dtype", "decode_step")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,7 @@ class ModelInfoResponse(_message.Message):
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     PRECISION_REASON_FIELD_NUMBER: _ClassVar[int]
     KV_CACHE_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    DECODE_STEP_FIELD_NUMBER: _ClassVar[int]
     model: str
     source: str
     architecture: str
@@ -201,4 +202,5 @@ class ModelInfoResponse(_message.Message):
     server_version: str
     precision_reason: str
     kv_cache_dtype: str
-    def __init__(self, model: _Optional[str] = ..., source: _Optional[str] = ..., architecture: _Optional[str] = ..., fingerprint: _Optional[str] = ..., quantization: _Optional[str] = ..., dtype: _Optional[str] = ..., device: _Optional[str] = ..., context_window: _Optional[int] = ..., vocab_size: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_prompt_tokens: _Optional[int] = ..., max_new_tokens_limit: _Optional[int] = ..., has_chat_template: _Optional[bool] = ..., server_version: _Optional[str] = ..., precision_reason: _Optional[str] = ..., kv_cache_dtype: _Optional[str] = ...) -> None: ...
+    decode_step: str
+    def __init__(self, model: _Optional[str] = ..., source: _Optional[str] = ..., architecture: _Optional[str] = ..., fingerprint: _Optional[str] = ..., quantization: _Optional[str] = ..., dtype: _Optional[str] = ..., device: _Optional[str] = ..., context_window: _Optional[int] = ..., vocab_size: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_prompt_tokens: _Optional[int] = ..., max_new_tokens_limit: _Optional[int] = ..., has_chat_template: _Optional[bool] = ..., server_version: _Optional[str] = ..., precision_reason: _Optional[str] = ..., kv_cache_dtype: _Optional[str] = ..., decode_step: _Optional[str] = ...) -> None: ...

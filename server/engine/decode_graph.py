@@ -1,0 +1,171 @@
+"""The decode step as one compiled graph: per-operator overhead out of few-client streams on the CPU.
+
+A decode step of a small model is mostly per-operator overhead: each of its ~40 operators per
+layer costs a few microseconds of dispatch however little it computes. torch.compile (inductor)
+turns the whole step, 30 layers and the head, into one call of generated C++ loops: norms,
+rotary, residual adds and the KV cache writes fuse into a handful of kernels around the matrix
+products, and only one set of guards is checked per step. It takes the steps that only decode,
+without adapters and with at most `MAX_GRAPH_ROWS` rows; everything else (prefill, LoRA rows,
+label scoring, large batches where the matrix products dominate) runs eagerly in
+server.engine.model_runner, on the same weights and the same cache.
+
+Shapes: the context length is dynamic, so a step never recompiles as sequences grow; the number
+of rows is specialised at 1 and dynamic above, split where the weights used change
+(server.engine.weights.MAX_ROWS), which bounds the graphs to `row_buckets()` and lets warm-up
+compile every one of them before the server says SERVING.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from server.engine.model_runner import ModelRunner, StepBatch, attend_decode, rotate_
+from server.engine.weights import MAX_ROWS, Linear
+
+log = logging.getLogger(__name__)
+
+# Decode steps of up to this many rows run compiled: those of the 8-bit head. Measured in the engine
+# against eager steps, interleaved in one process: 1.19x tok/s at 1 client, 1.05x at 4, 1.00x at 8,
+# where the matrix products dominate a step; a graph for 7-16 rows cost a minute of start-up for nothing.
+MAX_GRAPH_ROWS = MAX_ROWS["int8"]
+
+# Generated kernels run on the calling thread only. Compiled with the system's g++ -fopenmp they would
+# bring the system's libgomp, a second OpenMP runtime beside torch's own: its team and torch's then
+# spin against each other on a small machine, and the step gets slower than the eager one.
+_INDUCTOR_OPTIONS: dict[str, str | int | bool | Callable[..., Any]] = {"cpp.threads": 1}
+
+
+def row_buckets(max_rows: int = MAX_GRAPH_ROWS) -> list[tuple[int, int]]:
+    """Row ranges that share one compiled graph: 1 alone, then up to each weight-kernel switch."""
+    edges = sorted({1, *(limit for limit in MAX_ROWS.values() if limit < max_rows), max_rows})
+    return [(low + 1 if i else 1, high) for i, (low, high) in enumerate(zip([0, *edges], edges, strict=False))]
+
+
+def unavailable_reason(runner: ModelRunner) -> str | None:
+    """Why the decode graph cannot serve this model here; None when it can."""
+    if runner.device.type != "cpu":
+        return f"compiled decode is built for the CPU; {runner.device.type} runs eagerly"
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        return "no C++ compiler on this machine (torch.compile's CPU backend needs one)"
+    projections = [p for w in runner.layers for p in (w.qkv, w.o, w.gate_up, w.down)] + [runner.lm_head]
+    if not all(isinstance(p, Linear) for p in projections):
+        return "the weights are bitsandbytes modules, which the compiler cannot trace"
+    return None
+
+
+def decode_accepts(batch: StepBatch, has_lora_rows: bool) -> bool:
+    """Whether a step can run on the decode graph: one-token rows only, all sampled, no adapter."""
+    rows = int(batch.input_ids.shape[0])
+    return (
+        not batch.prefills
+        and batch.num_decode == rows
+        and 0 < rows <= MAX_GRAPH_ROWS
+        and int(batch.logits_rows.shape[0]) == rows  # each row wants its own next token, in order
+        and not batch.exact_logits
+        and not has_lora_rows
+    )
+
+
+@dataclass
+class Compiled:
+    """What compiling produced, for ModelInfo, the start-up log and the metrics."""
+
+    seconds: float
+    buckets: list[tuple[int, int]]
+
+    def describe(self) -> str:
+        rows = ", ".join(f"{low}" if low == high else f"{low}-{high}" for low, high in self.buckets)
+        return f"compiled decode (torch.compile) for steps of {rows} rows, {self.seconds:.1f} s at start-up"
+
+
+class DecodeGraph:
+    """The decode-only step of a `ModelRunner`, compiled once per row bucket at warm-up."""
+
+    def __init__(self, runner: ModelRunner) -> None:
+        self.runner = runner
+        cache = runner.cache
+        layers, slots = cache.kv.shape[:2]
+        self._stride = slots  # flat slot of (layer, slot) is layer * slots + slot
+        # The cache goes in as an argument: a tensor the graph mutates must be one of its inputs,
+        # or the compiler copies it whole on every step.
+        self._kv = cache.kv.view(layers * slots, *cache.kv.shape[2:])
+        self._step: Callable[..., torch.Tensor] = torch.compile(self._decode, fullgraph=True, options=_INDUCTOR_OPTIONS)
+        self.compiled: Compiled | None = None
+
+    def _decode(
+        self,
+        kv: torch.Tensor,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        write_slots: torch.Tensor,
+        context: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        # ids, positions, write_slots: [B]; context: [B, L] cache slots; mask: [B, 1, 1, L] or None
+        r = self.runner
+        rows, heads, kv_heads, width = ids.shape[0], r.heads, r.kv_heads, 2 * r.kv_heads
+        h = r.embed(ids).to(r.dtype)
+        cos, sin = r.cos[positions], r.sin[positions]
+        for i, w in enumerate(r.layers):
+            offset = i * self._stride
+            x = F.rms_norm(h, (r.hidden,), w.input_norm, r.eps)
+            qkv = w.qkv(x).view(rows, heads + width, r.head_dim).to(kv.dtype)
+            rotate_(qkv[:, : heads + kv_heads], cos, sin)
+            kv.index_copy_(0, write_slots + offset, qkv[:, heads:])
+            past = kv.index_select(0, (context + offset).reshape(-1)).view(*context.shape, width, r.head_dim)
+            attended = attend_decode(qkv[:, :heads], past[..., :kv_heads, :], past[..., kv_heads:, :], mask, r.scale)
+            h = h + w.o(attended.to(h.dtype))
+            x = F.rms_norm(h, (r.hidden,), w.post_attention_norm, r.eps)
+            gate, up = w.gate_up(x).chunk(2, dim=-1)
+            h = h + w.down(r.act(gate) * up)
+        return r.lm_head(F.rms_norm(h, (r.hidden,), r.final_norm, r.eps)).float()
+
+    def __call__(self, batch: StepBatch) -> torch.Tensor:
+        """Next-token logits of a step that `decode_accepts`: [B, vocab], float32."""
+        assert batch.decode_kv_slots is not None, "decode rows come with their context"
+        context, mask = batch.decode_kv_slots, batch.decode_kv_mask
+        rows = context.shape[0]
+        if rows > 1 and mask is None:  # one graph per bucket: steps of equal lengths pass a full mask
+            mask = torch.ones(rows, 1, 1, context.shape[1], dtype=torch.bool, device=context.device)
+        torch._dynamo.maybe_mark_dynamic(self._kv, 0)  # one graph whatever the cache's size
+        torch._dynamo.maybe_mark_dynamic(context, 1)
+        if rows > 1:  # compiled for a range of rows at once, not first for one count and then again
+            for rows_first in (batch.input_ids, batch.positions, batch.write_slots, context):
+                torch._dynamo.maybe_mark_dynamic(rows_first, 0)
+        if mask is not None:
+            torch._dynamo.maybe_mark_dynamic(mask, 0)
+            torch._dynamo.maybe_mark_dynamic(mask, 3)
+        return self._step(self._kv, batch.input_ids, batch.positions, batch.write_slots, context, mask)
+
+    def warm_up(self) -> Compiled:
+        """Compiles the graph of every row bucket, writing only to the padding slot 0 of the cache."""
+        started = time.monotonic()
+        buckets = row_buckets()
+        device = self.runner.device
+        for low, _ in buckets:
+            # Two context tokens, so the context length is never specialised as 1.
+            # Distinct tensors: the graph's guards would otherwise hold that ids is positions.
+            ids, positions, write_slots = (torch.zeros(low, dtype=torch.long, device=device) for _ in range(3))
+            context = torch.zeros(low, 2, dtype=torch.long, device=device)
+            mask = torch.ones(low, 1, 1, 2, dtype=torch.bool, device=device) if low > 1 else None
+            batch = StepBatch(
+                input_ids=ids,
+                positions=positions,
+                write_slots=write_slots,
+                logits_rows=torch.arange(low, device=device),
+                num_decode=low,
+                decode_kv_slots=context,
+                decode_kv_mask=mask,
+            )
+            with torch.inference_mode():  # as the engine steps; its inputs, like the engine's, from outside it
+                self(batch)
+        self.compiled = Compiled(time.monotonic() - started, buckets)
+        return self.compiled
