@@ -6,6 +6,12 @@
 #
 #   scripts/build_llama_server.sh [DIR]     # default DIR: .peer (ignored by git)
 #
+# GGML_FLAGS replaces -DGGML_NATIVE=ON. On a VM that reports AMX but cannot run it, the native build
+# dies with SIGILL at its warm-up; build for AVX-512 without AMX instead (slower than native: an
+# underestimate of the peer):
+#   GGML_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON \
+#     -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON" scripts/build_llama_server.sh
+#
 # The binary ends up at DIR/llama-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +32,7 @@ trap 'rm -rf "$work"' EXIT
 "$python" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$work"
 tar -xzf "$work"/llama_cpp_python-"$version".tar.gz -C "$work"
 src="$work/llama_cpp_python-$version/vendor/llama.cpp"
-cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release ${GGML_FLAGS:--DGGML_NATIVE=ON} -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >/dev/null
 cmake --build "$src/build" --target llama-server -j "$(nproc)" >/dev/null
 cp "$src/build/bin/llama-server" "$dir/llama-server"
