@@ -17,7 +17,6 @@ compile every one of them before the server says SERVING.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -29,8 +28,6 @@ import torch.nn.functional as F
 
 from server.engine.model_runner import ModelRunner, StepBatch, attend_decode, rotate_
 from server.engine.weights import MAX_ROWS, Linear
-
-log = logging.getLogger(__name__)
 
 # Decode steps of up to this many rows run compiled: those of the 8-bit head. Measured in the engine
 # against eager steps, interleaved in one process: 1.19x tok/s at 1 client, 1.05x at 4, 1.00x at 8,
@@ -97,8 +94,8 @@ class DecodeGraph:
         # The cache goes in as an argument: a tensor the graph mutates must be one of its inputs,
         # or the compiler copies it whole on every step.
         self._kv = cache.kv.view(layers * slots, *cache.kv.shape[2:])
+        torch._dynamo.maybe_mark_dynamic(self._kv, 0)  # one graph whatever the cache's size
         self._step: Callable[..., torch.Tensor] = torch.compile(self._decode, fullgraph=True, options=_INDUCTOR_OPTIONS)
-        self.compiled: Compiled | None = None
 
     def _decode(
         self,
@@ -135,7 +132,6 @@ class DecodeGraph:
         rows = context.shape[0]
         if rows > 1 and mask is None:  # one graph per bucket: steps of equal lengths pass a full mask
             mask = torch.ones(rows, 1, 1, context.shape[1], dtype=torch.bool, device=context.device)
-        torch._dynamo.maybe_mark_dynamic(self._kv, 0)  # one graph whatever the cache's size
         torch._dynamo.maybe_mark_dynamic(context, 1)
         if rows > 1:  # compiled for a range of rows at once, not first for one count and then again
             for rows_first in (batch.input_ids, batch.positions, batch.write_slots, context):
@@ -167,5 +163,4 @@ class DecodeGraph:
             )
             with torch.inference_mode():  # as the engine steps; its inputs, like the engine's, from outside it
                 self(batch)
-        self.compiled = Compiled(time.monotonic() - started, buckets)
-        return self.compiled
+        return Compiled(time.monotonic() - started, buckets)
