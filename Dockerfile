@@ -44,7 +44,8 @@ LABEL org.opencontainers.image.title="tuneserve" \
       org.opencontainers.image.licenses="Apache-2.0" \
       io.tuneserve.flavour="${FLAVOUR}"
 # The CPU flavour keeps g++: torch.compile builds the decode step at start-up (server/engine/decode_graph.py),
-# which makes a one-client stream about a fifth faster; the CUDA flavour decodes eagerly.
+# which makes a one-client stream about a fifth faster, and the VNNI weight kernel is built from its
+# source at first start (server/engine/kernels/qlinear.cpp); the CUDA flavour decodes eagerly.
 # hadolint ignore=DL3008
 RUN if [ "${FLAVOUR}" = "cpu" ]; then \
         apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*; \

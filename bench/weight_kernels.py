@@ -2,8 +2,9 @@
 
 Each linear layer of the embedded model's shapes, at 1, 2, 4, 8, 16 and 32 rows, with its weights
 streamed from memory as in a real decode step (many distinct matrices, more than the caches hold):
-float32, bfloat16, aten's int8 weight-only kernel (per-row scales) and aten's int4 kernel (groups
-of 32). Then the decode attention over a 200-token context at 1, 8 and 32 rows in float32 and
+float32, bfloat16, aten's int8 weight-only kernel (per-row scales), aten's int4 kernel (groups
+of 32) and, where it builds, tuneserve's VNNI kernel with 4- and 8-bit weights (vnni4, vnni8:
+server/engine/kernels/qlinear.cpp). Then the decode attention over a 200-token context at 1, 8 and 32 rows in float32 and
 bfloat16. Prints microseconds per call and each format's speed relative to bfloat16; the rows
 where each format stops winning set server.engine.weights.MAX_ROWS.
 
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common.precision import cpu_has_native_bf16  # noqa: E402
+from server.engine.kernels import qlinear  # noqa: E402
 from server.engine.weights import INT4_GROUP, pack_int4, pack_int8  # noqa: E402
 
 # (name, out, in) of SmolLM2-135M's projections, fused as the engine runs them, and its head
@@ -60,6 +62,10 @@ def linear_formats(out: int, in_features: int, rows: int) -> dict[str, float]:
     if in_features % INT4_GROUP == 0:
         int4 = [pack_int4(w, torch.bfloat16) for w in weights]
         results["int4"] = timed([lambda p=p, sz=sz: torch._weight_int4pack_mm_for_cpu(x, p, INT4_GROUP, sz) for p, sz in int4])
+    if qlinear.unavailable_reason() is None:
+        for bits in (4, 8):
+            packed = [qlinear.pack(w, bits) for w in weights]
+            results[f"vnni{bits}"] = timed([lambda p=p, b=bits: qlinear.qlinear(x, p, b, out) for p in packed])
     return results
 
 
@@ -78,6 +84,7 @@ def main() -> int:
     torch.set_grad_enabled(False)
     rows_list = [int(r) for r in args.rows.split(",")]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, torch {torch.__version__}")
+    print(f"VNNI kernel: {qlinear.unavailable_reason() or 'built'}")
     print("linear layers, weights streamed; us per call (speed relative to bfloat16):")
     for name, out, in_features in SHAPES:
         for rows in rows_list:

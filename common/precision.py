@@ -6,8 +6,9 @@ it against float32; bench/weight_kernels.py measures the kernels behind these ru
 * CUDA: bfloat16 (float16 without bf16 support) with nf4 weights through bitsandbytes.
 * A CPU with native bf16 (avx512_bf16 or AMX): bfloat16, with the decoder's linear layers also kept
   as 4-bit weights in groups of 32 (`int4`): the model step streams every weight once per decode
-  step, and aten's int4 kernel reads a quarter of the bytes, 2-5x faster than bf16 at the few rows
-  of a decode step. Steps with many rows (prefill, large batches) use the bf16 weights, where bf16
+  step, and a 4-bit kernel reads a quarter of the bytes, 2-5x faster than bf16 at the few rows
+  of a decode step (tuneserve's VNNI kernel where it builds, aten's otherwise:
+  server.engine.weights). Steps with many rows (prefill, large batches) use the bf16 weights, where bf16
   is faster. The embedded model's layers are Q4_1 in its GGUF file: 4 bits in groups of 32 with a
   scale and a minimum, so these 4-bit weights are the file's own.
 * Any other CPU: float32 (bf16 there is emulated and slower); no weight quantization.
@@ -30,7 +31,7 @@ _NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 @dataclass(frozen=True)
 class Precision:
     dtype: torch.dtype  # activations and unquantized weights
-    quantization: str  # "none", "int4" (aten weight-only, CPU), "nf4" or "int8" (bitsandbytes)
+    quantization: str  # "none", "int4" (weight-only, CPU: server.engine.weights), "nf4" or "int8" (bitsandbytes)
     reason: str  # why, for ModelInfo, the start-up log and the metrics
     kv_cache_dtype: torch.dtype  # keys and values, and the attention over them
 

@@ -10,16 +10,16 @@ label scoring, large batches where the matrix products dominate) runs eagerly in
 server.engine.model_runner, on the same weights and the same cache.
 
 Shapes: the context length is dynamic, so a step never recompiles as sequences grow; the number
-of rows is specialised at 1 and dynamic above, split where the weights used change
-(server.engine.weights.MAX_ROWS), which bounds the graphs to `row_buckets()` and lets warm-up
-compile every one of them before the server says SERVING.
+of rows is specialised at 1 and dynamic above, split where the weights used change (each
+projection's `max_rows`, server.engine.weights.MAX_ROWS), which bounds the graphs to
+`row_buckets()` and lets warm-up compile every one of them before the server says SERVING.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from server.engine.model_runner import ModelRunner, StepBatch, attend_decode, rotate_
-from server.engine.weights import MAX_ROWS, Linear
+from server.engine.weights import Linear, Projection
 
-# Decode steps of up to this many rows run compiled: those of the 8-bit head. Measured in the engine
-# against eager steps, interleaved in one process: 1.19x tok/s at 1 client, 1.05x at 4, 1.00x at 8,
-# where the matrix products dominate a step; a graph for 7-16 rows cost a minute of start-up for nothing.
-MAX_GRAPH_ROWS = MAX_ROWS["int8"]
+# Decode steps of up to this many rows run compiled. Measured in the engine (aten's kernels) against
+# eager steps, interleaved in one process: 1.19x tok/s at 1 client, 1.05x at 4, 1.00x at 8, where
+# the matrix products dominate a step; a graph for 7-16 rows cost a minute of start-up for nothing.
+MAX_GRAPH_ROWS = 6
 
 # Generated kernels run on the calling thread only. Compiled with the system's g++ -fopenmp they would
 # bring the system's libgomp, a second OpenMP runtime beside torch's own: its team and torch's then
@@ -40,9 +40,10 @@ MAX_GRAPH_ROWS = MAX_ROWS["int8"]
 _INDUCTOR_OPTIONS: dict[str, str | int | bool | Callable[..., Any]] = {"cpp.threads": 1}
 
 
-def row_buckets(max_rows: int = MAX_GRAPH_ROWS) -> list[tuple[int, int]]:
-    """Row ranges that share one compiled graph: 1 alone, then up to each weight-kernel switch."""
-    edges = sorted({1, *(limit for limit in MAX_ROWS.values() if limit < max_rows), max_rows})
+def row_buckets(switches: Iterable[int], max_rows: int = MAX_GRAPH_ROWS) -> list[tuple[int, int]]:
+    """Row ranges that share one compiled graph: 1 alone, then up to each row count after which a
+    projection switches weights (`switches`), up to `max_rows`."""
+    edges = sorted({1, *(limit for limit in switches if 0 < limit < max_rows), max_rows})
     return [(low + 1 if i else 1, high) for i, (low, high) in enumerate(zip([0, *edges], edges, strict=False))]
 
 
@@ -52,10 +53,13 @@ def unavailable_reason(runner: ModelRunner) -> str | None:
         return f"compiled decode is built for the CPU; {runner.device.type} runs eagerly"
     if shutil.which("g++") is None and shutil.which("c++") is None:
         return "no C++ compiler on this machine (torch.compile's CPU backend needs one)"
-    projections = [p for w in runner.layers for p in (w.qkv, w.o, w.gate_up, w.down)] + [runner.lm_head]
-    if not all(isinstance(p, Linear) for p in projections):
+    if not all(isinstance(p, Linear) for p in projections(runner)):
         return "the weights are bitsandbytes modules, which the compiler cannot trace"
     return None
+
+
+def projections(runner: ModelRunner) -> list[Projection]:
+    return [p for w in runner.layers for p in (w.qkv, w.o, w.gate_up, w.down)] + [runner.lm_head]
 
 
 def decode_accepts(batch: StepBatch, has_lora_rows: bool) -> bool:
@@ -144,7 +148,7 @@ class DecodeGraph:
     def warm_up(self) -> Compiled:
         """Compiles the graph of every row bucket, writing only to the padding slot 0 of the cache."""
         started = time.monotonic()
-        buckets = row_buckets()
+        buckets = row_buckets(p.max_rows for p in projections(self.runner) if isinstance(p, Linear))
         device = self.runner.device
         for low, _ in buckets:
             # Two context tokens, so the context length is never specialised as 1.

@@ -35,6 +35,7 @@ from server.engine.sampling import sample_next_tokens
 from server.engine.scheduler import Budget, RunningView, StepPlan, WaitingView, plan_step
 from server.engine.scoring import Scoring, add_scores
 from server.engine.sequence import Sequence, SequenceStatus
+from server.engine.weights import choose_kernel
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Engine:
         self.runner: ModelRunner
         self.decode_graph: DecodeGraph | None = None
         self.decode_step = "eager (compile_decode is off)"  # how decode steps run, for ModelInfo and the log
+        self.weight_kernel = ""  # which kernel the quantized weights run on, and why (server.engine.weights)
         # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
         self.slots = LoraSlots(config.max_loras, wake=self._wake) if config.max_loras else None
 
@@ -221,7 +223,11 @@ class Engine:
             dtype=self.base.precision.kv_cache_dtype,
             device=self.base.device,
         )
-        self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len)
+        kernel, why = choose_kernel(self.config.weight_kernel) if self.base.quantization == "int4" else ("aten", "")
+        self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len, kernel)
+        self.weight_kernel = why
+        if why:
+            log.info("weight kernel chosen", extra={"kernel": kernel, "reason": why})
         if self.slots is not None:
             self.slots.tables = LoraTables(
                 BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device
@@ -229,6 +235,8 @@ class Engine:
             self.runner.lora = self.slots.tables
         if self.config.compile_decode != "off":
             self._compile_decode(self.config.compile_decode == "on")
+        if self.weight_kernel:
+            self.decode_step += f"; quantized weights on {self.weight_kernel}"
 
     def _compile_decode(self, required: bool) -> None:
         """Builds and warms up the decode graph; without it (where it cannot be built) steps run eagerly."""

@@ -24,7 +24,7 @@ from transformers.activations import ACT2FN
 from common.base_model import BaseModel
 from server.adapters.lora import LoraRouting
 from server.engine.kv_cache import PagedKVCache
-from server.engine.weights import LayerWeights, Linear, ModuleGroup, Projection
+from server.engine.weights import Kernel, LayerWeights, Linear, ModuleGroup, Projection
 
 
 @dataclass
@@ -94,7 +94,7 @@ def attend_prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: flo
 class ModelRunner:
     """Runs the base model (plus LoRA deltas) over a `StepBatch`, reading and writing the KV cache."""
 
-    def __init__(self, base: BaseModel, cache: PagedKVCache, max_positions: int) -> None:
+    def __init__(self, base: BaseModel, cache: PagedKVCache, max_positions: int, kernel: Kernel = "aten") -> None:
         model = base.model
         config = model.config
         inner = model.model
@@ -108,10 +108,10 @@ class ModelRunner:
         self.scale = self.head_dim**-0.5
         self.eps = float(config.rms_norm_eps)
         self.act = ACT2FN[config.hidden_act]
-        self.layers = layer_weights(base)
+        self.layers = layer_weights(base, kernel)
         self.embed = inner.embed_tokens
         self.final_norm = inner.norm.weight.detach()
-        self.lm_head = head_weights(base)
+        self.lm_head = head_weights(base, kernel)
         self.lora: LoraAdder | None = None
         positions = torch.arange(max_positions, device=self.device)[None]
         probe = torch.zeros(1, dtype=torch.float32, device=self.device)
@@ -173,21 +173,26 @@ class ModelRunner:
         return self.lm_head(self.hidden_states(batch), exact=batch.exact_logits).float()
 
 
-def layer_weights(base: BaseModel) -> list[LayerWeights]:
-    """The decoder layers as the model step runs them, built once per loaded model and shared by its engines."""
-    cached: list[LayerWeights] | None = base.extra.get("layer_weights")
+def layer_weights(base: BaseModel, kernel: Kernel = "aten") -> list[LayerWeights]:
+    """The decoder layers as the model step runs them, built once per loaded model and kernel and shared by its engines."""
+    key = f"layer_weights/{kernel}"
+    cached: list[LayerWeights] | None = base.extra.get(key)
     if cached is None:
-        cached = [LayerWeights.of(layer, base.quantization) for layer in base.model.model.layers]
-        base.extra["layer_weights"] = cached
+        cached = [LayerWeights.of(layer, base.quantization, kernel) for layer in base.model.model.layers]
+        base.extra[key] = cached
     return cached
 
 
-def head_weights(base: BaseModel) -> Projection:
+def head_weights(base: BaseModel, kernel: Kernel = "aten") -> Projection:
     """The language-model head, with an 8-bit copy for few-row steps under the int4 precision."""
-    cached: Projection | None = base.extra.get("head_weights")
+    key = f"head_weights/{kernel}"
+    cached: Projection | None = base.extra.get(key)
     if cached is None:
         head = base.model.lm_head
         quantized = "int8" if base.quantization == "int4" else "none"
-        cached = Linear(head.weight.detach(), quantized) if type(head) is torch.nn.Linear and head.bias is None else ModuleGroup([head])
-        base.extra["head_weights"] = cached
+        if type(head) is torch.nn.Linear and head.bias is None:
+            cached = Linear(head.weight.detach(), quantized, kernel)
+        else:
+            cached = ModuleGroup([head])
+        base.extra[key] = cached
     return cached

@@ -11,6 +11,11 @@ that is faster (bench/weight_kernels.py measures where the two cross). A step th
 (tests/server/engine/test_quality.py). The Hugging Face modules keep
 views into the fused matrices, so nothing is held twice but the quantized copies.
 
+The quantized copies run on one of two kernels (`choose_kernel`): tuneserve's own
+(server.engine.kernels.qlinear: int8 inputs times 4- or 8-bit weights with AVX-512 VNNI, built at
+first use; as fast as aten's at 1 row, where both wait on memory, and 1.5-3x faster at 4 to 16) where the CPU has VNNI and a compiler is at
+hand, else aten's weight-only kernels.
+
 Models quantized by bitsandbytes (nf4, int8) keep their own modules; a group then calls each and
 joins the outputs.
 """
@@ -19,16 +24,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
-# Rows up to which a step uses each quantized copy (bench/weight_kernels.py, weights streamed, on this
-# project's reference CPU: 2 cores, avx512_bf16): the int4 kernel is 4-5x faster than bf16 at 1 row,
-# 1.2-2x at 8 to 16, slower from 24; the int8 one 2x at 1 row, 1.6x at 4, slower from 8.
-MAX_ROWS = {"int4": 16, "int8": 6}
+from common.errors import FailedPrecondition
+from server.engine.kernels import qlinear
+
+# Rows up to which a step uses each quantized copy, per kernel (bench/weight_kernels.py, weights
+# streamed, on this project's reference CPU: 2 cores, avx512_bf16). aten: the int4 kernel is 4-5x
+# faster than bf16 at 1 row, 1.2-2x at 8 to 16, slower from 24; the int8 one 2x at 1 row, 1.6x at
+# 4, slower from 8. VNNI: 4-bit 4-5x bf16 at 1 row (aten's int4 speed: both wait on memory there),
+# 2-2.6x at 8, 1.0-1.6x at 16, even or slower at 24; 8-bit (the head) 2.7x at 1 row, 1.4x at 8 and
+# 12, even at 16.
+MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 16, "int8": 12}}
 INT4_GROUP = 32
+Kernel = Literal["aten", "vnni"]
+
+
+def choose_kernel(setting: str) -> tuple[Kernel, str]:
+    """The kernel of the quantized copies for the `weight_kernel` setting ('auto', 'vnni' or 'aten'), and why."""
+    if setting == "aten":
+        return "aten", "aten's int4/int8 weight-only kernels, as set"
+    reason = qlinear.unavailable_reason()
+    if reason is None:
+        return "vnni", "tuneserve's VNNI kernel (int8 inputs times 4/8-bit weights)"
+    if setting == "vnni":
+        raise FailedPrecondition(f"weight_kernel is 'vnni' but {reason}")
+    return "aten", f"aten's int4/int8 weight-only kernels: {reason}"
 
 
 def pack_int4(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,25 +79,41 @@ def pack_int8(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, t
 
 
 class Linear:
-    """One (possibly fused) linear map without bias: full weights, and optionally a quantized copy."""
+    """One (possibly fused) linear map without bias: full weights, and optionally a quantized copy
+    that steps of up to `max_rows` rows use."""
 
-    def __init__(self, weight: torch.Tensor, quantized: str = "none") -> None:
+    def __init__(self, weight: torch.Tensor, quantized: str = "none", kernel: Kernel = "aten") -> None:
         self.weight = weight  # [out, in]
         self.out_features = int(weight.shape[0])
+        self.max_rows = 0
         self._int4: tuple[torch.Tensor, torch.Tensor] | None = None
         self._int8: tuple[torch.Tensor, torch.Tensor] | None = None
-        if quantized == "int4" and weight.shape[1] % INT4_GROUP == 0:
+        self._packed: tuple[int, torch.Tensor] | None = None  # the VNNI kernel's: (bits, weights)
+        if quantized not in ("int4", "int8"):
+            return
+        bits = 4 if quantized == "int4" else 8
+        out_features, in_features = weight.shape
+        if kernel == "vnni" and out_features % qlinear.TILE == 0 and in_features % qlinear.BLOCK == 0:
+            reason = qlinear.unavailable_reason()  # builds it on first use
+            if reason is not None:
+                raise FailedPrecondition(f"the VNNI weight kernel is not available: {reason}")
+            self._packed = bits, qlinear.pack(weight, bits)
+        elif quantized == "int4" and in_features % INT4_GROUP == 0:
             self._int4 = pack_int4(weight, weight.dtype)
         elif quantized == "int8":
             self._int8 = pack_int8(weight, weight.dtype)
+        else:
+            return
+        self.max_rows = MAX_ROWS["vnni" if self._packed is not None else "aten"][quantized]
 
     def __call__(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
         # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows
-        if not exact:
-            rows = x.shape[0]
-            if self._int4 is not None and rows <= MAX_ROWS["int4"]:
+        if not exact and x.shape[0] <= self.max_rows:
+            if self._packed is not None:
+                return qlinear.qlinear(x.contiguous(), self._packed[1], self._packed[0], self.out_features)
+            if self._int4 is not None:
                 return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
-            if self._int8 is not None and rows <= MAX_ROWS["int8"]:
+            if self._int8 is not None:
                 return torch._weight_int8pack_mm(x, self._int8[0], self._int8[1])
         return F.linear(x, self.weight)
 
@@ -92,7 +132,7 @@ class ModuleGroup:
 Projection = Linear | ModuleGroup
 
 
-def fuse(modules: Sequence[torch.nn.Module], quantized: str) -> Projection:
+def fuse(modules: Sequence[torch.nn.Module], quantized: str, kernel: Kernel = "aten") -> Projection:
     """One projection for linears that read the same input; the modules become views of its weight."""
     linears: list[torch.nn.Linear] = []
     for module in modules:
@@ -105,7 +145,7 @@ def fuse(modules: Sequence[torch.nn.Module], quantized: str) -> Projection:
         rows = int(linear.out_features)
         linear.weight = torch.nn.Parameter(fused[start : start + rows], requires_grad=False)
         start += rows
-    return Linear(fused, quantized)
+    return Linear(fused, quantized, kernel)
 
 
 @dataclass
@@ -120,13 +160,13 @@ class LayerWeights:
     down: Projection
 
     @classmethod
-    def of(cls, layer: Any, quantized: str) -> LayerWeights:
+    def of(cls, layer: Any, quantized: str, kernel: Kernel = "aten") -> LayerWeights:
         attn, mlp = layer.self_attn, layer.mlp
         return cls(
             input_norm=layer.input_layernorm.weight.detach(),
             post_attention_norm=layer.post_attention_layernorm.weight.detach(),
-            qkv=fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantized),
-            o=fuse([attn.o_proj], quantized),
-            gate_up=fuse([mlp.gate_proj, mlp.up_proj], quantized),
-            down=fuse([mlp.down_proj], quantized),
+            qkv=fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantized, kernel),
+            o=fuse([attn.o_proj], quantized, kernel),
+            gate_up=fuse([mlp.gate_proj, mlp.up_proj], quantized, kernel),
+            down=fuse([mlp.down_proj], quantized, kernel),
         )

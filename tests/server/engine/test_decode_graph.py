@@ -37,10 +37,11 @@ def decode_batch(rows: int, context: int = 5, **changes) -> StepBatch:
 
 
 def test_row_buckets_split_where_the_weight_kernels_switch():
-    assert row_buckets(16) == [(1, 1), (2, 6), (7, 16)]
-    assert row_buckets(6) == [(1, 1), (2, 6)]
-    assert row_buckets(1) == [(1, 1)]
-    buckets = row_buckets()
+    assert row_buckets([16, 6], 16) == [(1, 1), (2, 6), (7, 16)]
+    assert row_buckets([16, 8], 16) == [(1, 1), (2, 8), (9, 16)]
+    assert row_buckets([16, 6], 6) == [(1, 1), (2, 6)]
+    assert row_buckets([16, 6, 0], 1) == [(1, 1)]
+    buckets = row_buckets([16, 8])
     assert buckets[-1][1] == MAX_GRAPH_ROWS and all(low <= high for low, high in buckets)
     assert [low for low, _ in buckets[1:]] == [high + 1 for _, high in buckets[:-1]]  # no gaps, no overlaps
 

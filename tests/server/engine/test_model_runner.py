@@ -5,9 +5,11 @@ import torch
 from common.threads import run_on_fresh_thread
 from server.engine.kv_cache import PagedKVCache, block_slots
 from server.engine.model_runner import ModelRunner, PrefillSpan, StepBatch
+from server.engine.weights import choose_kernel
 
 
 def runner_for(base, blocks=32):
+    """A runner as the engine builds it: with the weight kernel that `weight_kernel=auto` picks here."""
     config = base.config
     cache = PagedKVCache(
         num_layers=config.num_hidden_layers,
@@ -18,7 +20,8 @@ def runner_for(base, blocks=32):
         dtype=base.precision.kv_cache_dtype,
         device=base.device,
     )
-    return ModelRunner(base, cache, 2048)
+    kernel = choose_kernel("auto")[0] if base.quantization == "int4" else "aten"
+    return ModelRunner(base, cache, 2048, kernel)
 
 
 def prefill(ids, start, slots):

@@ -38,11 +38,11 @@ def test_a_q4_1_grid_survives_requantization_exactly_up_to_bf16_scales():
     assert (recovered - w).abs().max() < 0.02 * w.abs().max()
 
 
-def test_few_rows_use_the_quantized_copy_and_many_rows_or_exact_steps_the_full_weights():
+def test_few_rows_use_the_aten_quantized_copy_and_many_rows_or_exact_steps_the_full_weights():
     w = torch.randn(64, 64, dtype=torch.bfloat16, generator=torch.Generator().manual_seed(2))
     linear = Linear(w, "int8")
-    few = torch.randn(MAX_ROWS["int8"], 64, dtype=torch.bfloat16)
-    many = torch.randn(MAX_ROWS["int8"] + 1, 64, dtype=torch.bfloat16)
+    few = torch.randn(MAX_ROWS["aten"]["int8"], 64, dtype=torch.bfloat16)
+    many = torch.randn(MAX_ROWS["aten"]["int8"] + 1, 64, dtype=torch.bfloat16)
     full = torch.nn.functional.linear
     assert not torch.equal(linear(few), full(few, w)), "8-bit weights differ a little from the full ones"
     assert torch.equal(linear(few, exact=True), full(few, w))

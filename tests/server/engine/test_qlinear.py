@@ -1,0 +1,98 @@
+"""The VNNI weight kernel (server/engine/kernels/qlinear.cpp) against what it is meant to compute.
+
+Random weights and inputs: this is about the kernel's arithmetic and layout, not the model.
+"""
+
+import pytest
+import torch
+
+from common.errors import FailedPrecondition
+from server.engine import weights
+from server.engine.kernels import qlinear
+from server.engine.weights import MAX_ROWS, Linear, choose_kernel
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel():
+    reason = qlinear.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"the VNNI kernel is not available here: {reason}")
+
+
+def random(*shape, seed=0, scale=1.0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)) * scale
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 8, 17])
+def test_the_kernel_computes_quantized_inputs_times_dequantized_weights(bits, dtype, rows):
+    w = random(48, 96, seed=bits, scale=0.05)
+    x = random(rows, 96, seed=rows).to(dtype)
+    y = qlinear.qlinear(x, qlinear.pack(w, bits), bits, 48)
+    expected = qlinear.reference(x, w, bits)
+    assert y.dtype == dtype and y.shape == (rows, 48)
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-2  # float32 sums in another order; bf16 output rounding
+    assert (y.float() - expected).abs().max() <= tolerance * expected.abs().max()
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_weights_on_the_grid_and_one_hot_inputs_come_back_exactly(bits):
+    # one-hot rows quantize without loss, so the kernel returns the dequantized weights' columns
+    levels = 2**bits - 1
+    scale = (torch.rand(32, 2, 1) + 0.5).half().float() / 64
+    low = (torch.randn(32, 2, 1) / 8).half().float()
+    q = torch.randint(0, levels + 1, (32, 2, 32)).float()
+    q[..., 0], q[..., 1] = 0, levels  # each block spans the whole range, so its scale and minimum are found again
+    w = (q * scale + low).reshape(32, 64)
+    recovered = qlinear.qlinear(torch.eye(64), qlinear.pack(w, bits), bits, 32).T
+    assert torch.allclose(recovered, w, rtol=0, atol=1e-5)
+
+
+def test_zero_inputs_give_zero_outputs():
+    w = random(16, 64, scale=0.1)
+    assert torch.equal(qlinear.qlinear(torch.zeros(2, 64), qlinear.pack(w, 4), 4, 16), torch.zeros(2, 16))
+
+
+def test_shapes_the_kernel_cannot_take_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="divisible"):
+        qlinear.pack(random(20, 64), 4)
+    packed = qlinear.pack(random(16, 64), 4)
+    with pytest.raises(RuntimeError, match="do not match"):
+        qlinear.qlinear(torch.randn(1, 96), packed, 4, 16)
+    with pytest.raises(RuntimeError, match="in must divide by 32"):
+        qlinear.qlinear(torch.randn(1, 40), packed, 4, 16)
+
+
+def test_torch_compile_traces_the_op_as_one_call():
+    w = random(32, 64, scale=0.1)
+    packed = qlinear.pack(w, 4)
+
+    def layer(x):
+        return torch.relu(qlinear.qlinear(x * 2, packed, 4, 32))
+
+    x = random(3, 64)
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    assert torch.equal(compiled(x), layer(x))
+
+
+def test_a_vnni_linear_uses_its_copy_for_few_rows_and_the_full_weights_otherwise():
+    w = random(64, 64, seed=3).to(torch.bfloat16)
+    linear = Linear(w, "int8", "vnni")
+    limit = MAX_ROWS["vnni"]["int8"]
+    few, many = random(limit, 64).to(torch.bfloat16), random(limit + 1, 64).to(torch.bfloat16)
+    full = torch.nn.functional.linear
+    assert linear.max_rows == limit
+    assert torch.equal(linear(few), qlinear.qlinear(few, qlinear.pack(w, 8), 8, 64))
+    assert torch.equal(linear(few, exact=True), full(few, w))
+    assert torch.equal(linear(many), full(many, w))
+
+
+def test_the_kernel_is_chosen_where_it_builds_and_aten_otherwise(monkeypatch):
+    assert choose_kernel("auto")[0] == "vnni"
+    assert choose_kernel("aten")[0] == "aten"
+    monkeypatch.setattr(weights.qlinear, "unavailable_reason", lambda: "the CPU lacks avx512_vnni")
+    kernel, why = choose_kernel("auto")
+    assert kernel == "aten" and "avx512_vnni" in why
+    with pytest.raises(FailedPrecondition, match="weight_kernel is 'vnni' but the CPU lacks avx512_vnni"):
+        choose_kernel("vnni")
