@@ -142,11 +142,11 @@ class ServerSettings(ModelSettings, SecuritySettings):
     weights it can trace) and eagerly elsewhere, 'on' refuses to start where it cannot, 'off' decodes eagerly.
     Compiling adds about a minute to the first start on 2 cores, less once inductor's cache holds the graphs."""
 
-    weight_kernel: Literal["auto", "vnni", "aten"] = "auto"
-    """Kernel of the 4- and 8-bit weights that few-row steps use under the int4 precision
-    (server.engine.weights): 'auto' is tuneserve's VNNI kernel where the CPU has AVX-512 VNNI and it
-    builds (about 20 s once, with the C++ compiler, then cached), else aten's; 'vnni' refuses to
-    start without it; 'aten' always uses aten's."""
+    cpu_kernels: Literal["auto", "on", "off"] = "auto"
+    """tuneserve's C++ kernels for the CPU model step (server/engine/kernels): the 4/8-bit weights of
+    few-row steps with AVX-512 VNNI, and decode attention read straight from the paged cache. 'auto'
+    uses them where the CPU has AVX-512 VNNI and they build (about 30 s once, with the C++ compiler,
+    then cached), and aten's kernels elsewhere; 'on' refuses to start without them; 'off' runs aten's."""
 
     warmup: bool = True
     """Run one short generation before reporting SERVING, so the first request does not pay for lazy initialisation."""

@@ -27,7 +27,7 @@ class EngineConfig:
     max_lora_rank: int = 16
     prefix_cache_blocks: int = 0  # idle blocks kept for prompt prefixes; 0 turns prefix caching off
     compile_decode: str = "off"  # "auto", "on" or "off": server.engine.decode_graph
-    weight_kernel: str = "auto"  # "auto", "vnni" or "aten": server.engine.weights.choose_kernel
+    cpu_kernels: str = "auto"  # "auto", "on" or "off": server.engine.kernels.build.choose
 
     @classmethod
     def from_settings(cls, settings: ServerSettings, base: BaseModel) -> EngineConfig:
@@ -56,7 +56,7 @@ class EngineConfig:
             max_lora_rank=settings.max_lora_rank,
             prefix_cache_blocks=settings.prefix_cache_mb * 2**20 // (per_token * settings.kv_block_size) if settings.prefix_caching else 0,
             compile_decode=settings.compile_decode,
-            weight_kernel=settings.weight_kernel,
+            cpu_kernels=settings.cpu_kernels,
         )
 
 

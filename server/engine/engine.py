@@ -27,6 +27,7 @@ from server.adapters.slots import LoraSlots
 from server.engine.batch_builder import build_step_batch
 from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
 from server.engine.decode_graph import DecodeGraph, decode_accepts, unavailable_reason
+from server.engine.kernels.build import choose as choose_kernels
 from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
 from server.engine.model_runner import ModelRunner, StepBatch
 from server.engine.pieces import Piece, RowUse
@@ -35,7 +36,6 @@ from server.engine.sampling import sample_next_tokens
 from server.engine.scheduler import Budget, RunningView, StepPlan, WaitingView, plan_step
 from server.engine.scoring import Scoring, add_scores
 from server.engine.sequence import Sequence, SequenceStatus
-from server.engine.weights import choose_kernel
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Engine:
         self.runner: ModelRunner
         self.decode_graph: DecodeGraph | None = None
         self.decode_step = "eager (compile_decode is off)"  # how decode steps run, for ModelInfo and the log
-        self.weight_kernel = ""  # which kernel the quantized weights run on, and why (server.engine.weights)
+        self.kernels = ""  # which kernels the model step runs, and why (server.engine.kernels)
         # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
         self.slots = LoraSlots(config.max_loras, wake=self._wake) if config.max_loras else None
 
@@ -223,11 +223,9 @@ class Engine:
             dtype=self.base.precision.kv_cache_dtype,
             device=self.base.device,
         )
-        kernel, why = choose_kernel(self.config.weight_kernel) if self.base.quantization == "int4" else ("aten", "")
-        self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len, kernel)
-        self.weight_kernel = why
-        if why:
-            log.info("weight kernel chosen", extra={"kernel": kernel, "reason": why})
+        use_kernels, self.kernels = choose_kernels(self.config.cpu_kernels, self.base.device)
+        log.info("model step kernels chosen", extra={"kernels": "tuneserve" if use_kernels else "aten", "reason": self.kernels})
+        self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len, use_kernels)
         if self.slots is not None:
             self.slots.tables = LoraTables(
                 BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device
@@ -235,8 +233,7 @@ class Engine:
             self.runner.lora = self.slots.tables
         if self.config.compile_decode != "off":
             self._compile_decode(self.config.compile_decode == "on")
-        if self.weight_kernel:
-            self.decode_step += f"; quantized weights on {self.weight_kernel}"
+        self.decode_step += f"; {self.kernels}"
 
     def _compile_decode(self, required: bool) -> None:
         """Builds and warms up the decode graph; without it (where it cannot be built) steps run eagerly."""
@@ -366,8 +363,11 @@ class Engine:
         score_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] != "sample"]
         generating = [step.uses[i].seq for i in sample_rows]
         with torch.inference_mode():
-            tokens = sample_next_tokens(logits[sample_rows], [s.sampling for s in generating], self.end_token_ids) if sample_rows else []
-            add_scores(logits[score_rows], [(self._scoring_of(step.uses[i]), step.uses[i].purpose) for i in score_rows])
+            # every row samples in a plain decode step: its logits go as they are, not copied by an index
+            sampling = logits if len(sample_rows) == len(step.uses) else logits[sample_rows]
+            tokens = sample_next_tokens(sampling, [s.sampling for s in generating], self.end_token_ids) if sample_rows else []
+            if score_rows:
+                add_scores(logits[score_rows], [(self._scoring_of(step.uses[i]), step.uses[i].purpose) for i in score_rows])
         self.steps += 1
         for seq, n in step.chunks:
             seq.advance(n)

@@ -23,6 +23,7 @@ from transformers.activations import ACT2FN
 
 from common.base_model import BaseModel
 from server.adapters.lora import LoraRouting
+from server.engine.kernels.decode_attention import decode_attention
 from server.engine.kv_cache import PagedKVCache
 from server.engine.weights import Kernel, LayerWeights, Linear, ModuleGroup, Projection
 
@@ -78,6 +79,14 @@ def attend_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch
     return out.reshape(q.shape[0], -1)
 
 
+def attend_paged(q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
+    # q: [Bd, H, hd], kv: [S, 2 * Hkv, hd] (one layer's cache, or all layers' with offset slots),
+    # slots: [Bd, Lmax], mask: [Bd, 1, 1, Lmax] -> [Bd, H * hd]; read where the keys and values lie
+    rows = q.shape[0]
+    flat_mask = None if mask is None else mask.reshape(rows, -1)
+    return decode_attention(q, kv, slots, flat_mask, kv.shape[1] // 2, scale).reshape(rows, -1)
+
+
 def attend_prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
     # q: [n, H, hd], k/v: [L, Hkv, hd] with L >= n; query i sits at context position L - n + i
     n, context = q.shape[0], k.shape[0]
@@ -94,7 +103,8 @@ def attend_prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: flo
 class ModelRunner:
     """Runs the base model (plus LoRA deltas) over a `StepBatch`, reading and writing the KV cache."""
 
-    def __init__(self, base: BaseModel, cache: PagedKVCache, max_positions: int, kernel: Kernel = "aten") -> None:
+    def __init__(self, base: BaseModel, cache: PagedKVCache, max_positions: int, use_kernels: bool = False) -> None:
+        # use_kernels: tuneserve's C++ kernels (server.engine.kernels), built and loaded by the caller's choice
         model = base.model
         config = model.config
         inner = model.model
@@ -108,10 +118,13 @@ class ModelRunner:
         self.scale = self.head_dim**-0.5
         self.eps = float(config.rms_norm_eps)
         self.act = ACT2FN[config.hidden_act]
+        kernel: Kernel = "vnni" if use_kernels else "aten"
         self.layers = layer_weights(base, kernel)
         self.embed = inner.embed_tokens
         self.final_norm = inner.norm.weight.detach()
         self.lm_head = head_weights(base, kernel)
+        # decode rows attend straight from the paged cache, without a gather, where the kernel can read it
+        self.paged_attention = use_kernels and cache.dtype == torch.float32 and self.head_dim % 16 == 0
         self.lora: LoraAdder | None = None
         positions = torch.arange(max_positions, device=self.device)[None]
         probe = torch.zeros(1, dtype=torch.float32, device=self.device)
@@ -141,8 +154,11 @@ class ModelRunner:
         self.cache.write(i, batch.write_slots, qkv[:, heads:])  # keys and values, side by side
         if batch.num_decode:
             assert batch.decode_kv_slots is not None, "decode rows come with their context"
-            dk, dv = self.cache.gather(i, batch.decode_kv_slots)
-            decoded = attend_decode(q[: batch.num_decode], dk, dv, batch.decode_kv_mask, self.scale)
+            if self.paged_attention:
+                decoded = attend_paged(q[: batch.num_decode], self.cache.kv[i], batch.decode_kv_slots, batch.decode_kv_mask, self.scale)
+            else:
+                dk, dv = self.cache.gather(i, batch.decode_kv_slots)
+                decoded = attend_decode(q[: batch.num_decode], dk, dv, batch.decode_kv_mask, self.scale)
             if not batch.prefills:
                 return self._project(i, "o", weights.o, decoded.to(x.dtype), batch)
         out = torch.empty(tokens, heads * self.head_dim, dtype=self.cache.dtype, device=x.device)

@@ -77,8 +77,10 @@ def top_k_top_p_filter(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.T
 
 def unusable_rows(logits: torch.Tensor) -> torch.Tensor:
     # logits: [R, V] -> [R] True where the model's own output holds NaN or infinity: such a row
-    # has no distribution to sample from (a broken adapter, an overflow in the model)
-    return ~torch.isfinite(logits).all(dim=-1)
+    # has no distribution to sample from (a broken adapter, an overflow in the model). The row's
+    # extremes say it in one pass (NaN propagates into both): isfinite(...).all() takes five.
+    low, high = torch.aminmax(logits, dim=-1)
+    return ~(torch.isfinite(low) & torch.isfinite(high))
 
 
 def apply_grammar_masks(logits: torch.Tensor, rows: list[RowState]) -> list[int]:
@@ -110,16 +112,14 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
     broken = unusable_rows(logits)
     if bool(broken.any()):
         logits[broken] = 0.0
-    ends = torch.tensor(sorted(end_token_ids), dtype=torch.long, device=logits.device)
+    held = [i for i, row in enumerate(rows) if row.generated < row.params.min_new_tokens]
+    if held and end_token_ids:
+        held_rows, ends = (torch.tensor(values, device=logits.device) for values in (held, sorted(end_token_ids)))
+        logits[held_rows[:, None], ends[None, :]] = float("-inf")
     for i, row in enumerate(rows):
         if row.params.repetition_penalty != 1.0:
             apply_repetition_penalty(logits[i], row.token_ids, row.params.repetition_penalty)
-        if row.generated < row.params.min_new_tokens and len(ends):
-            logits[i, ends] = float("-inf")
     failed = apply_grammar_masks(logits, rows)
-    # a tiny penalty can push a finite logit past the largest float; clamp instead of letting
-    # the softmax below turn infinity into NaN
-    logits.clamp_(max=torch.finfo(logits.dtype).max)
     chosen: list[int | None] = logits.argmax(dim=-1).tolist()
     sampled = [i for i, row in enumerate(rows) if not row.params.greedy]
     if sampled:
@@ -127,7 +127,9 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
         temperature = torch.tensor([rows[i].params.temperature for i in sampled], device=logits.device)
         top_k = torch.tensor([rows[i].params.top_k for i in sampled], device=logits.device)
         top_p = torch.tensor([rows[i].params.top_p for i in sampled], device=logits.device)
-        picked = logits[index]
+        # a tiny penalty can push a finite logit past the largest float; clamp instead of letting
+        # the softmax below turn infinity into NaN
+        picked = logits[index].clamp_(max=torch.finfo(logits.dtype).max)
         # shifting by the row maximum first keeps a tiny temperature from overflowing to inf and
         # the softmax from turning into NaN; the distribution is the same
         scaled = (picked - picked.amax(dim=-1, keepdim=True)) / temperature[:, None]

@@ -11,10 +11,10 @@ that is faster (bench/weight_kernels.py measures where the two cross). A step th
 (tests/server/engine/test_quality.py). The Hugging Face modules keep
 views into the fused matrices, so nothing is held twice but the quantized copies.
 
-The quantized copies run on one of two kernels (`choose_kernel`): tuneserve's own
+The quantized copies run on one of two kernels: tuneserve's own
 (server.engine.kernels.qlinear: int8 inputs times 4- or 8-bit weights with AVX-512 VNNI, built at
 first use; as fast as aten's at 1 row, where both wait on memory, and 1.5-3x faster at 4 to 16) where the CPU has VNNI and a compiler is at
-hand, else aten's weight-only kernels.
+hand (setting `cpu_kernels`, server.engine.kernels.build.choose), else aten's weight-only kernels.
 
 Models quantized by bitsandbytes (nf4, int8) keep their own modules; a group then calls each and
 joins the outputs.
@@ -41,18 +41,6 @@ from server.engine.kernels import qlinear
 MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 16, "int8": 12}}
 INT4_GROUP = 32
 Kernel = Literal["aten", "vnni"]
-
-
-def choose_kernel(setting: str) -> tuple[Kernel, str]:
-    """The kernel of the quantized copies for the `weight_kernel` setting ('auto', 'vnni' or 'aten'), and why."""
-    if setting == "aten":
-        return "aten", "aten's int4/int8 weight-only kernels, as set"
-    reason = qlinear.unavailable_reason()
-    if reason is None:
-        return "vnni", "tuneserve's VNNI kernel (int8 inputs times 4/8-bit weights)"
-    if setting == "vnni":
-        raise FailedPrecondition(f"weight_kernel is 'vnni' but {reason}")
-    return "aten", f"aten's int4/int8 weight-only kernels: {reason}"
 
 
 def pack_int4(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

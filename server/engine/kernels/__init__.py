@@ -1,5 +1,9 @@
-"""C++ kernels of the model step, built from their source here with the machine's compiler at first
-use and cached by torch.utils.cpp_extension; where one cannot be built, its callers use aten's.
+"""tuneserve's C++ kernels for the CPU model step, built from their source here with the machine's
+compiler at first use and cached by torch.utils.cpp_extension (server.engine.kernels.build); where
+they cannot be built, the model step runs aten's.
+
+- qlinear: few-row linear layers on 4- and 8-bit weights with AVX-512 VNNI.
+- decode_attention: one-token attention read straight from the paged KV cache.
 
 Imports torch and `common` only.
 """

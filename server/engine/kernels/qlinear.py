@@ -15,59 +15,14 @@ fake implementation so that torch.compile traces it into the decode graph as one
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
-import shutil
-import time
-from pathlib import Path
-
 import torch
 
-from common.precision import cpu_flags
+from server.engine.kernels.build import unavailable_reason
 
-log = logging.getLogger(__name__)
+__all__ = ["BLOCK", "TILE", "pack", "qlinear", "quantize", "reference", "unavailable_reason"]
 
 BLOCK = 32  # inputs per quantization block
 TILE = 16  # output rows per tile: one 512-bit register of int32 sums
-_SOURCE = Path(__file__).with_name("qlinear.cpp")
-_CPU_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "f16c", "fma")
-_CFLAGS = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mf16c", "-mfma", "-fopenmp"]
-
-
-@functools.cache
-def unavailable_reason() -> str | None:
-    """Builds and loads the kernel once per process; None when it is ready, else why it is not."""
-    missing = [flag for flag in _CPU_FLAGS if flag not in cpu_flags()]
-    if missing:
-        return f"the CPU lacks {', '.join(missing)}"
-    if shutil.which("c++") is None and shutil.which("g++") is None:
-        return "no C++ compiler on this machine"
-    try:
-        _build()
-    except Exception as exc:  # a failed build costs speed (aten's kernels remain), never the server
-        return f"building {_SOURCE.name} failed: {type(exc).__name__}: {str(exc)[-300:]}"
-    return None
-
-
-def _build() -> None:
-    from torch.utils import cpp_extension
-
-    if shutil.which("ninja") is None:  # torch builds with ninja; the `ninja` package puts it beside
-        import ninja  # the interpreter, which need not be on PATH
-
-        os.environ["PATH"] = f"{ninja.BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
-    started = time.monotonic()
-    # OpenMP comes from torch's own runtime (already loaded, same soname): one team of threads for
-    # aten's kernels and these, never two spinning against each other
-    cpp_extension.load(name="tuneserve_qlinear", sources=[str(_SOURCE)], extra_cflags=_CFLAGS, is_python_module=False)
-    log.info("weight kernel ready", extra={"kernel": "qlinear (AVX-512 VNNI)", "seconds": round(time.monotonic() - started, 1)})
-
-
-# The op's schema and its fake (shape-only) implementation are registered here, whether or not the
-# kernel builds; qlinear.cpp adds the CPU implementation when it is loaded.
-_LIBRARY = torch.library.Library("tuneserve", "DEF")
-_LIBRARY.define("qlinear(Tensor x, Tensor packed, int bits, int out_features) -> Tensor")
 
 
 @torch.library.register_fake("tuneserve::qlinear")

@@ -9,6 +9,7 @@ import pytest
 from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
 from tuneserve_client import errors
 
+from server.engine.kernels import build
 from tests.waiting import wait_for
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
@@ -86,7 +87,9 @@ def test_tokenize_and_model_info(client, base_model):
     assert info.model == "SmolLM2-135M-Instruct" and info.architecture == "LlamaForCausalLM"
     assert info.fingerprint == base_model.fingerprint and info.quantization == "none" and info.device == "cpu"
     assert info.has_chat_template and info.context_window > 1000 and info.vocab_size == 49152
-    assert info.decode_step == "eager (compile_decode is off)"  # the tests' servers decode eagerly (tests/conftest.py)
+    # the tests' servers decode eagerly (tests/conftest.py), with the C++ kernels where they build here
+    kernels = "tuneserve's C++ kernels" if build.unavailable_reason() is None else "aten's kernels: "
+    assert info.decode_step.startswith(f"eager (compile_decode is off); {kernels}")
 
 
 def test_concurrent_clients_get_the_same_greedy_answers_as_alone(client, server):

@@ -11,6 +11,7 @@ from server.engine import decode_graph as decode_graph_module
 from server.engine.config import EngineConfig
 from server.engine.decode_graph import MAX_GRAPH_ROWS, DecodeGraph, decode_accepts, row_buckets, unavailable_reason
 from server.engine.engine import Engine
+from server.engine.kernels import build as kernels
 from server.engine.kv_cache import block_slots
 from server.engine.model_runner import PrefillSpan, StepBatch
 from tests.server.engine.test_model_runner import chat_ids, runner_for
@@ -96,19 +97,34 @@ def perplexity(logits: torch.Tensor, ids: list[int]) -> float:
 
 
 @pytest.mark.slow
-def test_compiled_decode_computes_what_the_eager_step_does(base_model, auto_model):
-    ids = auto_model.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
+def test_compiled_decode_computes_what_the_eager_step_does(base_model):
+    # In float32 nothing is rounded to bf16 or int8 along the way: graph and eager step agree to the
+    # order of float32 sums, which checks the graph itself (cache writes, attention, weights)
+    reason = unavailable_reason(runner_for(base_model, blocks=1))
+    if reason is not None:
+        pytest.skip(reason)
+    ids = base_model.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
     graphs_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    eager = run_on_fresh_thread(lambda: teacher_forced(auto_model, ids, graph=False))
-    compiled = run_on_fresh_thread(lambda: teacher_forced(auto_model, ids, graph=True))
+    eager = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=False))
+    compiled = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=True))
     # one graph for one row, however long the context grew
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs_before == 1
-    # Fused kernels round bf16 at other points than the eager operators do: close, not equal. The
-    # contract is the quality test's: within 2% of float32's perplexity, and the same next tokens.
+    assert torch.allclose(compiled, eager, rtol=0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_compiled_decode_keeps_the_quality_of_the_automatic_precision(base_model, auto_model):
+    # With bf16 activations, and inputs quantized to int8 by the VNNI weight kernel, rounding at other
+    # points than the eager operators moves this short text's perplexity by a percent or so either
+    # way (measured: eager 57.2, compiled 56.3, float32 56.4). The contract is the quality test's:
+    # within 2% of float32's perplexity, and nearly always the same next token.
+    ids = auto_model.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
     reference = perplexity(run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=False)), ids)
-    assert abs(perplexity(compiled, ids) / perplexity(eager, ids) - 1) < 0.01
+    eager = run_on_fresh_thread(lambda: teacher_forced(auto_model, ids, graph=False))
+    compiled = run_on_fresh_thread(lambda: teacher_forced(auto_model, ids, graph=True))
     assert abs(perplexity(compiled, ids) / reference - 1) < 0.02
-    assert (compiled.argmax(-1) == eager.argmax(-1)).float().mean() >= 0.95
+    assert abs(perplexity(eager, ids) / reference - 1) < 0.02
+    assert (compiled.argmax(-1) == eager.argmax(-1)).float().mean() >= 0.9
 
 
 @pytest.mark.slow
@@ -150,13 +166,14 @@ def test_compiled_ragged_batch_matches_each_row_decoded_alone(auto_model):
 
 
 def test_an_engine_that_cannot_compile_decodes_eagerly_or_refuses_when_told(base_model, monkeypatch):
+    kernels.unavailable_reason()  # built (or not) once per process, before the compiler "goes away"
     monkeypatch.setattr(decode_graph_module.shutil, "which", lambda name: None)
     config = EngineConfig(max_batch_size=4, max_batch_tokens=256, max_waiting=8, num_blocks=64, block_size=16, max_model_len=512)
     engine = Engine(base_model, EngineConfig(**{**config.__dict__, "compile_decode": "auto"}))
     engine.start()
     try:
         assert engine.decode_graph is None
-        assert engine.decode_step == "eager: no C++ compiler on this machine (torch.compile's CPU backend needs one)"
+        assert engine.decode_step.startswith("eager: no C++ compiler on this machine (torch.compile's CPU backend needs one); ")
     finally:
         engine.stop()
     refusing = Engine(base_model, EngineConfig(**{**config.__dict__, "compile_decode": "on"}))

@@ -3,13 +3,13 @@
 import torch
 
 from common.threads import run_on_fresh_thread
+from server.engine.kernels.build import choose as choose_kernels
 from server.engine.kv_cache import PagedKVCache, block_slots
 from server.engine.model_runner import ModelRunner, PrefillSpan, StepBatch
-from server.engine.weights import choose_kernel
 
 
 def runner_for(base, blocks=32):
-    """A runner as the engine builds it: with the weight kernel that `weight_kernel=auto` picks here."""
+    """A runner as the engine builds it: with the kernels that `cpu_kernels=auto` picks here."""
     config = base.config
     cache = PagedKVCache(
         num_layers=config.num_hidden_layers,
@@ -20,8 +20,7 @@ def runner_for(base, blocks=32):
         dtype=base.precision.kv_cache_dtype,
         device=base.device,
     )
-    kernel = choose_kernel("auto")[0] if base.quantization == "int4" else "aten"
-    return ModelRunner(base, cache, 2048, kernel)
+    return ModelRunner(base, cache, 2048, choose_kernels("auto", base.device)[0])
 
 
 def prefill(ids, start, slots):

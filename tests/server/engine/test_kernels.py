@@ -1,22 +1,21 @@
-"""The VNNI weight kernel (server/engine/kernels/qlinear.cpp) against what it is meant to compute.
+"""tuneserve's C++ kernels (server/engine/kernels) against what they are meant to compute.
 
-Random weights and inputs: this is about the kernel's arithmetic and layout, not the model.
+Random weights, inputs and caches: this is about the kernels' arithmetic and layout, not the model.
 """
 
 import pytest
 import torch
 
 from common.errors import FailedPrecondition
-from server.engine import weights
-from server.engine.kernels import qlinear
-from server.engine.weights import MAX_ROWS, Linear, choose_kernel
+from server.engine.kernels import build, decode_attention, qlinear
+from server.engine.weights import MAX_ROWS, Linear
 
 
 @pytest.fixture(scope="module", autouse=True)
 def kernel():
-    reason = qlinear.unavailable_reason()
+    reason = build.unavailable_reason()
     if reason is not None:
-        pytest.skip(f"the VNNI kernel is not available here: {reason}")
+        pytest.skip(f"the C++ kernels are not available here: {reason}")
 
 
 def random(*shape, seed=0, scale=1.0):
@@ -77,6 +76,7 @@ def test_torch_compile_traces_the_op_as_one_call():
 
 
 def test_a_vnni_linear_uses_its_copy_for_few_rows_and_the_full_weights_otherwise():
+    """server.engine.weights.Linear on the VNNI kernel."""
     w = random(64, 64, seed=3).to(torch.bfloat16)
     linear = Linear(w, "int8", "vnni")
     limit = MAX_ROWS["vnni"]["int8"]
@@ -88,11 +88,45 @@ def test_a_vnni_linear_uses_its_copy_for_few_rows_and_the_full_weights_otherwise
     assert torch.equal(linear(many), full(many, w))
 
 
-def test_the_kernel_is_chosen_where_it_builds_and_aten_otherwise(monkeypatch):
-    assert choose_kernel("auto")[0] == "vnni"
-    assert choose_kernel("aten")[0] == "aten"
-    monkeypatch.setattr(weights.qlinear, "unavailable_reason", lambda: "the CPU lacks avx512_vnni")
-    kernel, why = choose_kernel("auto")
-    assert kernel == "aten" and "avx512_vnni" in why
-    with pytest.raises(FailedPrecondition, match="weight_kernel is 'vnni' but the CPU lacks avx512_vnni"):
-        choose_kernel("vnni")
+@pytest.mark.parametrize("rows", [1, 2, 5])
+def test_decode_attention_reads_the_paged_cache_as_a_gather_and_sdpa_would(rows):
+    kv = random(512, 6, 64, seed=1)  # 3 kv heads: keys then values per slot
+    q = random(rows, 9, 64, seed=2)
+    slots = torch.randint(0, 512, (rows, 40), generator=torch.Generator().manual_seed(3))
+    mask = torch.rand(rows, 40, generator=torch.Generator().manual_seed(4)) > 0.3 if rows > 1 else None
+    if mask is not None:
+        mask[:, 0] = True  # every row has a context
+    out = decode_attention.decode_attention(q, kv, slots, mask, 3, 0.125)
+    expected = decode_attention.reference(q, kv, slots, mask, 3, 0.125)
+    assert out.shape == (rows, 9, 64)
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_decode_attention_refuses_slots_outside_the_cache():
+    kv, q = random(16, 2, 64), random(1, 1, 64)
+    with pytest.raises(RuntimeError, match="slot 16 is outside the cache of 16 slots"):
+        decode_attention.decode_attention(q, kv, torch.tensor([[0, 16]]), None, 1, 0.125)
+    with pytest.raises(RuntimeError, match="heads divisible by kv_heads"):
+        decode_attention.decode_attention(random(1, 4, 64), random(16, 6, 64), torch.tensor([[0]]), None, 3, 0.125)
+
+
+def test_decode_attention_is_traced_by_torch_compile():
+    kv, q, slots = random(64, 2, 64), random(2, 2, 64), torch.tensor([[1, 2, 3], [4, 5, 0]])
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+
+    def attend(q):
+        return decode_attention.decode_attention(q * 2, kv, slots, mask, 1, 0.125)
+
+    assert torch.equal(torch.compile(attend, backend="aot_eager", fullgraph=True)(q), attend(q))
+
+
+def test_the_kernels_are_chosen_where_they_build_and_aten_otherwise(monkeypatch):
+    cpu = torch.device("cpu")
+    assert build.choose("auto", cpu)[0] is True
+    assert build.choose("off", cpu)[0] is False
+    assert build.choose("auto", torch.device("cuda"))[0] is False
+    monkeypatch.setattr(build, "unavailable_reason", lambda: "the CPU lacks avx512_vnni")
+    use, why = build.choose("auto", cpu)
+    assert use is False and "avx512_vnni" in why
+    with pytest.raises(FailedPrecondition, match="cpu_kernels is 'on' but the CPU lacks avx512_vnni"):
+        build.choose("on", cpu)

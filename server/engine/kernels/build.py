@@ -1,0 +1,68 @@
+"""Building and loading the kernels' C++ sources, once per process and cached on disk across them."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from common.errors import FailedPrecondition
+from common.precision import cpu_flags
+
+log = logging.getLogger(__name__)
+
+# The ops' schemas are defined here, whether or not the sources build (each kernel's module registers
+# the fake implementation torch.compile traces); the C++ adds the CPU implementations when loaded.
+LIBRARY = torch.library.Library("tuneserve", "DEF")
+LIBRARY.define("qlinear(Tensor x, Tensor packed, int bits, int out_features) -> Tensor")
+LIBRARY.define("decode_attention(Tensor q, Tensor kv, Tensor slots, Tensor? mask, int kv_heads, float scale) -> Tensor")
+
+SOURCES = [Path(__file__).with_name(name) for name in ("qlinear.cpp", "decode_attention.cpp")]
+CPU_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "f16c", "fma")
+CFLAGS = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mf16c", "-mfma", "-fopenmp"]
+
+
+def choose(setting: str, device: torch.device) -> tuple[bool, str]:
+    """Whether the model step runs these kernels for the `cpu_kernels` setting ('auto', 'on' or 'off'), and why."""
+    if setting == "off":
+        return False, "aten's kernels (cpu_kernels is off)"
+    reason = f"they are CPU kernels and the model runs on {device.type}" if device.type != "cpu" else unavailable_reason()
+    if reason is None:
+        return True, "tuneserve's C++ kernels (VNNI for the quantized weights, paged decode attention)"
+    if setting == "on":
+        raise FailedPrecondition(f"cpu_kernels is 'on' but {reason}")
+    return False, f"aten's kernels: {reason}"
+
+
+@functools.cache
+def unavailable_reason() -> str | None:
+    """Builds and loads the kernels once per process; None when they are ready, else why they are not."""
+    missing = [flag for flag in CPU_FLAGS if flag not in cpu_flags()]
+    if missing:
+        return f"the CPU lacks {', '.join(missing)}"
+    if shutil.which("c++") is None and shutil.which("g++") is None:
+        return "no C++ compiler on this machine"
+    try:
+        _build()
+    except Exception as exc:  # a failed build costs speed (aten's kernels remain), never the server
+        return f"building the C++ kernels failed: {type(exc).__name__}: {str(exc)[-300:]}"
+    return None
+
+
+def _build() -> None:
+    from torch.utils import cpp_extension
+
+    if shutil.which("ninja") is None:  # torch builds with ninja; the `ninja` package puts it beside
+        import ninja  # the interpreter, which need not be on PATH
+
+        os.environ["PATH"] = f"{ninja.BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+    started = time.monotonic()
+    # OpenMP comes from torch's own runtime (already loaded, same soname): one team of threads for
+    # aten's kernels and these, never two spinning against each other
+    cpp_extension.load(name="tuneserve_kernels", sources=[str(s) for s in SOURCES], extra_cflags=CFLAGS, is_python_module=False)
+    log.info("C++ kernels ready", extra={"sources": [s.name for s in SOURCES], "seconds": round(time.monotonic() - started, 1)})
