@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -62,7 +63,20 @@ def _build() -> None:
 
         os.environ["PATH"] = f"{ninja.BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
     started = time.monotonic()
+    # One directory per version of the sources, flags and torch: a rebuild never overwrites a
+    # library that a running server (of an older install) has loaded
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in SOURCES))
+    digest.update(" ".join([*CFLAGS, torch.__version__]).encode())
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
+    directory = root / f"tuneserve_kernels-{digest.hexdigest()[:16]}"
+    directory.mkdir(parents=True, exist_ok=True)
     # OpenMP comes from torch's own runtime (already loaded, same soname): one team of threads for
     # aten's kernels and these, never two spinning against each other
-    cpp_extension.load(name="tuneserve_kernels", sources=[str(s) for s in SOURCES], extra_cflags=CFLAGS, is_python_module=False)
+    cpp_extension.load(
+        name="tuneserve_kernels",
+        sources=[str(path) for path in SOURCES],
+        extra_cflags=CFLAGS,
+        build_directory=str(directory),
+        is_python_module=False,
+    )
     log.info("C++ kernels ready", extra={"sources": [s.name for s in SOURCES], "seconds": round(time.monotonic() - started, 1)})

@@ -21,11 +21,13 @@ void attend_one(const float* q, const float* kv, const int64_t* slots, const boo
   scores.resize(context);
   const int64_t chunks = head_dim / 16;
   float top = -std::numeric_limits<float>::infinity();
+  bool any = false;
   for (int64_t l = 0; l < context; ++l) {
     if (mask != nullptr && !mask[l]) {
       scores[l] = -std::numeric_limits<float>::infinity();
       continue;
     }
+    any = true;
     const float* k = kv + slots[l] * slot_stride + key_offset;
     __m512 dot = _mm512_setzero_ps();
     for (int64_t c = 0; c < chunks; ++c) dot = _mm512_fmadd_ps(_mm512_loadu_ps(k + 16 * c), _mm512_loadu_ps(q + 16 * c), dot);
@@ -33,7 +35,8 @@ void attend_one(const float* q, const float* kv, const int64_t* slots, const boo
     top = std::max(top, scores[l]);
   }
   for (int64_t c = 0; c < chunks; ++c) _mm512_storeu_ps(out + 16 * c, _mm512_setzero_ps());
-  if (top == -std::numeric_limits<float>::infinity()) return;  // nothing to attend to
+  if (!any) return;  // nothing to attend to
+  // NaN scores are not the maximum but stay NaN through exp: the output turns NaN, as aten's would
   float total = 0.0f;
   for (int64_t l = 0; l < context; ++l) {
     if (mask != nullptr && !mask[l]) continue;

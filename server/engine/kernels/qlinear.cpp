@@ -18,6 +18,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 namespace {
@@ -54,8 +55,13 @@ template <typename T>
 void quantize_row(const T* x, int64_t blocks, int8_t* q, float* d, float* s) {
   for (int64_t b = 0; b < blocks; ++b) {
     __m512 lo = load16(x + b * kBlock), hi = load16(x + b * kBlock + 16);
-    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
-    float scale = amax / 127.0f;
+    __m512 alo = _mm512_abs_ps(lo), ahi = _mm512_abs_ps(hi);
+    // max() drops NaN, and int8 has no infinity: a block that is not finite gets a NaN scale, so the
+    // row's outputs turn NaN as the float kernels' would (the engine ends such a request alone)
+    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    const bool finite = (_mm512_cmp_ps_mask(alo, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(ahi, inf, _CMP_NLT_UQ)) == 0;
+    float amax = finite ? _mm512_reduce_max_ps(_mm512_max_ps(alo, ahi)) : 0.0f;
+    float scale = finite ? amax / 127.0f : std::numeric_limits<float>::quiet_NaN();
     __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
     __m512i qlo = _mm512_cvtps_epi32(_mm512_mul_ps(lo, inv));  // round to nearest
     __m512i qhi = _mm512_cvtps_epi32(_mm512_mul_ps(hi, inv));

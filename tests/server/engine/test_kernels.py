@@ -53,6 +53,18 @@ def test_zero_inputs_give_zero_outputs():
     assert torch.equal(qlinear.qlinear(torch.zeros(2, 64), qlinear.pack(w, 4), 4, 16), torch.zeros(2, 16))
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_row_that_is_not_finite_stays_not_finite_and_leaves_the_others_alone(bad):
+    # int8 has no NaN or infinity: the kernel must not turn a broken row into finite numbers,
+    # or the engine could not tell that request's output is broken (server.engine.sampling)
+    w = random(32, 64, scale=0.1)
+    x = random(3, 64)
+    x[1, 40] = bad
+    y = qlinear.qlinear(x, qlinear.pack(w, 4), 4, 32)
+    assert torch.isnan(y[1]).all()
+    assert torch.isfinite(y[[0, 2]]).all()
+
+
 def test_shapes_the_kernel_cannot_take_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="divisible"):
         qlinear.pack(random(20, 64), 4)
@@ -100,6 +112,13 @@ def test_decode_attention_reads_the_paged_cache_as_a_gather_and_sdpa_would(rows)
     expected = decode_attention.reference(q, kv, slots, mask, 3, 0.125)
     assert out.shape == (rows, 9, 64)
     assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_decode_attention_keeps_nan_in_the_row_it_came_from():
+    kv, q = random(32, 2, 64), random(2, 1, 64)
+    kv[5, 0, 3] = float("nan")  # a key only the second row reads
+    out = decode_attention.decode_attention(q, kv, torch.tensor([[1, 2], [5, 6]]), None, 1, 0.125)
+    assert torch.isfinite(out[0]).all() and torch.isnan(out[1]).all()
 
 
 def test_decode_attention_refuses_slots_outside_the_cache():
