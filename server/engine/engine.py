@@ -20,7 +20,15 @@ from dataclasses import dataclass
 import torch
 
 from common.base_model import BaseModel
-from common.errors import FailedPrecondition, InvalidRequest, NonFiniteOutput, ResourceExhausted, StructuredOutputFailed, Unavailable
+from common.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidRequest,
+    NonFiniteOutput,
+    ResourceExhausted,
+    StructuredOutputFailed,
+    Unavailable,
+)
 from server.adapters.loader import BaseSpec, LoadedAdapter
 from server.adapters.lora import LoraRouting, LoraTables
 from server.adapters.slots import LoraSlots
@@ -319,7 +327,10 @@ class Engine:
             elif request.time_limit_at is not None and now >= request.time_limit_at:
                 self._finish(seq, StopReason.TIME_LIMIT)
             elif request.deadline_at is not None and now >= request.deadline_at:
-                self._finish(seq, StopReason.CANCELLED)
+                # an error, not an answer: the caller may still be listening for a moment, and a
+                # partial text must not reach it as if the generation had ended
+                late = DeadlineExceeded(f"the deadline passed after {seq.generated} generated tokens")
+                self._finish(seq, StopReason.CANCELLED, error=late)
 
     def _finish(self, seq: Sequence, reason: StopReason, error: BaseException | None = None) -> None:
         if seq.status is SequenceStatus.WAITING:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from common.errors import InvalidRequest, ResourceExhausted
+from common.errors import DeadlineExceeded, InvalidRequest, ResourceExhausted
 from server.engine.engine import Engine, EngineConfig
 from server.engine.request import GenerationEvent, GenerationRequest, StopReason
 from server.engine.sampling import SamplingParams
@@ -191,6 +191,7 @@ def test_an_expired_deadline_drops_a_waiting_request(base_model):
         engine.submit(GenerationRequest("late", req.prompt_ids, req.params, req.arrival, deadline_at=time.monotonic() + 0.2), late)
         assert late.done.wait(30)
         assert late.finished.reason is StopReason.CANCELLED and late.finished.generated_tokens == 0
+        assert isinstance(late.finished.error, DeadlineExceeded)
         assert blocker.done.wait(60)
         assert engine.num_waiting == 0
     finally:
