@@ -4,8 +4,8 @@ Each linear layer of the embedded model's shapes, at 1, 2, 4, 8, 16 and 32 rows,
 streamed from memory as in a real decode step (many distinct matrices, more than the caches hold):
 float32, bfloat16, aten's int8 weight-only kernel (per-row scales), aten's int4 kernel (groups
 of 32) and, where it builds, tuneserve's VNNI kernel with 4- and 8-bit weights (vnni4, vnni8:
-server/engine/kernels/qlinear.cpp). Then the decode attention over a 200-token context at 1, 8 and 32 rows in float32 and
-bfloat16. Prints microseconds per call and each format's speed relative to bfloat16; the rows
+server/engine/kernels/qlinear.cpp). Then the decode attention over a 200-token context at 1, 8
+and 32 rows in float32 and bfloat16. Prints microseconds per call and each format's speed relative to bfloat16; the rows
 where each format stops winning set server.engine.weights.MAX_ROWS.
 
     python bench/weight_kernels.py [--rows 1,2,4,8,16,32]

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from server.engine.model_runner import ModelRunner, StepBatch, attend_decode, attend_paged, rotate_
+from server.engine.model_runner import ModelRunner, StepBatch, rotate_
 from server.engine.weights import Linear, Projection
 
 # Decode steps of up to this many rows run compiled. Measured in the engine (aten's kernels) against
@@ -121,11 +121,7 @@ class DecodeGraph:
             qkv = w.qkv(x).view(rows, heads + width, r.head_dim).to(kv.dtype)
             rotate_(qkv[:, : heads + kv_heads], cos, sin)
             kv.index_copy_(0, write_slots + offset, qkv[:, heads:])
-            if r.paged_attention:
-                attended = attend_paged(qkv[:, :heads], kv, context + offset, mask, r.scale)
-            else:
-                past = kv.index_select(0, (context + offset).reshape(-1)).view(*context.shape, width, r.head_dim)
-                attended = attend_decode(qkv[:, :heads], past[..., :kv_heads, :], past[..., kv_heads:, :], mask, r.scale)
+            attended = r.attend_cached(qkv[:, :heads], kv, context + offset, mask)
             h = h + w.o(attended.to(h.dtype))
             x = F.rms_norm(h, (r.hidden,), w.post_attention_norm, r.eps)
             gate, up = w.gate_up(x).chunk(2, dim=-1)

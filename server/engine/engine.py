@@ -374,9 +374,11 @@ class Engine:
         score_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] != "sample"]
         generating = [step.uses[i].seq for i in sample_rows]
         with torch.inference_mode():
-            # every row samples in a plain decode step: its logits go as they are, not copied by an index
-            sampling = logits if len(sample_rows) == len(step.uses) else logits[sample_rows]
-            tokens = sample_next_tokens(sampling, [s.sampling for s in generating], self.end_token_ids) if sample_rows else []
+            tokens: list[int | None] = []
+            if sample_rows:
+                # every row samples in a plain decode step: its logits go as they are, not copied by an index
+                sampling = logits if len(sample_rows) == len(step.uses) else logits[sample_rows]
+                tokens = sample_next_tokens(sampling, [s.sampling for s in generating], self.end_token_ids)
             if score_rows:
                 add_scores(logits[score_rows], [(self._scoring_of(step.uses[i]), step.uses[i].purpose) for i in score_rows])
         self.steps += 1

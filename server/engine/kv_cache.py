@@ -152,9 +152,16 @@ class PagedKVCache:
         self.kv[layer].index_copy_(0, slots, kv)
 
     def gather(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # slots: [..., L] -> k, v: [..., L, kv_heads, head_dim] (views of one gather; index_select is the fast one)
-        kv = self.kv[layer].index_select(0, slots.reshape(-1)).view(*slots.shape, *self.kv.shape[2:])
-        return kv[..., : self.kv_heads, :], kv[..., self.kv_heads :, :]
+        # slots: [..., L] -> k, v: [..., L, kv_heads, head_dim]
+        return gather_kv(self.kv[layer], slots)
+
+
+def gather_kv(kv: torch.Tensor, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # kv: [S, 2 * kv_heads, head_dim] (one layer's cache, or all layers' with offset slots), slots: [..., L]
+    # -> k, v: [..., L, kv_heads, head_dim] (views of one gather; index_select is the fast one)
+    kv_heads = kv.shape[1] // 2
+    past = kv.index_select(0, slots.reshape(-1)).view(*slots.shape, *kv.shape[1:])
+    return past[..., :kv_heads, :], past[..., kv_heads:, :]
 
 
 def block_slots(blocks: list[int], block_size: int, device: torch.device) -> torch.Tensor:

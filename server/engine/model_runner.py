@@ -24,7 +24,7 @@ from transformers.activations import ACT2FN
 from common.base_model import BaseModel
 from server.adapters.lora import LoraRouting
 from server.engine.kernels.decode_attention import decode_attention
-from server.engine.kv_cache import PagedKVCache
+from server.engine.kv_cache import PagedKVCache, gather_kv
 from server.engine.weights import Kernel, LayerWeights, Linear, ModuleGroup, Projection
 
 
@@ -143,6 +143,16 @@ class ModelRunner:
             self.lora.add(layer, group, x, out, batch.lora)
         return out
 
+    def attend_cached(self, q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Decode rows' attention over their cached context (the eager step's and the decode graph's).
+
+        q: [Bd, H, hd]; kv: [S, 2 * Hkv, hd], one layer's cache or all layers' with offset slots;
+        slots: [Bd, Lmax]; mask: [Bd, 1, 1, Lmax] or None -> [Bd, H * hd]."""
+        if self.paged_attention:
+            return attend_paged(q, kv, slots, mask, self.scale)
+        k, v = gather_kv(kv, slots)
+        return attend_decode(q, k, v, mask, self.scale)
+
     def _attention(
         self, i: int, weights: LayerWeights, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], batch: StepBatch
     ) -> torch.Tensor:
@@ -154,11 +164,7 @@ class ModelRunner:
         self.cache.write(i, batch.write_slots, qkv[:, heads:])  # keys and values, side by side
         if batch.num_decode:
             assert batch.decode_kv_slots is not None, "decode rows come with their context"
-            if self.paged_attention:
-                decoded = attend_paged(q[: batch.num_decode], self.cache.kv[i], batch.decode_kv_slots, batch.decode_kv_mask, self.scale)
-            else:
-                dk, dv = self.cache.gather(i, batch.decode_kv_slots)
-                decoded = attend_decode(q[: batch.num_decode], dk, dv, batch.decode_kv_mask, self.scale)
+            decoded = self.attend_cached(q[: batch.num_decode], self.cache.kv[i], batch.decode_kv_slots, batch.decode_kv_mask)
             if not batch.prefills:
                 return self._project(i, "o", weights.o, decoded.to(x.dtype), batch)
         out = torch.empty(tokens, heads * self.head_dim, dtype=self.cache.dtype, device=x.device)

@@ -11,10 +11,11 @@ that is faster (bench/weight_kernels.py measures where the two cross). A step th
 (tests/server/engine/test_quality.py). The Hugging Face modules keep
 views into the fused matrices, so nothing is held twice but the quantized copies.
 
-The quantized copies run on one of two kernels: tuneserve's own
-(server.engine.kernels.qlinear: int8 inputs times 4- or 8-bit weights with AVX-512 VNNI, built at
-first use; as fast as aten's at 1 row, where both wait on memory, and 1.5-3x faster at 4 to 16) where the CPU has VNNI and a compiler is at
-hand (setting `cpu_kernels`, server.engine.kernels.build.choose), else aten's weight-only kernels.
+The quantized copies run on one of two kernels: tuneserve's own (server.engine.kernels.qlinear:
+int8 inputs times 4- or 8-bit weights with AVX-512 VNNI, built at first use; as fast as aten's at
+1 row, where both wait on memory, and 1.5-3x faster at 4 to 16) where the CPU has VNNI and a
+compiler is at hand (setting `cpu_kernels`, server.engine.kernels.build.choose), else aten's
+weight-only kernels.
 
 Models quantized by bitsandbytes (nf4, int8) keep their own modules; a group then calls each and
 joins the outputs.
@@ -98,7 +99,7 @@ class Linear:
         # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows
         if not exact and x.shape[0] <= self.max_rows:
             if self._packed is not None:
-                return qlinear.qlinear(x.contiguous(), self._packed[1], self._packed[0], self.out_features)
+                return qlinear.qlinear(x, self._packed[1], self._packed[0], self.out_features)
             if self._int4 is not None:
                 return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
             if self._int8 is not None:

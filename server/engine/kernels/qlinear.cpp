@@ -26,6 +26,10 @@ namespace {
 constexpr int64_t kBlock = 32;
 constexpr int64_t kTile = 16;
 
+// Bytes of one tile and block in the packed layout: the values, then 16 fp16 scales and 16 minimums.
+constexpr int64_t values_bytes(int64_t bits) { return bits * kBlock * kTile / 8; }
+constexpr int64_t block_bytes(int64_t bits) { return values_bytes(bits) + 4 * kTile; }
+
 template <typename T>
 inline __m512 load16(const T* p);
 
@@ -76,12 +80,11 @@ void quantize_row(const T* x, int64_t blocks, int8_t* q, float* d, float* s) {
 template <int MR, int BITS, typename T>
 inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t k, T* out,
                  int64_t ldo) {
-  constexpr int64_t kWeightBytes = BITS * kBlock * kTile / 8;
   __m512 acc[MR];
   for (int m = 0; m < MR; ++m) acc[m] = _mm512_setzero_ps();
   const __m512i nibble = _mm512_set1_epi8(0x0f);
   for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* wb = w + b * (kWeightBytes + 4 * kTile);
+    const uint8_t* wb = w + b * block_bytes(BITS);
     __m512i ops[8];
     if constexpr (BITS == 4) {
       for (int r = 0; r < 4; ++r) {
@@ -92,7 +95,7 @@ inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float
     } else {
       for (int r = 0; r < 8; ++r) ops[r] = _mm512_loadu_si512(wb + 64 * r);
     }
-    const __m256i* sb = reinterpret_cast<const __m256i*>(wb + kWeightBytes);
+    const __m256i* sb = reinterpret_cast<const __m256i*>(wb + values_bytes(BITS));
     __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(sb));
     __m512 mn = _mm512_cvtph_ps(_mm256_loadu_si256(sb + 1));
     for (int m = 0; m < MR; ++m) {
@@ -136,7 +139,7 @@ void run(const at::Tensor& x, const at::Tensor& packed, int64_t bits, at::Tensor
   for (int64_t m = 0; m < rows; ++m) {
     quantize_row(xp + m * k, blocks, xq.data() + m * k, xd.data() + m * blocks, xs.data() + m * blocks);
   }
-  const int64_t tile_bytes = blocks * (bits * kBlock * kTile / 8 + 4 * kTile);
+  const int64_t tile_bytes = blocks * block_bytes(bits);
   const uint8_t* w = packed.data_ptr<uint8_t>();
   T* o = out.data_ptr<T>();
   const int8_t* q = xq.data();
@@ -158,7 +161,7 @@ at::Tensor qlinear(const at::Tensor& x, const at::Tensor& packed, int64_t bits, 
   TORCH_CHECK(x.size(1) % kBlock == 0 && out_features % kTile == 0, "qlinear: in must divide by 32 and out by 16");
   TORCH_CHECK(bits == 4 || bits == 8, "qlinear: bits must be 4 or 8");
   TORCH_CHECK(packed.scalar_type() == at::kByte && packed.is_contiguous(), "qlinear: packed weights must be contiguous uint8");
-  const int64_t expected = (out_features / kTile) * (x.size(1) / kBlock) * (bits * kBlock * kTile / 8 + 4 * kTile);
+  const int64_t expected = (out_features / kTile) * (x.size(1) / kBlock) * block_bytes(bits);
   TORCH_CHECK(packed.numel() == expected, "qlinear: packed weights do not match the shapes");
   auto out = at::empty({x.size(0), out_features}, x.options());
   if (x.scalar_type() == at::kBFloat16) {

@@ -31,8 +31,8 @@ def _qlinear_fake(x: torch.Tensor, packed: torch.Tensor, bits: int, out_features
 
 
 def qlinear(x: torch.Tensor, packed: torch.Tensor, bits: int, out_features: int) -> torch.Tensor:
-    """x [rows, in] (float32 or bfloat16, contiguous) times the packed weights -> [rows, out], x's dtype."""
-    return torch.ops.tuneserve.qlinear(x, packed, bits, out_features)
+    """x [rows, in] (float32 or bfloat16) times the packed weights -> [rows, out], x's dtype."""
+    return torch.ops.tuneserve.qlinear(x.contiguous(), packed, bits, out_features)
 
 
 def quantize(weight: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
