@@ -11,10 +11,10 @@ The adapters are real PEFT LoRA adapters (by default rank 16 on every linear lay
 default; `--rank 8 --targets q_proj,v_proj` is the common serving-benchmark shape) created with
 `init_lora_weights=False`: random rather than trained weights, which cost exactly the
 same to serve. Every request generates exactly --tokens tokens (min = max), so each system does
-the same work. Targets: 32 adapters >= 80% of base-only tokens/s, >= 10x naive PEFT,
-publish-to-serving < 2 s.
+the same work. The four mixes of (a) run in --rounds interleaved rounds and report medians.
+Targets: 32 adapters >= 80% of base-only tokens/s, >= 10x naive PEFT, publish-to-serving < 2 s.
 
-    python bench/adapters.py [--tokens 64] [--rank 16]
+    python bench/adapters.py [--tokens 64] [--rank 16] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import asyncio
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -115,6 +116,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the four mixes; medians are reported")
     parser.add_argument("--targets", default=",".join(ALL_LINEAR), help="comma-separated target modules")
     args = parser.parse_args()
 
@@ -126,16 +128,18 @@ def main() -> int:
     base, spec, work, store, dirs, peft_model = published_adapters(32, args.rank, args.targets.split(","), names)
 
     proc, address = start_server(adapter_store=str(store.root), max_loras="32", adapter_watch="events")
-    results: dict[str, float] = {}
+    mixes = {"base": [""], **{f"{n} adapters": names[:n] for n in (1, 8, 32)}}
+    runs: dict[str, list[float]] = {mix: [] for mix in mixes}
     try:
         with Client(address) as client:
             for name in names:
                 client.load_adapter(name)
-        asyncio.run(concurrent_run(address, [""], 8))  # warm-up
-        results["base"] = asyncio.run(concurrent_run(address, [""], args.tokens))
-        for distinct in (1, 8, 32):
-            asyncio.run(concurrent_run(address, names[:distinct], 8))
-            results[f"{distinct} adapters"] = asyncio.run(concurrent_run(address, names[:distinct], args.tokens))
+        for adapters in mixes.values():  # warm-up
+            asyncio.run(concurrent_run(address, adapters, 8))
+        # rounds interleave the mixes, so a slow spell of a shared machine falls on all of them
+        for _ in range(args.rounds):
+            for mix, adapters in mixes.items():
+                runs[mix].append(asyncio.run(concurrent_run(address, adapters, args.tokens)))
         load_times = []
         with Client(address) as client:
             for name in names[:16]:
@@ -156,8 +160,11 @@ def main() -> int:
     naive = naive_peft(peft_model, base, [f"a{i}" for i in range(32)], args.tokens)
     shutil.rmtree(work, ignore_errors=True)
 
+    results = {mix: statistics.median(values) for mix, values in runs.items()}
     for name, tps in results.items():
-        print(f"tuneserve, 32 concurrent requests, {name:>11}: {tps:7.1f} tok/s ({tps / results['base']:.0%} of base-only)")
+        rounds = ", ".join(f"{v:.1f}" for v in runs[name])
+        share = tps / results["base"]
+        print(f"tuneserve, 32 concurrent requests, {name:>11}: {tps:7.1f} tok/s ({share:.0%} of base-only; rounds {rounds})")
     print(f"naive PEFT, one at a time with set_adapter:        {naive:7.1f} tok/s")
     print(f"32 adapters / base-only (target >= 0.80): {results['32 adapters'] / results['base']:.2f}")
     print(f"32 adapters / naive PEFT (target >= 10): {results['32 adapters'] / naive:.1f}")
