@@ -144,7 +144,8 @@ class ServerSettings(ModelSettings, SecuritySettings):
 
     cpu_kernels: Literal["auto", "on", "off"] = "auto"
     """tuneserve's C++ kernels for the CPU model step (server/engine/kernels): the 4/8-bit weights of
-    few-row steps with AVX-512 VNNI, and decode attention read straight from the paged cache. 'auto'
+    few-row steps with AVX-512 VNNI, decode attention read straight from the paged cache, and decode
+    rows' LoRA deltas read straight from the adapter slots (8-bit copies under bf16). 'auto'
     uses them where the CPU has AVX-512 VNNI and they build (about 30 s once, with the C++ compiler,
     then cached), and aten's kernels elsewhere; 'on' refuses to start without them; 'off' runs aten's."""
 

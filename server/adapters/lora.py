@@ -3,22 +3,28 @@
 The tables follow the model step's fused projections (server.engine.weights): q, k and v form one
 group, gate and up another, o and down one each. A group's table spans all decoder layers: A
 `[layers, slots, n * r_max, in]` holds its n members' A matrices one above the other, and B
-`[layers, slots, out_q + out_k + ..., n * r_max]` their B matrices (already multiplied by the
-adapter's scale) block-diagonally, so `x @ A.T @ B.T` is every member's delta at once, laid out
-like the fused output. Slot 0 is all zeros (the base model). Lower ranks are zero-padded and a
-module an adapter does not target stays zero, so adapters of different ranks and targets share a
-batch; adapters from PEFT load unchanged, module by module, into their group's blocks.
+`[layers, slots, r_max, out_q + out_k + ...]` their B matrices (already multiplied by the
+adapter's scale), transposed and side by side: row j holds each member's j-th column over that
+member's own outputs, so B costs no more than the members' matrices themselves. Slot 0 is all
+zeros (the base model). Lower ranks are zero-padded and a module an adapter does not target stays
+zero, so adapters of different ranks and targets share a batch; adapters from PEFT load
+unchanged, module by module, into their group's blocks.
 
-Each step, `route` groups the decode rows by adapter and picks the weights once for all layers:
-the step's adapters and the columns their ranks use, gathered into `[layers, U, n * r, in]`. Per
-layer and group, rows grouped by adapter go through `[U, m, in] @ [U, in, n * r] @ [U, n * r, out]`;
-each prefill chunk (one sequence, one adapter) is a plain matmul pair. Deltas are added into the
-fused output in place; base rows cost nothing.
+Decode rows, where each row may have its own adapter, go one of two ways. With a `DecodeKernel`
+(tuneserve's C++ kernel on the CPU, server.engine.kernels.lora_add), each row's delta is read
+straight from its slot in the tables, once per adapter whatever its number of rows. Without one,
+`route` groups the rows by adapter and gathers the step's adapters once for all layers into
+`[layers, U, n * r, in]` and a block-diagonal `[layers, U, out, n * r]`, and per layer and group
+the rows go through `[U, m, in] @ [U, in, n * r] @ [U, n * r, out]`. Each prefill chunk (one
+sequence, one adapter) is a plain matmul pair per member. Deltas are added into the fused output
+in place; base rows cost nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
@@ -39,7 +45,7 @@ class Place:
 
     group: str
     index: int  # position among the group's members: A rows [index * r_max, index * r_max + r)
-    out_start: int  # B rows [out_start, out_start + out)
+    out_start: int  # B columns [out_start, out_start + out)
     out: int
 
 
@@ -58,30 +64,86 @@ class LoraRouting:
     """Which adapter each row of a step uses, and the weights it needs, prepared once per step."""
 
     num_decode: int
-    decode: DecodeGroups | None
+    decode: DecodeGroups | None  # the torch path's grouping of the decode rows
     segments: list[tuple[int, int, int]]  # (start, stop, slot) of prefill rows using an adapter
     groups: frozenset[str] = field(default_factory=frozenset)  # groups any adapter of the step targets
+    decode_slots: torch.Tensor | None = None  # [num_decode] int64 slot of each decode row, for the kernel
+
+
+class DecodeKernel(Protocol):
+    """Adds the decode rows' deltas of one group and layer straight from the tables (see lora_add.cpp)."""
+
+    def fits(self, dtype: torch.dtype, in_features: int, bounds: Sequence[int]) -> bool: ...
+
+    def int8(self, dtype: torch.dtype, in_features: int, max_rank: int) -> bool: ...
+
+    def quantize(
+        self, a: torch.Tensor, b: torch.Tensor, bounds: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    def __call__(
+        self,
+        out: torch.Tensor,
+        x: torch.Tensor,
+        a: torch.Tensor,
+        a_scale: torch.Tensor | None,
+        b: torch.Tensor,
+        b_scale: torch.Tensor | None,
+        row_slots: torch.Tensor,
+        ranks: torch.Tensor,
+        members: torch.Tensor,
+        bounds: Sequence[int],
+    ) -> None: ...
 
 
 class LoraTables:
-    def __init__(self, spec: BaseSpec, max_loras: int, max_rank: int, device: torch.device) -> None:
+    def __init__(self, spec: BaseSpec, max_loras: int, max_rank: int, device: torch.device, kernel: DecodeKernel | None = None) -> None:
         self.max_rank = max_rank
         slots, layers = max_loras + 1, spec.num_layers
         self.places: dict[str, Place] = {}
+        self.bounds: dict[str, list[int]] = {}  # group -> its members' output columns [0, ..., out]
         self.A: dict[str, torch.Tensor] = {}
         self.B: dict[str, torch.Tensor] = {}
+        self.members: dict[str, torch.Tensor] = {}  # group -> [slots] int64, bit i: member i targeted
         for group, members in GROUPS.items():
             in_features = spec.shapes[members[0]][0]
-            out_start = 0
+            bounds = [0]
             for index, module in enumerate(members):
                 out = spec.shapes[module][1]
-                self.places[module] = Place(group, index, out_start, out)
-                out_start += out
+                self.places[module] = Place(group, index, bounds[-1], out)
+                bounds.append(bounds[-1] + out)
+            self.bounds[group] = bounds
             self.A[group] = torch.zeros(layers, slots, len(members) * max_rank, in_features, dtype=spec.dtype, device=device)
-            self.B[group] = torch.zeros(layers, slots, out_start, len(members) * max_rank, dtype=spec.dtype, device=device)
+            self.B[group] = torch.zeros(layers, slots, max_rank, bounds[-1], dtype=spec.dtype, device=device)
+            self.members[group] = torch.zeros(slots, dtype=torch.long, device=device)
         self.ranks = [0] * slots
+        self.rank_table = torch.zeros(slots, dtype=torch.long, device=device)  # self.ranks, for the kernel
         self.groups: list[frozenset[str]] = [frozenset()] * slots
+        self.modules: list[frozenset[str]] = [frozenset()] * slots
         self.device = device
+        fits = kernel is not None and all(
+            kernel.fits(spec.dtype, spec.shapes[members[0]][0], self.bounds[group]) for group, members in GROUPS.items()
+        )
+        self.kernel = kernel if fits else None
+        # What decode rows read with the kernel: the tables themselves, or 8-bit copies with their scales
+        self.decode_tables: dict[str, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]] = {}
+        kernel = self.kernel
+        int8 = kernel is not None and all(kernel.int8(spec.dtype, spec.shapes[m[0]][0], max_rank) for m in GROUPS.values())
+        for group in GROUPS if kernel is not None else ():
+            a, b = self.A[group], self.B[group]
+            if int8 and kernel is not None:
+                qa, sa, qb, sb = (
+                    torch.zeros(layers, slots, *t.shape[2:], dtype=t.dtype, device=device)
+                    for t in kernel.quantize(a[:, :1], b[:, :1], self.bounds[group])  # one slot's, for the shapes
+                )
+                self.decode_tables[group] = (qa, sa, qb, sb)
+            else:
+                self.decode_tables[group] = (a, None, b, None)
+        # one layer's views of them, made once: selecting four views 120 times a step costs a millisecond
+        self._layer_tables = {
+            group: [(qa[i], None if sa is None else sa[i], qb[i], None if sb is None else sb[i]) for i in range(layers)]
+            for group, (qa, sa, qb, sb) in self.decode_tables.items()
+        }
         self._writes = 0  # bumped by every write, so gathered weights know when they are stale
         self._gathered: tuple[tuple[object, ...], dict[str, tuple[torch.Tensor, torch.Tensor]]] | None = None
         self._columns: dict[tuple[str, int], torch.Tensor] = {}
@@ -101,13 +163,22 @@ class LoraTables:
             place = self.places[module]
             rows = slice(place.index * width, place.index * width + r)
             self.A[place.group][layer, slot, rows].copy_(a)
-            self.B[place.group][layer, slot, place.out_start : place.out_start + place.out, rows].copy_(b * adapter.scale)
+            self.B[place.group][layer, slot, :r, place.out_start : place.out_start + place.out].copy_((b * adapter.scale).T)
+        for group, (qa, sa, qb, sb) in self.decode_tables.items():
+            if sa is not None and sb is not None and self.kernel is not None:
+                qa[:, slot], sa[:, slot], qb[:, slot], sb[:, slot] = self.kernel.quantize(
+                    self.A[group][:, slot], self.B[group][:, slot], self.bounds[group]
+                )
+        for group in GROUPS:
+            self.members[group][slot] = sum(1 << self.places[m].index for m in adapter.modules if self.places[m].group == group)
         self.ranks[slot] = r
+        self.rank_table[slot] = r
         self.groups[slot] = frozenset(self.places[m].group for m in adapter.modules)
+        self.modules[slot] = frozenset(adapter.modules)
         self._writes += 1
 
     def columns(self, group: str, rank: int) -> torch.Tensor:
-        """The A rows (B columns) a group uses for adapters of rank <= `rank`."""
+        """The A rows a group uses for adapters of rank <= `rank`."""
         key = (group, rank)
         if key not in self._columns:
             width = self.max_rank
@@ -122,8 +193,11 @@ class LoraTables:
             return None
         groups = frozenset().union(*(self.groups[s] for s in used))
         decode_used = sorted({s for s in decode_slots if s})
-        decode = self._group(decode_slots, decode_used, groups) if decode_used else None
         segments = [(start, start + length, slot) for start, length, slot in prefill if slot]
+        if decode_used and self.kernel is not None:
+            slots = torch.tensor(decode_slots, dtype=torch.long, device=self.device)
+            return LoraRouting(len(decode_slots), None, segments, groups, decode_slots=slots)
+        decode = self._group(decode_slots, decode_used, groups) if decode_used else None
         return LoraRouting(len(decode_slots), decode, segments, groups)
 
     def _group(self, decode_slots: list[int], used: list[int], groups: frozenset[str]) -> DecodeGroups:
@@ -154,17 +228,32 @@ class LoraTables:
         index = torch.tensor(slots, device=self.device)
         weights = {}
         for group in groups:
-            cols = self.columns(group, rank)
-            a = self.A[group][:, index][:, :, cols]  # [L, U, n*r, in]
-            b = self.B[group][:, index][:, :, :, cols]  # [L, U, out, n*r]
-            weights[group] = (a.contiguous(), b.contiguous())
+            a = self.A[group][:, index][:, :, self.columns(group, rank)]  # [L, U, n*r, in]
+            compact = self.B[group][:, index, :rank]  # [L, U, r, out]
+            b = compact.new_zeros(*compact.shape[:2], compact.shape[3], len(GROUPS[group]) * rank)  # [L, U, out, n*r]
+            for i, (lo, hi) in enumerate(zip(self.bounds[group], self.bounds[group][1:], strict=False)):
+                b[:, :, lo:hi, i * rank : (i + 1) * rank] = compact[..., lo:hi].transpose(2, 3)
+            weights[group] = (a.contiguous(), b)
         self._gathered = (key, weights)
         return weights
+
+    @property
+    def in_graph(self) -> bool:
+        """Whether decode rows can take their deltas inside the compiled decode step (`add_decode`)."""
+        return self.kernel is not None
+
+    def add_decode(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, decode_slots: torch.Tensor) -> None:
+        """Adds the deltas of `group` to the leading rows of `out` whose slot `decode_slots` gives, with the kernel."""
+        assert self.kernel is not None, "decode rows take the kernel's path only where there is one"
+        a, a_scale, b, b_scale = self._layer_tables[group][layer]
+        self.kernel(out, x, a, a_scale, b, b_scale, decode_slots, self.rank_table, self.members[group], self.bounds[group])
 
     def add(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, routing: LoraRouting) -> None:
         """Adds each row's LoRA delta of `group` to the fused output `out` ([T, out]), in place."""
         if group not in routing.groups:
             return
+        if routing.decode_slots is not None:
+            self.add_decode(layer, group, x, out, routing.decode_slots)
         decode = routing.decode
         if decode is not None and group in decode.weights:
             rows = x[: routing.num_decode]
@@ -175,6 +264,9 @@ class LoraTables:
         for start, stop, slot in routing.segments:
             if group not in self.groups[slot]:
                 continue
-            cols = self.columns(group, self.ranks[slot])
-            h = x[start:stop] @ self.A[group][layer, slot, cols].T  # [n, k]
-            out[start:stop] += h @ self.B[group][layer, slot][:, cols].T
+            r = self.ranks[slot]
+            h = x[start:stop] @ self.A[group][layer, slot, self.columns(group, r)].T  # [n, members * r]
+            b = self.B[group][layer, slot, :r]  # [r, out]
+            for i, (lo, hi) in enumerate(zip(self.bounds[group], self.bounds[group][1:], strict=False)):
+                if GROUPS[group][i] in self.modules[slot]:
+                    out[start:stop, lo:hi] += h[:, i * r : (i + 1) * r] @ b[:, lo:hi]

@@ -5,9 +5,10 @@ layer costs a few microseconds of dispatch however little it computes. torch.com
 turns the whole step, 30 layers and the head, into one call of generated C++ loops: norms,
 rotary, residual adds and the KV cache writes fuse into a handful of kernels around the matrix
 products, and only one set of guards is checked per step. It takes the steps that only decode,
-without adapters and with at most `MAX_GRAPH_ROWS` rows; everything else (prefill, LoRA rows,
-label scoring, large batches where the matrix products dominate) runs eagerly in
-server.engine.model_runner, on the same weights and the same cache.
+with at most `MAX_GRAPH_ROWS` rows, and their LoRA rows where the adapters' deltas come from
+tuneserve's kernel (server.adapters.lora `in_graph`: one graph with and one without them per
+bucket); everything else (prefill, label scoring, large batches where the matrix products
+dominate) runs eagerly in server.engine.model_runner, on the same weights, tables and cache.
 
 Shapes: the context length is dynamic, so a step never recompiles as sequences grow; the number
 of rows is specialised at 1 and dynamic above, split where the weights used change (each
@@ -26,7 +27,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from server.engine.model_runner import ModelRunner, StepBatch, rotate_
+from server.adapters.lora import LoraRouting
+from server.engine.model_runner import LoraAdder, ModelRunner, StepBatch, rotate_
 from server.engine.weights import Linear, Projection
 
 # Decode steps of up to this many rows run compiled. Measured in the engine (aten's kernels) against
@@ -62,16 +64,18 @@ def projections(runner: ModelRunner) -> list[Projection]:
     return [p for w in runner.layers for p in (w.qkv, w.o, w.gate_up, w.down)] + [runner.lm_head]
 
 
-def decode_accepts(batch: StepBatch, has_lora_rows: bool) -> bool:
-    """Whether a step can run on the decode graph: one-token rows only, all sampled, no adapter."""
+def decode_accepts(batch: StepBatch, lora_in_graph: bool) -> bool:
+    """Whether a step can run on the decode graph: one-token rows only, all sampled, and adapters
+    only where the graph adds their deltas (`lora_in_graph`) with the kernel."""
     rows = int(batch.input_ids.shape[0])
+    lora = batch.lora
     return (
         not batch.prefills
         and batch.num_decode == rows
         and 0 < rows <= MAX_GRAPH_ROWS
         and int(batch.logits_rows.shape[0]) == rows  # each row wants its own next token, in order
         and not batch.exact_logits
-        and not has_lora_rows
+        and (lora is None or not lora.groups or (lora_in_graph and lora.decode_slots is not None))
     )
 
 
@@ -81,10 +85,12 @@ class Compiled:
 
     seconds: float
     buckets: list[tuple[int, int]]
+    lora: bool = False  # each bucket also compiled with LoRA rows
 
     def describe(self) -> str:
         rows = ", ".join(f"{low}" if low == high else f"{low}-{high}" for low, high in self.buckets)
-        return f"compiled decode (torch.compile) for steps of {rows} rows, {self.seconds:.1f} s at start-up"
+        with_lora = " (with and without LoRA rows)" if self.lora else ""
+        return f"compiled decode (torch.compile) for steps of {rows} rows{with_lora}, {self.seconds:.1f} s at start-up"
 
 
 class DecodeGraph:
@@ -100,6 +106,18 @@ class DecodeGraph:
         self._kv = cache.kv.view(layers * slots, *cache.kv.shape[2:])
         torch._dynamo.maybe_mark_dynamic(self._kv, 0)  # one graph whatever the cache's size
         self._step: Callable[..., torch.Tensor] = torch.compile(self._decode, fullgraph=True, options=_INDUCTOR_OPTIONS)
+        self.lora: LoraAdder | None = runner.lora if runner.lora is not None and runner.lora.in_graph else None
+
+    @property
+    def takes_lora(self) -> bool:
+        """Whether steps with LoRA rows run on the graph."""
+        return self.lora is not None
+
+    def _project(self, layer: int, group: str, projection: Projection, x: torch.Tensor, lora_slots: torch.Tensor | None) -> torch.Tensor:
+        out = projection(x)
+        if lora_slots is not None and self.lora is not None:
+            self.lora.add_decode(layer, group, x, out, lora_slots)
+        return out
 
     def _decode(
         self,
@@ -109,8 +127,10 @@ class DecodeGraph:
         write_slots: torch.Tensor,
         context: torch.Tensor,
         mask: torch.Tensor | None,
+        lora_slots: torch.Tensor | None,
     ) -> torch.Tensor:
-        # ids, positions, write_slots: [B]; context: [B, L] cache slots; mask: [B, 1, 1, L] or None
+        # ids, positions, write_slots: [B]; context: [B, L] cache slots; mask: [B, 1, 1, L] or None;
+        # lora_slots: [B] each row's LoRA slot (0: the base model), or None: no adapter in the step
         r = self.runner
         rows, heads, kv_heads, width = ids.shape[0], r.heads, r.kv_heads, 2 * r.kv_heads
         h = r.embed(ids).to(r.dtype)
@@ -118,31 +138,33 @@ class DecodeGraph:
         for i, w in enumerate(r.layers):
             offset = i * self._stride
             x = F.rms_norm(h, (r.hidden,), w.input_norm, r.eps)
-            qkv = w.qkv(x).view(rows, heads + width, r.head_dim).to(kv.dtype)
+            qkv = self._project(i, "qkv", w.qkv, x, lora_slots).view(rows, heads + width, r.head_dim).to(kv.dtype)
             rotate_(qkv[:, : heads + kv_heads], cos, sin)
             kv.index_copy_(0, write_slots + offset, qkv[:, heads:])
             attended = r.attend_cached(qkv[:, :heads], kv, context + offset, mask)
-            h = h + w.o(attended.to(h.dtype))
+            h = h + self._project(i, "o", w.o, attended.to(h.dtype), lora_slots)
             x = F.rms_norm(h, (r.hidden,), w.post_attention_norm, r.eps)
-            gate, up = w.gate_up(x).chunk(2, dim=-1)
-            h = h + w.down(r.act(gate) * up)
+            gate, up = self._project(i, "gate_up", w.gate_up, x, lora_slots).chunk(2, dim=-1)
+            h = h + self._project(i, "down", w.down, r.act(gate) * up, lora_slots)
         return r.lm_head(F.rms_norm(h, (r.hidden,), r.final_norm, r.eps)).float()
 
     def __call__(self, batch: StepBatch) -> torch.Tensor:
         """Next-token logits of a step that `decode_accepts`: [B, vocab], float32."""
         assert batch.decode_kv_slots is not None, "decode rows come with their context"
         context, mask = batch.decode_kv_slots, batch.decode_kv_mask
+        lora_slots = batch.lora.decode_slots if batch.lora is not None and batch.lora.groups else None
         rows = context.shape[0]
         if rows > 1 and mask is None:  # one graph per bucket: steps of equal lengths pass a full mask
             mask = torch.ones(rows, 1, 1, context.shape[1], dtype=torch.bool, device=context.device)
         torch._dynamo.maybe_mark_dynamic(context, 1)
         if rows > 1:  # compiled for a range of rows at once, not first for one count and then again
-            for rows_first in (batch.input_ids, batch.positions, batch.write_slots, context):
-                torch._dynamo.maybe_mark_dynamic(rows_first, 0)
+            for rows_first in (batch.input_ids, batch.positions, batch.write_slots, context, lora_slots):
+                if rows_first is not None:
+                    torch._dynamo.maybe_mark_dynamic(rows_first, 0)
         if mask is not None:
             torch._dynamo.maybe_mark_dynamic(mask, 0)
             torch._dynamo.maybe_mark_dynamic(mask, 3)
-        return self._step(self._kv, batch.input_ids, batch.positions, batch.write_slots, context, mask)
+        return self._step(self._kv, batch.input_ids, batch.positions, batch.write_slots, context, mask, lora_slots)
 
     def warm_up(self) -> Compiled:
         """Compiles the graph of every row bucket, writing only to the padding slot 0 of the cache."""
@@ -166,4 +188,8 @@ class DecodeGraph:
             )
             with torch.inference_mode():  # as the engine steps; its inputs, like the engine's, from outside it
                 self(batch)
-        return Compiled(time.monotonic() - started, buckets)
+                if self.lora is not None:  # the same with LoRA rows, all of slot 0 (the base model: nothing added)
+                    slots = torch.zeros(low, dtype=torch.long, device=device)
+                    batch.lora = LoraRouting(low, None, [], frozenset({"qkv"}), decode_slots=slots)
+                    self(batch)
+        return Compiled(time.monotonic() - started, buckets, self.lora is not None)

@@ -36,6 +36,7 @@ from server.engine.batch_builder import build_step_batch
 from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
 from server.engine.decode_graph import DecodeGraph, decode_accepts, unavailable_reason
 from server.engine.kernels.build import choose as choose_kernels
+from server.engine.kernels.lora_add import LoraKernel
 from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
 from server.engine.model_runner import ModelRunner, StepBatch
 from server.engine.pieces import Piece, RowUse
@@ -235,8 +236,9 @@ class Engine:
         log.info("model step kernels chosen", extra={"kernels": "tuneserve" if use_kernels else "aten", "reason": self.kernels})
         self.runner = ModelRunner(self.base, self.cache, self.config.max_model_len, use_kernels)
         if self.slots is not None:
+            kernel = LoraKernel() if use_kernels else None
             self.slots.tables = LoraTables(
-                BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device
+                BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device, kernel
             )
             self.runner.lora = self.slots.tables
         if self.config.compile_decode != "off":
@@ -362,7 +364,7 @@ class Engine:
         """The model step: next-token logits of the rows that want them, [N, vocab]."""
         with torch.inference_mode():
             batch = step.batch
-            if self.decode_graph is not None and decode_accepts(batch, batch.lora is not None and bool(batch.lora.groups)):
+            if self.decode_graph is not None and decode_accepts(batch, self.decode_graph.takes_lora):
                 return self.decode_graph(batch)
             return self.runner.forward(batch)
 

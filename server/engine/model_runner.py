@@ -57,7 +57,14 @@ Rope = tuple[torch.Tensor, torch.Tensor]  # cos, signed sin: [T, 1, head_dim] ea
 
 
 class LoraAdder(Protocol):
+    """Each row's LoRA delta of a fused projection (server.adapters.lora.LoraTables)."""
+
+    @property
+    def in_graph(self) -> bool: ...
+
     def add(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, routing: LoraRouting) -> None: ...
+
+    def add_decode(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, decode_slots: torch.Tensor) -> None: ...
 
 
 def signed_sin(sin: torch.Tensor) -> torch.Tensor:

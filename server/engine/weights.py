@@ -37,9 +37,10 @@ from server.engine.kernels import qlinear
 # streamed, on this project's reference CPU: 2 cores, avx512_bf16). aten: the int4 kernel is 4-5x
 # faster than bf16 at 1 row, 1.2-2x at 8 to 16, slower from 24; the int8 one 2x at 1 row, 1.6x at
 # 4, slower from 8. VNNI: 4-bit 4-5x bf16 at 1 row (aten's int4 speed: both wait on memory there),
-# 2-2.6x at 8, 1.0-1.6x at 16, even or slower at 24; 8-bit (the head) 2.7x at 1 row, 1.4x at 8 and
-# 12, even at 16.
-MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 16, "int8": 12}}
+# 2-2.6x at 8, 1.4x at 16 to 24; 8-bit (the head) 2.7x at 1 row, 1.2-1.8x at 16 to 24. Whole
+# decode steps (both copies switched together, interleaved in one process): 1.45x at 20 and 24
+# rows, 1.13x at 32, 1.11x at 40, even at 48, 0.89x at 64.
+MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 40, "int8": 40}}
 INT4_GROUP = 32
 Kernel = Literal["aten", "vnni"]
 

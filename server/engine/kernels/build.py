@@ -22,8 +22,13 @@ log = logging.getLogger(__name__)
 LIBRARY = torch.library.Library("tuneserve", "DEF")
 LIBRARY.define("qlinear(Tensor x, Tensor packed, int bits, int out_features) -> Tensor")
 LIBRARY.define("decode_attention(Tensor q, Tensor kv, Tensor slots, Tensor? mask, int kv_heads, float scale) -> Tensor")
+LIBRARY.define(
+    "lora_add(Tensor(a!) out, Tensor x, Tensor a, Tensor? a_scale, Tensor b, Tensor? b_scale,"
+    " Tensor row_slots, Tensor ranks, Tensor members, int[] bounds) -> ()"
+)
 
-SOURCES = [Path(__file__).with_name(name) for name in ("qlinear.cpp", "decode_attention.cpp")]
+SOURCES = [Path(__file__).with_name(name) for name in ("qlinear.cpp", "decode_attention.cpp", "lora_add.cpp")]
+HEADERS = [Path(__file__).with_name("simd.h")]
 CPU_FLAGS = ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "f16c", "fma")
 CFLAGS = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mf16c", "-mfma", "-fopenmp"]
 
@@ -34,7 +39,7 @@ def choose(setting: str, device: torch.device) -> tuple[bool, str]:
         return False, "aten's kernels (cpu_kernels is off)"
     reason = f"they are CPU kernels and the model runs on {device.type}" if device.type != "cpu" else unavailable_reason()
     if reason is None:
-        return True, "tuneserve's C++ kernels (VNNI for the quantized weights, paged decode attention)"
+        return True, "tuneserve's C++ kernels (VNNI for the quantized weights, paged decode attention, LoRA rows)"
     if setting == "on":
         raise FailedPrecondition(f"cpu_kernels is 'on' but {reason}")
     return False, f"aten's kernels: {reason}"
@@ -65,7 +70,7 @@ def _build() -> None:
     started = time.monotonic()
     # One directory per version of the sources, flags and torch: a rebuild never overwrites a
     # library that a running server (of an older install) has loaded
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in SOURCES))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in [*SOURCES, *HEADERS]))
     digest.update(" ".join([*CFLAGS, torch.__version__]).encode())
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or Path.home() / ".cache" / "torch_extensions")
     directory = root / f"tuneserve_kernels-{digest.hexdigest()[:16]}"

@@ -111,6 +111,49 @@ def test_rewriting_a_slot_leaves_nothing_of_the_previous_adapter():
     assert torch.equal(got["down_proj"], torch.zeros(1, 6, dtype=torch.float64))
 
 
+# the same layer in sizes tuneserve's C++ LoRA kernel takes (multiples of 64)
+SHAPES64 = {module: (i * 64, o * 64) for module, (i, o) in SHAPES.items()}
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.bfloat16, 3e-2)])
+def test_the_kernel_adds_the_same_deltas_as_the_torch_path(dtype, tolerance):
+    """Decode rows through server.engine.kernels.lora_add (8-bit copies of the tables in bf16), prefill
+    rows through torch in both; the torch path is the reference."""
+    from server.engine.kernels.build import unavailable_reason
+    from server.engine.kernels.lora_add import LoraKernel
+
+    if (reason := unavailable_reason()) is not None:
+        pytest.skip(f"the C++ kernels are not available here: {reason}")
+    spec = dataclasses.replace(SPEC, shapes=SHAPES64, dtype=dtype)
+    both = [LoraTables(spec, 4, 8, torch.device("cpu")), LoraTables(spec, 4, 8, torch.device("cpu"), LoraKernel())]
+    assert both[1].kernel is not None
+    adapters = {1: (5, ["q_proj", "v_proj"]), 2: (8, list(SHAPES)), 4: (3, ["down_proj", "o_proj"])}
+    for slot, (rank, modules) in adapters.items():
+        g = torch.Generator().manual_seed(slot)
+        weights = {
+            (layer, m): (torch.randn(rank, SHAPES64[m][0], generator=g) / 8, torch.randn(SHAPES64[m][1], rank, generator=g) / 8)
+            for layer in range(SPEC.num_layers)
+            for m in modules
+        }
+        manifest = AdapterManifest(name="a", base_fingerprint="f", rank=rank, alpha=2.0 * rank, target_modules=modules, files={"w": "a"})
+        for tables in both:
+            tables.write(slot, LoadedAdapter("a", 1, manifest, rank, 2.0, weights, modules=frozenset(modules)))
+    decode_slots, prefill = [2, 0, 1, 4, 2, 2, 1], [(7, 5, 1), (12, 3, 0)]
+    got = []
+    for tables in both:
+        routing = tables.route(decode_slots, prefill)
+        fused = {}
+        for group, members in GROUPS.items():
+            x = torch.randn(15, SHAPES64[members[0]][0], generator=torch.Generator().manual_seed(7)).to(dtype)
+            fused[group] = torch.zeros(15, sum(SHAPES64[m][1] for m in members), dtype=dtype)
+            tables.add(1, group, x, fused[group], routing)
+        got.append(fused)
+    for group in GROUPS:
+        want, have = got[0][group].float(), got[1][group].float()
+        assert (have - want).abs().max() <= tolerance * want.abs().max(), group
+        assert torch.equal(have[1], torch.zeros_like(have[1])), "the base row gets no delta"
+
+
 # -- real adapters in the engine ------------------------------------------------------------------
 
 

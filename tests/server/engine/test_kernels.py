@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from common.errors import FailedPrecondition
-from server.engine.kernels import build, decode_attention, qlinear
+from server.engine.kernels import build, decode_attention, lora_add, qlinear
 from server.engine.weights import MAX_ROWS, Linear
 
 
@@ -137,6 +137,99 @@ def test_decode_attention_is_traced_by_torch_compile():
         return decode_attention.decode_attention(q * 2, kv, slots, mask, 1, 0.125)
 
     assert torch.equal(torch.compile(attend, backend="aot_eager", fullgraph=True)(q), attend(q))
+
+
+# -- LoRA rows -------------------------------------------------------------------------------------
+
+# a fused group of three members with outputs of 144, 32 and 48 (chunks of 64, 64, 16, 32, 48),
+# five slots (slot 0 the base model) with ranks 8, 3, 5 and 1 and different targeted members
+BOUNDS = [0, 144, 176, 224]
+RANKS, MEMBERS = [0, 8, 3, 5, 1], [0, 0b111, 0b001, 0b101, 0b010]
+ROW_SLOTS = [1, 0, 3, 1, 2, 4, 1, 1, 1, 1, 3]  # slot 1 has six rows, more than one tile of four
+
+
+def lora_tables(dtype, rmax=8, inputs=128):
+    """A group's tables for one layer, zero past each slot's rank as LoraTables writes them."""
+    a = random(5, 3 * rmax, inputs, seed=11, scale=0.1)
+    b = random(5, rmax, BOUNDS[-1], seed=12, scale=0.1)
+    for slot, rank in enumerate(RANKS):
+        for member in range(3):
+            a[slot, member * rmax + rank : (member + 1) * rmax] = 0
+        b[slot, rank:] = 0
+    return a.to(dtype), b.to(dtype)
+
+
+def add_lora(x, out, a, b, int8, row_slots=ROW_SLOTS):
+    kernel = lora_add.LoraKernel()
+    tables = (*kernel.quantize(a, b, BOUNDS),) if int8 else (a, None, b, None)
+    qa, sa, qb, sb = tables
+    kernel(out, x, qa, sa, qb, sb, torch.tensor(row_slots), torch.tensor(RANKS), torch.tensor(MEMBERS), BOUNDS)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "int8", "tolerance"),
+    [(torch.float32, False, 1e-6), (torch.bfloat16, False, 1e-2), (torch.bfloat16, True, 3e-2), (torch.float32, True, 3e-2)],
+)
+def test_lora_rows_get_their_own_slots_delta_and_the_other_rows_nothing(dtype, int8, tolerance):
+    a, b = lora_tables(dtype)
+    x = random(13, 128, seed=13).to(dtype)  # rows 11 and 12 are not decode rows: no slot, no delta
+    out = random(13, BOUNDS[-1], seed=14).to(dtype)
+    before = out.clone()
+    add_lora(x, out, a, b, int8)
+    expected = lora_add.reference(x, a, b, ROW_SLOTS, RANKS, MEMBERS, BOUNDS)
+    delta = out.double() - before.double()
+    # float32 sums in another order; bf16 rounds the output; int8 tables and inputs cost ~1% of the delta
+    assert (delta[:11] - expected).abs().max() <= tolerance * expected.abs().max()
+    assert torch.equal(out[[1, 11, 12]], before[[1, 11, 12]]), "the base row and the rows past row_slots are untouched"
+    assert torch.equal(delta[4, BOUNDS[1] :], torch.zeros(BOUNDS[-1] - BOUNDS[1], dtype=torch.float64)), "slot 2 targets member 0 only"
+
+
+def test_a_lora_rows_delta_does_not_depend_on_the_rows_beside_it():
+    # the engine's outputs must be the same alone and batched (tests/server/adapters/test_lora.py)
+    a, b = lora_tables(torch.bfloat16)
+    x = random(11, 128, seed=15).to(torch.bfloat16)
+    batched = torch.zeros(11, BOUNDS[-1], dtype=torch.bfloat16)
+    add_lora(x, batched, a, b, int8=True)
+    for row in (0, 2, 5):
+        alone = torch.zeros(1, BOUNDS[-1], dtype=torch.bfloat16)
+        add_lora(x[row : row + 1], alone, a, b, int8=True, row_slots=[ROW_SLOTS[row]])
+        assert torch.equal(alone[0], batched[row])
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_a_lora_row_that_is_not_finite_stays_not_finite_and_leaves_the_others_alone(int8):
+    a, b = lora_tables(torch.bfloat16)
+    x = random(11, 128, seed=16).to(torch.bfloat16)
+    x[3, 70] = float("nan")  # slot 1's row
+    out = torch.zeros(11, BOUNDS[-1], dtype=torch.bfloat16)
+    add_lora(x, out, a, b, int8)
+    assert torch.isnan(out[3]).all()
+    assert torch.isfinite(out[[0, 2, 4, 5, 6]]).all()
+
+
+def test_lora_inputs_the_kernel_cannot_take_are_refused_with_the_reason():
+    a, b = lora_tables(torch.float32)
+    x, out = random(2, 128), torch.zeros(2, BOUNDS[-1])
+    with pytest.raises(RuntimeError, match="slot 5 is outside the 5 slots"):
+        add_lora(x, out, a, b, False, row_slots=[1, 5])
+    with pytest.raises(RuntimeError, match="share one dtype"):
+        add_lora(x.to(torch.bfloat16), out, a, b, False, row_slots=[1])
+    kernel = lora_add.LoraKernel()
+    assert not kernel.fits(torch.float32, 100, BOUNDS) and not kernel.fits(torch.float64, 128, BOUNDS)
+    assert kernel.int8(torch.bfloat16, 128, 16) and not kernel.int8(torch.float32, 128, 16) and not kernel.int8(torch.bfloat16, 96, 16)
+
+
+def test_lora_add_is_traced_by_torch_compile():
+    a, b = lora_tables(torch.float32)
+    slots, ranks, members = torch.tensor(ROW_SLOTS), torch.tensor(RANKS), torch.tensor(MEMBERS)
+
+    def project(x):
+        out = x[:, :1].repeat(1, BOUNDS[-1])
+        torch.ops.tuneserve.lora_add(out, x, a, None, b, None, slots, ranks, members, BOUNDS)
+        return out * 2
+
+    x = random(11, 128, seed=17)
+    assert torch.equal(torch.compile(project, backend="aot_eager", fullgraph=True)(x), project(x))
 
 
 def test_the_kernels_are_chosen_where_they_build_and_aten_otherwise(monkeypatch):
