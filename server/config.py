@@ -140,7 +140,8 @@ class ServerSettings(ModelSettings, SecuritySettings):
     """Compile the decode-only step with torch.compile at start-up (server.engine.decode_graph), so a
     stream of few clients pays no per-operator overhead: 'auto' where it can (CPU with a C++ compiler,
     weights it can trace) and eagerly elsewhere, 'on' refuses to start where it cannot, 'off' decodes eagerly.
-    Compiling adds about a minute to the first start on 2 cores, less once inductor's cache holds the graphs."""
+    Compiling adds about 2.5 minutes to a first start on 2 cores (4.5 with adapter slots: the graphs with
+    LoRA rows), much less once inductor's cache holds the graphs."""
 
     cpu_kernels: Literal["auto", "on", "off"] = "auto"
     """tuneserve's C++ kernels for the CPU model step (server/engine/kernels): the 4/8-bit weights of
