@@ -18,6 +18,7 @@ projection's `max_rows`, server.engine.weights.MAX_ROWS), which bounds the graph
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -73,6 +74,10 @@ def decode_accepts(batch: StepBatch, lora_in_graph: bool) -> bool:
         not batch.prefills
         and batch.num_decode == rows
         and 0 < rows <= MAX_GRAPH_ROWS
+        # a context of one token would be a graph of its own (the compiler specialises sizes 0 and 1):
+        # compiled in the middle of serving, it would stall every stream for seconds
+        and batch.decode_kv_slots is not None
+        and int(batch.decode_kv_slots.shape[1]) >= 2
         and int(batch.logits_rows.shape[0]) == rows  # each row wants its own next token, in order
         and not batch.exact_logits
         and (lora is None or not lora.groups or (lora_in_graph and lora.decode_slots is not None))
@@ -186,10 +191,11 @@ class DecodeGraph:
                 decode_kv_slots=context,
                 decode_kv_mask=mask,
             )
+            # the same with LoRA rows, all of slot 0 (the base model: nothing added)
+            slots = torch.zeros(low, dtype=torch.long, device=device)
+            lora = LoraRouting(low, None, [], frozenset({"qkv"}), decode_slots=slots)
             with torch.inference_mode():  # as the engine steps; its inputs, like the engine's, from outside it
                 self(batch)
-                if self.lora is not None:  # the same with LoRA rows, all of slot 0 (the base model: nothing added)
-                    slots = torch.zeros(low, dtype=torch.long, device=device)
-                    batch.lora = LoraRouting(low, None, [], frozenset({"qkv"}), decode_slots=slots)
-                    self(batch)
+                if self.lora is not None:
+                    self(dataclasses.replace(batch, lora=lora))
         return Compiled(time.monotonic() - started, buckets, self.lora is not None)

@@ -55,6 +55,7 @@ def test_only_plain_decode_steps_take_the_graph():
     assert not decode_accepts(decode_batch(MAX_GRAPH_ROWS + 1), lora_in_graph=False)  # full weights: eager
     assert not decode_accepts(decode_batch(2, exact_logits=True), lora_in_graph=False)  # label scoring: full head
     assert not decode_accepts(decode_batch(2, logits_rows=torch.tensor([1])), lora_in_graph=False)
+    assert not decode_accepts(decode_batch(1, context=1), lora_in_graph=False)  # a graph of its own: eager
     mixed = decode_batch(1, input_ids=torch.zeros(4, dtype=torch.long), prefills=[PrefillSpan(1, 3, torch.arange(3))])
     assert not decode_accepts(mixed, lora_in_graph=False)
     # adapter deltas: on the graph where it adds them with the kernel, else eagerly
