@@ -127,18 +127,24 @@ void expand_rows(const W* b, int64_t rank, int64_t out_width, const float* h, in
 
 constexpr int64_t kQBlock = 64;  // inputs per quantization block of x: one vpdpbusd
 
+// The first min(count, 16) lanes of a register (none for count <= 0).
+inline __mmask16 lanes(int64_t count) {
+  return count >= 16 ? static_cast<__mmask16>(0xffff) : count <= 0 ? 0 : static_cast<__mmask16>((1u << count) - 1);
+}
+
 // A row of inputs as int8 per block of 64 with its scales; returns the sum over blocks of
 // scale * 128 * sum(q), what the + 128 of the weights adds to a dot product. A block that is not
 // finite gets a NaN scale, so the row's deltas turn NaN (int8 has no NaN).
-inline float quantize_blocks(const float* x, int64_t in, int8_t* q, float* scale) {
+template <typename T>
+inline float quantize_blocks(const T* x, int64_t in, int8_t* q, float* scale) {
   float correction = 0.0f;
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   for (int64_t b = 0; b < in / kQBlock; ++b) {
-    const float* xb = x + b * kQBlock;
+    const T* xb = x + b * kQBlock;
     __m512 v[4], amax = _mm512_setzero_ps();
     bool finite = true;
     for (int k = 0; k < 4; ++k) {
-      v[k] = _mm512_loadu_ps(xb + 16 * k);
+      v[k] = load16(xb + 16 * k);
       const __m512 a = _mm512_abs_ps(v[k]);
       finite = finite && _mm512_cmp_ps_mask(a, inf, _CMP_NLT_UQ) == 0;
       amax = _mm512_max_ps(amax, a);
@@ -293,12 +299,18 @@ void in_phases(const std::vector<std::pair<int64_t, std::function<void(int64_t)>
 }
 
 template <typename T, typename W>
-void run_float(T* out, int64_t out_stride, const float* xf, int64_t in, const W* a, const W* b, int64_t rmax, int64_t out_width, int64_t n,
-               const std::vector<int64_t>& order, const std::vector<Group>& groups, const Work& work, const int64_t* ranks) {
-  const int64_t width = n * rmax;
-  thread_local std::vector<float> h_buffer;  // the rows' A products
-  h_buffer.resize(order.size() * width);
-  float* h = h_buffer.data();
+void run_float(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t in, const W* a, const W* b, int64_t rmax,
+               int64_t out_width, int64_t n, const std::vector<int64_t>& order, const std::vector<Group>& groups, const Work& work,
+               const int64_t* ranks) {
+  const int64_t width = n * rmax, rows = order.size();
+  // the rows' inputs in float32 in slot order, and their A products: buffers of the calling thread
+  thread_local std::vector<float> xf_buffer, h_buffer;
+  xf_buffer.resize(rows * in);
+  h_buffer.resize(rows * width);
+  float *xf = xf_buffer.data(), *h = h_buffer.data();
+  auto widen_x = [&](int64_t i) {
+    for (int64_t c = 0; c < in; c += 16) _mm512_storeu_ps(xf + i * in + c, load16(xp + order[i] * x_stride + c));
+  };
   auto shrink = [&](int64_t k) {
     const Shrink& item = work.shrinks[k];
     const int64_t slot = groups[item.group].slot, rank = ranks[slot], rows = item.end - item.begin;
@@ -323,11 +335,11 @@ void run_float(T* out, int64_t out_stride, const float* xf, int64_t in, const W*
       default: expand_rows<4>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride); break;
     }
   };
-  in_phases({{static_cast<int64_t>(work.shrinks.size()), shrink}, {static_cast<int64_t>(work.expands.size()), expand}});
+  in_phases({{rows, widen_x}, {static_cast<int64_t>(work.shrinks.size()), shrink}, {static_cast<int64_t>(work.expands.size()), expand}});
 }
 
 template <typename T>
-void run_int8(T* out, int64_t out_stride, const float* xf, int64_t in, const uint8_t* a, const float* a_scale, const uint8_t* b,
+void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t in, const uint8_t* a, const float* a_scale, const uint8_t* b,
               const c10::BFloat16* b_scale, int64_t rmax, int64_t out_width, int64_t n, const std::vector<int64_t>& order,
               const std::vector<Group>& groups, const Work& work, const int64_t* ranks) {
   const int64_t width = n * rmax, rows = order.size(), blocks = in / kQBlock;
@@ -342,7 +354,7 @@ void run_int8(T* out, int64_t out_stride, const float* xf, int64_t in, const uin
   hc_buffer.resize(rows * n);
   int8_t* xq = xq_buffer.data();
   float *xs = xs_buffer.data(), *xc = xc_buffer.data(), *h = h_buffer.data();
-  auto quantize_x = [&](int64_t i) { xc[i] = quantize_blocks(xf + i * in, in, xq + i * in, xs + i * blocks); };
+  auto quantize_x = [&](int64_t i) { xc[i] = quantize_blocks(xp + order[i] * x_stride, in, xq + i * in, xs + i * blocks); };
   auto shrink = [&](int64_t k) {
     const Shrink& item = work.shrinks[k];
     const int64_t slot = groups[item.group].slot, rank = ranks[slot], count = item.end - item.begin;
@@ -364,23 +376,26 @@ void run_int8(T* out, int64_t out_stride, const float* xf, int64_t in, const uin
   for (const Group& g : groups) std::fill(row_rank.begin() + g.begin, row_rank.begin() + g.end, ranks[g.slot]);
   auto quantize_h = [&](int64_t i) {
     const int64_t rank = row_rank[i];
+    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
     for (int64_t m = 0; m < n; ++m) {
       const float* hm = h + i * width + m * rmax;
-      float top = 0.0f;
+      __m512 amax = _mm512_setzero_ps();
       bool finite = true;
-      for (int64_t j = 0; j < rank; ++j) {
-        finite = finite && std::isfinite(hm[j]);
-        top = std::max(top, std::fabs(hm[j]));
+      for (int64_t j = 0; j < rank; j += 16) {
+        const __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes(rank - j), hm + j));
+        finite = finite && _mm512_cmp_ps_mask(v, inf, _CMP_NLT_UQ) == 0;
+        amax = _mm512_max_ps(amax, v);
       }
-      const float inverse = finite && top > 0.0f ? 127.0f / top : 0.0f;
-      int32_t sum = 0;
-      for (int64_t j = 0; j < rmax; ++j) {
-        const int32_t q = j < rank ? static_cast<int32_t>(std::nearbyint(hm[j] * inverse)) : 0;
-        hq[i * width + m * rmax + j] = static_cast<int8_t>(q);
-        sum += q;
+      const float top = finite ? _mm512_reduce_max_ps(amax) : 0.0f;
+      const __m512 inverse = _mm512_set1_ps(top > 0.0f ? 127.0f / top : 0.0f);
+      __m512i sum = _mm512_setzero_si512();
+      for (int64_t j = 0; j < rmax; j += 16) {  // zero past the rank
+        const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(rank - j), hm + j), inverse));
+        _mm512_mask_cvtsepi32_storeu_epi8(hq + i * width + m * rmax + j, lanes(rmax - j), q);
+        sum = _mm512_add_epi32(sum, q);
       }
       hs[i * n + m] = finite ? top / 127.0f : std::numeric_limits<float>::quiet_NaN();
-      hc[i * n + m] = 128.0f * static_cast<float>(sum);
+      hc[i * n + m] = 128.0f * static_cast<float>(_mm512_reduce_add_epi32(sum));
     }
   };
   auto expand = [&](int64_t k) {
@@ -456,22 +471,16 @@ void lora_add(at::Tensor out, const at::Tensor& x, const at::Tensor& a, const st
   const Work work = plan(groups, rk, members.data_ptr<int64_t>(), bounds);
   auto go = [&](auto* type) {
     using scalar_t = std::remove_pointer_t<decltype(type)>;
-    // the rows' inputs in float32, in slot order: a buffer of the calling thread, no allocation per call
-    thread_local std::vector<float> xf_buffer;
-    xf_buffer.resize(order.size() * in);
-    float* xf = xf_buffer.data();
     const scalar_t* xp = x.data_ptr<scalar_t>();
-    for (int64_t i = 0; i < static_cast<int64_t>(order.size()); ++i) {
-      for (int64_t c = 0; c < in; c += 16) _mm512_storeu_ps(xf + i * in + c, load16(xp + order[i] * x.stride(0) + c));
-    }
     scalar_t* op = out.data_ptr<scalar_t>();
     if (int8) {
-      run_int8(op, out.stride(0), xf, in, a.data_ptr<uint8_t>(), a_scale->data_ptr<float>(), b.data_ptr<uint8_t>(), b_scale->data_ptr<c10::BFloat16>(),
+      run_int8(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<uint8_t>(), a_scale->data_ptr<float>(), b.data_ptr<uint8_t>(), b_scale->data_ptr<c10::BFloat16>(),
                rmax, out_width, n, order, groups, work, rk);
     } else if (weights == at::kBFloat16) {
-      run_float(op, out.stride(0), xf, in, a.data_ptr<c10::BFloat16>(), b.data_ptr<c10::BFloat16>(), rmax, out_width, n, order, groups, work, rk);
+      run_float(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<c10::BFloat16>(), b.data_ptr<c10::BFloat16>(), rmax, out_width, n, order, groups,
+                work, rk);
     } else {
-      run_float(op, out.stride(0), xf, in, a.data_ptr<float>(), b.data_ptr<float>(), rmax, out_width, n, order, groups, work, rk);
+      run_float(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<float>(), b.data_ptr<float>(), rmax, out_width, n, order, groups, work, rk);
     }
   };
   if (x.scalar_type() == at::kBFloat16) {
