@@ -144,8 +144,13 @@ class ModelRunner:
         return F.rms_norm(x, (self.hidden,), weight, self.eps)
 
     def _project(self, layer: int, group: str, projection: Projection, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
-        """A fused projection of `x`, plus each row's LoRA delta for that group."""
-        out = projection(x)
+        """A fused projection of `x`, plus each row's LoRA delta for that group.
+
+        A step that reads a prompt takes the full weights: prefilled on the quantized copies (int8
+        inputs, 4-bit weights) a 37-token prompt answered "L'Étoile, la Marseillaise..." where the
+        full weights answer "Paris" (likely the first tokens' outsized activations, which decode
+        rows never hold); decode rows take the quantized copies up to their `max_rows`."""
+        out = projection(x, exact=bool(batch.prefills))
         if self.lora is not None and batch.lora is not None:
             self.lora.add(layer, group, x, out, batch.lora)
         return out
