@@ -10,12 +10,16 @@ zeros (the base model). Lower ranks are zero-padded and a module an adapter does
 zero, so adapters of different ranks and targets share a batch; adapters from PEFT load
 unchanged, module by module, into their group's blocks.
 
-Decode rows, where each row may have its own adapter, go one of two ways. With a `DecodeKernel`
-(tuneserve's C++ kernel on the CPU, server.engine.kernels.lora_add), each row's delta is read
-straight from its slot in the tables, once per adapter whatever its number of rows. Without one,
-`route` groups the rows by adapter and gathers the step's adapters once for all layers into
+Rows go one of two ways. With a `RowKernel` (tuneserve's C++ kernel on the CPU,
+server.engine.kernels.lora_add), each row's delta is read straight from its slot in the tables,
+once per adapter and call whatever its number of rows: decode rows read 8-bit copies of the tables
+where the kernel offers them (the model runs in bf16 on quantized base weights there), prompt rows
+read the tables themselves (prompt steps run on the full base weights too). A prompt's rows on the
+kernel cost a fifth of per-sequence matmuls: small bf16 matmuls cost ~80 us each here, and 32
+prompts with their own adapters made ~8000 of them a step. Without a kernel, `route` groups the
+decode rows by adapter and gathers the step's adapters once for all layers into
 `[layers, U, n * r, in]` and a block-diagonal `[layers, U, out, n * r]`, and per layer and group
-the rows go through `[U, m, in] @ [U, in, n * r] @ [U, n * r, out]`. Each prefill chunk (one
+the rows go through `[U, m, in] @ [U, in, n * r] @ [U, n * r, out]`; each prefill chunk (one
 sequence, one adapter) is a plain matmul pair per member. Deltas are added into the fused output
 in place; base rows cost nothing.
 """
@@ -68,10 +72,11 @@ class LoraRouting:
     segments: list[tuple[int, int, int]]  # (start, stop, slot) of prefill rows using an adapter
     groups: frozenset[str] = field(default_factory=frozenset)  # groups any adapter of the step targets
     decode_slots: torch.Tensor | None = None  # [num_decode] int64 slot of each decode row, for the kernel
+    prefill_slots: torch.Tensor | None = None  # [rows after the decode rows] int64 slot of each, for the kernel
 
 
-class DecodeKernel(Protocol):
-    """Adds the decode rows' deltas of one group and layer straight from the tables (see lora_add.cpp)."""
+class RowKernel(Protocol):
+    """Adds rows' deltas of one group and layer straight from the tables (see lora_add.cpp)."""
 
     def fits(self, dtype: torch.dtype, in_features: int, bounds: Sequence[int]) -> bool: ...
 
@@ -97,7 +102,7 @@ class DecodeKernel(Protocol):
 
 
 class LoraTables:
-    def __init__(self, spec: BaseSpec, max_loras: int, max_rank: int, device: torch.device, kernel: DecodeKernel | None = None) -> None:
+    def __init__(self, spec: BaseSpec, max_loras: int, max_rank: int, device: torch.device, kernel: RowKernel | None = None) -> None:
         self.max_rank = max_rank
         slots, layers = max_loras + 1, spec.num_layers
         self.places: dict[str, Place] = {}
@@ -144,6 +149,7 @@ class LoraTables:
             group: [(qa[i], None if sa is None else sa[i], qb[i], None if sb is None else sb[i]) for i in range(layers)]
             for group, (qa, sa, qb, sb) in self.decode_tables.items()
         }
+        self._exact_tables = {group: [(self.A[group][i], self.B[group][i]) for i in range(layers)] for group in self.decode_tables}
         self._writes = 0  # bumped by every write, so gathered weights know when they are stale
         self._gathered: tuple[tuple[object, ...], dict[str, tuple[torch.Tensor, torch.Tensor]]] | None = None
         self._columns: dict[tuple[str, int], torch.Tensor] = {}
@@ -194,11 +200,24 @@ class LoraTables:
         groups = frozenset().union(*(self.groups[s] for s in used))
         decode_used = sorted({s for s in decode_slots if s})
         segments = [(start, start + length, slot) for start, length, slot in prefill if slot]
-        if decode_used and self.kernel is not None:
-            slots = torch.tensor(decode_slots, dtype=torch.long, device=self.device)
-            return LoraRouting(len(decode_slots), None, segments, groups, decode_slots=slots)
+        if self.kernel is not None:
+            return LoraRouting(
+                len(decode_slots),
+                None,
+                [],
+                groups,
+                decode_slots=torch.tensor(decode_slots, dtype=torch.long, device=self.device) if decode_used else None,
+                prefill_slots=self._prefill_slots(len(decode_slots), segments) if segments else None,
+            )
         decode = self._group(decode_slots, decode_used, groups) if decode_used else None
         return LoraRouting(len(decode_slots), decode, segments, groups)
+
+    def _prefill_slots(self, num_decode: int, segments: list[tuple[int, int, int]]) -> torch.Tensor:
+        """The slot of every row from the first prefill row to the last adapter one (0: base model)."""
+        slots = torch.zeros(max(stop for _, stop, _ in segments) - num_decode, dtype=torch.long)
+        for start, stop, slot in segments:
+            slots[start - num_decode : stop - num_decode] = slot
+        return slots.to(self.device)
 
     def _group(self, decode_slots: list[int], used: list[int], groups: frozenset[str]) -> DecodeGroups:
         rank = max(self.ranks[s] for s in used)
@@ -254,6 +273,13 @@ class LoraTables:
             return
         if routing.decode_slots is not None:
             self.add_decode(layer, group, x, out, routing.decode_slots)
+        if routing.prefill_slots is not None and self.kernel is not None:
+            # prompt rows read the exact tables, as the base's prompt steps read its full weights
+            a, b = self._exact_tables[group][layer]
+            start = routing.num_decode
+            self.kernel(
+                out[start:], x[start:], a, None, b, None, routing.prefill_slots, self.rank_table, self.members[group], self.bounds[group]
+            )
         decode = routing.decode
         if decode is not None and group in decode.weights:
             rows = x[: routing.num_decode]

@@ -1,4 +1,5 @@
-// Per-row LoRA deltas of the decode rows, read straight from the slot tables and added in place.
+// Per-row LoRA deltas (decode rows, and prompt rows on the exact tables), read straight from the
+// slot tables and added in place.
 //
 // For each row t with slot s = row_slots[t] > 0 and each member m of the fused group that the
 // slot's adapter targets (bit m of members[s]), with r = ranks[s]:

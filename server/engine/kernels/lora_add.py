@@ -1,6 +1,6 @@
-"""Decode rows' LoRA deltas read straight from the slot tables (lora_add.cpp).
+"""Rows' LoRA deltas read straight from the slot tables (lora_add.cpp).
 
-With many adapters in a step, each decode row has its own small A and B. The torch path gathers
+With many adapters in a step, each row has its own small A and B. The torch path gathers
 the step's adapters into padded batches and runs two batched matrix products per fused group and
 layer; on this project's reference CPU a bf16 `bmm` of 32 such tiny matrices costs ~550 us, where
 the weights it reads stream in a tenth of that. This kernel reads each slot's A and B where they
@@ -32,7 +32,7 @@ def _fake(out: torch.Tensor, *inputs: object) -> None:
 
 
 class LoraKernel:
-    """The kernel as server.adapters.lora calls it (its `DecodeKernel` protocol)."""
+    """The kernel as server.adapters.lora calls it (its `RowKernel` protocol)."""
 
     def __init__(self) -> None:
         reason = unavailable_reason()  # builds and loads the library, once per process
