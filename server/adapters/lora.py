@@ -267,6 +267,11 @@ class LoraTables:
         a, a_scale, b, b_scale = self._layer_tables[group][layer]
         self.kernel(out, x, a, a_scale, b, b_scale, decode_slots, self.rank_table, self.members[group], self.bounds[group])
 
+    def decode_reads(self, layer: int, group: str) -> list[torch.Tensor]:
+        """The tables `add_decode` reads for one layer and group ([slots, ...] each), for a caller
+        that can fetch the step's slots of them into cache ahead of the call."""
+        return [t for t in self._layer_tables[group][layer] if t is not None] if self.kernel is not None else []
+
     def add(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, routing: LoraRouting) -> None:
         """Adds each row's LoRA delta of `group` to the fused output `out` ([T, out]), in place."""
         if group not in routing.groups:

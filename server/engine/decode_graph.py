@@ -119,9 +119,10 @@ class DecodeGraph:
         return self.lora is not None
 
     def _project(self, layer: int, group: str, projection: Projection, x: torch.Tensor, lora_slots: torch.Tensor | None) -> torch.Tensor:
-        out = projection(x)
-        if lora_slots is not None and self.lora is not None:
-            self.lora.add_decode(layer, group, x, out, lora_slots)
+        if lora_slots is None or self.lora is None:
+            return projection(x)
+        out = projection(x, prefetch=self.lora.decode_reads(layer, group), prefetch_slots=lora_slots)
+        self.lora.add_decode(layer, group, x, out, lora_slots)
         return out
 
     def _decode(

@@ -66,6 +66,8 @@ class LoraAdder(Protocol):
 
     def add_decode(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, decode_slots: torch.Tensor) -> None: ...
 
+    def decode_reads(self, layer: int, group: str) -> list[torch.Tensor]: ...
+
 
 def signed_sin(sin: torch.Tensor) -> torch.Tensor:
     """sin with its first half negated, so that rotating is x * cos + roll(x, half) * signed_sin."""
@@ -150,9 +152,13 @@ class ModelRunner:
         inputs, 4-bit weights) a 37-token prompt answered "L'Étoile, la Marseillaise..." where the
         full weights answer "Paris" (likely the first tokens' outsized activations, which decode
         rows never hold); decode rows take the quantized copies up to their `max_rows`."""
-        out = projection(x, exact=bool(batch.prefills))
-        if self.lora is not None and batch.lora is not None:
-            self.lora.add(layer, group, x, out, batch.lora)
+        lora = batch.lora if self.lora is not None else None
+        if lora is not None and lora.decode_slots is not None and self.lora is not None and not batch.prefills:
+            out = projection(x, prefetch=self.lora.decode_reads(layer, group), prefetch_slots=lora.decode_slots)
+        else:
+            out = projection(x, exact=bool(batch.prefills))
+        if self.lora is not None and lora is not None:
+            self.lora.add(layer, group, x, out, lora)
         return out
 
     def attend_cached(self, q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

@@ -96,11 +96,14 @@ class Linear:
             return
         self.max_rows = MAX_ROWS["vnni" if self._packed is not None else "aten"][quantized]
 
-    def __call__(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
-        # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows
+    def __call__(
+        self, x: torch.Tensor, exact: bool = False, prefetch: Sequence[torch.Tensor] = (), prefetch_slots: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows; the VNNI
+        # kernel fetches the `prefetch` tables' rows of `prefetch_slots` into cache as it computes
         if not exact and x.shape[0] <= self.max_rows:
             if self._packed is not None:
-                return qlinear.qlinear(x, self._packed[1], self._packed[0], self.out_features)
+                return qlinear.qlinear(x, self._packed[1], self._packed[0], self.out_features, prefetch, prefetch_slots)
             if self._int4 is not None:
                 return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
             if self._int8 is not None:
@@ -114,7 +117,9 @@ class ModuleGroup:
     def __init__(self, modules: Sequence[torch.nn.Module]) -> None:
         self.modules = list(modules)
 
-    def __call__(self, x: torch.Tensor, exact: bool = False) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, exact: bool = False, prefetch: Sequence[torch.Tensor] = (), prefetch_slots: torch.Tensor | None = None
+    ) -> torch.Tensor:
         outs = [module(x) for module in self.modules]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
 

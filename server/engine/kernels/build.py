@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # The ops' schemas are defined here, whether or not the sources build (each kernel's module registers
 # the fake implementation torch.compile traces); the C++ adds the CPU implementations when loaded.
 LIBRARY = torch.library.Library("tuneserve", "DEF")
-LIBRARY.define("qlinear(Tensor x, Tensor packed, int bits, int out_features) -> Tensor")
+LIBRARY.define("qlinear(Tensor x, Tensor packed, int bits, int out_features, Tensor[] prefetch, Tensor? prefetch_slots) -> Tensor")
 LIBRARY.define("decode_attention(Tensor q, Tensor kv, Tensor slots, Tensor? mask, int kv_heads, float scale) -> Tensor")
 LIBRARY.define(
     "lora_add(Tensor(a!) out, Tensor x, Tensor a, Tensor? a_scale, Tensor b, Tensor? b_scale,"

@@ -57,14 +57,67 @@ void quantize_row(const T* x, int64_t blocks, int8_t* q, float* d, float* s) {
   }
 }
 
+// Slot rows of tables that the caller reads next (the LoRA deltas of the same rows), fetched into
+// cache while the tiles compute: with many rows the tiles are bound by arithmetic and leave memory
+// idle, and the tables of many adapters are what the next call would otherwise wait on.
+class Prefetch {
+ public:
+  Prefetch(at::TensorList tables, const std::optional<at::Tensor>& slots) {
+    if (!slots.has_value() || tables.empty()) return;
+    const int64_t* s = slots->data_ptr<int64_t>();
+    std::vector<int64_t> distinct(s, s + slots->numel());
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    // slot by slot, as the caller's threads split their work: a line lands in the cache of the thread that reads it
+    for (int64_t slot : distinct) {
+      for (const at::Tensor& t : tables) {
+        if (slot <= 0 || slot >= t.size(0)) continue;
+        const int64_t row = t.numel() / t.size(0) * t.element_size();
+        spans_.push_back({static_cast<const char*>(t.data_ptr()) + slot * row, lines_});
+        lines_ += (row + 63) / 64;
+      }
+    }
+    spans_.push_back({nullptr, lines_});
+  }
+  int64_t lines() const { return lines_; }
+  // The address of line i of the spans counted one after the other, from span `*span` on.
+  const char* line(int64_t i, size_t* span) const {
+    while (spans_[*span + 1].second <= i) ++*span;
+    return spans_[*span].first + (i - spans_[*span].second) * 64;
+  }
+
+ private:
+  std::vector<std::pair<const char*, int64_t>> spans_;  // (start, lines before it), then an end mark
+  int64_t lines_ = 0;
+};
+
+// One thread's share of the lines, a few at a time between the blocks of its tiles.
+class Ahead {
+ public:
+  Ahead(const Prefetch& prefetch, int64_t begin, int64_t end, int64_t steps)
+      : prefetch_(prefetch), next_(begin), end_(end), per_step_((end - begin + steps - 1) / std::max<int64_t>(steps, 1)) {}
+  inline void step() {
+    for (int64_t stop = std::min(end_, next_ + per_step_); next_ < stop; ++next_) _mm_prefetch(prefetch_.line(next_, &span_), _MM_HINT_T1);
+  }
+  void rest() {
+    while (next_ < end_) step();
+  }
+
+ private:
+  const Prefetch& prefetch_;
+  int64_t next_, end_, per_step_;
+  size_t span_ = 0;
+};
+
 // Rows [m0, m0 + MR) of the inputs against one tile of 16 output rows.
 template <int MR, int BITS, typename T>
 inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t k, T* out,
-                 int64_t ldo) {
+                 int64_t ldo, Ahead& ahead) {
   __m512 acc[MR];
   for (int m = 0; m < MR; ++m) acc[m] = _mm512_setzero_ps();
   const __m512i nibble = _mm512_set1_epi8(0x0f);
   for (int64_t b = 0; b < blocks; ++b) {
+    ahead.step();
     const uint8_t* wb = w + b * block_bytes(BITS);
     __m512i ops[8];
     if constexpr (BITS == 4) {
@@ -92,23 +145,23 @@ inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float
 
 template <int BITS, typename T>
 void tile_rows(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t rows, int64_t k,
-               T* out, int64_t ldo) {
+               T* out, int64_t ldo, Ahead& ahead) {
   for (int64_t m0 = 0; m0 < rows; m0 += 4) {
     const int8_t* q = xq + m0 * k;
     const float* d = xd + m0 * blocks;
     const float* s = xs + m0 * blocks;
     T* o = out + m0 * ldo;
     switch (std::min<int64_t>(4, rows - m0)) {
-      case 1: tile<1, BITS>(w, blocks, q, d, s, k, o, ldo); break;
-      case 2: tile<2, BITS>(w, blocks, q, d, s, k, o, ldo); break;
-      case 3: tile<3, BITS>(w, blocks, q, d, s, k, o, ldo); break;
-      default: tile<4, BITS>(w, blocks, q, d, s, k, o, ldo); break;
+      case 1: tile<1, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
+      case 2: tile<2, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
+      case 3: tile<3, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
+      default: tile<4, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
     }
   }
 }
 
 template <typename T>
-void run(const at::Tensor& x, const at::Tensor& packed, int64_t bits, at::Tensor& out) {
+void run(const at::Tensor& x, const at::Tensor& packed, int64_t bits, at::Tensor& out, const Prefetch& prefetch) {
   const int64_t rows = x.size(0), k = x.size(1), n = out.size(1), blocks = k / kBlock, tiles = n / kTile;
   // the quantized inputs live in buffers of the calling thread: no allocation per call
   thread_local std::vector<int8_t> xq;
@@ -126,30 +179,38 @@ void run(const at::Tensor& x, const at::Tensor& packed, int64_t bits, at::Tensor
   const int8_t* q = xq.data();
   const float* d = xd.data();
   const float* s = xs.data();
+  const int64_t lines = prefetch.lines(), per_tile = ((rows + 3) / 4) * blocks;  // blocks a tile steps through
   at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
+    Ahead ahead(prefetch, lines * begin / tiles, lines * end / tiles, (end - begin) * per_tile);
     for (int64_t t = begin; t < end; ++t) {
       if (bits == 4) {
-        tile_rows<4>(w + t * tile_bytes, blocks, q, d, s, rows, k, o + t * kTile, n);
+        tile_rows<4>(w + t * tile_bytes, blocks, q, d, s, rows, k, o + t * kTile, n, ahead);
       } else {
-        tile_rows<8>(w + t * tile_bytes, blocks, q, d, s, rows, k, o + t * kTile, n);
+        tile_rows<8>(w + t * tile_bytes, blocks, q, d, s, rows, k, o + t * kTile, n, ahead);
       }
     }
+    ahead.rest();
   });
 }
 
-at::Tensor qlinear(const at::Tensor& x, const at::Tensor& packed, int64_t bits, int64_t out_features) {
+at::Tensor qlinear(const at::Tensor& x, const at::Tensor& packed, int64_t bits, int64_t out_features, at::TensorList prefetch,
+                   const std::optional<at::Tensor>& prefetch_slots) {
   TORCH_CHECK(x.dim() == 2 && x.is_contiguous(), "qlinear: x must be a contiguous [rows, in] matrix");
   TORCH_CHECK(x.size(1) % kBlock == 0 && out_features % kTile == 0, "qlinear: in must divide by 32 and out by 16");
   TORCH_CHECK(bits == 4 || bits == 8, "qlinear: bits must be 4 or 8");
   TORCH_CHECK(packed.scalar_type() == at::kByte && packed.is_contiguous(), "qlinear: packed weights must be contiguous uint8");
   const int64_t expected = (out_features / kTile) * (x.size(1) / kBlock) * block_bytes(bits);
   TORCH_CHECK(packed.numel() == expected, "qlinear: packed weights do not match the shapes");
+  for (const at::Tensor& t : prefetch) TORCH_CHECK(t.dim() >= 1 && t.is_contiguous(), "qlinear: tables to prefetch must be contiguous");
+  TORCH_CHECK(!prefetch_slots.has_value() || (prefetch_slots->scalar_type() == at::kLong && prefetch_slots->is_contiguous()),
+              "qlinear: prefetch_slots must be contiguous int64");
+  const Prefetch ahead(prefetch, prefetch_slots);
   auto out = at::empty({x.size(0), out_features}, x.options());
   if (x.scalar_type() == at::kBFloat16) {
-    run<c10::BFloat16>(x, packed, bits, out);
+    run<c10::BFloat16>(x, packed, bits, out, ahead);
   } else {
     TORCH_CHECK(x.scalar_type() == at::kFloat, "qlinear: x must be float32 or bfloat16");
-    run<float>(x, packed, bits, out);
+    run<float>(x, packed, bits, out, ahead);
   }
   return out;
 }

@@ -65,6 +65,19 @@ def test_a_row_that_is_not_finite_stays_not_finite_and_leaves_the_others_alone(b
     assert torch.isfinite(y[[0, 2]]).all()
 
 
+@pytest.mark.parametrize("rows", [1, 17, 40])
+def test_prefetching_the_next_calls_tables_leaves_the_product_as_it_is(rows):
+    # the LoRA tables of the same rows, fetched while the tiles compute: whatever the slots (the base
+    # model's 0, repeats, none at all), the output is the one without
+    w, x = random(64, 96, scale=0.05), random(rows, 96, seed=1).to(torch.bfloat16)
+    packed = qlinear.pack(w, 4)
+    tables = [torch.randint(0, 255, (5, 48, 96), dtype=torch.uint8), torch.randn(5, 16, 130), torch.randn(5, 7).bfloat16()]
+    plain = qlinear.qlinear(x, packed, 4, 64)
+    for slots in ([0, 3, 3, 1, 4], [0, 0], []):
+        ahead = qlinear.qlinear(x, packed, 4, 64, tables, torch.tensor(slots, dtype=torch.long))
+        assert torch.equal(ahead, plain), slots
+
+
 def test_shapes_the_kernel_cannot_take_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="divisible"):
         qlinear.pack(random(20, 64), 4)
