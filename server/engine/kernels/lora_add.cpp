@@ -356,6 +356,31 @@ void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t
   int8_t* xq = xq_buffer.data();
   float *xs = xs_buffer.data(), *xc = xc_buffer.data(), *h = h_buffer.data();
   auto quantize_x = [&](int64_t i) { xc[i] = quantize_blocks(xp + order[i] * x_stride, in, xq + i * in, xs + i * blocks); };
+  // each row's h per member as int8 (one scale per row and member), zero past the adapter's rank
+  int8_t* hq = hq_buffer.data();
+  float *hs = hs_buffer.data(), *hc = hc_buffer.data();
+  auto quantize_h = [&](int64_t i, int64_t m, int64_t rank) {
+    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    const float* hm = h + i * width + m * rmax;
+    __m512 amax = _mm512_setzero_ps();
+    bool finite = true;
+    for (int64_t j = 0; j < rank; j += 16) {
+      const __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes(rank - j), hm + j));
+      finite = finite && _mm512_cmp_ps_mask(v, inf, _CMP_NLT_UQ) == 0;
+      amax = _mm512_max_ps(amax, v);
+    }
+    const float top = finite ? _mm512_reduce_max_ps(amax) : 0.0f;
+    const __m512 inverse = _mm512_set1_ps(top > 0.0f ? 127.0f / top : 0.0f);
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t j = 0; j < rmax; j += 16) {  // zero past the rank
+      const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(rank - j), hm + j), inverse));
+      _mm512_mask_cvtsepi32_storeu_epi8(hq + i * width + m * rmax + j, lanes(rmax - j), q);
+      sum = _mm512_add_epi32(sum, q);
+    }
+    hs[i * n + m] = finite ? top / 127.0f : std::numeric_limits<float>::quiet_NaN();
+    hc[i * n + m] = 128.0f * static_cast<float>(_mm512_reduce_add_epi32(sum));
+  };
+  // a work item's rows and member: its A products, then their h quantized (no phase of its own)
   auto shrink = [&](int64_t k) {
     const Shrink& item = work.shrinks[k];
     const int64_t slot = groups[item.group].slot, rank = ranks[slot], count = item.end - item.begin;
@@ -369,35 +394,7 @@ void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t
       shrink_rows8<4>(a + (row + j) * in, a_scale + row + j, in, q, s, c, count, hm + j, width, std::min<int64_t>(4, rank - j));
     }
     for (; j < rank; ++j) shrink_rows8<1>(a + (row + j) * in, a_scale + row + j, in, q, s, c, count, hm + j, width, 1);
-  };
-  // each row's h per member as int8 (one scale per row and member), zero past the adapter's rank
-  int8_t* hq = hq_buffer.data();
-  float *hs = hs_buffer.data(), *hc = hc_buffer.data();
-  std::vector<int64_t> row_rank(rows);
-  for (const Group& g : groups) std::fill(row_rank.begin() + g.begin, row_rank.begin() + g.end, ranks[g.slot]);
-  auto quantize_h = [&](int64_t i) {
-    const int64_t rank = row_rank[i];
-    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    for (int64_t m = 0; m < n; ++m) {
-      const float* hm = h + i * width + m * rmax;
-      __m512 amax = _mm512_setzero_ps();
-      bool finite = true;
-      for (int64_t j = 0; j < rank; j += 16) {
-        const __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes(rank - j), hm + j));
-        finite = finite && _mm512_cmp_ps_mask(v, inf, _CMP_NLT_UQ) == 0;
-        amax = _mm512_max_ps(amax, v);
-      }
-      const float top = finite ? _mm512_reduce_max_ps(amax) : 0.0f;
-      const __m512 inverse = _mm512_set1_ps(top > 0.0f ? 127.0f / top : 0.0f);
-      __m512i sum = _mm512_setzero_si512();
-      for (int64_t j = 0; j < rmax; j += 16) {  // zero past the rank
-        const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(rank - j), hm + j), inverse));
-        _mm512_mask_cvtsepi32_storeu_epi8(hq + i * width + m * rmax + j, lanes(rmax - j), q);
-        sum = _mm512_add_epi32(sum, q);
-      }
-      hs[i * n + m] = finite ? top / 127.0f : std::numeric_limits<float>::quiet_NaN();
-      hc[i * n + m] = 128.0f * static_cast<float>(_mm512_reduce_add_epi32(sum));
-    }
+    for (int64_t i = item.begin; i < item.end; ++i) quantize_h(i, item.member, rank);
   };
   auto expand = [&](int64_t k) {
     const Expand& e = work.expands[k];
@@ -417,7 +414,7 @@ void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t
       default: expand_rows8<4>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride); break;
     }
   };
-  in_phases({{rows, quantize_x}, {static_cast<int64_t>(work.shrinks.size()), shrink}, {rows, quantize_h}, {static_cast<int64_t>(work.expands.size()), expand}});
+  in_phases({{rows, quantize_x}, {static_cast<int64_t>(work.shrinks.size()), shrink}, {static_cast<int64_t>(work.expands.size()), expand}});
 }
 
 void lora_add(at::Tensor out, const at::Tensor& x, const at::Tensor& a, const std::optional<at::Tensor>& a_scale, const at::Tensor& b,
