@@ -263,9 +263,20 @@ class LoraTables:
 
     def add_decode(self, layer: int, group: str, x: torch.Tensor, out: torch.Tensor, decode_slots: torch.Tensor) -> None:
         """Adds the deltas of `group` to the leading rows of `out` whose slot `decode_slots` gives, with the kernel."""
-        assert self.kernel is not None, "decode rows take the kernel's path only where there is one"
-        a, a_scale, b, b_scale = self._layer_tables[group][layer]
-        self.kernel(out, x, a, a_scale, b, b_scale, decode_slots, self.rank_table, self.members[group], self.bounds[group])
+        self._kernel_add(group, self._layer_tables[group][layer], x, out, decode_slots)
+
+    def _kernel_add(
+        self,
+        group: str,
+        tables: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None],
+        x: torch.Tensor,
+        out: torch.Tensor,
+        row_slots: torch.Tensor,
+    ) -> None:
+        """The kernel's deltas of `group` for the leading rows of `x`, from one layer's (a, a_scale, b, b_scale)."""
+        assert self.kernel is not None, "rows take the kernel's path only where there is one"
+        a, a_scale, b, b_scale = tables
+        self.kernel(out, x, a, a_scale, b, b_scale, row_slots, self.rank_table, self.members[group], self.bounds[group])
 
     def decode_reads(self, layer: int, group: str) -> list[torch.Tensor]:
         """The tables `add_decode` reads for one layer and group ([slots, ...] each), for a caller
@@ -278,13 +289,11 @@ class LoraTables:
             return
         if routing.decode_slots is not None:
             self.add_decode(layer, group, x, out, routing.decode_slots)
-        if routing.prefill_slots is not None and self.kernel is not None:
+        if routing.prefill_slots is not None:
             # prompt rows read the exact tables, as the base's prompt steps read its full weights
             a, b = self._exact_tables[group][layer]
             start = routing.num_decode
-            self.kernel(
-                out[start:], x[start:], a, None, b, None, routing.prefill_slots, self.rank_table, self.members[group], self.bounds[group]
-            )
+            self._kernel_add(group, (a, None, b, None), x[start:], out[start:], routing.prefill_slots)
         decode = routing.decode
         if decode is not None and group in decode.weights:
             rows = x[: routing.num_decode]

@@ -152,13 +152,14 @@ class ModelRunner:
         inputs, 4-bit weights) a 37-token prompt answered "L'Étoile, la Marseillaise..." where the
         full weights answer "Paris" (likely the first tokens' outsized activations, which decode
         rows never hold); decode rows take the quantized copies up to their `max_rows`."""
-        lora = batch.lora if self.lora is not None else None
-        if lora is not None and lora.decode_slots is not None and self.lora is not None and not batch.prefills:
-            out = projection(x, prefetch=self.lora.decode_reads(layer, group), prefetch_slots=lora.decode_slots)
-        else:
+        adder, lora = self.lora, batch.lora
+        if adder is None or lora is None:
+            return projection(x, exact=bool(batch.prefills))
+        if batch.prefills or lora.decode_slots is None:
             out = projection(x, exact=bool(batch.prefills))
-        if self.lora is not None and lora is not None:
-            self.lora.add(layer, group, x, out, lora)
+        else:  # the kernel's decode rows: their tables fetched while the projection computes
+            out = projection(x, prefetch=adder.decode_reads(layer, group), prefetch_slots=lora.decode_slots)
+        adder.add(layer, group, x, out, lora)
         return out
 
     def attend_cached(self, q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
