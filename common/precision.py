@@ -3,7 +3,10 @@
 `auto` picks what is fastest here while keeping quality (tests/server/engine/test_quality.py checks
 it against float32; bench/weight_kernels.py measures the kernels behind these rules):
 
-* CUDA: bfloat16 (float16 without bf16 support) with nf4 weights through bitsandbytes.
+* CUDA: bfloat16 (float16 without bf16 support), with the decoder's linear layers also kept as
+  4-bit weights in groups of 32 (`int4`, aten's CUDA int4 kernel) for steps of few rows, where a
+  decode step waits on the weights' bytes; nf4 through bitsandbytes (QLoRA's format) where the GPU
+  is older than Ampere or bf16 is missing. bench/gpu_serving.py measures the three formats.
 * A CPU with native bf16 (avx512_bf16 or AMX): bfloat16, with the decoder's linear layers also kept
   as 4-bit weights in groups of 32 (`int4`): the model step streams every weight once per decode
   step, and a 4-bit kernel reads a quarter of the bytes, 2-5x faster than bf16 at the few rows
@@ -61,6 +64,16 @@ def int4_kernels_available() -> bool:
     return hasattr(torch, "_weight_int4pack_mm_for_cpu") and hasattr(torch, "_convert_weight_to_int4pack_for_cpu")
 
 
+def cuda_int4_available(device: torch.device) -> bool:
+    """Whether aten's CUDA int4 kernel runs on this GPU (Ampere or newer, with bf16)."""
+    return (
+        hasattr(torch, "_weight_int4pack_mm")
+        and torch.cuda.is_available()
+        and torch.cuda.get_device_capability(device)[0] >= 8
+        and torch.cuda.is_bf16_supported()
+    )
+
+
 def choose(dtype: str, quantization: str, device: torch.device) -> Precision:
     """The precision for the `dtype` and `quantization` settings ('auto' or explicit) on `device`."""
     reasons = []
@@ -81,7 +94,10 @@ def choose(dtype: str, quantization: str, device: torch.device) -> Precision:
         chosen_dtype = getattr(torch, dtype)
         reasons.append(f"dtype {dtype} as set")
     if quantization == "auto":
-        if device.type == "cuda":
+        if device.type == "cuda" and chosen_dtype == torch.bfloat16 and cuda_int4_available(device):
+            chosen_quantization = "int4"
+            reasons.append("int4 weights for decode steps (aten's CUDA int4 kernel): a quarter of the bytes a step")
+        elif device.type == "cuda":
             chosen_quantization = "nf4"
             reasons.append("nf4 weights (bitsandbytes) on CUDA")
         elif chosen_dtype == torch.bfloat16 and int4_kernels_available():
@@ -93,8 +109,13 @@ def choose(dtype: str, quantization: str, device: torch.device) -> Precision:
     else:
         chosen_quantization = quantization
         reasons.append(f"quantization {quantization} as set")
-    if chosen_quantization == "int4" and (device.type != "cpu" or chosen_dtype != torch.bfloat16 or not int4_kernels_available()):
-        raise ValueError("quantization int4 runs on the CPU with dtype bfloat16 (aten's int4 kernels); use nf4 on CUDA")
+    if chosen_quantization == "int4":
+        if chosen_dtype != torch.bfloat16:
+            raise ValueError("quantization int4 runs with dtype bfloat16 (aten's int4 kernels)")
+        if device.type == "cuda" and not cuda_int4_available(device):
+            raise ValueError("quantization int4 on CUDA needs an Ampere or newer GPU (aten's CUDA int4 kernel); use nf4 or none")
+        if device.type == "cpu" and not int4_kernels_available():
+            raise ValueError("this build of torch has no CPU int4 kernels; use quantization none")
     # The CPU's attention kernels are several times faster in float32 than in bf16 (10x for 32
     # decode rows, bench/weight_kernels.py), and keys and values of a small model are cheap to hold.
     kv_dtype = chosen_dtype if device.type == "cuda" else torch.float32

@@ -52,8 +52,9 @@ class ModelSettings(BaseSettings):
 
     quantization: Quantization = "auto"
     """Weight format of the base model: nf4 or int8 (bitsandbytes), int4 (4-bit weights in groups of 32
-    for the few-row steps of decoding, aten kernels, CPU with bfloat16), or none. 'auto' is nf4 on
-    CUDA, int4 on a CPU with native bf16, none elsewhere (see common.precision)."""
+    for the few-row steps of decoding, with bfloat16: aten's kernels on the CPU and on Ampere-or-newer
+    GPUs), or none. 'auto' is int4 on a CPU with native bf16 and on Ampere-or-newer GPUs, nf4 on older
+    GPUs, none elsewhere (see common.precision)."""
 
     device: str = "auto"
     """Torch device: 'auto' (cuda:0 when a GPU is present, else cpu), 'cpu' or 'cuda:N'."""

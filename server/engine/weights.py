@@ -15,7 +15,8 @@ The quantized copies run on one of two kernels: tuneserve's own (server.engine.k
 int8 inputs times 4- or 8-bit weights with AVX-512 VNNI, built at first use; as fast as aten's at
 1 row, where both wait on memory, and 1.5-3x faster at 4 to 16) where the CPU has VNNI and a
 compiler is at hand (setting `cpu_kernels`, server.engine.kernels.build.choose), else aten's
-weight-only kernels.
+weight-only kernels. On CUDA the 4-bit copies take aten's CUDA int4 kernel (tinygemm, the kernel
+of gpt-fast and torchao's int4 weight-only format) and the head stays bf16.
 
 Models quantized by bitsandbytes (nf4, int8) keep their own modules; a group then calls each and
 joins the outputs.
@@ -40,26 +41,48 @@ from server.engine.kernels import qlinear
 # 2-2.6x at 8, 1.4x at 16 to 24; 8-bit (the head) 2.7x at 1 row, 1.2-1.8x at 16 to 24. Whole
 # decode steps (both copies switched together, interleaved in one process): 1.45x at 20 and 24
 # rows, 1.13x at 32, 1.11x at 40, even at 48, 0.89x at 64.
-MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 40, "int8": 40}}
+MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 40, "int8": 40}, "cuda": {"int4": 16}}
 INT4_GROUP = 32
 Kernel = Literal["aten", "vnni"]
 
 
-def pack_int4(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """`weight` [out, in] as aten's CPU int4 layout: 4-bit values with a scale and zero per 32 inputs.
+def quantize_int4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` [out, in] as 4-bit values [out, in] (int32, 0 to 15) and aten's scales and zeros
+    [in / 32, out, 2] in the weight's dtype: a scale and a zero per 32 inputs.
 
     Asymmetric (min to max in 16 steps), the format of GGUF's Q4_1: weights that came from such a
-    file are reproduced up to the rounding of their scales to `dtype`.
+    file are reproduced up to the rounding of their scales to the dtype. aten's int4 kernels (CPU
+    and CUDA alike) compute (q - 8) * scale + zero.
     """
     out_features, in_features = weight.shape
     groups = weight.float().reshape(out_features, in_features // INT4_GROUP, INT4_GROUP)
     low, high = groups.amin(-1), groups.amax(-1)
     scale = ((high - low) / 15).clamp(min=1e-8)
     values = torch.clamp(torch.round((groups - low[..., None]) / scale[..., None]), 0, 15).to(torch.int32)
-    packed = torch._convert_weight_to_int4pack_for_cpu(values.reshape(out_features, in_features), 1)
-    # the kernel computes (q - 8) * scale + zero
-    scales_and_zeros = torch.stack([scale, low + 8 * scale], dim=-1).transpose(0, 1).contiguous().to(dtype)
-    return packed, scales_and_zeros
+    scales_and_zeros = torch.stack([scale, low + 8 * scale], dim=-1).transpose(0, 1).contiguous().to(weight.dtype)
+    return values.reshape(out_features, in_features), scales_and_zeros
+
+
+def pack_int4(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` [out, in] in aten's CPU int4 layout, with its scales and zeros (`quantize_int4`)."""
+    values, scales_and_zeros = quantize_int4(weight.to(dtype))
+    return torch._convert_weight_to_int4pack_for_cpu(values, 1), scales_and_zeros
+
+
+def cuda_int4_fits(out_features: int, in_features: int) -> bool:
+    """Whether aten's CUDA int4 kernel (tinygemm) takes a matrix of this shape."""
+    # 32 inputs are a group and the narrowest tiling (2 * 16)
+    return out_features % 8 == 0 and in_features % INT4_GROUP == 0
+
+
+def pack_int4_cuda(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` [out, in] (bf16, on the GPU) in the layout of aten's CUDA int4 kernel, the one
+    gpt-fast and torchao's int4 weight-only format use: two values a byte, then tiled."""
+    values, scales_and_zeros = quantize_int4(weight)
+    pairs = (values[:, ::2] << 4 | values[:, 1::2]).to(torch.uint8)
+    # the widest tiling the inputs divide into (the kernel reads inner_k_tiles * 16 inputs a step)
+    inner_k_tiles = next(t for t in (8, 4, 2) if weight.shape[1] % (t * 16) == 0)
+    return torch._convert_weight_to_int4pack(pairs, inner_k_tiles), scales_and_zeros
 
 
 def pack_int8(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,10 +102,17 @@ class Linear:
         self._int4: tuple[torch.Tensor, torch.Tensor] | None = None
         self._int8: tuple[torch.Tensor, torch.Tensor] | None = None
         self._packed: tuple[int, torch.Tensor] | None = None  # the VNNI kernel's: (bits, weights)
+        self._int4_cuda: tuple[torch.Tensor, torch.Tensor] | None = None  # aten's CUDA int4 kernel's
         if quantized not in ("int4", "int8"):
             return
         bits = 4 if quantized == "int4" else 8
         out_features, in_features = weight.shape
+        if weight.is_cuda:
+            if quantized != "int4" or not cuda_int4_fits(out_features, in_features):
+                return
+            self._int4_cuda = pack_int4_cuda(weight)
+            self.max_rows = MAX_ROWS["cuda"]["int4"]
+            return
         if kernel == "vnni" and out_features % qlinear.TILE == 0 and in_features % qlinear.BLOCK == 0:
             reason = qlinear.unavailable_reason()  # builds it on first use
             if reason is not None:
@@ -104,6 +134,8 @@ class Linear:
         if not exact and x.shape[0] <= self.max_rows:
             if self._packed is not None:
                 return qlinear.qlinear(x, self._packed[1], self._packed[0], self.out_features, prefetch, prefetch_slots)
+            if self._int4_cuda is not None:
+                return torch._weight_int4pack_mm(x, self._int4_cuda[0], INT4_GROUP, self._int4_cuda[1])
             if self._int4 is not None:
                 return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
             if self._int8 is not None:

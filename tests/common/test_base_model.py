@@ -109,7 +109,9 @@ def test_bitsandbytes_quantization_on_cpu(cache_dir, quantization, layer_type):
 
 
 @pytest.mark.gpu
-def test_nf4_on_cuda_is_the_default_and_answers(cache_dir):
-    base = run_on_fresh_thread(lambda: bm.load_base_model(ModelSettings(cache_dir=cache_dir)))
-    assert base.device.type == "cuda" and base.quantization == "nf4" and base.dtype == torch.bfloat16
+@pytest.mark.parametrize("quantization", ["auto", "nf4"])
+def test_cuda_loads_int4_by_default_and_nf4_when_asked(cache_dir, quantization):
+    base = run_on_fresh_thread(lambda: bm.load_base_model(ModelSettings(cache_dir=cache_dir, quantization=quantization)))
+    assert base.device.type == "cuda" and base.dtype == torch.bfloat16
+    assert base.quantization == ("int4" if quantization == "auto" else "nf4")
     assert "Paris" in generate_with(base, "What is the capital of France?")

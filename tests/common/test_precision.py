@@ -32,10 +32,17 @@ def test_a_cpu_without_native_bf16_stays_float32(no_bf16):
     assert "no native bf16" in chosen.reason
 
 
-def test_cuda_gets_bf16_and_nf4(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+@pytest.mark.parametrize(
+    "ampere,expected",
+    [(True, (torch.bfloat16, "int4", torch.bfloat16, "CUDA int4 kernel")), (False, (torch.float16, "nf4", torch.float16, "nf4"))],
+)
+def test_a_gpu_gets_int4_decode_weights_from_ampere_on_and_nf4_before(monkeypatch, ampere, expected):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: ampere)
+    monkeypatch.setattr(precision, "cuda_int4_available", lambda device: ampere)
     chosen = precision.choose("auto", "auto", CUDA)
-    assert (chosen.dtype, chosen.quantization, chosen.kv_cache_dtype) == (torch.bfloat16, "nf4", torch.bfloat16)
+    *formats, reason = expected
+    assert [chosen.dtype, chosen.quantization, chosen.kv_cache_dtype] == formats
+    assert reason in chosen.reason
 
 
 def test_settings_override_the_choice_and_say_so(native_bf16):
@@ -46,10 +53,12 @@ def test_settings_override_the_choice_and_say_so(native_bf16):
     assert precision.choose("auto", "int8", CPU).dtype == torch.float32, "bitsandbytes on the CPU computes in float32"
 
 
-@pytest.mark.parametrize("dtype,device", [("float32", CPU), ("bfloat16", CUDA)])
-def test_int4_only_where_its_kernels_run(native_bf16, dtype, device):
-    with pytest.raises(ValueError, match="int4 runs on the CPU with dtype bfloat16"):
-        precision.choose(dtype, "int4", device)
+def test_int4_only_where_its_kernels_run(native_bf16, monkeypatch):
+    with pytest.raises(ValueError, match="int4 runs with dtype bfloat16"):
+        precision.choose("float32", "int4", CPU)
+    monkeypatch.setattr(precision, "cuda_int4_available", lambda device: False)
+    with pytest.raises(ValueError, match="int4 on CUDA needs an Ampere or newer GPU"):
+        precision.choose("bfloat16", "int4", CUDA)
 
 
 def test_the_flags_of_this_machine_are_read():
