@@ -137,11 +137,18 @@ class ServerSettings(ModelSettings, SecuritySettings):
     """Convert and cache the base model, print where it is, and exit without serving (image builds bake the cache in this way)."""
 
     compile_decode: Literal["auto", "on", "off"] = "auto"
-    """Compile the decode-only step with torch.compile at start-up (server.engine.decode_graph), so a
-    stream of few clients pays no per-operator overhead: 'auto' where it can (CPU with a C++ compiler,
-    weights it can trace) and eagerly elsewhere, 'on' refuses to start where it cannot, 'off' decodes eagerly.
-    Compiling adds about 2.5 minutes to a first start on 2 cores (4.5 with adapter slots: the graphs with
-    LoRA rows), much less once inductor's cache holds the graphs."""
+    """Build the decode-only step at start-up so a stream pays no per-operator overhead: on the CPU one
+    torch.compile graph (server.engine.decode_graph), on CUDA CUDA graphs replayed per batch bucket
+    (server.engine.cuda_graph). 'auto' where it can (CPU with a C++ compiler and weights it can trace;
+    any CUDA GPU) and eagerly elsewhere, 'on' refuses to start where it cannot, 'off' decodes eagerly.
+    On 2 CPU cores compiling adds about 2.5 minutes to a first start (4.5 with adapter slots: the graphs
+    with LoRA rows), much less once inductor's cache holds the graphs."""
+
+    cuda_graph_pieces: Literal["eager", "compiled"] = "eager"
+    """How the layer pieces inside the CUDA graphs run: eager (aten's kernels; no compiling) or compiled by
+    torch.compile (fused norms, rotary and activations; about 30 s more at start-up). Inside a graph the
+    eager pieces measured faster on an H200 (bench/decode_step.py, docs in server.engine.cuda_graph).
+    Weights torch.compile cannot trace (nf4, int8) always run eager."""
 
     cpu_kernels: Literal["auto", "on", "off"] = "auto"
     """tuneserve's C++ kernels for the CPU model step (server/engine/kernels): the 4/8-bit weights of

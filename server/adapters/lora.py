@@ -102,7 +102,16 @@ class RowKernel(Protocol):
 
 
 class LoraTables:
-    def __init__(self, spec: BaseSpec, max_loras: int, max_rank: int, device: torch.device, kernel: RowKernel | None = None) -> None:
+    def __init__(
+        self,
+        spec: BaseSpec,
+        max_loras: int,
+        max_rank: int,
+        device: torch.device,
+        kernel: RowKernel | None = None,
+        dense: bool = False,
+    ) -> None:
+        # dense: also keep each group's B block-diagonal over its members (`add_dense`, the CUDA graph's way)
         self.max_rank = max_rank
         slots, layers = max_loras + 1, spec.num_layers
         self.places: dict[str, Place] = {}
@@ -121,6 +130,14 @@ class LoraTables:
             self.A[group] = torch.zeros(layers, slots, len(members) * max_rank, in_features, dtype=spec.dtype, device=device)
             self.B[group] = torch.zeros(layers, slots, max_rank, bounds[-1], dtype=spec.dtype, device=device)
             self.members[group] = torch.zeros(slots, dtype=torch.long, device=device)
+        # [layers, slots * n * r_max, out]: member i's B in rows [i * r_max, (i + 1) * r_max) of a slot's
+        # block, over that member's own columns, zeros elsewhere; one matmul takes every member's delta
+        self.block_diagonal: dict[str, torch.Tensor] = {}
+        if dense:
+            for group, members in GROUPS.items():
+                self.block_diagonal[group] = torch.zeros(
+                    layers, slots * len(members) * max_rank, self.bounds[group][-1], dtype=spec.dtype, device=device
+                )
         self.ranks = [0] * slots
         self.rank_table = torch.zeros(slots, dtype=torch.long, device=device)  # self.ranks, for the kernel
         self.groups: list[frozenset[str]] = [frozenset()] * slots
@@ -175,6 +192,12 @@ class LoraTables:
                 qa[:, slot], sa[:, slot], qb[:, slot], sb[:, slot] = self.kernel.quantize(
                     self.A[group][:, slot], self.B[group][:, slot], self.bounds[group]
                 )
+        for group, table in self.block_diagonal.items():
+            n = len(GROUPS[group])
+            block = table.view(table.shape[0], -1, n * width, table.shape[2])[:, slot]  # [layers, n * r_max, out]
+            block.zero_()
+            for i, (lo, hi) in enumerate(zip(self.bounds[group], self.bounds[group][1:], strict=False)):
+                block[:, i * width : (i + 1) * width, lo:hi] = self.B[group][:, slot, :, lo:hi]
         for group in GROUPS:
             self.members[group][slot] = sum(1 << self.places[m].index for m in adapter.modules if self.places[m].group == group)
         self.ranks[slot] = r
@@ -255,6 +278,22 @@ class LoraTables:
             weights[group] = (a.contiguous(), b)
         self._gathered = (key, weights)
         return weights
+
+    def dense_tables(self, layer: int, group: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """One layer's A of every slot [slots * n * r_max, in] and block-diagonal B [slots * n * r_max, out]."""
+        a = self.A[group][layer]
+        return a.view(-1, a.shape[-1]), self.block_diagonal[group][layer]
+
+    @staticmethod
+    def add_dense(x: torch.Tensor, out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
+        """`out` plus each row's delta from the slot `one_hot` marks ([rows, slots]), with shapes fixed by
+        the tables alone: every row is multiplied by every slot's A, and all but its own slot's part is
+        zeroed before B. Steps of few rows and few slots are bound by reading the tables, which this
+        does once each, so this costs no more than gathering per row; and it has no data-dependent
+        shape, which a CUDA graph cannot replay. Returns the sum (pure, for the compiler)."""
+        rows, slots = one_hot.shape
+        h = (x @ a.T).view(rows, slots, -1) * one_hot[:, :, None]
+        return out + h.view(rows, -1) @ b
 
     @property
     def in_graph(self) -> bool:

@@ -28,6 +28,7 @@ class EngineConfig:
     prefix_cache_blocks: int = 0  # idle blocks kept for prompt prefixes; 0 turns prefix caching off
     compile_decode: str = "off"  # "auto", "on" or "off": server.engine.decode_graph
     cpu_kernels: str = "auto"  # "auto", "on" or "off": server.engine.kernels.build.choose
+    cuda_graph_pieces: str = "eager"  # "eager" or "compiled": server.engine.cuda_graph
 
     @classmethod
     def from_settings(cls, settings: ServerSettings, base: BaseModel) -> EngineConfig:
@@ -57,6 +58,7 @@ class EngineConfig:
             prefix_cache_blocks=settings.prefix_cache_mb * 2**20 // (per_token * settings.kv_block_size) if settings.prefix_caching else 0,
             compile_decode=settings.compile_decode,
             cpu_kernels=settings.cpu_kernels,
+            cuda_graph_pieces=settings.cuda_graph_pieces,
         )
 
 

@@ -32,8 +32,10 @@ from common.errors import (
 from server.adapters.loader import BaseSpec, LoadedAdapter
 from server.adapters.lora import LoraRouting, LoraTables
 from server.adapters.slots import LoraSlots
+from server.engine import cuda_graph
 from server.engine.batch_builder import build_step_batch
 from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
+from server.engine.cuda_graph import CudaDecodeGraph, DecodeRow
 from server.engine.decode_graph import DecodeGraph, decode_accepts, unavailable_reason
 from server.engine.kernels.build import choose as choose_kernels
 from server.engine.kernels.lora_add import LoraKernel
@@ -56,9 +58,11 @@ class Step:
     """One step's work: the chunks it computes and the batch built from them."""
 
     chunks: list[tuple[Sequence, int]]  # (sequence, tokens computed this step)
-    batch: StepBatch
+    batch: StepBatch | None  # None where the step runs on the CUDA decode graph (`graph_rows`)
     pieces: list[Piece]  # in batch row order
     uses: list[RowUse]  # who each logits row is for
+    tokens: int  # tokens computed
+    graph_rows: list[DecodeRow] | None = None
 
 
 class Engine:
@@ -85,6 +89,12 @@ class Engine:
         self.cache: PagedKVCache
         self.runner: ModelRunner
         self.decode_graph: DecodeGraph | None = None
+        self.cuda_graph: CudaDecodeGraph | None = None
+        # Stream a step's text while the GPU computes the next one (see `_iterate`); on where the
+        # model step runs asynchronously to this thread (CUDA), where it would only add a step of
+        # delay to stop strings elsewhere
+        self.defer_streaming = False
+        self._unstreamed: list[Sequence] = []  # sampled tokens whose text is not streamed yet
         self.decode_step = "eager (compile_decode is off)"  # how decode steps run, for ModelInfo and the log
         self.kernels = ""  # which kernels the model step runs, and why (server.engine.kernels)
         # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
@@ -149,7 +159,7 @@ class Engine:
             )
         if request.adapter is not None and self.slots is None:
             raise FailedPrecondition("this server has no LoRA slots (max_loras=0 or no adapter store)")
-        seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device)
+        seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device, self.config.block_size)
         if self.config.prefix_cache_blocks:
             namespace = self.base_namespace if seq.adapter_hash is None else seq.adapter_hash.encode()
             seq.block_hashes = prefix_block_hashes(request.prompt_ids, self.config.block_size, namespace)
@@ -177,6 +187,7 @@ class Engine:
             self._cv.notify()
         if self._thread is not None:
             self._thread.join()
+        self._stream_behind()
         for seq in [*self._inbox, *self._waiting, *self._running]:
             if seq.status is not SequenceStatus.FINISHED:
                 self._finish(seq, StopReason.CANCELLED)
@@ -238,11 +249,19 @@ class Engine:
         if self.slots is not None:
             kernel = LoraKernel() if use_kernels else None
             self.slots.tables = LoraTables(
-                BaseSpec.from_base(self.base), self.config.max_loras, self.config.max_lora_rank, self.base.device, kernel
+                BaseSpec.from_base(self.base),
+                self.config.max_loras,
+                self.config.max_lora_rank,
+                self.base.device,
+                kernel,
+                dense=self.base.device.type == "cuda",
             )
             self.runner.lora = self.slots.tables
-        if self.config.compile_decode != "off":
+        if self.config.compile_decode != "off" and self.base.device.type == "cuda":
+            self._capture_decode(self.config.compile_decode == "on")
+        elif self.config.compile_decode != "off":
             self._compile_decode(self.config.compile_decode == "on")
+        self.defer_streaming = self.base.device.type == "cuda"
         self.decode_step += f"; {self.kernels}"
 
     def _compile_decode(self, required: bool) -> None:
@@ -263,6 +282,27 @@ class Engine:
         if required:
             raise FailedPrecondition(f"compile_decode is 'on' but {reason}")
         self.decode_step = f"eager: {reason}"
+
+    def _capture_decode(self, required: bool) -> None:
+        """Builds the CUDA decode graphs; without them (where capturing fails) steps run eagerly."""
+        pieces = self.config.cuda_graph_pieces if cuda_graph.compilable(self.runner) else "eager"
+        graph = cuda_graph.CudaDecodeGraph(
+            self.runner, self.config.max_batch_size, self.config.max_model_len, self.slots.tables if self.slots else None, pieces
+        )
+        try:
+            captured = graph.warm_up()
+        except Exception as exc:  # a failed capture costs speed, never the server
+            reason = f"capturing the CUDA decode graphs failed: {type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("decoding eagerly", extra={"reason": reason})
+            if required:
+                raise FailedPrecondition(f"compile_decode is 'on' but {reason}") from exc
+            self.decode_step = f"eager: {reason}"
+            return
+        self.cuda_graph = graph
+        self.decode_step = captured.describe()
+        log.info(
+            "decode graphs captured", extra={"seconds": round(captured.seconds, 1), "graphs": captured.graphs, "pieces": captured.pieces}
+        )
 
     def _loop(self) -> None:
         while True:
@@ -294,6 +334,7 @@ class Engine:
             self.slots.planner() if self.slots is not None else None,
         )
         if plan.empty:
+            self._stream_behind()
             with self._cv:  # nothing fits yet; look again soon for deadlines and frees
                 self._cv.wait(timeout=0.05)
             return
@@ -301,9 +342,13 @@ class Engine:
         try:
             step = self._prepare(chunks)
             logits = self._run(step)
+            # the GPU computes this step while the last one's text is made and streamed; a stop
+            # string found there ends its request, and this step's token for it is dropped
+            self._stream_behind()
             sampled = self._advance(step, logits)
         except Exception as exc:
             log.exception("engine step failed; failing its requests", extra={"requests": [s.request.request_id for s, _ in chunks]})
+            self._stream_behind()
             for seq, _ in chunks:
                 self._finish(seq, StopReason.CANCELLED, error=exc)
             return
@@ -353,15 +398,36 @@ class Engine:
     # -- engine thread: the phases of a step ------------------------------------------------
 
     def _prepare(self, chunks: list[tuple[Sequence, int]]) -> Step:
-        """Gives every chunk its KV blocks and builds the flattened batch with its LoRA routing."""
+        """Gives every chunk its KV blocks and builds the flattened batch with its LoRA routing
+        (or, for the CUDA decode graph, just its rows)."""
         for seq, n in chunks:
             self._ensure_blocks(seq, n)
+        rows = self._graph_rows(chunks)
+        if rows is not None:
+            return Step(chunks, None, [], [RowUse(seq, ("sample",)) for seq, _ in chunks], len(chunks), rows)
         batch, pieces, uses = build_step_batch(chunks, self.base.device)
         batch.lora = self._routing(batch, pieces)
-        return Step(chunks, batch, pieces, uses)
+        return Step(chunks, batch, pieces, uses, int(batch.input_ids.shape[0]))
+
+    def _graph_rows(self, chunks: list[tuple[Sequence, int]]) -> list[DecodeRow] | None:
+        """The step's rows for the CUDA decode graph, where it takes them: every chunk one token
+        that samples the next (no prompt, no scoring)."""
+        graph = self.cuda_graph
+        if graph is None or len(chunks) > graph.max_rows:
+            return None
+        rows = []
+        for seq, n in chunks:
+            if n != 1 or seq.scoring is not None or seq.num_computed + 1 != len(seq.token_ids):
+                return None
+            rows.append(DecodeRow(seq.token_ids[-1], seq.num_computed, seq.lora_slot, seq.context_blocks))
+        return rows if graph.accepts(rows) else None
 
     def _run(self, step: Step) -> torch.Tensor:
         """The model step: next-token logits of the rows that want them, [N, vocab]."""
+        if step.graph_rows is not None:
+            assert self.cuda_graph is not None
+            return self.cuda_graph(step.graph_rows)
+        assert step.batch is not None, "a step runs either on the graph or as a batch"
         with torch.inference_mode():
             batch = step.batch
             if self.decode_graph is not None and decode_accepts(batch, self.decode_graph.takes_lora):
@@ -385,6 +451,8 @@ class Engine:
                 add_scores(logits[score_rows], [(self._scoring_of(step.uses[i]), step.uses[i].purpose) for i in score_rows])
         self.steps += 1
         for seq, n in step.chunks:
+            if seq.status is not SequenceStatus.RUNNING:  # ended by a stop string streamed meanwhile
+                continue
             seq.advance(n)
             if self.slots is not None:
                 self.slots.touch(seq.lora_slot, self.steps)
@@ -399,23 +467,39 @@ class Engine:
                 error = None if seq.scoring.finite else self._non_finite(seq)
                 self._finish(seq, StopReason.END_OF_SEQUENCE, error=error)
         for seq, token in sampled:
+            if seq.status is not SequenceStatus.RUNNING:  # ended by a stop string streamed meanwhile
+                continue
             if token is None:
                 self._finish(seq, StopReason.CANCELLED, error=self._unusable(seq))
                 continue
             previous = seq.last_token_at
-            reason = seq.add_token(token, self.end_token_ids, self.config.max_model_len)
+            ending = seq.accept_token(token, self.end_token_ids, self.config.max_model_len)
             assert seq.last_token_at is not None
             if previous is None:
                 self.metrics.token_latency(True, seq.last_token_at - seq.request.arrival)
             else:
                 self.metrics.token_latency(False, seq.last_token_at - previous)
+            if ending is None and self.defer_streaming:
+                self._unstreamed.append(seq)
+                continue
+            reason = seq.stream_pending(ending)
             if reason is not None:
                 self._finish(seq, reason)
         self.metrics.step(
             sequences=len(step.chunks),
-            tokens=int(step.batch.input_ids.shape[0]),
+            tokens=step.tokens,
             kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
         )
+
+    def _stream_behind(self) -> None:
+        """Streams the text of tokens the last step sampled, ending requests at their stop strings."""
+        unstreamed, self._unstreamed = self._unstreamed, []
+        for seq in unstreamed:
+            if seq.status is not SequenceStatus.RUNNING:
+                continue
+            reason = seq.stream_pending(None)
+            if reason is not None:
+                self._finish(seq, reason)
 
     # -- engine thread: helpers of the phases -----------------------------------------------
 
@@ -449,9 +533,7 @@ class Engine:
         match = seq.cache_match
         if match:
             self.allocator.acquire(match)
-            seq.adopt_cached_prefix(
-                match, block_slots(match, self.config.block_size, self.base.device), len(match) * self.config.block_size
-            )
+            seq.adopt_cached_prefix(match, len(match) * self.config.block_size)
         if seq.block_hashes:
             self.metrics.prefix_cache(seq.cached_prompt_tokens, seq.num_prompt - seq.cached_prompt_tokens, self.allocator.num_cached)
 
@@ -468,7 +550,7 @@ class Engine:
         missing = blocks_for(seq.kv_positions_after(n), block_size) - len(seq.blocks)
         if missing > 0:
             new = self.allocator.allocate(missing)
-            seq.add_blocks(new, block_slots(new, block_size, device))
+            seq.add_blocks(new)
         if seq.scoring is not None and seq.scoring.wants_kv(seq.reaches_continuations(n)):
             new = self.allocator.allocate(blocks_for(seq.scoring.tokens, block_size))
             seq.blocks.extend(new)  # freed with the sequence's own

@@ -137,11 +137,17 @@ class PagedKVCache:
         self.num_blocks = num_blocks
         self.dtype = dtype
         self.kv_heads = kv_heads
+        # One block more than the allocator hands out: the CUDA decode graph's padding rows write
+        # there and its padded block tables point there (server.engine.cuda_graph), never into a
+        # block a sequence holds.
+        self.pad_block = num_blocks
         # Uninitialised, so start-up does not touch every page. Attention reads only written
-        # slots, except slot 0, which pads ragged decode batches (masked out) and must therefore
-        # hold finite numbers: 0 * NaN would poison the masked sum.
-        self.kv = torch.empty((num_layers, num_blocks * block_size, 2 * kv_heads, head_dim), dtype=dtype, device=device)
+        # slots, except slot 0, which pads ragged eager decode batches, and the padding block,
+        # which pads the graph's tables (both masked out): they must hold finite numbers, since
+        # 0 * NaN would poison the masked sum.
+        self.kv = torch.empty((num_layers, (num_blocks + 1) * block_size, 2 * kv_heads, head_dim), dtype=dtype, device=device)
         self.kv[:, 0].zero_()
+        self.kv[:, num_blocks * block_size :].zero_()
 
     @staticmethod
     def bytes_per_token(num_layers: int, kv_heads: int, head_dim: int, dtype: torch.dtype) -> int:

@@ -14,11 +14,13 @@ cache write and the attention.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers.activations import ACT2FN
 
 from common.base_model import BaseModel
@@ -211,7 +213,20 @@ class ModelRunner:
     @torch.inference_mode()
     def forward(self, batch: StepBatch) -> torch.Tensor:
         """Next-token logits of the logits rows: [N, vocab], float32."""
-        return self.lm_head(self.hidden_states(batch), exact=batch.exact_logits).float()
+        with attention_backends(self.device):
+            return self.lm_head(self.hidden_states(batch), exact=batch.exact_logits).float()
+
+
+# aten's attention backends the model step may use on CUDA: all but cuDNN's, which builds a plan for
+# every new shape it sees, and a prompt's length and a decode row's context are new shapes nearly
+# every step (on an H200, 32 clients waited ~0.5 s for their first tokens; flash and the
+# memory-efficient kernel need no plan)
+_CUDA_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+
+
+def attention_backends(device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """Where the model step's attention may run on `device` (see `_CUDA_ATTENTION`)."""
+    return sdpa_kernel(_CUDA_ATTENTION) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def layer_weights(base: BaseModel, kernel: Kernel = "aten") -> list[LayerWeights]:

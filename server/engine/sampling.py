@@ -102,6 +102,13 @@ def apply_grammar_masks(logits: torch.Tensor, rows: list[RowState]) -> list[int]
     return failed
 
 
+def _plain_greedy(row: RowState, end_token_ids: frozenset[int]) -> bool:
+    """Whether a row's next token is its logits' argmax as they are."""
+    params = row.params
+    held = bool(end_token_ids) and row.generated < params.min_new_tokens
+    return params.greedy and params.repetition_penalty == 1.0 and row.matcher is None and not held
+
+
 def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int | None]:
     """Next token of each row; None for a row whose logits are unusable (see `unusable_rows`) or
     whose grammar matcher failed.
@@ -109,6 +116,10 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
     logits: [R, V] float32, modified in place. A bad row never affects the others: it is set
     aside before anything is computed across rows, and the caller ends its request alone.
     """
+    if all(_plain_greedy(row, end_token_ids) for row in rows):
+        # one read back from the device, where the general path below takes two
+        best, unusable = torch.stack((logits.argmax(dim=-1), unusable_rows(logits).long())).tolist()
+        return [None if bad else token for token, bad in zip(best, unusable, strict=True)]
     broken = unusable_rows(logits)
     if bool(broken.any()):
         logits[broken] = 0.0

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from server.engine.detokenizer import IncrementalDetokenizer
-from server.engine.kv_cache import blocks_for
+from server.engine.kv_cache import block_slots, blocks_for
 from server.engine.pieces import Piece, Purpose
 from server.engine.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
 from server.engine.sampling import RowState, make_generator
@@ -30,7 +30,9 @@ class SequenceStatus(enum.Enum):
 
 
 class Sequence:
-    def __init__(self, seq_id: int, request: GenerationRequest, sink: EventSink, tokenizer: Any, device: torch.device) -> None:
+    def __init__(
+        self, seq_id: int, request: GenerationRequest, sink: EventSink, tokenizer: Any, device: torch.device, block_size: int
+    ) -> None:
         self.seq_id = seq_id
         self.request = request
         self.sink = sink
@@ -39,8 +41,10 @@ class Sequence:
         self.token_ids: list[int] = list(request.prompt_ids)
         self.num_prompt = len(request.prompt_ids)
         self.num_computed = 0  # tokens whose K/V are in the cache
-        self.blocks: list[int] = []
-        self.kv_slots = torch.empty(0, dtype=torch.long, device=device)  # cache slot of each position
+        self.blocks: list[int] = []  # every block it holds: its context's, then any of its continuations
+        self.context_blocks: list[int] = []  # the blocks of its own positions, in order
+        self.block_size = block_size
+        self._kv_slots = torch.empty(0, dtype=torch.long, device=device)
         self.lora_slot = 0  # LoRA slot while running; 0 is the base model
         self.adapter_hash: str | None = None if request.adapter is None else request.adapter.content_hash
         self.scoring = Scoring(request.branches) if request.branches else None
@@ -55,6 +59,7 @@ class Sequence:
         self._stops = StopStrings(request.params.stop)
         self._emitted_chars = 0
         self._unsent_tokens: list[int] = []
+        self._pending_text: list[int] = []  # accepted tokens whose text is not made yet (`stream_pending`)
         self._cut: int | None = None  # where the text ends when a stop string ended it
         self._stop_text = ""
         self.admitted_at: float | None = None
@@ -66,6 +71,14 @@ class Sequence:
         self.block_hashes: list[bytes] = []
         self.registered_blocks = 0
         self.cache_match: list[int] = []
+
+    @property
+    def kv_slots(self) -> torch.Tensor:
+        """The cache slot of each position of its context: made when a step that needs it asks, as the
+        CUDA decode graph reads `context_blocks` from the host and never does."""
+        if self._kv_slots.shape[0] != len(self.context_blocks) * self.block_size:
+            self._kv_slots = block_slots(self.context_blocks, self.block_size, self.device)
+        return self._kv_slots
 
     @property
     def generated(self) -> int:
@@ -123,19 +136,20 @@ class Sequence:
         self.admitted_at = now
         self.lora_slot = lora_slot
 
-    def adopt_cached_prefix(self, blocks: list[int], kv_slots: torch.Tensor, tokens: int) -> None:
+    def adopt_cached_prefix(self, blocks: list[int], tokens: int) -> None:
         """Starts on the KV of a cached prompt prefix instead of computing it."""
         self.blocks = list(blocks)
-        self.kv_slots = kv_slots
+        self.context_blocks = list(blocks)
         self.num_computed = self.cached_prompt_tokens = tokens
         self.registered_blocks = len(blocks)
 
-    def add_blocks(self, blocks: list[int], kv_slots: torch.Tensor) -> None:
+    def add_blocks(self, blocks: list[int]) -> None:
+        """Blocks for more of its own positions."""
         self.blocks.extend(blocks)
-        self.kv_slots = torch.cat([self.kv_slots, kv_slots])
+        self.context_blocks.extend(blocks)
 
     def release_blocks(self) -> list[int]:
-        blocks, self.blocks = self.blocks, []
+        blocks, self.blocks, self.context_blocks = self.blocks, [], []
         return blocks
 
     def advance(self, n: int) -> None:
@@ -146,31 +160,50 @@ class Sequence:
 
     def add_token(self, token_id: int, end_token_ids: frozenset[int], max_len: int) -> StopReason | None:
         """Appends a sampled token, streams what it adds, and says whether generation ends."""
+        return self.stream_pending(self.accept_token(token_id, end_token_ids, max_len))
+
+    def accept_token(self, token_id: int, end_token_ids: frozenset[int], max_len: int) -> StopReason | None:
+        """Appends a sampled token and says whether it ends generation by what is known without its
+        text: an end token, a finished structure, or the token limits. Its text is made and streamed
+        by `stream_pending`, which the engine may run while the GPU computes the next step."""
         now = time.monotonic()
         self.first_token_at = self.first_token_at or now
         self.last_token_at = now
         self.token_ids.append(token_id)
         self.sampling.generated += 1
         self._unsent_tokens.append(token_id)
-        stop_reason: StopReason | None = None
-        matcher = self.sampling.matcher
         if token_id in end_token_ids:
-            stop_reason = StopReason.END_OF_SEQUENCE
-        else:
+            return StopReason.END_OF_SEQUENCE
+        self._pending_text.append(token_id)
+        matcher = self.sampling.matcher
+        if matcher is not None:
+            matcher.accept(token_id)  # before the next step samples under its mask
+            if matcher.stopped:  # the structure is whole and nothing may follow
+                return StopReason.END_OF_SEQUENCE
+        if self.generated >= self.request.params.max_new_tokens or len(self.token_ids) >= max_len:
+            return StopReason.UNFINISHED_STRUCTURE if matcher is not None and not matcher.complete else StopReason.MAX_TOKENS
+        return None
+
+    def stream_pending(self, ending: StopReason | None) -> StopReason | None:
+        """Makes the text of the accepted tokens, ends at a stop string if one appears (it outranks
+        `ending`, what `accept_token` said), and streams the text that cannot be part of one."""
+        if self._push_pending():
+            return StopReason.STOP_SEQUENCE
+        if ending is None:
+            self._emit(self._stops.safe_length(self._detokenizer.text))
+        return ending
+
+    def _push_pending(self) -> bool:
+        """Detokenizes the accepted tokens; True where a stop string ended the text (cut there)."""
+        pending, self._pending_text = self._pending_text, []
+        for token_id in pending:
             new_from = len(self._detokenizer.text)
             self._detokenizer.push(token_id)
             match = self._stops.find(self._detokenizer.text, new_from)
             if match is not None:
-                stop_reason, self._cut, self._stop_text = StopReason.STOP_SEQUENCE, match.index, match.stop
-            if matcher is not None:
-                matcher.accept(token_id)
-                if stop_reason is None and matcher.stopped:  # the structure is whole and nothing may follow
-                    stop_reason = StopReason.END_OF_SEQUENCE
-        if stop_reason is None and (self.generated >= self.request.params.max_new_tokens or len(self.token_ids) >= max_len):
-            stop_reason = StopReason.UNFINISHED_STRUCTURE if matcher is not None and not matcher.complete else StopReason.MAX_TOKENS
-        if stop_reason is None:
-            self._emit(self._stops.safe_length(self._detokenizer.text))
-        return stop_reason
+                self._cut, self._stop_text = match.index, match.stop
+                return True
+        return False
 
     def _emit(self, upto: int, finished: Finished | None = None) -> None:
         text = self._detokenizer.text[self._emitted_chars : upto] if upto > self._emitted_chars else ""
@@ -187,6 +220,8 @@ class Sequence:
         `record` sees the accounting before the caller does, so metrics already count a request
         when its response arrives."""
         self.status = SequenceStatus.FINISHED
+        if self._cut is None:
+            self._push_pending()
         cut = self._cut
         if cut is None:
             self._detokenizer.flush()
