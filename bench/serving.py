@@ -3,15 +3,23 @@
 In one run, on the same chat prompts, greedy, up to --max-new-tokens each (generation stops at EOS
 as it would in production):
 
-* tuneserve: a real server process on loopback, N concurrent streaming clients;
-* transformers `generate`, one request at a time (what a naive service does);
+* tuneserve: a real server process on loopback, N concurrent streaming clients, once per weight
+  format in --formats (`auto` is the server's default; `int4`, `none` (bf16), `nf4` name one;
+  `int4:cuda_graph_pieces=eager` adds server settings);
+* transformers `generate`, one request at a time (what a naive service does), on --baseline-requests;
 * transformers `generate` on one static, left-padded batch of all the prompts.
 
-Prints tokens/s, TTFT and inter-token latency percentiles, and the ratios the issue targets:
-tuneserve@32 >= 3x one-at-a-time and >= the static batch; TTFT p50 @1 within 1.2x of plain
-transformers' prefill-plus-first-token on the same prompt.
+The baselines load the model unquantized in its own dtype (bf16 on a GPU): the faster of
+transformers' formats there, so the ratios are against the stronger baseline.
 
-    python bench/serving.py [--max-new-tokens 128] [--model embedded] [--json out.json]
+Prints tokens/s, TTFT and inter-token latency percentiles, and the ratios the issues target:
+CPU: tuneserve@32 >= 3x one-at-a-time and >= the static batch; TTFT p50 @1 within 1.2x of plain
+transformers' prefill-plus-first-token on the same prompt. GPU: ITL p50 @1 <= 3 ms, tok/s @1 >= 5x
+one-at-a-time, @32 >= 5,000 tok/s and >= 4x the static batch. On a GPU it also reports the share
+of the copy bandwidth (measured in the same run) that one client's decode steps use reading the
+weights, at ITL p50.
+
+    python bench/serving.py [--max-new-tokens 128] [--model embedded] [--formats auto,nf4] [--json out.json]
 """
 
 from __future__ import annotations
@@ -101,15 +109,19 @@ def start_server(**settings: str) -> tuple[subprocess.Popen, str]:
         **os.environ,
         "TUNESERVE_PORT": str(port),
         "TUNESERVE_METRICS_PORT": str(free_port()),
+        "TUNESERVE_HTTP_PORT": "0",
         "TUNESERVE_MAX_BATCH_SIZE": "32",
         "TUNESERVE_LOG_LEVEL": "WARNING",
         **{f"TUNESERVE_{key.upper()}": value for key, value in settings.items()},
     }
-    proc = subprocess.Popen([sys.executable, "-m", "server"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"server-{port}.log", "w")  # noqa: SIM115 - the server's lifetime
+    proc = subprocess.Popen([sys.executable, "-m", "server"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     from tuneserve_client import Client
 
     with Client(f"127.0.0.1:{port}") as client:
         client.wait_until_ready(timeout=900)  # a first start compiles the decode step
+        info = client.model_info()
+    print(f"server ready: quantization {info.quantization}, dtype {info.dtype}; {info.decode_step}", flush=True)
     return proc, f"127.0.0.1:{port}"
 
 
@@ -170,51 +182,63 @@ def generated_count(row: list[int], eos: set[int]) -> int:
     return len(row)
 
 
-def hf_baselines(base, questions: list[str], max_new_tokens: int) -> dict[str, float]:
+def hf_baselines(base, questions: list[str], max_new_tokens: int, sequential_requests: int) -> dict[str, float]:
     import torch
 
     model, tokenizer = base.model, base.tokenizer
     eos = set(base.eos_token_ids)
     prompts = [hf_prompt_ids(tokenizer, q) for q in questions]
     kwargs = dict(do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id)
+    device = base.device
+
+    def tensor(rows: list[list[int]]) -> torch.Tensor:
+        return torch.tensor(rows, device=device)
+
+    def synchronized() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+
     with torch.inference_mode():
-        model.generate(torch.tensor([prompts[0]]), **{**kwargs, "max_new_tokens": 4})  # warm-up
+        model.generate(tensor([prompts[0]]), **{**kwargs, "max_new_tokens": 4})  # warm-up
         ttfts = []
         for ids in prompts[:8]:
-            start = time.perf_counter()
-            model.generate(torch.tensor([ids]), **{**kwargs, "max_new_tokens": 1})
-            ttfts.append(time.perf_counter() - start)
-        start, tokens = time.perf_counter(), 0
-        for ids in prompts:
-            out = model.generate(torch.tensor([ids]), **kwargs)
+            start = synchronized()
+            model.generate(tensor([ids]), **{**kwargs, "max_new_tokens": 1})
+            ttfts.append(synchronized() - start)
+        start, tokens = synchronized(), 0
+        for ids in prompts[:sequential_requests]:
+            out = model.generate(tensor([ids]), **kwargs)
             tokens += generated_count(out[0, len(ids) :].tolist(), eos)
-        sequential = tokens / (time.perf_counter() - start)
+        sequential = tokens / (synchronized() - start)
         width = max(len(p) for p in prompts)
         pad = tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        start = time.perf_counter()
+        input_ids = tensor([[pad] * (width - len(p)) + p for p in prompts])
+        attention = tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        start = synchronized()
         out = model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
-        elapsed = time.perf_counter() - start
+        elapsed = synchronized() - start
         tokens = sum(generated_count(row[width:].tolist(), eos) for row in out)
     return {"sequential_tps": sequential, "static_batch_tps": tokens / elapsed, "ttft_p50": statistics.median(ttfts)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="embedded")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--levels", default="1,8,32")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+def parse_format(spec: str) -> tuple[str, dict[str, str]]:
+    """`int4:cuda_graph_pieces=eager` -> ("int4", {"quantization": "int4", "cuda_graph_pieces": "eager"})."""
+    name, *extra = spec.split(":")
+    settings = dict(item.split("=", 1) for item in extra)
+    if name != "auto":
+        settings["quantization"] = name
+    return spec, settings
 
-    proc, address = start_server(model=args.model)
+
+def serve_levels(model: str, settings: dict[str, str], levels: list[int], max_new_tokens: int) -> dict[int, dict[str, float]]:
+    proc, address = start_server(model=model, **settings)
     rows = {}
     try:
-        for clients in (int(x) for x in args.levels.split(",")):
+        for clients in levels:
             requests = max(8, 2 * clients)
             asyncio.run(run_clients(address, clients, min(clients, 4), 8))  # warm the path
-            samples, wall = asyncio.run(run_clients(address, clients, requests, args.max_new_tokens))
+            samples, wall = asyncio.run(run_clients(address, clients, requests, max_new_tokens))
             gaps = [g for s in samples for g in s.gaps]
             rows[clients] = {
                 "requests": requests,
@@ -236,30 +260,109 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(30)
+    return rows
+
+
+def weight_bytes_per_decode_step(config, quantization: str) -> float:
+    """Bytes of weights one decode step of one row reads: the decoder's linear layers in the format
+    the server streams them (int4: 4-bit values and a bf16 scale and zero per 32; nf4: 4-bit values
+    and a scale per 64; else bf16) and the bf16 head."""
+    hidden, layers = config["hidden_size"], config["num_hidden_layers"]
+    head_dim = config.get("head_dim") or hidden // config["num_attention_heads"]
+    kv = config["num_key_value_heads"] * head_dim
+    per_layer = hidden * (hidden + 2 * kv) + hidden * hidden + 3 * hidden * config["intermediate_size"]
+    per_param = {"int4": 0.5 + 4 / 32, "nf4": 0.5 + 4 / 64}.get(quantization, 2.0)
+    return layers * per_layer * per_param + 2 * config["vocab_size"] * hidden
+
+
+def copy_bandwidth() -> float:
+    """Bytes read plus written per second by a large device-to-device copy (the ceiling used)."""
+    import torch
+
+    src = torch.empty(2**30, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(10):
+        dst.copy_(src)
+    torch.cuda.synchronize()
+    return 2 * 10 * src.numel() / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="embedded")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--formats", default="auto", help="comma-separated weight formats to serve, each with optional :setting=value")
+    parser.add_argument("--baseline-requests", type=int, default=32, help="requests transformers answers one at a time")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    import torch
+
+    levels = [int(x) for x in args.levels.split(",")]
+    served = {}
+    for spec, settings in map(parse_format, args.formats.split(",")):
+        print(f"-- tuneserve, format {spec}", flush=True)
+        try:
+            served[spec] = serve_levels(args.model, settings, levels, args.max_new_tokens)
+        except Exception as exc:  # one format failing leaves the others' figures
+            print(f"format {spec} failed: {type(exc).__name__}: {exc}", flush=True)
 
     from common.base_model import load_base_model
     from common.settings import ModelSettings
 
-    base = load_base_model(ModelSettings(model=args.model))
-    hf = hf_baselines(base, QUESTIONS[:32], args.max_new_tokens)
+    base = load_base_model(ModelSettings(model=args.model, quantization="none"))
+    hf = hf_baselines(base, QUESTIONS[:32], args.max_new_tokens, args.baseline_requests)
     print(
-        f"transformers one at a time: {hf['sequential_tps']:7.1f} tok/s; static padded batch of 32: {hf['static_batch_tps']:7.1f} tok/s; "
-        f"TTFT p50 {hf['ttft_p50'] * 1000:.0f} ms"
+        f"transformers ({base.quantization}, {str(base.dtype).removeprefix('torch.')}) one at a time: {hf['sequential_tps']:7.1f} tok/s; "
+        f"static padded batch of 32: {hf['static_batch_tps']:7.1f} tok/s; TTFT p50 {hf['ttft_p50'] * 1000:.0f} ms"
     )
-    top = rows.get(32)
-    ratios = {}
-    if top:
-        ratios["tps@32 / one-at-a-time (target >= 3)"] = top["tokens_per_s"] / hf["sequential_tps"]
-        ratios["tps@32 / static batch (target >= 1)"] = top["tokens_per_s"] / hf["static_batch_tps"]
-    if 1 in rows:
-        ratios["TTFT p50 @1 / transformers (target <= 1.2)"] = rows[1]["ttft_p50"] / hf["ttft_p50"]
-    for name, value in ratios.items():
-        print(f"{name}: {value:.2f}")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {base.device}, {base.quantization}, {str(base.dtype).removeprefix('torch.')}"
-    print(f"machine: {machine}")
+    gpu = base.device.type == "cuda"
+    bandwidth = copy_bandwidth() if gpu else None
+    config = json.loads((base.weights_dir / "config.json").read_text())
+    ratios: dict[str, dict[str, float]] = {}
+    for spec, rows in served.items():
+        mine: dict[str, float] = {}
+        top, one = rows.get(32), rows.get(1)
+        if top and gpu:
+            mine["tok/s @32 (target >= 5000)"] = top["tokens_per_s"]
+            mine["tok/s @32 / static batch (target >= 4)"] = top["tokens_per_s"] / hf["static_batch_tps"]
+        elif top:
+            mine["tps@32 / one-at-a-time (target >= 3)"] = top["tokens_per_s"] / hf["sequential_tps"]
+            mine["tps@32 / static batch (target >= 1)"] = top["tokens_per_s"] / hf["static_batch_tps"]
+        if one and gpu:
+            mine["ITL p50 @1 in ms (target <= 3)"] = one["itl_p50"] * 1000
+            mine["tok/s @1 / one-at-a-time (target >= 5)"] = one["tokens_per_s"] / hf["sequential_tps"]
+            quantization = settings_of(spec).get("quantization", "int4")
+            assert bandwidth is not None
+            mine["copy bandwidth used reading weights @1, at ITL p50"] = (
+                weight_bytes_per_decode_step(config, quantization) / one["itl_p50"] / bandwidth
+            )
+        elif one:
+            mine["TTFT p50 @1 / transformers (target <= 1.2)"] = one["ttft_p50"] / hf["ttft_p50"]
+        ratios[spec] = mine
+        for name, value in mine.items():
+            print(f"{spec}: {name}: {value:.2f}")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {base.device}"
+    if gpu:
+        machine += f", {torch.cuda.get_device_name(base.device)}, copy bandwidth {bandwidth / 1e12:.2f} TB/s"  # type: ignore[operator]
+    versions = f"torch {torch.__version__}, transformers {__import__('transformers').__version__}"
+    shape = {
+        k: config.get(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads")
+    }
+    print(f"machine: {machine}; {versions}; shape {shape}")
     if args.json:
-        args.json.write_text(json.dumps({"tuneserve": rows, "transformers": hf, "ratios": ratios, "machine": machine}, indent=2))
+        report = {"tuneserve": served, "transformers": hf, "ratios": ratios, "machine": machine, "versions": versions, "shape": shape}
+        args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def settings_of(spec: str) -> dict[str, str]:
+    return parse_format(spec)[1]
 
 
 if __name__ == "__main__":
