@@ -231,8 +231,13 @@ def parse_format(spec: str) -> tuple[str, dict[str, str]]:
     return spec, settings
 
 
-def serve_levels(model: str, settings: dict[str, str], levels: list[int], max_new_tokens: int) -> dict[int, dict[str, float]]:
+def serve_levels(model: str, settings: dict[str, str], levels: list[int], max_new_tokens: int) -> tuple[dict[int, dict[str, float]], str]:
+    """The figures at each level of clients, and the weight format the server chose."""
+    from tuneserve_client import Client
+
     proc, address = start_server(model=model, **settings)
+    with Client(address) as client:
+        quantization = client.model_info().quantization
     rows = {}
     try:
         for clients in levels:
@@ -260,7 +265,7 @@ def serve_levels(model: str, settings: dict[str, str], levels: list[int], max_ne
     finally:
         proc.terminate()
         proc.wait(30)
-    return rows
+    return rows, quantization
 
 
 def weight_bytes_per_decode_step(config, quantization: str) -> float:
@@ -304,11 +309,12 @@ def main() -> int:
     import torch
 
     levels = [int(x) for x in args.levels.split(",")]
-    served = {}
+    served: dict[str, dict[int, dict[str, float]]] = {}
+    formats: dict[str, str] = {}  # the weight format each spec served
     for spec, settings in map(parse_format, args.formats.split(",")):
         print(f"-- tuneserve, format {spec}", flush=True)
         try:
-            served[spec] = serve_levels(args.model, settings, levels, args.max_new_tokens)
+            served[spec], formats[spec] = serve_levels(args.model, settings, levels, args.max_new_tokens)
         except Exception as exc:  # one format failing leaves the others' figures
             print(f"format {spec} failed: {type(exc).__name__}: {exc}", flush=True)
 
@@ -337,10 +343,9 @@ def main() -> int:
         if one and gpu:
             mine["ITL p50 @1 in ms (target <= 3)"] = one["itl_p50"] * 1000
             mine["tok/s @1 / one-at-a-time (target >= 5)"] = one["tokens_per_s"] / hf["sequential_tps"]
-            quantization = settings_of(spec).get("quantization", "int4")
             assert bandwidth is not None
             mine["copy bandwidth used reading weights @1, at ITL p50"] = (
-                weight_bytes_per_decode_step(config, quantization) / one["itl_p50"] / bandwidth
+                weight_bytes_per_decode_step(config, formats[spec]) / one["itl_p50"] / bandwidth
             )
         elif one:
             mine["TTFT p50 @1 / transformers (target <= 1.2)"] = one["ttft_p50"] / hf["ttft_p50"]
@@ -359,10 +364,6 @@ def main() -> int:
         report = {"tuneserve": served, "transformers": hf, "ratios": ratios, "machine": machine, "versions": versions, "shape": shape}
         args.json.write_text(json.dumps(report, indent=2))
     return 0
-
-
-def settings_of(spec: str) -> dict[str, str]:
-    return parse_format(spec)[1]
 
 
 if __name__ == "__main__":

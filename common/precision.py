@@ -6,7 +6,7 @@ it against float32; bench/weight_kernels.py measures the kernels behind these ru
 * CUDA: bfloat16 (float16 without bf16 support), with the decoder's linear layers also kept as
   4-bit weights in groups of 32 (`int4`, aten's CUDA int4 kernel) for steps of few rows, where a
   decode step waits on the weights' bytes; nf4 through bitsandbytes (QLoRA's format) where the GPU
-  is older than Ampere or bf16 is missing. bench/gpu_serving.py measures the three formats.
+  is older than Ampere or bf16 is missing. bench/serving.py --formats measures the three.
 * A CPU with native bf16 (avx512_bf16 or AMX): bfloat16, with the decoder's linear layers also kept
   as 4-bit weights in groups of 32 (`int4`): the model step streams every weight once per decode
   step, and a 4-bit kernel reads a quarter of the bytes, 2-5x faster than bf16 at the few rows

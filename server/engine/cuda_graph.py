@@ -49,7 +49,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from server.adapters.lora import LoraTables
+from server.adapters.lora import GROUPS, LoraTables
+from server.engine.decode_graph import projections
 from server.engine.kv_cache import gather_kv
 from server.engine.model_runner import ModelRunner, attend_decode, rotate_
 from server.engine.weights import Linear, Projection
@@ -355,7 +356,7 @@ class CudaDecodeGraph:
         if one_hot is None or self.lora is None:
             return None, None, None, None
         tables = self.lora
-        return tuple((*tables.dense_tables(layer, group), one_hot) for group in ("qkv", "o", "gate_up", "down"))  # type: ignore[return-value]
+        return tuple((*tables.dense_tables(layer, group), one_hot) for group in GROUPS)  # type: ignore[return-value]
 
     def warm_up(self) -> Captured:
         """Compiles the pieces and captures every bucket's graph (writing only into the padding block).
@@ -419,13 +420,6 @@ class CudaDecodeGraph:
         return logits[: len(rows)]
 
 
-def unavailable_reason(runner: ModelRunner) -> str | None:
-    """Why the CUDA decode graph cannot serve this model here; None when it can."""
-    if runner.device.type != "cuda":
-        return f"CUDA graphs need a CUDA device; {runner.device.type} decodes with server.engine.decode_graph"
-    return None
-
-
 def compilable(runner: ModelRunner) -> bool:
     """Whether torch.compile can trace the layer pieces (bitsandbytes modules it cannot)."""
-    return all(isinstance(p, Linear) for w in runner.layers for p in (w.qkv, w.o, w.gate_up, w.down)) and isinstance(runner.lm_head, Linear)
+    return all(isinstance(p, Linear) for p in projections(runner))

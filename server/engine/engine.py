@@ -32,10 +32,9 @@ from common.errors import (
 from server.adapters.loader import BaseSpec, LoadedAdapter
 from server.adapters.lora import LoraRouting, LoraTables
 from server.adapters.slots import LoraSlots
-from server.engine import cuda_graph
 from server.engine.batch_builder import build_step_batch
 from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
-from server.engine.cuda_graph import CudaDecodeGraph, DecodeRow
+from server.engine.cuda_graph import CudaDecodeGraph, DecodeRow, compilable
 from server.engine.decode_graph import DecodeGraph, decode_accepts, unavailable_reason
 from server.engine.kernels.build import choose as choose_kernels
 from server.engine.kernels.lora_add import LoraKernel
@@ -285,8 +284,8 @@ class Engine:
 
     def _capture_decode(self, required: bool) -> None:
         """Builds the CUDA decode graphs; without them (where capturing fails) steps run eagerly."""
-        pieces = self.config.cuda_graph_pieces if cuda_graph.compilable(self.runner) else "eager"
-        graph = cuda_graph.CudaDecodeGraph(
+        pieces = self.config.cuda_graph_pieces if compilable(self.runner) else "eager"
+        graph = CudaDecodeGraph(
             self.runner, self.config.max_batch_size, self.config.max_model_len, self.slots.tables if self.slots else None, pieces
         )
         try:
