@@ -159,11 +159,13 @@ def attend_slots(q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: t
     q: [rows, heads, hd]; kv: [cache slots, 2 * kv_heads, hd]; slots, mask: [rows, context] -> [rows, heads * hd]."""
     rows, heads, head_dim = q.shape
     kv_heads = kv.shape[1] // 2
-    k = kv[slots, :kv_heads].float()  # [rows, context, kv_heads, hd]
-    v = kv[slots, kv_heads:].float()
+    # slots past a row's length (the rest of its last block) may hold anything, NaN included
+    valid = mask[:, :, None, None]
+    k = torch.where(valid, kv[slots, :kv_heads].float(), 0.0)  # [rows, context, kv_heads, hd]
+    v = torch.where(valid, kv[slots, kv_heads:].float(), 0.0)
     queries = q.float().view(rows, 1, kv_heads, heads // kv_heads, head_dim)
     scores = (queries * k[:, :, :, None, :]).sum(-1) * scale  # [rows, context, kv_heads, group]
-    weights = scores.masked_fill(~mask[:, :, None, None], float("-inf")).softmax(dim=1)
+    weights = scores.masked_fill(~valid, float("-inf")).softmax(dim=1)
     out = (weights[..., None] * v[:, :, :, None, :]).sum(1)  # [rows, kv_heads, group, hd]
     return out.reshape(rows, heads * head_dim).to(q.dtype)
 
@@ -171,7 +173,7 @@ def attend_slots(q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: t
 def attend_gathered(q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
     """The same through a gathered copy and aten's attention: what the eager pieces run, where
     `attend_slots` would hold every product at once."""
-    k, v = gather_kv(kv, slots)
+    k, v = gather_kv(kv, slots, valid=mask)
     return attend_decode(q, k, v, mask[:, None, None, :], scale)
 
 

@@ -162,11 +162,16 @@ class PagedKVCache:
         return gather_kv(self.kv[layer], slots)
 
 
-def gather_kv(kv: torch.Tensor, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gather_kv(kv: torch.Tensor, slots: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     # kv: [S, 2 * kv_heads, head_dim] (one layer's cache, or all layers' with offset slots), slots: [..., L]
-    # -> k, v: [..., L, kv_heads, head_dim] (views of one gather; index_select is the fast one)
+    # -> k, v: [..., L, kv_heads, head_dim] (views of one gather; index_select is the fast one).
+    # valid: [..., L], False where a slot is read but not attended to; those come back as zeros,
+    # since a slot no sequence wrote, or that an earlier owner of its block left NaN in, would
+    # poison the masked attention (0 * NaN, NaN - inf)
     kv_heads = kv.shape[1] // 2
     past = kv.index_select(0, slots.reshape(-1)).view(*slots.shape, *kv.shape[1:])
+    if valid is not None:
+        past = past.masked_fill(~valid[..., None, None], 0)
     return past[..., :kv_heads, :], past[..., kv_heads:, :]
 
 

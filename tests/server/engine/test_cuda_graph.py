@@ -81,6 +81,9 @@ def decode_on_both(base, pieces: str, steps: int, attention: str = "gathered") -
         dtype=base.precision.kv_cache_dtype,
         device=base.device,
     )
+    # what the sequences' blocks held before: NaN, as a broken adapter's request may leave them; the
+    # graph reads whole pages, and the slots past a row's length must not reach its attention
+    cache.kv[:, cache.block_size : cache.pad_block * cache.block_size] = float("nan")
     runner = ModelRunner(base, cache, 1024)
     tables = LoraTables(BaseSpec.from_base(base), 2, 8, base.device, dense=True)
     for slot, adapter in enumerate(mixed_adapters(base), start=1):

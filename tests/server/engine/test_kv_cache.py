@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for
+from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, gather_kv
 
 
 def test_allocator_hands_out_distinct_blocks_and_takes_them_back():
@@ -32,3 +32,9 @@ def test_cache_writes_and_gathers_by_slot():
     assert gk[0, 0].tolist() == [[2.0, 3.0]] and gk[0, 1].tolist() == [[0.0, 1.0]]
     assert gv[1, 0].tolist() == [[-4.0, -5.0]]
     assert gk[1, 1].tolist() == [[0.0, 0.0]], "slot 0 pads ragged batches and starts zeroed"
+    cache.kv[1, 6] = float("nan")
+    gk, gv = cache.gather(1, torch.tensor([[1, 6]]))
+    assert gk[0, 1].isnan().all()
+    gk, gv = gather_kv(cache.kv[1], torch.tensor([[1, 6]]), valid=torch.tensor([[True, False]]))
+    assert gk[0, 1].tolist() == [[0.0, 0.0]] and gv[0, 1].tolist() == [[0.0, 0.0]], "slots not attended to come back as zeros"
+    assert gk[0, 0].tolist() == [[2.0, 3.0]]
