@@ -3,7 +3,8 @@
 Tokens of all sequences are flattened into one `[T, hidden]` activation, so the linear layers
 (quantized or not) and the LoRA deltas run once per layer for the whole batch, whatever mix of
 prefill chunks and decode tokens it holds. Only attention is per sequence: decode rows attend
-together over their gathered, padded KV; each prefill chunk attends causally over its context.
+together over their gathered, padded KV; prefill chunks attend causally over their contexts, one by
+one or, on CUDA, padded into one call (server.engine.prefill_attention).
 
 The weights are the loaded model's (Llama, Mistral and Qwen2 share this layout), fused and, for
 few-row steps, quantized as server.engine.weights describes; the forward is ours because the cache
@@ -27,6 +28,7 @@ from common.base_model import BaseModel
 from server.adapters.lora import LoraRouting
 from server.engine.kernels.decode_attention import decode_attention
 from server.engine.kv_cache import PagedKVCache, gather_kv
+from server.engine.prefill_attention import PrefillLayout, attend_prefills, fits, prefill_layout
 from server.engine.weights import Kernel, LayerWeights, Linear, ModuleGroup, Projection
 
 
@@ -136,6 +138,9 @@ class ModelRunner:
         self.lm_head = head_weights(base, kernel)
         # decode rows attend straight from the paged cache, without a gather, where the kernel can read it
         self.paged_attention = use_kernels and cache.dtype == torch.float32 and self.head_dim % 16 == 0
+        # a step's prompt chunks attend in one padded call (server.engine.prefill_attention) where
+        # launches cost more than padding: on CUDA; the CPU's per-span calls waste no arithmetic
+        self.batched_prefill = self.device.type == "cuda"
         self.lora: LoraAdder | None = None
         positions = torch.arange(max_positions, device=self.device)[None]
         probe = torch.zeros(1, dtype=torch.float32, device=self.device)
@@ -174,8 +179,24 @@ class ModelRunner:
         k, v = gather_kv(kv, slots)
         return attend_decode(q, k, v, mask, self.scale)
 
+    def _layout_prefills(self, batch: StepBatch) -> PrefillLayout | None:
+        """The step's spans laid out to attend at once, or None to attend one by one."""
+        spans = batch.prefills
+        if not self.batched_prefill or len(spans) < 2:
+            return None
+        lengths, contexts = [s.length for s in spans], [s.kv_slots for s in spans]
+        if not fits(lengths, [len(c) for c in contexts]):
+            return None
+        return prefill_layout(lengths, contexts, self.device)
+
     def _attention(
-        self, i: int, weights: LayerWeights, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], batch: StepBatch
+        self,
+        i: int,
+        weights: LayerWeights,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        batch: StepBatch,
+        layout: PrefillLayout | None = None,
     ) -> torch.Tensor:
         tokens, heads, kv_heads = x.shape[0], self.heads, self.kv_heads
         qkv = self._project(i, "qkv", weights.qkv, x, batch).view(tokens, heads + 2 * kv_heads, self.head_dim)
@@ -191,6 +212,9 @@ class ModelRunner:
         out = torch.empty(tokens, heads * self.head_dim, dtype=self.cache.dtype, device=x.device)
         if batch.num_decode:
             out[: batch.num_decode] = decoded
+        if layout is not None:
+            out[batch.num_decode :] = attend_prefills(q[batch.num_decode :], self.cache.kv[i], layout, self.scale)
+            return self._project(i, "o", weights.o, out.to(x.dtype), batch)
         for span in batch.prefills:
             pk, pv = self.cache.gather(i, span.kv_slots)
             rows = slice(span.start, span.start + span.length)
@@ -205,8 +229,9 @@ class ModelRunner:
         """Final-norm hidden states of the logits rows: [N, hidden]."""
         h = self.embed(batch.input_ids).to(self.dtype)  # [T, D]
         rope = self.cos[batch.positions], self.sin[batch.positions]  # [T, 1, hd] each
+        layout = self._layout_prefills(batch)
         for i, weights in enumerate(self.layers):
-            h = h + self._attention(i, weights, self._norm(h, weights.input_norm), rope, batch)
+            h = h + self._attention(i, weights, self._norm(h, weights.input_norm), rope, batch, layout)
             h = h + self._mlp(i, weights, self._norm(h, weights.post_attention_norm), batch)
         return self._norm(h[batch.logits_rows], self.final_norm)
 
