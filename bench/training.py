@@ -125,7 +125,7 @@ def quality(max_train: int) -> dict:
 
     work = Path("/tmp/tuneserve-bench-quality")
     settings = TrainerSettings(work_dir=work / "work", adapter_store=work / "store")
-    jobs = JobStore(settings.work_dir / "jobs.sqlite3")
+    jobs = JobStore.open(settings.job_database())
     config = JobConfig(
         adapter_name="sentiment-bench",
         task={"instruction": INSTRUCTION},

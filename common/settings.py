@@ -98,3 +98,25 @@ class SecuritySettings(BaseSettings):
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file as well")
         return self
+
+
+class DatabaseSettings(BaseSettings):
+    """Where a process keeps the state several replicas share; the server and the trainer alike."""
+
+    model_config = settings_config("tuneserve")
+
+    database_url: str | None = None
+    """sqlite:///PATH (embedded, one machine) or postgresql://USER[:PASSWORD]@HOST:PORT/DB (shared by
+    every replica; libpq's PG* variables fill in what the URL leaves out). Unset: the server's
+    experiment_db file, the trainer's <work_dir>/jobs.sqlite3. Migrated to the current schema at start-up."""
+
+    database_password_file: Path | None = None
+    """File holding the PostgreSQL password (a mounted secret), used instead of one in the URL."""
+
+    @model_validator(mode="after")
+    def _check_database_url(self) -> DatabaseSettings:
+        if self.database_url is not None:
+            from common.database.connect import database_url
+
+            database_url(self.database_url)  # ValueError names what is wrong
+        return self

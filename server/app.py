@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
 from common.adapter_store import AdapterStore
 from common.base_model import BaseModel, load_base_model
+from common.database.connect import database_url, describe, open_database
 from common.prompting import longest_token_chars
 from common.rpc.app import RpcApp
 from common.threads import arun_on_fresh_thread
@@ -155,15 +156,21 @@ class TuneserveServer(RpcApp):
         await watch(refresh, paths, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
 
     def _experiments(self) -> Experiments | None:
-        """The experiment record; a server that cannot open it serves on without one (and says so)."""
-        path = self.settings.experiment_db or self.settings.cache_dir / "experiments.sqlite"
+        """The experiment record. A server that cannot open its own SQLite file serves on without one
+        (and says so); one told to share a database (database_url) does not start without it, since
+        it would answer feedback and reports differently from its peers."""
+        url = self.settings.experiment_database()
         try:
-            return Experiments(ExperimentStore(path, self.settings.experiment_retention_h * 3600), self.metrics)
-        except (OSError, sqlite3.Error) as exc:
+            engine = open_database(url, self.settings.database_password_file)
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            if self.settings.database_url is not None:
+                raise RuntimeError(f"cannot open the database {describe(database_url(url))}: {str(exc).splitlines()[0]}") from None
             log.error(
-                "cannot open the experiment record; feedback and experiment reports are off", extra={"path": str(path), "error": str(exc)}
+                "cannot open the experiment record; feedback and experiment reports are off", extra={"database": url, "error": str(exc)}
             )
             return None
+        log.info("experiment record open", extra={"database": describe(engine.url)})
+        return Experiments(ExperimentStore(engine, self.settings.experiment_retention_h * 3600), self.metrics)
 
     async def _guard_rollouts(self, manager: AdapterManager, experiments: Experiments) -> None:
         """Ends splits whose guard rule finds a canary doing worse; keeps the split gauges current."""
@@ -177,6 +184,10 @@ class TuneserveServer(RpcApp):
             split = set(policies)
             for name, policy in policies.items():
                 self.metrics.rollout_weights(name, policy.weights)
+            # one replica judges for all, so a split ends once, with one event
+            if not policies or not await asyncio.to_thread(experiments.leads):
+                continue
+            for name, policy in policies.items():
                 try:
                     reason = await experiments.guard_check(name, policy, manager.status(name).serving_version)
                     if reason is not None and manager.policy(name) == policy:

@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from common.settings import ModelSettings, SecuritySettings, settings_config
+from common.settings import DatabaseSettings, ModelSettings, SecuritySettings, settings_config
 
 
-class ServerSettings(ModelSettings, SecuritySettings):
+class ServerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
     """Settings of `tuneserve-server`."""
 
     model_config = settings_config("tuneserve-server")
@@ -122,7 +122,8 @@ class ServerSettings(ModelSettings, SecuritySettings):
     """Adapters that get their own label on per-adapter request counters (first come); the rest count as 'other'."""
 
     experiment_db: Path | None = None
-    """SQLite file of rollout experiments (answers to adapter names, feedback, guard rollbacks); unset: <cache_dir>/experiments.sqlite."""
+    """SQLite file of rollout experiments (answers to adapter names, feedback, guard rollbacks) when
+    database_url is unset; unset too: <cache_dir>/experiments.sqlite."""
 
     experiment_retention_h: float = Field(168.0, gt=0)
     """Hours an answer is kept for feedback and reports (one week by default)."""
@@ -176,3 +177,9 @@ class ServerSettings(ModelSettings, SecuritySettings):
                 f"default_max_new_tokens ({self.default_max_new_tokens}) must not exceed max_new_tokens_limit ({self.max_new_tokens_limit})"
             )
         return self
+
+    def experiment_database(self) -> str:
+        """The database URL of the experiment record."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{self.experiment_db or self.cache_dir / 'experiments.sqlite'}"

@@ -93,7 +93,8 @@ class ServerMetrics(RpcMetrics):
         self.classified = Counter("tuneserve_classified_inputs", "Inputs classified, by how the task was backed.", ["backing"], registry=r)
         self.experiment_answers = Counter(
             "tuneserve_experiment_answers",
-            "Answers to adapter names recorded for experiments, by version, role (serve or shadow) and outcome (ok, error, dropped).",
+            "Answers to adapter names recorded for experiments, by version, role (serve or shadow) and outcome (ok, error, "
+            "dropped: the queue to the database was full; lost: queued, then given up on at shutdown or by a bad write).",
             ["adapter", "version", "role", "outcome"],
             registry=r,
         )

@@ -47,14 +47,19 @@ class BackgroundServer:
         self._thread.join(10)
 
     @property
+    def host(self) -> str:
+        host = getattr(self.server.settings, "host", "127.0.0.1")
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
+
+    @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.server.port}"
+        return f"{self.host}:{self.server.port}"
 
     @property
     def http_url(self) -> str:
         """Base URL of the OpenAI-compatible API (the server needs a non-zero http_port)."""
         assert isinstance(self.server, TuneserveServer) and self.server.http_port, "start the server with http_port set"
-        return f"http://127.0.0.1:{self.server.http_port}/v1"
+        return f"http://{self.host}:{self.server.http_port}/v1"
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

@@ -131,3 +131,21 @@ def base_spec(base_model):
     from server.adapters.loader import BaseSpec
 
     return BaseSpec.from_base(base_model)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL on loopback for the session (tests/postgres.py); skips without the binaries."""
+    from tests.postgres import Postgres
+
+    cluster = Postgres()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh database of each kind: an SQLite file, and a database in the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    return request.getfixturevalue("postgres").create_database()

@@ -10,6 +10,7 @@ from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
 from common.adapter_store import AdapterStore
 from common.base_model import load_tokenizer
+from common.database.connect import describe, open_database
 from common.rpc.app import RpcApp
 from common.threads import arun_on_fresh_thread
 from trainer.config import TrainerSettings
@@ -33,10 +34,17 @@ class TrainerServer(RpcApp):
 
     def __init__(self, settings: TrainerSettings) -> None:
         super().__init__(settings, TrainerMetrics(), _MAX_MESSAGE_BYTES, [TRAINER_SERVICE])
-        self.jobs = JobStore(settings.work_dir / "jobs.sqlite3")
-        self.metrics.bind_jobs(lambda state: len(self.jobs.list([state], limit=1_000_000)))
+        self.jobs = JobStore(open_database(settings.job_database(), settings.database_password_file))
+        log.info("job database open", extra={"database": describe(self.jobs.engine.url)})
+        self.metrics.bind_jobs(self._count)
         self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs, settings.work_dir)
         self.runner: JobRunner | None = None
+
+    def _count(self, state: JobState) -> float:
+        try:
+            return self.jobs.count(state)
+        except Exception:  # the database away for a moment: the gauge says so, the scrape still works
+            return float("nan")
 
     def add_services(self, server: grpc.aio.Server) -> None:
         trainer_pb2_grpc.add_TrainerServicer_to_server(self.service, server)
@@ -48,8 +56,10 @@ class TrainerServer(RpcApp):
         self.runner = JobRunner(self.settings, self.jobs, store, tokenizer, self.metrics)
         self.runner.start()
         self.service.runner = self.runner
-        queued = len(self.jobs.list([JobState.QUEUED]))
-        log.info("trainer ready", extra={"store": str(store.root), "queued_jobs": queued})
+        log.info(
+            "trainer ready",
+            extra={"store": str(store.root), "queued_jobs": self.jobs.count(JobState.QUEUED), "replica": self.runner.runner_id},
+        )
 
     async def shut_down(self) -> None:
         if self.runner is not None:

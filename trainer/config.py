@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.adapter_manifest import ALL_LINEAR
-from common.settings import ModelSettings, SecuritySettings, default_cache_dir, settings_config
+from common.settings import DatabaseSettings, ModelSettings, SecuritySettings, default_cache_dir, settings_config
 
 
 class Hyperparameters(BaseModel):
@@ -126,7 +126,7 @@ class JobConfig(BaseModel):
     """Publish the adapter always, only if it beats the k-shot baseline, or never."""
 
 
-class TrainerSettings(ModelSettings, SecuritySettings):
+class TrainerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
     """Settings of `tuneserve-trainer`."""
 
     model_config = settings_config("tuneserve-trainer")
@@ -156,6 +156,10 @@ class TrainerSettings(ModelSettings, SecuritySettings):
     """Training processes per job: 1 trains in the trainer process; N > 1 launches `torchrun
     --nproc-per-node N` (DDP, one GPU per process, gloo on CPU)."""
 
+    job_lease_s: float = Field(30.0, ge=1.0, le=3600.0)
+    """Seconds a replica's claim on a job lasts without renewal (renewed every third of it); past it,
+    another replica sharing the database takes the job over and resumes it from its last checkpoint."""
+
     max_data_bytes: int = Field(256 * 2**20, ge=1024)
     """Largest training or validation file accepted."""
 
@@ -169,3 +173,7 @@ class TrainerSettings(ModelSettings, SecuritySettings):
 
     log_format: Literal["json", "text"] = "json"
     """Log format."""
+
+    def job_database(self) -> str:
+        """The database URL of the jobs, their events and reviews."""
+        return self.database_url if self.database_url is not None else f"sqlite:///{self.work_dir / 'jobs.sqlite3'}"

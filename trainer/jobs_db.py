@@ -1,13 +1,17 @@
-"""Jobs and their events, persisted in SQLite so a restarted trainer knows what it was doing."""
+"""Jobs, their events and reviews, in the shared database (common.database): an SQLite file for one
+trainer, one PostgreSQL for several replicas, so a restarted trainer, or another replica, knows what
+was being done.
+
+Replicas share the queue through leases: a replica claims a queued job (or one whose holder stopped
+renewing its lease) by a compare-and-set on the job's row, so each is run by one replica at a time,
+and renews the lease while it works (`heartbeat`). The schema is in common/database/migrations.
+"""
 
 from __future__ import annotations
 
 import builtins
 import enum
 import json
-import os
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -15,45 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.errors import NotFound
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    adapter_name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    config TEXT NOT NULL,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    error_code TEXT NOT NULL DEFAULT '',
-    error_message TEXT NOT NULL DEFAULT '',
-    step INTEGER NOT NULL DEFAULT 0,
-    total_steps INTEGER NOT NULL DEFAULT 0,
-    train_loss REAL,
-    validation_loss REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    result TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS events (
-    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    time REAL NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_job ON events(job_id, sequence);
-CREATE TABLE IF NOT EXISTS reviews (
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    line INTEGER NOT NULL,
-    reviewer TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    rating INTEGER NOT NULL,
-    note TEXT NOT NULL,
-    time REAL NOT NULL,
-    PRIMARY KEY (job_id, line, reviewer)
-);
-"""
+from common.database.connect import open_database
+from common.errors import NotFound
 
 
 class JobState(str, enum.Enum):
@@ -86,6 +56,8 @@ class JobRecord:
     validation_loss: float | None = None
     cancel_requested: bool = False
     result: dict[str, Any] = field(default_factory=dict)
+    runner: str = ""  # the replica that holds the job's lease, while validating or running
+    heartbeat: float | None = None  # when it last renewed it (Unix seconds)
 
 
 @dataclass(frozen=True)
@@ -97,26 +69,34 @@ class EventRecord:
     payload: dict[str, Any]
 
 
-class JobStore:
-    """Thread-safe access to the jobs database; listeners hear about every new event."""
+_COLUMNS = (
+    "id, adapter_name, state, config, created, started, finished, error_code, error_message, step, total_steps, "
+    "train_loss, validation_loss, cancel_requested, result, runner, heartbeat"
+)
+_UPDATABLE = {
+    "state", "started", "finished", "error_code", "error_message", "step", "total_steps", "train_loss", "validation_loss",
+    "cancel_requested", "result", "runner", "heartbeat",
+}  # fmt: skip
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))  # private from the start, before SQLite creates it
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+
+class JobStore:
+    """Access to the jobs tables of one database, safe from any thread; listeners hear about every
+    event this process adds (WatchJob also polls, for events other replicas add)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.listeners: list[Callable[[EventRecord], None]] = []
 
+    @classmethod
+    def open(cls, url: str, password_file: Path | None = None) -> JobStore:
+        """The jobs of the database at `url` (a `database_url` setting), its schema brought up to date."""
+        return cls(open_database(url, password_file))
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.engine.dispose()
 
     @staticmethod
-    def _record(row: sqlite3.Row) -> JobRecord:
+    def _record(row: sa.RowMapping) -> JobRecord:
         return JobRecord(
             id=row["id"],
             adapter_name=row["adapter_name"],
@@ -133,55 +113,122 @@ class JobStore:
             validation_loss=row["validation_loss"],
             cancel_requested=bool(row["cancel_requested"]),
             result=json.loads(row["result"]),
+            runner=row["runner"],
+            heartbeat=row["heartbeat"],
         )
 
-    def create(self, adapter_name: str, config: dict[str, Any]) -> JobRecord:
+    def create(self, adapter_name: str, config: dict[str, Any], runner: str = "") -> JobRecord:
+        """A new job, validating, leased to `runner` (the replica that validates it)."""
         job_id = f"job-{uuid.uuid4().hex[:12]}"
         now = time.time()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO jobs (id, adapter_name, state, config, created) VALUES (?, ?, ?, ?, ?)",
-                (job_id, adapter_name, JobState.VALIDATING.value, json.dumps(config), now),
+        with self.engine.begin() as db:
+            db.execute(
+                sa.text(
+                    "INSERT INTO jobs (id, adapter_name, state, config, created, runner, heartbeat) "
+                    "VALUES (:id, :adapter_name, :state, :config, :created, :runner, :heartbeat)"
+                ),
+                {
+                    "id": job_id,
+                    "adapter_name": adapter_name,
+                    "state": JobState.VALIDATING.value,
+                    "config": json.dumps(config),
+                    "created": now,
+                    "runner": runner,
+                    "heartbeat": now,
+                },
             )
         self.add_event(job_id, "state", {"state": JobState.VALIDATING.value})
         return self.get(job_id)
 
     def get(self, job_id: str) -> JobRecord:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(sa.text(f"SELECT {_COLUMNS} FROM jobs WHERE id = :id"), {"id": job_id}).mappings().first()
         if row is None:
             raise NotFound(f"no training job {job_id!r}")
         return self._record(row)
 
     def list(self, states: builtins.list[JobState] | None = None, limit: int = 100) -> builtins.list[JobRecord]:
-        query, args = "SELECT * FROM jobs", []
+        query = f"SELECT {_COLUMNS} FROM jobs"
+        args: dict[str, Any] = {"limit": limit}
         if states:
-            query += f" WHERE state IN ({', '.join('?' * len(states))})"
-            args = [s.value for s in states]
-        query += " ORDER BY created DESC, rowid DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*args, limit)).fetchall()
+            query += " WHERE state IN :states"
+            args["states"] = [s.value for s in states]
+        statement = sa.text(query + " ORDER BY created DESC, id DESC LIMIT :limit")
+        if states:
+            statement = statement.bindparams(sa.bindparam("states", expanding=True))
+        with self.engine.connect() as db:
+            rows = db.execute(statement, args).mappings().all()
         return [self._record(r) for r in rows]
 
-    def oldest(self, state: JobState) -> JobRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY created, rowid LIMIT 1", (state.value,)).fetchone()
-        return self._record(row) if row else None
+    def count(self, state: JobState) -> int:
+        with self.engine.connect() as db:
+            return int(db.execute(sa.text("SELECT COUNT(*) FROM jobs WHERE state = :state"), {"state": state.value}).scalar() or 0)
+
+    def claim(self, state: JobState, runner: str, lease_s: float, expired_only: bool = False) -> JobRecord | None:
+        """Leases the oldest job in `state` to `runner`: an unleased one (a queued job) or, past
+        `lease_s` without a heartbeat, one whose holder went away. Returns it, or None. Two replicas
+        never get the same job: the lease is a compare-and-set on the row."""
+        now = time.time()
+        condition = "heartbeat IS NULL OR heartbeat < :stale"
+        if not expired_only:
+            condition = "runner = '' OR " + condition
+        lock = " FOR UPDATE SKIP LOCKED" if self.engine.dialect.name == "postgresql" else ""
+        with self.engine.begin() as db:
+            row = (
+                db.execute(
+                    sa.text(
+                        f"SELECT id, runner, heartbeat FROM jobs WHERE state = :state AND ({condition}) ORDER BY created, id LIMIT 1{lock}"
+                    ),
+                    {"state": state.value, "stale": now - lease_s},
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            same_beat = "heartbeat IS NULL" if row["heartbeat"] is None else "heartbeat = :beat"
+            taken = db.execute(
+                sa.text(
+                    "UPDATE jobs SET runner = :runner, heartbeat = :now "
+                    f"WHERE id = :id AND state = :state AND runner = :was AND {same_beat}"
+                ),
+                {"runner": runner, "now": now, "id": row["id"], "state": state.value, "was": row["runner"], "beat": row["heartbeat"]},
+            ).rowcount
+        return self.get(row["id"]) if taken == 1 else None
+
+    def renew(self, runner: str, job_ids: builtins.list[str]) -> builtins.list[str]:
+        """Renews `runner`'s leases on `job_ids`; returns the ids it no longer holds."""
+        lost = []
+        with self.engine.begin() as db:
+            for job_id in job_ids:
+                renewed = db.execute(
+                    sa.text("UPDATE jobs SET heartbeat = :now WHERE id = :id AND runner = :runner"),
+                    {"now": time.time(), "id": job_id, "runner": runner},
+                ).rowcount
+                if renewed != 1:
+                    lost.append(job_id)
+        return lost
 
     def update(self, job_id: str, **fields: Any) -> None:
+        unknown = set(fields) - _UPDATABLE
+        assert not unknown, f"not job columns: {unknown}"
         if "result" in fields:
             fields["result"] = json.dumps(fields["result"])
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self._lock:
-            self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*fields.values(), job_id))
+        if "cancel_requested" in fields:
+            fields["cancel_requested"] = int(fields["cancel_requested"])
+        assignments = ", ".join(f"{name} = :{name}" for name in fields)
+        with self.engine.begin() as db:
+            db.execute(sa.text(f"UPDATE jobs SET {assignments} WHERE id = :job_id"), {**fields, "job_id": job_id})
 
     def transition(self, job_id: str, state: JobState, error_code: str = "", error_message: str = "") -> JobRecord:
         now = time.time()
         fields: dict[str, Any] = {"state": state.value}
         if state is JobState.RUNNING:
             fields["started"] = now
+        if state is JobState.QUEUED:  # back in the queue: free for any replica to claim
+            fields.update(runner="", heartbeat=None)
         if state.terminal:
-            fields.update(finished=now, error_code=error_code, error_message=error_message)
+            fields.update(finished=now, error_code=error_code, error_message=error_message, runner="", heartbeat=None)
         self.update(job_id, **fields)
         self.add_event(job_id, "state", {"state": state.value, "error_code": error_code, "error_message": error_message})
         return self.get(job_id)
@@ -191,30 +238,67 @@ class JobStore:
 
     def add_event(self, job_id: str, kind: str, payload: dict[str, Any]) -> EventRecord:
         now = time.time()
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO events (job_id, time, kind, payload) VALUES (?, ?, ?, ?)", (job_id, now, kind, json.dumps(payload))
-            )
-            event = EventRecord(int(cursor.lastrowid or 0), job_id, now, kind, payload)
-        for listener in list(self.listeners):
+        with self.engine.begin() as db:
+            sequence = db.execute(
+                sa.text("INSERT INTO job_events (job_id, time, kind, payload) VALUES (:job_id, :time, :kind, :payload) RETURNING sequence"),
+                {"job_id": job_id, "time": now, "kind": kind, "payload": json.dumps(payload)},
+            ).scalar_one()
+        event = EventRecord(int(sequence), job_id, now, kind, payload)
+        for listener in builtins.list(self.listeners):
             listener(event)
         return event
 
     def add_reviews(self, job_id: str, reviews: builtins.list[dict[str, Any]]) -> None:
         """Stores people's judgements of a job's answers; a reviewer judging an example again replaces the old one."""
         now = time.time()
-        rows = [(job_id, r["line"], r["reviewer"], r["verdict"], r["rating"], r["note"], now) for r in reviews]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            self._db.execute("COMMIT")
+        rows = [
+            {
+                "job_id": job_id,
+                "line": r["line"],
+                "reviewer": r["reviewer"],
+                "verdict": r["verdict"],
+                "rating": r["rating"],
+                "note": r["note"],
+                "time": now,
+            }
+            for r in reviews
+        ]
+        if not rows:
+            return
+        with self.engine.begin() as db:
+            db.execute(
+                sa.text(
+                    "INSERT INTO reviews (job_id, line, reviewer, verdict, rating, note, time) "
+                    "VALUES (:job_id, :line, :reviewer, :verdict, :rating, :note, :time) "
+                    "ON CONFLICT (job_id, line, reviewer) DO UPDATE SET verdict = excluded.verdict, rating = excluded.rating, "
+                    "note = excluded.note, time = excluded.time"
+                ),
+                rows,
+            )
 
     def reviews(self, job_id: str) -> builtins.list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM reviews WHERE job_id = ? ORDER BY line, reviewer", (job_id,)).fetchall()
-        return [{k: r[k] for k in ("line", "reviewer", "verdict", "rating", "note")} for r in rows]
+        with self.engine.connect() as db:
+            rows = (
+                db.execute(
+                    sa.text("SELECT line, reviewer, verdict, rating, note FROM reviews WHERE job_id = :job_id ORDER BY line, reviewer"),
+                    {"job_id": job_id},
+                )
+                .mappings()
+                .all()
+            )
+        return [dict(r) for r in rows]
 
     def events(self, job_id: str, after: int = 0) -> builtins.list[EventRecord]:  # `list` here is the method above
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM events WHERE job_id = ? AND sequence > ? ORDER BY sequence", (job_id, after)).fetchall()
+        with self.engine.connect() as db:
+            rows = (
+                db.execute(
+                    sa.text(
+                        "SELECT sequence, job_id, time, kind, payload FROM job_events WHERE job_id = :job_id AND sequence > :after "
+                        "ORDER BY sequence"
+                    ),
+                    {"job_id": job_id, "after": after},
+                )
+                .mappings()
+                .all()
+            )
         return [EventRecord(r["sequence"], r["job_id"], r["time"], r["kind"], json.loads(r["payload"])) for r in rows]

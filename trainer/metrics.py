@@ -26,7 +26,7 @@ class TrainerMetrics(RpcMetrics):
         )
         self.progress_ratio = Gauge("tuneserve_trainer_progress_ratio", "Fraction of the running job's steps done.", registry=r)
 
-    def bind_jobs(self, count: Callable[[JobState], int]) -> None:
+    def bind_jobs(self, count: Callable[[JobState], float]) -> None:
         for state in JobState:
             self.jobs.labels(state.value).set_function(functools.partial(count, state))
 

@@ -30,6 +30,8 @@ def run_distributed(job_id: str, settings: TrainerSettings) -> None:
         "TUNESERVE_MODEL": settings.model,
         "TUNESERVE_CACHE_DIR": str(settings.cache_dir),
         "TUNESERVE_PROBE_DATA": str(settings.probe_data),
+        "TUNESERVE_DATABASE_URL": settings.job_database(),
+        **({"TUNESERVE_DATABASE_PASSWORD_FILE": str(settings.database_password_file)} if settings.database_password_file else {}),
     }
     command = [
         sys.executable,
@@ -50,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
+    from common.database.connect import open_database
     from common.rpc.lifecycle import parse_settings
     from trainer.job import execute
     from trainer.jobs_db import JobState, JobStore
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch.cuda.set_device(local_rank)
             settings = settings.model_copy(update={"device": f"cuda:{local_rank}"})
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    jobs = JobStore(settings.work_dir / "jobs.sqlite3")
+    jobs = JobStore(open_database(settings.job_database(), settings.database_password_file))
     main_rank = int(os.environ.get("RANK", 0)) == 0
 
     def on_progress(progress) -> None:  # type: ignore[no-untyped-def]

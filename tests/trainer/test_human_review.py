@@ -41,10 +41,10 @@ def test_the_summary_counts_verdicts_and_averages_ratings():
 
 
 def test_judgements_survive_a_restart_and_a_second_judgement_replaces_the_first(tmp_path):
-    store = JobStore(tmp_path / "jobs.sqlite3")
+    store = JobStore.open(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
     job = store.create("fruit", {"adapter_name": "fruit"})
     store.add_reviews(job.id, [review(1, "better", 4), review(2, "same", reviewer="bob")])
     store.add_reviews(job.id, [review(1, "worse", 2)])  # ana changes her mind about line 1
     store.close()
-    reopened = JobStore(tmp_path / "jobs.sqlite3")
+    reopened = JobStore.open(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
     assert reopened.reviews(job.id) == [review(1, "worse", 2), review(2, "same", reviewer="bob")]

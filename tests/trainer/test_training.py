@@ -192,7 +192,7 @@ def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publi
     from trainer.runner import JobRunner
 
     settings = trainer_settings(tmp_path, cache_dir)
-    jobs, store = JobStore(settings.work_dir / "jobs.sqlite3"), AdapterStore(settings.adapter_store)
+    jobs, store = JobStore.open(settings.job_database()), AdapterStore(settings.adapter_store)
     job = jobs.create("crashy", {"adapter_name": "crashy"})
     jobs.transition(job.id, JobState.QUEUED)
     jobs.transition(job.id, JobState.RUNNING)

@@ -4,7 +4,6 @@ feedback and the experiment report, shadow copies, the prompting arm and the gua
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 
@@ -17,6 +16,7 @@ from common.adapter_store import AdapterStore
 from common.rollout import POLICY_FILE
 from tests.adapter_training import publish
 from tests.conftest import running_server
+from tests.load import users
 from tests.tools import free_port
 from tests.waiting import wait_for
 
@@ -229,35 +229,17 @@ def test_a_task_splits_between_its_adapter_and_its_few_shot_prompt(rollout_serve
 
 
 def test_the_guard_rolls_back_a_bad_canary_under_load_with_no_failed_request(rollout_server):
-    failures: list[BaseException] = []
-    served: list[str] = []
-    stop = threading.Event()
-
-    def user(n: int) -> None:
-        with Client(rollout_server.address, timeout=120) as client:
-            i = 0
-            while not stop.is_set():
-                try:
-                    request_id, adapter, _ = answered(client, f"guard-{n}-{i}")
-                    served.append(adapter)
-                    client.feedback(request_id, label="banana")
-                except BaseException as exc:  # noqa: BLE001 - every failure is the finding
-                    failures.append(exc)
-                i += 1
+    def judged(client: Client, key: str) -> str:
+        request_id, adapter, _ = answered(client, f"guard-{key}")
+        client.feedback(request_id, label="banana")
+        return adapter
 
     with Client(rollout_server.address, timeout=120) as client:
         client.set_current_version("fruit", 1)
         client.set_rollout("fruit", {1: 50, 2: 50}, guard={"min_samples": 8})
-        users = [threading.Thread(target=user, args=(n,)) for n in range(4)]
-        for thread in users:
-            thread.start()
-        try:
+        with users([rollout_server.address] * 4, judged) as (served, failures):
             wait_for(lambda: not client.get_adapter("fruit").rollout_weights, 240, what="the guard's rollback")
             time.sleep(1)  # requests in flight across the rollback
-        finally:
-            stop.set()
-            for thread in users:
-                thread.join(120)
         assert failures == [], failures[:3]
         assert "fruit@2" in served, "the canary took traffic before it was rolled back"
         experiment = client.get_experiment("fruit")

@@ -251,7 +251,7 @@ def test_publishing_an_adapter_switches_the_task_to_it_and_serves_the_trained_te
     assert before.prompt_info.backing == common_pb2.TASK_BACKING_DEMONSTRATIONS
 
     settings = TrainerSettings(work_dir=tmp_path / "work", adapter_store=store.root, cache_dir=cache_dir)
-    jobs = JobStore(settings.work_dir / "jobs.sqlite3")
+    jobs = JobStore.open(settings.job_database())
     config = JobConfig(
         adapter_name="sentiment",
         task={"instruction": "Is the movie review positive or negative?"},
