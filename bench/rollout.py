@@ -13,7 +13,10 @@ recording from the cost of mixing two adapters in a batch. A shadow doubles the 
 request, so (d)/(a) shows what it costs the callers sharing the engine. Also: Feedback RPC latency
 and GetExperiment time.
 
-    python bench/rollout.py [--tokens 64] [--rounds 3]
+With --database postgresql the record lives in a throwaway PostgreSQL (tests/postgres.py), as
+several replicas would share it; the split's target is the same.
+
+    python bench/rollout.py [--tokens 64] [--rounds 3] [--database sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--targets", default="q_proj,v_proj")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
 
     from tuneserve_client import Client
@@ -84,7 +88,14 @@ def main() -> int:
     store.set_current("exp", 1)
     del base
 
-    proc, address = start_server(adapter_store=str(store.root), max_loras="4", experiment_db=str(work / "experiments.sqlite"))
+    cluster = None
+    record = {"experiment_db": str(work / "experiments.sqlite")}
+    if args.database == "postgresql":
+        from tests.postgres import Postgres
+
+        cluster = Postgres()
+        record = {"database_url": cluster.create_database()}
+    proc, address = start_server(adapter_store=str(store.root), max_loras="4", **record)
     runs: dict[str, list[float]] = {"plain": [], "pinned mix": [], "split": [], "split+shadow": []}
     feedback_ms: list[float] = []
     try:
@@ -113,6 +124,8 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(30)
+        if cluster is not None:
+            cluster.close()
     shutil.rmtree(work, ignore_errors=True)
 
     medians = {mode: statistics.median(values) for mode, values in runs.items()}
@@ -123,7 +136,7 @@ def main() -> int:
     print(f"split+shadow / plain: {medians['split+shadow'] / medians['plain']:.3f} (each request answered twice)")
     print(f"Feedback RPC p50 {percentile(feedback_ms, 0.5):.1f} ms, p99 {percentile(feedback_ms, 0.99):.1f} ms")
     print(f"GetExperiment over {recorded} recorded answers: {report_ms:.0f} ms")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {CLIENTS} clients, {args.tokens} tokens each")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {CLIENTS} clients, {args.tokens} tokens each; record on {args.database}")
     return 0
 
 

@@ -3,7 +3,8 @@
 initdb and pg_ctl refuse to run as root, so as root they run as the `postgres` user. The cluster
 listens on a free loopback port with fsync off and trusts local connections; every test gets its
 own database. Without the binaries the tests that need it skip with that reason, unless CI asks
-for every tool (TUNESERVE_REQUIRE_TOOLS=1), where that is a failure.
+for every tool (TUNESERVE_REQUIRE_TOOLS=1), where that is a failure (tests/conftest.py). The
+benchmarks start one the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
+
+class PostgresMissing(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
 
 
 def _binaries() -> Path | None:
@@ -40,10 +43,7 @@ class Postgres:
     def __init__(self) -> None:
         binaries = _binaries()
         if binaries is None:
-            message = "no PostgreSQL server binaries (apt-get install postgresql)"
-            if os.environ.get("TUNESERVE_REQUIRE_TOOLS") == "1":
-                pytest.fail(message)
-            pytest.skip(message)
+            raise PostgresMissing("no PostgreSQL server binaries (apt-get install postgresql)")
         self.bin = binaries
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         self.root = Path(tempfile.mkdtemp(prefix="tuneserve-pg-"))

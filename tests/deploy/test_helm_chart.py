@@ -145,3 +145,48 @@ def test_the_openai_http_port_is_served_and_let_through_or_off():
     assert "http" not in {p["name"] for p in by_kind(off, "Service", "-server")["spec"]["ports"]}
     assert not [r for r in by_kind(off, "NetworkPolicy")["spec"]["ingress"] if r["ports"][0]["port"] == "http"]
     assert by_kind(off, "ConfigMap", "-server")["data"]["TUNESERVE_HTTP_PORT"] == "0"
+
+
+def test_a_shared_postgresql_gives_replicated_trainers_a_migration_hook_and_egress_to_it():
+    values = (
+        "--set",
+        "database.existingSecret=pg-app",
+        "--set",
+        "database.urlKey=uri",
+        "--set",
+        "database.egressTo[0].podSelector.matchLabels.cnpg\\.io/cluster=pg",
+    )
+    manifests = helm("template", "demo", str(CHART), "--namespace", "ml", *values)
+    done = validate(manifests)
+    assert done.returncode == 0, done.stdout + done.stderr
+    docs = [doc for doc in yaml.safe_load_all(manifests) if doc]
+    trainer = by_kind(docs, "Deployment", "-trainer")["spec"]
+    assert trainer["replicas"] == 2 and trainer["strategy"]["type"] == "RollingUpdate"
+    assert by_kind(docs, "PersistentVolumeClaim", "-trainer")["spec"]["accessModes"] == ["ReadWriteMany"]
+    for component in ("-server", "-trainer"):
+        pod = by_kind(docs, "Deployment", component)["spec"]["template"]["spec"]
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        assert env["TUNESERVE_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg-app", "key": "uri"}
+        assert env["TUNESERVE_DATABASE_PASSWORD_FILE"]["value"] == "/var/run/secrets/tuneserve/database/password"
+        assert {"name": "database-password", "secret": {"secretName": "pg-app", "items": [{"key": "password", "path": "password"}]}} in pod[
+            "volumes"
+        ]
+    job = by_kind(docs, "Job", "-migrate")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["tuneserve-db", "upgrade"]
+    egress = by_kind(docs, "NetworkPolicy")["spec"]["egress"]
+    assert {"ports": [{"port": 5432, "protocol": "TCP"}], "to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "pg"}}}]} in egress
+    plain = render("--set", "database.url=postgresql://tuneserve@db.ml.svc:5432/tuneserve", "--set", "database.passwordKey=")
+    env = {e["name"]: e for e in by_kind(plain, "Deployment", "-server")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["TUNESERVE_DATABASE_URL"]["value"].startswith("postgresql://") and "TUNESERVE_DATABASE_PASSWORD_FILE" not in env
+
+
+def test_without_a_database_one_trainer_owns_its_sqlite_queue_and_nothing_leaves_the_pods():
+    docs = render()
+    trainer = by_kind(docs, "Deployment", "-trainer")["spec"]
+    assert trainer["replicas"] == 1 and trainer["strategy"]["type"] == "Recreate"
+    assert by_kind(docs, "PersistentVolumeClaim", "-trainer")["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert not [d for d in docs if d["kind"] == "Job"]
+    assert by_kind(docs, "NetworkPolicy")["spec"]["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    ]

@@ -125,3 +125,16 @@ def test_two_trainer_processes_run_six_jobs_once_each_and_one_survives_the_other
         for trainer in trainers:
             trainer.kill()
             trainer.wait(10)
+
+
+def test_a_cancel_recorded_through_another_replica_stops_the_run_here(database_url, tmp_path):
+    from tests.trainer.conftest import trainer_settings
+    from trainer.runner import JobRunner
+
+    here = JobRunner(trainer_settings(tmp_path, tmp_path / "cache"), JobStore.open(database_url), AdapterStore(tmp_path / "store"), None)
+    elsewhere = JobStore.open(database_url)
+    (job_id,) = queued(here.jobs, 1)
+    assert not here._is_cancelled(job_id)
+    elsewhere.request_cancel(job_id)  # CancelJob answered by the other replica
+    time.sleep(1.0)  # the database is asked at most once a second
+    assert here._is_cancelled(job_id)

@@ -99,8 +99,8 @@ class Counted:
         pass
 
 
-def test_answers_wait_while_the_database_is_down_and_are_written_once_when_it_is_back(monkeypatch):
-    # a cluster of its own: this test stops it
+def test_answers_wait_while_the_database_is_down_and_are_written_once_when_it_is_back(monkeypatch, postgres):
+    # a cluster of its own (the session's `postgres` fixture says whether there can be one): this test stops it
     from server.experiments import recorder
     from tests.postgres import Postgres
 

@@ -145,3 +145,45 @@ livenessProbe:
   timeoutSeconds: 5
   failureThreshold: 6
 {{- end -}}
+
+{{/* Whether server and trainer share a PostgreSQL database (database.url or a URL in a Secret). */}}
+{{- define "tuneserve.sharedDatabase" -}}
+{{- if or .Values.database.url (and .Values.database.existingSecret .Values.database.urlKey) }}true{{ end }}
+{{- end }}
+
+{{/* The database settings of a container; the password only ever from a mounted file. */}}
+{{- define "tuneserve.databaseEnv" -}}
+{{- if .Values.database.url }}
+- name: TUNESERVE_DATABASE_URL
+  value: {{ .Values.database.url | quote }}
+{{- else if and .Values.database.existingSecret .Values.database.urlKey }}
+- name: TUNESERVE_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret }}
+      key: {{ .Values.database.urlKey }}
+{{- end }}
+{{- if and (include "tuneserve.sharedDatabase" .) .Values.database.existingSecret .Values.database.passwordKey }}
+- name: TUNESERVE_DATABASE_PASSWORD_FILE
+  value: /var/run/secrets/tuneserve/database/password
+{{- end }}
+{{- end }}
+
+{{- define "tuneserve.databaseMounts" -}}
+{{- if and (include "tuneserve.sharedDatabase" .) .Values.database.existingSecret .Values.database.passwordKey }}
+- name: database-password
+  mountPath: /var/run/secrets/tuneserve/database
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "tuneserve.databaseVolumes" -}}
+{{- if and (include "tuneserve.sharedDatabase" .) .Values.database.existingSecret .Values.database.passwordKey }}
+- name: database-password
+  secret:
+    secretName: {{ .Values.database.existingSecret }}
+    items:
+      - key: {{ .Values.database.passwordKey }}
+        path: password
+{{- end }}
+{{- end }}
