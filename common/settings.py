@@ -91,6 +91,13 @@ class SecuritySettings(BaseSettings):
     health_port: int | None = Field(None, ge=0, le=65535)
     """Extra plaintext port that serves only grpc.health.v1, for probes that cannot do TLS (Kubernetes gRPC probes); unset: none."""
 
+    max_connection_age_s: float = Field(300.0, gt=0)
+    """Seconds after which the server asks a client to open a new connection (GOAWAY), so clients
+    balancing over several replicas re-resolve and spread onto pods that came up since."""
+
+    max_connection_age_grace_s: float = Field(300.0, ge=0)
+    """Seconds calls in flight on an aged connection get to finish (long streams) before it is closed."""
+
     @model_validator(mode="after")
     def _check_tls(self) -> SecuritySettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):

@@ -43,7 +43,7 @@ from server.engine.sampling import SamplingParams
 from server.engine.structured_output import ConstraintSpec
 from server.experiments.recorder import Experiments
 from server.experiments.store import ExperimentStore
-from server.metrics import ServerMetrics
+from server.metrics import EngineView, ServerMetrics
 from server.tasks.registry import TaskRegistry
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,15 @@ class TuneserveServer(RpcApp):
             block_bytes = engine.config.block_size * PagedKVCache.bytes_per_token(
                 base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.precision.kv_cache_dtype
             )
-            self.metrics.bind_engine(lambda: engine.num_running, lambda: engine.num_waiting, engine.config.num_blocks, block_bytes)
+            config = engine.config
+            self.metrics.bind_engine(
+                lambda: engine.num_running,
+                lambda: engine.num_waiting,
+                config.num_blocks,
+                block_bytes,
+                kv_blocks_used=lambda: config.num_blocks - engine.allocator.num_free,
+                view=EngineView(engine.adapters_in_use, config.max_loras, config.block_size, config.num_blocks),
+            )
             self.metrics.describe_model({**_model_labels(base), "decode_step": engine.decode_step}, base.load_seconds)
             if self.settings.warmup:
                 await _warm_up(serving)

@@ -7,9 +7,13 @@ Gauges of live state read the engine at scrape time instead of being pushed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from common.rpc.metrics import DURATION_BUCKETS, RpcMetrics
 from server.engine.request import Finished
@@ -23,6 +27,48 @@ _STEP_TOKEN_BUCKETS = (1, 4, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 def _count_of(counts: Callable[[], dict[str, int]], key: str) -> int:
     return counts()[key]
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """What a scrape reads from the engine (see ModelServerCollector)."""
+
+    adapters_in_use: Callable[[], tuple[set[str], set[str]]]  # running, waiting (name@version)
+    max_loras: int
+    block_size: int
+    num_blocks: int
+
+
+class ModelServerCollector(Collector):
+    """The gauges the Gateway API Inference Extension's endpoint picker reads from a model server
+    (its model-server protocol), under tuneserve's names, computed at scrape time:
+
+    - tuneserve_lora_requests_info{max_lora, running_lora_adapters, waiting_lora_adapters}: the
+      adapters of the running batch and of the requests waiting for it, as comma-separated
+      name@version lists; the value is the time of this reading (the picker takes the newest);
+    - tuneserve_cache_config_info{block_size, num_gpu_blocks}: 1, the KV cache's shape (the label
+      names the picker reads by default, whatever the device).
+    """
+
+    def __init__(self, view: EngineView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        running, waiting = self.view.adapters_in_use()
+        lora = GaugeMetricFamily(
+            "tuneserve_lora_requests_info",
+            "Adapters of running and waiting requests (comma-separated name@version), with the LoRA slots; value: when read.",
+            labels=["max_lora", "running_lora_adapters", "waiting_lora_adapters"],
+        )
+        lora.add_metric([str(self.view.max_loras), ",".join(sorted(running)), ",".join(sorted(waiting))], time.time())
+        yield lora
+        cache = GaugeMetricFamily(
+            "tuneserve_cache_config_info",
+            "Shape of the paged KV cache: tokens per block and blocks.",
+            labels=["block_size", "num_gpu_blocks"],
+        )
+        cache.add_metric([str(self.view.block_size), str(self.view.num_blocks)], 1.0)
+        yield cache
 
 
 class ServerMetrics(RpcMetrics):
@@ -118,11 +164,24 @@ class ServerMetrics(RpcMetrics):
         self._adapter_labels: set[str] = set()
         self._adapter_label_limit = 0
 
-    def bind_engine(self, num_running: Callable[[], int], num_waiting: Callable[[], int], kv_blocks: int, block_bytes: int) -> None:
+    def bind_engine(
+        self,
+        num_running: Callable[[], int],
+        num_waiting: Callable[[], int],
+        kv_blocks: int,
+        block_bytes: int,
+        kv_blocks_used: Callable[[], int] | None = None,
+        view: EngineView | None = None,
+    ) -> None:
+        """Live gauges read at scrape time; `view` adds the endpoint picker's gauges (ModelServerCollector)."""
         self.running.set_function(num_running)
         self.waiting.set_function(num_waiting)
         self._kv_blocks = max(1, kv_blocks)
         self._block_bytes = block_bytes
+        if kv_blocks_used is not None:  # a finished request frees its blocks after the last step
+            self.kv_usage.set_function(lambda: kv_blocks_used() / self._kv_blocks)
+        if view is not None:
+            self.registry.register(ModelServerCollector(view))
 
     def bind_adapters(self, tier_counts: Callable[[], dict[str, int]], label_limit: int) -> None:
         for tier in ("host", "device"):
@@ -205,4 +264,3 @@ class ServerMetrics(RpcMetrics):
     def step(self, sequences: int, tokens: int, kv_blocks_used: int) -> None:
         self.batch_size.observe(sequences)
         self.batch_tokens.observe(tokens)
-        self.kv_usage.set(kv_blocks_used / self._kv_blocks)

@@ -40,10 +40,19 @@ def new_server(metrics: RpcMetrics, max_message_bytes: int, security: Security |
     interceptors: list[grpc.aio.ServerInterceptor] = [StatusInterceptor(metrics)]
     if security is not None and security.tokens is not None:
         interceptors.append(AuthInterceptor(security.tokens))
-    return grpc.aio.server(
-        interceptors=interceptors,
-        options=[("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)],
-    )
+    return grpc.aio.server(interceptors=interceptors, options=server_options(max_message_bytes, security))
+
+
+def server_options(max_message_bytes: int, security: Security | None) -> list[tuple[str, int]]:
+    """Message limits; connections aged out (see SecuritySettings) so balancing clients re-resolve;
+    and no SO_REUSEPORT, so a second process on a taken port fails to start instead of silently
+    sharing it."""
+    options = [("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)]
+    options.append(("grpc.so_reuseport", 0))
+    if security is not None:
+        options.append(("grpc.max_connection_age_ms", int(security.settings.max_connection_age_s * 1000)))
+        options.append(("grpc.max_connection_age_grace_ms", int(security.settings.max_connection_age_grace_s * 1000)))
+    return options
 
 
 def listen(server: grpc.aio.Server, host: str, port: int, security: Security) -> tuple[str, int]:
@@ -58,7 +67,7 @@ def listen(server: grpc.aio.Server, host: str, port: int, security: Security) ->
 
 async def start_health_port(servicer: AsyncHealthServicer, host: str, port: int) -> tuple[grpc.aio.Server, int]:
     """A plaintext server with only the health service: Kubernetes gRPC probes cannot do TLS or tokens."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     bound = bind(server, host, port)
     await server.start()

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +113,22 @@ class Engine:
     @property
     def num_running(self) -> int:
         return len(self._running)
+
+    def adapters_in_use(self) -> tuple[set[str], set[str]]:
+        """Adapters (name@version) of the running batch's requests, and of those waiting to join
+        it. Read from any thread (a scrape) as a snapshot: the lists are copied before reading."""
+        with self._cv:
+            inbox = list(self._inbox)
+
+        def labels(sequences: Iterable[Sequence]) -> set[str]:
+            for _ in range(3):  # the engine thread may change the collection while it is copied
+                try:
+                    return {seq.request.adapter.label for seq in list(sequences) if seq.request.adapter is not None}
+                except RuntimeError:
+                    continue
+            return set()
+
+        return labels(self._running), labels(inbox) | labels(self._waiting)
 
     def start(self) -> None:
         """Starts the engine thread and returns once its KV cache and model step are built."""

@@ -9,7 +9,7 @@ import urllib.request
 import grpc
 import pytest
 from tuneserve.v1 import common_pb2
-from tuneserve_client import AsyncClient, cli, errors
+from tuneserve_client import AsyncClient, Client, cli, errors
 
 
 class FakeRpcError(grpc.RpcError):
@@ -58,7 +58,6 @@ def test_errors_other_than_unavailable_are_not_retried(client, server):
 
 
 def test_unreachable_server_raises_unavailable_after_retries():
-    from tuneserve_client import Client
 
     with Client("127.0.0.1:1", retries=2, backoff=0.01, timeout=2) as client, pytest.raises(errors.UnavailableError):
         client.model_info()
@@ -115,3 +114,33 @@ def test_both_clients_have_a_method_for_every_rpc():
                 name = re.sub(r"(?<!^)(?=[A-Z])", "_", method.name).lower()
                 assert callable(getattr(Client, name, None)), f"Client has no {name} for {service.name}/{method.name}"
                 assert callable(getattr(AsyncClient, name, None)), f"AsyncClient has no {name} for {service.name}/{method.name}"
+
+
+def test_a_generation_names_its_adapter_in_a_header_for_routers_and_other_calls_do_not():
+    # mechanics only: a bare gRPC server that records the metadata it receives
+    from concurrent import futures
+
+    import grpc
+    from tuneserve.v1 import inference_pb2
+    from tuneserve_client.routing import ADAPTER_HEADER
+
+    seen: list[dict[str, str]] = []
+
+    def record(request: bytes, context: grpc.ServicerContext) -> bytes:
+        seen.append(dict(context.invocation_metadata()))
+        return inference_pb2.GenerateResponse(text="ok").SerializeToString()
+
+    handler = grpc.method_handlers_generic_handler(
+        "tuneserve.v1.Inference", {name: grpc.unary_unary_rpc_method_handler(record) for name in ("Generate", "Tokenize")}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with Client(f"dns:///127.0.0.1:{port}", timeout=10) as client:
+            client.generate("hi", adapter="sentiment@3")
+            client.generate("hi")
+            client.tokenize("hi")
+    finally:
+        server.stop(0)
+    assert [m.get(ADAPTER_HEADER) for m in seen] == ["sentiment@3", None, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -40,3 +41,15 @@ def test_node_client_generates_streams_classifies_and_is_refused_without_a_token
     done = subprocess.run([node, "--test", "test/"], cwd=NODE_CLIENT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert "# fail 0" in done.stdout and "# pass 7" in done.stdout
+
+
+def test_the_node_client_balances_and_retries_as_the_python_client_does():
+    from tuneserve_client.routing import ADAPTER_HEADER, SERVICE_CONFIG
+
+    node = tool("node")
+    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        pytest.skip("clients/node has no node_modules: run `npm ci --prefix clients/node` (make install does)")
+    script = 'import("./src/index.js").then((m) => console.log(JSON.stringify([m.SERVICE_CONFIG, m.ADAPTER_HEADER])))'
+    done = subprocess.run([node, "-e", script], cwd=NODE_CLIENT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [SERVICE_CONFIG, ADAPTER_HEADER]

@@ -190,3 +190,46 @@ def test_without_a_database_one_trainer_owns_its_sqlite_queue_and_nothing_leaves
     assert by_kind(docs, "NetworkPolicy")["spec"]["egress"] == [
         {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
     ]
+
+
+def test_a_headless_service_names_every_ready_server_pod_for_balancing_clients():
+    docs = render()
+    headless = by_kind(docs, "Service", "-server-headless")["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is False
+    assert headless["selector"] == by_kind(docs, "Service", "-server")["spec"]["selector"]
+    assert [p["name"] for p in headless["ports"]] == ["grpc"]
+
+
+def test_the_gateway_templates_validate_against_the_inference_extension_and_gateway_api_schemas():
+    import json
+
+    import jsonschema
+
+    values = ("--set", "gateway.enabled=true", "--set", "gateway.httpRoute.parentRefs[0].name=inference-gateway")
+    manifests = helm("template", "demo", str(CHART), "--namespace", "ml", *values)
+    docs = [doc for doc in yaml.safe_load_all(manifests) if doc]
+    builtin = yaml.safe_dump_all([d for d in docs if d["kind"] not in ("InferencePool", "HTTPRoute")])
+    done = validate(builtin)
+    assert done.returncode == 0, done.stdout + done.stderr
+    schemas = Path(__file__).parent / "schemas"
+    pool, route = by_kind(docs, "InferencePool"), by_kind(docs, "HTTPRoute")
+    jsonschema.validate(pool, json.loads((schemas / "inferencepool-v1.json").read_text()))
+    jsonschema.validate(route, json.loads((schemas / "httproute-v1.json").read_text()))
+    server = by_kind(docs, "Deployment", "-server")["spec"]["template"]["metadata"]["labels"]
+    assert pool["spec"]["selector"]["matchLabels"].items() <= server.items()
+    assert server["inference.networking.k8s.io/engine-type"] == "tuneserve"
+    assert pool["spec"]["targetPorts"] == [{"number": 8000}] and pool["spec"]["endpointPickerRef"]["name"] == "demo-tuneserve-epp"
+    assert route["spec"]["rules"][0]["backendRefs"][0] == {
+        "group": "inference.networking.k8s.io",
+        "kind": "InferencePool",
+        "name": "demo-tuneserve",
+    }
+    [plugin] = yaml.safe_load(by_kind(docs, "ConfigMap", "-epp-engine")["data"]["engine-plugin.yaml"])
+    [engine] = plugin["parameters"]["engineConfigs"]
+    exported = {"tuneserve_waiting_requests", "tuneserve_running_requests", "tuneserve_kv_cache_usage_ratio"}
+    exported |= {"tuneserve_lora_requests_info", "tuneserve_cache_config_info"}
+    assert {v for k, v in engine.items() if k.endswith("Spec")} == exported, "every metric the picker reads is one the server exports"
+    broken = dict(pool, spec={**pool["spec"], "targetPorts": [{"number": 0}]})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, json.loads((schemas / "inferencepool-v1.json").read_text()))
+    assert not [d for d in render() if d["kind"] in ("InferencePool", "HTTPRoute")], "off by default"

@@ -5,6 +5,11 @@ import type * as grpc from "@grpc/grpc-js";
 
 export { grpc };
 
+/** The channels' service config: round robin over a target's addresses, retries on UNAVAILABLE. */
+export const SERVICE_CONFIG: Record<string, unknown>;
+/** Metadata key naming the adapter of a generation, for routers that hash on it. */
+export const ADAPTER_HEADER: string;
+
 export interface ClientOptions {
   /** Bearer token, sent as `authorization: Bearer <token>`. */
   token?: string;

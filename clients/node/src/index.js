@@ -19,6 +19,105 @@ export function protoRoot() {
 
 const PROTO_FILES = ["inference", "tasks", "adapters", "trainer"].map((name) => `tuneserve/v1/${name}.proto`);
 
+// How a channel spreads calls over the replicas a target names (dns:///headless-service:50051,
+// ipv4:a:p,b:p): round robin per call, and gRPC's own retries on UNAVAILABLE for the calls that are
+// safe to repeat. The same config as the Python client's (tuneserve_client/routing.py, where the
+// choices are explained; a test keeps the two equal). grpc-js skips the health-checking part:
+// a draining replica answers UNAVAILABLE, which is retried on another.
+export const SERVICE_CONFIG = {
+  "loadBalancingConfig": [
+    {
+      "round_robin": {}
+    }
+  ],
+  "healthCheckConfig": {
+    "serviceName": ""
+  },
+  "methodConfig": [
+    {
+      "name": [
+        {
+          "service": "tuneserve.v1.Inference"
+        },
+        {
+          "service": "tuneserve.v1.Tasks"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "ListAdapters"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "GetAdapter"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "LoadAdapter"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "UnloadAdapter"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "SetCurrentVersion"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "SetRollout"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "ClearRollout"
+        },
+        {
+          "service": "tuneserve.v1.Adapters",
+          "method": "GetExperiment"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "GetJob"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "ListJobs"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "CancelJob"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "WatchJob"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "GetJobReport"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "ReviewJob"
+        },
+        {
+          "service": "grpc.health.v1.Health",
+          "method": "Check"
+        }
+      ],
+      "retryPolicy": {
+        "maxAttempts": 4,
+        "initialBackoff": "0.05s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": [
+          "UNAVAILABLE"
+        ]
+      }
+    }
+  ]
+};
+// Header naming the adapter of a generation, for routers that hash on it.
+export const ADAPTER_HEADER = "x-tuneserve-adapter";
+
 let loaded;
 function definitions() {
   if (!loaded) {
@@ -108,7 +207,15 @@ export class TuneserveClient {
     this.metadata = new grpc.Metadata();
     if (token) this.metadata.set("authorization", `Bearer ${token}`);
     const v1 = definitions();
-    const channelOptions = { "grpc.max_receive_message_length": maxMessageBytes, "grpc.max_send_message_length": maxMessageBytes };
+    const channelOptions = {
+      "grpc.max_receive_message_length": maxMessageBytes,
+      "grpc.max_send_message_length": maxMessageBytes,
+      "grpc.service_config": JSON.stringify(SERVICE_CONFIG),
+      "grpc.enable_retries": 1,
+      "grpc.initial_reconnect_backoff_ms": 500,
+      "grpc.max_reconnect_backoff_ms": 5000,
+      "grpc.dns_min_time_between_resolutions_ms": 5000,
+    };
     const creds = credentials(options);
     this.inference = new v1.Inference(address, creds, channelOptions);
     const channelOverride = this.inference.getChannel();
@@ -126,12 +233,22 @@ export class TuneserveClient {
     return new Date(Date.now() + (timeoutMs ?? this.timeoutMs));
   }
 
+  /** The call's metadata: the client's, plus the adapter's name when the request names one. */
+  _metadata(request) {
+    const adapter = request?.adapter;
+    if (!adapter || !/^[\x20-\x7e]+$/.test(adapter)) return this.metadata;
+    const metadata = this.metadata.clone();
+    metadata.set(ADAPTER_HEADER, adapter);
+    return metadata;
+  }
+
   /** A unary call, retried with exponential backoff on UNAVAILABLE only. */
   async _unary(stub, method, request, timeoutMs) {
+    const metadata = this._metadata(request);
     for (let attempt = 0; ; attempt++) {
       try {
         return await new Promise((resolve, reject) => {
-          stub[method](request, this.metadata, { deadline: this._deadline(timeoutMs) }, (error, response) =>
+          stub[method](request, metadata, { deadline: this._deadline(timeoutMs) }, (error, response) =>
             error ? reject(toTuneserveError(error)) : resolve(response),
           );
         });
@@ -144,7 +261,7 @@ export class TuneserveClient {
 
   /** A server-streaming call as an async iterator; errors are thrown from the iteration. */
   async *_stream(stub, method, request, timeoutMs) {
-    const call = stub[method](request, this.metadata, { deadline: this._deadline(timeoutMs) });
+    const call = stub[method](request, this._metadata(request), { deadline: this._deadline(timeoutMs) });
     try {
       for await (const message of call) yield message;
     } catch (error) {

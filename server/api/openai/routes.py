@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -119,6 +120,8 @@ class OpenAIRoutes:
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
+                # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
+                Route("/metrics", self._prometheus, methods=["GET"]),
             ]
         )
 
@@ -133,6 +136,10 @@ class OpenAIRoutes:
     async def _health(self, request: Request) -> Response:
         ready = self._state.ready
         return JSONResponse({"status": "serving" if ready else "not_serving"}, status_code=200 if ready else 503)
+
+    async def _prometheus(self, request: Request) -> Response:
+        page = await asyncio.to_thread(generate_latest, self._metrics.registry)
+        return Response(page, media_type=CONTENT_TYPE_LATEST)
 
     async def _models(self, request: Request) -> Response:
         started = time.monotonic()

@@ -36,11 +36,12 @@ class AsyncClient(ClientBase):
             return grpc.aio.insecure_channel(target, options=options)
         return grpc.aio.secure_channel(target, credentials, options=options)
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], request: Any, timeout: float | None) -> T:
+    async def _call(self, fn: Callable[..., Awaitable[T]], request: Any, timeout: float | None, adapter: str = "") -> T:
         delays = backoff_delays(self.retries, self.backoff)
+        metadata = self._metadata(adapter)
         while True:
             try:
-                return await fn(request, timeout=timeout, metadata=self.metadata)
+                return await fn(request, timeout=timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 error = from_rpc_error(exc)
                 delay = next(delays, None) if error.retryable else None
@@ -48,12 +49,13 @@ class AsyncClient(ClientBase):
                     raise error from None
                 await asyncio.sleep(delay)
 
-    async def _stream(self, fn: Callable[..., Any], request: Any, timeout: float | None) -> AsyncIterator[Any]:
+    async def _stream(self, fn: Callable[..., Any], request: Any, timeout: float | None, adapter: str = "") -> AsyncIterator[Any]:
         delays = backoff_delays(self.retries, self.backoff)
+        metadata = self._metadata(adapter)
         while True:
             received = False
             try:
-                async for item in fn(request, timeout=timeout, metadata=self.metadata):
+                async for item in fn(request, timeout=timeout, metadata=metadata):
                     received = True
                     yield item
                 return
@@ -76,7 +78,7 @@ class AsyncClient(ClientBase):
         **params: Any,
     ) -> inference_pb2.GenerateResponse:
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
-        return await self._call(self.inference.Generate, request, self._timeout(timeout))
+        return await self._call(self.inference.Generate, request, self._timeout(timeout), adapter)
 
     def generate_stream(
         self,
@@ -90,7 +92,7 @@ class AsyncClient(ClientBase):
         **params: Any,
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
-        return self._stream(self.inference.GenerateStream, request, self._timeout(timeout))
+        return self._stream(self.inference.GenerateStream, request, self._timeout(timeout), adapter)
 
     async def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
         return await self._call(self.inference.Tokenize, tokenize_request(text, messages=messages), self.timeout)

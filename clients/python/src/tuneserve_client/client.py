@@ -33,14 +33,20 @@ from tuneserve_client._requests import (
     tokenize_request,
 )
 from tuneserve_client.errors import TuneserveError, UnavailableError, from_rpc_error
+from tuneserve_client.routing import ADAPTER_HEADER, routing_options
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 120.0
 T = TypeVar("T")
 
 
-def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
-    return [("grpc.max_receive_message_length", max_message_bytes), ("grpc.max_send_message_length", max_message_bytes)]
+def channel_options(max_message_bytes: int, target: str = "") -> list[tuple[str, Any]]:
+    """Message limits, and balancing over every replica a target names (tuneserve_client.routing)."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        *routing_options(target),
+    ]
 
 
 def channel_credentials(
@@ -98,7 +104,7 @@ class ClientBase:
         self.backoff = backoff
         self.metadata = tuple(metadata) + ((("authorization", f"Bearer {token}"),) if token else ())
         credentials = channel_credentials(tls, ca_file, cert_file, key_file)
-        self._channel = self._open_channel(target, channel_options(max_message_bytes), credentials)
+        self._channel = self._open_channel(target, channel_options(max_message_bytes, target), credentials)
         self.inference = inference_pb2_grpc.InferenceStub(self._channel)
         self.adapters = adapters_pb2_grpc.AdaptersStub(self._channel)
         self.trainer = trainer_pb2_grpc.TrainerStub(self._channel)
@@ -110,6 +116,11 @@ class ClientBase:
 
     def _timeout(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is None else timeout
+
+    def _metadata(self, adapter: str) -> tuple[tuple[str, str], ...]:
+        """The call's metadata: the client's, and the adapter's name for routers that hash on it."""
+        routable = adapter.isascii() and adapter.isprintable()  # metadata is ASCII: the server refuses the rest
+        return self.metadata + (((ADAPTER_HEADER, adapter),) if adapter and routable else ())
 
 
 class Client(ClientBase):
@@ -126,11 +137,12 @@ class Client(ClientBase):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[..., T], request: Any, timeout: float | None) -> T:
+    def _call(self, fn: Callable[..., T], request: Any, timeout: float | None, adapter: str = "") -> T:
         delays = backoff_delays(self.retries, self.backoff)
+        metadata = self._metadata(adapter)
         while True:
             try:
-                return fn(request, timeout=timeout, metadata=self.metadata)
+                return fn(request, timeout=timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 error = from_rpc_error(exc)
                 delay = next(delays, None) if error.retryable else None
@@ -138,12 +150,13 @@ class Client(ClientBase):
                     raise error from None
                 time.sleep(delay)
 
-    def _stream(self, fn: Callable[..., Iterator[T]], request: Any, timeout: float | None) -> Iterator[T]:
+    def _stream(self, fn: Callable[..., Iterator[T]], request: Any, timeout: float | None, adapter: str = "") -> Iterator[T]:
         delays = backoff_delays(self.retries, self.backoff)
+        metadata = self._metadata(adapter)
         while True:
             received = False
             try:
-                for item in fn(request, timeout=timeout, metadata=self.metadata):
+                for item in fn(request, timeout=timeout, metadata=metadata):
                     received = True
                     yield item
                 return
@@ -176,7 +189,7 @@ class Client(ClientBase):
         StructuredOutput or the keyword arguments of `structured_output`, e.g. {"json_schema": {...}}).
         """
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
-        return self._call(self.inference.Generate, request, self._timeout(timeout))
+        return self._call(self.inference.Generate, request, self._timeout(timeout), adapter)
 
     def generate_stream(
         self,
@@ -191,7 +204,7 @@ class Client(ClientBase):
     ) -> Iterator[inference_pb2.GenerateStreamResponse]:
         """Like `generate`, yielding text deltas; the last message has the stop reason and usage."""
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
-        return self._stream(self.inference.GenerateStream, request, self._timeout(timeout))
+        return self._stream(self.inference.GenerateStream, request, self._timeout(timeout), adapter)
 
     def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
         return self._call(self.inference.Tokenize, tokenize_request(text, messages=messages), self.timeout)
