@@ -261,6 +261,6 @@ class ServerMetrics(RpcMetrics):
         self.generated_tokens.inc(finished.generated_tokens)
         self.e2e_latency.observe(finished.total_s)
 
-    def step(self, sequences: int, tokens: int, kv_blocks_used: int) -> None:
+    def step(self, sequences: int, tokens: int) -> None:
         self.batch_size.observe(sequences)
         self.batch_tokens.observe(tokens)

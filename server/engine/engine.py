@@ -501,11 +501,7 @@ class Engine:
             reason = seq.stream_pending(ending)
             if reason is not None:
                 self._finish(seq, reason)
-        self.metrics.step(
-            sequences=len(step.chunks),
-            tokens=step.tokens,
-            kv_blocks_used=self.config.num_blocks - self.allocator.num_free,
-        )
+        self.metrics.step(sequences=len(step.chunks), tokens=step.tokens)
 
     def _stream_behind(self) -> None:
         """Streams the text of tokens the last step sampled, ending requests at their stop strings."""
