@@ -60,15 +60,15 @@ def make_adapters(base, count: int, rank: int, targets: list[str], out: Path):
 def published_adapters(count: int, rank: int, targets: list[str], names: list[str]):
     """The embedded base, `count` random PEFT adapters published into a fresh store as `names[i]`,
     the work directory, the store, the adapter directories and the PeftModel holding them."""
-    from common.adapter_store import AdapterStore
     from common.base_model import load_base_model
+    from common.file_adapter_store import FileAdapterStore
     from common.settings import ModelSettings
     from server.adapters.loader import BaseSpec, manifest_for_peft_dir
 
     base = load_base_model(ModelSettings())
     spec = BaseSpec.from_base(base)
     work = Path(tempfile.mkdtemp(prefix="tuneserve-bench-"))
-    store = AdapterStore(work / "store")
+    store = FileAdapterStore(work / "store")
     dirs, peft_model = make_adapters(base, count, rank, targets, work)
     for name, directory in zip(names, dirs, strict=True):
         store.publish(directory, manifest_for_peft_dir(directory, spec, 64, name, "bench"))

@@ -117,8 +117,8 @@ def run_variant(variant: str, steps: int, count: int, dtype: str) -> dict:
 
 
 def quality(max_train: int) -> dict:
-    from common.adapter_store import AdapterStore
     from common.base_model import load_tokenizer
+    from common.file_adapter_store import FileAdapterStore
     from trainer.config import JobConfig, TrainerSettings
     from trainer.job import JobFiles, execute
     from trainer.jobs_db import JobState, JobStore
@@ -139,7 +139,7 @@ def quality(max_train: int) -> dict:
     files.validation.write_bytes((DATA / "holdout.jsonl").read_bytes())
     jobs.transition(job.id, JobState.RUNNING)
     started = time.perf_counter()
-    execute(job.id, settings, jobs, AdapterStore(settings.adapter_store), load_tokenizer(settings), lambda: False, lambda p: None)
+    execute(job.id, settings, jobs, FileAdapterStore(settings.adapter_store), load_tokenizer(settings), lambda: False, lambda p: None)
     result = jobs.get(job.id).result
     return {
         **result,

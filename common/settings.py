@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from common.adapter_store import AdapterStore
+
+
+def _location(value: Any) -> Any:
+    # a Path would turn s3://bucket into s3:/bucket
+    return str(value) if isinstance(value, Path) else value
+
+
+StoreLocation = Annotated[str, BeforeValidator(_location)]
+"""An adapter store: a directory, or s3://BUCKET/PREFIX (common.adapter_store)."""
 
 Quantization = Literal["auto", "nf4", "int8", "int4", "none"]
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
@@ -127,3 +139,31 @@ class DatabaseSettings(BaseSettings):
 
             database_url(self.database_url)  # ValueError names what is wrong
         return self
+
+
+class AdapterStoreSettings(DatabaseSettings):
+    """How a process uses an adapter store on object storage (s3://), whose catalog is in the
+    database; the server and the trainer alike."""
+
+    model_config = settings_config("tuneserve")
+
+    adapter_cache_mb: int = Field(4096, ge=16)
+    """Local disk for adapter versions fetched from an s3:// adapter store (under cache_dir); the
+    least recently used copies go first past it."""
+
+    adapter_catalog_poll_s: float = Field(15.0, gt=0)
+    """Seconds between re-reads of an s3:// store's catalog when no change notification arrives
+    (PostgreSQL notifies every replica of a publish at once; this is the fallback)."""
+
+    def open_adapter_store(self, location: str, cache_dir: Path) -> AdapterStore:
+        """The store at `location`; an s3:// one keeps its copies of versions under `cache_dir`."""
+        from common.adapter_store import open_adapter_store
+
+        return open_adapter_store(
+            location,
+            database_url=self.database_url,
+            database_password_file=self.database_password_file,
+            cache_dir=cache_dir,
+            cache_bytes=self.adapter_cache_mb * 2**20,
+            poll_s=self.adapter_catalog_poll_s,
+        )

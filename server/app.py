@@ -10,13 +10,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 import sqlalchemy as sa
 from tuneserve.v1 import adapters_pb2, adapters_pb2_grpc, inference_pb2, inference_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 
-from common.adapter_store import AdapterStore
 from common.base_model import BaseModel, load_base_model
 from common.database.connect import database_url, describe, open_database
 from common.prompting import longest_token_chars
@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 INFERENCE_SERVICE = inference_pb2.DESCRIPTOR.services_by_name["Inference"].full_name
 ADAPTERS_SERVICE = adapters_pb2.DESCRIPTOR.services_by_name["Adapters"].full_name
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["Tasks"].full_name
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Runs `callback` on `loop` from another thread (a store's notification listener)."""
+    loop.call_soon_threadsafe(callback)
 
 
 class TuneserveServer(RpcApp):
@@ -154,14 +159,28 @@ class TuneserveServer(RpcApp):
 
     async def _watch(self, serving: Serving) -> None:
         """Keeps adapters and tasks current with the store and the task directory."""
-        paths = [p for p in (self.settings.adapter_store, self.settings.task_dir) if p is not None]
+        paths = [self.settings.task_dir] if self.settings.task_dir is not None else []
+        mode, interval = self.settings.adapter_watch, self.settings.adapter_poll_interval_s
+        wake: asyncio.Event | None = None
+        stop_listening = None
+        if isinstance(serving.adapters, AdapterManager):
+            store = serving.adapters.store
+            paths += store.watch_paths()
+            if mode != "off" and not store.watch_paths():  # a store that notifies (and is polled slowly)
+                loop, wake = asyncio.get_running_loop(), asyncio.Event()
+                stop_listening = store.listen(lambda: _call_soon(loop, wake.set))
+                mode, interval = "poll", min(interval, self.settings.adapter_catalog_poll_s)
 
         async def refresh() -> None:
             if isinstance(serving.adapters, AdapterManager):
                 await serving.adapters.refresh()
             await asyncio.to_thread(serving.tasks.refresh)
 
-        await watch(refresh, paths, self.settings.adapter_watch, self.settings.adapter_poll_interval_s, self._stop_watching)
+        try:
+            await watch(refresh, paths, mode, interval, self._stop_watching, wake)
+        finally:
+            if stop_listening is not None:
+                await asyncio.to_thread(stop_listening)
 
     def _experiments(self) -> Experiments | None:
         """The experiment record. A server that cannot open its own SQLite file serves on without one
@@ -207,8 +226,9 @@ class TuneserveServer(RpcApp):
     def _adapter_manager(self, base: BaseModel, engine: Engine) -> AdapterManager | NoAdapters:
         if self.settings.adapter_store is None or engine.slots is None:
             return NoAdapters()
-        store = AdapterStore(self.settings.adapter_store)
+        store = self.settings.open_adapter_store(self.settings.adapter_store, self.settings.cache_dir)
         store.clean_stale_imports()
+        log.info("adapter store open", extra={"store": store.location})
         manager = AdapterManager(
             store,
             BaseSpec.from_base(base),

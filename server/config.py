@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from common.settings import DatabaseSettings, ModelSettings, SecuritySettings, settings_config
+from common.settings import AdapterStoreSettings, ModelSettings, SecuritySettings, StoreLocation, settings_config
 
 
-class ServerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
+class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     """Settings of `tuneserve-server`."""
 
     model_config = settings_config("tuneserve-server")
@@ -97,8 +97,10 @@ class ServerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Largest gRPC message accepted or sent; larger requests get RESOURCE_EXHAUSTED from gRPC."""
 
-    adapter_store: Path | None = None
-    """Root of the adapter store (<root>/<name>/<version>/); unset serves the base model only."""
+    adapter_store: StoreLocation | None = None
+    """The adapter store: a directory (<root>/<name>/<version>/, one machine or a shared volume) or
+    s3://BUCKET/PREFIX (object storage, its catalog in database_url; see common.adapter_store).
+    Unset serves the base model only."""
 
     max_loras: int = Field(8, ge=1, le=256)
     """LoRA slots: how many adapters one batch can mix. Each slot holds max_lora_rank for every targetable layer."""
@@ -110,7 +112,9 @@ class ServerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
     """Host memory for checked adapters waiting to be used; least recently used idle ones are dropped past it."""
 
     adapter_watch: Literal["poll", "events", "off"] = "poll"
-    """How the server notices new versions in the store: polling, file-system events (watchfiles), or only through admin RPCs."""
+    """How the server notices new versions in a directory store: polling, file-system events
+    (watchfiles), or only through admin RPCs. An s3:// store is always told by notification, with
+    adapter_catalog_poll_s as the fallback ('off' turns that off too)."""
 
     adapter_poll_interval_s: float = Field(0.5, gt=0)
     """Seconds between polls of the adapter store."""

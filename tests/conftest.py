@@ -154,3 +154,21 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.sqlite'}"
     return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture(scope="session")
+def object_store():
+    """A real S3-compatible endpoint (moto's server) on loopback for the session, its credentials in
+    this process's environment as a replica would have them (tests/object_store.py)."""
+    from tests.object_store import ObjectStore, use
+
+    store = ObjectStore()
+    saved = {key: os.environ.get(key) for key in store.env()}
+    use(store)
+    yield store
+    store.close()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from tuneserve.v1 import adapters_pb2, common_pb2, inference_pb2, tasks_pb2, trainer_pb2
 from tuneserve_client import Client
 
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from tests.adapter_training import publish
 from tests.conftest import running_server
 from tests.trainer.conftest import running_trainer, trainer_settings
@@ -187,7 +187,7 @@ def with_invalid_utf8(message: Any) -> bytes | None:
 @pytest.fixture(scope="module")
 def fuzz_targets(base_model, cache_dir, tmp_path_factory, trained_adapters, base_spec) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("fuzz")
-    store = AdapterStore(root / "store")
+    store = FileAdapterStore(root / "store")
     publish(store, trained_adapters["banana"], "banana", base_spec)
     (root / "tasks").mkdir()
     (root / "tasks" / "tasks.yaml").write_text(yaml.safe_dump(TASKS))

@@ -8,7 +8,6 @@ import logging
 import grpc
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
-from common.adapter_store import AdapterStore
 from common.base_model import load_tokenizer
 from common.database.connect import describe, open_database
 from common.rpc.app import RpcApp
@@ -52,13 +51,13 @@ class TrainerServer(RpcApp):
     async def bring_up(self) -> None:
         """Loads the tokenizer (to check data) and starts the job queue, resuming interrupted jobs."""
         tokenizer = await arun_on_fresh_thread(lambda: load_tokenizer(self.settings), "tuneserve-tokenizer-loader")
-        store = AdapterStore(self.settings.adapter_store)
+        store = self.settings.open_adapter_store(self.settings.adapter_store, self.settings.cache_dir)
         self.runner = JobRunner(self.settings, self.jobs, store, tokenizer, self.metrics)
         self.runner.start()
         self.service.runner = self.runner
         log.info(
             "trainer ready",
-            extra={"store": str(store.root), "queued_jobs": self.jobs.count(JobState.QUEUED), "replica": self.runner.runner_id},
+            extra={"store": store.location, "queued_jobs": self.jobs.count(JobState.QUEUED), "replica": self.runner.runner_id},
         )
 
     async def shut_down(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.adapter_manifest import ALL_LINEAR
-from common.settings import DatabaseSettings, ModelSettings, SecuritySettings, default_cache_dir, settings_config
+from common.settings import AdapterStoreSettings, ModelSettings, SecuritySettings, StoreLocation, default_cache_dir, settings_config
 
 
 class Hyperparameters(BaseModel):
@@ -126,7 +126,7 @@ class JobConfig(BaseModel):
     """Publish the adapter always, only if it beats the k-shot baseline, or never."""
 
 
-class TrainerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
+class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     """Settings of `tuneserve-trainer`."""
 
     model_config = settings_config("tuneserve-trainer")
@@ -143,8 +143,9 @@ class TrainerSettings(ModelSettings, SecuritySettings, DatabaseSettings):
     metrics_port: int = Field(9091, ge=0, le=65535)
     """Port of the trainer's Prometheus endpoint."""
 
-    adapter_store: Path = Field(default_factory=lambda: default_cache_dir() / "adapters")
-    """Adapter store the trainer publishes into (shared with the servers)."""
+    adapter_store: StoreLocation = Field(default_factory=lambda: str(default_cache_dir() / "adapters"))
+    """Adapter store the trainer publishes into, shared with the servers: a directory, or
+    s3://BUCKET/PREFIX with its catalog in database_url (common.adapter_store)."""
 
     work_dir: Path = Field(default_factory=lambda: default_cache_dir() / "trainer")
     """Where jobs keep their database, data and checkpoints; a restarted trainer resumes from it."""

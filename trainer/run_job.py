@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from common.adapter_store import AdapterStore
 from common.base_model import load_tokenizer
 from trainer.config import TrainerSettings
 
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             job_id,
             settings,
             jobs,
-            AdapterStore(settings.adapter_store),
+            settings.open_adapter_store(settings.adapter_store, settings.cache_dir),
             load_tokenizer(settings),
             should_stop=lambda: jobs.get(job_id).cancel_requested,
             on_progress=on_progress,

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 
 from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
-from common.errors import DeadlineExceeded, NotFound, invalid_request
+from common.blob_store import BlobCorrupt, BlobMissing
+from common.errors import DeadlineExceeded, NotFound, Unavailable, invalid_request
 from common.rollout import PROMPT_ARM, GuardRule, RolloutPolicy, choose_version
 from common.threads import arun_on_fresh_thread
 from server.adapters.cache_policy import HostEntry, host_evictions
@@ -136,6 +137,17 @@ class NoAdapters:
         pass
 
 
+def _refusal(exc: Exception) -> AdapterRefused:
+    """The refusal a failed load amounts to: a check of the loader, or a blob that is wrong or gone."""
+    if isinstance(exc, AdapterRefused):
+        return exc
+    if isinstance(exc, BlobCorrupt):
+        return AdapterRefused(RefusalReason.CHECKSUM, exc.message)
+    if isinstance(exc, BlobMissing):
+        return AdapterRefused(RefusalReason.MISSING, exc.message)
+    return AdapterRefused(RefusalReason.MISSING, f"cannot read the version: {exc}")
+
+
 class AdapterManager:
     def __init__(
         self,
@@ -240,12 +252,14 @@ class AdapterManager:
         started = time.monotonic()
         try:
             async with self._loads:
-                adapter = await arun_on_fresh_thread(
-                    lambda: load_stored(self.store.root, entry.name, entry.version, self.spec, self.max_lora_rank),
-                    "tuneserve-adapter-loader",
-                )
+                adapter = await arun_on_fresh_thread(lambda: self._read(entry.name, entry.version), "tuneserve-adapter-loader")
+        except Unavailable as exc:  # the object store is away: not a verdict on the version, so the next request tries again
+            self._entries.pop((entry.name, entry.version), None)
+            log.warning("adapter cannot be fetched now", extra={"adapter": entry.label, "error": exc.message})
+            entry.done.set_exception(exc)
+            return
         except Exception as exc:
-            refused = exc if isinstance(exc, AdapterRefused) else AdapterRefused(RefusalReason.MISSING, f"cannot read the version: {exc}")
+            refused = _refusal(exc)
             entry.state, entry.reason, entry.error = VersionState.REFUSED, refused.reason.value, refused.message
             self.count_refusal(entry.label, refused)
             entry.done.set_exception(refused)
@@ -260,6 +274,10 @@ class AdapterManager:
             self.metrics.adapter_loaded(seconds)
         entry.done.set_result(adapter)
         self._fit_host_budget()
+
+    def _read(self, name: str, version: int) -> LoadedAdapter:
+        """Fetches (into an object store's local cache) and checks one version; runs on a loader thread."""
+        return load_stored(self.store.local_root(name, version), name, version, self.spec, self.max_lora_rank)
 
     def count_refusal(self, label: str, refused: AdapterRefused) -> None:
         """Logs and counts a refused version (loaded from the store, or sent to ImportAdapter)."""
@@ -322,6 +340,7 @@ class AdapterManager:
 
     async def refresh(self) -> None:
         """Looks at the store's current pointers and splits; starts swapping names whose pointer moved."""
+        await asyncio.to_thread(self.store.sync)
         pointers = await asyncio.to_thread(self._pointers)
         policies = await asyncio.to_thread(self._read_policies, list(pointers))
         for name in set(self._policies) - set(policies):
@@ -498,3 +517,4 @@ class AdapterManager:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.store.close)

@@ -17,10 +17,18 @@ async def _refresh(refresh: Callable[[], Awaitable[None]]) -> None:
         log.exception("looking at the adapter store and task files failed")
 
 
-async def watch(refresh: Callable[[], Awaitable[None]], paths: list[Path], mode: str, interval_s: float, stop: asyncio.Event) -> None:
-    """Refreshes once, then on every change under `paths` (events) or every `interval_s` (poll)."""
+async def watch(
+    refresh: Callable[[], Awaitable[None]],
+    paths: list[Path],
+    mode: str,
+    interval_s: float,
+    stop: asyncio.Event,
+    wake: asyncio.Event | None = None,
+) -> None:
+    """Refreshes once, then on every change under `paths` (events) or every `interval_s` (poll),
+    and, polling, also as soon as `wake` is set (a store's change notification)."""
     await _refresh(refresh)
-    if mode == "off" or not paths:
+    if mode == "off" or (not paths and wake is None):
         return
     if mode == "events":
         from watchfiles import awatch
@@ -28,8 +36,13 @@ async def watch(refresh: Callable[[], Awaitable[None]], paths: list[Path], mode:
         async for _ in awatch(*paths, stop_event=stop, recursive=True, debounce=100, step=20):
             await _refresh(refresh)
         return
+    wake = wake or asyncio.Event()
     while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), interval_s)
-        except TimeoutError:
+        woken = asyncio.ensure_future(wake.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({woken, stopped}, timeout=interval_s, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        stopped.cancel()
+        if not stop.is_set():
+            wake.clear()
             await _refresh(refresh)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from common.adapter_manifest import AdapterManifest, AdapterRef, check_name
-from common.adapter_store import AdapterStore
 from common.errors import FailedPrecondition, InvalidRequest, NotFound
+from common.file_adapter_store import FileAdapterStore
 
 
 def sha256_hex(path: Path) -> str:
@@ -31,7 +31,7 @@ def source(tmp_path: Path, payload: bytes = b"weights") -> Path:
 
 
 def test_publish_writes_a_complete_version_and_moves_the_pointer(tmp_path):
-    store = AdapterStore(tmp_path / "store")
+    store = FileAdapterStore(tmp_path / "store")
     assert store.publish(source(tmp_path), draft()) == 1
     assert store.publish(source(tmp_path, b"other"), draft()) == 2
     root = tmp_path / "store" / "sentiment"
@@ -44,14 +44,14 @@ def test_publish_writes_a_complete_version_and_moves_the_pointer(tmp_path):
 
 
 def test_publish_without_making_current_keeps_the_pointer(tmp_path):
-    store = AdapterStore(tmp_path)
+    store = FileAdapterStore(tmp_path)
     store.publish(source(tmp_path), draft())
     store.publish(source(tmp_path), draft(), make_current=False)
     assert store.versions("sentiment") == [1, 2] and store.current("sentiment") == 1
 
 
 def test_resolve_names_and_pinned_versions(tmp_path):
-    store = AdapterStore(tmp_path)
+    store = FileAdapterStore(tmp_path)
     store.publish(source(tmp_path), draft())
     store.publish(source(tmp_path), draft())
     assert store.resolve(AdapterRef("sentiment")).version == 2
@@ -63,7 +63,7 @@ def test_resolve_names_and_pinned_versions(tmp_path):
 
 
 def test_set_current_and_delete(tmp_path):
-    store = AdapterStore(tmp_path)
+    store = FileAdapterStore(tmp_path)
     for _ in range(3):
         store.publish(source(tmp_path), draft())
     store.set_current("sentiment", 1)
@@ -81,7 +81,7 @@ def test_pickle_files_are_refused_at_publish(tmp_path):
     d = source(tmp_path)
     (d / "adapter_model.bin").write_bytes(b"\x80\x04pickle")
     with pytest.raises(InvalidRequest, match="pickle files are never stored"):
-        AdapterStore(tmp_path / "store").publish(d, draft())
+        FileAdapterStore(tmp_path / "store").publish(d, draft())
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "../x", "a..b", ".hidden", "x" * 129, "a b", "name@1", "-x"])
@@ -104,10 +104,12 @@ def test_bad_references_are_refused(bad):
 
 
 def test_concurrent_publishers_get_distinct_versions(tmp_path):
-    store = AdapterStore(tmp_path / "store")
+    store = FileAdapterStore(tmp_path / "store")
     src = source(tmp_path)
     versions: list[int] = []
-    threads = [threading.Thread(target=lambda: versions.append(AdapterStore(tmp_path / "store").publish(src, draft()))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: versions.append(FileAdapterStore(tmp_path / "store").publish(src, draft()))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -117,7 +119,7 @@ def test_concurrent_publishers_get_distinct_versions(tmp_path):
 
 @pytest.mark.parametrize("pointer", ["4294967296", "12345678901234567890", "²", "١", "7" * 5000, "-1", "0", " 1 2", "1e3"])
 def test_a_pointer_that_is_not_a_plain_version_is_no_pointer(tmp_path, pointer):
-    store = AdapterStore(tmp_path)
+    store = FileAdapterStore(tmp_path)
     store.publish(source(tmp_path), draft())
     (tmp_path / "sentiment" / "current").write_text(pointer)
     assert store.current("sentiment") is None
@@ -128,7 +130,7 @@ def test_a_pointer_that_is_not_a_plain_version_is_no_pointer(tmp_path, pointer):
 
 
 def test_odd_entries_affect_nothing_but_themselves(tmp_path):
-    store = AdapterStore(tmp_path)
+    store = FileAdapterStore(tmp_path)
     store.publish(source(tmp_path), draft())
     for odd in ["²", "١", "4294967296", "0", "007", "x1"]:
         (tmp_path / "sentiment" / odd).mkdir()
@@ -149,17 +151,17 @@ def test_publishing_refuses_links_and_copies_only_regular_files(tmp_path):
     d = source(tmp_path)
     (d / "README.md").symlink_to("/etc/passwd")
     with pytest.raises(InvalidRequest, match="symbolic link"):
-        AdapterStore(tmp_path / "store").publish(d, draft())
+        FileAdapterStore(tmp_path / "store").publish(d, draft())
     (d / "README.md").unlink()
     (d / "checkpoints").mkdir()
     (d / ".DS_Store").write_bytes(b"x")
-    store = AdapterStore(tmp_path / "store")
+    store = FileAdapterStore(tmp_path / "store")
     store.publish(d, draft())
     assert sorted(store.manifest("sentiment", 1).files) == ["adapter_config.json", "adapter_model.safetensors"]
 
 
 def test_what_interrupted_publishes_left_is_cleaned_and_jobs_find_their_versions(tmp_path):
-    store = AdapterStore(tmp_path)
+    store = FileAdapterStore(tmp_path)
     store.publish(source(tmp_path), draft().model_copy(update={"job_id": "job-1"}), make_current=False)
     store.publish(source(tmp_path, b"w2"), draft().model_copy(update={"job_id": "job-2"}))
     leftovers = [tmp_path / "sentiment" / ".current.abc", tmp_path / "sentiment" / ".tmp-123", tmp_path / "sentiment" / ".trash-9"]

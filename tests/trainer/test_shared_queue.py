@@ -1,6 +1,6 @@
 """Several trainer replicas on one job database: each job claimed once, leases renewed, a job whose
 replica died taken over and finished once. The store's part runs on SQLite and PostgreSQL; the
-replicas are real trainer processes on a real PostgreSQL."""
+replicas are real trainer processes on a real PostgreSQL, publishing into object storage."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from tuneserve_client import Client
 
-from common.adapter_store import AdapterStore
+from common.adapter_store import open_adapter_store
+from common.file_adapter_store import FileAdapterStore
 from tests.tools import free_port
 from tests.trainer.conftest import QUICK
 from tests.waiting import wait_for
@@ -78,13 +79,14 @@ def start_trainer(port: int, env: dict[str, str], log: Path) -> subprocess.Popen
 
 @pytest.mark.slow
 def test_two_trainer_processes_run_six_jobs_once_each_and_one_survives_the_other_being_killed(
-    postgres, tmp_path, cache_dir, sentiment_jsonl
+    postgres, object_store, tmp_path, cache_dir, sentiment_jsonl
 ):
     url = postgres.create_database()
+    location = object_store.bucket()  # they publish into object storage, the catalog in the database
     env = {
         "TUNESERVE_DATABASE_URL": url,
         "TUNESERVE_WORK_DIR": str(tmp_path / "work"),  # a shared volume, as the chart mounts it
-        "TUNESERVE_ADAPTER_STORE": str(tmp_path / "store"),
+        "TUNESERVE_ADAPTER_STORE": location,
         "TUNESERVE_CACHE_DIR": str(cache_dir),
         "TUNESERVE_JOB_LEASE_S": "3",
         "TUNESERVE_LOG_FORMAT": "text",
@@ -113,8 +115,10 @@ def test_two_trainer_processes_run_six_jobs_once_each_and_one_survives_the_other
             wait_for(lambda j=job_id: clients[1].get_job(j).state >= 4, 900, interval=0.5, what=f"{job_id} to finish")
         finished = {job_id: store.get(job_id) for job_id in jobs}
         assert {job.state for job in finished.values()} == {JobState.SUCCEEDED}, [j.error_message for j in finished.values()]
-        adapters = AdapterStore(tmp_path / "store")
+        adapters = open_adapter_store(location, database_url=url, database_password_file=None, cache_dir=tmp_path, cache_bytes=2**30)
         assert {f"shared-{i}": adapters.versions(f"shared-{i}") for i in range(6)} == {f"shared-{i}": [1] for i in range(6)}
+        assert all(adapters.manifest(f"shared-{i}", 1).eval_report for i in range(6)), "published with their evaluation"
+        assert (adapters.local_root("shared-0", 1) / "shared-0" / "1" / "adapter_model.safetensors").stat().st_size > 0
         messages = [e.payload.get("text", "") for e in store.events(interrupted) if e.kind == "message"]
         assert any(m.startswith("taken over by") for m in messages), messages
         states = [e.payload["state"] for e in store.events(interrupted) if e.kind == "state"]
@@ -131,7 +135,9 @@ def test_a_cancel_recorded_through_another_replica_stops_the_run_here(database_u
     from tests.trainer.conftest import trainer_settings
     from trainer.runner import JobRunner
 
-    here = JobRunner(trainer_settings(tmp_path, tmp_path / "cache"), JobStore.open(database_url), AdapterStore(tmp_path / "store"), None)
+    here = JobRunner(
+        trainer_settings(tmp_path, tmp_path / "cache"), JobStore.open(database_url), FileAdapterStore(tmp_path / "store"), None
+    )
     elsewhere = JobStore.open(database_url)
     (job_id,) = queued(here.jobs, 1)
     assert not here._is_cancelled(job_id)

@@ -10,7 +10,7 @@ import pytest
 from tuneserve.v1 import trainer_pb2
 from tuneserve_client import cli, errors
 
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from common.threads import run_on_fresh_thread
 from server.adapters.loader import BaseSpec, load_adapter
 from tests.tools import tool
@@ -59,7 +59,7 @@ def test_a_job_trains_evaluates_publishes_and_streams_its_events(trainer_client,
     assert page.startswith("<!DOCTYPE html>") and "Confusion matrices" in page and "data:image/png;base64," in page
     assert json.loads(done.config_json)["hyperparameters"]["rank"] == 16, "defaults are filled in"
 
-    store = AdapterStore(trainer.server.settings.adapter_store)
+    store = FileAdapterStore(trainer.server.settings.adapter_store)
     manifest = store.manifest("reviews", 1)
     assert manifest.task["kind"] == "classification" and manifest.task["labels"] == ["negative", "positive"]
     assert manifest.task["instruction"] == "Is the review positive or negative?" and len(manifest.task["demonstrations"]) == 2
@@ -197,7 +197,7 @@ def test_jobs_queue_one_at_a_time_and_cancel_within_seconds(trainer_client, sent
     trainer_client.cancel_job(long.id)
     cancelled = wait_job(trainer_client, long.id, {STATES.JOB_STATE_CANCELLED}, 15)  # within seconds
     assert cancelled.step < 500 and not cancelled.published_adapter
-    store = AdapterStore(trainer.server.settings.adapter_store)
+    store = FileAdapterStore(trainer.server.settings.adapter_store)
     assert store.versions("long-job") == [] and store.versions("queued-job") == []
     work = trainer.server.settings.work_dir / "jobs" / long.id
     assert not (work / "checkpoints").exists(), "nothing partial is left behind"

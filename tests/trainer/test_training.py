@@ -186,13 +186,13 @@ def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publi
     """The crash this simulates: `<name>/1` renamed into the store, then SIGKILL before the job
     recorded it (and before the pointer moved), leaving the pointer's temporary file behind."""
     from common.adapter_manifest import AdapterManifest
-    from common.adapter_store import AdapterStore
+    from common.file_adapter_store import FileAdapterStore
     from tests.trainer.conftest import trainer_settings
     from trainer.jobs_db import JobState, JobStore
     from trainer.runner import JobRunner
 
     settings = trainer_settings(tmp_path, cache_dir)
-    jobs, store = JobStore.open(settings.job_database()), AdapterStore(settings.adapter_store)
+    jobs, store = JobStore.open(settings.job_database()), FileAdapterStore(settings.adapter_store)
     job = jobs.create("crashy", {"adapter_name": "crashy"})
     jobs.transition(job.id, JobState.QUEUED)
     jobs.transition(job.id, JobState.RUNNING)

@@ -12,14 +12,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from common.adapter_manifest import AdapterManifest
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from server.adapters.loader import AdapterRefused, RefusalReason, load_adapter, load_stored, manifest_for_peft_dir
 from tests.adapter_training import publish
 
 
 @pytest.fixture(scope="module")
 def good_version(trained_adapters, base_spec, tmp_path_factory) -> Path:
-    store = AdapterStore(tmp_path_factory.mktemp("store"))
+    store = FileAdapterStore(tmp_path_factory.mktemp("store"))
     version = publish(store, trained_adapters["banana"], "banana", base_spec)
     return store.path("banana", version)
 
@@ -197,7 +197,7 @@ def test_a_weights_file_that_is_a_link_is_refused_even_with_the_right_checksum(g
 
 
 def test_a_version_directory_that_is_a_link_is_refused(good_version, base_spec, tmp_path):
-    store = AdapterStore(tmp_path / "store")
+    store = FileAdapterStore(tmp_path / "store")
     (store.root / "linked").mkdir()
     shutil.copytree(good_version, tmp_path / "outside")
     edit_manifest(tmp_path / "outside", name="linked", version=1)
@@ -211,7 +211,7 @@ def test_a_version_directory_that_is_a_link_is_refused(good_version, base_spec, 
 
 
 def test_a_copied_version_directory_is_refused_instead_of_mislabelled(good_version, base_spec, tmp_path):
-    store = AdapterStore(tmp_path / "store")
+    store = FileAdapterStore(tmp_path / "store")
     (store.root / "banana").mkdir()
     shutil.copytree(good_version, store.root / "banana" / "1")
     shutil.copytree(good_version, store.root / "banana" / "23")

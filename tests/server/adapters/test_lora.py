@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from common.adapter_manifest import AdapterManifest
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from common.threads import run_on_fresh_thread
 from server.adapters.loader import BaseSpec, LoadedAdapter, load_adapter
 from server.adapters.lora import GROUPS, LoraTables
@@ -162,7 +162,7 @@ def test_the_kernel_adds_the_same_deltas_as_the_torch_path(dtype, tolerance):
 
 @pytest.fixture(scope="module")
 def loaded(trained_adapters, base_spec, tmp_path_factory) -> dict[str, LoadedAdapter]:
-    store = AdapterStore(tmp_path_factory.mktemp("store"))
+    store = FileAdapterStore(tmp_path_factory.mktemp("store"))
     out = {}
     for name, directory in trained_adapters.items():
         version = publish(store, directory, name, base_spec)

@@ -14,7 +14,7 @@ import pytest
 from tuneserve.v1 import adapters_pb2
 from tuneserve_client import Client, errors
 
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from tests.adapter_training import publish
 from tests.background import BackgroundServer
 from tests.conftest import running_server
@@ -25,8 +25,8 @@ QUESTION = [{"role": "user", "content": "What is the tallest mountain in the wor
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, trained_adapters, base_spec) -> AdapterStore:
-    store = AdapterStore(tmp_path_factory.mktemp("store"))
+def store(tmp_path_factory, trained_adapters, base_spec) -> FileAdapterStore:
+    store = FileAdapterStore(tmp_path_factory.mktemp("store"))
     publish(store, trained_adapters["banana"], "banana", base_spec)
     publish(store, trained_adapters["cherry"], "cherry", base_spec)
     return store
@@ -330,7 +330,7 @@ def test_a_copied_version_directory_is_refused_and_leaks_nothing(admin, store, t
 
 def test_a_version_directory_that_is_a_link_is_refused_with_its_reason(admin, store, trained_adapters, base_spec, tmp_path):
     outside = tmp_path / "outside"
-    publish(AdapterStore(tmp_path / "other-store"), trained_adapters["banana"], "linked", base_spec)
+    publish(FileAdapterStore(tmp_path / "other-store"), trained_adapters["banana"], "linked", base_spec)
     shutil.copytree(tmp_path / "other-store" / "linked" / "1", outside)
     (store.root / "linked").mkdir()
     (store.root / "linked" / "1").symlink_to(outside)

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from tuneserve_client import Client
 
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from tests.adapter_training import publish
 from tests.conftest import running_server
 from tests.tools import free_port, tool
@@ -22,7 +22,7 @@ from tests.waiting import wait_for
 
 @pytest.fixture(scope="module")
 def one_slot_server(tmp_path_factory, trained_adapters, base_spec, base_model, cache_dir):
-    store = AdapterStore(tmp_path_factory.mktemp("protocol-store"))
+    store = FileAdapterStore(tmp_path_factory.mktemp("protocol-store"))
     publish(store, trained_adapters["banana"], "banana", base_spec)
     publish(store, trained_adapters["cherry"], "cherry", base_spec)
     # one LoRA slot: a request for the second adapter waits while the first one runs

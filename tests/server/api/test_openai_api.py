@@ -183,10 +183,10 @@ def test_http_calls_are_counted_beside_grpc_ones(oai, http_server):
 
 @pytest.fixture(scope="module")
 def adapter_http_server(base_model, cache_dir, tmp_path_factory, trained_adapters, base_spec):
-    from common.adapter_store import AdapterStore
+    from common.file_adapter_store import FileAdapterStore
 
     root = tmp_path_factory.mktemp("http-adapters")
-    store = AdapterStore(root / "store")
+    store = FileAdapterStore(root / "store")
     publish(store, trained_adapters["banana"], "banana", base_spec)
     tokens = write_tokens(root / "tokens.yaml")
     with running_server(base_model, cache_dir, http_port=free_port(), adapter_store=store.root, auth_tokens_file=tokens) as running:

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from tuneserve_client import Client
 
-from common.adapter_store import AdapterStore
 from common.database.connect import create_engine, database_url
+from common.file_adapter_store import FileAdapterStore
 from tests.adapter_training import publish
 from tests.conftest import running_server
 from tests.load import users
@@ -21,8 +21,8 @@ QUESTION = [{"role": "user", "content": "Name a fruit."}]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, trained_adapters, base_spec) -> AdapterStore:
-    store = AdapterStore(tmp_path_factory.mktemp("replica-store"))
+def store(tmp_path_factory, trained_adapters, base_spec) -> FileAdapterStore:
+    store = FileAdapterStore(tmp_path_factory.mktemp("replica-store"))
     publish(store, trained_adapters["banana"], "fruit", base_spec)  # fruit@1: answers banana
     publish(store, trained_adapters["cherry"], "fruit", base_spec)  # fruit@2: answers cherry
     store.set_current("fruit", 1)

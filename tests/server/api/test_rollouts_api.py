@@ -12,7 +12,7 @@ import yaml
 from tuneserve.v1 import common_pb2
 from tuneserve_client import Client, cli, errors
 
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from common.rollout import POLICY_FILE
 from tests.adapter_training import publish
 from tests.conftest import running_server
@@ -24,8 +24,8 @@ QUESTION = [{"role": "user", "content": "Name a fruit."}]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, trained_adapters, base_spec) -> AdapterStore:
-    store = AdapterStore(tmp_path_factory.mktemp("rollout-store"))
+def store(tmp_path_factory, trained_adapters, base_spec) -> FileAdapterStore:
+    store = FileAdapterStore(tmp_path_factory.mktemp("rollout-store"))
     publish(store, trained_adapters["banana"], "fruit", base_spec)  # fruit@1
     publish(store, trained_adapters["cherry"], "fruit", base_spec)  # fruit@2, current
     store.set_current("fruit", 1)

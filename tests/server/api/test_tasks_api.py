@@ -13,7 +13,7 @@ import yaml
 from tuneserve.v1 import common_pb2
 from tuneserve_client import Client, errors
 
-from common.adapter_store import AdapterStore
+from common.file_adapter_store import FileAdapterStore
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 from common.threads import run_on_fresh_thread
 from tests.conftest import running_server
@@ -74,8 +74,8 @@ def task_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> AdapterStore:
-    return AdapterStore(tmp_path_factory.mktemp("store"))
+def store(tmp_path_factory) -> FileAdapterStore:
+    return FileAdapterStore(tmp_path_factory.mktemp("store"))
 
 
 @pytest.fixture(scope="module")
