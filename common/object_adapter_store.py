@@ -52,7 +52,7 @@ class ObjectAdapterStore:
         where = BucketPrefix.parse(location)
         blobs = BlobStore(where)
         blobs.check_bucket()
-        cache_root = cache_dir / "adapter-cache" / f"{where.bucket}-{uuid.uuid5(uuid.NAMESPACE_URL, str(where)).hex[:12]}"
+        cache_root = cache_dir / f"{where.bucket}-{uuid.uuid5(uuid.NAMESPACE_URL, str(where)).hex[:12]}"
         return cls(blobs, AdapterCatalog.open(database_url, password_file), AdapterCache(cache_root, cache_bytes), poll_s)
 
     @property

@@ -151,19 +151,24 @@ class AdapterStoreSettings(DatabaseSettings):
     """Local disk for adapter versions fetched from an s3:// adapter store (under cache_dir); the
     least recently used copies go first past it."""
 
+    adapter_cache_dir: Path | None = None
+    """Directory of those copies (a writable local volume; the chart mounts an emptyDir); unset:
+    <cache_dir>/adapter-cache."""
+
     adapter_catalog_poll_s: float = Field(15.0, gt=0)
     """Seconds between re-reads of an s3:// store's catalog when no change notification arrives
     (PostgreSQL notifies every replica of a publish at once; this is the fallback)."""
 
     def open_adapter_store(self, location: str, cache_dir: Path) -> AdapterStore:
-        """The store at `location`; an s3:// one keeps its copies of versions under `cache_dir`."""
+        """The store at `location`; an s3:// one keeps its copies of versions in adapter_cache_dir,
+        else under `cache_dir`."""
         from common.adapter_store import open_adapter_store
 
         return open_adapter_store(
             location,
             database_url=self.database_url,
             database_password_file=self.database_password_file,
-            cache_dir=cache_dir,
+            cache_dir=self.adapter_cache_dir or cache_dir / "adapter-cache",
             cache_bytes=self.adapter_cache_mb * 2**20,
             poll_s=self.adapter_catalog_poll_s,
         )

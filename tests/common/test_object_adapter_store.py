@@ -197,3 +197,19 @@ def test_an_unreachable_object_store_is_unavailable_not_a_verdict(location, tmp_
     store.blobs = BlobStore(store.blobs.where)
     with pytest.raises(ObjectStoreUnavailable, match="cannot fetch a blob now"):
         store.local_root("sentiment", 1)
+
+
+def test_settings_open_the_store_by_location_with_the_cache_where_the_operator_put_it(location, tmp_path, monkeypatch):
+    from server.config import ServerSettings
+
+    monkeypatch.setenv("TUNESERVE_ADAPTER_STORE", location)
+    monkeypatch.setenv("TUNESERVE_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    monkeypatch.setenv("TUNESERVE_ADAPTER_CACHE_DIR", str(tmp_path / "volume"))
+    monkeypatch.setenv("TUNESERVE_ADAPTER_CACHE_MB", "64")
+    settings = ServerSettings()
+    assert settings.adapter_store == location
+    store = settings.open_adapter_store(settings.adapter_store, tmp_path / "read-only-image-cache")
+    assert isinstance(store, ObjectAdapterStore)
+    store.publish(source(tmp_path), draft())
+    root = store.local_root("sentiment", 1)
+    assert root.is_relative_to(tmp_path / "volume") and not (tmp_path / "read-only-image-cache").exists()

@@ -15,6 +15,22 @@ from trainer.config import TrainerSettings
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "tuneserve"
 # (not named "gpu": pytest would take that for the gpu marker and skip the test on CPU machines)
 VALUES = {"default": [], "gpu-nodes": ["-f", str(CHART / "values-gpu.yaml")], "cpu-nodes": ["-f", str(CHART / "values-cpu.yaml")]}
+OBJECT_STORE = (
+    "--set",
+    "database.url=postgresql://tuneserve@db.ml.svc:5432/tuneserve",
+    "--set",
+    "store.objectStore.location=s3://models/adapters",
+    "--set",
+    "store.objectStore.endpoint=http://minio.storage.svc:9000",
+    "--set",
+    "store.objectStore.existingSecret=s3-credentials",
+    "--set",
+    "store.objectStore.port=9000",
+    "--set",
+    "store.objectStore.egressTo[0].namespaceSelector.matchLabels.name=storage",
+)
+# the standard variables boto3 reads, which the chart sets for an object store
+AWS_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_SHARED_CREDENTIALS_FILE"}
 
 
 def helm(*args: str) -> str:
@@ -96,17 +112,18 @@ def test_tls_mutual_tls_and_open_mode_set_the_right_settings():
     assert env["TUNESERVE_ALLOW_UNAUTHENTICATED"] == "true" and "TUNESERVE_AUTH_TOKENS_FILE" not in env
 
 
-@pytest.mark.parametrize("flavour", VALUES)
+@pytest.mark.parametrize("flavour", [*VALUES, "object-store"])
 def test_every_setting_the_chart_passes_is_a_real_setting(flavour):
     """A misspelt TUNESERVE_* variable would be silently ignored by the process; catch it here."""
-    docs = render(*VALUES[flavour])
+    docs = render(*VALUES.get(flavour, OBJECT_STORE))
     for component, settings in (("-server", ServerSettings), ("-trainer", TrainerSettings)):
         known = {f"TUNESERVE_{name.upper()}" for name in settings.model_fields}
         config = by_kind(docs, "ConfigMap", component)["data"]
         env = [e["name"] for e in by_kind(docs, "Deployment", component)["spec"]["template"]["spec"]["containers"][0]["env"]]
-        unknown = sorted((set(config) | set(env)) - known)
+        unknown = sorted((set(config) | set(env)) - known - AWS_VARIABLES)
         assert not unknown, f"{component}: {unknown} are not settings of {settings.__name__}"
-        settings(**{k.removeprefix("TUNESERVE_").lower(): v for k, v in config.items() if k != "TUNESERVE_CACHE_DIR"})
+        ours = {k: v for k, v in config.items() if k.startswith("TUNESERVE_") and k != "TUNESERVE_CACHE_DIR"}
+        settings(**{k.removeprefix("TUNESERVE_").lower(): v for k, v in ours.items()})
 
 
 def test_values_are_documented_key_by_key():
@@ -233,3 +250,85 @@ def test_the_gateway_templates_validate_against_the_inference_extension_and_gate
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads((schemas / "inferencepool-v1.json").read_text()))
     assert not [d for d in render() if d["kind"] in ("InferencePool", "HTTPRoute")], "off by default"
+
+
+def test_an_object_store_replaces_the_shared_volume_with_a_bounded_local_cache_and_egress_to_it():
+    manifests = helm("template", "demo", str(CHART), "--namespace", "ml", *OBJECT_STORE)
+    done = validate(manifests)
+    assert done.returncode == 0, done.stdout + done.stderr
+    docs = [doc for doc in yaml.safe_load_all(manifests) if doc]
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim" and d["metadata"]["name"].endswith("-adapters")]
+    for component in ("-server", "-trainer"):
+        config = by_kind(docs, "ConfigMap", component)["data"]
+        assert config["TUNESERVE_ADAPTER_STORE"] == "s3://models/adapters"
+        assert config["AWS_ENDPOINT_URL"] == "http://minio.storage.svc:9000"
+        assert config["AWS_SHARED_CREDENTIALS_FILE"] == "/var/run/secrets/tuneserve/object-store/credentials"
+        pod = by_kind(docs, "Deployment", component)["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "adapters" not in volumes and volumes["adapter-cache"]["emptyDir"] == {"sizeLimit": "5120Mi"}
+        assert volumes["object-store-credentials"]["secret"] == {
+            "secretName": "s3-credentials",
+            "items": [{"key": "credentials", "path": "credentials"}],
+        }
+        mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["adapter-cache"]["mountPath"] == config["TUNESERVE_ADAPTER_CACHE_DIR"]
+        assert mounts["object-store-credentials"]["readOnly"] is True
+        env = {e["name"] for e in pod["containers"][0]["env"]}
+        assert not env & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, "keys only ever from the mounted file"
+    egress = by_kind(docs, "NetworkPolicy")["spec"]["egress"]
+    assert {"ports": [{"port": 9000, "protocol": "TCP"}], "to": [{"namespaceSelector": {"matchLabels": {"name": "storage"}}}]} in egress
+    for broken, reason in (
+        (("--set", "store.objectStore.location=s3://models/adapters"), "needs a shared database"),
+        (("--set", "database.url=postgresql://db/t", "--set", "store.objectStore.location=/srv/adapters"), "must be s3://"),
+    ):
+        refused = subprocess.run([tool("helm"), "template", "demo", str(CHART), *broken], capture_output=True, text=True, timeout=120)
+        assert refused.returncode != 0 and reason in refused.stderr
+
+
+def test_replicas_spread_over_nodes_and_zones_and_a_drain_of_one_replica_is_never_blocked():
+    docs = render()
+    budget = by_kind(docs, "PodDisruptionBudget")["spec"]
+    assert budget == {"maxUnavailable": 1, "selector": budget["selector"]}, "minAvailable: 1 would block draining a single replica"
+    pod = by_kind(docs, "Deployment", "-server")["spec"]["template"]
+    spread = pod["spec"]["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+    for constraint in spread:
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway" and constraint["maxSkew"] == 1
+        assert constraint["labelSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert (
+        "topologySpreadConstraints"
+        not in by_kind(render("--set", "server.topologySpreadKeys=null"), "Deployment", "-server")["spec"]["template"]["spec"]
+    )
+
+
+def test_autoscaling_on_the_queue_through_prometheus_adapter_or_keda():
+    import json
+
+    import jsonschema
+
+    queue = ("--set", "autoscaling.enabled=true", "--set", "autoscaling.waitingRequestsPerReplica=4")
+    manifests = helm("template", "demo", str(CHART), "--namespace", "ml", *queue)
+    done = validate(manifests)
+    assert done.returncode == 0, done.stdout + done.stderr
+    hpa = by_kind([d for d in yaml.safe_load_all(manifests) if d], "HorizontalPodAutoscaler")["spec"]
+    pods = [m["pods"] for m in hpa["metrics"] if m["type"] == "Pods"]
+    assert pods == [{"metric": {"name": "tuneserve_waiting_requests"}, "target": {"type": "AverageValue", "averageValue": "4"}}]
+    assert {m["type"] for m in hpa["metrics"]} == {"Resource", "Pods"}
+
+    docs = render(*queue, "--set", "autoscaling.provider=keda", "--set", "autoscaling.targetCPUUtilizationPercentage=0")
+    assert not [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"], "KEDA makes its own"
+    assert "replicas" not in by_kind(docs, "Deployment", "-server")["spec"]
+    scaled = by_kind(docs, "ScaledObject")
+    jsonschema.validate(scaled, json.loads((Path(__file__).parent / "schemas" / "scaledobject-v1alpha1.json").read_text()))
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus" and trigger["metadata"]["threshold"] == "4"
+    assert trigger["metadata"]["query"] == 'sum(tuneserve_waiting_requests{namespace="ml", pod=~"demo-tuneserve-server-.*"})'
+    assert scaled["spec"]["scaleTargetRef"]["name"] == by_kind(docs, "Deployment", "-server")["metadata"]["name"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {**scaled, "spec": {**scaled["spec"], "minReplicas": 1}},
+            json.loads((Path(__file__).parent / "schemas" / "scaledobject-v1alpha1.json").read_text()),
+        )
+    neither = ("--set", "autoscaling.enabled=true", "--set", "autoscaling.targetCPUUtilizationPercentage=0")
+    refused = subprocess.run([tool("helm"), "template", "demo", str(CHART), *neither], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "waitingRequestsPerReplica" in refused.stderr

@@ -91,8 +91,18 @@ capabilities:
 {{- define "tuneserve.securityMounts" -}}
 - name: tmp
   mountPath: /tmp
+{{- if include "tuneserve.objectStore" . }}
+- name: adapter-cache
+  mountPath: /var/lib/tuneserve/adapter-cache
+{{- if .Values.store.objectStore.existingSecret }}
+- name: object-store-credentials
+  mountPath: /var/run/secrets/tuneserve/object-store
+  readOnly: true
+{{- end }}
+{{- else }}
 - name: adapters
   mountPath: /var/lib/tuneserve/adapters
+{{- end }}
 {{- if .Values.auth.tokensSecret }}
 - name: auth
   mountPath: /etc/tuneserve/auth
@@ -108,9 +118,23 @@ capabilities:
 {{- define "tuneserve.securityVolumes" -}}
 - name: tmp
   emptyDir: {}
+{{- if include "tuneserve.objectStore" . }}
+- name: adapter-cache
+  emptyDir:
+    sizeLimit: {{ printf "%dMi" (add .Values.store.objectStore.cacheMB (div .Values.store.objectStore.cacheMB 4)) }}
+{{- if .Values.store.objectStore.existingSecret }}
+- name: object-store-credentials
+  secret:
+    secretName: {{ .Values.store.objectStore.existingSecret }}
+    items:
+      - key: {{ .Values.store.objectStore.credentialsKey }}
+        path: credentials
+{{- end }}
+{{- else }}
 - name: adapters
   persistentVolumeClaim:
     claimName: {{ include "tuneserve.storeClaim" . }}
+{{- end }}
 {{- if .Values.auth.tokensSecret }}
 - name: auth
   secret:
@@ -185,5 +209,38 @@ livenessProbe:
     items:
       - key: {{ .Values.database.passwordKey }}
         path: password
+{{- end }}
+{{- end }}
+
+{{/* Whether adapters live in object storage (store.objectStore.location); checks what it needs. */}}
+{{- define "tuneserve.objectStore" -}}
+{{- with .Values.store.objectStore.location }}
+{{- if not (hasPrefix "s3://" .) }}
+{{- fail (printf "store.objectStore.location must be s3://BUCKET/PREFIX, not %q" .) }}
+{{- end }}
+{{- if not (include "tuneserve.sharedDatabase" $) }}
+{{- fail "store.objectStore.location needs a shared database (database.url or database.urlKey): the adapter catalog lives there" }}
+{{- end }}
+{{- true }}
+{{- end }}
+{{- end }}
+
+{{/* Where server and trainer find the adapter store, as ConfigMap entries. */}}
+{{- define "tuneserve.storeSettings" -}}
+{{- if include "tuneserve.objectStore" . }}
+TUNESERVE_ADAPTER_STORE: {{ .Values.store.objectStore.location | quote }}
+TUNESERVE_ADAPTER_CACHE_DIR: /var/lib/tuneserve/adapter-cache
+TUNESERVE_ADAPTER_CACHE_MB: {{ .Values.store.objectStore.cacheMB | quote }}
+{{- with .Values.store.objectStore.endpoint }}
+AWS_ENDPOINT_URL: {{ . | quote }}
+{{- end }}
+{{- with .Values.store.objectStore.region }}
+AWS_REGION: {{ . | quote }}
+{{- end }}
+{{- if .Values.store.objectStore.existingSecret }}
+AWS_SHARED_CREDENTIALS_FILE: /var/run/secrets/tuneserve/object-store/credentials
+{{- end }}
+{{- else }}
+TUNESERVE_ADAPTER_STORE: /var/lib/tuneserve/adapters
 {{- end }}
 {{- end }}
