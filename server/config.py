@@ -146,8 +146,9 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     torch.compile graph (server.engine.decode_graph), on CUDA CUDA graphs replayed per batch bucket
     (server.engine.cuda_graph). 'auto' where it can (CPU with a C++ compiler and weights it can trace;
     any CUDA GPU) and eagerly elsewhere, 'on' refuses to start where it cannot, 'off' decodes eagerly.
-    On 2 CPU cores compiling adds about 2.5 minutes to a first start (4.5 with adapter slots: the graphs
-    with LoRA rows), much less once inductor's cache holds the graphs."""
+    On the CPU, 'auto' compiles in the background while the eager path already serves (on 2 cores the
+    first compile takes minutes, less once inductor's cache holds the graphs), and 'on' compiles
+    before the server reports SERVING."""
 
     cuda_graph_pieces: Literal["eager", "compiled"] = "eager"
     """How the layer pieces inside the CUDA graphs run: eager (aten's kernels; no compiling) or compiled by

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -97,6 +97,10 @@ class Engine:
         self._unstreamed: list[Sequence] = []  # sampled tokens whose text is not streamed yet
         self.decode_step = "eager (compile_decode is off)"  # how decode steps run, for ModelInfo and the log
         self.kernels = ""  # which kernels the model step runs, and why (server.engine.kernels)
+        self._compiler: threading.Thread | None = None  # the background compile of the decode step
+        self._described = threading.Lock()
+        # told the new description when a background compile ends (the model-info metric)
+        self.on_decode_step: Callable[[str], None] | None = None
         # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
         self.slots = LoraSlots(config.max_loras, wake=self._wake) if config.max_loras else None
 
@@ -278,26 +282,59 @@ class Engine:
         elif self.config.compile_decode != "off":
             self._compile_decode(self.config.compile_decode == "on")
         self.defer_streaming = self.base.device.type == "cuda"
-        self.decode_step += f"; {self.kernels}"
+        self._describe_decode_step(self.decode_step)
+        if self._compiler is not None:  # after the description above, which its own must follow
+            self._compiler.start()
+
+    def _describe_decode_step(self, how: str) -> None:
+        with self._described:  # the start and a background compile may both describe it
+            self.decode_step = f"{how}; {self.kernels}"
+            if self.on_decode_step is not None:
+                self.on_decode_step(self.decode_step)
 
     def _compile_decode(self, required: bool) -> None:
-        """Builds and warms up the decode graph; without it (where it cannot be built) steps run eagerly."""
+        """Builds and warms up the decode graph; without it (where it cannot be built) steps run eagerly.
+
+        'auto' compiles on a thread of its own while the eager path serves: on two cores the first
+        compile takes minutes, and a replica the autoscaler adds is needed now, not once its graphs
+        are built. The warm-up writes only to the cache's padding slot, which no sequence reads, and
+        the engine takes the graph for its next decode step once every bucket is compiled. 'on'
+        compiles before the engine starts, so a failure stops the start as promised."""
         reason = unavailable_reason(self.runner)
-        if reason is None:
-            graph = DecodeGraph(self.runner)
-            try:
-                compiled = graph.warm_up()
-            except Exception as exc:  # a compiler failure costs speed, never the server
-                reason = f"compiling the decode step failed: {type(exc).__name__}: {str(exc)[:300]}"
-                log.warning("decoding eagerly", extra={"reason": reason})
-            else:
-                self.decode_graph = graph
-                self.decode_step = compiled.describe()
-                log.info("decode step compiled", extra={"seconds": round(compiled.seconds, 1), "row_buckets": compiled.buckets})
-                return
+        if reason is not None:
+            if required:
+                raise FailedPrecondition(f"compile_decode is 'on' but {reason}")
+            self.decode_step = f"eager: {reason}"
+            return
+        graph = DecodeGraph(self.runner)
         if required:
-            raise FailedPrecondition(f"compile_decode is 'on' but {reason}")
-        self.decode_step = f"eager: {reason}"
+            self.decode_step = self._warm_graph(graph)
+            if self.decode_graph is None:
+                raise FailedPrecondition(f"compile_decode is 'on' but {self.decode_step.removeprefix('eager: ')}")
+            return
+        self.decode_step = "eager while the decode step compiles in the background"  # described by start()
+        self._compiler = threading.Thread(target=self._compile_in_background, args=(graph,), name="tuneserve-decode-compile", daemon=True)
+
+    def _compile_in_background(self, graph: DecodeGraph) -> None:
+        self._describe_decode_step(self._warm_graph(graph))
+
+    def _warm_graph(self, graph: DecodeGraph) -> str:
+        """Compiles every bucket of `graph` and hands it to the engine; how decode steps run now
+        ("eager: <reason>" where compiling failed)."""
+        try:
+            compiled = graph.warm_up()
+        except Exception as exc:  # a compiler failure costs speed, never the server
+            reason = f"compiling the decode step failed: {type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("decoding eagerly", extra={"reason": reason})
+            return f"eager: {reason}"
+        self.decode_graph = graph  # one reference swap: the engine thread's next decode step takes it
+        log.info("decode step compiled", extra={"seconds": round(compiled.seconds, 1), "row_buckets": compiled.buckets})
+        return compiled.describe()
+
+    def wait_compiled(self, timeout: float | None = None) -> None:
+        """Blocks until a background compile of the decode step (if any) has finished or failed."""
+        if self._compiler is not None:
+            self._compiler.join(timeout)
 
     def _capture_decode(self, required: bool) -> None:
         """Builds the CUDA decode graphs; without them (where capturing fails) steps run eagerly."""

@@ -240,3 +240,28 @@ def test_an_engine_that_cannot_compile_decodes_eagerly_or_refuses_when_told(base
     refusing = Engine(base_model, EngineConfig(**{**config.__dict__, "compile_decode": "on"}))
     with pytest.raises(FailedPrecondition, match="compile_decode is 'on' but no C\\+\\+ compiler"):
         refusing.start()
+
+
+@pytest.mark.slow
+def test_auto_compiles_in_the_background_while_the_eager_step_serves(base_model):
+    """A replica is ready before its decode graph: 'auto' starts serving eagerly at once and the
+    engine takes the graph when it is built, with the same greedy tokens before and after."""
+    from tests.server.engine.test_engine import request
+
+    if unavailable_reason(runner_for(base_model, blocks=8)) is not None:
+        pytest.skip("no compiled decode step on this machine")
+    described: list[str] = []
+    config = EngineConfig(max_batch_size=4, max_batch_tokens=256, max_waiting=8, num_blocks=64, block_size=16, max_model_len=512)
+    engine = Engine(base_model, EngineConfig(**{**config.__dict__, "compile_decode": "auto"}))
+    engine.on_decode_step = described.append
+    engine.start()
+    try:
+        assert described[0].startswith("eager while the decode step compiles in the background; ")
+        eager = engine.generate(request(base_model, "Name a colour of the rainbow."), timeout=600)[1]
+        engine.wait_compiled(900)
+        assert engine.decode_graph is not None and len(described) == 2
+        assert described[1] == engine.decode_step and not described[1].startswith("eager")
+        compiled = engine.generate(request(base_model, "Name a colour of the rainbow."), timeout=120)[1]
+        assert compiled[:8] == eager[:8]  # bf16/int8 rounding may part them later; the start is the same
+    finally:
+        engine.stop()
