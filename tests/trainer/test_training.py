@@ -169,7 +169,7 @@ def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, s
         str(sentiment_jsonl), "served", **{**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 6}}
     )
     assert wait_job(trainer_client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED}).published_adapter == "served@1"
-    store = trainer.server.settings.adapter_store
+    store = Path(trainer.server.settings.adapter_store)
     with running_server(base_model, cache_dir, adapter_store=store) as server, Client(server.address) as client:
         info = client.get_adapter("served")
         assert info.current_version == 1
