@@ -45,15 +45,15 @@ class BucketPrefix:
     prefix: str  # "" or "a/b/" (ends with a slash)
 
     @classmethod
-    def parse(cls, location: str) -> BucketPrefix:
+    def parse(cls, location: str, setting: str = "adapter_store") -> BucketPrefix:
         if not location.startswith(S3_SCHEME):
             raise ValueError(f"{location!r} is not an s3://BUCKET/PREFIX location")
         bucket, _, prefix = location[len(S3_SCHEME) :].partition("/")
         if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
-            raise ValueError(f"adapter_store {location!r}: {bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+            raise ValueError(f"{setting} {location!r}: {bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
         prefix = prefix.strip("/")
         if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
-            raise ValueError(f"adapter_store {location!r}: the prefix may not have empty, '.' or '..' parts")
+            raise ValueError(f"{setting} {location!r}: the prefix may not have empty, '.' or '..' parts")
         return cls(bucket, f"{prefix}/" if prefix else "")
 
     def __str__(self) -> str:
@@ -70,11 +70,11 @@ def s3_client() -> S3Client:
     return boto3.client("s3", region_name=region, config=config)
 
 
-def _unavailable(exc: Exception, what: str) -> ObjectStoreUnavailable:
+def unavailable(exc: Exception, what: str) -> ObjectStoreUnavailable:
     return ObjectStoreUnavailable(f"the object store cannot {what} now: {str(exc).splitlines()[0][:300]}")
 
 
-def _error_code(exc: Any) -> str:
+def error_code(exc: Any) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
@@ -97,12 +97,12 @@ class BlobStore:
         try:
             self.client.head_bucket(Bucket=self.where.bucket)
         except ClientError as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             if code in ("404", "NoSuchBucket"):
                 raise FailedPrecondition(f"the bucket of adapter_store {self.where} does not exist; create it first") from None
-            raise _unavailable(exc, f"open {self.where}") from None
+            raise unavailable(exc, f"open {self.where}") from None
         except BotoCoreError as exc:
-            raise _unavailable(exc, f"open {self.where}") from None
+            raise unavailable(exc, f"open {self.where}") from None
 
     def put(self, data: bytes) -> str:
         """Stores `data` under its digest (once: a blob already there is not written again); returns the digest."""
@@ -115,11 +115,11 @@ class BlobStore:
                 self.client.head_object(Bucket=self.where.bucket, Key=key)
                 return digest
             except ClientError as exc:
-                if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                     raise
             self.client.put_object(Bucket=self.where.bucket, Key=key, Body=data, ContentType="application/octet-stream")
         except (BotoCoreError, ClientError) as exc:
-            raise _unavailable(exc, "store a blob") from None
+            raise unavailable(exc, "store a blob") from None
         return digest
 
     def fetch(self, digest: str, destination: Path, max_bytes: int) -> int:
@@ -131,11 +131,11 @@ class BlobStore:
         try:
             response = self.client.get_object(Bucket=self.where.bucket, Key=key)
         except ClientError as exc:
-            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 raise BlobMissing(f"blob {digest[:16]}... is missing from {self.where}") from None
-            raise _unavailable(exc, "fetch a blob") from None
+            raise unavailable(exc, "fetch a blob") from None
         except BotoCoreError as exc:
-            raise _unavailable(exc, "fetch a blob") from None
+            raise unavailable(exc, "fetch a blob") from None
         size = int(response.get("ContentLength", 0))
         if size > max_bytes:
             response["Body"].close()
@@ -154,7 +154,7 @@ class BlobStore:
                 os.fsync(out.fileno())
         except (BotoCoreError, ClientError) as exc:
             destination.unlink(missing_ok=True)
-            raise _unavailable(exc, "fetch a blob") from None
+            raise unavailable(exc, "fetch a blob") from None
         except BaseException:
             destination.unlink(missing_ok=True)
             raise

@@ -50,6 +50,24 @@ def settings_config(prog: str) -> SettingsConfigDict:
     )
 
 
+def as_environment(settings: BaseSettings) -> dict[str, str]:
+    """The TUNESERVE_* variables that give a child process these same settings (lists as JSON,
+    as pydantic-settings reads them); unset optional fields are left out."""
+    import json
+
+    environment = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        text = (
+            json.dumps(value)
+            if isinstance(value, (list, dict))
+            else ("true" if value is True else "false" if value is False else str(value))
+        )
+        environment[f"TUNESERVE_{name.upper()}"] = text
+    return environment
+
+
 class ModelSettings(BaseSettings):
     """Which base model to load and how; shared by the server and the trainer."""
 

@@ -54,10 +54,23 @@ class TrainerServer(RpcApp):
         store = self.settings.open_adapter_store(self.settings.adapter_store, self.settings.cache_dir)
         self.runner = JobRunner(self.settings, self.jobs, store, tokenizer, self.metrics)
         self.runner.start()
+        runner = self.runner
+        self.metrics.bind_executor(
+            runner.executor_kind(),
+            lambda: self._count(JobState.QUEUED),
+            lambda phase: float(sum(1 for p in list(runner.active.values()) if p == phase)),
+        )
         self.service.runner = self.runner
         log.info(
             "trainer ready",
-            extra={"store": store.location, "queued_jobs": self.jobs.count(JobState.QUEUED), "replica": self.runner.runner_id},
+            extra={
+                "store": store.location,
+                "queued_jobs": self.jobs.count(JobState.QUEUED),
+                "replica": self.runner.runner_id,
+                "executor": self.runner.executor_kind(),
+                "max_concurrent_jobs": self.settings.max_concurrent_jobs,
+                "job_store": self.runner.storage.location,
+            },
         )
 
     async def shut_down(self) -> None:

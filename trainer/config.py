@@ -124,6 +124,9 @@ class JobConfig(BaseModel):
     """Optimizer steps between checkpoints."""
     publish: Literal["always", "if_beats_icl", "never"] = "always"
     """Publish the adapter always, only if it beats the k-shot baseline, or never."""
+    gpus: int | None = Field(None, ge=0, le=16)
+    """GPUs of the job's pod under the kubernetes executor (one training process per GPU, torchrun
+    inside the pod when there are several); unset: the trainer's job_gpus."""
 
 
 class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
@@ -157,6 +160,47 @@ class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     """Training processes per job: 1 trains in the trainer process; N > 1 launches `torchrun
     --nproc-per-node N` (DDP, one GPU per process, gloo on CPU)."""
 
+    executor: Literal["thread", "process", "kubernetes"] = "thread"
+    """Where a queued job runs: `thread` in the trainer process, `process` in a child process per
+    job (`python -m trainer.run_job JOB_ID`, torchrun when processes > 1), `kubernetes` as one
+    batch/v1 Job per training job running that same entry point (trainer.execution)."""
+
+    max_concurrent_jobs: int = Field(1, ge=1, le=1000)
+    """Jobs this trainer replica runs at once (Jobs it keeps created, under `kubernetes`; Kueue may
+    still hold some of them back against quota)."""
+
+    job_retries: int = Field(3, ge=0, le=100)
+    """Times a job whose run ended without an outcome (its process killed, its node lost) is started
+    again from its last checkpoint before it fails; the Kubernetes Job's backoffLimit."""
+
+    job_store: str | None = None
+    """Where jobs keep their data, checkpoints and reports beyond the run: unset, the work dir (a
+    local disk, or a volume the trainer and every job pod mount); s3://BUCKET/PREFIX, object
+    storage, so a job's pod on any node reads its data and resumes from its last checkpoint."""
+
+    job_gpus: int = Field(0, ge=0, le=16)
+    """GPUs of a job's pod under the kubernetes executor when the job does not ask (JobConfig.gpus)."""
+
+    kubernetes_namespace: str = ""
+    """Namespace of the training Jobs; empty: the trainer pod's own (from its service account)."""
+
+    kubernetes_job_template: Path | None = None
+    """YAML of the pod template every training Job starts from (image, settings, volumes,
+    resources, node selector, tolerations); the Helm chart writes it. Required by `kubernetes`."""
+
+    kueue_queue: str = ""
+    """Kueue LocalQueue the training Jobs are submitted to (created suspended, admitted by Kueue
+    against quota); empty: no queue label, the Jobs start at once."""
+
+    job_deadline_s: int = Field(7 * 24 * 3600, ge=60)
+    """activeDeadlineSeconds of a training Job: past it the cluster stops the Job and the job fails."""
+
+    job_ttl_s: int = Field(24 * 3600, ge=0)
+    """ttlSecondsAfterFinished of a training Job: how long a finished Job and its pod (logs) are kept."""
+
+    kubernetes_poll_s: float = Field(5.0, gt=0, le=300)
+    """Seconds between two looks at the training Jobs and their pods under `kubernetes`."""
+
     job_lease_s: float = Field(30.0, ge=1.0, le=3600.0)
     """Seconds a replica's claim on a job lasts without renewal (renewed every third of it); past it,
     another replica sharing the database takes the job over and resumes it from its last checkpoint."""
@@ -174,6 +218,24 @@ class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
 
     log_format: Literal["json", "text"] = "json"
     """Log format."""
+
+    @field_validator("job_store")
+    @classmethod
+    def _object_store(cls, value: str | None) -> str | None:
+        if value:
+            from common.blob_store import BucketPrefix
+
+            BucketPrefix.parse(value, "job_store")  # ValueError names what is wrong with it
+        return value or None
+
+    @model_validator(mode="after")
+    def _kubernetes_needs(self) -> TrainerSettings:
+        if self.executor == "kubernetes":
+            if self.kubernetes_job_template is None:
+                raise ValueError("executor 'kubernetes' needs kubernetes_job_template: the pod template of the training Jobs")
+            if not (self.database_url or "").startswith("postgresql"):
+                raise ValueError("executor 'kubernetes' needs a PostgreSQL database_url: the Jobs' pods record progress and outcomes there")
+        return self
 
     def job_database(self) -> str:
         """The database URL of the jobs, their events and reviews."""

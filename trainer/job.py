@@ -11,7 +11,6 @@ from typing import Any
 
 from common.adapter_store import AdapterStore
 from common.base_model import BaseModel, load_base_model
-from common.durable import write_file
 from common.errors import Cancelled, InvalidRequest
 from common.settings import ModelSettings
 from common.task_spec import TaskSpec
@@ -29,8 +28,10 @@ from trainer.data import (
     tokenize,
 )
 from trainer.evaluation import DataNotes, EvalReport, choose_demonstrations, evaluate, load_probe
+from trainer.job_files import JobFiles, write_private
+from trainer.job_storage import JobStorage, open_job_storage
 from trainer.jobs_db import JobState, JobStore
-from trainer.publishing import HTML_REPORT, LOSS_CURVE, publish, publish_decision, write_loss_curve
+from trainer.publishing import publish, publish_decision, write_loss_curve
 from trainer.training import Distributed, Progress, Trainer, build_lora_model
 
 log = logging.getLogger(__name__)
@@ -43,62 +44,10 @@ VALIDATION_SOURCE = "validation data"
 MAX_REPORTED_INVALID_LINES = 10_000
 
 
-@dataclass(frozen=True)
-class JobFiles:
-    """A job's directory under the trainer's work dir."""
-
-    root: Path
-
-    @classmethod
-    def of(cls, work_dir: Path, job_id: str) -> JobFiles:
-        return cls(work_dir / "jobs" / job_id)
-
-    @property
-    def train(self) -> Path:
-        return self.root / "train.jsonl"
-
-    @property
-    def validation(self) -> Path:
-        return self.root / "validation.jsonl"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def adapter(self) -> Path:
-        return self.root / "adapter"
-
-    @property
-    def loss_curve(self) -> Path:
-        return self.root / LOSS_CURVE
-
-    @property
-    def html_report(self) -> Path:
-        return self.root / HTML_REPORT
-
-    @property
-    def invalid_lines(self) -> Path:
-        return self.root / "invalid_lines.txt"
-
-    def create(self, training: bytes, validation: bytes | None) -> None:
-        """The job's directory and data, readable by the trainer's user only (the data may be private)."""
-        self.root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.root.mkdir(mode=0o700)
-        write_private(self.train, training)
-        if validation:
-            write_private(self.validation, validation)
-
-
 def record_invalid_lines(files: JobFiles, rejected: DataRejected) -> list[dict[str, Any]]:
     """Keeps every bad line in the job's directory; returns the first MAX_REPORTED for the job record."""
     write_private(files.invalid_lines, "".join(f"{error}\n" for error in rejected.errors).encode())
     return [{"line": e.line, "reason": e.reason, "source": e.source} for e in rejected.errors[:MAX_REPORTED_INVALID_LINES]]
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Writes a file only the trainer's user can read, whatever the process umask."""
-    write_file(path, data, mode=0o600)
 
 
 @dataclass
@@ -220,6 +169,7 @@ def train_and_evaluate(
     probe_path: Path,
     should_stop: Callable[[], bool],
     on_progress: Callable[[Progress], None],
+    storage: JobStorage | None = None,
 ) -> tuple[Any, EvalReport, Any]:
     """Trains (resuming from a checkpoint if there is one) and evaluates; returns model, report, history."""
     hp = config.hyperparameters
@@ -235,7 +185,10 @@ def train_and_evaluate(
         on_progress=on_progress,
         should_stop=should_stop,
         distributed=Distributed.from_env(),
+        on_checkpoint=(lambda path: storage.save_checkpoint(job_id, path)) if storage is not None else None,
     )
+    if storage is not None:
+        storage.restore_checkpoint(job_id, files)
     if trainer.resume():
         jobs.add_event(job_id, "message", {"text": f"resumed from the checkpoint at step {trainer.position.step}"})
     history = trainer.run()
@@ -299,19 +252,23 @@ def execute(
     after a crash that finds its own version in the store finishes from it instead of training on.
     """
     files = JobFiles.of(settings.work_dir, job_id)
+    storage = open_job_storage(settings.job_store, settings.work_dir)
     config = JobConfig.model_validate(jobs.get(job_id).config)
     published = store.published_by(config.adapter_name, job_id)
     if published is not None:
         if Distributed.from_env().main:
             _finish_published(job_id, config, published, jobs, store)
-            cleanup(files)
+            cleanup(files, storage, job_id)
         return
+    storage.restore_inputs(job_id, files)
     data = prepare(config, tokenizer, files)
     for note in data_warnings(data):
         log.warning(note, extra={"job_id": job_id})
         jobs.add_event(job_id, "message", {"text": note})
     base = load_training_base(settings, config)
-    model, report, history = train_and_evaluate(job_id, config, data, base, files, jobs, settings.probe_data, should_stop, on_progress)
+    model, report, history = train_and_evaluate(
+        job_id, config, data, base, files, jobs, settings.probe_data, should_stop, on_progress, storage
+    )
     if not Distributed.from_env().main:
         return
     if should_stop():
@@ -326,6 +283,7 @@ def execute(
     }
     should_publish, note = publish_decision(config, report)
     report_html = write_job_report(files, job_id, config, summary, history, "" if should_publish else note)
+    storage.save_outputs(job_id, files)
     if should_publish:
         version = publish(store, files.adapter, model, base, data.spec, config, report, history, job_id, report_html)
         jobs.update(job_id, result={**result, "published_adapter": f"{config.adapter_name}@{version}"})
@@ -335,7 +293,7 @@ def execute(
         jobs.add_event(job_id, "message", {"text": f"not published: {note}"})
         jobs.update(job_id, result=result)
         jobs.transition(job_id, JobState.SUCCEEDED)
-    cleanup(files)
+    cleanup(files, storage, job_id)
 
 
 def _finish_published(job_id: str, config: JobConfig, version: int, jobs: JobStore, store: AdapterStore) -> None:
@@ -355,7 +313,9 @@ def _finish_published(job_id: str, config: JobConfig, version: int, jobs: JobSto
     jobs.transition(job_id, JobState.SUCCEEDED)
 
 
-def cleanup(files: JobFiles) -> None:
+def cleanup(files: JobFiles, storage: JobStorage | None = None, job_id: str = "") -> None:
     """Removes what a finished or cancelled job no longer needs (checkpoints, the staging adapter)."""
     shutil.rmtree(files.checkpoints, ignore_errors=True)
     shutil.rmtree(files.adapter, ignore_errors=True)
+    if storage is not None:
+        storage.delete_checkpoints(job_id)

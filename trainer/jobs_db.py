@@ -58,6 +58,9 @@ class JobRecord:
     result: dict[str, Any] = field(default_factory=dict)
     runner: str = ""  # the replica that holds the job's lease, while validating or running
     heartbeat: float | None = None  # when it last renewed it (Unix seconds)
+    executor: str = ""  # thread, process or kubernetes: what ran (or runs) the job
+    placement: str = ""  # where in it: "pid 4242", "Job tuneserve-train-job-1a2b..."
+    attempts: int = 0  # runs that ended without an outcome (killed, node lost)
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,11 @@ class EventRecord:
 
 _COLUMNS = (
     "id, adapter_name, state, config, created, started, finished, error_code, error_message, step, total_steps, "
-    "train_loss, validation_loss, cancel_requested, result, runner, heartbeat"
+    "train_loss, validation_loss, cancel_requested, result, runner, heartbeat, executor, placement, attempts"
 )
 _UPDATABLE = {
     "state", "started", "finished", "error_code", "error_message", "step", "total_steps", "train_loss", "validation_loss",
-    "cancel_requested", "result", "runner", "heartbeat",
+    "cancel_requested", "result", "runner", "heartbeat", "executor", "placement", "attempts",
 }  # fmt: skip
 
 
@@ -115,6 +118,9 @@ class JobStore:
             result=json.loads(row["result"]),
             runner=row["runner"],
             heartbeat=row["heartbeat"],
+            executor=row["executor"],
+            placement=row["placement"],
+            attempts=row["attempts"],
         )
 
     def create(self, adapter_name: str, config: dict[str, Any], runner: str = "") -> JobRecord:
@@ -197,7 +203,8 @@ class JobStore:
         return self.get(row["id"]) if taken == 1 else None
 
     def renew(self, runner: str, job_ids: builtins.list[str]) -> builtins.list[str]:
-        """Renews `runner`'s leases on `job_ids`; returns the ids it no longer holds."""
+        """Renews `runner`'s leases on `job_ids`; returns the ids another replica holds now (a job
+        that just finished or went back to the queue holds no lease, and is not counted)."""
         lost = []
         with self.engine.begin() as db:
             for job_id in job_ids:
@@ -206,7 +213,9 @@ class JobStore:
                     {"now": time.time(), "id": job_id, "runner": runner},
                 ).rowcount
                 if renewed != 1:
-                    lost.append(job_id)
+                    holder = db.execute(sa.text("SELECT runner FROM jobs WHERE id = :id"), {"id": job_id}).scalar()
+                    if holder:
+                        lost.append(job_id)
         return lost
 
     def update(self, job_id: str, **fields: Any) -> None:

@@ -11,10 +11,8 @@ from common.base_model import BaseModel
 from common.task_spec import TaskSpec
 from trainer.config import JobConfig
 from trainer.evaluation import EvalReport
+from trainer.job_files import HTML_REPORT, LOSS_CURVE
 from trainer.training import History
-
-LOSS_CURVE = "loss_curve.png"
-HTML_REPORT = "report.html"
 
 
 def publish_decision(config: JobConfig, report: EvalReport) -> tuple[bool, str]:

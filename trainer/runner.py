@@ -1,12 +1,15 @@
-"""The job queue: validation as soon as a job arrives, one training job at a time per device.
+"""The job queue: validation as soon as a job arrives, then up to `max_concurrent_jobs` runs at
+once, each handed to the executor the `executor` setting names (trainer.execution).
 
-Each job trains on a thread of its own that ends with the job (see common.threads for why torch
-work gets fresh threads). Several trainer replicas may share one queue (the jobs database on
-PostgreSQL): each claims the oldest queued job by a lease on its row (trainer.jobs_db), renews its
-leases every third of `job_lease_s`, and takes over a running or validating job whose holder stopped
-renewing, resuming it from its last checkpoint. A cancel recorded by any replica stops the run at
-its next step. One trainer on its own SQLite file does the same, and on start-up it also puts
-straight back in the queue what it was running when it died (no other replica can hold it).
+Several trainer replicas may share one queue (the jobs database on PostgreSQL): each claims the
+oldest queued job by a lease on its row (trainer.jobs_db), renews its leases every third of
+`job_lease_s` while its executor runs the job, and takes over a running or validating job whose
+holder stopped renewing, resuming it from its last checkpoint (a Kubernetes Job is adopted, not
+started again). A cancel recorded by any replica stops the run at its next step. When a run ends,
+trainer.execution.decisions says what becomes of the job: nothing (it recorded its outcome), back
+to the queue (stopped, or died and has retries left), failed, or cancelled. One trainer on its own
+SQLite file does the same, and on start-up it also puts straight back in the queue what it was
+running when it died (no other replica can hold it).
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ import uuid
 from typing import Any
 
 from common.adapter_store import AdapterStore
-from common.errors import Cancelled, FailedPrecondition, InvalidRequest
+from common.errors import FailedPrecondition, InvalidRequest
 from trainer.config import JobConfig, TrainerSettings
 from trainer.data import DataRejected
-from trainer.job import JobFiles, cleanup, execute, prepare, record_invalid_lines
+from trainer.execution.decisions import Action, after_run
+from trainer.execution.executor import Executor, Phase, RunEnded
+from trainer.job import prepare, record_invalid_lines
+from trainer.job_files import JobFiles
+from trainer.job_storage import open_job_storage
 from trainer.jobs_db import JobRecord, JobState, JobStore
-from trainer.run_job import run_distributed
+from trainer.run_job import Outcome, finish_cancelled, run_one
 from trainer.training import Progress
 
 log = logging.getLogger(__name__)
@@ -46,15 +53,36 @@ class JobRunner:
         self._stopping = False
         self._worker: threading.Thread | None = None
         self._heart: threading.Thread | None = None
-        self.running_job: str | None = None
+        self.active: dict[str, Phase] = {}  # jobs this replica's executor runs, and how far they got
+        self.storage = open_job_storage(settings.job_store, settings.work_dir)
+        self.executor: Executor | None = None
         # who holds a lease: unique per process, readable in the jobs table
         self.runner_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.shared = jobs.engine.dialect.name == "postgresql"
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    def executor_kind(self) -> str:
+        # torchrun's ranks need processes of their own
+        return "process" if self.settings.executor == "thread" and self.settings.processes > 1 else self.settings.executor
+
+    def _open_executor(self) -> Executor:
+        kind = self.executor_kind()
+        if kind == "thread":
+            from trainer.execution.thread_executor import ThreadExecutor
+
+            return ThreadExecutor(self._run_here, self._ended, self._phase)
+        if kind == "process":
+            from trainer.execution.process_executor import ProcessExecutor
+
+            return ProcessExecutor(self.settings, self.runner_id, self._ended, self._phase)
+        from trainer.execution.kubernetes_executor import KubernetesExecutor
+
+        return KubernetesExecutor(self.settings, self.jobs, self._ended, self._phase)
+
     def start(self) -> None:
         self.store.clean_temporaries()  # what a publish killed half-way left
+        self.executor = self._open_executor()
         if not self.shared:  # alone on this database: whatever was running or validating was ours
             for job in self.jobs.list([JobState.RUNNING]):
                 self.jobs.add_event(job.id, "message", {"text": "the trainer restarted; the job resumes from its last checkpoint"})
@@ -68,10 +96,15 @@ class JobRunner:
 
     def stop(self, timeout: float = 30) -> None:
         with self._wake:
-            self._stopping = True  # the running job stops at its next step and goes back to the queue
+            self._stopping = True  # running jobs stop at their next step and go back to the queue
             self._wake.notify_all()
         if self._worker is not None:
             self._worker.join(timeout)
+        if self.executor is not None:
+            self.executor.stop(timeout)
+            if self.executor.name != "kubernetes":  # a Job outlives its trainer; a thread or child does not
+                with self._wake:
+                    self._wake.wait_for(lambda: not self.active, timeout)
         if self._heart is not None:
             self._heart.join(timeout)
 
@@ -82,7 +115,7 @@ class JobRunner:
             with self._wake:
                 if self._stopping:
                     return
-                held = sorted(self._validating | ({self.running_job} if self.running_job else set()))
+                held = sorted(self._validating | set(self.active))
             try:
                 lost = self.jobs.renew(self.runner_id, held) if held else []
             except Exception as exc:  # the database away for a moment: try again next time
@@ -99,7 +132,9 @@ class JobRunner:
 
     def submit(self, config: JobConfig, training: bytes, validation: bytes | None) -> JobRecord:
         job = self.jobs.create(config.adapter_name, config.model_dump(), runner=self.runner_id)
-        JobFiles.of(self.settings.work_dir, job.id).create(training, validation)
+        files = JobFiles.of(self.settings.work_dir, job.id)
+        files.create(training, validation)
+        self.storage.save_inputs(job.id, files)
         self._spawn_validation(job.id)
         return self.jobs.get(job.id)
 
@@ -112,15 +147,13 @@ class JobRunner:
         self.jobs.request_cancel(job_id)
         with self._wake:
             self._cancelled.add(job_id)
-            running = self.running_job == job_id
-        if not running and job.state in (JobState.QUEUED, JobState.VALIDATING):
-            self._finish_cancelled(job_id)
+            held = job_id in self.active
+        if held and self.executor is not None:
+            self.executor.cancel(job_id)
+        elif job.state is JobState.VALIDATING or (job.state is JobState.QUEUED and not job.runner):
+            finish_cancelled(job_id, self.jobs, self.settings)
+        # otherwise another replica runs it: its run reads the cancel from the database
         return self.jobs.get(job_id)
-
-    def _finish_cancelled(self, job_id: str) -> None:
-        if not self.jobs.get(job_id).state.terminal:
-            self.jobs.transition(job_id, JobState.CANCELLED, "cancelled", "cancelled on request")
-        cleanup(JobFiles.of(self.settings.work_dir, job_id))
 
     def _is_cancelled(self, job_id: str) -> bool:
         """Whether the run of `job_id` must stop: cancelled (here, or through another replica, which
@@ -156,9 +189,11 @@ class JobRunner:
         job = self.jobs.get(job_id)
         files = JobFiles.of(self.settings.work_dir, job_id)
         try:
+            self.storage.restore_inputs(job_id, files)  # validated again here: its first validator went away
             data = prepare(JobConfig.model_validate(job.config), self.tokenizer, files)
         except DataRejected as exc:
             reported = record_invalid_lines(files, exc)
+            self.storage.save_outputs(job_id, files)
             self.jobs.update(job_id, result={"invalid_lines": reported, "invalid_line_count": len(exc.errors)})
             self.jobs.transition(job_id, JobState.FAILED, "invalid_data", exc.message)
             return
@@ -204,26 +239,53 @@ class JobRunner:
         return job
 
     def _work(self) -> None:
+        limit = self.settings.max_concurrent_jobs
         while True:
             with self._wake:
-                job = None
-                while not self._stopping:
-                    try:
-                        job = self._next_job()
-                    except Exception as exc:  # the database away for a moment: the queue waits
-                        log.warning("could not read the job queue", extra={"error": str(exc).splitlines()[0]})
-                    if job is not None:
-                        break
-                    self._wake.wait(timeout=1.0)
-                if self._stopping or job is None:
+                self._wake.wait_for(lambda: self._stopping or len(self.active) < limit)
+                if self._stopping:
                     return
-                self.running_job = job.id
-            thread = threading.Thread(target=self._run, args=(job.id,), name=f"train-{job.id}", daemon=True)
-            thread.start()
-            thread.join()
+            try:
+                job = self._next_job()
+            except Exception as exc:  # the database away for a moment: the queue waits
+                log.warning("could not read the job queue", extra={"error": str(exc).splitlines()[0]})
+                job = None
+            if job is None:
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
+            self._launch(job)
+
+    def _launch(self, job: JobRecord) -> None:
+        """Hands a leased job to the executor; one it cannot start goes back to the queue."""
+        assert self.executor is not None
+        with self._wake:
+            self.active[job.id] = "admitted"
+        try:
+            placement = self.executor.start(job.id)
+        except Exception as exc:
+            log.exception("could not start a training run", extra={"job": job.id})
             with self._wake:
-                self.running_job = None
-                self._lost.discard(job.id)
+                self.active.pop(job.id, None)
+            try:
+                text = f"could not start its run on {self.executor.name} ({type(exc).__name__}: {str(exc)[:300]}); back in the queue"
+                self.jobs.add_event(job.id, "message", {"text": text})
+                self.jobs.transition(job.id, JobState.QUEUED)
+            except Exception:  # the lease runs out and the job is claimed again
+                log.warning("could not put a job back in the queue", extra={"job": job.id})
+            with self._wake:
+                self._wake.wait(timeout=5.0)  # not at once: what failed may need a moment
+            return
+        self.jobs.update(job.id, executor=self.executor.name, placement=placement)
+        if self.metrics is not None:
+            self.metrics.run_started(self.executor.name)
+
+    def _phase(self, job_id: str, phase: Phase, note: str) -> None:
+        with self._wake:
+            if job_id in self.active:
+                self.active[job_id] = phase
+        if note:
+            self.jobs.add_event(job_id, "message", {"text": note})
 
     def _progress(self, job_id: str, progress: Progress) -> None:
         self.jobs.update(
@@ -237,50 +299,53 @@ class JobRunner:
         if self.metrics is not None:
             self.metrics.progress(progress)
 
-    def _run_distributed(self, job_id: str) -> None:
-        """torchrun's ranks record progress and success themselves; a failure may be a cancel."""
-        if self._is_cancelled(job_id):
-            self.jobs.request_cancel(job_id)  # the ranks read cancel requests from the database
-        try:
-            run_distributed(job_id, self.settings)
-        except RuntimeError:
-            job = self.jobs.get(job_id)
-            if job.cancel_requested:
-                raise Cancelled("the job was cancelled") from None
-            if not job.state.terminal:
-                raise
+    def _run_here(self, job_id: str) -> Outcome:
+        """The thread executor's run: the entry point in this process, stopped by this runner's flags."""
 
-    def _run(self, job_id: str) -> None:
-        if self.jobs.get(job_id).state is not JobState.RUNNING:  # a job taken over is running already
-            self.jobs.transition(job_id, JobState.RUNNING)
+        def cancelled() -> bool:
+            return job_id in self._cancelled or self.jobs.get(job_id).cancel_requested
+
         try:
-            if self.settings.processes > 1:
-                self._run_distributed(job_id)
-            else:
-                execute(
-                    job_id,
-                    self.settings,
-                    self.jobs,
-                    self.store,
-                    self.tokenizer,
-                    should_stop=lambda: self._is_cancelled(job_id),
-                    on_progress=lambda p: self._progress(job_id, p),
-                )
-        except Cancelled:
-            if job_id in self._lost:
-                return  # another replica holds it now and finishes it
-            if self._stopping and job_id not in self._cancelled:
-                # shutting down (a rolling update, say): back to the queue, where this trainer
-                # after its restart, or another replica at once, resumes it from its checkpoint
-                self.jobs.add_event(job_id, "message", {"text": "the trainer stopped; the job resumes from its last checkpoint"})
-                self.jobs.transition(job_id, JobState.QUEUED)
-                return
-            self._finish_cancelled(job_id)
-        except (DataRejected, InvalidRequest) as exc:
-            self.jobs.transition(job_id, JobState.FAILED, "invalid_data", exc.message)
-        except Exception as exc:
-            log.exception("training job failed", extra={"job": job_id})
-            self.jobs.transition(job_id, JobState.FAILED, "training_error", f"{type(exc).__name__}: {exc}")
+            return run_one(
+                job_id,
+                self.settings,
+                self.jobs,
+                self.store,
+                self.tokenizer,
+                should_stop=lambda: self._is_cancelled(job_id),
+                cancelled=cancelled,
+                on_progress=lambda p: self._progress(job_id, p),
+            )
         finally:
             if self.metrics is not None:
                 self.metrics.job_finished()
+
+    def _ended(self, ended: RunEnded) -> None:
+        """A run ended (called from the executor's threads): the job's record follows what it means."""
+        job_id = ended.job_id
+        executor = self.executor.name if self.executor is not None else self.settings.executor
+        try:
+            job = self.jobs.get(job_id)
+            with self._wake:
+                lost, stopping = job_id in self._lost, self._stopping
+                cancel = job.cancel_requested or job_id in self._cancelled
+            decision = after_run(ended, job.state, cancel, job.attempts, self.settings.job_retries, stopping, lost)
+            if decision.attempts != job.attempts:
+                self.jobs.update(job_id, attempts=decision.attempts)
+            if decision.action is Action.CANCEL:
+                finish_cancelled(job_id, self.jobs, self.settings)
+            elif decision.action is Action.FAIL:
+                self.jobs.transition(job_id, JobState.FAILED, "training_error", decision.message)
+            elif decision.action is Action.REQUEUE:
+                self.jobs.add_event(job_id, "message", {"text": decision.message})
+                self.jobs.transition(job_id, JobState.QUEUED)
+            if self.metrics is not None:
+                result = "taken_over" if lost else "requeued" if decision.action is Action.REQUEUE else self.jobs.get(job_id).state.value
+                self.metrics.run_ended(executor, result)
+        except Exception:  # the database away: the lease runs out and the job is claimed again
+            log.exception("could not record the end of a training run", extra={"job": job_id})
+        finally:
+            with self._wake:
+                self.active.pop(job_id, None)
+                self._lost.discard(job_id)
+                self._wake.notify_all()

@@ -19,7 +19,8 @@ from common.safe_files import UnsafePath, inside, read_confined
 from trainer import html_report
 from trainer.config import JobConfig
 from trainer.human_review import check_reviews, summarize
-from trainer.job import JobFiles
+from trainer.job_files import LOSS_CURVE, JobFiles
+from trainer.job_storage import WorkDirStorage
 from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
 from trainer.runner import JobRunner
 
@@ -43,7 +44,7 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
         "task": task,
         "hyperparameters": hyperparameters,
         "evaluation": _set_fields(request.evaluation, _EVALUATION_FIELDS),
-        **_set_fields(request, ["validation_split", "checkpoint_every"]),
+        **_set_fields(request, ["validation_split", "checkpoint_every", "gpus"]),
     }
     for field, enum, prefix in (
         ("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"),
@@ -101,6 +102,9 @@ def job_proto(job: JobRecord) -> trainer_pb2.Job:
         config_json=JobConfig.model_validate(job.config).model_dump_json(),
         invalid_lines=[trainer_pb2.InvalidLine(**line) for line in result.get("invalid_lines", [])],
         invalid_line_count=result.get("invalid_line_count", 0),
+        executor=job.executor,
+        placement=job.placement,
+        attempts=job.attempts,
     )
     if "report" in result:
         message.report.CopyFrom(
@@ -202,8 +206,11 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
 
         def render() -> str:
             # the job's own directory (its id comes from the database, not from the caller)
-            curve = JobFiles.of(self.work_dir, job.id).loss_curve if self.work_dir is not None else None
-            loss = curve.read_bytes() if curve is not None and curve.is_file() else None
+            loss = None
+            if self.work_dir is not None:
+                files = JobFiles.of(self.work_dir, job.id)
+                storage = self.runner.storage if self.runner is not None else WorkDirStorage(self.work_dir)
+                loss = storage.read_output(job.id, files, LOSS_CURVE)
             names = ("published_adapter", "publish_note")
             info = {"id": job.id, "adapter_name": job.adapter_name, **{k: job.result.get(k, "") for k in names}}
             return html_report.render(report, info, loss, reviews)

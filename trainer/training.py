@@ -162,6 +162,7 @@ class Trainer:
         on_progress: Callable[[Progress], None] = lambda p: None,
         should_stop: Callable[[], bool] = lambda: False,
         distributed: Distributed | None = None,
+        on_checkpoint: Callable[[Path], None] | None = None,
     ) -> None:
         from transformers import get_cosine_schedule_with_warmup
 
@@ -175,6 +176,7 @@ class Trainer:
         self.on_progress = on_progress
         self.should_stop = should_stop
         self.dist = distributed or Distributed()
+        self.on_checkpoint = on_checkpoint  # keeps the checkpoint beyond this machine (trainer.job_storage)
         self.total_steps = total_steps(len(self.train_set), hp, self.dist.world)
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
@@ -306,6 +308,8 @@ class Trainer:
                 progress.validation_loss = validation_loss(self.model, self.holdout, self.pad_id, self.hp.batch_size)
                 self.history.validation.append((self.position.step, progress.validation_loss))
                 if not last:
-                    self.save_checkpoint()
+                    saved = self.save_checkpoint()
+                    if self.on_checkpoint is not None:
+                        self.on_checkpoint(saved)
             self.on_progress(progress)
         return self.history

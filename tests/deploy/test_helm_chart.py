@@ -332,3 +332,102 @@ def test_autoscaling_on_the_queue_through_prometheus_adapter_or_keda():
     neither = ("--set", "autoscaling.enabled=true", "--set", "autoscaling.targetCPUUtilizationPercentage=0")
     refused = subprocess.run([tool("helm"), "template", "demo", str(CHART), *neither], capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "waitingRequestsPerReplica" in refused.stderr
+
+
+KUBERNETES_EXECUTOR = (*VALUES["gpu-nodes"], *OBJECT_STORE, "--set", "trainer.executor=kubernetes", "--set", "trainer.jobs.queue=team-a")
+
+
+def trainer_settings_of(docs: list[dict], **extra) -> TrainerSettings:
+    """The trainer's settings as its ConfigMap gives them."""
+    data = by_kind(docs, "ConfigMap", "-trainer")["data"]
+    values = {key.removeprefix("TUNESERVE_").lower(): value for key, value in data.items() if key.startswith("TUNESERVE_")}
+    return TrainerSettings(**{**values, **extra})
+
+
+@pytest.mark.parametrize("version", ["1.29.0", None])
+def test_the_kubernetes_executor_lints_and_validates_with_its_role(version):
+    helm("lint", "--strict", str(CHART), *KUBERNETES_EXECUTOR)
+    manifests = helm("template", "demo", str(CHART), "--namespace", "ml", *KUBERNETES_EXECUTOR)
+    done = subprocess.run(
+        [tool("kubernetes-validate"), "--strict", "--quiet", *(["-k", version] if version else []), "-"],
+        input=manifests,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_only_the_trainer_gets_an_api_token_and_its_role_grants_exactly_what_the_executor_does():
+    from trainer.execution.kubernetes_executor import PERMISSIONS
+
+    docs = render(*KUBERNETES_EXECUTOR)
+    role = by_kind(docs, "Role", "-trainer")
+    granted = {(group, resource): rule["verbs"] for rule in role["rules"] for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert granted == PERMISSIONS
+    binding = by_kind(docs, "RoleBinding", "-trainer")
+    trainer = by_kind(docs, "Deployment", "-trainer")["spec"]["template"]["spec"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": trainer["serviceAccountName"], "namespace": "ml"}]
+    assert trainer["automountServiceAccountToken"] is True
+    assert by_kind(docs, "Deployment", "-server")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    pod = yaml.safe_load(by_kind(docs, "ConfigMap", "-trainer-job")["data"]["pod.yaml"])
+    assert pod["spec"]["automountServiceAccountToken"] is False and pod["spec"]["serviceAccountName"] != trainer["serviceAccountName"]
+    assert {sa["metadata"]["name"] for sa in docs if sa["kind"] == "ServiceAccount"} == {
+        pod["spec"]["serviceAccountName"],
+        binding["subjects"][0]["name"],
+    }
+    # the trainer pod keeps the API: no GPU, not on GPU nodes; the GPU goes to the jobs
+    container = trainer["containers"][0]
+    assert "nvidia.com/gpu" not in str(container["resources"]) and "tolerations" not in trainer and "nodeSelector" not in trainer
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["job-template"] == "/etc/tuneserve/job-template"
+    egress = by_kind(docs, "NetworkPolicy", "-trainer-api-server")["spec"]
+    assert egress["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "trainer"
+    assert [p["port"] for p in egress["egress"][0]["ports"]] == [443, 6443]
+
+
+def test_the_jobs_the_executor_creates_from_the_charts_template_validate(tmp_path):
+    from trainer.execution.kubernetes_executor import manifest_for
+    from trainer.execution.kubernetes_job import load_template
+
+    docs = render(*KUBERNETES_EXECUTOR)
+    template_file = tmp_path / "pod.yaml"
+    template_file.write_text(by_kind(docs, "ConfigMap", "-trainer-job")["data"]["pod.yaml"])
+    settings = trainer_settings_of(docs, database_url="postgresql://tuneserve@db.ml.svc:5432/tuneserve")
+    assert settings.executor == "kubernetes" and settings.kubernetes_job_template.name == "pod.yaml"
+    assert settings.job_store == "s3://models/adapters", "jobs keep their data and checkpoints beside the adapters"
+    from trainer.config import JobConfig
+
+    jobs = [
+        manifest_for(settings, load_template(template_file), "job-0123456789ab", JobConfig(adapter_name="sentiment"), "ml"),
+        manifest_for(settings, load_template(template_file), "job-0123456789ac", JobConfig(adapter_name="big", gpus=4), "ml"),
+    ]
+    done = validate(yaml.safe_dump_all(jobs))
+    assert done.returncode == 0, done.stdout + done.stderr
+    small, big = (job["spec"]["template"]["spec"] for job in jobs)
+    assert small["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1, "values-gpu: one GPU per job by default"
+    assert big["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 4 and "--nproc-per-node=4" in big["containers"][0]["command"]
+    assert small["tolerations"][0]["key"] == "nvidia.com/gpu" and small["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert jobs[0]["spec"]["suspend"] is True and jobs[0]["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
+    assert jobs[0]["spec"]["backoffLimit"] == settings.job_retries == 3
+    volumes = {v["name"]: v for v in small["volumes"]}
+    assert "emptyDir" in volumes["work"], "with an object store the job's disk is scratch"
+    env = {e["name"] for e in small["containers"][0]["env"]}
+    assert "TUNESERVE_DATABASE_URL" in env
+
+
+def test_without_object_storage_job_pods_share_the_trainers_work_claim_read_write_many():
+    docs = render("--set", "database.url=postgresql://tuneserve@db.ml.svc:5432/tuneserve", "--set", "trainer.executor=kubernetes")
+    pod = yaml.safe_load(by_kind(docs, "ConfigMap", "-trainer-job")["data"]["pod.yaml"])
+    claim = {v["name"]: v for v in pod["spec"]["volumes"]}["work"]["persistentVolumeClaim"]["claimName"]
+    assert by_kind(docs, "PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert "TUNESERVE_JOB_STORE" not in by_kind(docs, "ConfigMap", "-trainer")["data"]
+
+
+def test_the_kubernetes_executor_is_refused_without_a_shared_database_and_unknown_executors_are_named():
+    for values, message in (
+        (["--set", "trainer.executor=kubernetes"], "needs a shared database"),
+        (["--set", "trainer.executor=gpu"], '"gpu"'),
+    ):
+        done = subprocess.run([tool("helm"), "template", "demo", str(CHART), *values], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and message in done.stderr

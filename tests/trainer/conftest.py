@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,6 +114,16 @@ QUICK = dict(
     evaluation={"icl_shots": 2, "max_holdout": 8, "forgetting_probe": 8},
     validation_split=0.2,
 )
+
+
+def start_trainer_process(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`python -m trainer` as its own process on `port`, its output in `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "trainer", "--port", str(port), "--metrics-port", "0"],
+        env={**os.environ, **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_job(client, job_id: str, states: set[int], timeout: float = 300):

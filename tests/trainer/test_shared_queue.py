@@ -4,13 +4,9 @@ replicas are real trainer processes on a real PostgreSQL, publishing into object
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from tuneserve_client import Client
@@ -18,7 +14,7 @@ from tuneserve_client import Client
 from common.adapter_store import open_adapter_store
 from common.file_adapter_store import FileAdapterStore
 from tests.tools import free_port
-from tests.trainer.conftest import QUICK
+from tests.trainer.conftest import QUICK, start_trainer_process
 from tests.waiting import wait_for
 from trainer.jobs_db import JobState, JobStore
 
@@ -68,15 +64,6 @@ def test_a_lease_not_renewed_is_taken_over_and_its_old_holder_learns_it(database
     assert (done.runner, done.heartbeat) == ("", None)
 
 
-def start_trainer(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "trainer", "--port", str(port), "--metrics-port", "0"],
-        env={**os.environ, **env},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-
-
 @pytest.mark.slow
 def test_two_trainer_processes_run_six_jobs_once_each_and_one_survives_the_other_being_killed(
     postgres, object_store, tmp_path, cache_dir, sentiment_jsonl
@@ -92,7 +79,7 @@ def test_two_trainer_processes_run_six_jobs_once_each_and_one_survives_the_other
         "TUNESERVE_LOG_FORMAT": "text",
     }
     ports = [free_port(), free_port()]
-    trainers = [start_trainer(port, env, tmp_path / f"trainer-{n}.log") for n, port in enumerate(ports)]
+    trainers = [start_trainer_process(port, env, tmp_path / f"trainer-{n}.log") for n, port in enumerate(ports)]
     try:
         clients = [Client(f"127.0.0.1:{port}", timeout=60) for port in ports]
         for client in clients:

@@ -43,6 +43,7 @@ def test_a_job_trains_evaluates_publishes_and_streams_its_events(trainer_client,
 
     done = trainer_client.get_job(job.id)
     assert done.state == STATES.JOB_STATE_SUCCEEDED and done.published_adapter == "reviews@1"
+    assert (done.executor, done.placement, done.attempts) == ("thread", f"thread train-{job.id}", 0), "where it ran"
     assert done.report.forgetting.questions == 8 and done.report.validation_loss > 0
     report = done.report
     assert list(report.labels) == ["negative", "positive"] and report.data.duplicates_dropped == 3

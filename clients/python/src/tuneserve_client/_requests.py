@@ -190,6 +190,7 @@ def create_job_request(
     over_length: str | None = None,
     duplicates: str | None = None,
     checkpoint_every: int | None = None,
+    gpus: int | None = None,
 ) -> trainer_pb2.CreateJobRequest:
     """A CreateJob request; file paths are read here and sent inline (bytes are sent as they are)."""
 
@@ -212,6 +213,8 @@ def create_job_request(
         request.validation_split = validation_split
     if checkpoint_every is not None:
         request.checkpoint_every = checkpoint_every
+    if gpus is not None:
+        request.gpus = gpus
     return request
 
 

@@ -212,6 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 duplicates=args.duplicates,
                 checkpoint_every=args.checkpoint_every,
                 validation_split=args.validation_split,
+                gpus=args.gpus,
             )
             print(f"submitted {job.id} for adapter {job.adapter_name}", file=sys.stderr)
             return 0 if args.no_watch else watch(client, job.id)
@@ -246,15 +247,31 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"wrote the report of {args.job} to {args.html} ({len(page.encode()) // 1024} KiB, self-contained)", file=sys.stderr)
             return 0
         if args.action == "list":
-            for job in client.list_jobs():
-                print(
-                    f"{job.id}  {job.adapter_name:<20} {state_name(job.state):<10} step "
-                    f"{job.step}/{job.total_steps}  {job.published_adapter or job.error_code}"
-                )
+            print(jobs_table(client.list_jobs()))
             return 0
         job = client.cancel_job(args.job)
         print(f"{job.id} {state_name(job.state)}")
         return 0
+
+
+def where(job: trainer_pb2.Job) -> str:
+    """Where a job runs or last ran: "process pid 4242", "kubernetes Job ml/tuneserve-train-..."."""
+    if not job.executor:
+        return "-"
+    place = f"{job.executor} {job.placement}".strip()
+    return place + (f" (retry {job.attempts})" if job.attempts else "")
+
+
+def jobs_table(jobs: list[trainer_pb2.Job]) -> str:
+    """`train list`: one line per job, with where it runs."""
+    lines = [f"{'JOB':<17} {'ADAPTER':<20} {'STATE':<10} {'STEP':>9}  {'WHERE':<48} RESULT"]
+    for job in jobs:
+        step = f"{job.step}/{job.total_steps}"
+        lines.append(
+            f"{job.id:<17} {job.adapter_name:<20} {state_name(job.state):<10} {step:>9}  {where(job):<48} "
+            f"{job.published_adapter or job.error_code}"
+        )
+    return "\n".join(lines)
 
 
 def add_parser(commands: Any) -> None:
@@ -287,6 +304,7 @@ def add_parser(commands: Any) -> None:
         ("--max-holdout", int),
         ("--forgetting-probe", int),
         ("--checkpoint-every", int),
+        ("--gpus", int),
     ):
         submit.add_argument(flag, type=kind)
     submit.add_argument("--qlora", action="store_true", help="train on the 4-bit base")

@@ -244,3 +244,32 @@ AWS_SHARED_CREDENTIALS_FILE: /var/run/secrets/tuneserve/object-store/credentials
 TUNESERVE_ADAPTER_STORE: /var/lib/tuneserve/adapters
 {{- end }}
 {{- end }}
+
+{{/* The trainer's executor, checked: kubernetes needs the shared database its Job pods report to. */}}
+{{- define "tuneserve.executor" -}}
+{{- $executor := .Values.trainer.executor | default "thread" }}
+{{- if not (has $executor (list "thread" "process" "kubernetes")) }}
+{{- fail (printf "trainer.executor must be thread, process or kubernetes, not %q" $executor) }}
+{{- end }}
+{{- if and (eq $executor "kubernetes") (not (include "tuneserve.sharedDatabase" .)) }}
+{{- fail "trainer.executor=kubernetes needs a shared database (database.url or database.urlKey): the Job pods record progress and outcomes there" }}
+{{- end }}
+{{- $executor }}
+{{- end }}
+
+{{/* Where jobs keep data and checkpoints beyond a run: trainer.jobs.store, else the adapters' object store, else "" (the work dir). */}}
+{{- define "tuneserve.jobStore" -}}
+{{- if .Values.trainer.jobs.store }}
+{{- if not (hasPrefix "s3://" .Values.trainer.jobs.store) }}
+{{- fail (printf "trainer.jobs.store must be s3://BUCKET/PREFIX, not %q" .Values.trainer.jobs.store) }}
+{{- end }}
+{{- .Values.trainer.jobs.store }}
+{{- else if include "tuneserve.objectStore" . }}
+{{- .Values.store.objectStore.location }}
+{{- end }}
+{{- end }}
+
+{{/* The trainer's work-directory volume: its claim, shared with job pods unless jobs live in object storage. */}}
+{{- define "tuneserve.trainerWorkClaim" -}}
+{{- default (printf "%s-trainer" (include "tuneserve.fullname" .)) .Values.trainer.persistence.existingClaim }}
+{{- end }}

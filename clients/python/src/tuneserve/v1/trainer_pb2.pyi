@@ -173,7 +173,7 @@ class EvaluationConfig(_message.Message):
     def __init__(self, icl_shots: _Optional[int] = ..., max_holdout: _Optional[int] = ..., forgetting_probe: _Optional[int] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every", "duplicates")
+    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every", "duplicates", "gpus")
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     TRAINING_DATA_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FILE_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +187,7 @@ class CreateJobRequest(_message.Message):
     OVER_LENGTH_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
     adapter_name: str
     training_data: bytes
     training_file: str
@@ -200,7 +201,8 @@ class CreateJobRequest(_message.Message):
     over_length: OverLength
     checkpoint_every: int
     duplicates: Duplicates
-    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ..., duplicates: _Optional[_Union[Duplicates, str]] = ...) -> None: ...
+    gpus: int
+    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ..., duplicates: _Optional[_Union[Duplicates, str]] = ..., gpus: _Optional[int] = ...) -> None: ...
 
 class ConditionResult(_message.Message):
     __slots__ = ("accuracy", "exact_match", "token_f1", "shots", "macro_f1", "per_label", "confusion", "calibration_error", "length_ratio", "repetition_rate", "empty", "truncated")
@@ -323,7 +325,7 @@ class EvalReport(_message.Message):
     def __init__(self, metric: _Optional[str] = ..., holdout_examples: _Optional[int] = ..., base_zero_shot: _Optional[_Union[ConditionResult, _Mapping]] = ..., base_icl: _Optional[_Union[ConditionResult, _Mapping]] = ..., adapter: _Optional[_Union[ConditionResult, _Mapping]] = ..., validation_loss: _Optional[float] = ..., forgetting: _Optional[_Union[ForgettingProbe, _Mapping]] = ..., adapter_beats_icl: _Optional[bool] = ..., margin: _Optional[float] = ..., labels: _Optional[_Iterable[str]] = ..., examples: _Optional[_Iterable[_Union[ErrorExample, _Mapping]]] = ..., data: _Optional[_Union[DataNotes, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "adapter_name", "state", "error_code", "error_message", "created", "started", "finished", "step", "total_steps", "train_loss", "validation_loss", "train_examples", "holdout_examples", "dropped_lines", "report", "published_adapter", "publish_note", "config_json", "invalid_lines", "invalid_line_count")
+    __slots__ = ("id", "adapter_name", "state", "error_code", "error_message", "created", "started", "finished", "step", "total_steps", "train_loss", "validation_loss", "train_examples", "holdout_examples", "dropped_lines", "report", "published_adapter", "publish_note", "config_json", "invalid_lines", "invalid_line_count", "executor", "placement", "attempts")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -345,6 +347,9 @@ class Job(_message.Message):
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     INVALID_LINES_FIELD_NUMBER: _ClassVar[int]
     INVALID_LINE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     adapter_name: str
     state: JobState
@@ -366,7 +371,10 @@ class Job(_message.Message):
     config_json: str
     invalid_lines: _containers.RepeatedCompositeFieldContainer[InvalidLine]
     invalid_line_count: int
-    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., train_examples: _Optional[int] = ..., holdout_examples: _Optional[int] = ..., dropped_lines: _Optional[_Iterable[int]] = ..., report: _Optional[_Union[EvalReport, _Mapping]] = ..., published_adapter: _Optional[str] = ..., publish_note: _Optional[str] = ..., config_json: _Optional[str] = ..., invalid_lines: _Optional[_Iterable[_Union[InvalidLine, _Mapping]]] = ..., invalid_line_count: _Optional[int] = ...) -> None: ...
+    executor: str
+    placement: str
+    attempts: int
+    def __init__(self, id: _Optional[str] = ..., adapter_name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., train_loss: _Optional[float] = ..., validation_loss: _Optional[float] = ..., train_examples: _Optional[int] = ..., holdout_examples: _Optional[int] = ..., dropped_lines: _Optional[_Iterable[int]] = ..., report: _Optional[_Union[EvalReport, _Mapping]] = ..., published_adapter: _Optional[str] = ..., publish_note: _Optional[str] = ..., config_json: _Optional[str] = ..., invalid_lines: _Optional[_Iterable[_Union[InvalidLine, _Mapping]]] = ..., invalid_line_count: _Optional[int] = ..., executor: _Optional[str] = ..., placement: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
 
 class InvalidLine(_message.Message):
     __slots__ = ("line", "reason", "source")
