@@ -79,6 +79,21 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     grammar_cache_size: int = Field(128, ge=1)
     """Compiled structured-output grammars kept for reuse, least recently used dropped first."""
 
+    grammar_max_size: int = Field(200_000, ge=100)
+    """Largest compiled structured-output grammar, in symbols of its productions; a larger one is
+    refused with INVALID_ARGUMENT (400) naming the field."""
+
+    grammar_lexer_fuel: int = Field(1_000_000, ge=1000)
+    """Regex work allowed to build a grammar's lexer (about 50,000 per millisecond): the bound on
+    compile time; a grammar that needs more is refused before admission."""
+
+    grammar_step_fuel: int = Field(200_000, ge=1000)
+    """Regex work allowed for one token's mask (about 14,000 per millisecond); an answer whose
+    grammar needs more ends with UNFINISHED_STRUCTURE."""
+
+    grammar_max_lexer_states: int = Field(100_000, ge=100)
+    """Lexer states one grammar may build (about 1-2 kB each), shared by the requests using it."""
+
     max_demonstrations: int = Field(256, ge=0)
     """Most demonstrations in a few-shot request."""
 

@@ -21,7 +21,7 @@ from common.prompting import check_messages, encode, encode_raw, render_chat
 from common.rpc.enums import enum_choice
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
-from server.engine.structured_output import Constraint, ConstraintSpec, GrammarCompiler
+from server.engine.structured_output import Constraint, ConstraintSpec, GrammarCompiler, GrammarLimits
 
 MAX_REQUEST_ID_CHARS = 128
 MAX_TEMPERATURE = 100.0
@@ -41,6 +41,7 @@ class Limits:
     max_prompt_chars: int = 2**31  # more characters than max_prompt_tokens can hold, whatever they are
     max_structured_output_chars: int = 65536
     grammar_cache_size: int = 128
+    grammar: GrammarLimits = GrammarLimits()
 
     @classmethod
     def from_settings(cls, settings: Any, context_window: int, longest_token_chars: int) -> Limits:
@@ -57,6 +58,12 @@ class Limits:
             max_prompt_chars=max_prompt_tokens * longest_token_chars,
             max_structured_output_chars=settings.max_structured_output_chars,
             grammar_cache_size=settings.grammar_cache_size,
+            grammar=GrammarLimits(
+                max_grammar_size=settings.grammar_max_size,
+                lexer_fuel=settings.grammar_lexer_fuel,
+                step_lexer_fuel=settings.grammar_step_fuel,
+                max_lexer_states=settings.grammar_max_lexer_states,
+            ),
         )
 
 
@@ -103,7 +110,9 @@ class Admission:
     def __init__(self, base: BaseModel, limits: Limits) -> None:
         self.base = base
         self.limits = limits
-        self.grammars = GrammarCompiler(base.tokenizer, int(base.config.vocab_size), base.eos_token_ids, limits.grammar_cache_size)
+        self.grammars = GrammarCompiler(
+            base.tokenizer, int(base.config.vocab_size), base.eos_token_ids, limits.grammar_cache_size, limits.grammar
+        )
 
     def render(self, text: str, messages: Any, *, text_field: str = "prompt") -> tuple[Prompt, str]:
         """Renders exactly one of plain text and chat messages; returns it and the field it came from.

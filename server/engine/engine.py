@@ -27,7 +27,6 @@ from common.errors import (
     InvalidRequest,
     NonFiniteOutput,
     ResourceExhausted,
-    StructuredOutputFailed,
     Unavailable,
 )
 from server.adapters.loader import BaseSpec, LoadedAdapter
@@ -523,7 +522,10 @@ class Engine:
             if seq.status is not SequenceStatus.RUNNING:  # ended by a stop string streamed meanwhile
                 continue
             if token is None:
-                self._finish(seq, StopReason.CANCELLED, error=self._unusable(seq))
+                if self._grammar_failed(seq):
+                    self._finish(seq, StopReason.UNFINISHED_STRUCTURE)
+                else:
+                    self._finish(seq, StopReason.CANCELLED, error=self._non_finite(seq))
                 continue
             previous = seq.last_token_at
             ending = seq.accept_token(token, self.end_token_ids, self.config.max_model_len)
@@ -620,13 +622,16 @@ class Engine:
         return use.seq.scoring
 
     @staticmethod
-    def _unusable(seq: Sequence) -> Exception:
-        """Why a generating row got no token: its grammar matcher failed, or its logits were not finite."""
+    def _grammar_failed(seq: Sequence) -> bool:
+        """Whether a row got no token because its grammar cannot go on (it ends unfinished, not
+        in error: the answer so far is real, only not whole); otherwise its logits were not finite."""
         matcher = seq.sampling.matcher
-        if matcher is not None and matcher.error:
-            log.error("structured output failed", extra={"request_id": seq.request.request_id, "error": matcher.error})
-            return StructuredOutputFailed(f"the structured output grammar failed after {seq.generated} tokens: {matcher.error}")
-        return Engine._non_finite(seq)
+        if matcher is None or not matcher.error:
+            return False
+        log.warning(
+            "structured output grammar failed mid-answer", extra={"request_id": seq.request.request_id, "error": matcher.error[:300]}
+        )
+        return True
 
     @staticmethod
     def _non_finite(seq: Sequence) -> NonFiniteOutput:

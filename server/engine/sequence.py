@@ -178,6 +178,8 @@ class Sequence:
         matcher = self.sampling.matcher
         if matcher is not None:
             matcher.accept(token_id)  # before the next step samples under its mask
+            if matcher.error:  # the grammar cannot go on: the answer is not whole, whatever it says
+                return StopReason.UNFINISHED_STRUCTURE
             if matcher.stopped:  # the structure is whole and nothing may follow
                 return StopReason.END_OF_SEQUENCE
         if self.generated >= self.request.params.max_new_tokens or len(self.token_ids) >= max_len:

@@ -4,6 +4,14 @@ choices or a Lark grammar, decided token by token.
 llguidance compiles what the caller gave against the tokenizer once (cached by content); every
 constrained sequence then owns a matcher that says which tokens may come next. The sampler turns
 the matchers' bitmasks into a per-row mask, so constrained and free rows share a batch.
+
+A constraint either holds or the request says it did not: compiling runs under limits (grammar
+size, lexer fuel, which bounds compile time) and computes the first mask, so a grammar that cannot
+produce any text (`{"$ref": "#"}`, `start: start`) or exceeds a limit is refused before admission
+with the compiler's short reason. A grammar that fails later, in the middle of an answer (a regex
+whose lexer outgrows its limits on some input), ends that answer with UNFINISHED_STRUCTURE, never
+a normal end, and is dropped from the cache: the copies of one compiled grammar share its lexer's
+caches, so the next request gets a fresh compile rather than the exhausted one.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,29 +41,58 @@ class ConstraintSpec:
     source: str  # the schema, pattern or grammar; choices as a JSON list
 
 
+@dataclass(frozen=True)
+class GrammarLimits:
+    """What compiling and matching one grammar may cost (server settings `grammar_*`)."""
+
+    max_grammar_size: int = 500_000  # symbols in the compiled grammar's productions
+    lexer_fuel: int = 1_000_000  # regex work to build the lexer (~50k per ms): bounds compile time
+    step_lexer_fuel: int = 200_000  # regex work per token's mask (~14k per ms)
+    max_lexer_states: int = 250_000  # lexer states, shared by every request using one grammar
+
+    def parser_limits(self) -> llguidance.LLParserLimits:
+        return llguidance.LLParserLimits(
+            max_grammar_size=self.max_grammar_size,
+            initial_lexer_fuel=self.lexer_fuel,
+            step_lexer_fuel=self.step_lexer_fuel,
+            max_lexer_states=self.max_lexer_states,
+            verbose_errors=False,  # a parser state dump is no message for a caller, nor for the log
+        )
+
+
 class Constraint:
     """A compiled grammar; every request that uses it gets its own matcher."""
 
-    def __init__(self, spec: ConstraintSpec, template: llguidance.LLMatcher) -> None:
+    def __init__(self, spec: ConstraintSpec, template: llguidance.LLMatcher, on_failure: Callable[[ConstraintSpec], None]) -> None:
         self.spec = spec
         self._template = template
+        self._on_failure = on_failure
 
     def matcher(self) -> GrammarMatcher:
-        return GrammarMatcher(self._template.deep_copy())
+        return GrammarMatcher(self._template.deep_copy(), lambda: self._on_failure(self.spec))
 
 
 class GrammarMatcher:
     """Where one generation stands in its grammar."""
 
-    def __init__(self, matcher: llguidance.LLMatcher) -> None:
+    def __init__(self, matcher: llguidance.LLMatcher, on_failure: Callable[[], None] = lambda: None) -> None:
         self._matcher = matcher
+        self._on_failure = on_failure
+        self._reported = False
 
     def fill_bitmask(self, row: torch.Tensor) -> None:
         """Writes the allowed next tokens into `row`, a contiguous int32 CPU tensor of ceil(V/32) words."""
         self._matcher.unsafe_compute_mask_ptr(row.data_ptr(), row.numel() * row.element_size())
+        self._check()
 
     def accept(self, token_id: int) -> None:
         self._matcher.consume_token(token_id)
+        self._check()
+
+    def _check(self) -> None:
+        if not self._reported and self._matcher.is_error():
+            self._reported = True
+            self._on_failure()
 
     @property
     def error(self) -> str:
@@ -103,7 +141,16 @@ def _grammar(spec: ConstraintSpec) -> str:
 class GrammarCompiler:
     """Compiles constraint specs against the model's tokenizer, keeping the most recent `cache_size`."""
 
-    def __init__(self, tokenizer: Any, vocab_size: int, end_token_ids: frozenset[int], cache_size: int = 128) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        vocab_size: int,
+        end_token_ids: frozenset[int],
+        cache_size: int = 128,
+        limits: GrammarLimits | None = None,
+    ) -> None:
+        self.limits = limits or GrammarLimits()
+        self._parser_limits = self.limits.parser_limits()
         self._hf_tokenizer = tokenizer
         self.vocab_size = vocab_size
         self._end_token_ids = sorted(end_token_ids)
@@ -129,16 +176,46 @@ class GrammarCompiler:
         try:
             grammar = _grammar(spec)
         except ValueError as exc:
-            raise InvalidRequest(field, f"is not valid: {exc}") from None
-        template = llguidance.LLMatcher(tokenizer, grammar, log_level=0)
+            raise InvalidRequest(field, f"is not valid: {first_line(str(exc))}") from None
+        template = llguidance.LLMatcher(tokenizer, grammar, log_level=0, limits=self._parser_limits)
         if template.is_error():
             raise InvalidRequest(field, f"is not valid: {first_line(template.get_error())}")
-        constraint = Constraint(spec, template)
+        self._check_first_mask(template, field)
+        constraint = Constraint(spec, template, self.evict)
         with self._lock:
             self._cache[spec] = constraint
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return constraint
+
+    def _check_first_mask(self, template: llguidance.LLMatcher, field: str) -> None:
+        """Refuses a grammar that cannot start an answer: one that never produces text, or whose
+        first step already exceeds a limit."""
+        row = torch.zeros(bitmask_words(self.vocab_size), dtype=torch.int32)
+        # twice: the copies share the lexer, and a grammar whose first step exhausts the lexer's
+        # limits passes once and then fails every request after it
+        for _ in range(2):
+            probe = template.deep_copy()
+            probe.unsafe_compute_mask_ptr(row.data_ptr(), row.numel() * row.element_size())
+            if probe.is_error():
+                raise InvalidRequest(field, f"cannot be matched: {describe_failure(probe.get_error())}")
+        if not bool(row.any()):
+            raise InvalidRequest(field, "admits no text at all: nothing can be generated under it")
+
+    def evict(self, spec: ConstraintSpec) -> None:
+        """Forgets a grammar whose matcher failed mid-answer (its shared lexer may be exhausted)."""
+        with self._lock:
+            self._cache.pop(spec, None)
+
+
+def describe_failure(error: str) -> str:
+    """A grammar engine's failure in a caller's terms, with its own short reason."""
+    reason = first_line(error)[:300]
+    if "NoExtensionBias" in reason or "no extension" in reason.lower():
+        return "it never finishes (a $ref or rule that only refers to itself, with nothing else to produce)"
+    if "too many" in reason or "fuel" in reason or "limit" in reason.lower():
+        return f"it is too large or complex for this server's grammar limits ({reason})"
+    return reason
 
 
 def first_line(message: str) -> str:

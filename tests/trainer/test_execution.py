@@ -218,8 +218,12 @@ def test_train_list_shows_where_each_job_runs():
     jobs = [
         trainer_pb2.Job(id="job-1", adapter_name="a", state=trainer_pb2.JOB_STATE_RUNNING, executor="process", placement="pid 42"),
         trainer_pb2.Job(
-            id="job-2", adapter_name="b", state=trainer_pb2.JOB_STATE_QUEUED, executor="kubernetes",
-            placement="Job ml/tuneserve-train-job-2", attempts=1,
+            id="job-2",
+            adapter_name="b",
+            state=trainer_pb2.JOB_STATE_QUEUED,
+            executor="kubernetes",
+            placement="Job ml/tuneserve-train-job-2",
+            attempts=1,
         ),  # fmt: skip
         trainer_pb2.Job(id="job-3", adapter_name="c", state=trainer_pb2.JOB_STATE_QUEUED),
     ]

@@ -118,6 +118,16 @@ def test_running_out_of_tokens_inside_the_structure_says_so(client):
         ({"choice": ["a", ""]}, "structured_output.choice", "none of them empty"),
         ({"lark_grammar": "start: foo"}, "structured_output.lark_grammar", "unknown name"),
         ({"json_schema": {"enum": ["x" * 70000]}}, "structured_output.json_schema", "at most 65536"),
+        # probed by a hostile caller: each used to pass, or fail later with the engine's state dump
+        ({"json_schema": {"$ref": "#"}}, "structured_output.json_schema", "never finishes"),
+        (
+            {"json_schema": {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}},
+            "structured_output.json_schema",
+            "never finishes",
+        ),  # fmt: skip
+        ({"lark_grammar": "start: start"}, "structured_output.lark_grammar", "never finishes"),
+        ({"regex": "(a{1000}){999}"}, "structured_output.regex", "too large or complex for this server's grammar limits"),
+        ({"regex": "[]"}, "structured_output.regex", "unclosed character class"),
     ],
 )
 def test_bad_structures_are_refused_with_the_reason(client, structured, field, reason):
@@ -125,6 +135,17 @@ def test_bad_structures_are_refused_with_the_reason(client, structured, field, r
         ask(client, "Hello", structured_output=structured)
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert field in caught.value.message and reason in caught.value.message
+
+
+def test_a_refused_grammar_is_refused_the_same_way_every_time_and_the_reason_is_short(client):
+    for _ in range(2):  # the first refusal leaves nothing behind that changes the second
+        with pytest.raises(errors.TuneserveError) as caught:
+            ask(client, "Hello", structured_output={"regex": "(a{1000}){999}"})
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and len(caught.value.message) < 400
+    with pytest.raises(errors.TuneserveError) as caught:
+        ask(client, "Hello", structured_output={"json_schema": {"$ref": "#"}})
+    assert "Parser" not in caught.value.message and "{" not in caught.value.message, "no engine state dump"
+    assert ask(client, "Say a", max_new_tokens=4, structured_output={"regex": "a+"}).text.startswith("a"), "others go on"
 
 
 def test_structure_with_min_new_tokens_is_refused(client):
