@@ -90,8 +90,11 @@ class FileAdapterStore:
         """Adapter names with at least one version; entries that are not valid names or are links are ignored."""
         names = []
         for entry in self.root.iterdir():
-            if is_valid_name(entry.name) and not entry.is_symlink() and entry.is_dir() and self.versions(entry.name):
-                names.append(entry.name)
+            try:
+                if is_valid_name(entry.name) and not entry.is_symlink() and entry.is_dir() and self.versions(entry.name):
+                    names.append(entry.name)
+            except OSError as exc:  # one unreadable entry is left out; the others are the store
+                log.warning("adapter store entry unreadable; skipped", extra={"entry": entry.name, "error": str(exc)})
         return sorted(names)
 
     def versions(self, name: str) -> list[int]:

@@ -85,7 +85,14 @@ class TuneserveServer(RpcApp):
         if self.settings.http_port:
             assert self.endpoints is not None
             tokens = self.endpoints.security.tokens
-            routes = OpenAIRoutes(self.state, self.metrics, tokens, self.settings.max_message_bytes)
+            routes = OpenAIRoutes(
+                self.state,
+                self.metrics,
+                tokens,
+                self.settings.max_message_bytes,
+                self.settings.http_body_timeout_s,
+                self.settings.http_cors_origins,
+            )
             self.http = HttpListener(routes.app(), self.settings, self.settings.host, self.settings.http_port, tokens is not None)
             await self.http.open()
 

@@ -6,10 +6,11 @@ fields come from common.settings, shared with the trainer.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from common.settings import AdapterStoreSettings, ModelSettings, SecuritySettings, StoreLocation, settings_config
 
@@ -27,6 +28,32 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
 
     http_port: int = Field(8000, ge=0, le=65535)
     """Port of the OpenAI-compatible HTTP API (same host, tokens and TLS as gRPC); 0 turns it off."""
+
+    http_header_timeout_s: float = Field(10.0, gt=0, le=600)
+    """Seconds an HTTP connection has to send a whole request line and headers, from when it opens
+    or starts its next request; a slow or silent connection is closed past it."""
+
+    http_body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    """Seconds an HTTP request has to send its whole body; past it the request is answered 408."""
+
+    http_idle_timeout_s: float = Field(5.0, gt=0, le=3600)
+    """Seconds a kept-alive HTTP connection may sit idle between requests before it is closed."""
+
+    http_max_connections: int = Field(1000, ge=1)
+    """Open HTTP connections at most; one past it is closed at once (the process keeps its files
+    for gRPC and the model)."""
+
+    http_cors_origins: list[str] = Field(default_factory=list)
+    """Web origins (scheme://host[:port]) whose pages may call the HTTP API from a browser (CORS);
+    empty: none, and browsers refuse cross-origin calls. "*" is refused: name the origins."""
+
+    @field_validator("http_cors_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*" or not re.fullmatch(r"https?://[^/\s*]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port] of each page allowed, no '*' or path")
+        return origins
 
     metrics_host: str | None = None
     """Address of the Prometheus /metrics endpoint; unset uses `host`."""

@@ -142,7 +142,9 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
     return Example(number, last_user, turns[-1][1], tuple(turns[:-1]))
 
 
-def parse_jsonl(data: bytes, what: str = "training data", source: str = "", duplicates: str = "refuse") -> Dataset:
+def parse_jsonl(
+    data: bytes, what: str = "training data", source: str = "", duplicates: str = "refuse", field: str = "training_data"
+) -> Dataset:
     """Parses the whole file; the dataset's `errors` list every bad line (with `source` on each).
 
     Exact duplicates of an earlier line are errors (`duplicates` "refuse"), dropped and listed in
@@ -155,7 +157,8 @@ def parse_jsonl(data: bytes, what: str = "training data", source: str = "", dupl
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidRequest("training_data", f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidRequest(field, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}, line {line})") from None
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -186,7 +189,7 @@ def parse_jsonl(data: bytes, what: str = "training data", source: str = "", dupl
         seen.setdefault(key, number)
         examples.append(parsed)
     if not examples and not errors:
-        raise InvalidRequest("training_data", f"{what} has no examples")
+        raise InvalidRequest(field, f"{what} has no examples")
     return Dataset(fmt, examples, errors, repeated)
 
 

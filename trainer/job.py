@@ -88,7 +88,9 @@ def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
     errors = list(dataset.errors)
     holdout_set = None
     if files.validation.is_file():
-        holdout_set = parse_jsonl(files.validation.read_bytes(), "validation data", VALIDATION_SOURCE, duplicates=config.duplicates)
+        holdout_set = parse_jsonl(
+            files.validation.read_bytes(), "validation data", VALIDATION_SOURCE, duplicates=config.duplicates, field="validation_data"
+        )
     if holdout_set is not None:
         errors += holdout_set.errors
         if dataset.format and holdout_set.format and holdout_set.format != dataset.format:

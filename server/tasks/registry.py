@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
 from common.errors import NotFound
+from common.safe_files import UnsafePath
 from common.security.file_changes import Stamp, stamp
 from common.task_spec import TaskSpec
 from server.adapters.loader import LoadedAdapter
@@ -125,8 +126,8 @@ class TaskRegistry:
                 spec = self.store.manifest(name, version).task
                 if spec:
                     tasks[name] = TaskSpec.model_validate(spec)
-            except (OSError, ValueError):
-                continue  # the adapter manager reports broken versions
+            except (OSError, ValueError, UnsafePath):
+                continue  # one bad entry is that entry's refusal (the adapter manager reports it); the rest go on
         return tasks
 
     def _file_tasks(self) -> dict[str, tuple[TaskSpec, Path]]:

@@ -177,3 +177,15 @@ def test_duplicates_are_dropped_refused_or_kept():
     assert [e.line for e in refused.errors] == [3, 5, 6] and not refused.duplicates
     kept = parse_jsonl(data, duplicates="keep")
     assert len(kept.examples) == 6 and not kept.errors and not kept.duplicates
+
+
+def test_invalid_utf8_is_reported_under_the_file_it_is_in_with_its_line():
+    from common.errors import InvalidRequest
+    from trainer.data import parse_jsonl
+
+    with pytest.raises(InvalidRequest) as training:
+        parse_jsonl(b'{"text": "a", "label": "x"}\n{"text": "\xff"}\n')
+    assert training.value.field == "training_data" and "line 2" in str(training.value)
+    with pytest.raises(InvalidRequest) as validation:
+        parse_jsonl(b'{"text": "\xfe"}\n', "validation data", "validation data", field="validation_data")
+    assert validation.value.field == "validation_data" and "validation data is not UTF-8 text" in str(validation.value)

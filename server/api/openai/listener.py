@@ -1,7 +1,8 @@
 """The HTTP port: uvicorn serving the OpenAI routes on the server's own event loop.
 
 It binds like the gRPC port (loopback only without tokens unless allowed) and uses the same TLS
-certificate files; the process's signal handlers, not uvicorn's, decide when it stops.
+certificate files; the process's signal handlers, not uvicorn's, decide when it stops. Slow and
+idle connections are bounded (http_protocol, and uvicorn's keep-alive timeout).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from common.security.auth import listen_host
-from common.settings import SecuritySettings
+from server.api.openai.http_protocol import BoundedH11Protocol
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class HttpListener:
-    def __init__(self, app: Any, settings: SecuritySettings, host: str, port: int, tokens_configured: bool) -> None:
+    def __init__(self, app: Any, settings: Any, host: str, port: int, tokens_configured: bool) -> None:
         self.host = listen_host(host, tokens_configured, settings.allow_unauthenticated)
         self._socket = _bind(self.host, port)
         self.port = int(self._socket.getsockname()[1])
@@ -54,7 +55,16 @@ class HttpListener:
             if settings.tls_client_ca_file is not None:
                 tls |= {"ssl_ca_certs": str(settings.tls_client_ca_file), "ssl_cert_reqs": ssl.CERT_REQUIRED}
         self.tls = bool(tls)
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5, **tls)
+        config = uvicorn.Config(
+            app,
+            http=BoundedH11Protocol.bounded(settings.http_header_timeout_s, settings.http_max_connections),
+            timeout_keep_alive=max(1, round(settings.http_idle_timeout_s)),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+            **tls,
+        )
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
 

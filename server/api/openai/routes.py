@@ -9,6 +9,7 @@ code, and counted in the same metrics with api="http".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -21,6 +22,8 @@ import grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -45,7 +48,10 @@ GENERATE_METHOD = "/tuneserve.v1.Inference/Generate"  # HTTP generation needs wh
 FEEDBACK_METHOD = "/tuneserve.v1.Inference/Feedback"
 BodyT = TypeVar("BodyT", bound=BaseModel)
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
-ERROR_TYPES |= {413: "invalid_request_error", 429: "rate_limit_error", 503: "service_unavailable_error"}
+ERROR_TYPES |= {408: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error"}
+ERROR_TYPES |= {429: "rate_limit_error", 503: "service_unavailable_error"}
+JSON_TYPE = "application/json"
+HTTP_ERROR_CODES = {413: grpc.StatusCode.RESOURCE_EXHAUSTED, 408: grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 def finish_reason(reason: StopReason) -> str:
@@ -106,14 +112,38 @@ def error_body(status: int, message: str, param: str | None, code: str) -> dict[
 
 
 class OpenAIRoutes:
-    def __init__(self, state: ServingState, metrics: RpcMetrics, tokens: TokenFile | None, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        state: ServingState,
+        metrics: RpcMetrics,
+        tokens: TokenFile | None,
+        max_body_bytes: int,
+        body_timeout_s: float = 30.0,
+        cors_origins: list[str] | None = None,
+    ) -> None:
         self._state = state
         self._metrics = metrics
         self._tokens = tokens
         self._max_body_bytes = max_body_bytes
+        self._body_timeout_s = body_timeout_s
+        self._cors_origins = list(cors_origins or [])
 
     def app(self) -> Starlette:
+        # no CORS unless origins are named: a page elsewhere cannot read answers, and since JSON
+        # bodies must say application/json, it cannot send a request without a preflight either
+        middleware = []
+        if self._cors_origins:
+            middleware.append(
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=self._cors_origins,
+                    allow_methods=["GET", "POST"],
+                    allow_headers=["authorization", "content-type", REQUEST_ID_METADATA_KEY],
+                    expose_headers=[REQUEST_ID_METADATA_KEY, "x-rollout-arm"],
+                )
+            )
         return Starlette(
+            middleware=middleware,
             routes=[
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),
@@ -122,7 +152,7 @@ class OpenAIRoutes:
                 Route("/health", self._health, methods=["GET"]),
                 # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
                 Route("/metrics", self._prometheus, methods=["GET"]),
-            ]
+            ],
         )
 
     # -- routes ---------------------------------------------------------------------------------
@@ -169,7 +199,12 @@ class OpenAIRoutes:
             body = await self._parse(request, shape.body)
             adapter_name = "" if body.model in ("", serving.base.name) else body.model
             proto = body.generate_request(adapter_name, request_id)  # type: ignore[attr-defined]
-            generation, _ = await asyncio.to_thread(prepare_generation, serving, proto, None)
+            try:
+                generation, _ = await asyncio.to_thread(prepare_generation, serving, proto, None)
+            except errors.InvalidRequest as exc:
+                if exc.field == "parameters.max_new_tokens":  # under the name the caller used
+                    raise errors.InvalidRequest(body.limit_name(), str(exc).removeprefix(f"{exc.field}: ")) from None
+                raise
             request_id = generation.request_id
             # OpenAI's `user` is the routing key: one user always gets the same arm of a split
             route = await serving.adapters.acquire_routed(adapter_name, None, body.user or "")
@@ -188,7 +223,7 @@ class OpenAIRoutes:
             events = self._sse(serving, generation, shape, model, include_usage, started, release, route)
             return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         try:
-            return await self._whole(serving, generation, shape, model, started, headers, route)
+            return await self._whole(serving, generation, shape, model, started, headers, route, request)
         finally:
             release()
 
@@ -218,14 +253,23 @@ class OpenAIRoutes:
         started: float,
         headers: dict[str, str],
         route: RouteTaken,
+        request: Request,
     ) -> Response:
-        texts: list[str] = []
-        finished: Finished | None = None
+        answer = asyncio.ensure_future(_collect(serving, generation))
+        gone = asyncio.ensure_future(_disconnect(request))
         try:
-            async for event in stream_generation(serving.engine, generation):
-                texts.append(event.text)
-                finished = event.finished
-            assert finished is not None
+            await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not answer.done():  # the client left: stop generating for nobody (as streams and gRPC do)
+            answer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answer
+            record_call(self._metrics, "http", shape.route, grpc.StatusCode.CANCELLED, started)
+            log.info("http client gone; generation cancelled", extra={"request_id": generation.request_id})
+            return Response(status_code=499)  # nobody reads it
+        try:
+            texts, finished = answer.result()
             raise_if_failed(finished)
         except Exception as exc:
             record_failure(serving, route, generation.request_id, exc, generation.arrival)
@@ -283,28 +327,41 @@ class OpenAIRoutes:
         authorize(self._tokens.current(), method, [(AUTHORIZATION_KEY, header)] if header is not None else [])
 
     async def _parse(self, request: Request, body_type: type[BodyT]) -> BodyT:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != JSON_TYPE:
+            shown = media_type or "none"
+            raise HttpError(415, f"the body must be JSON sent as Content-Type: {JSON_TYPE}, got {shown}", "content-type")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
             raise HttpError(413, f"the body has {declared} bytes, over the server's max_message_bytes ({self._max_body_bytes})")
+        try:
+            body = await asyncio.wait_for(self._read_body(request), self._body_timeout_s)
+        except TimeoutError:
+            raise HttpError(408, f"the body did not arrive within the server's http_body_timeout_s ({self._body_timeout_s:g} s)") from None
+        try:
+            return body_type.model_validate_json(body)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise HttpError(400, f"{where}: {error['msg']}" if where else error["msg"], where or None) from None
+
+    async def _read_body(self, request: Request) -> bytes:
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > self._max_body_bytes:
                 raise HttpError(413, f"the body is over the server's max_message_bytes ({self._max_body_bytes})")
             chunks.append(chunk)
-        try:
-            return body_type.model_validate_json(b"".join(chunks))
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            raise HttpError(400, f"{where}: {error['msg']}" if where else error["msg"], where or None) from None
+        return b"".join(chunks)
 
     # -- errors ---------------------------------------------------------------------------------
 
     def _describe(self, exc: BaseException, request_id: str) -> tuple[grpc.StatusCode, int, str, str | None]:
         """The gRPC code, HTTP status, message and OpenAI parameter name of a failure."""
         if isinstance(exc, HttpError):
-            code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.status == 413 else grpc.StatusCode.INVALID_ARGUMENT
+            code = {413: grpc.StatusCode.RESOURCE_EXHAUSTED, 408: grpc.StatusCode.DEADLINE_EXCEEDED}.get(
+                exc.status, grpc.StatusCode.INVALID_ARGUMENT
+            )
             return code, exc.status, exc.message, exc.param
         if isinstance(exc, errors.TuneserveError):
             code = status_for(exc)
@@ -322,6 +379,23 @@ class OpenAIRoutes:
         if status == 401:
             headers["www-authenticate"] = "Bearer"
         return JSONResponse(error_body(status, message, param, code.name.lower()), status_code=status, headers=headers)
+
+
+async def _collect(serving: Serving, generation: GenerationRequest) -> tuple[list[str], Finished]:
+    """The whole answer's texts and how it ended."""
+    texts: list[str] = []
+    finished: Finished | None = None
+    async for event in stream_generation(serving.engine, generation):
+        texts.append(event.text)
+        finished = event.finished
+    assert finished is not None
+    return texts, finished
+
+
+async def _disconnect(request: Request) -> None:
+    """Returns when the client closes the connection (its body already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _envelope(shape: Shape, kind: str, request_id: str, model: str) -> dict[str, Any]:

@@ -39,8 +39,9 @@ def openai_param(field: str) -> str:
 
 
 class Body(BaseModel):
-    # extra fields are kept so that unsupported ones can be named in a 400 rather than ignored
-    model_config = ConfigDict(extra="allow")
+    # extra fields are kept so that unsupported ones can be named in a 400 rather than ignored;
+    # strict: "5" is not a number and true is not 1, as OpenAI refuses them
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class StreamOptions(Body):
@@ -87,6 +88,10 @@ class SamplingBody(Body):
     def output_limit(self) -> int | None:
         return self.max_tokens
 
+    def limit_name(self) -> str:
+        """The name the caller gave the output limit under."""
+        return "max_tokens"
+
     def parameters(self) -> common_pb2.GenerationParameters:
         """The GenerationParameters of this body; fields the engine cannot honour raise InvalidRequest."""
         self._refuse_unsupported()
@@ -110,6 +115,8 @@ class SamplingBody(Body):
         return params
 
     def _refuse_unsupported(self) -> None:
+        if self.n < 1:
+            raise InvalidRequest("n", f"must be at least 1, got {self.n}")
         if self.n != 1:
             raise InvalidRequest("n", f"only 1 choice per request is supported, got {self.n}; send {self.n} requests instead")
         if self.logprobs:
@@ -119,10 +126,13 @@ class SamplingBody(Body):
                 raise InvalidRequest(name, "is not supported; use repetition_penalty (> 1 discourages repeated tokens)")
         if self.seed is not None and not 0 <= self.seed < 2**64:
             raise InvalidRequest("seed", "must be between 0 and 2**64 - 1")
-        for name in ("max_tokens", "top_k", "min_tokens"):
+        for name in ("top_k", "min_tokens"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < 2**31:
                 raise InvalidRequest(name, f"must be between 0 and {2**31 - 1}, got {value}")
+        limit = self.output_limit()
+        if limit is not None and not 1 <= limit < 2**31:  # -1 and 0 alike: the same rule, in one place
+            raise InvalidRequest(self.limit_name(), f"must be at least 1, got {limit}")
 
     def _structured_output(self) -> common_pb2.StructuredOutput | None:
         given = {
@@ -173,7 +183,12 @@ class ChatCompletionRequest(SamplingBody):
             raise InvalidRequest("max_completion_tokens", "differs from max_tokens; give one of them")
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
 
+    def limit_name(self) -> str:
+        return "max_completion_tokens" if self.max_completion_tokens is not None else "max_tokens"
+
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
+        if not self.messages:
+            raise InvalidRequest("messages", "is empty: give at least one message")
         messages = [common_pb2.ChatMessage(role=m.role, content=_text_of(m, i)) for i, m in enumerate(self.messages)]
         return inference_pb2.GenerateRequest(messages=messages, adapter=adapter, request_id=request_id, parameters=self.parameters())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -229,3 +230,97 @@ def test_a_pickle_only_version_is_refused_as_pickle(good_version, base_spec, tmp
     manifest["files"] = {"adapter_config.json": manifest["files"]["adapter_config.json"], "adapter_model.bin": "0" * 64}
     (d / "tuneserve.json").write_text(json.dumps(manifest))
     assert refusal(d, base_spec).reason is RefusalReason.PICKLE
+
+
+# -- the store scan: a hostile entry is refused alone --------------------------------------------
+
+
+def _hostile(kind: str, root: Path, good: Path, outside: Path) -> None:
+    """Puts one hostile entry of `kind` under the store at `root`, beside the good adapter."""
+    evil = root / "evil"
+    if kind == "name-link":
+        evil.symlink_to(root / "good")
+        return
+    if kind == "name-file":
+        evil.write_text("not a directory")
+        return
+    evil.mkdir()
+    version = evil / "1"
+    if kind == "version-link":  # the probe's case: the pointer names a version that is a link
+        version.symlink_to(outside)
+    elif kind == "version-file":
+        version.write_text("not a directory")
+    else:
+        shutil.copytree(good, version)
+        edit_manifest(version, name="evil", version=1)
+    pointer = evil / "current"
+    if kind == "pointer-link":
+        pointer.symlink_to(root / "good" / "current")
+    elif kind == "pointer-dir":
+        pointer.mkdir()
+    elif kind == "pointer-fifo":
+        os.mkfifo(pointer)
+    elif kind == "pointer-garbage":
+        pointer.write_bytes(b"\xff\xfe\x00 1")
+    elif kind == "pointer-huge":
+        pointer.write_bytes(b"1" * 10**6)
+    else:
+        pointer.write_text("1")
+    if kind == "manifest-garbage":
+        (version / "tuneserve.json").write_bytes(b"{\xff")
+    elif kind == "manifest-link":
+        (version / "tuneserve.json").unlink()
+        (version / "tuneserve.json").symlink_to(good / "tuneserve.json")
+    elif kind == "manifest-fifo":
+        (version / "tuneserve.json").unlink()
+        os.mkfifo(version / "tuneserve.json")
+    elif kind == "rollout-link":
+        (evil / "rollout.json").symlink_to(outside / "tuneserve.json")
+    elif kind == "rollout-garbage":
+        (evil / "rollout.json").write_bytes(b"\x00\x01")
+    elif kind == "rollout-fifo":
+        os.mkfifo(evil / "rollout.json")
+
+
+HOSTILE = [
+    "name-link", "name-file", "version-link", "version-file", "pointer-link", "pointer-dir", "pointer-fifo",
+    "pointer-garbage", "pointer-huge", "manifest-garbage", "manifest-link", "manifest-fifo", "rollout-link",
+    "rollout-garbage", "rollout-fifo",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_every_scan_step_refuses_a_hostile_entry_alone_and_goes_on(good_version, tmp_path, kind):
+    """Each step the server's refresh takes (names, pointers, versions, splits, the task specs of
+    current versions) meets one hostile entry: it skips or refuses that entry, never raises, and
+    the good adapter's pointer and task come through."""
+    from types import SimpleNamespace
+
+    from server.adapters.manager import AdapterManager
+    from server.tasks.registry import TaskRegistry
+
+    store = FileAdapterStore(tmp_path / "store")
+    good = store.root / "good" / "1"
+    shutil.copytree(good_version, good)
+    edit_manifest(good, name="good", version=1, task={"name": "good", "kind": "generation", "adapter": "good"})
+    (store.root / "good" / "current").write_text("1")
+    outside = tmp_path / "outside"
+    shutil.copytree(good_version, outside)
+    _hostile(kind, store.root, good_version, outside)
+
+    names = store.names()
+    assert "good" in names
+    for name in names:
+        store.current(name)
+        store.versions(name)
+        try:
+            store.rollout(name)
+        except ValueError:
+            pass  # an unusable split file is reported as such, and the split before it stays
+    scan = SimpleNamespace(store=store, _policies={})  # the manager's scan steps read only these
+    pointers = AdapterManager._pointers(scan)  # type: ignore[arg-type]
+    assert pointers["good"] == 1
+    AdapterManager._read_policies(scan, list(pointers))  # type: ignore[arg-type]
+    registry = TaskRegistry(None, store)
+    registry.refresh()
+    assert "good" in registry._adapter_tasks, "the task published with the good adapter is served"

@@ -238,3 +238,23 @@ def test_the_http_port_serves_tls_and_mutual_tls_from_the_grpc_certificates(base
             assert json.loads(response.read())["usage"]["completion_tokens"] == 2
         with pytest.raises(OSError):  # plaintext on the TLS port
             urllib.request.urlopen(request.full_url.replace("https", "http"), data=body, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "message"),
+    [
+        ({"messages": []}, "messages", "messages: is empty: give at least one message"),
+        ({"messages": FRANCE, "max_tokens": -1}, "max_tokens", "max_tokens: must be at least 1, got -1"),
+        ({"messages": FRANCE, "max_tokens": 0}, "max_tokens", "max_tokens: must be at least 1, got 0"),
+        ({"messages": FRANCE, "max_completion_tokens": 0}, "max_completion_tokens", "max_completion_tokens: must be at least 1, got 0"),
+        ({"messages": FRANCE, "max_completion_tokens": 10**6}, "max_completion_tokens", "max_completion_tokens: must be between 1"),
+        ({"messages": FRANCE, "n": 0}, "n", "n: must be at least 1, got 0"),
+        ({"messages": FRANCE, "max_tokens": "5"}, "max_tokens", "max_tokens: Input should be a valid integer"),
+        ({"messages": FRANCE, "max_tokens": True}, "max_tokens", "max_tokens: Input should be a valid integer"),
+    ],
+)
+def test_small_refusals_name_the_field_the_caller_sent(oai, body, param, message):
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="", **body)
+    assert caught.value.body["param"] == param
+    assert caught.value.body["message"].startswith(message), caught.value.body["message"]

@@ -1,0 +1,147 @@
+"""OpenAI request bodies and structured output, fuzzed against the real server over HTTP.
+
+Bodies are JSON objects built from OpenAI's own fields (and some nobody defines) with valid,
+borderline and hostile values; the structured output is a random small JSON schema, regex or
+choice list, or a hostile one. Whatever is sent: no 5xx; every 400 names the `param` it is about;
+and an answer that says it ended normally under a constraint matches that constraint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import running_server
+from tests.server.api.test_openai_api import free_port
+
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(base_model, cache_dir):
+    with running_server(base_model, cache_dir, http_port=free_port(), max_new_tokens_limit=16, default_max_new_tokens=8) as running:
+        yield running
+
+
+def odd_values() -> st.SearchStrategy:
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),  # JSON has no NaN: json.dumps would write a non-JSON token
+        st.text(max_size=12),
+        st.lists(st.integers(-3, 3), max_size=3),
+        st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    )
+
+
+NUMBERS = {
+    "max_tokens": st.one_of(st.integers(-2, 40), odd_values()),
+    "max_completion_tokens": st.one_of(st.integers(-1, 20), odd_values()),
+    "temperature": st.one_of(st.floats(-1, 3, allow_nan=False), odd_values()),
+    "top_p": st.one_of(st.floats(-0.5, 1.5, allow_nan=False), odd_values()),
+    "top_k": st.one_of(st.integers(-1, 60000), odd_values()),
+    "seed": st.one_of(st.integers(-1, 2**65), odd_values()),
+    "n": st.one_of(st.integers(-1, 3), odd_values()),
+    "stop": st.one_of(st.text(max_size=5), st.lists(st.text(max_size=5), max_size=20), odd_values()),
+    "min_tokens": st.one_of(st.integers(-1, 20), odd_values()),
+    "repetition_penalty": st.one_of(st.floats(-1, 3, allow_nan=False), odd_values()),
+    "user": st.one_of(st.text(max_size=10), odd_values()),
+    "stream": st.one_of(st.just(False), odd_values()),
+    "logprobs": odd_values(),
+    "frequency_penalty": odd_values(),
+    "not_a_field": odd_values(),
+}
+
+ATOMS = ["a", "b", "[0-9]", "x+", "(ab|cd)", "\\d{2}", "[a-z]{1,3}", " ", "yes|no"]
+HOSTILE_REGEX = ["[]", "(a{1000}){999}", "(", "a**", "[z-a]", ""]
+TYPES = [{"type": "string", "maxLength": 8}, {"type": "integer"}, {"type": "boolean"}, {"enum": ["red", "blue"]}, {"type": "number"}]
+HOSTILE_SCHEMA = [{"$ref": "#"}, {"type": "wat"}, {"type": "string", "pattern": "[]"}, {"allOf": [{"type": "string"}, {"type": "integer"}]}]
+
+
+@st.composite
+def constraints(draw) -> tuple[str, object] | None:
+    kind = draw(st.sampled_from(["none", "regex", "schema", "choice", "hostile_regex", "hostile_schema"]))
+    if kind == "regex":
+        return "regex", "".join(draw(st.lists(st.sampled_from(ATOMS), min_size=1, max_size=4)))
+    if kind == "hostile_regex":
+        return "regex", draw(st.sampled_from(HOSTILE_REGEX))
+    if kind == "schema":
+        props = draw(st.dictionaries(st.sampled_from(["a", "b", "name", "n"]), st.sampled_from(TYPES), min_size=1, max_size=3))
+        return "json_schema", {"type": "object", "properties": props, "required": sorted(props), "additionalProperties": False}
+    if kind == "hostile_schema":
+        return "json_schema", draw(st.sampled_from(HOSTILE_SCHEMA))
+    if kind == "choice":
+        return "choice", draw(st.lists(st.text(min_size=0, max_size=6), min_size=0, max_size=4))
+    return None
+
+
+@st.composite
+def bodies(draw) -> tuple[dict, tuple[str, object] | None]:
+    body: dict = {"model": draw(st.sampled_from(["", "", "SmolLM2-135M-Instruct", "no-such-model", 7]))}
+    message = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "wizard"]), "content": st.text(max_size=20)})
+    body["messages"] = draw(
+        st.one_of(st.just([{"role": "user", "content": "Say something short."}]), st.lists(message, max_size=3), odd_values())
+    )
+    for name in draw(st.lists(st.sampled_from(sorted(NUMBERS)), max_size=4, unique=True)):
+        body[name] = draw(NUMBERS[name])
+    body.setdefault("max_tokens", 8)
+    constraint = draw(constraints())
+    if constraint is not None:
+        kind, source = constraint
+        if kind == "regex":
+            body["guided_regex"] = source
+        elif kind == "choice":
+            body["guided_choice"] = source
+        else:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "x", "schema": source}}
+    return body, constraint
+
+
+def send(server, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        server.http_url + "/chat/completions", data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def holds(kind: str, source: object, text: str) -> bool:
+    if kind == "regex":
+        return re.fullmatch(str(source), text) is not None
+    if kind == "choice":
+        return text in source  # type: ignore[operator]
+    try:
+        jsonschema.validate(json.loads(text), source)  # type: ignore[arg-type]
+    except (json.JSONDecodeError, jsonschema.ValidationError):
+        return False
+    return True
+
+
+@pytest.mark.slow
+@FUZZ
+@given(case=bodies())
+def test_no_5xx_every_400_names_its_param_and_an_ok_answer_meets_its_constraint(fuzz_server, case):
+    body, constraint = case
+    status, answer = send(fuzz_server, body)
+    assert status < 500, answer
+    if status != 200:
+        error = answer["error"]
+        assert error["message"] and error["type"], answer
+        if status == 400:
+            assert error["param"], f"a 400 without param: {error['message']}"
+        return
+    choice = answer["choices"][0]
+    if constraint is not None and choice["stop_reason"] == "end_of_sequence":
+        kind, source = constraint
+        assert holds(kind, source, choice["message"]["content"]), (constraint, choice)
