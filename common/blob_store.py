@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
+MISSING_CODES = ("404", "NoSuchKey", "NotFound")  # how S3-compatible services say "no such object"
 
 
 class BlobMissing(FailedPrecondition):
@@ -115,7 +116,7 @@ class BlobStore:
                 self.client.head_object(Bucket=self.where.bucket, Key=key)
                 return digest
             except ClientError as exc:
-                if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                if error_code(exc) not in MISSING_CODES:
                     raise
             self.client.put_object(Bucket=self.where.bucket, Key=key, Body=data, ContentType="application/octet-stream")
         except (BotoCoreError, ClientError) as exc:
@@ -131,7 +132,7 @@ class BlobStore:
         try:
             response = self.client.get_object(Bucket=self.where.bucket, Key=key)
         except ClientError as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in MISSING_CODES:
                 raise BlobMissing(f"blob {digest[:16]}... is missing from {self.where}") from None
             raise unavailable(exc, "fetch a blob") from None
         except BotoCoreError as exc:

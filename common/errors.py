@@ -71,7 +71,3 @@ class PermissionDenied(TuneserveError):
 
 class NonFiniteOutput(FailedPrecondition):
     """The model's output for one request became NaN or infinite; that request ends, the rest go on."""
-
-
-class StructuredOutputFailed(FailedPrecondition):
-    """A request's grammar matcher failed mid-generation (a resource limit of the grammar); that request ends alone."""

@@ -59,12 +59,8 @@ def as_environment(settings: BaseSettings) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         if value is None:
             continue
-        text = (
-            json.dumps(value)
-            if isinstance(value, (list, dict))
-            else ("true" if value is True else "false" if value is False else str(value))
-        )
-        environment[f"TUNESERVE_{name.upper()}"] = text
+        # JSON for lists, dicts and booleans (true/false), as pydantic-settings reads them back
+        environment[f"TUNESERVE_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict, bool)) else str(value)
     return environment
 
 

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from common.blob_store import BucketPrefix, error_code, s3_client, unavailable
+from common.blob_store import MISSING_CODES, BucketPrefix, error_code, s3_client, unavailable
 from common.durable import replace_atomically
 from trainer.job_files import HTML_REPORT, INVALID_LINES, LOSS_CURVE, JobFiles
 
@@ -124,7 +124,7 @@ class ObjectJobStorage:
         try:
             return self.client.get_object(Bucket=self.where.bucket, Key=self._key(job_id, name))["Body"].read()
         except ClientError as exc:
-            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in MISSING_CODES:
                 return None
             raise unavailable(exc, f"read {name} of job {job_id}") from None
         except BotoCoreError as exc:

@@ -45,6 +45,25 @@ EXIT_STOPPED = 75
 RUNNER_VARIABLE = "TUNESERVE_JOB_RUNNER"
 
 
+def command(job_id: str, processes: int, python: str) -> list[str]:
+    """The command that runs one job: this module, or torchrun over it with one rank per device."""
+    if processes > 1:
+        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", "trainer.run_job", job_id]
+    return [python, "-m", "trainer.run_job", job_id]
+
+
+def record_progress(jobs: JobStore, job_id: str, progress: Progress) -> None:
+    """A step's progress in the job record and its events, where WatchJob and every replica see it."""
+    jobs.update(
+        job_id,
+        step=progress.step,
+        total_steps=progress.total_steps,
+        train_loss=progress.train_loss,
+        **({"validation_loss": progress.validation_loss} if progress.validation_loss is not None else {}),
+    )
+    jobs.add_event(job_id, "progress", progress.__dict__)
+
+
 class Outcome(enum.Enum):
     CONCLUDED = "concluded"  # the record says succeeded, failed or cancelled
     STOPPED = "stopped"  # asked to stop before an outcome: resumes from its last checkpoint
@@ -168,14 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def on_progress(progress: Progress) -> None:
         if main_rank:
-            jobs.update(
-                job_id,
-                step=progress.step,
-                total_steps=progress.total_steps,
-                train_loss=progress.train_loss,
-                **({"validation_loss": progress.validation_loss} if progress.validation_loss is not None else {}),
-            )
-            jobs.add_event(job_id, "progress", progress.__dict__)
+            record_progress(jobs, job_id, progress)
 
     try:
         store = settings.open_adapter_store(settings.adapter_store, settings.cache_dir)

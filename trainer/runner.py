@@ -32,7 +32,7 @@ from trainer.job import prepare, record_invalid_lines
 from trainer.job_files import JobFiles
 from trainer.job_storage import open_job_storage
 from trainer.jobs_db import JobRecord, JobState, JobStore
-from trainer.run_job import Outcome, finish_cancelled, run_one
+from trainer.run_job import Outcome, finish_cancelled, record_progress, run_one
 from trainer.training import Progress
 
 log = logging.getLogger(__name__)
@@ -288,14 +288,7 @@ class JobRunner:
             self.jobs.add_event(job_id, "message", {"text": note})
 
     def _progress(self, job_id: str, progress: Progress) -> None:
-        self.jobs.update(
-            job_id,
-            step=progress.step,
-            total_steps=progress.total_steps,
-            train_loss=progress.train_loss,
-            **({"validation_loss": progress.validation_loss} if progress.validation_loss is not None else {}),
-        )
-        self.jobs.add_event(job_id, "progress", progress.__dict__)
+        record_progress(self.jobs, job_id, progress)
         if self.metrics is not None:
             self.metrics.progress(progress)
 

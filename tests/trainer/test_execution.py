@@ -14,11 +14,11 @@ import yaml
 from tests.tools import tool
 from trainer.execution.decisions import Action, after_run, exit_meaning
 from trainer.execution.executor import RunEnded
-from trainer.execution.kubernetes_job import JobPolicy, job_command, job_name, label_value, render_job
+from trainer.execution.kubernetes_job import JobPolicy, job_name, label_value, render_job
 from trainer.execution.kubernetes_status import cluster_view, pod_reason, reconcile
-from trainer.execution.process_executor import child_threads, run_command
+from trainer.execution.process_executor import child_threads
 from trainer.jobs_db import JobState
-from trainer.run_job import EXIT_STOPPED, Outcome
+from trainer.run_job import EXIT_STOPPED, Outcome, command
 
 # -- exits and retries ---------------------------------------------------------------------------
 
@@ -68,8 +68,8 @@ def test_the_reasons_a_job_fails_or_resumes_with_say_what_happened():
 def test_child_commands_and_their_share_of_the_cores(tmp_path):
     from trainer.config import TrainerSettings
 
-    assert run_command("job-1", 1, "py") == ["py", "-m", "trainer.run_job", "job-1"]
-    assert run_command("job-1", 4, "py")[:5] == ["py", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
+    assert command("job-1", 1, "py") == ["py", "-m", "trainer.run_job", "job-1"]
+    assert command("job-1", 4, "py")[:5] == ["py", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
     settings = TrainerSettings(work_dir=tmp_path, max_concurrent_jobs=2)
     assert child_threads(settings, 16) == 8 and child_threads(settings, 1) == 1
     assert child_threads(settings.model_copy(update={"torch_threads": 3}), 16) == 3
@@ -116,7 +116,7 @@ def test_the_job_runs_the_entry_point_with_its_gpus_policy_and_labels():
     job = render_job(TEMPLATE, "job-0123456789ab", "sentiment", 2, POLICY)
     spec, pod = job["spec"], job["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["command"] == job_command("job-0123456789ab", 2)
+    assert container["command"] == command("job-0123456789ab", 2, "python")
     assert container["command"][-3:] == ["-m", "trainer.run_job", "job-0123456789ab"] and "--nproc-per-node=2" in container["command"]
     assert container["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": 2}
     assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from trainer.run_job import EXIT_STOPPED
+from trainer.run_job import EXIT_STOPPED, command
 
 CONTAINER = "train"
 MANAGED_BY = "tuneserve-trainer"
@@ -69,13 +69,6 @@ def load_template(path: Path) -> dict[str, Any]:
     return template
 
 
-def job_command(job_id: str, processes: int) -> list[str]:
-    """The pod's command: the run entry point, under torchrun for one rank per GPU."""
-    if processes > 1:
-        return ["python", "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", "trainer.run_job", job_id]
-    return ["python", "-m", "trainer.run_job", job_id]
-
-
 def render_job(template: dict[str, Any], job_id: str, adapter_name: str, gpus: int, policy: JobPolicy) -> dict[str, Any]:
     """The Job manifest for one training job (a dict the API client sends as it is)."""
     labels = {
@@ -92,7 +85,7 @@ def render_job(template: dict[str, Any], job_id: str, adapter_name: str, gpus: i
     spec["restartPolicy"] = "Never"  # retries are the Job's, counted by its failure policy
     container = spec["containers"][0]
     container["name"] = CONTAINER
-    container["command"] = job_command(job_id, max(1, gpus))
+    container["command"] = command(job_id, max(1, gpus), "python")  # the image's python
     container.pop("args", None)
     if gpus:
         resources = container.setdefault("resources", {})

@@ -21,16 +21,9 @@ from common.settings import as_environment
 from trainer.config import TrainerSettings
 from trainer.execution.decisions import exit_meaning
 from trainer.execution.executor import ExitHandler, PhaseHandler, RunEnded
-from trainer.run_job import RUNNER_VARIABLE
+from trainer.run_job import RUNNER_VARIABLE, command
 
 log = logging.getLogger(__name__)
-
-
-def run_command(job_id: str, processes: int, python: str = sys.executable) -> list[str]:
-    """The command that runs one job: the entry point itself, or torchrun over it."""
-    if processes > 1:
-        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", "trainer.run_job", job_id]
-    return [python, "-m", "trainer.run_job", job_id]
 
 
 def child_threads(settings: TrainerSettings, cores: int | None) -> int:
@@ -57,7 +50,7 @@ class ProcessExecutor:
         self._lock = threading.Lock()
 
     def start(self, job_id: str) -> str:
-        child = subprocess.Popen(run_command(job_id, self.settings.processes), env=self.env, start_new_session=True)
+        child = subprocess.Popen(command(job_id, self.settings.processes, sys.executable), env=self.env, start_new_session=True)
         with self._lock:
             self._children[job_id] = child
         self.on_phase(job_id, "running", "")
@@ -73,11 +66,6 @@ class ProcessExecutor:
         if outcome is None:
             log.warning("training run died", extra={"job": job_id, "pid": child.pid, "reason": reason})
         self.on_exit(RunEnded(job_id, outcome, reason))
-
-    def pid(self, job_id: str) -> int | None:
-        with self._lock:
-            child = self._children.get(job_id)
-        return child.pid if child is not None else None
 
     def cancel(self, job_id: str) -> None:
         pass  # the child reads the cancel from the database within a second
