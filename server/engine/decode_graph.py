@@ -173,15 +173,20 @@ class DecodeGraph:
         return self._step(self._kv, batch.input_ids, batch.positions, batch.write_slots, context, mask, lora_slots)
 
     def warm_up(self) -> Compiled:
-        """Compiles the graph of every row bucket, writing only to the padding slot 0 of the cache."""
+        """Compiles the graph of every row bucket, writing and reading only the cache's padding block.
+
+        Not slot 0: with 'auto' this runs while the eager step serves, and block 0 is handed out like
+        any other, so a write there overwrote the first token of whichever sequence held it."""
         started = time.monotonic()
         buckets = row_buckets(p.max_rows for p in projections(self.runner) if isinstance(p, Linear))
         device = self.runner.device
+        pad_slot = self.runner.cache.pad_block * self.runner.cache.block_size
         for low, _ in buckets:
             # Two context tokens, so the context length is never specialised as 1.
             # Distinct tensors: the graph's guards would otherwise hold that ids is positions.
-            ids, positions, write_slots = (torch.zeros(low, dtype=torch.long, device=device) for _ in range(3))
-            context = torch.zeros(low, 2, dtype=torch.long, device=device)
+            ids, positions = (torch.zeros(low, dtype=torch.long, device=device) for _ in range(2))
+            write_slots = torch.full((low,), pad_slot, dtype=torch.long, device=device)
+            context = torch.full((low, 2), pad_slot, dtype=torch.long, device=device)
             mask = torch.ones(low, 1, 1, 2, dtype=torch.bool, device=device) if low > 1 else None
             batch = StepBatch(
                 input_ids=ids,

@@ -296,7 +296,7 @@ class Engine:
 
         'auto' compiles on a thread of its own while the eager path serves: on two cores the first
         compile takes minutes, and a replica the autoscaler adds is needed now, not once its graphs
-        are built. The warm-up writes only to the cache's padding slot, which no sequence reads, and
+        are built. The warm-up writes only to the cache's padding block, which no sequence holds, and
         the engine takes the graph for its next decode step once every bucket is compiled. 'on'
         compiles before the engine starts, so a failure stops the start as promised."""
         reason = unavailable_reason(self.runner)

@@ -138,8 +138,8 @@ class PagedKVCache:
         self.dtype = dtype
         self.kv_heads = kv_heads
         # One block more than the allocator hands out: the CUDA decode graph's padding rows write
-        # there and its padded block tables point there (server.engine.cuda_graph), never into a
-        # block a sequence holds.
+        # there and its padded block tables point there (server.engine.cuda_graph), and the CPU
+        # graph's warm-up runs there while the eager step serves, never in a block a sequence holds.
         self.pad_block = num_blocks
         # Uninitialised, so start-up does not touch every page. Attention reads only written
         # slots, except slot 0, which pads ragged eager decode batches, and the padding block,

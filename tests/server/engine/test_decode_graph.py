@@ -85,7 +85,13 @@ def teacher_forced(base, ids: list[int], graph: bool, lora: LoraTables | None = 
     runner.lora = lora
     step = DecodeGraph(runner) if graph else None
     if step is not None and warm:
+        # with compile_decode 'auto' warm-up runs while sequences decode: it must leave every block
+        # the allocator hands out (block 0 included) as it found it
+        runner.cache.kv.normal_()
+        held = runner.cache.pad_block * runner.cache.block_size
+        before = runner.cache.kv[:, :held].clone()
         step.warm_up()
+        assert torch.equal(runner.cache.kv[:, :held], before), "warm-up wrote into a block a sequence may hold"
     compiled = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     slots = block_slots(list(range(1, 64)), 16, base.device)
     rows = []
