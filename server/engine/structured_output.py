@@ -12,14 +12,21 @@ with the compiler's short reason. A grammar that fails later, in the middle of a
 whose lexer outgrows its limits on some input), ends that answer with UNFINISHED_STRUCTURE, never
 a normal end, and is dropped from the cache: the copies of one compiled grammar share its lexer's
 caches, so the next request gets a fresh compile rather than the exhausted one.
+
+Compiling runs on threads of its own at the lowest CPU priority (Linux sets niceness per thread),
+so a client that sends a new large grammar with every request takes only the cores the engine
+leaves idle instead of slowing every other answer.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +38,7 @@ from common.errors import InvalidRequest
 
 KINDS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
 ANY_JSON_OBJECT = '{"type": "object"}'
+COMPILE_NICENESS = 19  # the lowest priority: a compile runs when the model step leaves a core idle
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ class GrammarCompiler:
         end_token_ids: frozenset[int],
         cache_size: int = 128,
         limits: GrammarLimits | None = None,
+        threads: int = 1,
     ) -> None:
         self.limits = limits or GrammarLimits()
         self._parser_limits = self.limits.parser_limits()
@@ -158,6 +167,7 @@ class GrammarCompiler:
         self._cache: OrderedDict[ConstraintSpec, Constraint] = OrderedDict()
         self._tokenizer: llguidance.LLTokenizer | None = None
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="tuneserve-grammar", initializer=lower_thread_priority)
 
     def _ll_tokenizer(self) -> llguidance.LLTokenizer:
         # built on first use (about half a second), not at start-up, by whichever thread needs it
@@ -173,6 +183,14 @@ class GrammarCompiler:
                 self._cache.move_to_end(spec)
                 return cached
             tokenizer = self._ll_tokenizer()
+        constraint = self._pool.submit(self._build, tokenizer, spec, field).result()
+        with self._lock:
+            self._cache[spec] = constraint
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return constraint
+
+    def _build(self, tokenizer: llguidance.LLTokenizer, spec: ConstraintSpec, field: str) -> Constraint:
         try:
             grammar = _grammar(spec)
         except ValueError as exc:
@@ -181,12 +199,7 @@ class GrammarCompiler:
         if template.is_error():
             raise InvalidRequest(field, f"is not valid: {first_line(template.get_error())}")
         self._check_first_mask(template, field)
-        constraint = Constraint(spec, template, self.evict)
-        with self._lock:
-            self._cache[spec] = constraint
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return constraint
+        return Constraint(spec, template, self.evict)
 
     def _check_first_mask(self, template: llguidance.LLMatcher, field: str) -> None:
         """Refuses a grammar that cannot start an answer: one that never produces text, or whose
@@ -206,6 +219,13 @@ class GrammarCompiler:
         """Forgets a grammar whose matcher failed mid-answer (its shared lexer may be exhausted)."""
         with self._lock:
             self._cache.pop(spec, None)
+
+
+def lower_thread_priority() -> None:
+    """Gives the calling thread the lowest CPU priority, where the OS sets it per thread (Linux);
+    elsewhere a nice value is the whole process's, and the thread keeps its priority."""
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPILE_NICENESS)
 
 
 def describe_failure(error: str) -> str:

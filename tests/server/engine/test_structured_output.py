@@ -58,3 +58,26 @@ def test_the_sequence_reports_an_unfinished_structure_not_an_end(base_model):
     ends = frozenset([tokenizer.eos_token_id])
     assert seq.accept_token(good, ends, 4096) is None
     assert seq.accept_token(bad, ends, 4096) is StopReason.UNFINISHED_STRUCTURE, "not END_OF_SEQUENCE: the answer is not whole"
+
+
+def test_grammars_compile_on_a_lowest_priority_thread_and_refusals_still_reach_the_caller(base_model):
+    # a client sending a new large grammar with every request must take only idle cores (bench/grammar_limits.py)
+    import os
+    import sys
+    import threading
+
+    import pytest
+
+    from common.errors import InvalidRequest
+    from server.engine.structured_output import COMPILE_NICENESS, ConstraintSpec, GrammarCompiler
+
+    tokenizer = base_model.tokenizer
+    compiler = GrammarCompiler(tokenizer, len(tokenizer), frozenset([tokenizer.eos_token_id]))
+    assert not compiler.compile(ConstraintSpec("regex", "[a-z]+"), "regex").matcher().error
+    caller = threading.get_native_id()
+    where = compiler._pool.submit(lambda: (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))).result()
+    assert where[0] != caller
+    if sys.platform == "linux":
+        assert where[1] == COMPILE_NICENESS and os.getpriority(os.PRIO_PROCESS, caller) != COMPILE_NICENESS
+    with pytest.raises(InvalidRequest, match="regex: cannot be matched|regex: is not valid"):
+        compiler.compile(ConstraintSpec("regex", "(a"), "regex")
