@@ -8,20 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
+# causes a caller's program may act on (TuneserveError.code); the names are the OpenAI API's error codes
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+UNKNOWN_PARAMETER = "unknown_parameter"
+UNSUPPORTED_PARAMETER = "unsupported_parameter"
+MODEL_NOT_FOUND = "model_not_found"
+
 
 class TuneserveError(Exception):
     """Base of every error a caller is meant to see."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.message = message
+        # a machine-readable cause where a caller's program may act on it (the OpenAI API's error
+        # `code`): "context_length_exceeded", "unknown_parameter", ...; "" where the status says it
+        self.code = code
 
 
 class InvalidRequest(TuneserveError):
     """The request itself is wrong: a missing, conflicting or out-of-range field."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
+    def __init__(self, field: str, message: str, code: str = "") -> None:
+        super().__init__(f"{field}: {message}" if field else message, code)
         self.field = field
 
 

@@ -24,7 +24,9 @@ from typing import Any
 
 from common.errors import FailedPrecondition, InvalidRequest
 
-CHAT_ROLES = ("system", "user", "assistant")
+CHAT_ROLES = ("system", "developer", "user", "assistant")
+# OpenAI's newer name for the system role; chat templates know only "system"
+RENDERED_ROLES = {"developer": "system"}
 
 # Private-use code points bracket the index of a control token's text inside untrusted input.
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -100,7 +102,7 @@ def check_messages(messages: Iterable[Any], field: str = "messages") -> list[dic
             raise InvalidRequest(f"{field}[{i}].role", f"must be one of {', '.join(CHAT_ROLES)}, got {message.role[:40]!r}")
         if not message.content:
             raise InvalidRequest(f"{field}[{i}].content", "is empty")
-        checked.append({"role": message.role, "content": message.content})
+        checked.append({"role": RENDERED_ROLES.get(message.role, message.role), "content": message.content})
     if not checked:
         raise InvalidRequest(field, "is empty")
     return checked

@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.base_model import BaseModel
-from common.errors import InvalidRequest, invalid_request
+from common.errors import CONTEXT_LENGTH_EXCEEDED, InvalidRequest, invalid_request
 from common.prompting import check_messages, encode, encode_raw, render_chat
 from common.rpc.enums import enum_choice
+from server.engine.logprobs import MAX_TOP_LOGPROBS
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
 from server.engine.structured_output import Constraint, ConstraintSpec, GrammarCompiler, GrammarLimits
@@ -137,7 +138,9 @@ class Admission:
         limits = self.limits
         if chars > limits.max_prompt_chars:
             raise InvalidRequest(
-                field, f"has {chars} characters, more than {limits.max_prompt_tokens} tokens (max_prompt_tokens) can hold; shorten it"
+                field,
+                f"has {chars} characters, more than {limits.max_prompt_tokens} tokens (max_prompt_tokens) can hold; shorten it",
+                CONTEXT_LENGTH_EXCEEDED,
             )
 
     def budget(self, params: Any, defaults: Any = None, cap: int = 0) -> int:
@@ -214,7 +217,9 @@ class Admission:
             raise InvalidRequest(field, "has no tokens")
         if len(prompt.token_ids) > self.limits.max_prompt_tokens:
             raise InvalidRequest(
-                field, f"has {len(prompt.token_ids)} tokens; at most {self.limits.max_prompt_tokens} are accepted, shorten it"
+                field,
+                f"has {len(prompt.token_ids)} tokens; at most {self.limits.max_prompt_tokens} are accepted, shorten it",
+                CONTEXT_LENGTH_EXCEEDED,
             )
         return prompt
 
@@ -240,6 +245,7 @@ class Admission:
                 "parameters.max_new_tokens",
                 f"the prompt has {prompt_tokens} tokens, so at most {room} more fit in the "
                 f"{limits.context_window}-token context window; got {max_new}",
+                CONTEXT_LENGTH_EXCEEDED,
             )
         min_new = pick("min_new_tokens", 0)
         if not 0 <= min_new <= max_new:
@@ -265,6 +271,15 @@ class Admission:
             if not s or len(s) > limits.max_stop_sequence_chars:
                 raise InvalidRequest(f"parameters.stop[{i}]", f"must have 1 to {limits.max_stop_sequence_chars} characters, got {len(s)}")
         seed = pick("seed", None)
+        logprobs, top_logprobs, prompt_logprobs = (
+            bool(pick("logprobs", False)),
+            pick("top_logprobs", 0),
+            bool(pick("prompt_logprobs", False)),
+        )
+        if not 0 <= top_logprobs <= MAX_TOP_LOGPROBS:
+            raise InvalidRequest("parameters.top_logprobs", f"must be between 0 and {MAX_TOP_LOGPROBS}, got {top_logprobs}")
+        if top_logprobs and not (logprobs or prompt_logprobs):
+            raise InvalidRequest("parameters.top_logprobs", "needs logprobs (or prompt_logprobs) set to true")
         return SamplingParams(
             max_new_tokens=max_new,
             min_new_tokens=min_new,
@@ -274,6 +289,9 @@ class Admission:
             seed=seed,
             repetition_penalty=penalty,
             stop=stop,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+            prompt_logprobs=prompt_logprobs,
         )
 
     def constraint(self, params: Any, defaults: Any = None) -> Constraint | None:

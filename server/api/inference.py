@@ -20,6 +20,8 @@ from server.api.admission import MAX_REQUEST_ID_CHARS
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
+from server.api.token_spelling import speller_for
+from server.engine.logprobs import TokenLogprob
 from server.engine.request import Finished, GenerationRequest, StopReason
 from server.experiments.recorder import FeedbackResult
 
@@ -71,14 +73,21 @@ async def unary_response(engine: Any, generation: GenerationRequest, note: Promp
     """Runs a generation to its end and answers it whole."""
     texts: list[str] = []
     tokens: list[int] = []
+    logprobs: list[TokenLogprob | None] = []
+    prompt_logprobs: list[TokenLogprob | None] = []
     finished: Finished | None = None
     async for event in stream_generation(engine, generation):
         texts.append(event.text)
         tokens.extend(event.token_ids)
+        logprobs.extend(event.logprobs)
+        prompt_logprobs.extend(event.prompt_logprobs[1:])  # the first token has none
         finished = event.finished
     assert finished is not None
     raise_if_failed(finished)
+    speller = speller_for(engine.base.tokenizer)
     return inference_pb2.GenerateResponse(
+        logprobs=[speller.proto(lp) for lp in logprobs],
+        prompt_logprobs=[speller.proto(lp) for lp in prompt_logprobs],
         text="".join(texts),
         stop_reason=stop_reason_proto(finished.reason),
         usage=usage_proto(finished),
@@ -96,8 +105,12 @@ async def stream_responses(
     engine: Any, generation: GenerationRequest, note: PromptNote | None
 ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
     """Runs a generation, yielding its text as it comes; the last message carries the accounting."""
+    speller = speller_for(engine.base.tokenizer)
     async for event in stream_generation(engine, generation):
         chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
+        if event.logprobs or event.prompt_logprobs:
+            chunk.logprobs.extend(speller.proto(lp) for lp in event.logprobs)
+            chunk.prompt_logprobs.extend(speller.proto(lp) for lp in event.prompt_logprobs[1:])
         if event.finished is not None:
             raise_if_failed(event.finished)
             chunk.stop_reason = stop_reason_proto(event.finished.reason)

@@ -39,6 +39,7 @@ from server.engine.decode_graph import DecodeGraph, decode_accepts, unavailable_
 from server.engine.kernels.build import choose as choose_kernels
 from server.engine.kernels.lora_add import LoraKernel
 from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
+from server.engine.logprobs import StepLogprobs, TokenLogprob
 from server.engine.model_runner import ModelRunner, StepBatch
 from server.engine.pieces import Piece, RowUse
 from server.engine.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
@@ -409,7 +410,9 @@ class Engine:
     def _waiting_view(self, seq: Sequence) -> WaitingView:
         # the cached prefix it would reuse; at least one prompt token is always computed
         cap = (seq.num_prompt - 1) // self.config.block_size
-        seq.cache_match = self.allocator.lookup(seq.block_hashes[:cap]) if seq.block_hashes else []
+        # echo computes every prompt token's logits, so it reuses no cached prefix (it still leaves one)
+        reuse = seq.block_hashes and seq.prompt_logprobs is None
+        seq.cache_match = self.allocator.lookup(seq.block_hashes[:cap]) if reuse else []
         held = sum(1 for block in seq.cache_match if self.allocator.refs(block))  # not taken from the free pool
         cached = len(seq.cache_match) * self.config.block_size
         return WaitingView(seq.seq_id, seq.pending_tokens - cached, seq.reserved_blocks(self.config.block_size) - held, seq.adapter_hash)
@@ -486,19 +489,30 @@ class Engine:
                 return self.decode_graph(batch)
             return self.runner.forward(batch)
 
-    def _advance(self, step: Step, logits: torch.Tensor) -> list[tuple[Sequence, int | None]]:
+    def _advance(self, step: Step, logits: torch.Tensor) -> list[tuple[Sequence, int | None, TokenLogprob | None]]:
         """Samples the rows that generate and scores the rows that score; moves every sequence forward.
 
-        Returns each generating sequence with its next token (None: its logits were unusable)."""
+        Returns each generating sequence with its next token (None: its logits were unusable) and,
+        where it asked, the token's log-probability."""
         sample_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] == "sample"]
-        score_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] != "sample"]
+        prompt_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] == "prompt"]
+        score_rows = [i for i, use in enumerate(step.uses) if use.purpose[0] in ("first", "branch")]
         generating = [step.uses[i].seq for i in sample_rows]
         with torch.inference_mode():
             tokens: list[int | None] = []
+            logprobs: list[TokenLogprob | None] = [None] * len(generating)
+            if prompt_rows:
+                self._add_prompt_logprobs(logits, [step.uses[i] for i in prompt_rows], prompt_rows)
             if sample_rows:
                 # every row samples in a plain decode step: its logits go as they are, not copied by an index
                 sampling = logits if len(sample_rows) == len(step.uses) else logits[sample_rows]
+                asking = [j for j, seq in enumerate(generating) if seq.request.params.logprobs]
+                # read before sampling, which changes the logits in place
+                before = StepLogprobs(sampling, asking, [generating[j].request.params.top_logprobs for j in asking]) if asking else None
                 tokens = sample_next_tokens(sampling, [s.sampling for s in generating], self.end_token_ids)
+                if before is not None:
+                    for j, logprob in zip(asking, before.of([tokens[j] for j in asking]), strict=True):
+                        logprobs[j] = logprob
             if score_rows:
                 add_scores(logits[score_rows], [(self._scoring_of(step.uses[i]), step.uses[i].purpose) for i in score_rows])
         self.steps += 1
@@ -510,15 +524,25 @@ class Engine:
                 self.slots.touch(seq.lora_slot, self.steps)
             if seq.block_hashes:
                 self._register_prefix(seq)
-        return list(zip(generating, tokens, strict=True))
+        return list(zip(generating, tokens, logprobs, strict=True))
 
-    def _deliver(self, step: Step, sampled: list[tuple[Sequence, int | None]]) -> None:
+    @staticmethod
+    def _add_prompt_logprobs(logits: torch.Tensor, uses: list[RowUse], rows: list[int]) -> None:
+        """Each prompt row's log-probability of the prompt token after it (echo)."""
+        positions = [int(use.purpose[-1]) for use in uses]  # ("prompt", p)
+        tokens: list[int | None] = [use.seq.token_ids[p + 1] for use, p in zip(uses, positions, strict=True)]
+        computed = StepLogprobs(logits, rows, [use.seq.request.params.top_logprobs for use in uses]).of(tokens)
+        for use, position, logprob in zip(uses, positions, computed, strict=True):
+            assert logprob is not None
+            use.seq.add_prompt_logprob(position + 1, logprob)
+
+    def _deliver(self, step: Step, sampled: list[tuple[Sequence, int | None, TokenLogprob | None]]) -> None:
         """Ends scoring requests that are done, streams new tokens, finishes what ended, records the step."""
         for seq, _ in step.chunks:
             if seq.scoring is not None and seq.scoring.done:
                 error = None if seq.scoring.finite else self._non_finite(seq)
                 self._finish(seq, StopReason.END_OF_SEQUENCE, error=error)
-        for seq, token in sampled:
+        for seq, token, logprob in sampled:
             if seq.status is not SequenceStatus.RUNNING:  # ended by a stop string streamed meanwhile
                 continue
             if token is None:
@@ -528,7 +552,7 @@ class Engine:
                     self._finish(seq, StopReason.CANCELLED, error=self._non_finite(seq))
                 continue
             previous = seq.last_token_at
-            ending = seq.accept_token(token, self.end_token_ids, self.config.max_model_len)
+            ending = seq.accept_token(token, self.end_token_ids, self.config.max_model_len, logprob)
             assert seq.last_token_at is not None
             if previous is None:
                 self.metrics.token_latency(True, seq.last_token_at - seq.request.arrival)

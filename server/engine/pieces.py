@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from server.engine.sequence import Sequence
 
 # ("sample",): the next token; ("first",): every continuation's first token after the prompt;
-# ("branch", b, j): token j + 1 of continuation b, after its token j
-Purpose = tuple[Literal["sample"]] | tuple[Literal["first"]] | tuple[Literal["branch"], int, int]
+# ("branch", b, j): token j + 1 of continuation b, after its token j; ("prompt", p): the
+# log-probability of prompt token p + 1 after position p (server.engine.logprobs)
+Purpose = tuple[Literal["sample"]] | tuple[Literal["first"]] | tuple[Literal["branch"], int, int] | tuple[Literal["prompt"], int]
 
 
 @dataclass

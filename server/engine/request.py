@@ -11,6 +11,7 @@ from server.engine.sampling import SamplingParams
 
 if TYPE_CHECKING:
     from server.adapters.loader import LoadedAdapter
+    from server.engine.logprobs import TokenLogprob
     from server.engine.structured_output import Constraint
 
 
@@ -63,6 +64,8 @@ class GenerationEvent:
     text: str
     token_ids: list[int] = field(default_factory=list)
     finished: Finished | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)  # one per token id, when the request asked
+    prompt_logprobs: list[TokenLogprob | None] = field(default_factory=list)  # on the first event; None for the first token
 
 
 EventSink = Callable[[GenerationEvent], None]

@@ -28,6 +28,9 @@ class SamplingParams:
     seed: int | None = None
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    logprobs: bool = False  # report each generated token's log-probability (server.engine.logprobs)
+    top_logprobs: int = 0  # and this many likeliest alternatives at each place
+    prompt_logprobs: bool = False  # and the prompt tokens' (they are computed, never taken from the prefix cache)
 
     @property
     def greedy(self) -> bool:

@@ -16,6 +16,7 @@ import torch
 
 from server.engine.detokenizer import IncrementalDetokenizer
 from server.engine.kv_cache import block_slots, blocks_for
+from server.engine.logprobs import TokenLogprob
 from server.engine.pieces import Piece, Purpose
 from server.engine.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
 from server.engine.sampling import RowState, make_generator
@@ -59,6 +60,9 @@ class Sequence:
         self._stops = StopStrings(request.params.stop)
         self._emitted_chars = 0
         self._unsent_tokens: list[int] = []
+        self._unsent_logprobs: list[TokenLogprob] = []
+        # echo: the prompt tokens' log-probabilities, filled as its prefill computes them, sent once
+        self.prompt_logprobs: list[TokenLogprob | None] | None = [None] if request.params.prompt_logprobs else None
         self._pending_text: list[int] = []  # accepted tokens whose text is not made yet (`stream_pending`)
         self._cut: int | None = None  # where the text ends when a stop string ended it
         self._stop_text = ""
@@ -119,8 +123,10 @@ class Sequence:
         pieces = []
         if stop > start:
             wants: list[tuple[int, Purpose]] = []
+            if self.prompt_logprobs is not None:  # every prompt token's row but the last, which samples
+                wants = [(p - start, ("prompt", p)) for p in range(start, min(stop, self.num_prompt - 1))]
             if stop == len(self.token_ids) and self.scoring is None:
-                wants = [(stop - start - 1, ("sample",))]
+                wants.append((stop - start - 1, ("sample",)))
             elif stop == self.num_prompt and self.scoring is not None:
                 wants = [(stop - start - 1, ("first",))]
             pieces.append(Piece(self, self.token_ids[start:stop], start, self.kv_slots[start:stop], self.kv_slots[:stop], wants))
@@ -162,7 +168,15 @@ class Sequence:
         """Appends a sampled token, streams what it adds, and says whether generation ends."""
         return self.stream_pending(self.accept_token(token_id, end_token_ids, max_len))
 
-    def accept_token(self, token_id: int, end_token_ids: frozenset[int], max_len: int) -> StopReason | None:
+    def add_prompt_logprob(self, position: int, logprob: TokenLogprob) -> None:
+        """The log-probability of prompt token `position` (echo), computed by the row before it."""
+        assert self.prompt_logprobs is not None
+        if position == len(self.prompt_logprobs):  # a prompt computed again (after preemption) is not counted twice
+            self.prompt_logprobs.append(logprob)
+
+    def accept_token(
+        self, token_id: int, end_token_ids: frozenset[int], max_len: int, logprob: TokenLogprob | None = None
+    ) -> StopReason | None:
         """Appends a sampled token and says whether it ends generation by what is known without its
         text: an end token, a finished structure, or the token limits. Its text is made and streamed
         by `stream_pending`, which the engine may run while the GPU computes the next step."""
@@ -172,6 +186,8 @@ class Sequence:
         self.token_ids.append(token_id)
         self.sampling.generated += 1
         self._unsent_tokens.append(token_id)
+        if logprob is not None:
+            self._unsent_logprobs.append(logprob)
         if token_id in end_token_ids:
             return StopReason.END_OF_SEQUENCE
         self._pending_text.append(token_id)
@@ -212,8 +228,10 @@ class Sequence:
         if not text and finished is None:
             return
         self._emitted_chars = max(self._emitted_chars, upto)
-        event = GenerationEvent(text=text, token_ids=self._unsent_tokens, finished=finished)
-        self._unsent_tokens = []
+        event = GenerationEvent(text=text, token_ids=self._unsent_tokens, finished=finished, logprobs=self._unsent_logprobs)
+        self._unsent_tokens, self._unsent_logprobs = [], []
+        if self.prompt_logprobs is not None:
+            event.prompt_logprobs, self.prompt_logprobs = self.prompt_logprobs, None
         self.sink(event)
 
     def finish(self, reason: StopReason, error: BaseException | None = None, record: Callable[[Finished], None] | None = None) -> Finished:

@@ -37,10 +37,13 @@ from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.inference import give_feedback, prepare_generation
+from server.api.openai.logprobs_format import chat_logprobs, completion_logprobs
 from server.api.openai.schemas import ChatCompletionRequest, CompletionRequest, FeedbackBody, SamplingBody, openai_param
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
-from server.engine.request import Finished, GenerationRequest, StopReason
+from server.api.token_spelling import TokenSpeller, speller_for
+from server.engine.logprobs import TokenLogprob
+from server.engine.request import Finished, GenerationEvent, GenerationRequest, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ ERROR_TYPES |= {408: "invalid_request_error", 413: "invalid_request_error", 415:
 ERROR_TYPES |= {429: "rate_limit_error", 503: "service_unavailable_error"}
 JSON_TYPE = "application/json"
 HTTP_ERROR_CODES = {413: grpc.StatusCode.RESOURCE_EXHAUSTED, 408: grpc.StatusCode.DEADLINE_EXCEEDED}
+OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+# how long a refused caller should wait: a full queue drains in about a second; a replica that is
+# loading or shutting down is better left for a few (a load balancer sends the retry elsewhere)
+RETRY_AFTER_S = {429: 1, 503: 5}
 
 
 def finish_reason(reason: StopReason) -> str:
@@ -79,7 +86,9 @@ class Shape:
     chunk_object: str
     id_prefix: str
 
-    def choice(self, text: str, finished: Finished | None, delta: bool, first: bool = False) -> dict[str, Any]:
+    def choice(
+        self, text: str, finished: Finished | None, delta: bool, first: bool = False, logprobs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         if self.object == "chat.completion":
             key = "delta" if delta else "message"
             content: dict[str, Any] = {"content": text} if text or not delta else {}
@@ -88,7 +97,7 @@ class Shape:
             choice: dict[str, Any] = {"index": 0, key: content}
         else:
             choice = {"index": 0, "text": text}
-        choice["logprobs"] = None
+        choice["logprobs"] = logprobs
         choice["finish_reason"] = finish_reason(finished.reason) if finished else None
         if finished is not None:  # vLLM's extension: why exactly it stopped
             choice["stop_reason"] = finished.stop_sequence or finished.reason.name.lower()
@@ -105,6 +114,15 @@ class HttpError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.param = status, message, param
+
+
+def error_code(exc: BaseException, status: int, code: grpc.StatusCode, model_named: bool = False) -> str:
+    """OpenAI's error `code` where one exists for the failure, else the gRPC status's name."""
+    if isinstance(exc, errors.TuneserveError) and exc.code:
+        return exc.code
+    if model_named and isinstance(exc, errors.NotFound):
+        return errors.MODEL_NOT_FOUND
+    return OPENAI_CODES.get(status, code.name.lower())
 
 
 def error_body(status: int, message: str, param: str | None, code: str) -> dict[str, Any]:
@@ -207,23 +225,24 @@ class OpenAIRoutes:
                 raise
             request_id = generation.request_id
             # OpenAI's `user` is the routing key: one user always gets the same arm of a split
-            route = await serving.adapters.acquire_routed(adapter_name, None, body.user or "")
+            route = await serving.adapters.acquire_routed(adapter_name, None, body.routing_key())
         except Exception as exc:
-            return self._refusal(exc, shape.route, started, request_id)
+            return self._refusal(exc, shape.route, started, request_id, model_named=True)
         generation = dataclasses.replace(generation, adapter=route.adapter)
-        log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.user or ""})
+        log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.routing_key()})
         model = route.adapter.label if route.adapter is not None else serving.base.name
         headers = {REQUEST_ID_METADATA_KEY: request_id}
         if route.arm:
             headers["x-rollout-arm"] = route.arm
         serving.shadows.copy(serving, route, generation)
         release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
+        answer = Answer(shape, body, model, system_fingerprint(serving, route), speller_for(serving.base.tokenizer), generation.prompt_ids)
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
-            events = self._sse(serving, generation, shape, model, include_usage, started, release, route)
+            events = self._sse(serving, generation, answer, include_usage, started, release, route)
             return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         try:
-            return await self._whole(serving, generation, shape, model, started, headers, route, request)
+            return await self._whole(serving, generation, answer, started, headers, route, request)
         finally:
             release()
 
@@ -248,13 +267,13 @@ class OpenAIRoutes:
         self,
         serving: Serving,
         generation: GenerationRequest,
-        shape: Shape,
-        model: str,
+        shaped: Answer,
         started: float,
         headers: dict[str, str],
         route: RouteTaken,
         request: Request,
     ) -> Response:
+        shape = shaped.shape
         answer = asyncio.ensure_future(_collect(serving, generation))
         gone = asyncio.ensure_future(_disconnect(request))
         try:
@@ -269,30 +288,32 @@ class OpenAIRoutes:
             log.info("http client gone; generation cancelled", extra={"request_id": generation.request_id})
             return Response(status_code=499)  # nobody reads it
         try:
-            texts, finished = answer.result()
+            events = answer.result()
+            finished = events[-1].finished
+            assert finished is not None
             raise_if_failed(finished)
         except Exception as exc:
             record_failure(serving, route, generation.request_id, exc, generation.arrival)
             return self._refusal(exc, shape.route, started, generation.request_id)
         record_call(self._metrics, "http", shape.route, grpc.StatusCode.OK, started)
-        record(serving, route, generation.request_id, "".join(texts), finished.total_s)
-        payload = _envelope(shape, shape.object, generation.request_id, model)
-        payload["choices"] = [shape.choice("".join(texts), finished, delta=False)]
-        payload["usage"] = usage(finished)
+        record(serving, route, generation.request_id, "".join(e.text for e in events), finished.total_s)
+        payload = shaped.envelope(shape.object, generation.request_id)
+        payload["choices"] = [shaped.whole_choice(events, finished)]
+        payload["usage"] = shaped.usage(finished)
         return JSONResponse(payload, headers=headers)
 
     async def _sse(
         self,
         serving: Serving,
         generation: GenerationRequest,
-        shape: Shape,
-        model: str,
+        shaped: Answer,
         include_usage: bool,
         started: float,
         release: Callable[[], None],
         route: RouteTaken,
     ) -> AsyncIterator[str]:
-        envelope = _envelope(shape, shape.chunk_object, generation.request_id, model)
+        shape = shaped.shape
+        envelope = shaped.envelope(shape.chunk_object, generation.request_id)
         code = grpc.StatusCode.CANCELLED  # unless the stream gets to its end
         first = True
         texts: list[str] = []
@@ -303,16 +324,17 @@ class OpenAIRoutes:
                 if finished is not None:
                     raise_if_failed(finished)
                     record(serving, route, generation.request_id, "".join(texts), finished.total_s)
-                if event.text or first or finished is not None:
-                    yield _sse_event({**envelope, "choices": [shape.choice(event.text, finished, delta=True, first=first)]})
+                choice = shaped.delta_choice(event, finished, first)
+                if choice is not None:
+                    yield _sse_event({**envelope, "choices": [choice]})
                     first = False
                 if finished is not None and include_usage:
-                    yield _sse_event({**envelope, "choices": [], "usage": usage(finished)})
+                    yield _sse_event({**envelope, "choices": [], "usage": shaped.usage(finished)})
             code = grpc.StatusCode.OK
         except Exception as exc:  # the status line is sent already: the error travels as an event
             record_failure(serving, route, generation.request_id, exc, generation.arrival)
             code, status, message, param = self._describe(exc, generation.request_id)
-            yield _sse_event(error_body(status, message, param, code.name.lower()))
+            yield _sse_event(error_body(status, message, param, error_code(exc, status, code)))
         finally:
             release()
             record_call(self._metrics, "http", shape.route, code, started)
@@ -359,9 +381,7 @@ class OpenAIRoutes:
     def _describe(self, exc: BaseException, request_id: str) -> tuple[grpc.StatusCode, int, str, str | None]:
         """The gRPC code, HTTP status, message and OpenAI parameter name of a failure."""
         if isinstance(exc, HttpError):
-            code = {413: grpc.StatusCode.RESOURCE_EXHAUSTED, 408: grpc.StatusCode.DEADLINE_EXCEEDED}.get(
-                exc.status, grpc.StatusCode.INVALID_ARGUMENT
-            )
+            code = HTTP_ERROR_CODES.get(exc.status, grpc.StatusCode.INVALID_ARGUMENT)
             return code, exc.status, exc.message, exc.param
         if isinstance(exc, errors.TuneserveError):
             code = status_for(exc)
@@ -372,24 +392,25 @@ class OpenAIRoutes:
         log.error("unexpected failure", exc_info=exc, extra={"request_id": request_id})
         return grpc.StatusCode.INTERNAL, 500, f"internal error; report request id {request_id}", None
 
-    def _refusal(self, exc: BaseException, route: str, started: float, request_id: str) -> Response:
+    def _refusal(self, exc: BaseException, route: str, started: float, request_id: str, model_named: bool = False) -> Response:
+        """The error response; `model_named`: the request names a model, so "not found" is about it."""
         code, status, message, param = self._describe(exc, request_id)
         record_call(self._metrics, "http", route, code, started, message=message)
         headers = {REQUEST_ID_METADATA_KEY: request_id}
         if status == 401:
             headers["www-authenticate"] = "Bearer"
-        return JSONResponse(error_body(status, message, param, code.name.lower()), status_code=status, headers=headers)
+        if status in RETRY_AFTER_S:
+            headers["retry-after"] = str(RETRY_AFTER_S[status])
+        if model_named and isinstance(exc, errors.NotFound):
+            param = param or "model"
+        return JSONResponse(
+            error_body(status, message, param, error_code(exc, status, code, model_named)), status_code=status, headers=headers
+        )
 
 
-async def _collect(serving: Serving, generation: GenerationRequest) -> tuple[list[str], Finished]:
-    """The whole answer's texts and how it ended."""
-    texts: list[str] = []
-    finished: Finished | None = None
-    async for event in stream_generation(serving.engine, generation):
-        texts.append(event.text)
-        finished = event.finished
-    assert finished is not None
-    return texts, finished
+async def _collect(serving: Serving, generation: GenerationRequest) -> list[GenerationEvent]:
+    """The whole answer's events; the last one says how it ended."""
+    return [event async for event in stream_generation(serving.engine, generation)]
 
 
 async def _disconnect(request: Request) -> None:
@@ -398,8 +419,65 @@ async def _disconnect(request: Request) -> None:
         pass
 
 
-def _envelope(shape: Shape, kind: str, request_id: str, model: str) -> dict[str, Any]:
-    return {"id": shape.id_prefix + request_id, "object": kind, "created": int(time.time()), "model": model}
+def system_fingerprint(serving: Serving, route: RouteTaken) -> str:
+    """Names what answered: the base model's weights and the adapter version (OpenAI's field for
+    "the backend changed, expect different answers")."""
+    adapter = route.adapter.label if route.adapter is not None else "base"
+    return f"{serving.base.name}-{serving.base.fingerprint[:12]}+{adapter}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """How one request's answer is worded: its shape, what the body asked of it, who answered."""
+
+    shape: Shape
+    body: SamplingBody
+    model: str
+    fingerprint: str
+    speller: TokenSpeller
+    prompt_ids: tuple[int, ...]
+
+    def envelope(self, kind: str, request_id: str) -> dict[str, Any]:
+        return {
+            "id": self.shape.id_prefix + request_id,
+            "object": kind,
+            "created": int(time.time()),
+            "model": self.model,
+            "system_fingerprint": self.fingerprint,
+        }
+
+    def usage(self, finished: Finished) -> dict[str, Any]:
+        counted = usage(finished)
+        if not self.body.keeps_output():  # the token generated to score the prompt is not part of the answer
+            counted["completion_tokens"] = 0
+            counted["total_tokens"] = counted["prompt_tokens"]
+        return counted
+
+    def whole_choice(self, events: list[GenerationEvent], finished: Finished) -> dict[str, Any]:
+        text = "".join(e.text for e in events) if self.body.keeps_output() else ""
+        logprobs = [lp for e in events for lp in e.logprobs] if self.body.keeps_output() else []
+        prompt = [lp for e in events for lp in e.prompt_logprobs]
+        return self.shape.choice(self.body.echo_text() + text, finished, delta=False, logprobs=self._logprobs(prompt, logprobs))
+
+    def delta_choice(self, event: GenerationEvent, finished: Finished | None, first: bool) -> dict[str, Any] | None:
+        """One streamed chunk's choice; None where the event adds nothing to say."""
+        keeps = self.body.keeps_output()
+        text = (self.body.echo_text() if first else "") + (event.text if keeps else "")
+        if not (text or first or finished is not None):
+            return None
+        logprobs = self._logprobs(event.prompt_logprobs, event.logprobs if keeps else [])
+        return self.shape.choice(text, finished, delta=True, first=first, logprobs=logprobs)
+
+    def _logprobs(self, prompt: list[TokenLogprob | None], generated: list[TokenLogprob]) -> dict[str, Any] | None:
+        if not self.body.wants_logprobs():
+            return None
+        if self.shape is CHAT:
+            return chat_logprobs(self.speller, generated)
+        entries: list[tuple[int, TokenLogprob | None]] = []
+        if prompt:  # echo: every prompt token, the first without a log-probability
+            entries = [(token_id, lp) for token_id, lp in zip(self.prompt_ids, prompt, strict=True)]
+        entries += [(lp.token_id, lp) for lp in generated]
+        return completion_logprobs(self.speller, entries)
 
 
 def _model_card(model_id: str, owner: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 The translation is the only thing done here: the GenerateRequest then goes through the same
 admission (validation, rendering, tokenizing, structured-output compilation) as a gRPC call.
-Fields OpenAI defines that the engine cannot honour are refused with 400, not ignored.
+Nothing a caller sends is ignored: a field OpenAI (or vLLM) defines is honoured, accepted at its
+neutral value, or refused with a 400 naming it (UNSUPPORTED); a field no one defines is refused
+as OpenAI refuses it (`Body.refuse_unknown`), in nested objects too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from tuneserve.v1 import common_pb2, inference_pb2
 
-from common.errors import InvalidRequest
+from common.errors import UNKNOWN_PARAMETER, UNSUPPORTED_PARAMETER, InvalidRequest
+from server.engine.logprobs import MAX_TOP_LOGPROBS
+
+MAX_COMPLETION_LOGPROBS = 5  # OpenAI's limit for text completions
 
 # admission names fields as the proto does; an HTTP caller knows them by OpenAI's names
 PARAMETER_NAMES = {
@@ -26,6 +31,7 @@ PARAMETER_NAMES = {
     "parameters.repetition_penalty": "repetition_penalty",
     "parameters.stop": "stop",
     "parameters.structured_output": "response_format",
+    "parameters.top_logprobs": "top_logprobs",
     "request_id": "x-request-id",
 }
 
@@ -39,17 +45,32 @@ def openai_param(field: str) -> str:
 
 
 class Body(BaseModel):
-    # extra fields are kept so that unsupported ones can be named in a 400 rather than ignored;
-    # strict: "5" is not a number and true is not 1, as OpenAI refuses them
+    # extra fields are kept so that each can be named in a 400 rather than ignored (OpenAI refuses
+    # a field it does not define); strict: "5" is not a number and true is not 1, as OpenAI refuses them
     model_config = ConfigDict(extra="allow", strict=True)
+
+    def refuse_unknown(self, prefix: str = "") -> None:
+        """Refuses the first field no one defines, here or in a nested body, naming it."""
+        for name in self.model_extra or {}:
+            raise InvalidRequest(prefix + name, "is not a field of this request (unrecognized request argument)", UNKNOWN_PARAMETER)
+        for name, value in self:
+            field = prefix + (type(self).model_fields[name].alias or name)
+            if isinstance(value, Body):
+                value.refuse_unknown(field + ".")
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, Body):
+                        item.refuse_unknown(f"{field}[{i}].")
 
 
 class StreamOptions(Body):
     include_usage: bool = False
+    include_obfuscation: bool = False  # padding against length side channels; nothing to pad here
 
 
 class JsonSchemaFormat(Body):
     name: str = "output"
+    description: str | None = None
     schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
     strict: bool | None = None
 
@@ -57,6 +78,53 @@ class JsonSchemaFormat(Body):
 class ResponseFormat(Body):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaFormat | None = None
+
+
+class StructuredOutputs(Body):
+    """vLLM's `structured_outputs` (since 0.12, in place of the `guided_*` fields): one of these."""
+
+    json_: dict[str, Any] | str | None = Field(None, alias="json")
+    regex: str | None = None
+    choice: list[str] | None = None
+    grammar: str | None = None
+    json_object: bool | None = None
+
+    def proto(self) -> common_pb2.StructuredOutput:
+        given = [
+            name
+            for name in ("json", "regex", "choice", "grammar", "json_object")
+            if getattr(self, name.replace("json", "json_", 1) if name == "json" else name) is not None
+        ]
+        if len(given) != 1:
+            raise InvalidRequest(
+                "structured_outputs", f"give exactly one of json, regex, choice, grammar and json_object, got {len(given)}"
+            )
+        if self.json_object is not None:
+            if not self.json_object:
+                raise InvalidRequest("structured_outputs.json_object", "must be true when set")
+            return common_pb2.StructuredOutput(json_object=True)
+        structured = _structured(self.json_, self.regex, self.choice, self.grammar)
+        assert structured is not None
+        return structured
+
+
+# Fields OpenAI (or vLLM) defines that this server cannot honour: refused by name, with the
+# reason, whenever given with anything but their neutral value. None of them is ignored.
+UNSUPPORTED = {
+    "logit_bias": "is not supported: token biases are not applied by this server",
+    "audio": "is not supported: this server answers in text only",
+    "prediction": "is not supported: predicted outputs are not used by this server",
+    "web_search_options": "is not supported: this server has no web search",
+    "reasoning_effort": "is not supported: the served models do not reason in hidden tokens",
+    "verbosity": "is not supported by the served models",
+    "metadata": "is not supported: completions are not stored, so there is nothing to tag",
+    "functions": "is not supported: it was replaced by tools",
+    "function_call": "is not supported: it was replaced by tool_choice",
+    "suffix": "is not supported (no fill-in-the-middle)",
+    "frequency_penalty": "is not supported; use repetition_penalty (> 1 discourages repeated tokens)",
+    "presence_penalty": "is not supported; use repetition_penalty (> 1 discourages repeated tokens)",
+}
+NEUTRAL: tuple[Any, ...] = (None, 0, 0.0, {}, [], "", False)
 
 
 class SamplingBody(Body):
@@ -71,15 +139,20 @@ class SamplingBody(Body):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int = 1
-    logprobs: Any = None
-    user: str | None = None
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
+    user: str | None = None  # the routing key of a rollout split (the same user, the same arm)
+    safety_identifier: str | None = None  # OpenAI's newer name for `user`; the routing key when `user` is not given
+    prompt_cache_key: str | None = None  # honoured without it: cached prefixes are found by their content
+    service_tier: Literal["auto", "default"] | None = None  # one tier here; "flex", "priority" and "scale" are refused
+    store: Literal[False] | None = None  # completions are not stored
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
     # vLLM's extras, which clients written for vLLM send through `extra_body`
     top_k: int | None = None
     min_tokens: int | None = None
     repetition_penalty: float | None = None
+    structured_outputs: StructuredOutputs | None = None
     guided_json: dict[str, Any] | str | None = None
     guided_regex: str | None = None
     guided_choice: list[str] | None = None
@@ -92,8 +165,12 @@ class SamplingBody(Body):
         """The name the caller gave the output limit under."""
         return "max_tokens"
 
+    def routing_key(self) -> str:
+        return self.user or self.safety_identifier or ""
+
     def parameters(self) -> common_pb2.GenerationParameters:
         """The GenerationParameters of this body; fields the engine cannot honour raise InvalidRequest."""
+        self.refuse_unknown()
         self._refuse_unsupported()
         params = common_pb2.GenerationParameters()
         limit = self.output_limit()
@@ -112,18 +189,32 @@ class SamplingBody(Body):
         structured = self._structured_output()
         if structured is not None:
             params.structured_output.CopyFrom(structured)
+        self._logprob_parameters(params)
         return params
 
+    def _logprob_parameters(self, params: common_pb2.GenerationParameters) -> None:
+        """Sets what the body asks of log-probabilities (their fields differ between the two APIs)."""
+
+    def wants_logprobs(self) -> bool:
+        return False
+
+    def echo_text(self) -> str:
+        """Text shown before the answer (text completions' echo)."""
+        return ""
+
+    def keeps_output(self) -> bool:
+        """False where only the echoed prompt is wanted (max_tokens 0): one token is generated and dropped."""
+        return True
+
     def _refuse_unsupported(self) -> None:
+        for name, reason in UNSUPPORTED.items():
+            value = getattr(self, name, None)
+            if name in self.model_fields_set and not any(value == neutral and type(value) is type(neutral) for neutral in NEUTRAL):
+                raise InvalidRequest(name, reason, UNSUPPORTED_PARAMETER)
         if self.n < 1:
             raise InvalidRequest("n", f"must be at least 1, got {self.n}")
         if self.n != 1:
             raise InvalidRequest("n", f"only 1 choice per request is supported, got {self.n}; send {self.n} requests instead")
-        if self.logprobs:
-            raise InvalidRequest("logprobs", "log-probabilities of generated tokens are not available from this server")
-        for name in ("frequency_penalty", "presence_penalty"):
-            if getattr(self, name):
-                raise InvalidRequest(name, "is not supported; use repetition_penalty (> 1 discourages repeated tokens)")
         if self.seed is not None and not 0 <= self.seed < 2**64:
             raise InvalidRequest("seed", "must be between 0 and 2**64 - 1")
         for name in ("top_k", "min_tokens"):
@@ -137,6 +228,7 @@ class SamplingBody(Body):
     def _structured_output(self) -> common_pb2.StructuredOutput | None:
         given = {
             "response_format": self.response_format is not None and self.response_format.type != "text",
+            "structured_outputs": self.structured_outputs is not None,
             "guided_json": self.guided_json is not None,
             "guided_regex": self.guided_regex is not None,
             "guided_choice": self.guided_choice is not None,
@@ -147,21 +239,30 @@ class SamplingBody(Body):
             raise InvalidRequest(chosen[1], f"give only one of {', '.join(chosen)}")
         if not chosen:
             return None
-        if self.guided_json is not None:
-            schema = self.guided_json if isinstance(self.guided_json, str) else json.dumps(self.guided_json)
-            return common_pb2.StructuredOutput(json_schema=schema)
-        if self.guided_regex is not None:
-            return common_pb2.StructuredOutput(regex=self.guided_regex)
-        if self.guided_choice is not None:
-            return common_pb2.StructuredOutput(choice=common_pb2.ChoiceList(choices=self.guided_choice))
-        if self.guided_grammar is not None:
-            return common_pb2.StructuredOutput(lark_grammar=self.guided_grammar)
+        if self.structured_outputs is not None:
+            return self.structured_outputs.proto()
+        return _structured(self.guided_json, self.guided_regex, self.guided_choice, self.guided_grammar) or self._response_format()
+
+    def _response_format(self) -> common_pb2.StructuredOutput:
         assert self.response_format is not None
         if self.response_format.type == "json_object":
             return common_pb2.StructuredOutput(json_object=True)
         if self.response_format.json_schema is None:
             raise InvalidRequest("response_format.json_schema", "is required when type is json_schema")
         return common_pb2.StructuredOutput(json_schema=json.dumps(self.response_format.json_schema.schema_))
+
+
+def _structured(json_schema: Any, regex: str | None, choice: list[str] | None, grammar: str | None) -> common_pb2.StructuredOutput | None:
+    """The StructuredOutput of vLLM's four kinds, whichever one is given."""
+    if json_schema is not None:
+        return common_pb2.StructuredOutput(json_schema=json_schema if isinstance(json_schema, str) else json.dumps(json_schema))
+    if regex is not None:
+        return common_pb2.StructuredOutput(regex=regex)
+    if choice is not None:
+        return common_pb2.StructuredOutput(choice=common_pb2.ChoiceList(choices=choice))
+    if grammar is not None:
+        return common_pb2.StructuredOutput(lark_grammar=grammar)
+    return None
 
 
 class TextPart(Body):
@@ -177,6 +278,17 @@ class ChatMessage(Body):
 class ChatCompletionRequest(SamplingBody):
     messages: list[ChatMessage]
     max_completion_tokens: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    modalities: list[Literal["text"]] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    web_search_options: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    metadata: dict[str, Any] | None = None
+    functions: list[Any] | None = None
+    function_call: Any = None
 
     def output_limit(self) -> int | None:
         if self.max_completion_tokens is not None and self.max_tokens is not None and self.max_completion_tokens != self.max_tokens:
@@ -185,6 +297,19 @@ class ChatCompletionRequest(SamplingBody):
 
     def limit_name(self) -> str:
         return "max_completion_tokens" if self.max_completion_tokens is not None else "max_tokens"
+
+    def _logprob_parameters(self, params: common_pb2.GenerationParameters) -> None:
+        if self.top_logprobs is not None:
+            if not 0 <= self.top_logprobs <= MAX_TOP_LOGPROBS:
+                raise InvalidRequest("top_logprobs", f"must be between 0 and {MAX_TOP_LOGPROBS}, got {self.top_logprobs}")
+            if not self.logprobs:
+                raise InvalidRequest("top_logprobs", "needs logprobs set to true")
+        if self.logprobs:
+            params.logprobs = True
+            params.top_logprobs = self.top_logprobs or 0
+
+    def wants_logprobs(self) -> bool:
+        return bool(self.logprobs)
 
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if not self.messages:
@@ -198,20 +323,42 @@ class CompletionRequest(SamplingBody):
     echo: bool = False
     suffix: str | None = None
     best_of: int | None = None
+    logprobs: int | None = None
+
+    def output_limit(self) -> int | None:
+        # echo with max_tokens 0 scores the prompt alone (lm-evaluation-harness asks so): the engine
+        # generates one token, which the answer leaves out
+        return 1 if self.echo and self.max_tokens == 0 else self.max_tokens
+
+    def _logprob_parameters(self, params: common_pb2.GenerationParameters) -> None:
+        if self.logprobs is None:
+            return
+        if not 0 <= self.logprobs <= MAX_COMPLETION_LOGPROBS:
+            raise InvalidRequest("logprobs", f"must be between 0 and {MAX_COMPLETION_LOGPROBS}, got {self.logprobs}")
+        params.logprobs = True
+        params.top_logprobs = self.logprobs
+        params.prompt_logprobs = self.echo
+
+    def wants_logprobs(self) -> bool:
+        return self.logprobs is not None
+
+    def echo_text(self) -> str:
+        return self._prompt() if self.echo else ""
+
+    def keeps_output(self) -> bool:
+        return not (self.echo and self.max_tokens == 0)
+
+    def _prompt(self) -> str:
+        if isinstance(self.prompt, list):
+            if len(self.prompt) != 1:
+                raise InvalidRequest("prompt", f"one prompt per request is supported, got a list of {len(self.prompt)}")
+            return self.prompt[0]
+        return self.prompt
 
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
-        if self.echo:
-            raise InvalidRequest("echo", "is not supported")
-        if self.suffix:
-            raise InvalidRequest("suffix", "is not supported (no fill-in-the-middle)")
         if self.best_of not in (None, 1):
             raise InvalidRequest("best_of", "only 1 is supported")
-        prompt = self.prompt
-        if isinstance(prompt, list):
-            if len(prompt) != 1:
-                raise InvalidRequest("prompt", f"one prompt per request is supported, got a list of {len(prompt)}")
-            prompt = prompt[0]
-        return inference_pb2.GenerateRequest(prompt=prompt, adapter=adapter, request_id=request_id, parameters=self.parameters())
+        return inference_pb2.GenerateRequest(prompt=self._prompt(), adapter=adapter, request_id=request_id, parameters=self.parameters())
 
 
 def _text_of(message: ChatMessage, index: int) -> str:
@@ -244,8 +391,6 @@ class FeedbackBody(BaseModel):
         request = inference_pb2.FeedbackRequest(request_id=request_id, label=self.label, thumb=thumb)
         if self.rating is not None:
             if not 0 <= self.rating < 2**32:
-                from common.errors import InvalidRequest
-
                 raise InvalidRequest("rating", f"must be 1 to 5, got {self.rating}")
             request.rating = self.rating
         return request

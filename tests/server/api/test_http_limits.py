@@ -144,3 +144,19 @@ def test_cors_only_for_the_named_origins(limited, base_model, cache_dir):
 
     with pytest.raises(ValidationError, match="no '\\*'"):
         ServerSettings(http_cors_origins=["*"])
+
+
+def test_a_replica_not_ready_answers_503_with_retry_after():
+    # mechanics only, no model: the routes of a server whose model is still loading
+    from starlette.testclient import TestClient
+
+    from common.rpc.metrics import RpcMetrics
+    from server.api.openai.routes import RETRY_AFTER_S, OpenAIRoutes
+    from server.api.serving_state import ServingState
+
+    app = OpenAIRoutes(ServingState(), RpcMetrics(), None, 1 << 20).app()
+    with TestClient(app) as client:
+        answer = client.post("/v1/chat/completions", json={"model": "", "messages": [{"role": "user", "content": "hi"}]})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == str(RETRY_AFTER_S[503])
+    error = answer.json()["error"]
+    assert error["type"] == "service_unavailable_error" and error["code"] == "unavailable" and "loading" in error["message"]

@@ -10,6 +10,7 @@ import urllib.request
 import jsonschema
 import openai
 import pytest
+import torch
 from tuneserve_client import Client
 
 from tests.adapter_training import publish
@@ -112,11 +113,41 @@ def test_structured_output_through_response_format_and_vllm_extras(oai):
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, max_tokens=0), 400, "max_tokens"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, temperature=-1), 400, "temperature"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, n=2), 400, "n"),
-        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logprobs=True), 400, "logprobs"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, top_logprobs=3), 400, "top_logprobs"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logprobs=True, top_logprobs=21), 400, "top_logprobs"),
+        (lambda c: c.completions.create(model="", prompt="a", logprobs=6), 400, "logprobs"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"1": 5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, reasoning_effort="low"), 400, "reasoning_effort"),
+        (
+            lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_whitespace_pattern": " "}),
+            400,
+            "guided_whitespace_pattern",
+        ),
+        (
+            lambda c: c.chat.completions.create(
+                model="", messages=FRANCE, extra_body={"structured_outputs": {"regex": "a", "choice": ["b"]}}
+            ),
+            400,
+            "structured_outputs",
+        ),
+        (
+            lambda c: c.chat.completions.create(
+                model="",
+                messages=FRANCE,
+                response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}, "strictly": True}},
+            ),
+            400,
+            "response_format.json_schema.strictly",
+        ),
+        (
+            lambda c: c.chat.completions.create(model="", messages=[{"role": "user", "content": "hi", "mood": "calm"}]),
+            400,
+            "messages[0].mood",
+        ),
         (lambda c: c.chat.completions.create(model="", messages=[{"role": "wizard", "content": "hi"}]), 400, "messages[0].role"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_regex": "[a-"}), 400, "response_format.regex"),
         (lambda c: c.completions.create(model="", prompt=["a", "b"]), 400, "prompt"),
-        (lambda c: c.chat.completions.create(model="no-such-adapter", messages=FRANCE), 404, None),
+        (lambda c: c.chat.completions.create(model="no-such-adapter", messages=FRANCE), 404, "model"),
     ],
 )
 def test_errors_come_in_openai_shape_with_the_right_status(oai, call, status, param):
@@ -258,3 +289,83 @@ def test_small_refusals_name_the_field_the_caller_sent(oai, body, param, message
         oai.chat.completions.create(model="", **body)
     assert caught.value.body["param"] == param
     assert caught.value.body["message"].startswith(message), caught.value.body["message"]
+
+
+def model_logprobs(base_model, ids: list[int]) -> torch.Tensor:
+    """transformers' own log_softmax after every position of `ids`: [len(ids), V]."""
+    with torch.no_grad():
+        return base_model.model(torch.tensor([ids])).logits[0].float().log_softmax(-1)
+
+
+def test_chat_logprobs_are_the_models_log_softmax_whole_and_streamed(oai, http_server, base_model):
+    reply = oai.chat.completions.create(model="", messages=FRANCE, temperature=0, max_tokens=8, logprobs=True, top_logprobs=3)
+    content = reply.choices[0].logprobs.content
+    with Client(http_server.address) as grpc_client:
+        same = grpc_client.generate(messages=FRANCE, max_new_tokens=8, logprobs=True, top_logprobs=3)
+        prompt = list(grpc_client.tokenize(messages=FRANCE).token_ids)
+    generated = list(same.token_ids)
+    assert len(content) == len(generated) == len(same.logprobs)
+    expected = model_logprobs(base_model, prompt + generated)[len(prompt) - 1 : -1]
+    for place, (entry, token_id, row) in enumerate(zip(content, generated, expected, strict=True)):
+        assert abs(entry.logprob - float(row[token_id])) < 1e-3, place
+        assert entry.bytes == list(entry.token.encode()) or "\ufffd" in entry.token
+        top = row.topk(3)
+        assert [t.logprob for t in entry.top_logprobs] == pytest.approx(top.values.tolist(), abs=1e-3)
+        assert same.logprobs[place].token_id == token_id and [t.token_id for t in same.logprobs[place].top_logprobs] == top.indices.tolist()
+    assert "".join(entry.token for entry in content).startswith(reply.choices[0].message.content)
+    streamed = oai.chat.completions.create(model="", messages=FRANCE, temperature=0, max_tokens=8, logprobs=True, stream=True)
+    pieces = [entry for chunk in streamed if chunk.choices and chunk.choices[0].logprobs for entry in chunk.choices[0].logprobs.content]
+    assert [p.logprob for p in pieces] == pytest.approx([c.logprob for c in content], abs=1e-5)
+    assert all(p.top_logprobs == [] for p in pieces)
+
+
+def test_echo_scores_the_prompt_as_lm_evaluation_harness_asks(oai, http_server, base_model):
+    text = "The capital of France is Paris"
+    reply = oai.completions.create(model="", prompt=text, max_tokens=0, echo=True, logprobs=1, temperature=0)
+    choice = reply.choices[0]
+    assert choice.text == text and reply.usage.completion_tokens == 0
+    with Client(http_server.address) as grpc_client:
+        ids = list(grpc_client.tokenize(text).token_ids)
+    logprobs = choice.logprobs
+    assert "".join(logprobs.tokens) == text and len(logprobs.tokens) == len(ids)
+    assert logprobs.token_logprobs[0] is None and logprobs.top_logprobs[0] is None
+    expected = model_logprobs(base_model, ids)
+    for place in range(1, len(ids)):
+        assert abs(logprobs.token_logprobs[place] - float(expected[place - 1, ids[place]])) < 1e-3
+        assert len(logprobs.top_logprobs[place]) == 1
+    assert logprobs.text_offset == [len("".join(logprobs.tokens[:i])) for i in range(len(ids))]
+    # the same prompt again, its prefix now cached: echo still computes (and reports) every token
+    again = oai.completions.create(model="", prompt=text, max_tokens=2, echo=True, logprobs=0, temperature=0)
+    assert again.choices[0].text.startswith(text)
+    assert again.choices[0].logprobs.token_logprobs[1 : len(ids)] == pytest.approx(logprobs.token_logprobs[1:], abs=1e-4)
+    assert len(again.choices[0].logprobs.tokens) == len(ids) + 2
+
+
+def test_unknown_and_unsupported_fields_get_openai_codes_and_answers_name_their_backend(oai, http_server):
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="", messages=FRANCE, extra_body={"frobnicate": 1})
+    assert caught.value.body["code"] == "unknown_parameter" and caught.value.body["param"] == "frobnicate"
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="", messages=FRANCE, logit_bias={"5": 10})
+    assert caught.value.body["code"] == "unsupported_parameter"
+    with pytest.raises(openai.NotFoundError) as missing:
+        oai.chat.completions.create(model="no-such-adapter", messages=FRANCE)
+    assert missing.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.chat.completions.create(model="", messages=[{"role": "user", "content": "word " * 9000}])
+    assert caught.value.body["code"] == "context_length_exceeded"
+    # neutral values of fields the server does not honour are accepted, as are the developer role and vLLM's structured_outputs
+    reply = oai.chat.completions.create(
+        model="",
+        messages=[{"role": "developer", "content": "Answer with one word."}, *FRANCE],
+        max_completion_tokens=4,
+        temperature=0,
+        frequency_penalty=0,
+        store=False,
+        service_tier="auto",
+        safety_identifier="user-1",
+        prompt_cache_key="geo",
+        extra_body={"structured_outputs": {"choice": ["Paris", "Lyon"]}},
+    )
+    assert reply.choices[0].message.content in ("Paris", "Lyon")
+    assert reply.system_fingerprint.startswith("SmolLM2-135M-Instruct-") and reply.system_fingerprint.endswith("+base")
