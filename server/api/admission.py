@@ -19,6 +19,7 @@ from common.base_model import BaseModel
 from common.errors import CONTEXT_LENGTH_EXCEEDED, InvalidRequest, invalid_request
 from common.prompting import check_messages, encode, encode_raw, render_chat
 from common.rpc.enums import enum_choice
+from server.api.tool_calling import ToolPlan, describe_tools, has_tool_turns, rendered_turns
 from server.engine.logprobs import MAX_TOP_LOGPROBS
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
@@ -115,8 +116,9 @@ class Admission:
             base.tokenizer, int(base.config.vocab_size), base.eos_token_ids, limits.grammar_cache_size, limits.grammar
         )
 
-    def render(self, text: str, messages: Any, *, text_field: str = "prompt") -> tuple[Prompt, str]:
-        """Renders exactly one of plain text and chat messages; returns it and the field it came from.
+    def render(self, text: str, messages: Any, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> tuple[Prompt, str]:
+        """Renders exactly one of plain text and chat messages (with `tools` described, and calls
+        and results in the history, server.api.tool_calling); returns it and the field it came from.
 
         Inputs longer than `max_prompt_tokens` tokens could possibly hold are refused before any
         tokenizing, so an oversized request costs nothing but its own transfer.
@@ -125,7 +127,9 @@ class Admission:
             raise InvalidRequest(text_field, f"give either {text_field} or messages, not both")
         tokenizer = self.base.tokenizer
         if len(messages):
-            checked = check_messages(messages)
+            checked = check_messages(rendered_turns(messages) if tools is not None or has_tool_turns(messages) else messages)
+            if tools is not None:
+                checked = describe_tools(checked, tools)
             self.check_chars("messages", sum(len(m["content"]) for m in checked))
             rendered = render_chat(tokenizer, checked)
             return Prompt(rendered, encode(tokenizer, rendered)), "messages"
@@ -210,9 +214,9 @@ class Admission:
         )
         return FewShotPrompt(Prompt(built.text, built.token_ids), built.used)
 
-    def prompt(self, text: str, messages: Any, *, text_field: str = "prompt") -> Prompt:
+    def prompt(self, text: str, messages: Any, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> Prompt:
         """`render`, then the prompt's token count checked against the limits."""
-        prompt, field = self.render(text, messages, text_field=text_field)
+        prompt, field = self.render(text, messages, text_field=text_field, tools=tools)
         if not prompt.token_ids:
             raise InvalidRequest(field, "has no tokens")
         if len(prompt.token_ids) > self.limits.max_prompt_tokens:
@@ -299,10 +303,14 @@ class Admission:
         structured = _structured(params, defaults)
         if structured is None:
             return None
+        return self.compile(structured, "parameters.structured_output")
+
+    def compile(self, structured: Any, where: str) -> Constraint:
+        """A StructuredOutput compiled; refusals name its field under `where`."""
         kind = structured.WhichOneof("format")
-        field = f"parameters.structured_output.{kind}"
+        field = f"{where}.{kind}"
         if kind is None:
-            raise InvalidRequest("parameters.structured_output", f"set one of {', '.join(_FORMATS)}")
+            raise InvalidRequest(where, f"set one of {', '.join(_FORMATS)}")
         if kind == "json_object":
             if not structured.json_object:
                 raise InvalidRequest(field, "must be true when set")
@@ -340,14 +348,17 @@ class Admission:
         arrival: float | None = None,
         defaults: Any = None,
         prompt: Prompt | None = None,
+        tools: ToolPlan | None = None,
     ) -> GenerationRequest:
-        """The engine request for an API GenerateRequest (or a prompt built by the caller), on the base model."""
+        """The engine request for an API GenerateRequest (or a prompt built by the caller), on the
+        base model; with `tools`, the answer is generated under their calls' schemas."""
         arrival = time.monotonic() if arrival is None else arrival
         request_id = self.request_id(request.request_id)
-        prompt = prompt or self.prompt(request.prompt, request.messages)
+        prompt = prompt or self.prompt(request.prompt, request.messages, tools=tools)
         params = request.parameters if request.HasField("parameters") else None
         sampling = self.sampling(params, len(prompt.token_ids), defaults)
-        constraint = self.constraint(params, defaults)
+        calls = tools.structured_output() if tools is not None else None
+        constraint = self.compile(calls, "tools") if calls is not None else self.constraint(params, defaults)
         limit_ms = params.time_limit_ms if params is not None and params.HasField("time_limit_ms") else 0
         return GenerationRequest(
             request_id=request_id,

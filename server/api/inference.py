@@ -21,6 +21,7 @@ from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.api.token_spelling import speller_for
+from server.api.tool_calling import ToolPlan, tool_plan
 from server.engine.logprobs import TokenLogprob
 from server.engine.request import Finished, GenerationRequest, StopReason
 from server.experiments.recorder import FeedbackResult
@@ -59,6 +60,7 @@ class PromptNote:
     backing: str = ""  # "adapter", "demonstrations", "base"; "" for plain generate requests
     arm: str = ""  # the rollout arm that answered, when the adapter's traffic is split
     describes_prompt: bool = True  # False for a note that only carries the arm (plain generate requests)
+    tools: ToolPlan | None = None  # the request's tools: its answer may be calls
 
     def proto(self, finished: Finished) -> common_pb2.PromptInfo:
         return common_pb2.PromptInfo(
@@ -85,7 +87,9 @@ async def unary_response(engine: Any, generation: GenerationRequest, note: Promp
     assert finished is not None
     raise_if_failed(finished)
     speller = speller_for(engine.base.tokenizer)
+    calls = note.tools.calls_in("".join(texts)) if note is not None and note.tools is not None else None
     return inference_pb2.GenerateResponse(
+        tool_calls=[call.proto() for call in calls or []],
         logprobs=[speller.proto(lp) for lp in logprobs],
         prompt_logprobs=[speller.proto(lp) for lp in prompt_logprobs],
         text="".join(texts),
@@ -106,7 +110,9 @@ async def stream_responses(
 ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
     """Runs a generation, yielding its text as it comes; the last message carries the accounting."""
     speller = speller_for(engine.base.tokenizer)
+    texts: list[str] = []
     async for event in stream_generation(engine, generation):
+        texts.append(event.text)
         chunk = inference_pb2.GenerateStreamResponse(text=event.text, token_ids=event.token_ids)
         if event.logprobs or event.prompt_logprobs:
             chunk.logprobs.extend(speller.proto(lp) for lp in event.logprobs)
@@ -123,6 +129,8 @@ async def stream_responses(
                 chunk.prompt_info.CopyFrom(note.proto(event.finished))
             if note:
                 chunk.rollout_arm = note.arm
+            if note is not None and note.tools is not None:
+                chunk.tool_calls.extend(call.proto() for call in note.tools.calls_in("".join(texts)) or [])
         yield chunk
 
 
@@ -153,10 +161,15 @@ def prepare_generation(
     """The engine request for a GenerateRequest (a few-shot one included), on the base model."""
     note = None
     prompt = None
+    tools = tool_plan(request)
     if request.HasField("few_shot"):
+        if tools is not None:
+            raise InvalidRequest("tools", "need messages: tools are described in a chat, not a few-shot prompt")
         few_shot = serving.admission.few_shot(request)
         prompt, note = few_shot.prompt, PromptNote(tuple(few_shot.used))
-    return serving.admission.generation(request, time_remaining=remaining, prompt=prompt), note
+    elif tools is not None:
+        note = PromptNote(describes_prompt=False, tools=tools)
+    return serving.admission.generation(request, time_remaining=remaining, prompt=prompt, tools=tools), note
 
 
 def feedback_fields(request: inference_pb2.FeedbackRequest) -> tuple[str | None, int | None, int | None]:

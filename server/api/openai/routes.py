@@ -37,13 +37,12 @@ from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.inference import give_feedback, prepare_generation
-from server.api.openai.logprobs_format import chat_logprobs, completion_logprobs
-from server.api.openai.schemas import ChatCompletionRequest, CompletionRequest, FeedbackBody, SamplingBody, openai_param
+from server.api.openai.answers import CHAT, TEXT, Answer, HeldCalls, Shape, system_fingerprint
+from server.api.openai.schemas import FeedbackBody, openai_param
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
-from server.api.token_spelling import TokenSpeller, speller_for
-from server.engine.logprobs import TokenLogprob
-from server.engine.request import Finished, GenerationEvent, GenerationRequest, StopReason
+from server.api.token_spelling import speller_for
+from server.engine.request import GenerationEvent, GenerationRequest
 
 log = logging.getLogger(__name__)
 
@@ -59,53 +58,6 @@ OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 # how long a refused caller should wait: a full queue drains in about a second; a replica that is
 # loading or shutting down is better left for a few (a load balancer sends the retry elsewhere)
 RETRY_AFTER_S = {429: 1, 503: 5}
-
-
-def finish_reason(reason: StopReason) -> str:
-    if reason in (StopReason.MAX_TOKENS, StopReason.UNFINISHED_STRUCTURE, StopReason.TIME_LIMIT):
-        return "length"
-    return "abort" if reason is StopReason.CANCELLED else "stop"
-
-
-def usage(finished: Finished) -> dict[str, Any]:
-    return {
-        "prompt_tokens": finished.prompt_tokens,
-        "completion_tokens": finished.generated_tokens,
-        "total_tokens": finished.prompt_tokens + finished.generated_tokens,
-        "prompt_tokens_details": {"cached_tokens": finished.cached_prompt_tokens},
-    }
-
-
-@dataclasses.dataclass(frozen=True)
-class Shape:
-    """How one endpoint words its responses: chat messages or plain text."""
-
-    route: str
-    body: type[SamplingBody]
-    object: str
-    chunk_object: str
-    id_prefix: str
-
-    def choice(
-        self, text: str, finished: Finished | None, delta: bool, first: bool = False, logprobs: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        if self.object == "chat.completion":
-            key = "delta" if delta else "message"
-            content: dict[str, Any] = {"content": text} if text or not delta else {}
-            if first or not delta:
-                content = {"role": "assistant", **content}
-            choice: dict[str, Any] = {"index": 0, key: content}
-        else:
-            choice = {"index": 0, "text": text}
-        choice["logprobs"] = logprobs
-        choice["finish_reason"] = finish_reason(finished.reason) if finished else None
-        if finished is not None:  # vLLM's extension: why exactly it stopped
-            choice["stop_reason"] = finished.stop_sequence or finished.reason.name.lower()
-        return choice
-
-
-CHAT = Shape("/v1/chat/completions", ChatCompletionRequest, "chat.completion", "chat.completion.chunk", "chatcmpl-")
-TEXT = Shape("/v1/completions", CompletionRequest, "text_completion", "text_completion", "cmpl-")
 
 
 class HttpError(Exception):
@@ -218,7 +170,7 @@ class OpenAIRoutes:
             adapter_name = "" if body.model in ("", serving.base.name) else body.model
             proto = body.generate_request(adapter_name, request_id)  # type: ignore[attr-defined]
             try:
-                generation, _ = await asyncio.to_thread(prepare_generation, serving, proto, None)
+                generation, note = await asyncio.to_thread(prepare_generation, serving, proto, None)
             except errors.InvalidRequest as exc:
                 if exc.field == "parameters.max_new_tokens":  # under the name the caller used
                     raise errors.InvalidRequest(body.limit_name(), str(exc).removeprefix(f"{exc.field}: ")) from None
@@ -236,7 +188,9 @@ class OpenAIRoutes:
             headers["x-rollout-arm"] = route.arm
         serving.shadows.copy(serving, route, generation)
         release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
-        answer = Answer(shape, body, model, system_fingerprint(serving, route), speller_for(serving.base.tokenizer), generation.prompt_ids)
+        tools = note.tools if note is not None else None
+        speller = speller_for(serving.base.tokenizer)
+        answer = Answer(shape, body, model, system_fingerprint(serving, route), speller, generation.prompt_ids, tools)
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             events = self._sse(serving, generation, answer, include_usage, started, release, route)
@@ -317,6 +271,7 @@ class OpenAIRoutes:
         code = grpc.StatusCode.CANCELLED  # unless the stream gets to its end
         first = True
         texts: list[str] = []
+        held = HeldCalls(shaped.tools)
         try:
             async for event in stream_generation(serving.engine, generation):
                 finished = event.finished
@@ -324,8 +279,7 @@ class OpenAIRoutes:
                 if finished is not None:
                     raise_if_failed(finished)
                     record(serving, route, generation.request_id, "".join(texts), finished.total_s)
-                choice = shaped.delta_choice(event, finished, first)
-                if choice is not None:
+                for choice in shaped.delta_choices(event, finished, first, held):
                     yield _sse_event({**envelope, "choices": [choice]})
                     first = False
                 if finished is not None and include_usage:
@@ -417,67 +371,6 @@ async def _disconnect(request: Request) -> None:
     """Returns when the client closes the connection (its body already read)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
-
-
-def system_fingerprint(serving: Serving, route: RouteTaken) -> str:
-    """Names what answered: the base model's weights and the adapter version (OpenAI's field for
-    "the backend changed, expect different answers")."""
-    adapter = route.adapter.label if route.adapter is not None else "base"
-    return f"{serving.base.name}-{serving.base.fingerprint[:12]}+{adapter}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Answer:
-    """How one request's answer is worded: its shape, what the body asked of it, who answered."""
-
-    shape: Shape
-    body: SamplingBody
-    model: str
-    fingerprint: str
-    speller: TokenSpeller
-    prompt_ids: tuple[int, ...]
-
-    def envelope(self, kind: str, request_id: str) -> dict[str, Any]:
-        return {
-            "id": self.shape.id_prefix + request_id,
-            "object": kind,
-            "created": int(time.time()),
-            "model": self.model,
-            "system_fingerprint": self.fingerprint,
-        }
-
-    def usage(self, finished: Finished) -> dict[str, Any]:
-        counted = usage(finished)
-        if not self.body.keeps_output():  # the token generated to score the prompt is not part of the answer
-            counted["completion_tokens"] = 0
-            counted["total_tokens"] = counted["prompt_tokens"]
-        return counted
-
-    def whole_choice(self, events: list[GenerationEvent], finished: Finished) -> dict[str, Any]:
-        text = "".join(e.text for e in events) if self.body.keeps_output() else ""
-        logprobs = [lp for e in events for lp in e.logprobs] if self.body.keeps_output() else []
-        prompt = [lp for e in events for lp in e.prompt_logprobs]
-        return self.shape.choice(self.body.echo_text() + text, finished, delta=False, logprobs=self._logprobs(prompt, logprobs))
-
-    def delta_choice(self, event: GenerationEvent, finished: Finished | None, first: bool) -> dict[str, Any] | None:
-        """One streamed chunk's choice; None where the event adds nothing to say."""
-        keeps = self.body.keeps_output()
-        text = (self.body.echo_text() if first else "") + (event.text if keeps else "")
-        if not (text or first or finished is not None):
-            return None
-        logprobs = self._logprobs(event.prompt_logprobs, event.logprobs if keeps else [])
-        return self.shape.choice(text, finished, delta=True, first=first, logprobs=logprobs)
-
-    def _logprobs(self, prompt: list[TokenLogprob | None], generated: list[TokenLogprob]) -> dict[str, Any] | None:
-        if not self.body.wants_logprobs():
-            return None
-        if self.shape is CHAT:
-            return chat_logprobs(self.speller, generated)
-        entries: list[tuple[int, TokenLogprob | None]] = []
-        if prompt:  # echo: every prompt token, the first without a log-probability
-            entries = [(token_id, lp) for token_id, lp in zip(self.prompt_ids, prompt, strict=True)]
-        entries += [(lp.token_id, lp) for lp in generated]
-        return completion_logprobs(self.speller, entries)
 
 
 def _model_card(model_id: str, owner: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ as OpenAI refuses it (`Body.refuse_unknown`), in nested objects too.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,12 @@ from common.errors import UNKNOWN_PARAMETER, UNSUPPORTED_PARAMETER, InvalidReque
 from server.engine.logprobs import MAX_TOP_LOGPROBS
 
 MAX_COMPLETION_LOGPROBS = 5  # OpenAI's limit for text completions
+_TOOL_FIELD = re.compile(r"^tools\[(\d+)\]\.(name|description|parameters)")
+TOOL_CHOICE_MODES = {
+    "none": common_pb2.TOOL_CHOICE_MODE_NONE,
+    "auto": common_pb2.TOOL_CHOICE_MODE_AUTO,
+    "required": common_pb2.TOOL_CHOICE_MODE_REQUIRED,
+}
 
 # admission names fields as the proto does; an HTTP caller knows them by OpenAI's names
 PARAMETER_NAMES = {
@@ -32,12 +39,15 @@ PARAMETER_NAMES = {
     "parameters.stop": "stop",
     "parameters.structured_output": "response_format",
     "parameters.top_logprobs": "top_logprobs",
+    "tool_choice.function": "tool_choice.function.name",
+    "tool_choice.mode": "tool_choice",
     "request_id": "x-request-id",
 }
 
 
 def openai_param(field: str) -> str:
     """The OpenAI name of an admission field ("parameters.stop[2]" -> "stop[2]")."""
+    field = _TOOL_FIELD.sub(r"tools[\1].function.\2", field)
     for proto_name, name in PARAMETER_NAMES.items():
         if field == proto_name or field.startswith((proto_name + ".", proto_name + "[")):
             return name + field[len(proto_name) :]
@@ -270,9 +280,45 @@ class TextPart(Body):
     text: str = ""
 
 
+class FunctionCall(Body):
+    name: str
+    arguments: str = "{}"  # JSON text, as OpenAI sends it
+
+
+class ToolCallBody(Body):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(Body):
     role: str
     content: str | list[TextPart] | None = None
+    tool_calls: list[ToolCallBody] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None  # a participant's name: the chat templates have no place for it
+    refusal: str | None = None  # an earlier answer's refusal, sent back in the history
+
+
+class FunctionBody(Body):
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None  # honoured whatever it says: arguments are always generated under the schema
+
+
+class ToolBody(Body):
+    type: Literal["function"]
+    function: FunctionBody
+
+
+class NamedFunction(Body):
+    name: str
+
+
+class NamedToolChoice(Body):
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class ChatCompletionRequest(SamplingBody):
@@ -289,6 +335,9 @@ class ChatCompletionRequest(SamplingBody):
     metadata: dict[str, Any] | None = None
     functions: list[Any] | None = None
     function_call: Any = None
+    tools: list[ToolBody] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
 
     def output_limit(self) -> int | None:
         if self.max_completion_tokens is not None and self.max_tokens is not None and self.max_completion_tokens != self.max_tokens:
@@ -314,8 +363,20 @@ class ChatCompletionRequest(SamplingBody):
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if not self.messages:
             raise InvalidRequest("messages", "is empty: give at least one message")
-        messages = [common_pb2.ChatMessage(role=m.role, content=_text_of(m, i)) for i, m in enumerate(self.messages)]
-        return inference_pb2.GenerateRequest(messages=messages, adapter=adapter, request_id=request_id, parameters=self.parameters())
+        messages = [_message(m, i) for i, m in enumerate(self.messages)]
+        request = inference_pb2.GenerateRequest(messages=messages, adapter=adapter, request_id=request_id, parameters=self.parameters())
+        for tool in self.tools or []:
+            parameters = json.dumps(tool.function.parameters) if tool.function.parameters is not None else ""
+            request.tools.append(common_pb2.Tool(name=tool.function.name, description=tool.function.description, parameters=parameters))
+        if isinstance(self.tool_choice, NamedToolChoice):
+            request.tool_choice.CopyFrom(
+                common_pb2.ToolChoice(mode=common_pb2.TOOL_CHOICE_MODE_FUNCTION, function=self.tool_choice.function.name)
+            )
+        elif self.tool_choice is not None:
+            request.tool_choice.mode = TOOL_CHOICE_MODES[self.tool_choice]
+        if self.parallel_tool_calls is not None:
+            request.parallel_tool_calls = self.parallel_tool_calls
+        return request
 
 
 class CompletionRequest(SamplingBody):
@@ -359,6 +420,17 @@ class CompletionRequest(SamplingBody):
         if self.best_of not in (None, 1):
             raise InvalidRequest("best_of", "only 1 is supported")
         return inference_pb2.GenerateRequest(prompt=self._prompt(), adapter=adapter, request_id=request_id, parameters=self.parameters())
+
+
+def _message(message: ChatMessage, index: int) -> common_pb2.ChatMessage:
+    if message.name:
+        raise InvalidRequest(
+            f"messages[{index}].name", "is not supported: the chat template has no place for participant names", UNSUPPORTED_PARAMETER
+        )
+    calls = [common_pb2.ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments) for c in message.tool_calls or []]
+    return common_pb2.ChatMessage(
+        role=message.role, content=_text_of(message, index), tool_calls=calls, tool_call_id=message.tool_call_id or ""
+    )
 
 
 def _text_of(message: ChatMessage, index: int) -> str:

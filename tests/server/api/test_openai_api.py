@@ -369,3 +369,97 @@ def test_unknown_and_unsupported_fields_get_openai_codes_and_answers_name_their_
     )
     assert reply.choices[0].message.content in ("Paris", "Lyon")
     assert reply.system_fingerprint.startswith("SmolLM2-135M-Instruct-") and reply.system_fingerprint.endswith("+base")
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "maxLength": 20}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+TIME_TOOL = {"type": "function", "function": {"name": "get_time", "description": "The time now", "parameters": {"type": "object"}}}
+WEATHER_ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+def test_required_and_named_tool_calls_parse_whole_and_streamed_and_the_chat_goes_on(oai):
+    tools = [WEATHER_TOOL, TIME_TOOL]
+    reply = oai.chat.completions.create(model="", messages=WEATHER_ASK, tools=tools, tool_choice="required", temperature=0, max_tokens=80)
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    call = choice.message.tool_calls[0]
+    assert call.id.startswith("call_") and call.type == "function" and call.function.name in ("get_weather", "get_time")
+    schema = {"get_weather": WEATHER_TOOL, "get_time": TIME_TOOL}[call.function.name]["function"]["parameters"]
+    jsonschema.validate(json.loads(call.function.arguments), schema)
+
+    named = oai.chat.completions.create(
+        model="",
+        messages=WEATHER_ASK,
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        temperature=0,
+        max_tokens=80,
+    )
+    named_call = named.choices[0].message.tool_calls
+    assert len(named_call) == 1 and named_call[0].function.name == "get_weather"
+    jsonschema.validate(json.loads(named_call[0].function.arguments), WEATHER_TOOL["function"]["parameters"])
+
+    streamed = oai.chat.completions.create(
+        model="", messages=WEATHER_ASK, tools=tools, tool_choice="required", temperature=0, max_tokens=80, stream=True
+    )
+    chunks = [chunk.choices[0] for chunk in streamed if chunk.choices]
+    assert all(not c.delta.content for c in chunks) and chunks[-1].finish_reason == "tool_calls"
+    calls: dict[int, dict] = {}
+    for c in chunks:  # accumulated as the SDK's users do
+        for delta in c.delta.tool_calls or []:
+            entry = calls.setdefault(delta.index, {"name": "", "arguments": ""})
+            entry["name"] += delta.function.name or ""
+            entry["arguments"] += delta.function.arguments or ""
+    assert calls[0]["name"] == call.function.name and json.loads(calls[0]["arguments"]) == json.loads(call.function.arguments)
+
+    answered = [
+        *WEATHER_ASK,
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "18 degrees and sunny"},
+    ]
+    follow = oai.chat.completions.create(model="", messages=answered, tools=tools, tool_choice="none", temperature=0, max_tokens=30)
+    assert follow.choices[0].message.content and not follow.choices[0].message.tool_calls
+    assert follow.choices[0].finish_reason in ("stop", "length")
+    with pytest.raises(openai.BadRequestError) as caught:  # a result that answers no call
+        oai.chat.completions.create(model="", messages=[*WEATHER_ASK, {"role": "tool", "tool_call_id": "call_x", "content": "?"}])
+    assert caught.value.body["param"] == "messages[1].tool_call_id"
+
+
+def test_auto_tool_choice_answers_in_text_or_a_well_formed_call(oai, http_server):
+    for ask in (WEATHER_ASK, [{"role": "user", "content": "Say hello."}]):
+        reply = oai.chat.completions.create(model="", messages=ask, tools=[WEATHER_TOOL], temperature=0, max_tokens=60)
+        message, reason = reply.choices[0].message, reply.choices[0].finish_reason
+        if message.tool_calls:
+            assert reason == "tool_calls" and message.content is None
+            jsonschema.validate(json.loads(message.tool_calls[0].function.arguments), WEATHER_TOOL["function"]["parameters"])
+        else:
+            assert message.content and not message.content.lstrip().startswith(("{", "["))
+    # the same through gRPC: the calls come back parsed beside the text
+    import grpc
+    from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
+
+    tool = common_pb2.Tool(name="get_weather", description="The weather", parameters=json.dumps(WEATHER_TOOL["function"]["parameters"]))
+    request = inference_pb2.GenerateRequest(
+        messages=[common_pb2.ChatMessage(**m) for m in WEATHER_ASK],
+        tools=[tool],
+        tool_choice=common_pb2.ToolChoice(mode=common_pb2.TOOL_CHOICE_MODE_REQUIRED),
+        parameters=common_pb2.GenerationParameters(max_new_tokens=80, temperature=0),
+    )
+    with grpc.insecure_channel(http_server.address) as channel:
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        answer = stub.Generate(request, timeout=120)
+        last = list(stub.GenerateStream(request, timeout=120))[-1]
+    assert len(answer.tool_calls) >= 1 and answer.tool_calls[0].name == "get_weather"
+    jsonschema.validate(json.loads(answer.tool_calls[0].arguments), WEATHER_TOOL["function"]["parameters"])
+    assert [c.name for c in last.tool_calls] == [c.name for c in answer.tool_calls]
