@@ -102,18 +102,29 @@ def test_cli_commands(server, capsys):
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
 
 
-def test_both_clients_have_a_method_for_every_rpc():
+def test_every_client_has_a_method_for_every_rpc():
+    # the Python clients (sync and asyncio) and the Node client, against the services' descriptors
     import re
+    from pathlib import Path
 
     from tuneserve.v1 import adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2
     from tuneserve_client import AsyncClient, Client
 
-    for module in (adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2):
-        for service in module.DESCRIPTOR.services_by_name.values():
-            for method in service.methods:
-                name = re.sub(r"(?<!^)(?=[A-Z])", "_", method.name).lower()
-                assert callable(getattr(Client, name, None)), f"Client has no {name} for {service.name}/{method.name}"
-                assert callable(getattr(AsyncClient, name, None)), f"AsyncClient has no {name} for {service.name}/{method.name}"
+    node_source = (Path(__file__).resolve().parents[2] / "clients" / "node" / "src" / "index.js").read_text()
+    node_methods = set(re.findall(r"^  (?:async \*?|\*)?([a-z][A-Za-z]*)\(", node_source, re.MULTILINE))
+    rpcs = [
+        (s.name, m.name)
+        for module in (adapters_pb2, inference_pb2, tasks_pb2, trainer_pb2)
+        for s in module.DESCRIPTOR.services_by_name.values()
+        for m in s.methods
+    ]
+    assert len(rpcs) >= 27
+    for service, method in [*rpcs, ("Health", "Health")]:
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
+        assert callable(getattr(Client, name, None)), f"Client has no {name} for {service}/{method}"
+        assert callable(getattr(AsyncClient, name, None)), f"AsyncClient has no {name} for {service}/{method}"
+        camel = method[0].lower() + method[1:]
+        assert camel in node_methods, f"the Node client has no {camel} for {service}/{method}"
 
 
 def test_a_generation_names_its_adapter_in_a_header_for_routers_and_other_calls_do_not():
@@ -144,3 +155,57 @@ def test_a_generation_names_its_adapter_in_a_header_for_routers_and_other_calls_
     finally:
         server.stop(0)
     assert [m.get(ADAPTER_HEADER) for m in seen] == ["sentiment@3", None, None]
+
+
+def test_retries_are_grpcs_own_only_where_safe_and_within_the_deadline():
+    # mechanics only: a bare gRPC server that answers UNAVAILABLE a set number of times
+    import time
+    from concurrent import futures
+
+    from tuneserve.v1 import inference_pb2, trainer_pb2
+
+    calls: dict[str, int] = {"Generate": 0, "CreateJob": 0, "Tokenize": 0}
+    refusals = {"Generate": 2, "CreateJob": 1, "Tokenize": 10**6}
+
+    def answer(method: str, reply: bytes):
+        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            calls[method] += 1
+            if calls[method] <= refusals[method]:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "still loading")
+            return reply
+
+        return grpc.unary_unary_rpc_method_handler(handle)
+
+    handlers = [
+        grpc.method_handlers_generic_handler(
+            "tuneserve.v1.Inference",
+            {
+                "Generate": answer("Generate", inference_pb2.GenerateResponse(text="ok").SerializeToString()),
+                "Tokenize": answer("Tokenize", inference_pb2.TokenizeResponse().SerializeToString()),
+            },
+        ),
+        grpc.method_handlers_generic_handler(
+            "tuneserve.v1.Trainer", {"CreateJob": answer("CreateJob", trainer_pb2.Job().SerializeToString())}
+        ),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(2), handlers=handlers)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with Client(f"127.0.0.1:{port}", timeout=10, retries=3, backoff=0.01) as client:
+            assert client.generate("hi").text == "ok" and calls["Generate"] == 3  # two refusals, retried
+            with pytest.raises(errors.UnavailableError):
+                client.create_job(b'{"text": "a", "label": "b"}\n', "name")  # a second job: never retried
+            assert calls["CreateJob"] == 1
+        with Client(f"127.0.0.1:{port}", timeout=1.5, retries=4, backoff=5.0) as slow:
+            started = time.monotonic()
+            with pytest.raises((errors.UnavailableError, errors.DeadlineExceededError)):
+                slow.tokenize("hi")
+            assert time.monotonic() - started < 3, "retries wait within the call's deadline, not after it"
+        with Client(f"127.0.0.1:{port}", timeout=10, retries=0) as once:
+            before = calls["Tokenize"]
+            with pytest.raises(errors.UnavailableError):
+                once.tokenize("hi")
+            assert calls["Tokenize"] == before + 1
+    finally:
+        server.stop(0)

@@ -59,7 +59,7 @@ def test_client_retries_unavailable_until_the_server_is_ready(base_model, cache_
     running = BackgroundServer(None, server=gated).start(wait_ready=False)
     try:
         threading.Timer(0.5, gated.gate.set).start()
-        with Client(running.address, retries=8, backoff=0.2) as client:
+        with Client(running.address, retries=4, backoff=1.0) as client:  # gRPC waits up to 1, 2, 4, 8 s
             assert client.generate("hi", max_new_tokens=1).usage.generated_tokens == 1
     finally:
         running.stop()

@@ -1,5 +1,7 @@
-// Types of the tuneserve Node.js client. Field names are the proto's, in camelCase; enums are
-// their proto names as strings; 64-bit integers are numbers.
+// Types of the tuneserve Node.js client. The messages are generated from proto/ (src/generated,
+// by `make proto`, checked current in CI), so they cannot drift from what the server speaks:
+// field names in camelCase, enums as their proto names, 64-bit integers as numbers. A request
+// type is what may be sent (every field optional); a response type (`__Output`) has every field.
 
 import type * as grpc from "@grpc/grpc-js";
 
@@ -28,119 +30,81 @@ export interface ClientOptions {
   maxMessageBytes?: number;
 }
 
-export type StopReason =
-  | "STOP_REASON_UNSPECIFIED"
-  | "STOP_REASON_END_OF_SEQUENCE"
-  | "STOP_REASON_MAX_TOKENS"
-  | "STOP_REASON_STOP_SEQUENCE"
-  | "STOP_REASON_TIME_LIMIT"
-  | "STOP_REASON_CANCELLED";
 
-export interface GenerationParameters {
-  maxNewTokens?: number;
-  minNewTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  repetitionPenalty?: number;
-  stop?: string[];
-  timeLimitMs?: number;
-}
+import type { GenerateRequest, GenerateRequest__Output } from "./generated/tuneserve/v1/GenerateRequest";
+import type { GenerateResponse, GenerateResponse__Output } from "./generated/tuneserve/v1/GenerateResponse";
+import type { GenerateStreamResponse, GenerateStreamResponse__Output } from "./generated/tuneserve/v1/GenerateStreamResponse";
+import type { GenerationParameters, GenerationParameters__Output } from "./generated/tuneserve/v1/GenerationParameters";
+import type { ChatMessage, ChatMessage__Output } from "./generated/tuneserve/v1/ChatMessage";
+import type { TokenizeRequest, TokenizeRequest__Output } from "./generated/tuneserve/v1/TokenizeRequest";
+import type { TokenizeResponse, TokenizeResponse__Output } from "./generated/tuneserve/v1/TokenizeResponse";
+import type { ModelInfoResponse, ModelInfoResponse__Output } from "./generated/tuneserve/v1/ModelInfoResponse";
+import type { FeedbackResponse, FeedbackResponse__Output } from "./generated/tuneserve/v1/FeedbackResponse";
+import type { ListTasksResponse, ListTasksResponse__Output } from "./generated/tuneserve/v1/ListTasksResponse";
+import type { TaskInfo, TaskInfo__Output } from "./generated/tuneserve/v1/TaskInfo";
+import type { ClassifyResponse, ClassifyResponse__Output } from "./generated/tuneserve/v1/ClassifyResponse";
+import type { ClassifyBatchResponse, ClassifyBatchResponse__Output } from "./generated/tuneserve/v1/ClassifyBatchResponse";
+import type { ListAdaptersResponse, ListAdaptersResponse__Output } from "./generated/tuneserve/v1/ListAdaptersResponse";
+import type { AdapterInfo, AdapterInfo__Output } from "./generated/tuneserve/v1/AdapterInfo";
+import type { ImportAdapterResponse, ImportAdapterResponse__Output } from "./generated/tuneserve/v1/ImportAdapterResponse";
+import type { Experiment, Experiment__Output } from "./generated/tuneserve/v1/Experiment";
+import type { GuardRule, GuardRule__Output } from "./generated/tuneserve/v1/GuardRule";
+import type { CreateJobRequest, CreateJobRequest__Output } from "./generated/tuneserve/v1/CreateJobRequest";
+import type { Job, Job__Output } from "./generated/tuneserve/v1/Job";
+import type { ListJobsRequest, ListJobsRequest__Output } from "./generated/tuneserve/v1/ListJobsRequest";
+import type { ListJobsResponse, ListJobsResponse__Output } from "./generated/tuneserve/v1/ListJobsResponse";
+import type { JobEvent, JobEvent__Output } from "./generated/tuneserve/v1/JobEvent";
+import type { JobReport, JobReport__Output } from "./generated/tuneserve/v1/JobReport";
+import type { Review, Review__Output } from "./generated/tuneserve/v1/Review";
+import type { ReviewSummary, ReviewSummary__Output } from "./generated/tuneserve/v1/ReviewSummary";
+import type { StopReason as StopReasonValue, StopReason__Output as StopReason } from "./generated/tuneserve/v1/StopReason";
+import type { Tool, Tool__Output } from "./generated/tuneserve/v1/Tool";
+import type { ToolChoice, ToolChoice__Output } from "./generated/tuneserve/v1/ToolChoice";
+import type { ToolCall, ToolCall__Output } from "./generated/tuneserve/v1/ToolCall";
+import type { TokenLogprob, TokenLogprob__Output } from "./generated/tuneserve/v1/TokenLogprob";
+import type { StructuredOutput, StructuredOutput__Output } from "./generated/tuneserve/v1/StructuredOutput";
+import type { FewShotPrompt, FewShotPrompt__Output } from "./generated/tuneserve/v1/FewShotPrompt";
+import type { Usage, Usage__Output } from "./generated/tuneserve/v1/Usage";
+import type { Timings, Timings__Output } from "./generated/tuneserve/v1/Timings";
+import type { PromptInfo, PromptInfo__Output } from "./generated/tuneserve/v1/PromptInfo";
+import type { HealthCheckResponse__Output } from "./generated/grpc/health/v1/HealthCheckResponse";
 
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
-
-export type DemonstrationSelection = "DEMONSTRATION_SELECTION_FIRST" | "DEMONSTRATION_SELECTION_RANDOM" | "DEMONSTRATION_SELECTION_SIMILAR";
-export type DemonstrationOrder = "DEMONSTRATION_ORDER_AS_GIVEN" | "DEMONSTRATION_ORDER_MOST_SIMILAR_LAST";
-
-export interface Demonstration {
-  input: string;
-  output: string;
-}
-
-export interface FewShotPrompt {
-  instruction?: string;
-  demonstrations?: Demonstration[];
-  query: string;
-  /** "" or "chat" (the model's chat template), or a plain template. */
-  template?: string;
-  inputFormat?: string;
-  selection?: DemonstrationSelection;
-  order?: DemonstrationOrder;
-  seed?: number;
-  maxDemonstrations?: number;
-  maxPromptTokens?: number;
-}
-
-export interface GenerateRequest {
-  prompt?: string;
-  messages?: ChatMessage[];
-  fewShot?: FewShotPrompt;
-  adapter?: string;
-  parameters?: GenerationParameters;
-  requestId?: string;
-}
-
-export interface Usage {
-  promptTokens: number;
-  generatedTokens: number;
-  cachedPromptTokens: number;
-}
-
-export interface Timings {
-  queueMs: number;
-  timeToFirstTokenMs: number;
-  totalMs: number;
-}
-
-export interface PromptInfo {
-  [field: string]: unknown;
-}
-
-export interface GenerateResponse {
-  text: string;
-  stopReason: StopReason;
-  usage: Usage;
-  timings: Timings;
-  requestId: string;
-  adapter: string;
-  tokenIds: number[];
-  stopSequence: string;
-  promptInfo: PromptInfo | null;
-}
-
-export interface GenerateStreamResponse {
-  text: string;
-  tokenIds: number[];
-  /** Set on the last message only. */
-  stopReason: StopReason;
-  usage: Usage | null;
-  timings: Timings | null;
-  requestId: string;
-  adapter: string;
-  stopSequence: string;
-  promptInfo: PromptInfo | null;
-}
-
-export interface LabelScore {
-  label: string;
-  probability: number;
-  logprob: number;
-}
-
-export interface ClassifyResponse {
-  label: string;
-  /** Every label, most likely first; probabilities sum to 1. */
-  scores: LabelScore[];
-  adapter: string;
-  promptInfo: PromptInfo | null;
-  usage: Usage;
-  timings: Timings;
-  requestId: string;
-}
+export type { GenerateRequest, GenerateRequest__Output };
+export type { GenerateResponse, GenerateResponse__Output };
+export type { GenerateStreamResponse, GenerateStreamResponse__Output };
+export type { GenerationParameters, GenerationParameters__Output };
+export type { ChatMessage, ChatMessage__Output };
+export type { TokenizeRequest, TokenizeRequest__Output };
+export type { TokenizeResponse, TokenizeResponse__Output };
+export type { ModelInfoResponse, ModelInfoResponse__Output };
+export type { FeedbackResponse, FeedbackResponse__Output };
+export type { ListTasksResponse, ListTasksResponse__Output };
+export type { TaskInfo, TaskInfo__Output };
+export type { ClassifyResponse, ClassifyResponse__Output };
+export type { ClassifyBatchResponse, ClassifyBatchResponse__Output };
+export type { ListAdaptersResponse, ListAdaptersResponse__Output };
+export type { AdapterInfo, AdapterInfo__Output };
+export type { ImportAdapterResponse, ImportAdapterResponse__Output };
+export type { Experiment, Experiment__Output };
+export type { GuardRule, GuardRule__Output };
+export type { CreateJobRequest, CreateJobRequest__Output };
+export type { Job, Job__Output };
+export type { ListJobsRequest, ListJobsRequest__Output };
+export type { ListJobsResponse, ListJobsResponse__Output };
+export type { JobEvent, JobEvent__Output };
+export type { JobReport, JobReport__Output };
+export type { Review, Review__Output };
+export type { ReviewSummary, ReviewSummary__Output };
+export type { StopReason, StopReasonValue };
+export type { Tool, Tool__Output };
+export type { ToolChoice, ToolChoice__Output };
+export type { ToolCall, ToolCall__Output };
+export type { TokenLogprob, TokenLogprob__Output };
+export type { StructuredOutput, StructuredOutput__Output };
+export type { FewShotPrompt, FewShotPrompt__Output };
+export type { Usage, Usage__Output };
+export type { Timings, Timings__Output };
+export type { PromptInfo, PromptInfo__Output };
 
 export interface CallOptions {
   timeoutMs?: number;
@@ -174,44 +138,52 @@ export class TuneserveClient {
   constructor(address?: string, options?: ClientOptions);
   close(): void;
 
-  generate(request: GenerateRequest, options?: CallOptions): Promise<GenerateResponse>;
-  generateStream(request: GenerateRequest, options?: CallOptions): AsyncIterable<GenerateStreamResponse>;
-  tokenize(request: { text?: string; messages?: ChatMessage[] }): Promise<{ tokenIds: number[]; tokens: string[] } & Record<string, unknown>>;
-  modelInfo(): Promise<Record<string, unknown>>;
-  feedback(
-    requestId: string,
-    judgement: { label?: string; rating?: number; thumb?: "up" | "down" },
-  ): Promise<{ requestId: string; adapter: string; rolloutArm: string; correct?: boolean }>;
+  generate(request: GenerateRequest, options?: CallOptions): Promise<GenerateResponse__Output>;
+  generateStream(request: GenerateRequest, options?: CallOptions): AsyncIterable<GenerateStreamResponse__Output>;
+  tokenize(request: TokenizeRequest): Promise<TokenizeResponse__Output>;
+  modelInfo(): Promise<ModelInfoResponse__Output>;
+  feedback(requestId: string, judgement: { label?: string; rating?: number; thumb?: "up" | "down" }): Promise<FeedbackResponse__Output>;
 
-  listTasks(): Promise<{ tasks: Record<string, unknown>[] } & Record<string, unknown>>;
-  getTask(name: string): Promise<Record<string, unknown>>;
-  classify(task: string, input: string, options?: CallOptions & { requestId?: string; routingKey?: string }): Promise<ClassifyResponse>;
-  classifyBatch(task: string, inputs: string[], options?: CallOptions & { routingKey?: string }): Promise<{ results: ClassifyResponse[] }>;
+  listTasks(): Promise<ListTasksResponse__Output>;
+  getTask(name: string): Promise<TaskInfo__Output>;
+  classify(task: string, input: string, options?: CallOptions & { requestId?: string; routingKey?: string }): Promise<ClassifyResponse__Output>;
+  classifyBatch(task: string, inputs: string[], options?: CallOptions & { routingKey?: string }): Promise<ClassifyBatchResponse__Output>;
   runTask(
     task: string,
     input: string,
     options?: CallOptions & { parameters?: GenerationParameters; requestId?: string; routingKey?: string },
-  ): Promise<GenerateResponse>;
+  ): Promise<GenerateResponse__Output>;
   runTaskStream(
     task: string,
     input: string,
     options?: CallOptions & { parameters?: GenerationParameters; requestId?: string; routingKey?: string },
-  ): AsyncIterable<GenerateStreamResponse>;
+  ): AsyncIterable<GenerateStreamResponse__Output>;
 
-  listAdapters(): Promise<{ adapters: Record<string, unknown>[] }>;
-  loadAdapter(adapter: string): Promise<Record<string, unknown>>;
-  unloadAdapter(adapter: string): Promise<Record<string, unknown>>;
-  setCurrentVersion(name: string, version: number): Promise<Record<string, unknown>>;
+  listAdapters(): Promise<ListAdaptersResponse__Output>;
+  getAdapter(name: string): Promise<AdapterInfo__Output>;
+  importAdapter(
+    directory: string,
+    name: string,
+    options?: CallOptions & { makeCurrent?: boolean; source?: string },
+  ): Promise<ImportAdapterResponse__Output>;
+  loadAdapter(adapter: string): Promise<AdapterInfo__Output>;
+  unloadAdapter(adapter: string): Promise<AdapterInfo__Output>;
+  setCurrentVersion(name: string, version: number): Promise<AdapterInfo__Output>;
   setRollout(
     name: string,
     weights?: Record<number, number>,
-    options?: { shadow?: number; guard?: true | Record<string, number> },
-  ): Promise<Record<string, unknown>>;
-  clearRollout(name: string): Promise<Record<string, unknown>>;
-  getExperiment(name: string): Promise<Record<string, unknown>>;
+    options?: { shadow?: number; guard?: true | GuardRule },
+  ): Promise<AdapterInfo__Output>;
+  clearRollout(name: string): Promise<AdapterInfo__Output>;
+  getExperiment(name: string): Promise<Experiment__Output>;
 
-  getJob(id: string): Promise<Record<string, unknown>>;
-  listJobs(request?: Record<string, unknown>): Promise<{ jobs: Record<string, unknown>[] }>;
-  cancelJob(id: string): Promise<Record<string, unknown>>;
-  watchJob(id: string, options?: CallOptions): AsyncIterable<Record<string, unknown>>;
+  createJob(request: CreateJobRequest, options?: CallOptions): Promise<Job__Output>;
+  getJob(id: string): Promise<Job__Output>;
+  listJobs(request?: ListJobsRequest): Promise<ListJobsResponse__Output>;
+  cancelJob(id: string): Promise<Job__Output>;
+  watchJob(id: string, options?: CallOptions): AsyncIterable<JobEvent__Output>;
+  getJobReport(id: string): Promise<JobReport__Output>;
+  reviewJob(id: string, reviews: Review[]): Promise<ReviewSummary__Output>;
+
+  health(service?: string): Promise<HealthCheckResponse__Output["status"]>;
 }

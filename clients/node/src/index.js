@@ -17,7 +17,7 @@ export function protoRoot() {
   return existsSync(packed) ? packed : join(here, "..", "..", "..", "proto");
 }
 
-const PROTO_FILES = ["inference", "tasks", "adapters", "trainer"].map((name) => `tuneserve/v1/${name}.proto`);
+const PROTO_FILES = [...["inference", "tasks", "adapters", "trainer"].map((name) => `tuneserve/v1/${name}.proto`), "grpc/health/v1/health.proto"];
 
 // How a channel spreads calls over the replicas a target names (dns:///headless-service:50051,
 // ipv4:a:p,b:p): round robin per call, and gRPC's own retries on UNAVAILABLE for the calls that are
@@ -129,7 +129,8 @@ function definitions() {
       defaults: true,
       oneofs: true,
     });
-    loaded = grpc.loadPackageDefinition(packageDefinition).tuneserve.v1;
+    const root = grpc.loadPackageDefinition(packageDefinition);
+    loaded = { ...root.tuneserve.v1, Health: root.grpc.health.v1.Health };
   }
   return loaded;
 }
@@ -192,6 +193,7 @@ function credentials({ tls, caFile, certFile, keyFile }) {
   return grpc.credentials.createSsl(read(caFile), read(keyFile), read(certFile));
 }
 
+const IMPORT_CHUNK_BYTES = 1 << 20; // under the default 4 MiB message limit
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class TuneserveClient {
@@ -223,10 +225,11 @@ export class TuneserveClient {
     this.tasks = new v1.Tasks(address, creds, share);
     this.adapters = new v1.Adapters(address, creds, share);
     this.trainer = new v1.Trainer(address, creds, share);
+    this.healthService = new v1.Health(address, creds, share);
   }
 
   close() {
-    this.inference.close();
+    this.inference.close(); // the other stubs share its channel
   }
 
   _deadline(timeoutMs) {
@@ -242,8 +245,11 @@ export class TuneserveClient {
     return metadata;
   }
 
-  /** A unary call, retried with exponential backoff on UNAVAILABLE only. */
-  async _unary(stub, method, request, timeoutMs) {
+  /**
+   * A unary call, retried with exponential backoff on UNAVAILABLE only, and only where a second
+   * attempt cannot act twice (`retry` false for CreateJob and ImportAdapter).
+   */
+  async _unary(stub, method, request, timeoutMs, { retry = true } = {}) {
     const metadata = this._metadata(request);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -253,7 +259,7 @@ export class TuneserveClient {
           );
         });
       } catch (error) {
-        if (!error.retryable || attempt >= this.retries) throw error;
+        if (!retry || !error.retryable || attempt >= this.retries) throw error;
         await sleep(this.backoffMs * 2 ** attempt);
       }
     }
@@ -336,6 +342,33 @@ export class TuneserveClient {
     return this._unary(this.adapters, "ListAdapters", {});
   }
 
+  getAdapter(name) {
+    return this._unary(this.adapters, "GetAdapter", { name });
+  }
+
+  /**
+   * Publishes a plain PEFT adapter directory (adapter_config.json, adapter_model.safetensors,
+   * README.md if there) as the next version of `name`. Never retried: it would make two versions.
+   */
+  importAdapter(directory, name, { makeCurrent = true, source = "", timeoutMs } = {}) {
+    const files = ["adapter_config.json", "adapter_model.safetensors", "README.md"].filter((file) => existsSync(join(directory, file)));
+    return new Promise((resolve, reject) => {
+      const call = this.adapters.ImportAdapter(this.metadata, { deadline: this._deadline(timeoutMs) }, (error, response) =>
+        error ? reject(toTuneserveError(error)) : resolve(response),
+      );
+      call.write({ header: { name, makeCurrent, source } });
+      for (const fileName of files) {
+        const data = readFileSync(join(directory, fileName));
+        let start = 0;
+        do {
+          call.write({ chunk: { fileName, data: data.subarray(start, start + IMPORT_CHUNK_BYTES) } });
+          start += IMPORT_CHUNK_BYTES;
+        } while (start < data.length);
+      }
+      call.end();
+    });
+  }
+
   loadAdapter(adapter) {
     return this._unary(this.adapters, "LoadAdapter", { adapter });
   }
@@ -364,6 +397,24 @@ export class TuneserveClient {
 
   // -- trainer (train scope; point the client at the trainer's address) --
 
+  /**
+   * Submits a training job (CreateJobRequest: adapterName, trainingData as a Buffer or
+   * trainingFile, task, hyperparameters, ...). Never retried: it would make a second job.
+   */
+  createJob(request, { timeoutMs } = {}) {
+    return this._unary(this.trainer, "CreateJob", request, timeoutMs, { retry: false });
+  }
+
+  /** The job's self-contained HTML report, once it has been evaluated. */
+  getJobReport(id) {
+    return this._unary(this.trainer, "GetJobReport", { id });
+  }
+
+  /** Records judgements ({ line, verdict, rating, reviewer, note }) of the job's sampled answers. */
+  reviewJob(id, reviews) {
+    return this._unary(this.trainer, "ReviewJob", { id, reviews });
+  }
+
   getJob(id) {
     return this._unary(this.trainer, "GetJob", { id });
   }
@@ -378,6 +429,13 @@ export class TuneserveClient {
 
   watchJob(id, { timeoutMs } = {}) {
     return this._stream(this.trainer, "WatchJob", { id }, timeoutMs);
+  }
+
+  // -- health --
+
+  /** "SERVING", "NOT_SERVING" ... of the server (service "") or one of its services. */
+  async health(service = "") {
+    return (await this._unary(this.healthService, "Check", { service })).status;
   }
 }
 

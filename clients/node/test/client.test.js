@@ -83,3 +83,21 @@ test("calls without a token, or with a wrong one, are UnauthenticatedError", asy
 test("an inference token cannot administer adapters", async () => {
   await assert.rejects(client.listAdapters(), PermissionDeniedError);
 });
+
+test("health reports SERVING and generations carry log-probabilities", async () => {
+  assert.equal(await client.health(), "SERVING");
+  const reply = await client.generate({ prompt: "The capital of France is", parameters: { maxNewTokens: 3, logprobs: true, topLogprobs: 2 } });
+  assert.equal(reply.logprobs.length, reply.tokenIds.length);
+  assert.ok(reply.logprobs.every((entry) => entry.logprob <= 0 && entry.topLogprobs.length === 2));
+});
+
+test("tool calls come back parsed", async () => {
+  const reply = await client.generate({
+    messages: [{ role: "user", content: "What is the weather in Paris?" }],
+    tools: [{ name: "get_weather", parameters: JSON.stringify({ type: "object", properties: { city: { type: "string", maxLength: 20 } }, required: ["city"] }) }],
+    toolChoice: { mode: "TOOL_CHOICE_MODE_REQUIRED" },
+    parameters: { maxNewTokens: 60, temperature: 0 },
+  });
+  assert.equal(reply.toolCalls[0].name, "get_weather");
+  assert.equal(typeof JSON.parse(reply.toolCalls[0].arguments).city, "string");
+});

@@ -22,14 +22,14 @@ from tuneserve_client._requests import (
     run_task_request,
     tokenize_request,
 )
-from tuneserve_client.client import ClientBase, backoff_delays
+from tuneserve_client.client import ClientBase
 from tuneserve_client.errors import UnavailableError, from_rpc_error
 
 T = TypeVar("T")
 
 
 class AsyncClient(ClientBase):
-    """asyncio twin of `Client`: retries UNAVAILABLE with backoff, raises typed errors."""
+    """asyncio twin of `Client`: UNAVAILABLE retried by gRPC's policy, typed errors raised."""
 
     def _open_channel(self, target: str, options: list[tuple[str, Any]], credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
         if credentials is None:
@@ -37,34 +37,17 @@ class AsyncClient(ClientBase):
         return grpc.aio.secure_channel(target, credentials, options=options)
 
     async def _call(self, fn: Callable[..., Awaitable[T]], request: Any, timeout: float | None, adapter: str = "") -> T:
-        delays = backoff_delays(self.retries, self.backoff)
-        metadata = self._metadata(adapter)
-        while True:
-            try:
-                return await fn(request, timeout=timeout, metadata=metadata)
-            except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                delay = next(delays, None) if error.retryable else None
-                if delay is None:
-                    raise error from None
-                await asyncio.sleep(delay)
+        try:
+            return await fn(request, timeout=timeout, metadata=self._metadata(adapter))
+        except grpc.RpcError as exc:  # retries, where safe, were gRPC's own (tuneserve_client.routing)
+            raise from_rpc_error(exc) from None
 
     async def _stream(self, fn: Callable[..., Any], request: Any, timeout: float | None, adapter: str = "") -> AsyncIterator[Any]:
-        delays = backoff_delays(self.retries, self.backoff)
-        metadata = self._metadata(adapter)
-        while True:
-            received = False
-            try:
-                async for item in fn(request, timeout=timeout, metadata=metadata):
-                    received = True
-                    yield item
-                return
-            except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                delay = next(delays, None) if error.retryable and not received else None
-                if delay is None:
-                    raise error from None
-                await asyncio.sleep(delay)
+        try:
+            async for item in fn(request, timeout=timeout, metadata=self._metadata(adapter)):
+                yield item
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
 
     async def generate(
         self,

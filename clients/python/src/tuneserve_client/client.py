@@ -40,12 +40,13 @@ DEFAULT_TIMEOUT = 120.0
 T = TypeVar("T")
 
 
-def channel_options(max_message_bytes: int, target: str = "") -> list[tuple[str, Any]]:
-    """Message limits, and balancing over every replica a target names (tuneserve_client.routing)."""
+def channel_options(max_message_bytes: int, target: str = "", retries: int = 3, backoff: float = 0.05) -> list[tuple[str, Any]]:
+    """Message limits, balancing over every replica a target names and gRPC's retries
+    (tuneserve_client.routing)."""
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
-        *routing_options(target),
+        *routing_options(target, retries, backoff),
     ]
 
 
@@ -71,12 +72,6 @@ def channel_credentials(
     return grpc.ssl_channel_credentials(root_certificates=read(ca_file), private_key=read(key_file), certificate_chain=read(cert_file))
 
 
-def backoff_delays(retries: int, base: float) -> Iterator[float]:
-    """Exponential backoff between attempts: base, 2*base, 4*base ... (`retries` of them)."""
-    for attempt in range(retries):
-        yield base * (2**attempt)
-
-
 class ClientBase:
     """What the sync and asyncio clients share: settings, stubs and the per-call timeout."""
 
@@ -86,7 +81,7 @@ class ClientBase:
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         retries: int = 3,
-        backoff: float = 0.25,
+        backoff: float = 0.05,
         metadata: Sequence[tuple[str, str]] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
         token: str | None = None,
@@ -104,7 +99,7 @@ class ClientBase:
         self.backoff = backoff
         self.metadata = tuple(metadata) + ((("authorization", f"Bearer {token}"),) if token else ())
         credentials = channel_credentials(tls, ca_file, cert_file, key_file)
-        self._channel = self._open_channel(target, channel_options(max_message_bytes, target), credentials)
+        self._channel = self._open_channel(target, channel_options(max_message_bytes, target, retries, backoff), credentials)
         self.inference = inference_pb2_grpc.InferenceStub(self._channel)
         self.adapters = adapters_pb2_grpc.AdaptersStub(self._channel)
         self.trainer = trainer_pb2_grpc.TrainerStub(self._channel)
@@ -126,8 +121,10 @@ class ClientBase:
 class Client(ClientBase):
     """Calls a tuneserve server; failures raise `tuneserve_client.errors` exceptions.
 
-    Calls that fail with UNAVAILABLE (server starting, restarting or unreachable) are retried
-    `retries` times with exponential backoff; nothing else is retried.
+    Calls that fail with UNAVAILABLE (server starting, restarting or unreachable) are retried by
+    gRPC's retry policy, `retries` times (at most 4) with exponential backoff from `backoff`
+    seconds, within the call's deadline; calls that would act twice (CreateJob, ImportAdapter) and
+    streams that already received a message are not retried.
     """
 
     def _open_channel(self, target: str, options: list[tuple[str, Any]], credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
@@ -138,34 +135,16 @@ class Client(ClientBase):
     # -- plumbing -----------------------------------------------------------------------------
 
     def _call(self, fn: Callable[..., T], request: Any, timeout: float | None, adapter: str = "") -> T:
-        delays = backoff_delays(self.retries, self.backoff)
-        metadata = self._metadata(adapter)
-        while True:
-            try:
-                return fn(request, timeout=timeout, metadata=metadata)
-            except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                delay = next(delays, None) if error.retryable else None
-                if delay is None:
-                    raise error from None
-                time.sleep(delay)
+        try:
+            return fn(request, timeout=timeout, metadata=self._metadata(adapter))
+        except grpc.RpcError as exc:  # retries, where safe, were gRPC's own (tuneserve_client.routing)
+            raise from_rpc_error(exc) from None
 
     def _stream(self, fn: Callable[..., Iterator[T]], request: Any, timeout: float | None, adapter: str = "") -> Iterator[T]:
-        delays = backoff_delays(self.retries, self.backoff)
-        metadata = self._metadata(adapter)
-        while True:
-            received = False
-            try:
-                for item in fn(request, timeout=timeout, metadata=metadata):
-                    received = True
-                    yield item
-                return
-            except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                delay = next(delays, None) if error.retryable and not received else None
-                if delay is None:
-                    raise error from None
-                time.sleep(delay)
+        try:
+            yield from fn(request, timeout=timeout, metadata=self._metadata(adapter))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
 
     # -- inference ----------------------------------------------------------------------------
 

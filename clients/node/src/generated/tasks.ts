@@ -1,0 +1,59 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { InferenceClient as _tuneserve_v1_InferenceClient, InferenceDefinition as _tuneserve_v1_InferenceDefinition } from './tuneserve/v1/Inference';
+import type { TasksClient as _tuneserve_v1_TasksClient, TasksDefinition as _tuneserve_v1_TasksDefinition } from './tuneserve/v1/Tasks';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  tuneserve: {
+    v1: {
+      ChatMessage: MessageTypeDefinition
+      ChoiceList: MessageTypeDefinition
+      ClassifyBatchRequest: MessageTypeDefinition
+      ClassifyBatchResponse: MessageTypeDefinition
+      ClassifyRequest: MessageTypeDefinition
+      ClassifyResponse: MessageTypeDefinition
+      Demonstration: MessageTypeDefinition
+      DemonstrationOrder: EnumTypeDefinition
+      DemonstrationSelection: EnumTypeDefinition
+      FeedbackRequest: MessageTypeDefinition
+      FeedbackResponse: MessageTypeDefinition
+      FewShotPrompt: MessageTypeDefinition
+      GenerateRequest: MessageTypeDefinition
+      GenerateResponse: MessageTypeDefinition
+      GenerateStreamResponse: MessageTypeDefinition
+      GenerationParameters: MessageTypeDefinition
+      GetTaskRequest: MessageTypeDefinition
+      Inference: SubtypeConstructor<typeof grpc.Client, _tuneserve_v1_InferenceClient> & { service: _tuneserve_v1_InferenceDefinition }
+      LabelScore: MessageTypeDefinition
+      ListTasksRequest: MessageTypeDefinition
+      ListTasksResponse: MessageTypeDefinition
+      ModelInfoRequest: MessageTypeDefinition
+      ModelInfoResponse: MessageTypeDefinition
+      PromptInfo: MessageTypeDefinition
+      RunTaskRequest: MessageTypeDefinition
+      StopReason: EnumTypeDefinition
+      StructuredOutput: MessageTypeDefinition
+      TaskBacking: EnumTypeDefinition
+      TaskInfo: MessageTypeDefinition
+      TaskProblem: MessageTypeDefinition
+      Tasks: SubtypeConstructor<typeof grpc.Client, _tuneserve_v1_TasksClient> & { service: _tuneserve_v1_TasksDefinition }
+      Thumb: EnumTypeDefinition
+      Timings: MessageTypeDefinition
+      TokenLogprob: MessageTypeDefinition
+      TokenizeRequest: MessageTypeDefinition
+      TokenizeResponse: MessageTypeDefinition
+      Tool: MessageTypeDefinition
+      ToolCall: MessageTypeDefinition
+      ToolChoice: MessageTypeDefinition
+      ToolChoiceMode: EnumTypeDefinition
+      TopLogprob: MessageTypeDefinition
+      Usage: MessageTypeDefinition
+    }
+  }
+}
+

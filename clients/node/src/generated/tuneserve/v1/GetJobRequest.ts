@@ -1,0 +1,10 @@
+// Original file: ../../proto/tuneserve/v1/trainer.proto
+
+
+export interface GetJobRequest {
+  'id'?: (string);
+}
+
+export interface GetJobRequest__Output {
+  'id': (string);
+}

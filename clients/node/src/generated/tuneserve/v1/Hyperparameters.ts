@@ -1,0 +1,75 @@
+// Original file: ../../proto/tuneserve/v1/trainer.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+/**
+ * Unset fields take the trainer's documented defaults.
+ */
+export interface Hyperparameters {
+  'rank'?: (number);
+  'alpha'?: (number | string);
+  'dropout'?: (number | string);
+  'targetModules'?: (string)[];
+  'learningRate'?: (number | string);
+  'epochs'?: (number);
+  'maxSteps'?: (number);
+  'batchSize'?: (number);
+  'gradientAccumulation'?: (number);
+  'warmupRatio'?: (number | string);
+  'weightDecay'?: (number | string);
+  'maxSeqLen'?: (number);
+  'seed'?: (number | string | Long);
+  /**
+   * Train on the 4-bit base (QLoRA).
+   */
+  'qlora'?: (boolean);
+  '_rank'?: "rank";
+  '_alpha'?: "alpha";
+  '_dropout'?: "dropout";
+  '_learningRate'?: "learningRate";
+  '_epochs'?: "epochs";
+  '_maxSteps'?: "maxSteps";
+  '_batchSize'?: "batchSize";
+  '_gradientAccumulation'?: "gradientAccumulation";
+  '_warmupRatio'?: "warmupRatio";
+  '_weightDecay'?: "weightDecay";
+  '_maxSeqLen'?: "maxSeqLen";
+  '_seed'?: "seed";
+  '_qlora'?: "qlora";
+}
+
+/**
+ * Unset fields take the trainer's documented defaults.
+ */
+export interface Hyperparameters__Output {
+  'rank'?: (number);
+  'alpha'?: (number);
+  'dropout'?: (number);
+  'targetModules': (string)[];
+  'learningRate'?: (number);
+  'epochs'?: (number);
+  'maxSteps'?: (number);
+  'batchSize'?: (number);
+  'gradientAccumulation'?: (number);
+  'warmupRatio'?: (number);
+  'weightDecay'?: (number);
+  'maxSeqLen'?: (number);
+  'seed'?: (number);
+  /**
+   * Train on the 4-bit base (QLoRA).
+   */
+  'qlora'?: (boolean);
+  '_rank'?: "rank";
+  '_alpha'?: "alpha";
+  '_dropout'?: "dropout";
+  '_learningRate'?: "learningRate";
+  '_epochs'?: "epochs";
+  '_maxSteps'?: "maxSteps";
+  '_batchSize'?: "batchSize";
+  '_gradientAccumulation'?: "gradientAccumulation";
+  '_warmupRatio'?: "warmupRatio";
+  '_weightDecay'?: "weightDecay";
+  '_maxSeqLen'?: "maxSeqLen";
+  '_seed'?: "seed";
+  '_qlora'?: "qlora";
+}

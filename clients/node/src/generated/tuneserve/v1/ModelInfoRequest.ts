@@ -1,0 +1,8 @@
+// Original file: ../../proto/tuneserve/v1/inference.proto
+
+
+export interface ModelInfoRequest {
+}
+
+export interface ModelInfoRequest__Output {
+}
