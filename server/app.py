@@ -30,6 +30,7 @@ from server.api.adapters import AdaptersService
 from server.api.admission import Admission, Limits
 from server.api.event_stream import stream_generation
 from server.api.inference import InferenceService
+from server.api.openai.fine_tuning import FineTuning
 from server.api.openai.listener import HttpListener
 from server.api.openai.routes import OpenAIRoutes
 from server.api.rollouts import Shadows
@@ -73,6 +74,7 @@ class TuneserveServer(RpcApp):
         self._guard: asyncio.Task[None] | None = None
         self._stop_watching = asyncio.Event()
         self.http: HttpListener | None = None
+        self._fine_tuning: FineTuning | None = None  # the OpenAI API's files and fine-tuning routes
         self._http_closing: asyncio.Task[None] | None = None
 
     @property
@@ -85,6 +87,12 @@ class TuneserveServer(RpcApp):
         if self.settings.http_port:
             assert self.endpoints is not None
             tokens = self.endpoints.security.tokens
+            self._fine_tuning = FineTuning(
+                self.settings.trainer_address,
+                lambda: self.state.require().base.name,
+                self.settings.max_upload_bytes,
+                self.settings.trainer_ca_file,
+            )
             routes = OpenAIRoutes(
                 self.state,
                 self.metrics,
@@ -92,6 +100,7 @@ class TuneserveServer(RpcApp):
                 self.settings.max_message_bytes,
                 self.settings.http_body_timeout_s,
                 self.settings.http_cors_origins,
+                self._fine_tuning,
             )
             self.http = HttpListener(routes.app(), self.settings, self.settings.host, self.settings.http_port, tokens is not None)
             await self.http.open()
@@ -265,6 +274,8 @@ class TuneserveServer(RpcApp):
     async def shut_down(self) -> None:
         if self._http_closing is not None:
             await self._http_closing
+        if self._fine_tuning is not None:
+            await self._fine_tuning.close()
         self._stop_watching.set()
         if self._watcher is not None:
             await self._watcher

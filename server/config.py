@@ -43,6 +43,18 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     """Open HTTP connections at most; one past it is closed at once (the process keeps its files
     for gRPC and the model)."""
 
+    trainer_address: str = ""
+    """host:port of the trainer service behind the OpenAI API's files and fine-tuning routes
+    (/v1/files, /v1/fine_tuning/jobs); callers' tokens are passed on to it, so its scopes apply.
+    Empty: those routes answer 404."""
+
+    trainer_ca_file: Path | None = None
+    """PEM CA bundle that signed the trainer's certificate, where it serves TLS; unset: plaintext."""
+
+    max_upload_bytes: int = Field(64 * 2**20, ge=1024)
+    """Largest file the OpenAI API's POST /v1/files takes, in bytes (the trainer's max_data_bytes
+    bounds it too)."""
+
     http_cors_origins: list[str] = Field(default_factory=list)
     """Web origins (scheme://host[:port]) whose pages may call the HTTP API from a browser (CORS);
     empty: none, and browsers refuse cross-origin calls. "*" is refused: name the origins."""

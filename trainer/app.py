@@ -13,6 +13,7 @@ from common.database.connect import describe, open_database
 from common.rpc.app import RpcApp
 from common.threads import arun_on_fresh_thread
 from trainer.config import TrainerSettings
+from trainer.files_db import FileStore
 from trainer.jobs_db import JobState, JobStore
 from trainer.metrics import TrainerMetrics
 from trainer.runner import JobRunner
@@ -36,7 +37,8 @@ class TrainerServer(RpcApp):
         self.jobs = JobStore(open_database(settings.job_database(), settings.database_password_file))
         log.info("job database open", extra={"database": describe(self.jobs.engine.url)})
         self.metrics.bind_jobs(self._count)
-        self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs, settings.work_dir)
+        files = FileStore(self.jobs.engine, settings.max_data_bytes)
+        self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs, settings.work_dir, files)
         self.runner: JobRunner | None = None
 
     def _count(self, state: JobState) -> float:

@@ -33,6 +33,8 @@ class Hyperparameters(BaseModel):
     """Linear layers that get LoRA weights: all of them by default."""
     learning_rate: float = Field(2e-4, gt=0, le=1)
     """Peak learning rate of AdamW."""
+    learning_rate_multiplier: float | None = Field(None, gt=0, le=100)
+    """Where the job was asked for one (OpenAI's name): learning_rate is the default times it."""
     epochs: int = Field(3, ge=1, le=100)
     """Passes over the training split (ignored when max_steps is set)."""
     max_steps: int = Field(0, ge=0)
@@ -127,6 +129,10 @@ class JobConfig(BaseModel):
     gpus: int | None = Field(None, ge=0, le=16)
     """GPUs of the job's pod under the kubernetes executor (one training process per GPU, torchrun
     inside the pod when there are several); unset: the trainer's job_gpus."""
+    training_file_id: str = ""
+    """The kept file the training data came from (UploadFile), where it came from one."""
+    validation_file_id: str = ""
+    """The kept file the validation data came from, where it came from one."""
 
 
 class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from common.errors import InvalidRequest
-from common.prompting import CHAT_ROLES, encode, plain, render_chat
+from common.prompting import CHAT_ROLES, RENDERED_ROLES, encode, plain, render_chat
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 
 DataFormat = Literal["prompt_completion", "messages", "classification"]
+MESSAGE_KEYS = {"role", "content", "weight"}  # what a chat line's message may hold (OpenAI's fine-tuning format)
 OverLength = Literal["refuse", "truncate", "drop"]
 _FORMAT_FIELDS: dict[DataFormat, tuple[str, ...]] = {
     "prompt_completion": ("prompt", "completion"),
@@ -123,6 +124,9 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
     messages = obj["messages"]
     if not isinstance(messages, list) or not messages:
         return "messages must be a non-empty list"
+    for key in ("tools", "functions"):
+        if key in obj:
+            return f"{key}: training on tool calls is not supported (train on plain assistant answers)"
     turns = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
@@ -131,7 +135,14 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
             return f"messages[{i}] has unknown role {message.get('role')!r} (known: {', '.join(CHAT_ROLES)})"
         if not message["content"].strip():
             return f"messages[{i}] has empty content"
-        turns.append((message["role"], message["content"]))
+        unknown = sorted(set(message) - MESSAGE_KEYS)
+        if unknown:
+            return f"messages[{i}] has {unknown[0]!r}, which is not used in training (give role, content and, for answers, weight)"
+        problem = _weight_problem(message, i, last=i == len(messages) - 1)
+        if problem:
+            return problem
+        role = str(message["role"])
+        turns.append((RENDERED_ROLES.get(role, role), message["content"]))
     if not any(role == "assistant" for role, _ in turns):
         return "no assistant turn to learn from"
     if turns[-1][0] != "assistant":
@@ -140,6 +151,20 @@ def _parse_line(obj: Any, number: int, fmt: DataFormat) -> Example | str:
         return "no user turn"
     last_user = next(content for role, content in reversed(turns) if role == "user")
     return Example(number, last_user, turns[-1][1], tuple(turns[:-1]))
+
+
+def _weight_problem(message: dict[str, Any], index: int, last: bool) -> str:
+    """OpenAI's per-answer weight: the last answer is the one learnt (1); earlier ones are context (0)."""
+    if "weight" not in message:
+        return ""
+    weight = message["weight"]
+    if message["role"] != "assistant" or isinstance(weight, bool) or weight not in (0, 1):
+        return f"messages[{index}].weight must be 0 or 1, on assistant messages only"
+    if last and weight == 0:
+        return f"messages[{index}].weight is 0 on the last answer: the line would teach nothing"
+    if not last and weight == 1:
+        return f"messages[{index}].weight is 1 on an earlier answer: only the last answer of a line is learnt (split the line)"
+    return ""
 
 
 def parse_jsonl(

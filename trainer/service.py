@@ -1,4 +1,5 @@
-"""The tuneserve.v1.Trainer service: create, get, list, cancel and watch training jobs."""
+"""The tuneserve.v1.Trainer service: create, get, list, cancel and watch training jobs, and keep
+the training files jobs name by id."""
 
 from __future__ import annotations
 
@@ -13,18 +14,22 @@ from pydantic import ValidationError
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
 from common.adapter_manifest import check_name
-from common.errors import FailedPrecondition, InvalidRequest, Unavailable
+from common.errors import FailedPrecondition, InvalidRequest, NotFound, Unavailable
 from common.rpc.enums import enum_choice
 from common.safe_files import UnsafePath, inside, read_confined
 from trainer import html_report
-from trainer.config import JobConfig
+from trainer.config import Hyperparameters, JobConfig
+from trainer.files_db import FileRecord, FileStore
 from trainer.human_review import check_reviews, summarize
 from trainer.job_files import LOSS_CURVE, JobFiles
 from trainer.job_storage import WorkDirStorage
 from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
 from trainer.runner import JobRunner
 
-_HYPERPARAMETER_FIELDS = [f.name for f in trainer_pb2.Hyperparameters.DESCRIPTOR.fields if f.name != "target_modules"]
+_HYPERPARAMETER_FIELDS = [
+    f.name for f in trainer_pb2.Hyperparameters.DESCRIPTOR.fields if f.name not in ("target_modules", "learning_rate_multiplier")
+]
+MAX_EVENTS = 1000
 _EVALUATION_FIELDS = [f.name for f in trainer_pb2.EvaluationConfig.DESCRIPTOR.fields]
 
 
@@ -38,6 +43,14 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
     hyperparameters = _set_fields(request.hyperparameters, _HYPERPARAMETER_FIELDS)
     if request.hyperparameters.target_modules:
         hyperparameters["target_modules"] = list(request.hyperparameters.target_modules)
+    if request.hyperparameters.HasField("learning_rate_multiplier"):
+        multiplier = request.hyperparameters.learning_rate_multiplier
+        if "learning_rate" in hyperparameters:
+            raise InvalidRequest("hyperparameters.learning_rate_multiplier", "give either learning_rate or learning_rate_multiplier")
+        if not 0 < multiplier <= 100:
+            raise InvalidRequest("hyperparameters.learning_rate_multiplier", f"must be in (0, 100], got {multiplier:g}")
+        hyperparameters["learning_rate"] = Hyperparameters.model_fields["learning_rate"].default * multiplier
+        hyperparameters["learning_rate_multiplier"] = multiplier
     task = {k: v for k, v in json_format.MessageToDict(request.task, preserving_proto_field_name=True).items() if v}
     values: dict[str, Any] = {
         "adapter_name": request.adapter_name,
@@ -45,6 +58,8 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
         "hyperparameters": hyperparameters,
         "evaluation": _set_fields(request.evaluation, _EVALUATION_FIELDS),
         **_set_fields(request, ["validation_split", "checkpoint_every", "gpus"]),
+        "training_file_id": request.training_file_id,
+        "validation_file_id": request.validation_file_id,
     }
     for field, enum, prefix in (
         ("publish", trainer_pb2.PublishPolicy, "PUBLISH_POLICY_"),
@@ -113,6 +128,18 @@ def job_proto(job: JobRecord) -> trainer_pb2.Job:
     return message
 
 
+def file_proto(record: FileRecord) -> trainer_pb2.TrainingFile:
+    return trainer_pb2.TrainingFile(
+        id=record.id,
+        filename=record.filename,
+        purpose=record.purpose,
+        bytes=record.bytes,
+        created=_timestamp(record.created),
+        lines=record.lines,
+        sha256=record.sha256,
+    )
+
+
 def event_proto(event: EventRecord, job: JobRecord) -> trainer_pb2.JobEvent:
     message = trainer_pb2.JobEvent(sequence=event.sequence, job_id=event.job_id, time=_timestamp(event.time))
     payload = event.payload
@@ -140,8 +167,10 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         max_data_bytes: int,
         data_dirs: list[Path] | None = None,
         work_dir: Path | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self.jobs = jobs
+        self.files = files or FileStore(jobs.engine, max_data_bytes)
         self.work_dir = work_dir
         self.runner = runner
         self.max_data_bytes = max_data_bytes
@@ -152,10 +181,15 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
             raise Unavailable("the trainer is starting; retry once the health check reports SERVING")
         return self.runner
 
-    def _data(self, inline: bytes, path: str, field: str, required: bool) -> bytes | None:
+    def _data(self, inline: bytes, path: str, field: str, required: bool, file_id: str = "") -> bytes | None:
         inline_field = field.replace("_file", "_data")
-        if inline and path:
-            raise InvalidRequest(field, f"give either {inline_field} or {field}, not both")
+        if sum(map(bool, (inline, path, file_id))) > 1:
+            raise InvalidRequest(field, f"give one of {inline_field}, {field} and {field}_id")
+        if file_id:
+            try:
+                return self.files.content(file_id)
+            except NotFound as exc:
+                raise InvalidRequest(f"{field}_id", exc.message) from None
         if path:
             return self._read_named(path, field)
         if not inline and required:
@@ -185,8 +219,8 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
     async def CreateJob(self, request: trainer_pb2.CreateJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         runner = self._runner()
         config = job_config(request)
-        training = self._data(request.training_data, request.training_file, "training_file", required=True)
-        validation = self._data(request.validation_data, request.validation_file, "validation_file", required=False)
+        training = self._data(request.training_data, request.training_file, "training_file", True, request.training_file_id)
+        validation = self._data(request.validation_data, request.validation_file, "validation_file", False, request.validation_file_id)
         assert training is not None
         return job_proto(await asyncio.to_thread(runner.submit, config, training, validation))
 
@@ -235,6 +269,31 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
 
     async def CancelJob(self, request: trainer_pb2.CancelJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         return job_proto(await asyncio.to_thread(self._runner().cancel, request.id))
+
+    async def ListJobEvents(
+        self, request: trainer_pb2.ListJobEventsRequest, context: grpc.aio.ServicerContext
+    ) -> trainer_pb2.ListJobEventsResponse:
+        job = self.jobs.get(request.id)
+        limit = min(request.limit or MAX_EVENTS, MAX_EVENTS)
+        events = await asyncio.to_thread(self.jobs.events, request.id, request.after_sequence)
+        shown = [event_proto(event, job) for event in events[:limit]]
+        return trainer_pb2.ListJobEventsResponse(events=shown, has_more=len(events) > limit)
+
+    async def UploadFile(self, request: trainer_pb2.UploadFileRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.TrainingFile:
+        return file_proto(await asyncio.to_thread(self.files.add, request.filename, request.purpose, request.content))
+
+    async def ListFiles(self, request: trainer_pb2.ListFilesRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.ListFilesResponse:
+        files, more = await asyncio.to_thread(self.files.list, request.purpose, request.limit or 100, request.after)
+        return trainer_pb2.ListFilesResponse(files=[file_proto(f) for f in files], has_more=more)
+
+    async def GetFile(self, request: trainer_pb2.GetFileRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.TrainingFile:
+        return file_proto(await asyncio.to_thread(self.files.get, request.id))
+
+    async def GetFileContent(self, request: trainer_pb2.GetFileRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.FileContent:
+        return trainer_pb2.FileContent(content=await asyncio.to_thread(self.files.content, request.id))
+
+    async def DeleteFile(self, request: trainer_pb2.GetFileRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.TrainingFile:
+        return file_proto(await asyncio.to_thread(self.files.delete, request.id))
 
     async def WatchJob(
         self, request: trainer_pb2.WatchJobRequest, context: grpc.aio.ServicerContext

@@ -204,9 +204,17 @@ def test_without_a_database_one_trainer_owns_its_sqlite_queue_and_nothing_leaves
     assert trainer["replicas"] == 1 and trainer["strategy"]["type"] == "Recreate"
     assert by_kind(docs, "PersistentVolumeClaim", "-trainer")["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert not [d for d in docs if d["kind"] == "Job"]
-    assert by_kind(docs, "NetworkPolicy")["spec"]["egress"] == [
-        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    policy = by_kind(docs, "NetworkPolicy")["spec"]
+    trainer_pods = {"app.kubernetes.io/name": "tuneserve", "app.kubernetes.io/instance": "demo", "app.kubernetes.io/component": "trainer"}
+    # DNS, and the server's fine-tuning routes to the trainer inside the release: nothing else
+    assert policy["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"ports": [{"port": 50052, "protocol": "TCP"}], "to": [{"podSelector": {"matchLabels": trainer_pods}}]},
     ]
+    server_pods = {**trainer_pods, "app.kubernetes.io/component": "server"}
+    assert {"ports": [{"port": 50052, "protocol": "TCP"}], "from": [{"podSelector": {"matchLabels": server_pods}}]} in policy["ingress"]
+    config = by_kind(docs, "ConfigMap", "-server")["data"]
+    assert config["TUNESERVE_TRAINER_ADDRESS"] == "demo-tuneserve-trainer:50052"
 
 
 def test_a_headless_service_names_every_ready_server_pod_for_balancing_clients():

@@ -189,3 +189,52 @@ def test_invalid_utf8_is_reported_under_the_file_it_is_in_with_its_line():
     with pytest.raises(InvalidRequest) as validation:
         parse_jsonl(b'{"text": "\xfe"}\n', "validation data", "validation data", field="validation_data")
     assert validation.value.field == "validation_data" and "validation data is not UTF-8 text" in str(validation.value)
+
+
+def test_openai_chat_lines_train_on_their_last_answer_and_weights_must_say_so():
+    def line(*messages, **extra) -> bytes:
+        return json.dumps({"messages": list(messages), **extra}).encode()
+
+    user, answer = {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello", "weight": 1}
+    developer = {"role": "developer", "content": "Be kind."}
+    earlier = {"role": "assistant", "content": "Yes?", "weight": 0}
+    good = parse_jsonl(b"\n".join([line(developer, user, answer), line(user, earlier, user, answer)]))
+    assert not good.errors and good.examples[0].conversation[0] == ("system", "Be kind.")  # rendered as the system turn
+    reasons = {
+        line(user, {**answer, "weight": 0}): "weight is 0 on the last answer",
+        line(user, {**earlier, "weight": 1}, user, answer): "weight is 1 on an earlier answer",
+        line(user, {**answer, "weight": 0.5}): "weight must be 0 or 1",
+        line({**user, "weight": 1}, answer): "weight must be 0 or 1",
+        line({**user, "name": "ann"}, answer): "'name', which is not used in training",
+        line(user, answer, tools=[{"type": "function"}]): "training on tool calls is not supported",
+    }
+    for data, reason in reasons.items():
+        errors = parse_jsonl(data).errors
+        assert len(errors) == 1 and reason in errors[0].reason, (data, errors)
+
+
+def test_kept_files_are_checked_listed_newest_first_and_forgotten(tmp_path):
+    from common.database.connect import open_database
+    from common.errors import NotFound
+    from trainer.files_db import FileStore
+
+    files = FileStore(open_database(f"sqlite:///{tmp_path / 'jobs.db'}"), max_bytes=4096)
+    first = files.add("a.jsonl", "fine-tune", b'{"text": "x", "label": "y"}\n\n{"text": "z", "label": "y"}\n')
+    second = files.add("b.jsonl", "fine-tune", b'{"prompt": "p", "completion": "c"}\n')
+    assert first.lines == 2 and first.id.startswith("file-") and files.content(first.id).startswith(b'{"text"')
+    listed, more = files.list(limit=1)
+    assert [f.id for f in listed] == [second.id] and more
+    assert [f.id for f in files.list(after=second.id)[0]] == [first.id]
+    for content, purpose, words in [
+        (b'{"a": 1}\n[1]\n', "fine-tune", "line 2 is not a JSON object"),
+        (b'{"a": 1}\n{"b": \n', "fine-tune", "line 2 is not JSON"),
+        (b'{"a": "\xff"}\n', "fine-tune", "line 1 is not UTF-8"),
+        (b"\n\n", "fine-tune", "has no examples"),
+        (b"x" * 5000, "fine-tune", "max_data_bytes"),
+        (b'{"a": 1}\n', "batch", "must be 'fine-tune'"),
+    ]:
+        with pytest.raises(InvalidRequest, match=words):
+            files.add("c.jsonl", purpose, content)
+    files.delete(first.id)
+    with pytest.raises(NotFound):
+        files.content(first.id)

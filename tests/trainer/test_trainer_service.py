@@ -98,6 +98,13 @@ def test_invalid_data_fails_the_job_listing_every_bad_line(trainer_client, tmp_p
         ("ok", {"hyperparameters": {"target_modules": ["lm_head"]}}, "hyperparameters", "target_modules"),
         ("ok", {"task": {"template": "html"}}, "task.template", "'chat' or 'plain'"),
         ("ok", {"validation_split": 1.5}, "validation_split", "less than 1"),
+        (
+            "ok",
+            {"hyperparameters": {"learning_rate": 1e-3, "learning_rate_multiplier": 2}},
+            "hyperparameters.learning_rate_multiplier",
+            "either",
+        ),
+        ("ok", {"hyperparameters": {"learning_rate_multiplier": 0}}, "hyperparameters.learning_rate_multiplier", "must be in (0, 100]"),
     ],
 )
 def test_invalid_configuration_is_refused_at_once(trainer_client, sentiment_jsonl, name, options, field, words):
@@ -112,8 +119,13 @@ def test_data_must_be_given_once(trainer_client, sentiment_jsonl):
 
     with pytest.raises(errors.InvalidArgumentError, match="no training data"):
         create()
-    with pytest.raises(errors.InvalidArgumentError, match="not both"):
+    with pytest.raises(errors.InvalidArgumentError, match="give one of training_data, training_file and training_file_id"):
         create(training_data=b"{}", training_file=str(sentiment_jsonl))
+    with pytest.raises(errors.InvalidArgumentError, match="give one of"):
+        create(training_data=b"{}", training_file_id="file-1")
+    with pytest.raises(errors.InvalidArgumentError, match="never uploaded") as unknown:
+        create(training_file_id="file-000000000000000000000000")
+    assert unknown.value.field == "training_file_id"
     with pytest.raises(errors.InvalidArgumentError, match="not a file inside the trainer's data directories"):
         create(training_file="/nope.jsonl")
 

@@ -67,9 +67,15 @@ import type { FewShotPrompt, FewShotPrompt__Output } from "./generated/tuneserve
 import type { Usage, Usage__Output } from "./generated/tuneserve/v1/Usage";
 import type { Timings, Timings__Output } from "./generated/tuneserve/v1/Timings";
 import type { PromptInfo, PromptInfo__Output } from "./generated/tuneserve/v1/PromptInfo";
+import type { ListJobEventsResponse, ListJobEventsResponse__Output } from "./generated/tuneserve/v1/ListJobEventsResponse";
+import type { TrainingFile, TrainingFile__Output } from "./generated/tuneserve/v1/TrainingFile";
+import type { ListFilesResponse, ListFilesResponse__Output } from "./generated/tuneserve/v1/ListFilesResponse";
 import type { HealthCheckResponse__Output } from "./generated/grpc/health/v1/HealthCheckResponse";
 
 export type { GenerateRequest, GenerateRequest__Output };
+export type { ListJobEventsResponse, ListJobEventsResponse__Output };
+export type { TrainingFile, TrainingFile__Output };
+export type { ListFilesResponse, ListFilesResponse__Output };
 export type { GenerateResponse, GenerateResponse__Output };
 export type { GenerateStreamResponse, GenerateStreamResponse__Output };
 export type { GenerationParameters, GenerationParameters__Output };
@@ -184,6 +190,12 @@ export class TuneserveClient {
   watchJob(id: string, options?: CallOptions): AsyncIterable<JobEvent__Output>;
   getJobReport(id: string): Promise<JobReport__Output>;
   reviewJob(id: string, reviews: Review[]): Promise<ReviewSummary__Output>;
+  listJobEvents(id: string, options?: { afterSequence?: number; limit?: number }): Promise<ListJobEventsResponse__Output>;
+  uploadFile(content: Buffer, options?: CallOptions & { filename?: string; purpose?: string }): Promise<TrainingFile__Output>;
+  listFiles(options?: { purpose?: string; limit?: number; after?: string }): Promise<ListFilesResponse__Output>;
+  getFile(id: string): Promise<TrainingFile__Output>;
+  getFileContent(id: string): Promise<Buffer>;
+  deleteFile(id: string): Promise<TrainingFile__Output>;
 
   health(service?: string): Promise<HealthCheckResponse__Output["status"]>;
 }

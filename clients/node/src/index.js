@@ -99,6 +99,22 @@ export const SERVICE_CONFIG = {
           "method": "ReviewJob"
         },
         {
+          "service": "tuneserve.v1.Trainer",
+          "method": "ListJobEvents"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "ListFiles"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "GetFile"
+        },
+        {
+          "service": "tuneserve.v1.Trainer",
+          "method": "GetFileContent"
+        },
+        {
           "service": "grpc.health.v1.Health",
           "method": "Check"
         }
@@ -413,6 +429,34 @@ export class TuneserveClient {
   /** Records judgements ({ line, verdict, rating, reviewer, note }) of the job's sampled answers. */
   reviewJob(id, reviews) {
     return this._unary(this.trainer, "ReviewJob", { id, reviews });
+  }
+
+  /** The job's events after `afterSequence` (at most `limit`), without waiting for more. */
+  listJobEvents(id, { afterSequence = 0, limit = 0 } = {}) {
+    return this._unary(this.trainer, "ListJobEvents", { id, afterSequence, limit });
+  }
+
+  /** Keeps a JSONL file (a Buffer) in the trainer for jobs to name (trainingFileId). Never retried. */
+  uploadFile(content, { filename = "upload.jsonl", purpose = "fine-tune", timeoutMs } = {}) {
+    return this._unary(this.trainer, "UploadFile", { filename, purpose, content }, timeoutMs, { retry: false });
+  }
+
+  listFiles({ purpose = "", limit = 100, after = "" } = {}) {
+    return this._unary(this.trainer, "ListFiles", { purpose, limit, after });
+  }
+
+  getFile(id) {
+    return this._unary(this.trainer, "GetFile", { id });
+  }
+
+  /** The file's bytes (a Buffer). */
+  async getFileContent(id) {
+    return (await this._unary(this.trainer, "GetFileContent", { id })).content;
+  }
+
+  /** Forgets a file (never retried: a second attempt would answer NOT_FOUND). */
+  deleteFile(id) {
+    return this._unary(this.trainer, "DeleteFile", { id }, undefined, { retry: false });
   }
 
   getJob(id) {

@@ -38,6 +38,7 @@ from server.adapters.manager import Route as RouteTaken
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.inference import give_feedback, prepare_generation
 from server.api.openai.answers import CHAT, TEXT, Answer, HeldCalls, Shape, system_fingerprint
+from server.api.openai.fine_tuning import FineTuning
 from server.api.openai.schemas import FeedbackBody, openai_param
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
@@ -90,6 +91,7 @@ class OpenAIRoutes:
         max_body_bytes: int,
         body_timeout_s: float = 30.0,
         cors_origins: list[str] | None = None,
+        fine_tuning: FineTuning | None = None,
     ) -> None:
         self._state = state
         self._metrics = metrics
@@ -97,6 +99,7 @@ class OpenAIRoutes:
         self._max_body_bytes = max_body_bytes
         self._body_timeout_s = body_timeout_s
         self._cors_origins = list(cors_origins or [])
+        self._fine_tuning = fine_tuning
 
     def app(self) -> Starlette:
         # no CORS unless origins are named: a page elsewhere cannot read answers, and since JSON
@@ -122,8 +125,12 @@ class OpenAIRoutes:
                 Route("/health", self._health, methods=["GET"]),
                 # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
                 Route("/metrics", self._prometheus, methods=["GET"]),
+                *(self._fine_tuning.routes(self) if self._fine_tuning is not None else []),
             ],
         )
+
+    def _record_ok(self, route: str, started: float) -> None:
+        record_call(self._metrics, "http", route, grpc.StatusCode.OK, started)
 
     # -- routes ---------------------------------------------------------------------------------
 

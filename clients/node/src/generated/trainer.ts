@@ -24,7 +24,9 @@ export interface ProtoGrpcType {
       ErrorExample: MessageTypeDefinition
       EvalReport: MessageTypeDefinition
       EvaluationConfig: MessageTypeDefinition
+      FileContent: MessageTypeDefinition
       ForgettingProbe: MessageTypeDefinition
+      GetFileRequest: MessageTypeDefinition
       GetJobReportRequest: MessageTypeDefinition
       GetJobRequest: MessageTypeDefinition
       Hyperparameters: MessageTypeDefinition
@@ -34,6 +36,10 @@ export interface ProtoGrpcType {
       JobReport: MessageTypeDefinition
       JobState: EnumTypeDefinition
       LabelMetrics: MessageTypeDefinition
+      ListFilesRequest: MessageTypeDefinition
+      ListFilesResponse: MessageTypeDefinition
+      ListJobEventsRequest: MessageTypeDefinition
+      ListJobEventsResponse: MessageTypeDefinition
       ListJobsRequest: MessageTypeDefinition
       ListJobsResponse: MessageTypeDefinition
       OverLength: EnumTypeDefinition
@@ -43,7 +49,9 @@ export interface ProtoGrpcType {
       ReviewSummary: MessageTypeDefinition
       TaskConfig: MessageTypeDefinition
       Trainer: SubtypeConstructor<typeof grpc.Client, _tuneserve_v1_TrainerClient> & { service: _tuneserve_v1_TrainerDefinition }
+      TrainingFile: MessageTypeDefinition
       TrainingProgress: MessageTypeDefinition
+      UploadFileRequest: MessageTypeDefinition
       WatchJobRequest: MessageTypeDefinition
     }
   }

@@ -177,6 +177,14 @@ def _enum_name(prefix: str, value: str | None) -> str:
     return prefix + (value.upper() if value else "UNSPECIFIED")
 
 
+def upload_file_request(data: str | Path | bytes, filename: str = "", purpose: str = "fine-tune") -> trainer_pb2.UploadFileRequest:
+    """An UploadFile request: a path is read here (and names the file unless `filename` does)."""
+    if isinstance(data, bytes):
+        return trainer_pb2.UploadFileRequest(filename=filename or "upload.jsonl", purpose=purpose, content=data)
+    path = Path(data)
+    return trainer_pb2.UploadFileRequest(filename=filename or path.name, purpose=purpose, content=path.read_bytes())
+
+
 def create_job_request(
     data: str | Path | bytes,
     name: str,

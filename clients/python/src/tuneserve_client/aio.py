@@ -21,6 +21,7 @@ from tuneserve_client._requests import (
     rollout_request,
     run_task_request,
     tokenize_request,
+    upload_file_request,
 )
 from tuneserve_client.client import ClientBase
 from tuneserve_client.errors import UnavailableError, from_rpc_error
@@ -174,6 +175,26 @@ class AsyncClient(ClientBase):
 
     def watch_job(self, job_id: str, after_sequence: int = 0) -> AsyncIterator[trainer_pb2.JobEvent]:
         return self._stream(self.trainer.WatchJob, trainer_pb2.WatchJobRequest(id=job_id, after_sequence=after_sequence), None)
+
+    async def list_job_events(self, job_id: str, after_sequence: int = 0, limit: int = 0) -> trainer_pb2.ListJobEventsResponse:
+        request = trainer_pb2.ListJobEventsRequest(id=job_id, after_sequence=after_sequence, limit=limit)
+        return await self._call(self.trainer.ListJobEvents, request, self.timeout)
+
+    async def upload_file(self, data: str | bytes, filename: str = "", purpose: str = "fine-tune") -> trainer_pb2.TrainingFile:
+        return await self._call(self.trainer.UploadFile, upload_file_request(data, filename, purpose), self.timeout)
+
+    async def list_files(self, purpose: str = "", limit: int = 100, after: str = "") -> trainer_pb2.ListFilesResponse:
+        request = trainer_pb2.ListFilesRequest(purpose=purpose, limit=limit, after=after)
+        return await self._call(self.trainer.ListFiles, request, self.timeout)
+
+    async def get_file(self, file_id: str) -> trainer_pb2.TrainingFile:
+        return await self._call(self.trainer.GetFile, trainer_pb2.GetFileRequest(id=file_id), self.timeout)
+
+    async def get_file_content(self, file_id: str) -> bytes:
+        return (await self._call(self.trainer.GetFileContent, trainer_pb2.GetFileRequest(id=file_id), self.timeout)).content
+
+    async def delete_file(self, file_id: str) -> trainer_pb2.TrainingFile:
+        return await self._call(self.trainer.DeleteFile, trainer_pb2.GetFileRequest(id=file_id), self.timeout)
 
     async def health(self, service: str = "") -> str:
         response = await self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service), self.timeout)

@@ -31,6 +31,7 @@ from tuneserve_client._requests import (
     rollout_request,
     run_task_request,
     tokenize_request,
+    upload_file_request,
 )
 from tuneserve_client.errors import TuneserveError, UnavailableError, from_rpc_error
 from tuneserve_client.routing import ADAPTER_HEADER, routing_options
@@ -298,6 +299,27 @@ class Client(ClientBase):
     def watch_job(self, job_id: str, after_sequence: int = 0) -> Iterator[trainer_pb2.JobEvent]:
         """The job's events so far, then live ones until it ends (no deadline)."""
         return self._stream(self.trainer.WatchJob, trainer_pb2.WatchJobRequest(id=job_id, after_sequence=after_sequence), None)
+
+    def list_job_events(self, job_id: str, after_sequence: int = 0, limit: int = 0) -> trainer_pb2.ListJobEventsResponse:
+        """The job's events after `after_sequence` (at most `limit`, 0: the trainer's 1000), without waiting."""
+        request = trainer_pb2.ListJobEventsRequest(id=job_id, after_sequence=after_sequence, limit=limit)
+        return self._call(self.trainer.ListJobEvents, request, self.timeout)
+
+    def upload_file(self, data: str | bytes, filename: str = "", purpose: str = "fine-tune") -> trainer_pb2.TrainingFile:
+        """Keeps a JSONL file (a path or bytes) in the trainer for jobs to name (training_file_id)."""
+        return self._call(self.trainer.UploadFile, upload_file_request(data, filename, purpose), self.timeout)
+
+    def list_files(self, purpose: str = "", limit: int = 100, after: str = "") -> trainer_pb2.ListFilesResponse:
+        return self._call(self.trainer.ListFiles, trainer_pb2.ListFilesRequest(purpose=purpose, limit=limit, after=after), self.timeout)
+
+    def get_file(self, file_id: str) -> trainer_pb2.TrainingFile:
+        return self._call(self.trainer.GetFile, trainer_pb2.GetFileRequest(id=file_id), self.timeout)
+
+    def get_file_content(self, file_id: str) -> bytes:
+        return self._call(self.trainer.GetFileContent, trainer_pb2.GetFileRequest(id=file_id), self.timeout).content
+
+    def delete_file(self, file_id: str) -> trainer_pb2.TrainingFile:
+        return self._call(self.trainer.DeleteFile, trainer_pb2.GetFileRequest(id=file_id), self.timeout)
 
     # -- health -------------------------------------------------------------------------------
 

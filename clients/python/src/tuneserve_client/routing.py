@@ -12,7 +12,8 @@ Calls that change nothing, or change it the same way twice, are retried by gRPC 
 UNAVAILABLE (a replica killed mid-call, a connection refused, a server still loading), before any
 reply arrived and within the call's deadline: the
 inference and task calls (a generation that never started has no effect), reads, and the
-idempotent admin calls. Not CreateJob or ImportAdapter, which would make a second job or version.
+idempotent admin calls. Not CreateJob, UploadFile or ImportAdapter, which would make a second job, file
+or version, nor DeleteFile, whose retry would answer NOT_FOUND for a file it deleted.
 """
 
 from __future__ import annotations
@@ -39,7 +40,18 @@ _RETRIED = [
     ),
     *(
         {"service": "tuneserve.v1.Trainer", "method": method}
-        for method in ("GetJob", "ListJobs", "CancelJob", "WatchJob", "GetJobReport", "ReviewJob")
+        for method in (
+            "GetJob",
+            "ListJobs",
+            "CancelJob",
+            "WatchJob",
+            "GetJobReport",
+            "ReviewJob",
+            "ListJobEvents",
+            "ListFiles",
+            "GetFile",
+            "GetFileContent",
+        )
     ),
     {"service": "grpc.health.v1.Health", "method": "Check"},
 ]

@@ -60,6 +60,82 @@ DUPLICATES_DROP: Duplicates
 DUPLICATES_REFUSE: Duplicates
 DUPLICATES_KEEP: Duplicates
 
+class ListJobEventsRequest(_message.Message):
+    __slots__ = ("id", "after_sequence", "limit")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    after_sequence: int
+    limit: int
+    def __init__(self, id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListJobEventsResponse(_message.Message):
+    __slots__ = ("events", "has_more")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[JobEvent]
+    has_more: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[JobEvent, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class UploadFileRequest(_message.Message):
+    __slots__ = ("filename", "purpose", "content")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    purpose: str
+    content: bytes
+    def __init__(self, filename: _Optional[str] = ..., purpose: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class TrainingFile(_message.Message):
+    __slots__ = ("id", "filename", "purpose", "bytes", "created", "lines", "sha256")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    filename: str
+    purpose: str
+    bytes: int
+    created: _timestamp_pb2.Timestamp
+    lines: int
+    sha256: str
+    def __init__(self, id: _Optional[str] = ..., filename: _Optional[str] = ..., purpose: _Optional[str] = ..., bytes: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class ListFilesRequest(_message.Message):
+    __slots__ = ("purpose", "limit", "after")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    limit: int
+    after: str
+    def __init__(self, purpose: _Optional[str] = ..., limit: _Optional[int] = ..., after: _Optional[str] = ...) -> None: ...
+
+class ListFilesResponse(_message.Message):
+    __slots__ = ("files", "has_more")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[TrainingFile]
+    has_more: bool
+    def __init__(self, files: _Optional[_Iterable[_Union[TrainingFile, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class GetFileRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class FileContent(_message.Message):
+    __slots__ = ("content",)
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    def __init__(self, content: _Optional[bytes] = ...) -> None: ...
+
 class Review(_message.Message):
     __slots__ = ("line", "verdict", "rating", "reviewer", "note")
     LINE_FIELD_NUMBER: _ClassVar[int]
@@ -131,7 +207,7 @@ class TaskConfig(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., input_format: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., output_schema: _Optional[str] = ...) -> None: ...
 
 class Hyperparameters(_message.Message):
-    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "warmup_ratio", "weight_decay", "max_seq_len", "seed", "qlora")
+    __slots__ = ("rank", "alpha", "dropout", "target_modules", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation", "warmup_ratio", "weight_decay", "max_seq_len", "seed", "qlora", "learning_rate_multiplier")
     RANK_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +222,7 @@ class Hyperparameters(_message.Message):
     MAX_SEQ_LEN_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     QLORA_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
     rank: int
     alpha: float
     dropout: float
@@ -160,7 +237,8 @@ class Hyperparameters(_message.Message):
     max_seq_len: int
     seed: int
     qlora: bool
-    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation: _Optional[int] = ..., warmup_ratio: _Optional[float] = ..., weight_decay: _Optional[float] = ..., max_seq_len: _Optional[int] = ..., seed: _Optional[int] = ..., qlora: _Optional[bool] = ...) -> None: ...
+    learning_rate_multiplier: float
+    def __init__(self, rank: _Optional[int] = ..., alpha: _Optional[float] = ..., dropout: _Optional[float] = ..., target_modules: _Optional[_Iterable[str]] = ..., learning_rate: _Optional[float] = ..., epochs: _Optional[int] = ..., max_steps: _Optional[int] = ..., batch_size: _Optional[int] = ..., gradient_accumulation: _Optional[int] = ..., warmup_ratio: _Optional[float] = ..., weight_decay: _Optional[float] = ..., max_seq_len: _Optional[int] = ..., seed: _Optional[int] = ..., qlora: _Optional[bool] = ..., learning_rate_multiplier: _Optional[float] = ...) -> None: ...
 
 class EvaluationConfig(_message.Message):
     __slots__ = ("icl_shots", "max_holdout", "forgetting_probe")
@@ -173,7 +251,7 @@ class EvaluationConfig(_message.Message):
     def __init__(self, icl_shots: _Optional[int] = ..., max_holdout: _Optional[int] = ..., forgetting_probe: _Optional[int] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every", "duplicates", "gpus")
+    __slots__ = ("adapter_name", "training_data", "training_file", "validation_data", "validation_file", "validation_split", "task", "hyperparameters", "evaluation", "publish", "over_length", "checkpoint_every", "duplicates", "gpus", "training_file_id", "validation_file_id")
     ADAPTER_NAME_FIELD_NUMBER: _ClassVar[int]
     TRAINING_DATA_FIELD_NUMBER: _ClassVar[int]
     TRAINING_FILE_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +266,8 @@ class CreateJobRequest(_message.Message):
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_FILE_ID_FIELD_NUMBER: _ClassVar[int]
     adapter_name: str
     training_data: bytes
     training_file: str
@@ -202,7 +282,9 @@ class CreateJobRequest(_message.Message):
     checkpoint_every: int
     duplicates: Duplicates
     gpus: int
-    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ..., duplicates: _Optional[_Union[Duplicates, str]] = ..., gpus: _Optional[int] = ...) -> None: ...
+    training_file_id: str
+    validation_file_id: str
+    def __init__(self, adapter_name: _Optional[str] = ..., training_data: _Optional[bytes] = ..., training_file: _Optional[str] = ..., validation_data: _Optional[bytes] = ..., validation_file: _Optional[str] = ..., validation_split: _Optional[float] = ..., task: _Optional[_Union[TaskConfig, _Mapping]] = ..., hyperparameters: _Optional[_Union[Hyperparameters, _Mapping]] = ..., evaluation: _Optional[_Union[EvaluationConfig, _Mapping]] = ..., publish: _Optional[_Union[PublishPolicy, str]] = ..., over_length: _Optional[_Union[OverLength, str]] = ..., checkpoint_every: _Optional[int] = ..., duplicates: _Optional[_Union[Duplicates, str]] = ..., gpus: _Optional[int] = ..., training_file_id: _Optional[str] = ..., validation_file_id: _Optional[str] = ...) -> None: ...
 
 class ConditionResult(_message.Message):
     __slots__ = ("accuracy", "exact_match", "token_f1", "shots", "macro_f1", "per_label", "confusion", "calibration_error", "length_ratio", "repetition_rate", "empty", "truncated")

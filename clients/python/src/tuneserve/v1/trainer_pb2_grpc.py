@@ -69,6 +69,36 @@ class TrainerStub:
                 request_serializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewJobRequest.SerializeToString,
                 response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewSummary.FromString,
                 _registered_method=True)
+        self.ListJobEvents = channel.unary_unary(
+                '/tuneserve.v1.Trainer/ListJobEvents',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.ListJobEventsRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ListJobEventsResponse.FromString,
+                _registered_method=True)
+        self.UploadFile = channel.unary_unary(
+                '/tuneserve.v1.Trainer/UploadFile',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.FromString,
+                _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/tuneserve.v1.Trainer/ListFiles',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
+        self.GetFile = channel.unary_unary(
+                '/tuneserve.v1.Trainer/GetFile',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.FromString,
+                _registered_method=True)
+        self.GetFileContent = channel.unary_unary(
+                '/tuneserve.v1.Trainer/GetFileContent',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.FileContent.FromString,
+                _registered_method=True)
+        self.DeleteFile = channel.unary_unary(
+                '/tuneserve.v1.Trainer/DeleteFile',
+                request_serializer=tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.FromString,
+                _registered_method=True)
 
 
 class TrainerServicer:
@@ -125,6 +155,47 @@ class TrainerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobEvents(self, request, context):
+        """The job's events since `after_sequence`, at most `limit` of them, without waiting for more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadFile(self, request, context):
+        """Keeps a JSONL file of examples for jobs to name by id (training_file_id): checked to be
+        UTF-8 JSON lines, at most the trainer's max_data_bytes, in the trainer's database.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFiles(self, request, context):
+        """Files, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFile(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFileContent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFile(self, request, context):
+        """Forgets a file; jobs made from it keep their own copy of the data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +233,36 @@ def add_TrainerServicer_to_server(servicer, server):
                     servicer.ReviewJob,
                     request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewJobRequest.FromString,
                     response_serializer=tuneserve_dot_v1_dot_trainer__pb2.ReviewSummary.SerializeToString,
+            ),
+            'ListJobEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobEvents,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ListJobEventsRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.ListJobEventsResponse.SerializeToString,
+            ),
+            'UploadFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.UploadFileRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.ListFilesRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.ListFilesResponse.SerializeToString,
+            ),
+            'GetFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.SerializeToString,
+            ),
+            'GetFileContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFileContent,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.FileContent.SerializeToString,
+            ),
+            'DeleteFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFile,
+                    request_deserializer=tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.FromString,
+                    response_serializer=tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -353,6 +454,168 @@ class Trainer:
             '/tuneserve.v1.Trainer/ReviewJob',
             tuneserve_dot_v1_dot_trainer__pb2.ReviewJobRequest.SerializeToString,
             tuneserve_dot_v1_dot_trainer__pb2.ReviewSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/ListJobEvents',
+            tuneserve_dot_v1_dot_trainer__pb2.ListJobEventsRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.ListJobEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/UploadFile',
+            tuneserve_dot_v1_dot_trainer__pb2.UploadFileRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/ListFiles',
+            tuneserve_dot_v1_dot_trainer__pb2.ListFilesRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.ListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/GetFile',
+            tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFileContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/GetFileContent',
+            tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.FileContent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneserve.v1.Trainer/DeleteFile',
+            tuneserve_dot_v1_dot_trainer__pb2.GetFileRequest.SerializeToString,
+            tuneserve_dot_v1_dot_trainer__pb2.TrainingFile.FromString,
             options,
             channel_credentials,
             insecure,

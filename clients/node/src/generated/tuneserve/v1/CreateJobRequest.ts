@@ -39,6 +39,11 @@ export interface CreateJobRequest {
    * GPU); unset: the trainer's job_gpus. Other executors ignore it.
    */
   'gpus'?: (number);
+  /**
+   * The data as files kept by UploadFile, instead of training_data / training_file.
+   */
+  'trainingFileId'?: (string);
+  'validationFileId'?: (string);
   '_validationSplit'?: "validationSplit";
   '_checkpointEvery'?: "checkpointEvery";
   '_gpus'?: "gpus";
@@ -76,6 +81,11 @@ export interface CreateJobRequest__Output {
    * GPU); unset: the trainer's job_gpus. Other executors ignore it.
    */
   'gpus'?: (number);
+  /**
+   * The data as files kept by UploadFile, instead of training_data / training_file.
+   */
+  'trainingFileId': (string);
+  'validationFileId': (string);
   '_validationSplit'?: "validationSplit";
   '_checkpointEvery'?: "checkpointEvery";
   '_gpus'?: "gpus";

@@ -23,6 +23,10 @@ export interface Hyperparameters {
    * Train on the 4-bit base (QLoRA).
    */
   'qlora'?: (boolean);
+  /**
+   * Scales the default learning rate (OpenAI's learning_rate_multiplier); not with learning_rate.
+   */
+  'learningRateMultiplier'?: (number | string);
   '_rank'?: "rank";
   '_alpha'?: "alpha";
   '_dropout'?: "dropout";
@@ -36,6 +40,7 @@ export interface Hyperparameters {
   '_maxSeqLen'?: "maxSeqLen";
   '_seed'?: "seed";
   '_qlora'?: "qlora";
+  '_learningRateMultiplier'?: "learningRateMultiplier";
 }
 
 /**
@@ -59,6 +64,10 @@ export interface Hyperparameters__Output {
    * Train on the 4-bit base (QLoRA).
    */
   'qlora'?: (boolean);
+  /**
+   * Scales the default learning rate (OpenAI's learning_rate_multiplier); not with learning_rate.
+   */
+  'learningRateMultiplier'?: (number);
   '_rank'?: "rank";
   '_alpha'?: "alpha";
   '_dropout'?: "dropout";
@@ -72,4 +81,5 @@ export interface Hyperparameters__Output {
   '_maxSeqLen'?: "maxSeqLen";
   '_seed'?: "seed";
   '_qlora'?: "qlora";
+  '_learningRateMultiplier'?: "learningRateMultiplier";
 }
