@@ -155,6 +155,13 @@ async def stream_recorded(
         yield chunk
 
 
+async def request_id_header(context: grpc.aio.ServicerContext, request_id: str) -> None:
+    """Sends the request id as initial metadata. A unary call sends it with its reply, not when
+    it starts: the client's gRPC retries a call only while the server has sent nothing, so a
+    replica killed (or a connection aged out) mid-generation is retried on another."""
+    await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+
+
 def prepare_generation(
     serving: Serving, request: inference_pb2.GenerateRequest, remaining: float | None
 ) -> tuple[GenerationRequest, PromptNote | None]:
@@ -205,7 +212,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
 
     @contextlib.asynccontextmanager
     async def _admitted(
-        self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+        self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext, stream: bool
     ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote | None, Route]]:
         """Validates the request, then holds its adapter version until the generation ends; a
         failure on the server's side counts against the version that took the request."""
@@ -222,20 +229,23 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         generation = dataclasses.replace(generation, adapter=route.adapter)
         try:
             with failures_recorded(serving, route, generation.request_id, generation.arrival):
-                await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, generation.request_id),))
+                if stream:  # a unary call sends it with its reply (see request_id_header)
+                    await request_id_header(context, generation.request_id)
                 serving.shadows.copy(serving, route, generation)
                 yield serving, generation, note, route
         finally:
             serving.adapters.release(route.adapter)
 
     async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
-        async with self._admitted(request, context) as (serving, generation, note, route):
-            return await answer_recorded(serving, generation, note, route)
+        async with self._admitted(request, context, stream=False) as (serving, generation, note, route):
+            response = await answer_recorded(serving, generation, note, route)
+            await request_id_header(context, generation.request_id)
+            return response
 
     async def GenerateStream(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        async with self._admitted(request, context) as (serving, generation, note, route):
+        async with self._admitted(request, context, stream=True) as (serving, generation, note, route):
             async for chunk in stream_recorded(serving, generation, note, route):
                 yield chunk
 

@@ -18,13 +18,20 @@ from tuneserve.v1 import common_pb2, inference_pb2, tasks_pb2, tasks_pb2_grpc
 from common.adapter_manifest import check_name
 from common.errors import Cancelled, DeadlineExceeded, InvalidRequest, NotFound, TuneserveError
 from common.logs import request_id_var
-from common.rpc.status import REQUEST_ID_METADATA_KEY
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
 from server.adapters.loader import LoadedAdapter
 from server.adapters.manager import Route
 from server.api.admission import Prompt
 from server.api.event_stream import finish_all
-from server.api.inference import PromptNote, adapter_label, answer_recorded, stream_recorded, timings_proto, usage_proto
+from server.api.inference import (
+    PromptNote,
+    adapter_label,
+    answer_recorded,
+    request_id_header,
+    stream_recorded,
+    timings_proto,
+    usage_proto,
+)
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.engine.request import Finished, GenerationRequest
@@ -211,8 +218,9 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     async def Classify(self, request: tasks_pb2.ClassifyRequest, context: grpc.aio.ServicerContext) -> tasks_pb2.ClassifyResponse:
         _, task = self._task(request.task)
         request_id = self._request_id(request.request_id)
-        await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
-        return (await self._classify(task, [(request.input, "input")], [request_id], context, request.routing_key))[0]
+        answer = (await self._classify(task, [(request.input, "input")], [request_id], context, request.routing_key))[0]
+        await request_id_header(context, request_id)
+        return answer
 
     async def ClassifyBatch(
         self, request: tasks_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext
@@ -231,7 +239,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
 
     @contextlib.asynccontextmanager
     async def _run(
-        self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
+        self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext, stream: bool
     ) -> AsyncIterator[tuple[Serving, GenerationRequest, PromptNote, Route]]:
         serving, task = self._task(request.task)
         if task.spec.kind != "generation":
@@ -257,17 +265,20 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             generation = dataclasses.replace(generation, adapter=call.adapter)
             note = dataclasses.replace(note, arm=call.route.arm)
             with failures_recorded(serving, call.route, request_id, generation.arrival):
-                await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+                if stream:  # a unary call sends it with its reply (server.api.inference.request_id_header)
+                    await request_id_header(context, request_id)
                 serving.shadows.copy(serving, call.route, generation)
                 yield serving, generation, note, call.route
 
     async def RunTask(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
-        async with self._run(request, context) as (serving, generation, note, route):
-            return await answer_recorded(serving, generation, note, route)
+        async with self._run(request, context, stream=False) as (serving, generation, note, route):
+            response = await answer_recorded(serving, generation, note, route)
+            await request_id_header(context, generation.request_id)
+            return response
 
     async def RunTaskStream(
         self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
-        async with self._run(request, context) as (serving, generation, note, route):
+        async with self._run(request, context, stream=True) as (serving, generation, note, route):
             async for chunk in stream_recorded(serving, generation, note, route):
                 yield chunk
