@@ -43,15 +43,22 @@ proto: $(INSTALLED)
 proto-check: $(INSTALLED)
 	$(BIN)/python scripts/gen_proto.py --check
 
+KERNELS = $(wildcard server/engine/kernels/*.cpp server/engine/kernels/*.h)
+SHELL_SCRIPTS = $(wildcard scripts/*.sh bench/*.sh) .ci/run .ci/install-tools .ci/check-runtime
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/clang-format --dry-run --Werror $(KERNELS)
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
 	$(BIN)/pre-commit validate-config
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(BIN)/clang-format -i $(KERNELS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info clients/python/src/*.egg-info

@@ -32,6 +32,8 @@ trap 'rm -rf "$work"' EXIT
 "$python" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$work"
 tar -xzf "$work"/llama_cpp_python-"$version".tar.gz -C "$work"
 src="$work/llama_cpp_python-$version/vendor/llama.cpp"
+# GGML_FLAGS holds several flags: split on purpose
+# shellcheck disable=SC2086
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release ${GGML_FLAGS:--DGGML_NATIVE=ON} -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF >/dev/null
 cmake --build "$src/build" --target llama-server -j "$(nproc)" >/dev/null

@@ -8,11 +8,44 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from common.base_model import BaseModel
-from server.config import ServerSettings
 from server.engine.kv_cache import PagedKVCache
 from server.engine.request import Finished
 
 log = logging.getLogger(__name__)
+
+
+class EngineSettings(Protocol):
+    """The settings the engine is sized from (server.config.ServerSettings has them; the engine
+    does not import the server's config)."""
+
+    @property
+    def kv_cache_memory_mb(self) -> int: ...
+    @property
+    def kv_block_size(self) -> int: ...
+    @property
+    def max_model_len(self) -> int | None: ...
+    @property
+    def max_batch_size(self) -> int: ...
+    @property
+    def max_batch_tokens(self) -> int: ...
+    @property
+    def max_waiting(self) -> int: ...
+    @property
+    def max_loras(self) -> int: ...
+    @property
+    def max_lora_rank(self) -> int: ...
+    @property
+    def adapter_store(self) -> object: ...
+    @property
+    def prefix_caching(self) -> bool: ...
+    @property
+    def prefix_cache_mb(self) -> int: ...
+    @property
+    def compile_decode(self) -> str: ...
+    @property
+    def cpu_kernels(self) -> str: ...
+    @property
+    def cuda_graph_pieces(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +64,7 @@ class EngineConfig:
     cuda_graph_pieces: str = "eager"  # "eager" or "compiled": server.engine.cuda_graph
 
     @classmethod
-    def from_settings(cls, settings: ServerSettings, base: BaseModel) -> EngineConfig:
+    def from_settings(cls, settings: EngineSettings, base: BaseModel) -> EngineConfig:
         config = base.config
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         per_token = PagedKVCache.bytes_per_token(

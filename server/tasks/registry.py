@@ -20,18 +20,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import yaml
 from pydantic import ValidationError
 
-from common.adapter_manifest import AdapterRef
+from common.adapter_manifest import AdapterManifest, AdapterRef
 from common.adapter_store import AdapterStore
 from common.errors import NotFound
 from common.safe_files import UnsafePath
 from common.security.file_changes import Stamp, stamp
 from common.task_spec import TaskSpec
-from server.adapters.loader import LoadedAdapter
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,14 @@ class TaskRegistry:
         return {str(path): error for path, (_, error) in sorted(self._refused.items())}
 
 
-def spec_for_call(task: Task, adapter: LoadedAdapter | None) -> TaskSpec:
+class ServedAdapter(Protocol):
+    """What a call's acquired adapter version tells the task (server.adapters.loader.LoadedAdapter)."""
+
+    @property
+    def manifest(self) -> AdapterManifest: ...
+
+
+def spec_for_call(task: Task, adapter: ServedAdapter | None) -> TaskSpec:
     """The spec a call renders with: the acquired adapter version's own, when it has one."""
     if adapter is not None and adapter.manifest.task:
         trained = TaskSpec.model_validate(adapter.manifest.task)

@@ -54,9 +54,12 @@ void attend_one(const float* q, const float* kv, const int64_t* slots, const boo
 
 at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& slots, const std::optional<at::Tensor>& mask,
                             int64_t kv_heads, double scale) {
-  TORCH_CHECK(q.dim() == 3 && q.scalar_type() == at::kFloat && q.is_contiguous(), "decode_attention: q must be contiguous float32 [rows, heads, head_dim]");
-  TORCH_CHECK(kv.dim() == 3 && kv.scalar_type() == at::kFloat && kv.is_contiguous(), "decode_attention: kv must be contiguous float32 [slots, 2 * kv_heads, head_dim]");
-  TORCH_CHECK(slots.dim() == 2 && slots.scalar_type() == at::kLong && slots.is_contiguous(), "decode_attention: slots must be contiguous int64 [rows, context]");
+  TORCH_CHECK(q.dim() == 3 && q.scalar_type() == at::kFloat && q.is_contiguous(),
+              "decode_attention: q must be contiguous float32 [rows, heads, head_dim]");
+  TORCH_CHECK(kv.dim() == 3 && kv.scalar_type() == at::kFloat && kv.is_contiguous(),
+              "decode_attention: kv must be contiguous float32 [slots, 2 * kv_heads, head_dim]");
+  TORCH_CHECK(slots.dim() == 2 && slots.scalar_type() == at::kLong && slots.is_contiguous(),
+              "decode_attention: slots must be contiguous int64 [rows, context]");
   const int64_t rows = q.size(0), heads = q.size(1), head_dim = q.size(2), context = slots.size(1);
   TORCH_CHECK(slots.size(0) == rows, "decode_attention: slots must have one row per query row");
   TORCH_CHECK(kv_heads > 0 && heads % kv_heads == 0 && kv.size(1) == 2 * kv_heads && kv.size(2) == head_dim,

@@ -37,10 +37,10 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <utility>
 #include <limits>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "simd.h"
@@ -85,10 +85,18 @@ inline void shrink_rows(const W* a, int64_t in, const float* x, int64_t rows, fl
     const float* xi = x + i0 * in;
     float* hi = h + i0 * h_stride;
     switch (std::min(kRows, rows - i0)) {
-      case 1: shrink_tile<1, J>(a, in, xi, hi, h_stride, keep); break;
-      case 2: shrink_tile<2, J>(a, in, xi, hi, h_stride, keep); break;
-      case 3: shrink_tile<3, J>(a, in, xi, hi, h_stride, keep); break;
-      default: shrink_tile<4, J>(a, in, xi, hi, h_stride, keep); break;
+      case 1:
+        shrink_tile<1, J>(a, in, xi, hi, h_stride, keep);
+        break;
+      case 2:
+        shrink_tile<2, J>(a, in, xi, hi, h_stride, keep);
+        break;
+      case 3:
+        shrink_tile<3, J>(a, in, xi, hi, h_stride, keep);
+        break;
+      default:
+        shrink_tile<4, J>(a, in, xi, hi, h_stride, keep);
+        break;
     }
   }
 }
@@ -103,7 +111,7 @@ bool has_bf16_dot() {
 
 template <int R, int J>
 __attribute__((target("avx512bf16"))) inline void shrink_tile_bf16(const c10::BFloat16* a, int64_t in, const c10::BFloat16* const* x,
-                                                                    float* h, int64_t h_stride, int64_t keep) {
+                                                                   float* h, int64_t h_stride, int64_t keep) {
   __m512 acc[R][J];
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < J; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -122,14 +130,22 @@ __attribute__((target("avx512bf16"))) inline void shrink_tile_bf16(const c10::BF
 // `rows` rows of x given by their pointers
 template <int J>
 __attribute__((target("avx512bf16"))) void shrink_rows_bf16(const c10::BFloat16* a, int64_t in, const c10::BFloat16* const* x, int64_t rows,
-                                                             float* h, int64_t h_stride, int64_t keep) {
+                                                            float* h, int64_t h_stride, int64_t keep) {
   for (int64_t i0 = 0; i0 < rows; i0 += kRows) {
     float* hi = h + i0 * h_stride;
     switch (std::min(kRows, rows - i0)) {
-      case 1: shrink_tile_bf16<1, J>(a, in, x + i0, hi, h_stride, keep); break;
-      case 2: shrink_tile_bf16<2, J>(a, in, x + i0, hi, h_stride, keep); break;
-      case 3: shrink_tile_bf16<3, J>(a, in, x + i0, hi, h_stride, keep); break;
-      default: shrink_tile_bf16<4, J>(a, in, x + i0, hi, h_stride, keep); break;
+      case 1:
+        shrink_tile_bf16<1, J>(a, in, x + i0, hi, h_stride, keep);
+        break;
+      case 2:
+        shrink_tile_bf16<2, J>(a, in, x + i0, hi, h_stride, keep);
+        break;
+      case 3:
+        shrink_tile_bf16<3, J>(a, in, x + i0, hi, h_stride, keep);
+        break;
+      default:
+        shrink_tile_bf16<4, J>(a, in, x + i0, hi, h_stride, keep);
+        break;
     }
   }
 }
@@ -138,8 +154,8 @@ __attribute__((target("avx512bf16"))) void shrink_rows_bf16(const c10::BFloat16*
 // the chunk's B as bfloat16 pairs (ranks 2p, 2p + 1 of one output in 32 bits), [pairs][kChunk], and
 // hp each row's h rounded to bfloat16 pairs, [rows][pairs] (the rounding a bfloat16 matmul makes).
 template <int R, int V, typename T>
-__attribute__((target("avx512bf16"))) inline void expand_tile_bf16(const uint32_t* b, int64_t pairs, const uint32_t* hp, const int64_t* order,
-                                                                    T* out, int64_t out_stride) {
+__attribute__((target("avx512bf16"))) inline void expand_tile_bf16(const uint32_t* b, int64_t pairs, const uint32_t* hp,
+                                                                   const int64_t* order, T* out, int64_t out_stride) {
   __m512 acc[R][V];
   for (int i = 0; i < R; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
@@ -159,14 +175,22 @@ __attribute__((target("avx512bf16"))) inline void expand_tile_bf16(const uint32_
 
 template <int V, typename T>
 __attribute__((target("avx512bf16"))) void expand_rows_bf16(const uint32_t* b, int64_t pairs, const uint32_t* hp, const int64_t* order,
-                                                             int64_t rows, T* out, int64_t out_stride) {
+                                                            int64_t rows, T* out, int64_t out_stride) {
   for (int64_t i0 = 0; i0 < rows; i0 += kRows) {
     const uint32_t* hi = hp + i0 * pairs;
     switch (std::min(kRows, rows - i0)) {
-      case 1: expand_tile_bf16<1, V>(b, pairs, hi, order + i0, out, out_stride); break;
-      case 2: expand_tile_bf16<2, V>(b, pairs, hi, order + i0, out, out_stride); break;
-      case 3: expand_tile_bf16<3, V>(b, pairs, hi, order + i0, out, out_stride); break;
-      default: expand_tile_bf16<4, V>(b, pairs, hi, order + i0, out, out_stride); break;
+      case 1:
+        expand_tile_bf16<1, V>(b, pairs, hi, order + i0, out, out_stride);
+        break;
+      case 2:
+        expand_tile_bf16<2, V>(b, pairs, hi, order + i0, out, out_stride);
+        break;
+      case 3:
+        expand_tile_bf16<3, V>(b, pairs, hi, order + i0, out, out_stride);
+        break;
+      default:
+        expand_tile_bf16<4, V>(b, pairs, hi, order + i0, out, out_stride);
+        break;
     }
   }
 }
@@ -202,10 +226,18 @@ void expand_rows(const W* b, int64_t rank, int64_t out_width, const float* h, in
   for (int64_t i0 = 0; i0 < rows; i0 += kRows) {
     const float* hi = h + i0 * h_stride;
     switch (std::min(kRows, rows - i0)) {
-      case 1: expand_tile<1, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride); break;
-      case 2: expand_tile<2, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride); break;
-      case 3: expand_tile<3, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride); break;
-      default: expand_tile<4, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride); break;
+      case 1:
+        expand_tile<1, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride);
+        break;
+      case 2:
+        expand_tile<2, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride);
+        break;
+      case 3:
+        expand_tile<3, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride);
+        break;
+      default:
+        expand_tile<4, V>(b, rank, out_width, hi, h_stride, order + i0, out, out_stride);
+        break;
     }
   }
 }
@@ -274,8 +306,8 @@ inline void shrink_tile8(const uint8_t* a, const float* a_scale, int64_t in, con
 }
 
 template <int J>
-inline void shrink_rows8(const uint8_t* a, const float* a_scale, int64_t in, const int8_t* xq, const float* xs, const float* xc, int64_t rows,
-                         float* h, int64_t h_stride, int64_t keep) {
+inline void shrink_rows8(const uint8_t* a, const float* a_scale, int64_t in, const int8_t* xq, const float* xs, const float* xc,
+                         int64_t rows, float* h, int64_t h_stride, int64_t keep) {
   const int64_t blocks = in / kQBlock;
   for (int64_t i0 = 0; i0 < rows; i0 += kRows) {
     const int8_t* q = xq + i0 * in;
@@ -283,10 +315,18 @@ inline void shrink_rows8(const uint8_t* a, const float* a_scale, int64_t in, con
     const float* c = xc + i0;
     float* hi = h + i0 * h_stride;
     switch (std::min(kRows, rows - i0)) {
-      case 1: shrink_tile8<1, J>(a, a_scale, in, q, s, c, hi, h_stride, keep); break;
-      case 2: shrink_tile8<2, J>(a, a_scale, in, q, s, c, hi, h_stride, keep); break;
-      case 3: shrink_tile8<3, J>(a, a_scale, in, q, s, c, hi, h_stride, keep); break;
-      default: shrink_tile8<4, J>(a, a_scale, in, q, s, c, hi, h_stride, keep); break;
+      case 1:
+        shrink_tile8<1, J>(a, a_scale, in, q, s, c, hi, h_stride, keep);
+        break;
+      case 2:
+        shrink_tile8<2, J>(a, a_scale, in, q, s, c, hi, h_stride, keep);
+        break;
+      case 3:
+        shrink_tile8<3, J>(a, a_scale, in, q, s, c, hi, h_stride, keep);
+        break;
+      default:
+        shrink_tile8<4, J>(a, a_scale, in, q, s, c, hi, h_stride, keep);
+        break;
     }
   }
 }
@@ -332,10 +372,18 @@ void expand_rows8(const uint8_t* b, const c10::BFloat16* b_scale, int64_t quads,
     const float* s = hs + i0 * s_stride;
     const float* c = hc + i0 * s_stride;
     switch (std::min(kRows, rows - i0)) {
-      case 1: expand_tile8<1, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride); break;
-      case 2: expand_tile8<2, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride); break;
-      case 3: expand_tile8<3, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride); break;
-      default: expand_tile8<4, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride); break;
+      case 1:
+        expand_tile8<1, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride);
+        break;
+      case 2:
+        expand_tile8<2, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride);
+        break;
+      case 3:
+        expand_tile8<3, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride);
+        break;
+      default:
+        expand_tile8<4, V>(b, b_scale, quads, b_width, q, q_stride, s, c, s_stride, order + i0, out, out_stride);
+        break;
     }
   }
 }
@@ -366,7 +414,8 @@ Work plan(const std::vector<Group>& groups, const int64_t* ranks, const int64_t*
       for (int64_t i = groups[g].begin; i < groups[g].end; i += kShrinkRows) {
         work.shrinks.push_back({g, m, i, std::min(i + kShrinkRows, groups[g].end)});
       }
-      for (int64_t c0 = bounds[m]; c0 < bounds[m + 1]; c0 += kChunk) work.expands.push_back({g, m, c0, std::min(kChunk, bounds[m + 1] - c0)});
+      for (int64_t c0 = bounds[m]; c0 < bounds[m + 1]; c0 += kChunk)
+        work.expands.push_back({g, m, c0, std::min(kChunk, bounds[m + 1] - c0)});
     }
   }
   return work;
@@ -411,7 +460,8 @@ void run_float(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_
         const T* x[kShrinkRows];
         for (int64_t i = 0; i < rows; ++i) x[i] = xp + order[item.begin + i] * x_stride;
         int64_t j = 0;
-        for (; j < rank && j + 4 <= rmax; j += 4) shrink_rows_bf16<4>(am + j * in, in, x, rows, hm + j, width, std::min<int64_t>(4, rank - j));
+        for (; j < rank && j + 4 <= rmax; j += 4)
+          shrink_rows_bf16<4>(am + j * in, in, x, rows, hm + j, width, std::min<int64_t>(4, rank - j));
         for (; j < rank; ++j) shrink_rows_bf16<1>(am + j * in, in, x, rows, hm + j, width, 1);
         return;
       }
@@ -447,27 +497,45 @@ void run_float(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_
           for (int64_t p = 0; p < pairs; ++p) h_pairs[i * pairs + p] = bf16_pair(hi[2 * p], 2 * p + 1 < rank ? hi[2 * p + 1] : 0.0f);
         }
         switch (e.width / 16) {
-          case 1: expand_rows_bf16<1>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride); break;
-          case 2: expand_rows_bf16<2>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride); break;
-          case 3: expand_rows_bf16<3>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride); break;
-          default: expand_rows_bf16<4>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride); break;
+          case 1:
+            expand_rows_bf16<1>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride);
+            break;
+          case 2:
+            expand_rows_bf16<2>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride);
+            break;
+          case 3:
+            expand_rows_bf16<3>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride);
+            break;
+          default:
+            expand_rows_bf16<4>(b_pairs.data(), pairs, h_pairs.data(), rows, count, out + e.c0, out_stride);
+            break;
         }
         return;
       }
     }
     switch (e.width / 16) {
-      case 1: expand_rows<1>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride); break;
-      case 2: expand_rows<2>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride); break;
-      case 3: expand_rows<3>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride); break;
-      default: expand_rows<4>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride); break;
+      case 1:
+        expand_rows<1>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride);
+        break;
+      case 2:
+        expand_rows<2>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride);
+        break;
+      case 3:
+        expand_rows<3>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride);
+        break;
+      default:
+        expand_rows<4>(bc, rank, out_width, hm, width, rows, count, out + e.c0, out_stride);
+        break;
     }
   };
-  in_phases({{dot ? 0 : rows, widen_x}, {static_cast<int64_t>(work.shrinks.size()), shrink}, {static_cast<int64_t>(work.expands.size()), expand}});
+  in_phases({{dot ? 0 : rows, widen_x},
+             {static_cast<int64_t>(work.shrinks.size()), shrink},
+             {static_cast<int64_t>(work.expands.size()), expand}});
 }
 
 template <typename T>
-void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t in, const uint8_t* a, const float* a_scale, const uint8_t* b,
-              const c10::BFloat16* b_scale, int64_t rmax, int64_t out_width, int64_t n, const std::vector<int64_t>& order,
+void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t in, const uint8_t* a, const float* a_scale,
+              const uint8_t* b, const c10::BFloat16* b_scale, int64_t rmax, int64_t out_width, int64_t n, const std::vector<int64_t>& order,
               const std::vector<Group>& groups, const Work& work, const int64_t* ranks) {
   const int64_t width = n * rmax, rows = order.size(), blocks = in / kQBlock;
   thread_local std::vector<int8_t> xq_buffer, hq_buffer;
@@ -534,10 +602,18 @@ void run_int8(T* out, int64_t out_stride, const T* xp, int64_t x_stride, int64_t
     const int64_t* rows = order.data() + g.begin;
     const int64_t count = g.end - g.begin;
     switch (e.width / 16) {
-      case 1: expand_rows8<1>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride); break;
-      case 2: expand_rows8<2>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride); break;
-      case 3: expand_rows8<3>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride); break;
-      default: expand_rows8<4>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride); break;
+      case 1:
+        expand_rows8<1>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride);
+        break;
+      case 2:
+        expand_rows8<2>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride);
+        break;
+      case 3:
+        expand_rows8<3>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride);
+        break;
+      default:
+        expand_rows8<4>(bc, sc, quads, e.width, q, width, s, c, n, rows, count, out + e.c0, out_stride);
+        break;
     }
   };
   in_phases({{rows, quantize_x}, {static_cast<int64_t>(work.shrinks.size()), shrink}, {static_cast<int64_t>(work.expands.size()), expand}});
@@ -572,14 +648,16 @@ void lora_add(at::Tensor out, const at::Tensor& x, const at::Tensor& a, const st
     TORCH_CHECK(b_scale->scalar_type() == at::kBFloat16 && b_scale->is_contiguous() && b_scale->numel() == slots * out_width,
                 "lora_add: b_scale must be contiguous bfloat16 [slots, out]");
   }
-  TORCH_CHECK(row_slots.dim() == 1 && row_slots.size(0) <= x.size(0) && x.size(0) == out.size(0), "lora_add: one slot per leading row of x");
+  TORCH_CHECK(row_slots.dim() == 1 && row_slots.size(0) <= x.size(0) && x.size(0) == out.size(0),
+              "lora_add: one slot per leading row of x");
   TORCH_CHECK(row_slots.scalar_type() == at::kLong && ranks.scalar_type() == at::kLong && members.scalar_type() == at::kLong &&
                   row_slots.is_contiguous() && ranks.is_contiguous() && members.is_contiguous() && ranks.numel() == slots &&
                   members.numel() == slots,
               "lora_add: row_slots, ranks and members must be contiguous int64, ranks and members one per slot");
   const int64_t* rs = row_slots.data_ptr<int64_t>();
   const int64_t* rk = ranks.data_ptr<int64_t>();
-  for (int64_t s = 0; s < slots; ++s) TORCH_CHECK(rk[s] >= 0 && rk[s] <= rmax, "lora_add: rank ", rk[s], " of slot ", s, " is outside [0, ", rmax, "]");
+  for (int64_t s = 0; s < slots; ++s)
+    TORCH_CHECK(rk[s] >= 0 && rk[s] <= rmax, "lora_add: rank ", rk[s], " of slot ", s, " is outside [0, ", rmax, "]");
   std::vector<int64_t> order;
   for (int64_t t = 0; t < row_slots.size(0); ++t) {
     TORCH_CHECK(rs[t] >= 0 && rs[t] < slots, "lora_add: slot ", rs[t], " is outside the ", slots, " slots");
@@ -598,13 +676,14 @@ void lora_add(at::Tensor out, const at::Tensor& x, const at::Tensor& a, const st
     const scalar_t* xp = x.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
     if (int8) {
-      run_int8(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<uint8_t>(), a_scale->data_ptr<float>(), b.data_ptr<uint8_t>(), b_scale->data_ptr<c10::BFloat16>(),
-               rmax, out_width, n, order, groups, work, rk);
+      run_int8(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<uint8_t>(), a_scale->data_ptr<float>(), b.data_ptr<uint8_t>(),
+               b_scale->data_ptr<c10::BFloat16>(), rmax, out_width, n, order, groups, work, rk);
     } else if (weights == at::kBFloat16) {
-      run_float(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<c10::BFloat16>(), b.data_ptr<c10::BFloat16>(), rmax, out_width, n, order, groups,
-                work, rk);
+      run_float(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<c10::BFloat16>(), b.data_ptr<c10::BFloat16>(), rmax, out_width, n, order,
+                groups, work, rk);
     } else {
-      run_float(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<float>(), b.data_ptr<float>(), rmax, out_width, n, order, groups, work, rk);
+      run_float(op, out.stride(0), xp, x.stride(0), in, a.data_ptr<float>(), b.data_ptr<float>(), rmax, out_width, n, order, groups, work,
+                rk);
     }
   };
   if (x.scalar_type() == at::kBFloat16) {

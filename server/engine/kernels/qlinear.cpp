@@ -111,8 +111,8 @@ class Ahead {
 
 // Rows [m0, m0 + MR) of the inputs against one tile of 16 output rows.
 template <int MR, int BITS, typename T>
-inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t k, T* out,
-                 int64_t ldo, Ahead& ahead) {
+inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t k, T* out, int64_t ldo,
+                 Ahead& ahead) {
   __m512 acc[MR];
   for (int m = 0; m < MR; ++m) acc[m] = _mm512_setzero_ps();
   const __m512i nibble = _mm512_set1_epi8(0x0f);
@@ -144,18 +144,26 @@ inline void tile(const uint8_t* w, int64_t blocks, const int8_t* xq, const float
 }
 
 template <int BITS, typename T>
-void tile_rows(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t rows, int64_t k,
-               T* out, int64_t ldo, Ahead& ahead) {
+void tile_rows(const uint8_t* w, int64_t blocks, const int8_t* xq, const float* xd, const float* xs, int64_t rows, int64_t k, T* out,
+               int64_t ldo, Ahead& ahead) {
   for (int64_t m0 = 0; m0 < rows; m0 += 4) {
     const int8_t* q = xq + m0 * k;
     const float* d = xd + m0 * blocks;
     const float* s = xs + m0 * blocks;
     T* o = out + m0 * ldo;
     switch (std::min<int64_t>(4, rows - m0)) {
-      case 1: tile<1, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
-      case 2: tile<2, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
-      case 3: tile<3, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
-      default: tile<4, BITS>(w, blocks, q, d, s, k, o, ldo, ahead); break;
+      case 1:
+        tile<1, BITS>(w, blocks, q, d, s, k, o, ldo, ahead);
+        break;
+      case 2:
+        tile<2, BITS>(w, blocks, q, d, s, k, o, ldo, ahead);
+        break;
+      case 3:
+        tile<3, BITS>(w, blocks, q, d, s, k, o, ldo, ahead);
+        break;
+      default:
+        tile<4, BITS>(w, blocks, q, d, s, k, o, ldo, ahead);
+        break;
     }
   }
 }
