@@ -224,7 +224,7 @@ class TuneserveServer(RpcApp):
         while not self._stop_watching.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop_watching.wait(), self.settings.guard_interval_s)
-            policies = manager.policies()
+            policies = manager.rollouts.all()
             for name in split - set(policies):
                 self.metrics.rollout_weights(name, {})
             split = set(policies)
@@ -236,8 +236,8 @@ class TuneserveServer(RpcApp):
             for name, policy in policies.items():
                 try:
                     reason = await experiments.guard_check(name, policy, manager.status(name).serving_version)
-                    if reason is not None and manager.policy(name) == policy:
-                        await manager.end_split(name, reason)
+                    if reason is not None and manager.rollouts.get(name) == policy:
+                        await manager.rollouts.end_split(name, reason)
                         await experiments.rolled_back(name, reason)
                 except Exception:  # one name's trouble must not stop the guard for the others
                     log.exception("guard check failed", extra={"adapter": name})

@@ -5,7 +5,9 @@ store's current version once it has loaded and passed its checks. When the point
 version loads in the background while requests keep getting the old one; then new requests get the
 new one, requests in flight finish on the old, and the old is freed when its last request ends.
 A version that fails its checks is refused (visible in ListAdapters, the log and a metric) and the
-previous one keeps serving. `name@N` pins a version.
+previous one keeps serving. `name@N` pins a version. A name under a split or a shadow is routed by
+the rollout unit's policy (`server.adapters.rollouts`); the manager checks a split's versions
+before the unit takes it.
 
 Loading (file reads, checksums, safetensors parsing) runs on a fresh thread per load, bounded in
 number, so one slow or failing adapter never delays requests for the base model or other adapters.
@@ -28,10 +30,11 @@ from common.adapter_manifest import AdapterRef
 from common.adapter_store import AdapterStore
 from common.blob_store import BlobCorrupt, BlobMissing
 from common.errors import DeadlineExceeded, NotFound, Unavailable, invalid_request
-from common.rollout import PROMPT_ARM, GuardRule, RolloutPolicy, choose_version
+from common.rollout import PROMPT_ARM, GuardRule, RolloutPolicy
 from common.threads import arun_on_fresh_thread
 from server.adapters.cache_policy import HostEntry, host_evictions
 from server.adapters.loader import AdapterRefused, BaseSpec, LoadedAdapter, RefusalReason, load_stored
+from server.adapters.rollouts import Rollouts, pick_arm
 from server.adapters.slots import SlotHolder
 
 log = logging.getLogger(__name__)
@@ -169,7 +172,7 @@ class AdapterManager:
         self.metrics = metrics
         self._entries: dict[tuple[str, int], VersionEntry] = {}
         self._serving: dict[str, int] = {}
-        self._policies: dict[str, RolloutPolicy] = {}  # names whose bare-name traffic is split between versions
+        self.rollouts = Rollouts(store)  # names whose bare-name traffic is split between versions, or shadowed
         self._loads = asyncio.Semaphore(_MAX_CONCURRENT_LOADS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.swaps = 0
@@ -187,22 +190,20 @@ class AdapterManager:
         if not ref_text:
             return Route(None)
         ref = AdapterRef.parse(ref_text)
-        policy = self._policies.get(ref.name) if ref.version is None else None
+        policy = self.rollouts.get(ref.name) if ref.version is None else None
         if policy is None:
             adapter = await self._acquire(ref, timeout)
             return Route(adapter, ref.name, adapter.version)
-        arm = ""
-        version = choose_version(policy, ref.name, routing_key)
-        chosen = self._entries.get((ref.name, version)) if version else None
-        if chosen is not None and chosen.state is VersionState.REFUSED:  # never send traffic to a refused arm
-            version = None
-        elif version is not None:
-            arm = f"{version} of {policy.describe()}"
-        if version == PROMPT_ARM:
+        arm = pick_arm(policy, ref.name, routing_key, lambda version: self._refused(ref.name, version))
+        if arm.version == PROMPT_ARM:
             self.store.resolve(AdapterRef(ref.name, None))  # the name must still exist
-            return Route(None, ref.name, PROMPT_ARM, arm, policy.shadow)
-        adapter = await self._acquire(AdapterRef(ref.name, version), timeout)
-        return Route(adapter, ref.name, adapter.version, arm, policy.shadow)
+            return Route(None, ref.name, PROMPT_ARM, arm.label, arm.shadow)
+        adapter = await self._acquire(AdapterRef(ref.name, arm.version), timeout)
+        return Route(adapter, ref.name, adapter.version, arm.label, arm.shadow)
+
+    def _refused(self, name: str, version: int) -> bool:
+        entry = self._entries.get((name, version))
+        return entry is not None and entry.state is VersionState.REFUSED
 
     async def _acquire(self, ref: AdapterRef, timeout: float | None) -> LoadedAdapter:
         version = ref.version if ref.version is not None else self._serving.get(ref.name)
@@ -342,13 +343,7 @@ class AdapterManager:
         """Looks at the store's current pointers and splits; starts swapping names whose pointer moved."""
         await asyncio.to_thread(self.store.sync)
         pointers = await asyncio.to_thread(self._pointers)
-        policies = await asyncio.to_thread(self._read_policies, list(pointers))
-        for name in set(self._policies) - set(policies):
-            log.info("rollout ended", extra={"adapter": name})
-        for name, policy in policies.items():
-            if self._policies.get(name) != policy:
-                log.info("rollout", extra={"adapter": name, "split": policy.describe()})
-        self._policies = policies
+        self.rollouts.adopt(await asyncio.to_thread(self.rollouts.read, list(pointers)))
         for name, current in pointers.items():
             if current is None or self._serving.get(name) == current:
                 continue
@@ -356,19 +351,6 @@ class AdapterManager:
             if entry is not None and entry.state is not VersionState.LOADED:
                 continue  # loading already, or refused (a refusal is final for that version)
             self._spawn(self._swap_to(name, current))
-
-    def _read_policies(self, names: list[str]) -> dict[str, RolloutPolicy]:
-        """Each name's split; a broken file keeps the split in force before it (or none), and is logged."""
-        policies: dict[str, RolloutPolicy] = {}
-        for name in names:
-            try:
-                policy = self.store.rollout(name)
-            except ValueError as exc:
-                log.warning("unusable rollout file; the previous split stays in force", extra={"adapter": name, "error": str(exc)})
-                policy = self._policies.get(name)
-            if policy is not None:
-                policies[name] = policy
-        return policies
 
     async def set_rollout(self, name: str, weights: dict[int, int], shadow: int = 0, guard: GuardRule | None = None) -> AdapterStatus:
         """Splits `name`'s bare-name traffic and/or sends a shadow version copies of it. Every version
@@ -386,38 +368,15 @@ class AdapterManager:
                 await self._wait_loaded(name, version, None)
             except AdapterRefused as exc:
                 raise AdapterRefused(exc.reason, f"{name}@{version} cannot take part in a rollout: {exc.message}") from None
-        await asyncio.to_thread(self.store.set_rollout, name, policy)
-        self._policies[name] = policy
-        log.info("rollout", extra={"adapter": name, "split": policy.describe()})
+        await self.rollouts.set(name, policy)
         return self.status(name)
 
     async def clear_rollout(self, name: str) -> AdapterStatus:
         """Ends the split and the shadow: the name's traffic goes to its serving version again."""
         if not self.store.versions(name):
             raise NotFound(f"adapter {name!r} is not in the adapter store")
-        await asyncio.to_thread(self.store.set_rollout, name, None)
-        if self._policies.pop(name, None) is not None:
-            log.info("rollout ended", extra={"adapter": name})
+        await self.rollouts.clear(name)
         return self.status(name)
-
-    async def end_split(self, name: str, reason: str) -> None:
-        """Ends `name`'s split (a shadow stays) for `reason`: what the guard rule does to a bad canary."""
-        policy = self._policies.get(name)
-        if policy is None or not policy.weights:
-            return
-        remaining = policy.without_split()
-        await asyncio.to_thread(self.store.set_rollout, name, remaining)
-        if remaining is None:
-            self._policies.pop(name, None)
-        else:
-            self._policies[name] = remaining
-        log.warning("rollout rolled back", extra={"adapter": name, "split": policy.describe(), "reason": reason})
-
-    def policy(self, name: str) -> RolloutPolicy | None:
-        return self._policies.get(name)
-
-    def policies(self) -> dict[str, RolloutPolicy]:
-        return dict(self._policies)
 
     def _pointers(self) -> dict[str, int | None]:
         """Each name's current version; a name that cannot be read is skipped and the others go on."""
@@ -494,7 +453,7 @@ class AdapterManager:
                     adapter.rank if adapter else 0,
                 )
             )
-        policy = self._policies.get(name)
+        policy = self.rollouts.get(name)
         return AdapterStatus(name, versions, self.store.current(name) or 0, self._serving.get(name, 0), policy)
 
     def statuses(self) -> list[AdapterStatus]:

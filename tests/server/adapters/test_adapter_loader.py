@@ -297,6 +297,7 @@ def test_every_scan_step_refuses_a_hostile_entry_alone_and_goes_on(good_version,
     from types import SimpleNamespace
 
     from server.adapters.manager import AdapterManager
+    from server.adapters.rollouts import Rollouts
     from server.tasks.registry import TaskRegistry
 
     store = FileAdapterStore(tmp_path / "store")
@@ -317,10 +318,10 @@ def test_every_scan_step_refuses_a_hostile_entry_alone_and_goes_on(good_version,
             store.rollout(name)
         except ValueError:
             pass  # an unusable split file is reported as such, and the split before it stays
-    scan = SimpleNamespace(store=store, _policies={})  # the manager's scan steps read only these
+    scan = SimpleNamespace(store=store)  # the manager's scan of pointers reads only the store
     pointers = AdapterManager._pointers(scan)  # type: ignore[arg-type]
     assert pointers["good"] == 1
-    AdapterManager._read_policies(scan, list(pointers))  # type: ignore[arg-type]
+    Rollouts(store).read(list(pointers))
     registry = TaskRegistry(None, store)
     registry.refresh()
     assert "good" in registry._adapter_tasks, "the task published with the good adapter is served"
