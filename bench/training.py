@@ -6,7 +6,7 @@ number of steps, each run in its own process so that its peak memory (max RSS) i
 
 * baseline: `transformers.Trainer` on the prompt+completion text with the usual causal-LM
   collator (dynamic padding, shuffled order, loss on every token, full-vocabulary logits);
-* tuneserve: `trainer.training.Trainer` (length-grouped batches, completion-only loss with the LM
+* tuneserve: `trainer.training.loop.Trainer` (length-grouped batches, completion-only loss with the LM
   head applied at completion positions only).
 
 Tokens/s counts real (non-padding) tokens. Target: >= 1.2x the baseline.
@@ -37,7 +37,7 @@ INSTRUCTION = "Is this movie review positive or negative?"
 
 
 def examples(limit: int):
-    from trainer.data import Example
+    from trainer.training.data import Example
 
     rows = [json.loads(line) for line in (DATA / "train.jsonl").read_text().splitlines()][:limit]
     return [Example(i + 1, r["text"], r["label"]) for i, r in enumerate(rows)]
@@ -49,7 +49,7 @@ def run_variant(variant: str, steps: int, count: int, dtype: str) -> dict:
     from common.settings import ModelSettings
     from common.task_spec import TaskSpec
     from trainer.config import Hyperparameters
-    from trainer.data import tokenize
+    from trainer.training.data import tokenize
 
     # what the trainer loads: no quantization (QLoRA aside), the dtype setting (auto by default)
     base = load_base_model(ModelSettings(quantization="none", dtype=dtype))
@@ -59,7 +59,7 @@ def run_variant(variant: str, steps: int, count: int, dtype: str) -> dict:
     hp = Hyperparameters(max_steps=steps)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if variant == "tuneserve":
-        from trainer.training import Trainer, build_lora_model
+        from trainer.training.loop import Trainer, build_lora_model
 
         model = build_lora_model(base, hp)
         trainer = Trainer(model, data, data[:8], hp, tok.pad_token_id, Path("/tmp/tuneserve-bench-ckpt"), checkpoint_every=10**9)
@@ -120,8 +120,8 @@ def quality(max_train: int) -> dict:
     from common.base_model import load_tokenizer
     from common.file_adapter_store import FileAdapterStore
     from trainer.config import JobConfig, TrainerSettings
-    from trainer.job import JobFiles, execute
-    from trainer.jobs_db import JobState, JobStore
+    from trainer.jobs.job import JobFiles, execute
+    from trainer.jobs.records import JobState, JobStore
 
     work = Path("/tmp/tuneserve-bench-quality")
     settings = TrainerSettings(work_dir=work / "work", adapter_store=work / "store")

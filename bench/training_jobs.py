@@ -36,7 +36,7 @@ from tests.trainer.conftest import sentiment_rows  # noqa: E402
 def run(limit: int, jobs: int, steps: int, data: Path, root: Path) -> dict:
     from tuneserve_client import Client
 
-    from trainer.jobs_db import JobStore
+    from trainer.jobs.records import JobStore
 
     port = free_port()
     env = {

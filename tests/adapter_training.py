@@ -27,15 +27,15 @@ QUESTIONS = [
 def train_word_adapter(
     cache_dir: Path, out_dir: Path, word: str, rank: int = 8, targets: list[str] | None = None, steps: int = 8, lr: float = 3e-3
 ) -> Path:
-    """Trains with the trainer's own loop (trainer.training) on eight questions answered by `word`."""
+    """Trains with the trainer's own loop (trainer.training.loop) on eight questions answered by `word`."""
 
     def train() -> Path:
         from common.base_model import load_base_model
         from common.settings import ModelSettings
         from common.task_spec import TaskSpec
         from trainer.config import Hyperparameters
-        from trainer.data import Example, tokenize
-        from trainer.training import Trainer, build_lora_model
+        from trainer.training.data import Example, tokenize
+        from trainer.training.loop import Trainer, build_lora_model
 
         base = load_base_model(ModelSettings(cache_dir=cache_dir))
         tok = base.tokenizer

@@ -12,12 +12,12 @@ from common.base_model import load_tokenizer
 from common.database.connect import describe, open_database
 from common.rpc.app import RpcApp
 from common.threads import arun_on_fresh_thread
+from trainer.api.files_db import FileStore
+from trainer.api.service import TrainerService
 from trainer.config import TrainerSettings
-from trainer.files_db import FileStore
-from trainer.jobs_db import JobState, JobStore
+from trainer.execution.runner import JobRunner
+from trainer.jobs.records import JobState, JobStore
 from trainer.metrics import TrainerMetrics
-from trainer.runner import JobRunner
-from trainer.service import TrainerService
 
 log = logging.getLogger(__name__)
 

@@ -168,7 +168,7 @@ class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
 
     executor: Literal["thread", "process", "kubernetes"] = "thread"
     """Where a queued job runs: `thread` in the trainer process, `process` in a child process per
-    job (`python -m trainer.run_job JOB_ID`, torchrun when processes > 1), `kubernetes` as one
+    job (`python -m trainer.jobs.run_job JOB_ID`, torchrun when processes > 1), `kubernetes` as one
     batch/v1 Job per training job running that same entry point (trainer.execution)."""
 
     max_concurrent_jobs: int = Field(1, ge=1, le=1000)

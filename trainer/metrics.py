@@ -8,8 +8,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from common.rpc.metrics import RpcMetrics
-from trainer.jobs_db import JobState
-from trainer.training import Progress
+from trainer.jobs.records import JobState
+from trainer.training.loop import Progress
 
 
 class TrainerMetrics(RpcMetrics):

@@ -61,7 +61,7 @@ def test_an_output_schema_is_written_into_every_prompt_as_the_same_text(base_mod
 
 def test_the_trainer_takes_the_schema_as_json_text_and_publishes_it_in_the_spec():
     from trainer.config import JobConfig
-    from trainer.job import task_spec
+    from trainer.jobs.job import task_spec
 
     config = JobConfig.model_validate({"adapter_name": "place", "task": {"output_schema": '{"type": "object"}'}})
     assert task_spec(config, "prompt_completion", []).output_schema == {"type": "object"}

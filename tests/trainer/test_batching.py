@@ -3,8 +3,8 @@
 import torch
 
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
-from trainer.batching import IGNORE, collate, epoch_batches
-from trainer.data import TokenizedExample
+from trainer.training.batching import IGNORE, collate, epoch_batches
+from trainer.training.data import TokenizedExample
 
 
 def test_labels_are_ignored_exactly_over_prompt_and_padding_and_the_end_token_is_kept(base_model):

@@ -8,7 +8,7 @@ import pytest
 
 from common.errors import InvalidRequest
 from common.task_spec import TaskSpec
-from trainer.data import DataRejected, Example, check_labels, parse_jsonl, read_jsonl, split, tokenize
+from trainer.training.data import DataRejected, Example, check_labels, parse_jsonl, read_jsonl, split, tokenize
 
 
 def jsonl(*rows) -> bytes:
@@ -142,7 +142,7 @@ def test_every_bad_line_of_a_large_garbage_file_is_numbered():
 
 def prepared(tmp_path, base_model, data: bytes, **config):
     from trainer.config import JobConfig
-    from trainer.job import JobFiles, prepare
+    from trainer.jobs.job import JobFiles, prepare
 
     files = JobFiles(tmp_path / "job")
     files.create(data, None)
@@ -160,7 +160,7 @@ def test_an_over_long_line_is_reported_together_with_the_other_bad_lines(tmp_pat
 
 
 def test_job_files_are_private(tmp_path, base_model):
-    from trainer.job import JobFiles
+    from trainer.jobs.job import JobFiles
 
     files = JobFiles(tmp_path / "jobs" / "job-1")
     files.create(b'{"text": "a", "label": "b"}\n', b'{"text": "c", "label": "b"}\n')
@@ -181,7 +181,7 @@ def test_duplicates_are_dropped_refused_or_kept():
 
 def test_invalid_utf8_is_reported_under_the_file_it_is_in_with_its_line():
     from common.errors import InvalidRequest
-    from trainer.data import parse_jsonl
+    from trainer.training.data import parse_jsonl
 
     with pytest.raises(InvalidRequest) as training:
         parse_jsonl(b'{"text": "a", "label": "x"}\n{"text": "\xff"}\n')
@@ -216,7 +216,7 @@ def test_openai_chat_lines_train_on_their_last_answer_and_weights_must_say_so():
 def test_kept_files_are_checked_listed_newest_first_and_forgotten(tmp_path):
     from common.database.connect import open_database
     from common.errors import NotFound
-    from trainer.files_db import FileStore
+    from trainer.api.files_db import FileStore
 
     files = FileStore(open_database(f"sqlite:///{tmp_path / 'jobs.db'}"), max_bytes=4096)
     first = files.add("a.jsonl", "fine-tune", b'{"text": "x", "label": "y"}\n\n{"text": "z", "label": "y"}\n')

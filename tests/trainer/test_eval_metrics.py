@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.eval_metrics import (
+from trainer.evaluation.holdout import Answers, error_examples
+from trainer.evaluation.metrics import (
     confusion_matrix,
     expected_calibration_error,
     length_ratio,
@@ -12,7 +13,6 @@ from trainer.eval_metrics import (
     per_label,
     repetition_rate,
 )
-from trainer.evaluation import Answers, error_examples
 
 LABELS = ["pos", "neg", "neu"]
 TRUTH = ["pos", "pos", "pos", "neg", "neg", "neu"]
@@ -52,7 +52,7 @@ def test_verbosity_and_repetition():
 
 
 def test_error_examples_are_sorted_by_what_the_adapter_changed_and_bounded():
-    from trainer.data import Example
+    from trainer.training.data import Example
 
     holdout = [Example(line=i + 1, input=f"x{i}", output="a") for i in range(40)]
     right, wrong = "a", "b"

@@ -5,9 +5,9 @@ import torch
 
 from common.task_spec import TaskSpec
 from trainer.config import JobConfig
-from trainer.data import Example
-from trainer.evaluation import ConditionResult, EvalReport, choose_demonstrations, normalize, token_f1
-from trainer.publishing import publish_decision
+from trainer.evaluation.holdout import ConditionResult, EvalReport, choose_demonstrations, normalize, token_f1
+from trainer.jobs.publishing import publish_decision
+from trainer.training.data import Example
 
 
 def test_token_f1_and_normalisation():
@@ -54,7 +54,7 @@ def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_m
     """Prompts of different lengths (padding), labels of 1 to 4 tokens, two sharing a first token."""
     from common.threads import run_on_fresh_thread
     from tests.scoring import direct_logprob
-    from trainer.evaluation import label_logprobs, pick_labels
+    from trainer.evaluation.holdout import label_logprobs, pick_labels
 
     tok = base_model.tokenizer
     prompts = [

@@ -17,8 +17,8 @@ from trainer.execution.executor import RunEnded
 from trainer.execution.kubernetes_job import JobPolicy, job_name, label_value, render_job
 from trainer.execution.kubernetes_status import cluster_view, pod_reason, reconcile
 from trainer.execution.process_executor import child_threads
-from trainer.jobs_db import JobState
-from trainer.run_job import EXIT_STOPPED, Outcome, command
+from trainer.jobs.records import JobState
+from trainer.jobs.run_job import EXIT_STOPPED, Outcome, command
 
 # -- exits and retries ---------------------------------------------------------------------------
 
@@ -68,7 +68,7 @@ def test_the_reasons_a_job_fails_or_resumes_with_say_what_happened():
 def test_child_commands_and_their_share_of_the_cores(tmp_path):
     from trainer.config import TrainerSettings
 
-    assert command("job-1", 1, "py") == ["py", "-m", "trainer.run_job", "job-1"]
+    assert command("job-1", 1, "py") == ["py", "-m", "trainer.jobs.run_job", "job-1"]
     assert command("job-1", 4, "py")[:5] == ["py", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
     settings = TrainerSettings(work_dir=tmp_path, max_concurrent_jobs=2)
     assert child_threads(settings, 16) == 8 and child_threads(settings, 1) == 1
@@ -117,7 +117,7 @@ def test_the_job_runs_the_entry_point_with_its_gpus_policy_and_labels():
     spec, pod = job["spec"], job["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["command"] == command("job-0123456789ab", 2, "python")
-    assert container["command"][-3:] == ["-m", "trainer.run_job", "job-0123456789ab"] and "--nproc-per-node=2" in container["command"]
+    assert container["command"][-3:] == ["-m", "trainer.jobs.run_job", "job-0123456789ab"] and "--nproc-per-node=2" in container["command"]
     assert container["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": 2}
     assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
     assert (spec["backoffLimit"], spec["activeDeadlineSeconds"], spec["ttlSecondsAfterFinished"]) == (3, 86400, 3600)
@@ -130,7 +130,10 @@ def test_the_job_runs_the_entry_point_with_its_gpus_policy_and_labels():
     assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "tuneserve", "the template's labels stay"
     assert TEMPLATE["spec"]["containers"][0]["resources"] == {"limits": {"memory": "16Gi"}}, "the template is not changed"
     one = render_job(TEMPLATE, "job-0123456789ab", "sentiment", 0, POLICY)["spec"]["template"]["spec"]["containers"][0]
-    assert one["command"] == ["python", "-m", "trainer.run_job", "job-0123456789ab"] and "nvidia.com/gpu" not in one["resources"]["limits"]
+    assert (
+        one["command"] == ["python", "-m", "trainer.jobs.run_job", "job-0123456789ab"]
+        and "nvidia.com/gpu" not in one["resources"]["limits"]
+    )
 
 
 def test_under_a_kueue_queue_the_job_is_created_suspended_with_the_queue_label():

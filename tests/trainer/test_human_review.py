@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from common.errors import InvalidRequest
-from trainer.human_review import check_reviews, summarize
-from trainer.jobs_db import JobStore
+from trainer.evaluation.human_review import check_reviews, summarize
+from trainer.jobs.records import JobStore
 
 
 def review(line: int, verdict: str = "", rating: int = 0, reviewer: str = "ana", note: str = "") -> dict:

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from trainer.job_files import JobFiles
-from trainer.job_storage import ObjectJobStorage, WorkDirStorage, open_job_storage
+from trainer.jobs.storage import ObjectJobStorage, WorkDirStorage, open_job_storage
+from trainer.jobs.workdir import JobFiles
 
 
 def checkpoint(root, step: int, payload: bytes):

@@ -1,4 +1,4 @@
-"""The process executor runs the entry point the Kubernetes Jobs run (trainer.run_job), so this is
+"""The process executor runs the entry point the Kubernetes Jobs run (trainer.jobs.run_job), so this is
 where that entry point is proven end to end: a real trainer process with `executor=process` and a
 limit of 2 runs four small jobs two at a time, each once and published once; a job whose process is
 killed with SIGKILL is resumed from its last checkpoint, read back from object storage (its local
@@ -21,8 +21,8 @@ from common.file_adapter_store import FileAdapterStore
 from tests.tools import free_port
 from tests.trainer.conftest import QUICK, start_trainer_process
 from tests.waiting import wait_for
-from trainer.job_storage import ObjectJobStorage
-from trainer.jobs_db import JobState, JobStore
+from trainer.jobs.records import JobState, JobStore
+from trainer.jobs.storage import ObjectJobStorage
 
 # enough steps to kill one run between two checkpoints
 STEPS = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 8}, "checkpoint_every": 2}

@@ -16,7 +16,7 @@ from common.file_adapter_store import FileAdapterStore
 from tests.tools import free_port
 from tests.trainer.conftest import QUICK, start_trainer_process
 from tests.waiting import wait_for
-from trainer.jobs_db import JobState, JobStore
+from trainer.jobs.records import JobState, JobStore
 
 
 def queued(jobs: JobStore, count: int) -> list[str]:
@@ -120,7 +120,7 @@ def test_two_trainer_processes_run_six_jobs_once_each_and_one_survives_the_other
 
 def test_a_cancel_recorded_through_another_replica_stops_the_run_here(database_url, tmp_path):
     from tests.trainer.conftest import trainer_settings
-    from trainer.runner import JobRunner
+    from trainer.execution.runner import JobRunner
 
     here = JobRunner(
         trainer_settings(tmp_path, tmp_path / "cache"), JobStore.open(database_url), FileAdapterStore(tmp_path / "store"), None

@@ -293,7 +293,7 @@ def assert_report_renders(page):
     loss curve's line colour must be there too."""
     from PIL import Image
 
-    from trainer.html_report import SECTION_COLOURS
+    from trainer.evaluation.html_report import SECTION_COLOURS
 
     shot = page.with_suffix(".png")
     done = subprocess.run(

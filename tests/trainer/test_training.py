@@ -23,7 +23,7 @@ from tests.tools import free_port, tool
 from tests.trainer.conftest import QUICK, sentiment_rows, wait_job
 from tests.waiting import wait_for
 from trainer.config import Hyperparameters
-from trainer.data import Example, tokenize
+from trainer.training.data import Example, tokenize
 
 HP = Hyperparameters(rank=8, alpha=16, max_steps=6, batch_size=8, learning_rate=1e-3, warmup_ratio=0.0, seed=11)
 
@@ -41,7 +41,7 @@ def train_run(cache_dir: Path, checkpoints: Path, stop_after: int | None = None,
     def run():
         from common.base_model import load_base_model
         from common.settings import ModelSettings
-        from trainer.training import Trainer, build_lora_model
+        from trainer.training.loop import Trainer, build_lora_model
 
         base = load_base_model(ModelSettings(cache_dir=cache_dir, quantization="nf4" if qlora else "none"))
         hp = HP.model_copy(update={"qlora": qlora})
@@ -188,8 +188,8 @@ def test_a_job_killed_after_publishing_finishes_from_its_version_and_never_publi
     from common.adapter_manifest import AdapterManifest
     from common.file_adapter_store import FileAdapterStore
     from tests.trainer.conftest import trainer_settings
-    from trainer.jobs_db import JobState, JobStore
-    from trainer.runner import JobRunner
+    from trainer.execution.runner import JobRunner
+    from trainer.jobs.records import JobState, JobStore
 
     settings = trainer_settings(tmp_path, cache_dir)
     jobs, store = JobStore.open(settings.job_database()), FileAdapterStore(settings.adapter_store)

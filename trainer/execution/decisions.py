@@ -7,8 +7,8 @@ import signal
 from dataclasses import dataclass
 
 from trainer.execution.executor import RunEnded
-from trainer.jobs_db import JobState
-from trainer.run_job import EXIT_CONCLUDED, EXIT_STOPPED, Outcome
+from trainer.jobs.records import JobState
+from trainer.jobs.run_job import EXIT_CONCLUDED, EXIT_STOPPED, Outcome
 
 
 def exit_meaning(code: int) -> tuple[Outcome | None, str]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from trainer.run_job import Outcome
+from trainer.jobs.run_job import Outcome
 
 Phase = Literal["admitted", "running"]
 """admitted: handed to the executor, not yet training (a Job waiting for Kueue or its pod);

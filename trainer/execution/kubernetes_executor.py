@@ -20,7 +20,7 @@ from trainer.config import JobConfig, TrainerSettings
 from trainer.execution.executor import ExitHandler, PhaseHandler
 from trainer.execution.kubernetes_job import JobPolicy, job_name, load_template, render_job
 from trainer.execution.kubernetes_status import cluster_view, reconcile
-from trainer.jobs_db import JobStore
+from trainer.jobs.records import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ It starts from the pod template the chart writes (image, settings, volumes, serv
 node selector, tolerations, resources) and adds what is the job's own:
 - its name, `tuneserve-train-<job id>`, so creating it twice is refused by the API server: a
   restarted trainer adopts the Job it finds instead of starting a second run;
-- the command of trainer.run_job (torchrun over it when the job asks for more than one GPU);
+- the command of trainer.jobs.run_job (torchrun over it when the job asks for more than one GPU);
 - the GPUs the job asks for (`nvidia.com/gpu` limits);
 - `backoffLimit` (deaths survived), a pod failure policy under which a disruption (preemption, a
   node drain, Kueue taking the quota back) and a run stopped by SIGTERM (exit 75) are not counted
@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from trainer.run_job import EXIT_STOPPED, command
+from trainer.jobs.run_job import EXIT_STOPPED, command
 
 CONTAINER = "train"
 MANAGED_BY = "tuneserve-trainer"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainer.execution.executor import Phase, RunEnded
-from trainer.jobs_db import JobState
-from trainer.run_job import Outcome
+from trainer.jobs.records import JobState
+from trainer.jobs.run_job import Outcome
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""Runs each job in a child process: `python -m trainer.run_job JOB_ID`, or torchrun with one rank
+"""Runs each job in a child process: `python -m trainer.jobs.run_job JOB_ID`, or torchrun with one rank
 per device when `processes` is above 1.
 
 The child gets the trainer's settings as TUNESERVE_* variables and the id of the replica holding
 the job's lease; it stops by itself when the job is cancelled, when the lease goes to another
 replica or when its parent trainer dies, so a job is never trained twice at once. Its exit status
-says what became of it (trainer.run_job); a killed child is a death the runner may retry.
+says what became of it (trainer.jobs.run_job); a killed child is a death the runner may retry.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from common.settings import as_environment
 from trainer.config import TrainerSettings
 from trainer.execution.decisions import exit_meaning
 from trainer.execution.executor import ExitHandler, PhaseHandler, RunEnded
-from trainer.run_job import RUNNER_VARIABLE, command
+from trainer.jobs.run_job import RUNNER_VARIABLE, command
 
 log = logging.getLogger(__name__)
 

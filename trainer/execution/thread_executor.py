@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 
 from trainer.execution.executor import ExitHandler, PhaseHandler, RunEnded
-from trainer.run_job import Outcome
+from trainer.jobs.run_job import Outcome
 
 log = logging.getLogger(__name__)
 

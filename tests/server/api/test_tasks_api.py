@@ -243,9 +243,9 @@ def test_publishing_an_adapter_switches_the_task_to_it_and_serves_the_trained_te
     from common.base_model import load_tokenizer
     from tests.trainer.conftest import sentiment_rows
     from trainer.config import JobConfig, TrainerSettings
-    from trainer.data import Example, render_example
-    from trainer.job import JobFiles, execute
-    from trainer.jobs_db import JobState, JobStore
+    from trainer.jobs.job import JobFiles, execute
+    from trainer.jobs.records import JobState, JobStore
+    from trainer.training.data import Example, render_example
 
     before = tasks.classify("sentiment", "I loved this film.")
     assert before.prompt_info.backing == common_pb2.TASK_BACKING_DEMONSTRATIONS

@@ -28,9 +28,9 @@ from safetensors.torch import load_file
 
 from common.base_model import BaseModel
 from common.errors import Cancelled
-from trainer.batching import IGNORE, Batch, collate, epoch_batches
 from trainer.config import Hyperparameters
-from trainer.data import TokenizedExample
+from trainer.training.batching import IGNORE, Batch, collate, epoch_batches
+from trainer.training.data import TokenizedExample
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class Trainer:
         self.on_progress = on_progress
         self.should_stop = should_stop
         self.dist = distributed or Distributed()
-        self.on_checkpoint = on_checkpoint  # keeps the checkpoint beyond this machine (trainer.job_storage)
+        self.on_checkpoint = on_checkpoint  # keeps the checkpoint beyond this machine (trainer.jobs.storage)
         self.total_steps = total_steps(len(self.train_set), hp, self.dist.world)
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)

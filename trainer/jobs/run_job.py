@@ -1,7 +1,7 @@
 """Running one training job: the entry point every executor runs (trainer.execution).
 
-    python -m trainer.run_job JOB_ID                                   (one process)
-    torchrun --nproc-per-node 4 -m trainer.run_job JOB_ID              (DDP: one rank per GPU)
+    python -m trainer.jobs.run_job JOB_ID                                   (one process)
+    torchrun --nproc-per-node 4 -m trainer.jobs.run_job JOB_ID              (DDP: one rank per GPU)
 
 The thread executor calls `run_one` inside the trainer; the process executor starts this module as
 a child process; the kubernetes executor starts it as the command of a Job's pod. In each case the
@@ -33,8 +33,8 @@ from typing import Any
 from common.adapter_store import AdapterStore
 from common.errors import Cancelled, InvalidRequest
 from trainer.config import TrainerSettings
-from trainer.jobs_db import JobState, JobStore
-from trainer.training import Distributed, Progress
+from trainer.jobs.records import JobState, JobStore
+from trainer.training.loop import Distributed, Progress
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,17 @@ RUNNER_VARIABLE = "TUNESERVE_JOB_RUNNER"
 def command(job_id: str, processes: int, python: str) -> list[str]:
     """The command that runs one job: this module, or torchrun over it with one rank per device."""
     if processes > 1:
-        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", "trainer.run_job", job_id]
-    return [python, "-m", "trainer.run_job", job_id]
+        return [
+            python,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            "-m",
+            "trainer.jobs.run_job",
+            job_id,
+        ]
+    return [python, "-m", "trainer.jobs.run_job", job_id]
 
 
 def record_progress(jobs: JobStore, job_id: str, progress: Progress) -> None:
@@ -70,9 +79,9 @@ class Outcome(enum.Enum):
 
 
 def finish_cancelled(job_id: str, jobs: JobStore, settings: TrainerSettings) -> None:
-    from trainer.job import cleanup
-    from trainer.job_files import JobFiles
-    from trainer.job_storage import open_job_storage
+    from trainer.jobs.job import cleanup
+    from trainer.jobs.storage import open_job_storage
+    from trainer.jobs.workdir import JobFiles
 
     if not jobs.get(job_id).state.terminal:
         jobs.transition(job_id, JobState.CANCELLED, "cancelled", "cancelled on request")
@@ -90,8 +99,8 @@ def run_one(
     on_progress: Callable[[Progress], None],
 ) -> Outcome:
     """Runs the job to an outcome, or until `should_stop`; `cancelled` tells a cancel from a stop."""
-    from trainer.data import DataRejected
-    from trainer.job import execute
+    from trainer.jobs.job import execute
+    from trainer.training.data import DataRejected
 
     main_rank = Distributed.from_env().main
     job = jobs.get(job_id)
@@ -169,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0].startswith("-"):
-        print("usage: python -m trainer.run_job JOB_ID [trainer settings flags]", file=sys.stderr)
+        print("usage: python -m trainer.jobs.run_job JOB_ID [trainer settings flags]", file=sys.stderr)
         return 2
     job_id, settings = args[0], parse_settings(TrainerSettings, args[1:])
     logs.configure(settings.log_level, settings.log_format)

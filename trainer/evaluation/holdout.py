@@ -5,7 +5,7 @@ the base model with k demonstrations from the training split (in-context learnin
 adapter. Classification is scored as the Classify endpoint answers: the label whose tokens (and
 end of turn) are most likely after the prompt, so every condition can only answer a label; the
 headline metric is exact label match, with per-label metrics, the confusion matrix and calibration
-beside it (trainer.eval_metrics). Generation is greedy decoding scored by exact match and
+beside it (trainer.evaluation.metrics). Generation is greedy decoding scored by exact match and
 token-overlap F1, with verbosity, repetition and empty or truncated answers. A sample of holdout
 examples keeps the three systems' answers side by side, sorted into what the adapter fixed, what
 it broke and what all three get wrong. A forgetting probe asks base and adapter the same
@@ -26,8 +26,7 @@ from pydantic import BaseModel
 
 from common.prompting import encode, render_chat
 from common.task_spec import Demonstration, TaskSpec, completion_ids, prompt_ids, render_prompt
-from trainer.data import Example, render_example
-from trainer.eval_metrics import (
+from trainer.evaluation.metrics import (
     LabelMetrics,
     confusion_matrix,
     expected_calibration_error,
@@ -38,6 +37,7 @@ from trainer.eval_metrics import (
     repetition_rate,
     token_f1,
 )
+from trainer.training.data import Example, render_example
 
 _BATCH = 16
 MAX_EXAMPLES_PER_CATEGORY = 10

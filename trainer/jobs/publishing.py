@@ -10,9 +10,9 @@ from common.adapter_store import AdapterStore
 from common.base_model import BaseModel
 from common.task_spec import TaskSpec
 from trainer.config import JobConfig
-from trainer.evaluation import EvalReport
-from trainer.job_files import HTML_REPORT, LOSS_CURVE
-from trainer.training import History
+from trainer.evaluation.holdout import EvalReport
+from trainer.jobs.workdir import HTML_REPORT, LOSS_CURVE
+from trainer.training.loop import History
 
 
 def publish_decision(config: JobConfig, report: EvalReport) -> tuple[bool, str]:
@@ -63,7 +63,7 @@ def publish(
 ) -> int:
     """Saves the adapter with its loss curve and publishes it as the next version, not yet current; returns it.
 
-    The manifest names the job, so a job resumed after a crash finds the version (see trainer.job)."""
+    The manifest names the job, so a job resumed after a crash finds the version (see trainer.jobs.job)."""
     model.save_pretrained(adapter_dir)
     (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's model card template says nothing true
     write_loss_curve(history, adapter_dir / LOSS_CURVE)

@@ -1,6 +1,6 @@
 """Where a job's data, checkpoints and reports outlive the run that made them.
 
-A run always works in the job's directory under its own work dir (trainer.job.JobFiles). Without a
+A run always works in the job's directory under its own work dir (trainer.jobs.workdir.JobFiles). Without a
 `job_store` that directory is the record: one machine, or a volume the trainer and every job pod
 mount. With `job_store = s3://BUCKET/PREFIX` the record is in object storage, under
 `PREFIX/jobs/<job id>/`, so a job's pod on any node reads the data the API received, and a pod
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from common.blob_store import MISSING_CODES, BucketPrefix, error_code, s3_client, unavailable
 from common.durable import replace_atomically
-from trainer.job_files import HTML_REPORT, INVALID_LINES, LOSS_CURVE, JobFiles
+from trainer.jobs.workdir import HTML_REPORT, INVALID_LINES, LOSS_CURVE, JobFiles
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

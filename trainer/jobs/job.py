@@ -14,9 +14,14 @@ from common.base_model import BaseModel, load_base_model
 from common.errors import Cancelled, InvalidRequest
 from common.settings import ModelSettings
 from common.task_spec import TaskSpec
-from trainer import html_report
 from trainer.config import JobConfig, TrainerSettings
-from trainer.data import (
+from trainer.evaluation import html_report
+from trainer.evaluation.holdout import DataNotes, EvalReport, choose_demonstrations, evaluate, load_probe
+from trainer.jobs.publishing import publish, publish_decision, write_loss_curve
+from trainer.jobs.records import JobState, JobStore
+from trainer.jobs.storage import JobStorage, open_job_storage
+from trainer.jobs.workdir import JobFiles, write_private
+from trainer.training.data import (
     DataRejected,
     Example,
     TokenizedExample,
@@ -27,12 +32,7 @@ from trainer.data import (
     split,
     tokenize,
 )
-from trainer.evaluation import DataNotes, EvalReport, choose_demonstrations, evaluate, load_probe
-from trainer.job_files import JobFiles, write_private
-from trainer.job_storage import JobStorage, open_job_storage
-from trainer.jobs_db import JobState, JobStore
-from trainer.publishing import publish, publish_decision, write_loss_curve
-from trainer.training import Distributed, Progress, Trainer, build_lora_model
+from trainer.training.loop import Distributed, Progress, Trainer, build_lora_model
 
 log = logging.getLogger(__name__)
 

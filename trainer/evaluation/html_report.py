@@ -216,7 +216,7 @@ def _errors(report: dict[str, Any], job_id: str) -> str:
 
 
 def _review(reviews: Sequence[dict[str, Any]]) -> str:
-    from trainer.human_review import VERDICTS, summarize
+    from trainer.evaluation.human_review import VERDICTS, summarize
 
     out = _heading("review", "Human review")
     if not reviews:
@@ -253,7 +253,7 @@ def _data(report: dict[str, Any]) -> str:
 
 def render(report: dict[str, Any], job: dict[str, Any], loss_png: bytes | None, reviews: Sequence[dict[str, Any]] = ()) -> str:
     """The whole page; `report` is an EvalReport dump (with margin), `job` names the job and adapter,
-    `reviews` are people's judgements so far (trainer.human_review)."""
+    `reviews` are people's judgements so far (trainer.evaluation.human_review)."""
     title = f"Training report: {job.get('adapter_name', '')} ({job.get('id', '')})"
     body = _summary(report, job) + _loss(loss_png) + _metrics(report) + _confusion(report)
     body += _errors(report, str(job.get("id", ""))) + _review(reviews) + _data(report)

@@ -2,7 +2,7 @@
 once, each handed to the executor the `executor` setting names (trainer.execution).
 
 Several trainer replicas may share one queue (the jobs database on PostgreSQL): each claims the
-oldest queued job by a lease on its row (trainer.jobs_db), renews its leases every third of
+oldest queued job by a lease on its row (trainer.jobs.records), renews its leases every third of
 `job_lease_s` while its executor runs the job, and takes over a running or validating job whose
 holder stopped renewing, resuming it from its last checkpoint (a Kubernetes Job is adopted, not
 started again). A cancel recorded by any replica stops the run at its next step. When a run ends,
@@ -25,15 +25,15 @@ from typing import Any
 from common.adapter_store import AdapterStore
 from common.errors import FailedPrecondition, InvalidRequest
 from trainer.config import JobConfig, TrainerSettings
-from trainer.data import DataRejected
 from trainer.execution.decisions import Action, after_run
 from trainer.execution.executor import Executor, Phase, RunEnded
-from trainer.job import prepare, record_invalid_lines
-from trainer.job_files import JobFiles
-from trainer.job_storage import open_job_storage
-from trainer.jobs_db import JobRecord, JobState, JobStore
-from trainer.run_job import Outcome, finish_cancelled, record_progress, run_one
-from trainer.training import Progress
+from trainer.jobs.job import prepare, record_invalid_lines
+from trainer.jobs.records import JobRecord, JobState, JobStore
+from trainer.jobs.run_job import Outcome, finish_cancelled, record_progress, run_one
+from trainer.jobs.storage import open_job_storage
+from trainer.jobs.workdir import JobFiles
+from trainer.training.data import DataRejected
+from trainer.training.loop import Progress
 
 log = logging.getLogger(__name__)
 

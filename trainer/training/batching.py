@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from trainer.data import TokenizedExample
+from trainer.training.data import TokenizedExample
 
 IGNORE = -100  # label of positions that carry no loss: the prompt and the padding
 _MEGABATCH = 32  # batches whose examples are sorted by length together

@@ -17,14 +17,14 @@ from common.adapter_manifest import check_name
 from common.errors import FailedPrecondition, InvalidRequest, NotFound, Unavailable
 from common.rpc.enums import enum_choice
 from common.safe_files import UnsafePath, inside, read_confined
-from trainer import html_report
+from trainer.api.files_db import FileRecord, FileStore
 from trainer.config import Hyperparameters, JobConfig
-from trainer.files_db import FileRecord, FileStore
-from trainer.human_review import check_reviews, summarize
-from trainer.job_files import LOSS_CURVE, JobFiles
-from trainer.job_storage import WorkDirStorage
-from trainer.jobs_db import EventRecord, JobRecord, JobState, JobStore
-from trainer.runner import JobRunner
+from trainer.evaluation import html_report
+from trainer.evaluation.human_review import check_reviews, summarize
+from trainer.execution.runner import JobRunner
+from trainer.jobs.records import EventRecord, JobRecord, JobState, JobStore
+from trainer.jobs.storage import WorkDirStorage
+from trainer.jobs.workdir import LOSS_CURVE, JobFiles
 
 _HYPERPARAMETER_FIELDS = [
     f.name for f in trainer_pb2.Hyperparameters.DESCRIPTOR.fields if f.name not in ("target_modules", "learning_rate_multiplier")
