@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install serve trainer test test-fast proto proto-check lint format clean
+.PHONY: install serve trainer test test-fast test-mechanics proto proto-check lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: $(INSTALLED)
 
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+test-mechanics: $(INSTALLED)
+	$(BIN)/python -m pytest -m mechanics $(ARGS)
 
 proto: $(INSTALLED)
 	$(BIN)/python scripts/gen_proto.py

@@ -23,12 +23,32 @@ def pytest_configure(config: pytest.Config) -> None:
 TRAINING_FIXTURES = {"trained_adapters"}
 
 
+# The fast tier (`make test-mechanics`, marker `mechanics`): tests of the mechanics that need no
+# real model, only a tiny random one (tests/mechanics) or none; under two minutes on 2 cores.
+MECHANICS_FILES = {
+    "tests/mechanics/test_engine_mechanics.py",
+    "tests/server/engine/test_scheduler.py",
+    "tests/server/engine/test_kv_cache.py",
+    "tests/server/engine/test_sampling.py",
+    "tests/server/engine/test_kernels.py",
+    "tests/server/engine/test_stop_strings.py",
+    "tests/server/adapters/test_adapter_cache_policy.py",
+    "tests/server/adapters/test_rollouts.py",
+    "tests/common/test_rollout.py",
+    "tests/trainer/test_eval_metrics.py",
+    "tests/test_docs.py",
+}
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        if item.path.relative_to(ROOT).as_posix() in MECHANICS_FILES:
+            item.add_marker(pytest.mark.mechanics)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")

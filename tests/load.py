@@ -36,3 +36,19 @@ def users(addresses: list[str], call: Callable[[Client, str], object]) -> Iterat
         stop.set()
         for thread in threads:
             thread.join(120)
+
+
+def run_concurrently(engine, requests: list) -> list[tuple[str, list[int]]]:
+    """Each request's (text, tokens), generated from one thread per request, so they share batches."""
+    results: dict[int, tuple[str, list[int]]] = {}
+
+    def run(i: int) -> None:
+        text, tokens, _ = engine.generate(requests[i], timeout=120)
+        results[i] = (text, tokens)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [results[i] for i in range(len(requests))]

@@ -10,10 +10,12 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
+from tuneserve.v1 import common_pb2, inference_pb2
 
 from common.base_model import BaseModel
 from common.errors import CONTEXT_LENGTH_EXCEEDED, InvalidRequest, invalid_request
@@ -25,9 +27,30 @@ from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
 from server.engine.structured_output import Constraint, ConstraintSpec, GrammarCompiler, GrammarLimits
 
+Params = common_pb2.GenerationParameters
+Messages = Sequence[common_pb2.ChatMessage]
+
 MAX_REQUEST_ID_CHARS = 128
 MAX_TEMPERATURE = 100.0
 MAX_REPETITION_PENALTY = 10.0
+
+
+class LimitSettings(Protocol):
+    """The settings admission reads (server.config.ServerSettings)."""
+
+    max_prompt_tokens: int | None
+    default_max_new_tokens: int
+    max_new_tokens_limit: int
+    max_stop_sequences: int
+    max_stop_sequence_chars: int
+    max_demonstrations: int
+    max_demonstration_chars: int
+    max_structured_output_chars: int
+    grammar_cache_size: int
+    grammar_max_size: int
+    grammar_lexer_fuel: int
+    grammar_step_fuel: int
+    grammar_max_lexer_states: int
 
 
 @dataclass(frozen=True)
@@ -46,7 +69,7 @@ class Limits:
     grammar: GrammarLimits = GrammarLimits()
 
     @classmethod
-    def from_settings(cls, settings: Any, context_window: int, longest_token_chars: int) -> Limits:
+    def from_settings(cls, settings: LimitSettings, context_window: int, longest_token_chars: int) -> Limits:
         max_prompt_tokens = min(settings.max_prompt_tokens or context_window - 1, context_window - 1)
         return cls(
             context_window=context_window,
@@ -90,7 +113,7 @@ def _in_range(field: str, value: float, low: float, high: float, low_open: bool 
 _FORMATS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
 
 
-def _structured(params: Any, defaults: Any) -> Any:
+def _structured(params: Params | None, defaults: Params | None) -> common_pb2.StructuredOutput | None:
     for source in (params, defaults):
         if source is not None and source.HasField("structured_output"):
             return source.structured_output
@@ -116,7 +139,7 @@ class Admission:
             base.tokenizer, int(base.config.vocab_size), base.eos_token_ids, limits.grammar_cache_size, limits.grammar
         )
 
-    def render(self, text: str, messages: Any, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> tuple[Prompt, str]:
+    def render(self, text: str, messages: Messages, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> tuple[Prompt, str]:
         """Renders exactly one of plain text and chat messages (with `tools` described, and calls
         and results in the history, server.api.tool_calling); returns it and the field it came from.
 
@@ -147,7 +170,7 @@ class Admission:
                 CONTEXT_LENGTH_EXCEEDED,
             )
 
-    def budget(self, params: Any, defaults: Any = None, cap: int = 0) -> int:
+    def budget(self, params: Params | None, defaults: Params | None = None, cap: int = 0) -> int:
         """Prompt tokens available when the output needs room for max_new_tokens (default if unset)."""
         limits = self.limits
         for source in (params, defaults):
@@ -160,7 +183,7 @@ class Admission:
         budget = min(limits.max_prompt_tokens, room)
         return min(budget, cap) if cap else budget
 
-    def few_shot(self, request: Any) -> FewShotPrompt:
+    def few_shot(self, request: inference_pb2.GenerateRequest) -> FewShotPrompt:
         """The prompt of a few-shot request: demonstrations chosen and ordered to fit the budget."""
         from tuneserve.v1 import inference_pb2
 
@@ -214,7 +237,7 @@ class Admission:
         )
         return FewShotPrompt(Prompt(built.text, built.token_ids), built.used)
 
-    def prompt(self, text: str, messages: Any, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> Prompt:
+    def prompt(self, text: str, messages: Messages, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> Prompt:
         """`render`, then the prompt's token count checked against the limits."""
         prompt, field = self.render(text, messages, text_field=text_field, tools=tools)
         if not prompt.token_ids:
@@ -227,7 +250,7 @@ class Admission:
             )
         return prompt
 
-    def sampling(self, params: Any, prompt_tokens: int, defaults: Any = None) -> SamplingParams:
+    def sampling(self, params: Params | None, prompt_tokens: int, defaults: Params | None = None) -> SamplingParams:
         """Validated decoding parameters; unset fields take `defaults` (a task's), then the server's."""
         limits = self.limits
 
@@ -298,14 +321,14 @@ class Admission:
             prompt_logprobs=prompt_logprobs,
         )
 
-    def constraint(self, params: Any, defaults: Any = None) -> Constraint | None:
+    def constraint(self, params: Params | None, defaults: Params | None = None) -> Constraint | None:
         """The compiled structured-output grammar of the request (or of the task's defaults), if any."""
         structured = _structured(params, defaults)
         if structured is None:
             return None
         return self.compile(structured, "parameters.structured_output")
 
-    def compile(self, structured: Any, where: str) -> Constraint:
+    def compile(self, structured: common_pb2.StructuredOutput, where: str) -> Constraint:
         """A StructuredOutput compiled; refusals name its field under `where`."""
         kind = structured.WhichOneof("format")
         field = f"{where}.{kind}"
@@ -342,11 +365,11 @@ class Admission:
 
     def generation(
         self,
-        request: Any,
+        request: inference_pb2.GenerateRequest,
         *,
         time_remaining: float | None,
         arrival: float | None = None,
-        defaults: Any = None,
+        defaults: Params | None = None,
         prompt: Prompt | None = None,
         tools: ToolPlan | None = None,
     ) -> GenerationRequest:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 
 import grpc
 from tuneserve.v1 import common_pb2, inference_pb2, inference_pb2_grpc
@@ -15,6 +15,7 @@ from common.errors import FailedPrecondition, InvalidRequest, ResourceExhausted
 from common.logs import request_id_var
 from common.rpc.status import REQUEST_ID_METADATA_KEY
 from server import __version__
+from server.adapters.loader import LoadedAdapter
 from server.adapters.manager import Route
 from server.api.admission import MAX_REQUEST_ID_CHARS
 from server.api.event_stream import raise_if_failed, stream_generation
@@ -22,6 +23,7 @@ from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
 from server.api.token_spelling import speller_for
 from server.api.tool_calling import ToolPlan, tool_plan
+from server.engine.engine import Engine
 from server.engine.logprobs import TokenLogprob
 from server.engine.request import Finished, GenerationRequest, StopReason
 from server.experiments.recorder import FeedbackResult
@@ -48,7 +50,7 @@ def timings_proto(finished: Finished) -> common_pb2.Timings:
     )
 
 
-def adapter_label(adapter: Any) -> str:
+def adapter_label(adapter: LoadedAdapter | None) -> str:
     return "" if adapter is None else adapter.label
 
 
@@ -71,7 +73,7 @@ class PromptNote:
         )
 
 
-async def unary_response(engine: Any, generation: GenerationRequest, note: PromptNote | None) -> inference_pb2.GenerateResponse:
+async def unary_response(engine: Engine, generation: GenerationRequest, note: PromptNote | None) -> inference_pb2.GenerateResponse:
     """Runs a generation to its end and answers it whole."""
     texts: list[str] = []
     tokens: list[int] = []
@@ -106,7 +108,7 @@ async def unary_response(engine: Any, generation: GenerationRequest, note: Promp
 
 
 async def stream_responses(
-    engine: Any, generation: GenerationRequest, note: PromptNote | None
+    engine: Engine, generation: GenerationRequest, note: PromptNote | None
 ) -> AsyncIterator[inference_pb2.GenerateStreamResponse]:
     """Runs a generation, yielding its text as it comes; the last message carries the accounting."""
     speller = speller_for(engine.base.tokenizer)

@@ -10,13 +10,17 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from common.errors import Cancelled, InvalidRequest, NotFound, PermissionDenied, Unauthenticated
 from server.adapters.manager import Route
 from server.api.event_stream import finish_all, raise_if_failed, stream_generation
 from server.engine.request import GenerationRequest
+from server.experiments.recorder import Experiments
 from server.experiments.store import SHADOW, Served
+
+if TYPE_CHECKING:  # serving_state holds the Shadows of this module
+    from server.api.serving_state import Serving
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +28,21 @@ log = logging.getLogger(__name__)
 _CALLER_ERRORS = (InvalidRequest, NotFound, Cancelled, Unauthenticated, PermissionDenied)
 
 
-def record(serving: Any, route: Route, request_id: str, output: str, latency_s: float, ok: bool = True) -> None:
+def record(serving: Serving, route: Route, request_id: str, output: str, latency_s: float, ok: bool = True) -> None:
     """Records an answer to an adapter name (nothing for the base model, or without a store)."""
     if serving.experiments is None or not route.name:
         return
     serving.experiments.served(Served(request_id, route.name, route.version, route.arm, output, latency_s * 1000, ok))
 
 
-def record_failure(serving: Any, route: Route, request_id: str, exc: Exception, started: float) -> None:
+def record_failure(serving: Serving, route: Route, request_id: str, exc: Exception, started: float) -> None:
     """Counts a request that failed on the server's side against the version that took it."""
     if not isinstance(exc, _CALLER_ERRORS):
         record(serving, route, request_id, "", time.monotonic() - started, ok=False)
 
 
 @contextlib.contextmanager
-def failures_recorded(serving: Any, route: Route, request_id: str, started: float) -> Iterator[None]:
+def failures_recorded(serving: Serving, route: Route, request_id: str, started: float) -> Iterator[None]:
     """`record_failure` for whatever the block raises."""
     try:
         yield
@@ -54,7 +58,7 @@ class Shadows:
         self.limit = limit
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def copy(self, serving: Any, route: Route, generation: GenerationRequest, labels: Sequence[str] = ()) -> None:
+    def copy(self, serving: Serving, route: Route, generation: GenerationRequest, labels: Sequence[str] = ()) -> None:
         """Sends `generation` (its prompt as the serving arm got it) to the route's shadow version;
         for a classification, `labels` name the scored branches."""
         if not route.shadow or serving.experiments is None:
@@ -62,11 +66,13 @@ class Shadows:
         if len(self._tasks) >= self.limit:
             serving.metrics.experiment_answer(route.name, route.shadow, SHADOW, "dropped")
             return
-        task = asyncio.ensure_future(self._run(serving, route, generation, tuple(labels)))
+        task = asyncio.ensure_future(self._run(serving, serving.experiments, route, generation, tuple(labels)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, serving: Any, route: Route, generation: GenerationRequest, labels: tuple[str, ...]) -> None:
+    async def _run(
+        self, serving: Serving, experiments: Experiments, route: Route, generation: GenerationRequest, labels: tuple[str, ...]
+    ) -> None:
         started = time.monotonic()
         request_id = generation.request_id
         try:
@@ -84,12 +90,12 @@ class Shadows:
         except Exception as exc:  # a broken shadow is recorded, never felt by the caller
             log.warning("shadow request failed", extra={"adapter": f"{route.name}@{route.shadow}", "error": str(exc)})
             output, ok = "", False
-        serving.experiments.served(
+        experiments.served(
             Served(request_id, route.name, route.shadow, "shadow", output, (time.monotonic() - started) * 1000, ok, role=SHADOW)
         )
 
     @staticmethod
-    async def _answer(serving: Any, generation: GenerationRequest, labels: tuple[str, ...]) -> str:
+    async def _answer(serving: Serving, generation: GenerationRequest, labels: tuple[str, ...]) -> str:
         if generation.branches:
             finished = (await finish_all(serving.engine, [generation]))[0]
             if len(finished.scores) != len(labels):

@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tuneserve.v1 import common_pb2
+from tuneserve.v1 import common_pb2, inference_pb2
 
 from common.errors import InvalidRequest
 
@@ -143,7 +144,7 @@ def call_grammar(tools: tuple[Tool, ...], parallel: bool, text_allowed: bool) ->
     return "\n".join(lines + rules) + text + "\n"
 
 
-def tool_plan(request: Any) -> ToolPlan | None:
+def tool_plan(request: inference_pb2.GenerateRequest) -> ToolPlan | None:
     """The checked ToolPlan of a GenerateRequest; None where it gives no tools."""
     choice = request.tool_choice if request.HasField("tool_choice") else None
     if not request.tools:
@@ -201,7 +202,7 @@ class Turn:
     content: str
 
 
-def rendered_turns(messages: Any) -> list[Turn]:
+def rendered_turns(messages: Sequence[common_pb2.ChatMessage]) -> list[Turn]:
     """One turn per message, as the template renders it: earlier calls as the assistant's JSON,
     results as user turns that name the call they answer."""
     names: dict[str, str] = {}  # call id -> function name, for the results that answer them
@@ -244,6 +245,6 @@ def describe_tools(turns: list[dict[str, str]], plan: ToolPlan) -> list[dict[str
     return [{"role": "system", "content": described}, *turns]
 
 
-def has_tool_turns(messages: Any) -> bool:
+def has_tool_turns(messages: Sequence[common_pb2.ChatMessage]) -> bool:
     """Whether a chat's history holds calls or results (rendered by `rendered_turns`)."""
     return any(m.tool_calls or m.role == "tool" or m.tool_call_id for m in messages)

@@ -11,6 +11,7 @@ from common.errors import DeadlineExceeded, InvalidRequest, ResourceExhausted
 from server.engine.engine import Engine, EngineConfig
 from server.engine.request import GenerationEvent, GenerationRequest, StopReason
 from server.engine.sampling import SamplingParams
+from tests.load import run_concurrently
 from tests.waiting import wait_for
 
 QUESTIONS = [
@@ -66,21 +67,6 @@ class Recorder:
 
     def generated(self) -> int:
         return sum(len(e.token_ids) for e in self.events)
-
-
-def run_concurrently(engine: Engine, requests: list[GenerationRequest]) -> list[tuple[str, list[int]]]:
-    results: dict[int, tuple[str, list[int]]] = {}
-
-    def run(i: int) -> None:
-        text, tokens, _ = engine.generate(requests[i], timeout=120)
-        results[i] = (text, tokens)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return [results[i] for i in range(len(requests))]
 
 
 def test_greedy_output_is_the_same_alone_and_batched(engine, base_model):
