@@ -9,7 +9,7 @@ it against float32; bench/weight_kernels.py measures the kernels behind these ru
   is older than Ampere or bf16 is missing. bench/serving.py --formats measures the three.
 * A CPU with native bf16 (avx512_bf16 or AMX): bfloat16, with the decoder's linear layers also kept
   as 4-bit weights in groups of 32 (`int4`): the model step streams every weight once per decode
-  step, and a 4-bit kernel reads a quarter of the bytes, 2-5x faster than bf16 at the few rows
+  step, and a 4-bit kernel reads a quarter of the bytes, so it is faster than bf16 at the few rows
   of a decode step (tuneserve's VNNI kernel where it builds, aten's otherwise:
   server.engine.weights). Steps with many rows (prefill, large batches) use the bf16 weights, where bf16
   is faster. The embedded model's layers are Q4_1 in its GGUF file: 4 bits in groups of 32 with a

@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "torch" not in sys.modules:
         # OpenMP workers that sleep between the many small operations of a decode step pay a wake-up
         # on every one: with libgomp's default they spin briefly, then sleep. Spinning ~10 ms before
-        # sleeping makes 8- and 32-request steps ~1.3x faster on 2 cores and stops soon after the
+        # sleeping makes many-request steps faster (docs/performance.md) and stops soon after the
         # engine goes idle (OMP_WAIT_POLICY=active would spin forever). libgomp reads it once, when
         # torch loads it.
         os.environ.setdefault("GOMP_SPINCOUNT", "10000000")

@@ -32,9 +32,9 @@ from server.adapters.lora import LoraRouting
 from server.engine.model_runner import LoraAdder, ModelRunner, StepBatch, rotate_
 from server.engine.weights import Linear, Projection
 
-# Decode steps of up to this many rows run compiled. Measured in the engine (aten's kernels) against
-# eager steps, interleaved in one process: 1.19x tok/s at 1 client, 1.05x at 4, 1.00x at 8, where
-# the matrix products dominate a step; a graph for 7-16 rows cost a minute of start-up for nothing.
+# Decode steps of up to this many rows run compiled: past it the matrix products dominate a step and
+# the graph gained nothing over eager steps, while a graph for 7-16 rows cost a minute of start-up
+# (figures in docs/performance.md).
 MAX_GRAPH_ROWS = 6
 
 # Generated kernels run on the calling thread only. Compiled with the system's g++ -fopenmp they would

@@ -13,7 +13,7 @@ views into the fused matrices, so nothing is held twice but the quantized copies
 
 The quantized copies run on one of two kernels: tuneserve's own (server.engine.kernels.qlinear:
 int8 inputs times 4- or 8-bit weights with AVX-512 VNNI, built at first use; as fast as aten's at
-1 row, where both wait on memory, and 1.5-3x faster at 4 to 16) where the CPU has VNNI and a
+1 row, where both wait on memory, and faster at a few rows) where the CPU has VNNI and a
 compiler is at hand (setting `cpu_kernels`, server.engine.kernels.build.choose), else aten's
 weight-only kernels. On CUDA the 4-bit copies take aten's CUDA int4 kernel (tinygemm, the kernel
 of gpt-fast and torchao's int4 weight-only format) and the head stays bf16.
@@ -34,13 +34,9 @@ import torch.nn.functional as F
 from common.errors import FailedPrecondition
 from server.engine.kernels import qlinear
 
-# Rows up to which a step uses each quantized copy, per kernel (bench/weight_kernels.py, weights
-# streamed, on this project's reference CPU: 2 cores, avx512_bf16). aten: the int4 kernel is 4-5x
-# faster than bf16 at 1 row, 1.2-2x at 8 to 16, slower from 24; the int8 one 2x at 1 row, 1.6x at
-# 4, slower from 8. VNNI: 4-bit 4-5x bf16 at 1 row (aten's int4 speed: both wait on memory there),
-# 2-2.6x at 8, 1.4x at 16 to 24; 8-bit (the head) 2.7x at 1 row, 1.2-1.8x at 16 to 24. Whole
-# decode steps (both copies switched together, interleaved in one process): 1.45x at 20 and 24
-# rows, 1.13x at 32, 1.11x at 40, even at 48, 0.89x at 64.
+# Rows up to which a step uses each quantized copy, per kernel: the most rows at which the kernel
+# still beat the bf16 weights on the reference CPU, for aten's kernels one by one and for whole
+# decode steps on tuneserve's (bench/weight_kernels.py; figures in docs/performance.md).
 MAX_ROWS = {"aten": {"int4": 16, "int8": 6}, "vnni": {"int4": 40, "int8": 40}, "cuda": {"int4": 16}}
 INT4_GROUP = 32
 Kernel = Literal["aten", "vnni"]

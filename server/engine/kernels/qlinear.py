@@ -3,9 +3,9 @@
 A decode step multiplies one row (or a few) by every weight matrix of the model. aten's weight-only
 kernels widen each 4-bit weight to float before multiplying; this one quantizes the few input rows
 to int8 per block of 32 instead, as llama.cpp does, and multiplies 64 weight-input pairs per
-instruction (vpdpbusd). On this project's reference CPU (bench/weight_kernels.py, weights streamed
-from memory): as fast as aten's int4 kernel at 1 row, where both wait on memory, 1.5-3x faster at
-4 to 16 rows, and the 8-bit head 1.6x faster than aten's int8 one at 1 row. Weights are GGUF's
+instruction (vpdpbusd). At 1 row it is as fast as aten's int4 kernel (both wait on memory); at a
+few rows, where aten's widens every weight, it is faster (bench/weight_kernels.py; figures in
+docs/performance.md). Weights are GGUF's
 Q4_1 form: per output row and block of 32 inputs a scale and a minimum, so the embedded model's
 4-bit layers are the file's own.
 
