@@ -57,7 +57,7 @@ def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(path)
 
-    quirks: dict[str, object] = {"mistral": {"sliding_window": 160}, "qwen2": {"use_sliding_window": False}}.get(family, {})  # type: ignore[assignment]
+    quirks: dict[str, object] = {"mistral": {"sliding_window": 160}, "qwen2": {"use_sliding_window": False}}.get(family, {})
     config = AutoConfig.for_model(
         family,
         **quirks,

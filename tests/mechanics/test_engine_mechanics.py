@@ -176,3 +176,15 @@ def test_a_mixed_batch_routes_each_row_to_its_adapter(tiny, tiny_dir, peft_dir, 
     finally:
         engine.stop()
     assert mixed == (plain + adapted) * 2
+
+
+def test_a_family_not_served_is_refused_with_the_ones_that_are(tmp_path):
+    from common.base_model import load_base_model
+    from common.errors import FailedPrecondition
+    from common.settings import ModelSettings
+
+    directory = build_tiny_model(tmp_path / "gemma", "gemma3_text")
+    with pytest.raises(FailedPrecondition) as refused:
+        load_base_model(ModelSettings(model=str(directory), cache_dir=tmp_path / "cache", dtype="float32", quantization="none"))
+    assert "'gemma3_text' is not supported" in str(refused.value)
+    assert all(family in str(refused.value) for family in FAMILIES), "the message names what is served"
