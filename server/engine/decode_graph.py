@@ -57,7 +57,9 @@ def unavailable_reason(runner: ModelRunner) -> str | None:
     if shutil.which("g++") is None and shutil.which("c++") is None:
         return "no C++ compiler on this machine (torch.compile's CPU backend needs one)"
     if not all(isinstance(p, Linear) for p in projections(runner)):
-        return "the weights are bitsandbytes modules, which the compiler cannot trace"
+        return (
+            "some projections are not plain linear maps (bitsandbytes modules, or biased q/k/v as in Qwen2), which the graph does not take"
+        )
     return None
 
 

@@ -19,8 +19,6 @@ from server.engine.sampling import SamplingParams
 from tests import load
 from tests.tiny_model import FAMILIES, build_tiny_model
 
-pytestmark = pytest.mark.mechanics
-
 PROMPTS = [
     "What is the capital of France?",
     "Write a haiku about the sea.",
@@ -188,3 +186,43 @@ def test_a_family_not_served_is_refused_with_the_ones_that_are(tmp_path):
         load_base_model(ModelSettings(model=str(directory), cache_dir=tmp_path / "cache", dtype="float32", quantization="none"))
     assert "'gemma3_text' is not supported" in str(refused.value)
     assert all(family in str(refused.value) for family in FAMILIES), "the message names what is served"
+
+
+@pytest.mark.slow  # compiles two graphs with and without LoRA rows (~20-40 s a family); not in the fast tier
+def test_the_compiled_decode_step_equals_transformers_and_peft(tiny, tiny_dir, peft_dir, tmp_path):
+    """The CPU decode graph on each family: greedy tokens equal transformers' and, for adapter rows
+    in a mixed batch that fits one graph (6 rows), PEFT's. Qwen2's biased q/k/v are not plain linear
+    maps, which the graph does not take: its engine says so and decodes eagerly (tested above)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from common.file_adapter_store import FileAdapterStore
+    from server.adapters.loader import BaseSpec, load_stored
+    from tests.adapter_training import publish
+
+    if tiny.config.model_type == "qwen2":
+        eager = make_engine(tiny, compile_decode="auto")
+        eager.start()
+        eager.stop()
+        assert "biased q/k/v" in eager.decode_step and eager.decode_step.startswith("eager")
+        return
+    spec = BaseSpec.from_base(tiny)
+    store = FileAdapterStore(tmp_path / "store")
+    adapter = load_stored(store.root, "compiled", publish(store, peft_dir, "compiled", spec), spec, 16)
+    plain_model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    adapted_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), peft_dir)
+    texts = PROMPTS[:3]
+    expected = [reference(plain_model, tiny, text) for text in texts] + [reference(adapted_model, tiny, text) for text in texts]
+
+    compiled = make_engine(tiny, compile_decode="on", max_loras=2, max_lora_rank=16)
+    compiled.start()
+    try:
+        assert compiled.decode_step.startswith("compiled decode"), compiled.decode_step
+        alone = [compiled.generate(request(tiny, text, f"c-{i}"), timeout=60)[1] for i, text in enumerate(texts)]
+        requests = [request(tiny, text, f"cb-{i}") for i, text in enumerate(texts)]
+        requests += [request(tiny, text, f"ca-{i}", adapter=adapter) for i, text in enumerate(texts)]
+        mixed = run_concurrently(compiled, requests)
+    finally:
+        compiled.stop()
+    assert alone == expected[:3]
+    assert mixed == expected
