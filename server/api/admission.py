@@ -185,8 +185,6 @@ class Admission:
 
     def few_shot(self, request: inference_pb2.GenerateRequest) -> FewShotPrompt:
         """The prompt of a few-shot request: demonstrations chosen and ordered to fit the budget."""
-        from tuneserve.v1 import inference_pb2
-
         from common.task_spec import Demonstration, TaskSpec
         from server.tasks.few_shot import build
 
