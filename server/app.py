@@ -143,7 +143,7 @@ class TuneserveServer(RpcApp):
                 shadows=Shadows(self.settings.max_shadow_requests),
             )
             block_bytes = engine.config.block_size * PagedKVCache.bytes_per_token(
-                base.config.num_hidden_layers, base.config.num_key_value_heads, engine.runner.head_dim, base.precision.kv_cache_dtype
+                base.shape.layers, base.shape.kv_heads, base.shape.head_dim, base.precision.kv_cache_dtype
             )
             config = engine.config
             self.metrics.bind_engine(

@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        if item.path.relative_to(ROOT).as_posix() in MECHANICS_FILES:
+        if item.path.relative_to(ROOT).as_posix() in MECHANICS_FILES and "slow" not in item.keywords:
             item.add_marker(pytest.mark.mechanics)
     if torch.cuda.is_available():
         return

@@ -1,4 +1,4 @@
-"""A tiny randomly initialised Llama, built in a second, for tests about mechanics.
+"""A tiny randomly initialised model of each served family, built in a second, for tests about mechanics.
 
 Batching, LoRA routing, the paged cache and the prefix cache behave the same on any decoder, so the
 fast tier (`make test-mechanics`) checks them on this model against transformers and PEFT on the
@@ -9,6 +9,7 @@ nothing is read from the embedded model or a hub.
 
 from __future__ import annotations
 
+from itertools import cycle
 from pathlib import Path
 
 CORPUS = [
@@ -28,9 +29,26 @@ CHAT_TEMPLATE = (
 )
 
 
-# The families tuneserve serves, each with the quirk of its config that a tiny model must keep:
-# Mistral's sliding window (tuneserve serves within it: the context window is capped there) and Qwen2's biased q/k/v.
-FAMILIES = ("llama", "mistral", "qwen2")
+# The families tuneserve serves (common.model_families), each with the quirks of its config that a
+# tiny model must keep. Windows are shorter than the tests' prompts, so that sliding attention is
+# exercised: every Mistral layer slides; Gemma 3 interleaves a sliding layer (local rope base) and a
+# global one (global base).
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text")
+WINDOW = 24
+QUIRKS: dict[str, dict[str, object]] = {
+    "mistral": {"sliding_window": WINDOW},
+    "qwen2": {"use_sliding_window": False},
+    "qwen3": {"head_dim": 16},
+    "gemma3_text": {
+        "head_dim": 16,
+        "sliding_window": WINDOW,
+        "layer_types": ["sliding_attention", "full_attention"],
+        "query_pre_attn_scalar": 32,
+        "final_logit_softcapping": 30.0,
+        # tied to embeddings scaled by sqrt(hidden), a random head only repeats the last token
+        "tie_word_embeddings": False,
+    },
+}
 
 
 def build_tiny_llama(path: Path, *, seed: int = 0, layers: int = 2) -> Path:
@@ -57,7 +75,9 @@ def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(path)
 
-    quirks: dict[str, object] = {"mistral": {"sliding_window": 160}, "qwen2": {"use_sliding_window": False}}.get(family, {})
+    quirks = {"tie_word_embeddings": True, **QUIRKS.get(family, {})}
+    if "layer_types" in quirks:
+        quirks["layer_types"] = [kind for _, kind in zip(range(layers), cycle(quirks["layer_types"]))]  # type: ignore[call-overload]
     config = AutoConfig.for_model(
         family,
         **quirks,
@@ -68,7 +88,6 @@ def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2)
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=2048,
-        tie_word_embeddings=True,
         initializer_range=0.2,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
@@ -77,10 +96,11 @@ def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2)
     )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
-    if family == "qwen2":  # transformers starts biases at zero; tuneserve must add them, so make them count
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if name.endswith("proj.bias"):
-                    param.normal_(0, 0.5)
+    with torch.no_grad():  # transformers starts biases at zero and norms at one; tuneserve must apply them, so make them count
+        for name, param in model.named_parameters():
+            if name.endswith("proj.bias"):
+                param.normal_(0, 0.5)
+            elif name.endswith("norm.weight"):
+                param.add_(torch.randn_like(param) * 0.3)
     model.save_pretrained(path, safe_serialization=True)
     return path

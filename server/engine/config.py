@@ -65,11 +65,8 @@ class EngineConfig:
 
     @classmethod
     def from_settings(cls, settings: EngineSettings, base: BaseModel) -> EngineConfig:
-        config = base.config
-        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        per_token = PagedKVCache.bytes_per_token(
-            config.num_hidden_layers, config.num_key_value_heads, head_dim, base.precision.kv_cache_dtype
-        )
+        shape = base.shape
+        per_token = PagedKVCache.bytes_per_token(shape.layers, shape.kv_heads, shape.head_dim, base.precision.kv_cache_dtype)
         num_blocks = max(1, settings.kv_cache_memory_mb * 2**20 // (per_token * settings.kv_block_size))
         capacity = num_blocks * settings.kv_block_size
         max_model_len = min(settings.max_model_len or base.context_window, base.context_window)

@@ -15,7 +15,8 @@ of up to `max_rows` rows is one `CUDAGraph.replay()`:
   tokens in powers of two up to the context window (`page_buckets`). Attention reads the keys
   and values of the bucket's pages, so a short context does not pay for the longest one.
 * **One layer body.** `layer_pre` (norm, fused q/k/v, rotary) and `layer_post` (attention over
-  the cached context, o projection, norm, MLP, residuals) are the pieces every layer runs, eager
+  the cached context, o projection, norm, MLP, residuals) are the pieces every layer runs, the two
+  halves of server.engine.decoder_layer around the attention, eager
   by default; with `pieces="compiled"` each is compiled once with torch.compile (dynamic rows and
   context, so a handful of compiles serve every bucket and layer) and inductor fuses the norms,
   rotary, residuals and activations around the matrix products. The cache write sits between
@@ -47,13 +48,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
+from common.model_families import ModelShape
 from server.adapters.lora import GROUPS, LoraTables
 from server.engine.decode_graph import projections
+from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_masks
 from server.engine.kv_cache import gather_kv
-from server.engine.model_runner import ModelRunner, attend_decode, rotate_
-from server.engine.weights import Linear, Projection
+from server.engine.model_runner import ModelRunner, attend_decode
+from server.engine.weights import LayerWeights, Linear, Projection
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +110,21 @@ def project(projection: Projection, x: torch.Tensor, lora: LoraPiece) -> torch.T
 
 def layer_pre(
     h: torch.Tensor,
-    norm: torch.Tensor,
-    qkv: Projection,
+    w: LayerWeights,
     cos: torch.Tensor,
     sin: torch.Tensor,
     lora: LoraPiece,
-    shape: tuple[int, int, int],
-    eps: float,
+    shape: ModelShape,
     cache_dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Norm, fused q/k/v and rotary: the queries [rows, heads, hd] and the new keys and values [rows, 2 * kv_heads, hd]."""
-    heads, kv_heads, head_dim = shape
-    x = F.rms_norm(h, (h.shape[-1],), norm, eps)
-    fused = project(qkv, x, lora).view(h.shape[0], heads + 2 * kv_heads, head_dim).to(cache_dtype)  # a fresh output: rotated in place
-    rotate_(fused[:, : heads + kv_heads], cos, sin)
-    return fused[:, :heads], fused[:, heads:]
+    """The layer's first half (server.engine.decoder_layer): the queries [rows, heads, hd] and the
+    new keys and values [rows, 2 * kv_heads, hd]."""
+
+    def qkv_project(group: str, projection: Projection, x: torch.Tensor) -> torch.Tensor:
+        return project(projection, x, lora)
+
+    fused = attention_inputs(shape, w, h, qkv_project, cos, sin, cache_dtype)
+    return fused[:, : shape.heads], fused[:, shape.heads :]
 
 
 def layer_post(
@@ -131,26 +133,19 @@ def layer_post(
     kv: torch.Tensor,
     slots: torch.Tensor,
     mask: torch.Tensor,
-    o: Projection,
-    norm: torch.Tensor,
-    gate_up: Projection,
-    down: Projection,
+    w: LayerWeights,
     act: Callable[[torch.Tensor], torch.Tensor],
     lora: tuple[LoraPiece, LoraPiece, LoraPiece],
     attend: Callable[..., torch.Tensor],
-    eps: float,
-    scale: float,
+    shape: ModelShape,
 ) -> torch.Tensor:
-    """Attention over the cached context, then o projection, norm and MLP with their residuals: the next h."""
-    attended = attend(q, kv, slots, mask, scale).to(h.dtype)
-    h = h + project(o, attended, lora[0])
-    x = F.rms_norm(h, (h.shape[-1],), norm, eps)
-    gate, up = project(gate_up, x, lora[1]).chunk(2, dim=-1)
-    return h + project(down, act(gate) * up, lora[2])
+    """Attention over the cached context, then the layer's second half (server.engine.decoder_layer): the next h."""
+    pieces = dict(zip(("o", "gate_up", "down"), lora, strict=True))
 
+    def out_project(group: str, projection: Projection, x: torch.Tensor) -> torch.Tensor:
+        return project(projection, x, pieces[group])
 
-def final_logits(h: torch.Tensor, norm: torch.Tensor, head: Projection, eps: float) -> torch.Tensor:
-    return head(F.rms_norm(h, (h.shape[-1],), norm, eps)).float()
+    return layer_output(shape, w, h, attend(q, kv, slots, mask, shape.scale), out_project, act)
 
 
 def attend_slots(q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
@@ -339,20 +334,19 @@ class CudaDecodeGraph:
         slots = (table[:, :, None] * self.block_size + self._offsets).reshape(rows, pages * self.block_size)
         mask = self._columns[: pages * self.block_size][None, :] < lengths[:, None]
         h = r.embed(ids).to(r.dtype)
-        cos, sin = r.cos[positions], r.sin[positions]
+        ropes = r.ropes_at(positions)
         one_hot = None
         if with_lora and self.lora is not None:
             one_hot = (meta[4][:, None] == self._slot_ids[None, :]).to(r.dtype)  # [rows, slots]
-        shape = (r.heads, r.kv_heads, r.head_dim)
+        shape = r.shape
+        masks = {None: mask} | window_masks(shape.windows, positions, mask.shape[1], mask)
         for i, w in enumerate(r.layers):
             lora = self._lora_pieces(i, one_hot)
-            q, new_kv = self._pre(h, w.input_norm, w.qkv, cos, sin, lora[0], shape, r.eps, r.cache.dtype)
+            q, new_kv = self._pre(h, w, *ropes[shape.rope_kinds[i]], lora[0], shape, r.cache.dtype)
             kv = r.cache.kv[i]
             kv.index_copy_(0, write_slots, new_kv)
-            h = self._post(
-                h, q, kv, slots, mask, w.o, w.post_attention_norm, w.gate_up, w.down, r.act, lora[1:], self._attend, r.eps, r.scale
-            )
-        return self._head(h, r.final_norm, r.lm_head, r.eps)
+            h = self._post(h, q, kv, slots, masks[shape.windows[i]], w, r.act, lora[1:], self._attend, shape)
+        return self._head(shape, h, r.final_norm, r.lm_head)
 
     def _lora_pieces(self, layer: int, one_hot: torch.Tensor | None) -> tuple[LoraPiece, LoraPiece, LoraPiece, LoraPiece]:
         if one_hot is None or self.lora is None:

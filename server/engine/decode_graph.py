@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from server.adapters.lora import LoraRouting
-from server.engine.model_runner import LoraAdder, ModelRunner, StepBatch, rotate_
+from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_masks
+from server.engine.model_runner import LoraAdder, ModelRunner, StepBatch
 from server.engine.weights import Linear, Projection
 
 # Decode steps of up to this many rows run compiled: past it the matrix products dominate a step and
@@ -57,9 +57,7 @@ def unavailable_reason(runner: ModelRunner) -> str | None:
     if shutil.which("g++") is None and shutil.which("c++") is None:
         return "no C++ compiler on this machine (torch.compile's CPU backend needs one)"
     if not all(isinstance(p, Linear) for p in projections(runner)):
-        return (
-            "some projections are not plain linear maps (bitsandbytes modules, or biased q/k/v as in Qwen2), which the graph does not take"
-        )
+        return "some projections are bitsandbytes modules, which the graph does not take"
     return None
 
 
@@ -139,22 +137,22 @@ class DecodeGraph:
     ) -> torch.Tensor:
         # ids, positions, write_slots: [B]; context: [B, L] cache slots; mask: [B, 1, 1, L] or None;
         # lora_slots: [B] each row's LoRA slot (0: the base model), or None: no adapter in the step
-        r = self.runner
-        rows, heads, kv_heads, width = ids.shape[0], r.heads, r.kv_heads, 2 * r.kv_heads
+        r, shape = self.runner, self.runner.shape
         h = r.embed(ids).to(r.dtype)
-        cos, sin = r.cos[positions], r.sin[positions]
+        ropes = r.ropes_at(positions)
+        windowed = window_masks(shape.windows, positions, context.shape[1], None if mask is None else mask[:, 0, 0])
+        masks = {None: mask} | {window: m[:, None, None, :] for window, m in windowed.items()}
         for i, w in enumerate(r.layers):
+
+            def project(group: str, projection: Projection, x: torch.Tensor, i: int = i) -> torch.Tensor:
+                return self._project(i, group, projection, x, lora_slots)
+
             offset = i * self._stride
-            x = F.rms_norm(h, (r.hidden,), w.input_norm, r.eps)
-            qkv = self._project(i, "qkv", w.qkv, x, lora_slots).view(rows, heads + width, r.head_dim).to(kv.dtype)
-            rotate_(qkv[:, : heads + kv_heads], cos, sin)
-            kv.index_copy_(0, write_slots + offset, qkv[:, heads:])
-            attended = r.attend_cached(qkv[:, :heads], kv, context + offset, mask)
-            h = h + self._project(i, "o", w.o, attended.to(h.dtype), lora_slots)
-            x = F.rms_norm(h, (r.hidden,), w.post_attention_norm, r.eps)
-            gate, up = self._project(i, "gate_up", w.gate_up, x, lora_slots).chunk(2, dim=-1)
-            h = h + self._project(i, "down", w.down, r.act(gate) * up, lora_slots)
-        return r.lm_head(F.rms_norm(h, (r.hidden,), r.final_norm, r.eps)).float()
+            qkv = attention_inputs(shape, w, h, project, *ropes[shape.rope_kinds[i]], kv.dtype)
+            kv.index_copy_(0, write_slots + offset, qkv[:, shape.heads :])
+            attended = r.attend_cached(qkv[:, : shape.heads], kv, context + offset, masks[shape.windows[i]])
+            h = layer_output(shape, w, h, attended, project, r.act)
+        return final_logits(shape, h, r.final_norm, r.lm_head)
 
     def __call__(self, batch: StepBatch) -> torch.Tensor:
         """Next-token logits of a step that `decode_accepts`: [B, vocab], float32."""

@@ -252,14 +252,13 @@ class Engine:
         # Built here, not in __init__: every torch op runs on this one thread. A second thread
         # with its own OpenMP team makes libgomp throttle spin-waiting on small machines, and
         # each parallel op then pays a wake-up (decode twice as slow on 2 cores).
-        model_config = self.base.config
-        head_dim = getattr(model_config, "head_dim", None) or model_config.hidden_size // model_config.num_attention_heads
+        shape = self.base.shape
         self.cache = PagedKVCache(
-            num_layers=model_config.num_hidden_layers,
+            num_layers=shape.layers,
             num_blocks=self.config.num_blocks,
             block_size=self.config.block_size,
-            kv_heads=model_config.num_key_value_heads,
-            head_dim=head_dim,
+            kv_heads=shape.kv_heads,
+            head_dim=shape.head_dim,
             dtype=self.base.precision.kv_cache_dtype,
             device=self.base.device,
         )

@@ -16,8 +16,10 @@ cache write and the attention.
 from __future__ import annotations
 
 import contextlib
+import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -26,10 +28,11 @@ from transformers.activations import ACT2FN
 
 from common.base_model import BaseModel
 from server.adapters.lora import LoraRouting
+from server.engine.decoder_layer import Activation, attention_inputs, final_logits, layer_output, window_masks
 from server.engine.kernels.decode_attention import decode_attention
 from server.engine.kv_cache import PagedKVCache, gather_kv
 from server.engine.prefill_attention import PrefillLayout, attend_prefills, fits, prefill_layout
-from server.engine.weights import Kernel, LayerWeights, Linear, ModuleGroup, Projection
+from server.engine.weights import Kernel, LayerWeights, Linear, ModuleGroup, Projection, norm_weight
 
 
 @dataclass
@@ -79,11 +82,18 @@ def signed_sin(sin: torch.Tensor) -> torch.Tensor:
     return torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
 
 
-def rotate_(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None:
-    # In place. x: [T, heads, head_dim], cos/sin: [T, 1, head_dim] (sin signed). The usual
-    # cat((-x2, x1)) form is five operations; this is three, and each one costs at batch 1.
-    rolled = x.roll(x.shape[-1] // 2, dims=-1)
-    x.mul_(cos).addcmul_(rolled, sin)
+def rope_tables(rotary: Any, kinds: Iterable[str], max_positions: int, dtype: torch.dtype, device: torch.device) -> dict[str, Rope]:
+    """cos and signed sin of every position [P, 1, head_dim] for each rope kind the layers use,
+    from the model's own rotary module (so its scaling, Llama 3's included, is the model's)."""
+    positions = torch.arange(max_positions, device=device)[None]
+    probe = torch.zeros(1, dtype=torch.float32, device=device)
+    per_kind = "layer_type" in inspect.signature(rotary.forward).parameters
+    tables = {}
+    for kind in sorted(set(kinds)):
+        cos, sin = rotary(probe, positions, kind) if per_kind else rotary(probe, positions)  # [1, P, hd]
+        # q and k are rotated in the cache's dtype, just before they are cached
+        tables[kind] = cos[0].to(dtype)[:, None, :], signed_sin(sin[0]).to(dtype)[:, None, :]
+    return tables
 
 
 def attend_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
@@ -100,15 +110,19 @@ def attend_paged(q: torch.Tensor, kv: torch.Tensor, slots: torch.Tensor, mask: t
     return decode_attention(q, kv, slots, flat_mask, kv.shape[1] // 2, scale).reshape(rows, -1)
 
 
-def attend_prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-    # q: [n, H, hd], k/v: [L, Hkv, hd] with L >= n; query i sits at context position L - n + i
+def attend_prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, window: int | None = None) -> torch.Tensor:
+    # q: [n, H, hd], k/v: [L, Hkv, hd] with L >= n; query i sits at context position L - n + i and,
+    # within a `window`, sees keys after its position - window
     n, context = q.shape[0], k.shape[0]
     q, k, v = q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None]
-    if n == context:
+    if n == context and (window is None or window >= context):
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, enable_gqa=True)
     else:
         rows = torch.arange(n, device=q.device)[:, None] + (context - n)
-        mask = torch.arange(context, device=q.device)[None, :] <= rows  # [n, L]
+        keys = torch.arange(context, device=q.device)[None, :]
+        mask = keys <= rows  # [n, L]
+        if window is not None:
+            mask &= keys > rows - window
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=True)
     return out[0].transpose(0, 1).reshape(n, -1)
 
@@ -118,23 +132,17 @@ class ModelRunner:
 
     def __init__(self, base: BaseModel, cache: PagedKVCache, max_positions: int, use_kernels: bool = False) -> None:
         # use_kernels: tuneserve's C++ kernels (server.engine.kernels), built and loaded by the caller's choice
-        model = base.model
-        config = model.config
-        inner = model.model
+        inner = base.model.model
+        self.shape = shape = base.shape
         self.cache = cache
         self.dtype = base.dtype
         self.device = base.device
-        self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.hidden = config.hidden_size
-        self.scale = self.head_dim**-0.5
-        self.eps = float(config.rms_norm_eps)
-        self.act = ACT2FN[config.hidden_act]
+        self.heads, self.kv_heads, self.head_dim = shape.heads, shape.kv_heads, shape.head_dim
+        self.act: Activation = ACT2FN[shape.activation]
         kernel: Kernel = "vnni" if use_kernels else "aten"
         self.layers = layer_weights(base, kernel)
-        self.embed = inner.embed_tokens
-        self.final_norm = inner.norm.weight.detach()
+        self.embed = inner.embed_tokens  # Gemma's scales by sqrt(hidden) itself
+        self.final_norm = norm_weight(inner.norm, shape.family)
         self.lm_head = head_weights(base, kernel)
         # decode rows attend straight from the paged cache, without a gather, where the kernel can read it
         self.paged_attention = use_kernels and cache.dtype == torch.float32 and self.head_dim % 16 == 0
@@ -142,15 +150,11 @@ class ModelRunner:
         # launches cost more than padding: on CUDA; the CPU's per-span calls waste no arithmetic
         self.batched_prefill = self.device.type == "cuda"
         self.lora: LoraAdder | None = None
-        positions = torch.arange(max_positions, device=self.device)[None]
-        probe = torch.zeros(1, dtype=torch.float32, device=self.device)
-        cos, sin = inner.rotary_emb(probe, positions)  # [1, P, hd]
-        # q and k are rotated in the cache's dtype, just before they are cached
-        self.cos = cos[0].to(cache.dtype)[:, None, :]  # [P, 1, hd]
-        self.sin = signed_sin(sin[0]).to(cache.dtype)[:, None, :]
+        self.ropes = rope_tables(inner.rotary_emb, shape.rope_kinds, max_positions, cache.dtype, self.device)
 
-    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x, (self.hidden,), weight, self.eps)
+    def ropes_at(self, positions: torch.Tensor) -> dict[str, Rope]:
+        """Each rope kind's cos and sin at `positions` [T]: [T, 1, hd] each."""
+        return {kind: (cos[positions], sin[positions]) for kind, (cos, sin) in self.ropes.items()}
 
     def _project(self, layer: int, group: str, projection: Projection, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
         """A fused projection of `x`, plus each row's LoRA delta for that group.
@@ -175,71 +179,84 @@ class ModelRunner:
         q: [Bd, H, hd]; kv: [S, 2 * Hkv, hd], one layer's cache or all layers' with offset slots;
         slots: [Bd, Lmax]; mask: [Bd, 1, 1, Lmax] or None -> [Bd, H * hd]."""
         if self.paged_attention:
-            return attend_paged(q, kv, slots, mask, self.scale)
+            return attend_paged(q, kv, slots, mask, self.shape.scale)
         k, v = gather_kv(kv, slots)
-        return attend_decode(q, k, v, mask, self.scale)
+        return attend_decode(q, k, v, mask, self.shape.scale)
 
-    def _layout_prefills(self, batch: StepBatch) -> PrefillLayout | None:
-        """The step's spans laid out to attend at once, or None to attend one by one."""
+    def decode_masks(self, batch: StepBatch) -> dict[int | None, torch.Tensor | None]:
+        """The decode rows' mask for each window a layer attends within (None: the whole context)."""
+        masks: dict[int | None, torch.Tensor | None] = {None: batch.decode_kv_mask}
+        if not batch.num_decode or batch.decode_kv_slots is None:
+            return masks
+        real = None if batch.decode_kv_mask is None else batch.decode_kv_mask[:, 0, 0]
+        positions, columns = batch.positions[: batch.num_decode], batch.decode_kv_slots.shape[1]
+        windowed = window_masks(self.shape.windows, positions, columns, real)
+        return masks | {window: mask[:, None, None, :] for window, mask in windowed.items()}
+
+    def _layout_prefills(self, batch: StepBatch) -> dict[int | None, PrefillLayout]:
+        """The step's spans laid out to attend at once, per window; none to attend one by one."""
         spans = batch.prefills
         if not self.batched_prefill or len(spans) < 2:
-            return None
+            return {}
         lengths, contexts = [s.length for s in spans], [s.kv_slots for s in spans]
         if not fits(lengths, [len(c) for c in contexts]):
-            return None
-        return prefill_layout(lengths, contexts, self.device)
+            return {}
+        layout = prefill_layout(lengths, contexts, self.device)
+        return {window: layout if window is None else layout.within(window) for window in set(self.shape.windows)}
 
-    def _attention(
-        self,
-        i: int,
-        weights: LayerWeights,
-        x: torch.Tensor,
-        rope: tuple[torch.Tensor, torch.Tensor],
-        batch: StepBatch,
-        layout: PrefillLayout | None = None,
-    ) -> torch.Tensor:
-        tokens, heads, kv_heads = x.shape[0], self.heads, self.kv_heads
-        qkv = self._project(i, "qkv", weights.qkv, x, batch).view(tokens, heads + 2 * kv_heads, self.head_dim)
-        qkv = qkv.to(self.cache.dtype)  # a fresh output either way: rotated in place
-        rotate_(qkv[:, : heads + kv_heads], *rope)  # q and k together
+    def _attend(self, i: int, qkv: torch.Tensor, batch: StepBatch, step: _Step) -> torch.Tensor:
+        """Writes the layer's new keys and values and attends: [T, H * hd] in the cache's dtype."""
+        heads, window = self.heads, self.shape.windows[i]
         q = qkv[:, :heads]
         self.cache.write(i, batch.write_slots, qkv[:, heads:])  # keys and values, side by side
+        decoded = None
         if batch.num_decode:
             assert batch.decode_kv_slots is not None, "decode rows come with their context"
-            decoded = self.attend_cached(q[: batch.num_decode], self.cache.kv[i], batch.decode_kv_slots, batch.decode_kv_mask)
+            decoded = self.attend_cached(q[: batch.num_decode], self.cache.kv[i], batch.decode_kv_slots, step.masks[window])
             if not batch.prefills:
-                return self._project(i, "o", weights.o, decoded.to(x.dtype), batch)
-        out = torch.empty(tokens, heads * self.head_dim, dtype=self.cache.dtype, device=x.device)
-        if batch.num_decode:
+                return decoded
+        out = torch.empty(qkv.shape[0], heads * self.head_dim, dtype=self.cache.dtype, device=qkv.device)
+        if decoded is not None:
             out[: batch.num_decode] = decoded
+        layout = step.layouts.get(window)
         if layout is not None:
-            out[batch.num_decode :] = attend_prefills(q[batch.num_decode :], self.cache.kv[i], layout, self.scale)
-            return self._project(i, "o", weights.o, out.to(x.dtype), batch)
+            out[batch.num_decode :] = attend_prefills(q[batch.num_decode :], self.cache.kv[i], layout, self.shape.scale)
+            return out
         for span in batch.prefills:
             pk, pv = self.cache.gather(i, span.kv_slots)
             rows = slice(span.start, span.start + span.length)
-            out[rows] = attend_prefill(q[rows], pk, pv, self.scale)
-        return self._project(i, "o", weights.o, out.to(x.dtype), batch)
-
-    def _mlp(self, i: int, weights: LayerWeights, x: torch.Tensor, batch: StepBatch) -> torch.Tensor:
-        gate, up = self._project(i, "gate_up", weights.gate_up, x, batch).chunk(2, dim=-1)
-        return self._project(i, "down", weights.down, self.act(gate) * up, batch)
+            out[rows] = attend_prefill(q[rows], pk, pv, self.shape.scale, window)
+        return out
 
     def hidden_states(self, batch: StepBatch) -> torch.Tensor:
         """Final-norm hidden states of the logits rows: [N, hidden]."""
+        shape = self.shape
         h = self.embed(batch.input_ids).to(self.dtype)  # [T, D]
-        rope = self.cos[batch.positions], self.sin[batch.positions]  # [T, 1, hd] each
-        layout = self._layout_prefills(batch)
+        step = _Step(self.ropes_at(batch.positions), self.decode_masks(batch), self._layout_prefills(batch))
         for i, weights in enumerate(self.layers):
-            h = h + self._attention(i, weights, self._norm(h, weights.input_norm), rope, batch, layout)
-            h = h + self._mlp(i, weights, self._norm(h, weights.post_attention_norm), batch)
-        return self._norm(h[batch.logits_rows], self.final_norm)
+
+            def project(group: str, projection: Projection, x: torch.Tensor, i: int = i) -> torch.Tensor:
+                return self._project(i, group, projection, x, batch)
+
+            qkv = attention_inputs(shape, weights, h, project, *step.ropes[shape.rope_kinds[i]], self.cache.dtype)
+            h = layer_output(shape, weights, h, self._attend(i, qkv, batch, step), project, self.act)
+        return h[batch.logits_rows]
 
     @torch.inference_mode()
     def forward(self, batch: StepBatch) -> torch.Tensor:
         """Next-token logits of the logits rows: [N, vocab], float32."""
         with attention_backends(self.device):
-            return self.lm_head(self.hidden_states(batch), exact=batch.exact_logits).float()
+            return final_logits(self.shape, self.hidden_states(batch), self.final_norm, self.lm_head, exact=batch.exact_logits)
+
+
+@dataclass
+class _Step:
+    """What every layer of one eager step shares: rotary at the step's positions, and per window
+    the decode rows' masks and the prefill spans' padded layout (none: they attend one by one)."""
+
+    ropes: dict[str, Rope]
+    masks: dict[int | None, torch.Tensor | None]
+    layouts: dict[int | None, PrefillLayout]
 
 
 # aten's attention backends the model step may use on CUDA: all but cuDNN's, which builds a plan for
@@ -259,7 +276,8 @@ def layer_weights(base: BaseModel, kernel: Kernel = "aten") -> list[LayerWeights
     key = f"layer_weights/{kernel}"
     cached: list[LayerWeights] | None = base.extra.get(key)
     if cached is None:
-        cached = [LayerWeights.of(layer, base.quantization, kernel) for layer in base.model.model.layers]
+        family = base.shape.family
+        cached = [LayerWeights.of(layer, family, base.quantization, kernel) for layer in base.model.model.layers]
         base.extra[key] = cached
     return cached
 
@@ -271,8 +289,8 @@ def head_weights(base: BaseModel, kernel: Kernel = "aten") -> Projection:
     if cached is None:
         head = base.model.lm_head
         quantized = "int8" if base.quantization == "int4" else "none"
-        if type(head) is torch.nn.Linear and head.bias is None:
-            cached = Linear(head.weight.detach(), quantized, kernel)
+        if type(head) is torch.nn.Linear:
+            cached = Linear(head.weight.detach(), quantized, kernel, None if head.bias is None else head.bias.detach())
         else:
             cached = ModuleGroup([head])
         base.extra[key] = cached

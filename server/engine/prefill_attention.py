@@ -10,6 +10,7 @@ made while the padded mask stays small (`fits`); past that the spans attend one 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,13 @@ class PrefillLayout:
     mask: torch.Tensor  # [spans, 1, width, context], True where a query sees a key
     spans: int
     width: int  # the longest span's query tokens
+    positions: torch.Tensor  # [spans, width] each query's position in its context
+
+    def within(self, window: int) -> PrefillLayout:
+        """The same layout for a layer whose queries see only keys after their position - window."""
+        keys = torch.arange(self.kv_slots.shape[1], device=self.mask.device)[None, None, :]
+        inside = keys > self.positions[:, :, None] - window
+        return dataclasses.replace(self, mask=self.mask & inside[:, None])
 
 
 def fits(lengths: list[int], contexts: list[int]) -> bool:
@@ -48,7 +56,7 @@ def prefill_layout(lengths: list[int], kv_slots: list[torch.Tensor], device: tor
     offsets = torch.tensor([len(s) - n for s, n in zip(kv_slots, lengths, strict=True)]).to(device, non_blocking=True)
     last = offsets[:, None] + torch.arange(width, device=device)[None, :]  # [spans, width]
     mask = torch.arange(padded.shape[1], device=device)[None, None, :] <= last[:, :, None]
-    return PrefillLayout(rows=rows, kv_slots=padded, mask=mask[:, None], spans=spans, width=width)
+    return PrefillLayout(rows=rows, kv_slots=padded, mask=mask[:, None], spans=spans, width=width, positions=last)
 
 
 def attend_prefills(q: torch.Tensor, kv: torch.Tensor, layout: PrefillLayout, scale: float) -> torch.Tensor:

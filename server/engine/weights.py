@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from common.errors import FailedPrecondition
+from common.model_families import Family
 from server.engine.kernels import qlinear
 
 # Rows up to which a step uses each quantized copy, per kernel: the most rows at which the kernel
@@ -88,11 +89,12 @@ def pack_int8(weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, t
 
 
 class Linear:
-    """One (possibly fused) linear map without bias: full weights, and optionally a quantized copy
-    that steps of up to `max_rows` rows use."""
+    """One (possibly fused) linear map, with its bias if it has one (Qwen2's q/k/v): full weights,
+    and optionally a quantized copy that steps of up to `max_rows` rows use."""
 
-    def __init__(self, weight: torch.Tensor, quantized: str = "none", kernel: Kernel = "aten") -> None:
+    def __init__(self, weight: torch.Tensor, quantized: str = "none", kernel: Kernel = "aten", bias: torch.Tensor | None = None) -> None:
         self.weight = weight  # [out, in]
+        self.bias = bias  # [out] or None
         self.out_features = int(weight.shape[0])
         self.max_rows = 0
         self._int4: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -128,19 +130,25 @@ class Linear:
         # x: [T, in] -> [T, out]; `exact` asks for the full weights whatever the rows; the VNNI
         # kernel fetches the `prefetch` tables' rows of `prefetch_slots` into cache as it computes
         if not exact and x.shape[0] <= self.max_rows:
-            if self._packed is not None:
-                return qlinear.qlinear(x, self._packed[1], self._packed[0], self.out_features, prefetch, prefetch_slots)
-            if self._int4_cuda is not None:
-                return torch._weight_int4pack_mm(x, self._int4_cuda[0], INT4_GROUP, self._int4_cuda[1])
-            if self._int4 is not None:
-                return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
-            if self._int8 is not None:
-                return torch._weight_int8pack_mm(x, self._int8[0], self._int8[1])
-        return F.linear(x, self.weight)
+            out = self._quantized(x, prefetch, prefetch_slots)
+            if out is not None:
+                return out if self.bias is None else out.add_(self.bias)
+        return F.linear(x, self.weight, self.bias)
+
+    def _quantized(self, x: torch.Tensor, prefetch: Sequence[torch.Tensor], prefetch_slots: torch.Tensor | None) -> torch.Tensor | None:
+        if self._packed is not None:
+            return qlinear.qlinear(x, self._packed[1], self._packed[0], self.out_features, prefetch, prefetch_slots)
+        if self._int4_cuda is not None:
+            return torch._weight_int4pack_mm(x, self._int4_cuda[0], INT4_GROUP, self._int4_cuda[1])
+        if self._int4 is not None:
+            return torch._weight_int4pack_mm_for_cpu(x, self._int4[0], INT4_GROUP, self._int4[1])
+        if self._int8 is not None:
+            return torch._weight_int8pack_mm(x, self._int8[0], self._int8[1])
+        return None
 
 
 class ModuleGroup:
-    """Modules that cannot be fused (bitsandbytes layers): called one by one, outputs joined."""
+    """Modules that cannot be fused (bitsandbytes layers, subclassed linears): called one by one, outputs joined."""
 
     def __init__(self, modules: Sequence[torch.nn.Module]) -> None:
         self.modules = list(modules)
@@ -159,37 +167,60 @@ def fuse(modules: Sequence[torch.nn.Module], quantized: str, kernel: Kernel = "a
     """One projection for linears that read the same input; the modules become views of its weight."""
     linears: list[torch.nn.Linear] = []
     for module in modules:
-        if not isinstance(module, torch.nn.Linear) or type(module) is not torch.nn.Linear or module.bias is not None:
-            return ModuleGroup(modules)  # a bitsandbytes layer, or a bias to add
+        if type(module) is not torch.nn.Linear:
+            return ModuleGroup(modules)  # a bitsandbytes layer
         linears.append(module)
     fused = torch.cat([m.weight.detach() for m in linears]) if len(linears) > 1 else linears[0].weight.detach()
+    bias = None
+    if any(m.bias is not None for m in linears):  # a copy, joined; the modules keep their own
+        bias = torch.cat([m.bias.detach() if m.bias is not None else fused.new_zeros(m.out_features) for m in linears])
     start = 0
     for linear in linears:
         rows = int(linear.out_features)
         linear.weight = torch.nn.Parameter(fused[start : start + rows], requires_grad=False)
         start += rows
-    return Linear(fused, quantized, kernel)
+    return Linear(fused, quantized, kernel, bias)
+
+
+def norm_weight(module: Any, family: Family) -> torch.Tensor:
+    """A norm's weight as F.rms_norm multiplies by it (Gemma stores it less one)."""
+    weight = module.weight.detach()
+    return weight + family.norm_offset if family.norm_offset else weight
 
 
 @dataclass
 class LayerWeights:
-    """One decoder layer: norms, fused projections and how the fused outputs split."""
+    """One decoder layer: norms, fused projections and how the fused outputs split.
 
-    input_norm: torch.Tensor  # [D]
-    post_attention_norm: torch.Tensor  # [D]
+    Norms a family does not have are None (see common.model_families)."""
+
+    attention_norm: torch.Tensor  # [D] the attention's input
+    mlp_norm: torch.Tensor  # [D] the MLP's input
     qkv: Projection  # -> [q | k | v]
     o: Projection
     gate_up: Projection  # -> [gate | up]
     down: Projection
+    q_norm: torch.Tensor | None = None  # [head_dim] each query head, before the rotary
+    k_norm: torch.Tensor | None = None  # [head_dim] each key head, before the rotary
+    attention_out_norm: torch.Tensor | None = None  # [D] attention's output, before the residual
+    mlp_out_norm: torch.Tensor | None = None  # [D] the MLP's output, before the residual
 
     @classmethod
-    def of(cls, layer: Any, quantized: str, kernel: Kernel = "aten") -> LayerWeights:
+    def of(cls, layer: Any, family: Family, quantized: str, kernel: Kernel = "aten") -> LayerWeights:
         attn, mlp = layer.self_attn, layer.mlp
+
+        def optional(module: Any) -> torch.Tensor | None:
+            return None if module is None else norm_weight(module, family)
+
         return cls(
-            input_norm=layer.input_layernorm.weight.detach(),
-            post_attention_norm=layer.post_attention_layernorm.weight.detach(),
+            attention_norm=norm_weight(layer.input_layernorm, family),
+            mlp_norm=norm_weight(getattr(layer, family.mlp_norm), family),
             qkv=fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantized, kernel),
             o=fuse([attn.o_proj], quantized, kernel),
             gate_up=fuse([mlp.gate_proj, mlp.up_proj], quantized, kernel),
             down=fuse([mlp.down_proj], quantized, kernel),
+            q_norm=optional(attn.q_norm if family.qk_norm else None),
+            k_norm=optional(attn.k_norm if family.qk_norm else None),
+            attention_out_norm=optional(getattr(layer, family.attention_out_norm) if family.attention_out_norm else None),
+            mlp_out_norm=optional(getattr(layer, family.mlp_out_norm) if family.mlp_out_norm else None),
         )

@@ -29,6 +29,27 @@ def test_padded_spans_attend_as_each_span_alone():
     torch.testing.assert_close(together, torch.cat(alone), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("window", [4, 16])
+def test_padded_spans_attend_within_a_sliding_window_as_each_span_alone(window):
+    # a sliding layer's layout (Mistral, Gemma 3): each query sees only keys after its position - window
+    torch.manual_seed(0)
+    heads, kv_heads, head_dim = 4, 1, 16
+    kv = torch.randn(200, 2 * kv_heads, head_dim)
+    spans = [(5, torch.arange(0, 5)), (3, torch.arange(10, 30)), (7, torch.arange(60, 90))]
+    lengths, contexts = [n for n, _ in spans], [s for _, s in spans]
+    q = torch.randn(sum(lengths), heads, head_dim)
+    layout = prefill_layout(lengths, contexts, q.device).within(window)
+    together = attend_prefills(q, kv, layout, 0.25)
+    alone, start = [], 0
+    for n, slots in spans:
+        k, v = gather_kv(kv, slots)
+        alone.append(attend_prefill(q[start : start + n], k, v, 0.25, window))
+        start += n
+    torch.testing.assert_close(together, torch.cat(alone), rtol=1e-5, atol=1e-5)
+    whole = attend_prefills(q, kv, prefill_layout(lengths, contexts, q.device), 0.25)
+    assert not torch.allclose(together[-7:], whole[-7:]), "the window cut the longest context"
+
+
 def test_padding_is_bounded():
     assert fits([40] * 32, [80] * 32)
     assert not fits([1024] * 32, [8192] * 32)

@@ -59,9 +59,16 @@ def test_fusing_keeps_the_modules_working_as_views_of_the_fused_weight():
     assert q.weight.data_ptr() == fused.weight.data_ptr(), "no second copy of the weights"
 
 
-def test_layers_with_a_bias_are_called_one_by_one():
-    q, k = torch.nn.Linear(8, 8), torch.nn.Linear(8, 4)
-    x = torch.randn(2, 8)
-    group = fuse([q, k], "int4")
-    assert not isinstance(group, Linear)
-    assert torch.allclose(group(x), torch.cat([q(x), k(x)], dim=-1))
+def test_biased_layers_fuse_with_their_biases_on_the_full_and_the_quantized_weights():
+    """Qwen2's q/k/v: one matrix and one joined bias, added after the 4-bit product too."""
+    torch.manual_seed(0)
+    q, k, v = torch.nn.Linear(64, 64), torch.nn.Linear(64, 32), torch.nn.Linear(64, 32, bias=False)
+    x = torch.randn(2, 64)
+    expected = torch.cat([q(x), k(x), v(x)], dim=-1).detach()
+    fused = fuse([q, k, v], "int4")
+    assert isinstance(fused, Linear) and fused.bias is not None and fused.max_rows > 0
+    assert torch.allclose(fused(x, exact=True), expected, atol=1e-5)
+    quantized = fused(x)  # 2 rows: the 4-bit copy
+    unbiased = Linear(fused.weight, "int4")(x)  # the same 4-bit product without a bias
+    assert torch.allclose(quantized, unbiased + fused.bias, atol=1e-6)
+    assert (quantized - expected).norm() < 0.1 * expected.norm(), "and within 4-bit rounding of the full weights"

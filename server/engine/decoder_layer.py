@@ -1,0 +1,89 @@
+"""The decoder layer's body, written once for every path that runs the model step.
+
+The eager step (server.engine.model_runner), the compiled CPU decode step
+(server.engine.decode_graph) and the CUDA graphs' pieces (server.engine.cuda_graph) differ in how
+they read and write the KV cache and add LoRA deltas, not in the layer's arithmetic. Each layer is
+therefore two halves around its attention: `attention_inputs` (norm, fused q/k/v, per-head q/k
+norms, rotary) and `layer_output` (o projection, the norms around the residuals, the gated MLP);
+each path attends and writes its cache in between, and says how to project through a `Project`.
+What varies by family is data in the `ModelShape` and the `LayerWeights` (common.model_families),
+so a family is never a branch in a path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+
+from common.model_families import ModelShape
+from server.engine.weights import LayerWeights, Projection
+
+# (group, projection, input) -> output: a fused projection of the layer, plus its LoRA deltas where the path adds them
+Project = Callable[[str, Projection, torch.Tensor], torch.Tensor]
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    return F.rms_norm(x, (x.shape[-1],), weight, eps)
+
+
+def rotate_(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None:
+    # In place. x: [T, heads, head_dim], cos/sin: [T, 1, head_dim] (sin signed). The usual
+    # cat((-x2, x1)) form is five operations; this is three, and each one costs at batch 1.
+    rolled = x.roll(x.shape[-1] // 2, dims=-1)
+    x.mul_(cos).addcmul_(rolled, sin)
+
+
+def attention_inputs(
+    shape: ModelShape, w: LayerWeights, h: torch.Tensor, project: Project, cos: torch.Tensor, sin: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """[T, heads + 2 * kv_heads, head_dim] in `dtype` (the cache's): the rotated queries, then the
+    rotated keys and the values, side by side as the cache holds them."""
+    heads, kv_heads = shape.heads, shape.kv_heads
+    qkv = project("qkv", w.qkv, norm(h, w.attention_norm, shape.eps)).view(h.shape[0], shape.qkv_width, shape.head_dim)
+    if w.q_norm is not None and w.k_norm is not None:
+        q = norm(qkv[:, :heads], w.q_norm, shape.eps)
+        k = norm(qkv[:, heads : heads + kv_heads], w.k_norm, shape.eps)
+        qkv = torch.cat((q, k, qkv[:, heads + kv_heads :]), dim=1)
+    qkv = qkv.to(dtype)  # a fresh tensor either way: rotated in place
+    rotate_(qkv[:, : heads + kv_heads], cos, sin)
+    return qkv
+
+
+def layer_output(
+    shape: ModelShape, w: LayerWeights, h: torch.Tensor, attended: torch.Tensor, project: Project, act: Activation
+) -> torch.Tensor:
+    """The next hidden states, from the layer's input `h` and its attention's output [T, heads * head_dim]."""
+    out = project("o", w.o, attended.to(h.dtype))
+    if w.attention_out_norm is not None:
+        out = norm(out, w.attention_out_norm, shape.eps)
+    h = h + out
+    gate, up = project("gate_up", w.gate_up, norm(h, w.mlp_norm, shape.eps)).chunk(2, dim=-1)
+    out = project("down", w.down, act(gate) * up)
+    if w.mlp_out_norm is not None:
+        out = norm(out, w.mlp_out_norm, shape.eps)
+    return h + out
+
+
+def final_logits(shape: ModelShape, h: torch.Tensor, final_norm: torch.Tensor, head: Projection, exact: bool = False) -> torch.Tensor:
+    """Next-token logits [N, vocab], float32, of final hidden states [N, hidden]."""
+    logits = head(norm(h, final_norm, shape.eps), exact=exact).float()
+    if shape.final_softcap is not None:
+        logits = torch.tanh(logits / shape.final_softcap) * shape.final_softcap
+    return logits
+
+
+def window_masks(
+    windows: Iterable[int | None], positions: torch.Tensor, columns: int, mask: torch.Tensor | None
+) -> dict[int | None, torch.Tensor]:
+    """Decode rows' masks over their contexts [rows, columns] (context column c is position c), one
+    per window the layers attend within: keys after the row's position - window, and only the real
+    ones of `mask` ([rows, columns], or None: all are)."""
+    keys = torch.arange(columns, device=positions.device)[None, :]
+    masks: dict[int | None, torch.Tensor] = {}
+    for window in {w for w in windows if w is not None}:
+        inside = keys > positions[:, None] - window
+        masks[window] = inside if mask is None else inside & mask
+    return masks
