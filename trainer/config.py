@@ -87,7 +87,7 @@ class TaskConfig(BaseModel):
     instruction: str = ""
     """Instruction given to the model (system message with the chat template)."""
     template: Literal["chat", "plain"] = "chat"
-    """Prompt template: the model's chat template, or plain text."""
+    """Prompt template: the model's chat template, or plain text (always, for a model without a chat template)."""
     input_format: str = ""
     """How the input is written into the prompt; must contain {input}. Empty: the template's default."""
     labels: list[str] = Field(default_factory=list)

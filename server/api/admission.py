@@ -217,7 +217,8 @@ class Admission:
                 "few_shot.max_prompt_tokens", f"must be at most the server's max_prompt_tokens ({limits.max_prompt_tokens})"
             )
         try:
-            spec = TaskSpec(name="request", instruction=fs.instruction, template=fs.template or "chat", input_format=fs.input_format)
+            template = fs.template or ("chat" if self.base.has_chat_template else "plain")  # a base model has no chat template
+            spec = TaskSpec(name="request", instruction=fs.instruction, template=template, input_format=fs.input_format)
         except ValidationError as exc:
             raise invalid_request(exc, "few_shot.", "few_shot") from None
         params = request.parameters if request.HasField("parameters") else None

@@ -62,7 +62,9 @@ class PreparedData:
     holdout_overlap: list[int] = field(default_factory=list)  # holdout lines dropped: the same example is in training
 
 
-def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpec:
+def task_spec(config: JobConfig, data_format: str, labels: list[str], chat_template: bool = True) -> TaskSpec:
+    """The task the adapter is trained for and published with. A base model without a chat
+    template (Gemma 3 270M's GGUF) takes the plain template whatever the job asked."""
     task = config.task
     kind = task.kind if task.kind != "auto" else ("classification" if data_format == "classification" else "generation")
     if kind == "classification" and data_format != "classification":
@@ -72,7 +74,7 @@ def task_spec(config: JobConfig, data_format: str, labels: list[str]) -> TaskSpe
             name=config.adapter_name,
             kind=kind,
             instruction=task.instruction,
-            template=task.template,
+            template=task.template if chat_template else "plain",
             input_format=task.input_format,
             labels=labels if kind == "classification" else [],
             adapter=config.adapter_name,
@@ -104,7 +106,7 @@ def prepare(config: JobConfig, tokenizer: Any, files: JobFiles) -> PreparedData:
             raise DataRejected(errors) from None
         raise
     errors += label_errors(dataset, labels)
-    spec = task_spec(config, dataset.format, labels)
+    spec = task_spec(config, dataset.format, labels, chat_template=bool(getattr(tokenizer, "chat_template", None)))
     hp, end_id = config.hyperparameters, tokenizer.eos_token_id
     tokens, dropped = tokenize(tokenizer, spec, dataset.examples, hp.max_seq_len, end_id, config.over_length, errors)
     if holdout_set is not None:
