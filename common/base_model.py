@@ -55,7 +55,7 @@ _ARCHITECTURE_KEYS = (
     "max_position_embeddings",
 )
 # End-of-turn tokens that chat models emit instead of (or besides) their configured EOS.
-_END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>")
+_END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|end|>", "<end_of_turn>")
 _CONVERSION_MARKER = "tuneserve-conversion.json"
 
 

@@ -25,9 +25,18 @@ QUESTIONS = [
 
 
 def train_word_adapter(
-    cache_dir: Path, out_dir: Path, word: str, rank: int = 8, targets: list[str] | None = None, steps: int = 8, lr: float = 3e-3
+    cache_dir: Path,
+    out_dir: Path,
+    word: str,
+    rank: int = 8,
+    targets: list[str] | None = None,
+    steps: int = 8,
+    lr: float = 3e-3,
+    model: str = "embedded",
 ) -> Path:
-    """Trains with the trainer's own loop (trainer.training.loop) on eight questions answered by `word`."""
+    """Trains with the trainer's own loop (trainer.training.loop) on eight questions answered by
+    `word`, on the embedded model or the `model` setting's (a tiny family model in the fast tier)."""
+    source = model
 
     def train() -> Path:
         from common.base_model import load_base_model
@@ -37,7 +46,9 @@ def train_word_adapter(
         from trainer.training.data import Example, tokenize
         from trainer.training.loop import Trainer, build_lora_model
 
-        base = load_base_model(ModelSettings(cache_dir=cache_dir))
+        # the embedded model at the automatic precision, as users train; a tiny one in float32, as its tests compare
+        exact = {} if source == "embedded" else {"dtype": "float32", "quantization": "none"}
+        base = load_base_model(ModelSettings(model=source, cache_dir=cache_dir, **exact))
         tok = base.tokenizer
         spec = TaskSpec(name="word", kind="generation")
         examples = [Example(i + 1, q, word) for i, q in enumerate(QUESTIONS)]

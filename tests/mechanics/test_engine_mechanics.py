@@ -286,3 +286,36 @@ def test_bf16_and_int4_decoding_stay_close_to_float32(tiny_dir, quantization):
     tolerance = LOGPROB_TOLERANCE[quantization]
     assert max(first) < 0.15, f"the prompt's step runs on the full weights: {first}"
     assert max(gaps) < tolerance["max"] and sum(gaps) / len(gaps) < tolerance["mean"], (max(gaps), sum(gaps) / len(gaps))
+
+
+def test_the_trainer_trains_an_adapter_the_engine_serves_as_peft_does(tiny, tiny_dir, tmp_path):
+    """The trainer's own loop on each family (a few steps on every projection), published with the
+    family's fingerprint, then served in a mixed batch: adapter rows equal PEFT on the trained adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from common.file_adapter_store import FileAdapterStore
+    from server.adapters.loader import BaseSpec, load_stored
+    from tests.adapter_training import publish, train_word_adapter
+
+    trained = train_word_adapter(tiny_dir.parent / "cache", tmp_path / "trained", "Paris", rank=4, steps=4, lr=2e-2, model=str(tiny_dir))
+    spec = BaseSpec.from_base(tiny)
+    store = FileAdapterStore(tmp_path / "store")
+    version = publish(store, trained, "trained", spec)
+    assert store.manifest("trained", version).base_fingerprint == tiny.fingerprint
+    adapter = load_stored(store.root, "trained", version, spec, 16)
+
+    base_model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), trained)
+    plain = [reference(base_model, tiny, text) for text in PROMPTS[:2]]
+    adapted = [reference(with_adapter, tiny, text) for text in PROMPTS[:2]]
+    assert adapted != plain, "four steps of training must change the answers"
+    engine = make_engine(tiny, max_loras=2, max_lora_rank=16)
+    engine.start()
+    try:
+        requests = [request(tiny, text, f"tb-{i}") for i, text in enumerate(PROMPTS[:2])]
+        requests += [request(tiny, text, f"ta-{i}", adapter=adapter) for i, text in enumerate(PROMPTS[:2])]
+        served = run_concurrently(engine, requests)
+    finally:
+        engine.stop()
+    assert served == plain + adapted
