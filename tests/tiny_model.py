@@ -36,9 +36,20 @@ CHAT_TEMPLATE = (
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text")
 WINDOW = 24
 QUIRKS: dict[str, dict[str, object]] = {
+    # Llama 3's rope scaling (low frequencies stretched); its heads are tied, as in Llama 3.2 1B and 3B
+    "llama": {
+        "rope_parameters": {
+            "rope_type": "llama3",
+            "rope_theta": 500000.0,
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 64,
+        }
+    },
     "mistral": {"sliding_window": WINDOW},
     "qwen2": {"use_sliding_window": False},
-    "qwen3": {"head_dim": 16},
+    "qwen3": {"head_dim": 16, "tie_word_embeddings": False},
     "gemma3_text": {
         "head_dim": 16,
         "sliding_window": WINDOW,
