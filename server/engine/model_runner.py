@@ -6,11 +6,13 @@ prefill chunks and decode tokens it holds. Only attention is per sequence: decod
 together over their gathered, padded KV; prefill chunks attend causally over their contexts, one by
 one or, on CUDA, padded into one call (server.engine.prefill_attention).
 
-The weights are the loaded model's (Llama, Mistral and Qwen2 share this layout), fused and, for
-few-row steps, quantized as server.engine.weights describes; the forward is ours because the cache
-is paged and the batch is ragged, and because a decode step of a small model is mostly per-operator
-overhead: each layer is four projections, two fused norms, one rotary embedding for q and k, one
-cache write and the attention.
+The weights are the loaded model's, fused and, for few-row steps, quantized as
+server.engine.weights describes; each layer runs the one body of server.engine.decoder_layer,
+shaped by the family's ModelShape (common.model_families). The forward is ours because the cache
+is paged and the batch is ragged, and because a decode step of a small model is mostly
+per-operator overhead: each layer is four projections, two fused norms (more in Gemma), one rotary
+embedding for q and k, one cache write and the attention, within its sliding window where the
+layer has one.
 """
 
 from __future__ import annotations
