@@ -55,7 +55,8 @@ def test_fusing_keeps_the_modules_working_as_views_of_the_fused_weight():
     before = torch.cat([q(x), k(x)], dim=-1).detach()
     fused = fuse([q, k], "none")
     assert isinstance(fused, Linear) and fused.weight.shape == (12, 8)
-    assert torch.allclose(fused(x), before) and torch.allclose(torch.cat([q(x), k(x)], dim=-1), before)
+    # one product of the fused matrix sums in another order than two: equal up to float32 rounding
+    assert torch.allclose(fused(x), before, atol=1e-6) and torch.allclose(torch.cat([q(x), k(x)], dim=-1), before, atol=1e-6)
     assert q.weight.data_ptr() == fused.weight.data_ptr(), "no second copy of the weights"
 
 
