@@ -18,6 +18,7 @@ layer has one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -236,10 +237,7 @@ class ModelRunner:
         h = self.embed(batch.input_ids).to(self.dtype)  # [T, D]
         step = _Step(self.ropes_at(batch.positions), self.decode_masks(batch), self._layout_prefills(batch))
         for i, weights in enumerate(self.layers):
-
-            def project(group: str, projection: Projection, x: torch.Tensor, i: int = i) -> torch.Tensor:
-                return self._project(i, group, projection, x, batch)
-
+            project = functools.partial(self._project, i, batch=batch)
             qkv = attention_inputs(shape, weights, h, project, *step.ropes[shape.rope_kinds[i]], self.cache.dtype)
             h = layer_output(shape, weights, h, self._attend(i, qkv, batch, step), project, self.act)
         return h[batch.logits_rows]

@@ -22,6 +22,7 @@ from server.engine.engine import Engine, EngineConfig
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
 from tests import load
+from tests.greedy import greedy_tokens
 from tests.tiny_model import FAMILIES, WINDOW, build_tiny_model
 
 PROMPTS = [
@@ -86,24 +87,43 @@ def request(base, text: str, rid: str, adapter=None) -> GenerationRequest:
 
 
 def reference(model, base, text: str) -> list[int]:
-    """transformers' greedy tokens, never stopping early (as min_new_tokens asks of the engine, which
-    holds back every end token it knows, <|endoftext|> too)."""
-    ids = torch.tensor([prompt_ids(base, text)])
-    with torch.no_grad():
-        out = model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            max_new_tokens=NEW_TOKENS,
-            min_new_tokens=NEW_TOKENS,
-            do_sample=False,
-            pad_token_id=0,
-            eos_token_id=sorted(base.eos_token_ids),
-        )
-    return out[0, ids.shape[1] :].tolist()
+    return greedy_tokens(model, prompt_ids(base, text), base.eos_token_ids, NEW_TOKENS)
 
 
 def run_concurrently(engine: Engine, requests: list[GenerationRequest]) -> list[list[int]]:
     return [tokens for _, tokens in load.run_concurrently(engine, requests)]
+
+
+def served_as_peft(tiny, tiny_dir, adapter_dir, tmp_path, prompts: list[str], copies: int = 1) -> None:
+    """Publish the PEFT adapter at `adapter_dir` with the family's fingerprint, load it as the server
+    does, and serve `prompts` without and with it in one mixed batch (`copies` times over): base rows
+    equal transformers, adapter rows equal PEFT on the same adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from common.file_adapter_store import FileAdapterStore
+    from server.adapters.loader import BaseSpec, load_stored
+    from tests.adapter_training import publish
+
+    spec = BaseSpec.from_base(tiny)
+    store = FileAdapterStore(tmp_path / "store")
+    version = publish(store, adapter_dir, "served", spec)
+    assert store.manifest("served", version).base_fingerprint == tiny.fingerprint
+    adapter = load_stored(store.root, "served", version, spec, 16)
+
+    plain = [reference(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), tiny, text) for text in prompts]
+    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), adapter_dir)
+    adapted = [reference(with_adapter, tiny, text) for text in prompts]
+    assert adapted != plain, "the adapter must change the answers for the test to mean anything"
+    engine = make_engine(tiny, max_loras=2, max_lora_rank=16)
+    engine.start()
+    try:
+        requests = [request(tiny, text, f"b-{i}") for i, text in enumerate(prompts)]
+        requests += [request(tiny, text, f"a-{i}", adapter=adapter) for i, text in enumerate(prompts)]
+        served = run_concurrently(engine, requests * copies)
+    finally:
+        engine.stop()
+    assert served == (plain + adapted) * copies
 
 
 @pytest.fixture(scope="module")
@@ -158,33 +178,7 @@ def test_the_prefix_cache_reuses_blocks_without_changing_answers(engine, tiny):
 
 
 def test_a_mixed_batch_routes_each_row_to_its_adapter(tiny, tiny_dir, peft_dir, tmp_path):
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    from common.file_adapter_store import FileAdapterStore
-    from server.adapters.loader import BaseSpec, load_stored
-    from tests.adapter_training import publish
-
-    spec = BaseSpec.from_base(tiny)
-    store = FileAdapterStore(tmp_path / "store")
-    version = publish(store, peft_dir, "mixed", spec)
-    adapter = load_stored(store.root, "mixed", version, spec, 16)
-
-    base_model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
-    plain = [reference(base_model, tiny, text) for text in PROMPTS[:3]]
-    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), peft_dir)
-    adapted = [reference(with_adapter, tiny, text) for text in PROMPTS[:3]]
-    assert adapted != plain, "the adapter must change the answers for the test to mean anything"
-
-    engine = make_engine(tiny, max_loras=2, max_lora_rank=16)
-    engine.start()
-    try:
-        requests = [request(tiny, text, f"b-{i}") for i, text in enumerate(PROMPTS[:3])]
-        requests += [request(tiny, text, f"a-{i}", adapter=adapter) for i, text in enumerate(PROMPTS[:3])]
-        mixed = run_concurrently(engine, requests * 2)
-    finally:
-        engine.stop()
-    assert mixed == (plain + adapted) * 2
+    served_as_peft(tiny, tiny_dir, peft_dir, tmp_path, PROMPTS[:3], copies=2)
 
 
 def test_a_family_not_served_is_refused_with_the_ones_that_are(tmp_path):
@@ -291,31 +285,7 @@ def test_bf16_and_int4_decoding_stay_close_to_float32(tiny_dir, quantization):
 def test_the_trainer_trains_an_adapter_the_engine_serves_as_peft_does(tiny, tiny_dir, tmp_path):
     """The trainer's own loop on each family (a few steps on every projection), published with the
     family's fingerprint, then served in a mixed batch: adapter rows equal PEFT on the trained adapter."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    from common.file_adapter_store import FileAdapterStore
-    from server.adapters.loader import BaseSpec, load_stored
-    from tests.adapter_training import publish, train_word_adapter
+    from tests.adapter_training import train_word_adapter
 
     trained = train_word_adapter(tiny_dir.parent / "cache", tmp_path / "trained", "Paris", rank=4, steps=4, lr=2e-2, model=str(tiny_dir))
-    spec = BaseSpec.from_base(tiny)
-    store = FileAdapterStore(tmp_path / "store")
-    version = publish(store, trained, "trained", spec)
-    assert store.manifest("trained", version).base_fingerprint == tiny.fingerprint
-    adapter = load_stored(store.root, "trained", version, spec, 16)
-
-    base_model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
-    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), trained)
-    plain = [reference(base_model, tiny, text) for text in PROMPTS[:2]]
-    adapted = [reference(with_adapter, tiny, text) for text in PROMPTS[:2]]
-    assert adapted != plain, "four steps of training must change the answers"
-    engine = make_engine(tiny, max_loras=2, max_lora_rank=16)
-    engine.start()
-    try:
-        requests = [request(tiny, text, f"tb-{i}") for i, text in enumerate(PROMPTS[:2])]
-        requests += [request(tiny, text, f"ta-{i}", adapter=adapter) for i, text in enumerate(PROMPTS[:2])]
-        served = run_concurrently(engine, requests)
-    finally:
-        engine.stop()
-    assert served == plain + adapted
+    served_as_peft(tiny, tiny_dir, trained, tmp_path, PROMPTS[:2])

@@ -20,6 +20,7 @@ import torch
 from common.threads import run_on_fresh_thread
 from tests import load
 from tests.conftest import running_server
+from tests.greedy import greedy_tokens
 from tests.trainer.conftest import QUICK, running_trainer, sentiment_rows, trainer_settings, wait_job
 from tests.waiting import wait_for
 
@@ -73,20 +74,7 @@ def test_gemma3_from_its_gguf_gives_transformers_greedy_tokens(gemma, gemma_gguf
     prompts = [tokenizer(text)["input_ids"] for text in texts]
 
     model = AutoModelForCausalLM.from_pretrained(gemma.weights_dir, dtype=torch.float32)
-    expected = []
-    for ids in prompts:
-        tensor = torch.tensor([ids])
-        with torch.no_grad():
-            out = model.generate(
-                tensor,
-                attention_mask=torch.ones_like(tensor),
-                max_new_tokens=NEW_TOKENS,
-                min_new_tokens=NEW_TOKENS,
-                do_sample=False,
-                eos_token_id=sorted(gemma.eos_token_ids),
-                pad_token_id=0,
-            )
-        expected.append(out[0, len(ids) :].tolist())
+    expected = [greedy_tokens(model, ids, gemma.eos_token_ids, NEW_TOKENS) for ids in prompts]
     # " the capital of the country of France. It is the largest city in France..." (the base model, not instruction-tuned)
     assert "France" in tokenizer.decode(expected[0]), "the converted weights are the real model"
 
