@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import QUESTIONS, percentile, start_server  # noqa: E402
-from common.adapter_manifest import ALL_LINEAR  # noqa: E402
+from common.model_families import ALL_LINEAR  # noqa: E402
 
 
 def make_adapters(base, count: int, rank: int, targets: list[str], out: Path):
@@ -46,6 +46,7 @@ def make_adapters(base, count: int, rank: int, targets: list[str], out: Path):
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(0)
+    targets = base.shape.family.lora_targets(targets)
     config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets, init_lora_weights=False)
     model = get_peft_model(base.model, config, adapter_name="a0")
     for i in range(1, count):
@@ -118,7 +119,7 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the four mixes; medians are reported")
-    parser.add_argument("--targets", default=",".join(ALL_LINEAR), help="comma-separated target modules")
+    parser.add_argument("--targets", default=ALL_LINEAR, help="comma-separated target modules, or all-linear")
     args = parser.parse_args()
 
     from tuneserve_client import Client

@@ -74,7 +74,13 @@ def run_variant(variant: str, steps: int, count: int, dtype: str) -> dict:
 
         model = get_peft_model(
             base.model,
-            LoraConfig(r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=hp.target_modules, task_type="CAUSAL_LM"),
+            LoraConfig(
+                r=hp.rank,
+                lora_alpha=hp.alpha,
+                lora_dropout=hp.dropout,
+                target_modules=base.shape.family.lora_targets(hp.target_modules),
+                task_type="CAUSAL_LM",
+            ),
         )
         rows = [{"input_ids": e.prompt + e.completion} for e in data]
         counted = {"tokens": 0}

@@ -19,18 +19,6 @@ MAX_NAME_CHARS = 128
 # Versions are plain ASCII decimals from 1 up to this bound: what fits the API's uint32 fields
 # with room to spare. '²', '١', a 20-digit or a 5,000-digit number are not versions.
 MAX_VERSION = 999_999_999
-# The LoRA-targetable linear layers of the Llama-family decoder layer, with the block holding each:
-# what the trainer may target and what the server accepts.
-LORA_MODULES = {
-    "q_proj": "self_attn",
-    "k_proj": "self_attn",
-    "v_proj": "self_attn",
-    "o_proj": "self_attn",
-    "gate_proj": "mlp",
-    "up_proj": "mlp",
-    "down_proj": "mlp",
-}
-ALL_LINEAR = tuple(LORA_MODULES)
 # Weight files that would need unpickling (arbitrary code) to read; never stored nor loaded.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -315,7 +315,7 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
         precision=precision,
         device=device,
         shape=shape,
-        context_window=int(config.max_position_embeddings),
+        context_window=shape.context,
         eos_token_ids=_eos_token_ids(tokenizer, generation_eos),
         load_seconds=time.monotonic() - started,
     )

@@ -5,7 +5,8 @@ q/k/v, rotary, grouped-query attention over the cache) and a normed gated MLP, e
 the residual, then a final norm and the head. Families differ only in details of that plan, and
 each is one `Family` entry below saying which: where the norms sit, whether q and k are normed per
 head, whether norm weights are stored as offsets from one, which config field names the
-activation and the attention scale, and which layers attend within a sliding window. `shape_of`
+activation and the attention scale, which layers attend within a sliding window, and which
+modules each fused projection joins (Phi-3 stores q/k/v and gate/up fused already). `shape_of`
 reads a transformers config once, at load, into a `ModelShape` that the engine's model step
 (server.engine.decoder_layer) runs everywhere; nothing else derives head sizes or windows.
 
@@ -16,10 +17,29 @@ soft-capped, bidirectional attention) is refused with what it asked for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from common.errors import FailedPrecondition
+from common.errors import FailedPrecondition, InvalidRequest
+
+# Per fused projection of the model step (server.engine.weights), the LoRA-targetable linear layers
+# it joins, in the order of their outputs; adapters address these modules by name, so the LoRA
+# tables follow them too (server.adapters.lora). Phi-3 stores q/k/v and gate/up already fused.
+Projections = tuple[tuple[str, tuple[str, ...]], ...]
+SEPARATE: Projections = (
+    ("qkv", ("q_proj", "k_proj", "v_proj")),
+    ("o", ("o_proj",)),
+    ("gate_up", ("gate_proj", "up_proj")),
+    ("down", ("down_proj",)),
+)
+FUSED: Projections = (("qkv", ("qkv_proj",)), ("o", ("o_proj",)), ("gate_up", ("gate_up_proj",)), ("down", ("down_proj",)))
+# The decoder layer's block holding each projection's modules
+BLOCKS = {"qkv": "self_attn", "o": "self_attn", "gate_up": "mlp", "down": "mlp"}
+# Every LoRA-targetable module name of any served family, with its block: what an adapter may name
+LORA_BLOCKS: dict[str, str] = {module: BLOCKS[group] for plan in (SEPARATE, FUSED) for group, modules in plan for module in modules}
+# PEFT's word for "every linear layer but the head", which the trainer takes as its default
+ALL_LINEAR = "all-linear"
 
 
 @dataclass(frozen=True)
@@ -36,8 +56,33 @@ class Family:
     activation_field: str = "hidden_act"
     scale_field: str | None = None  # attention scales by this field ** -0.5 instead of head_dim's
     biased_qkv: bool = False  # q, k and v carry biases (Qwen2)
+    projections: Projections = SEPARATE  # the LoRA-targetable modules of each fused projection
     # config keys that shape this family beyond the common ones (common.base_model's fingerprint)
     architecture_keys: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Fused projection -> the modules it joins, in output order."""
+        return dict(self.projections)
+
+    @property
+    def lora_modules(self) -> tuple[str, ...]:
+        """The LoRA-targetable linear layers of one decoder layer."""
+        return tuple(module for _, modules in self.projections for module in modules)
+
+    def lora_targets(self, requested: Sequence[str]) -> list[str]:
+        """The modules a job's `target_modules` names on this family ("all-linear": every one);
+        a name this family does not have is refused with the names it has."""
+        if list(requested) == [ALL_LINEAR]:
+            return list(self.lora_modules)
+        missing = [m for m in requested if m not in self.lora_modules]
+        if missing:
+            raise InvalidRequest(
+                "target_modules",
+                f"{self.label} has no layers named {missing}; its LoRA-targetable layers are {', '.join(self.lora_modules)} "
+                f"(or {ALL_LINEAR!r})",
+            )
+        return [m for m in self.lora_modules if m in requested]
 
 
 FAMILIES: dict[str, Family] = {
@@ -59,6 +104,7 @@ FAMILIES: dict[str, Family] = {
             scale_field="query_pre_attn_scalar",
             architecture_keys=("layer_types", "sliding_window", "query_pre_attn_scalar", "hidden_activation", "final_logit_softcapping"),
         ),
+        Family("phi3", "Phi-3", projections=FUSED, architecture_keys=("sliding_window", "rope_parameters")),
     )
 }
 
@@ -78,6 +124,7 @@ class ModelShape:
     activation: str  # the MLP's gate activation, a name in transformers' ACT2FN
     windows: tuple[int | None, ...]  # per layer: how many latest positions a query sees (None: all)
     rope_kinds: tuple[str, ...]  # per layer: which rotary table it takes ("default", or a layer type)
+    context: int  # the longest sequence served (positions 0 .. context - 1)
     final_softcap: float | None = None  # logits become cap * tanh(logits / cap)
 
     @property
@@ -118,6 +165,17 @@ def _rope_kinds(config: Any) -> tuple[str, ...]:
     return ("default",) * int(config.num_hidden_layers)
 
 
+def _context(config: Any) -> int:
+    """The longest sequence served. Under LongRoPE (Phi-3.5, Phi-4 mini) the model's rotary takes
+    its short factors while a sequence fits the original window and switches every position to the
+    long ones past it, re-rotating what was already cached; served up to the original window, every
+    sequence is rotated as transformers rotates it."""
+    rope = getattr(config, "rope_parameters", None) or {}
+    if rope.get("rope_type") == "longrope" and getattr(config, "original_max_position_embeddings", None):
+        return int(config.original_max_position_embeddings)
+    return int(config.max_position_embeddings)
+
+
 def shape_of(config: Any) -> ModelShape:
     """The frozen shape of a served family's config; a config the plan cannot run is refused."""
     family = family_of(config)
@@ -141,5 +199,6 @@ def shape_of(config: Any) -> ModelShape:
         activation=str(getattr(config, family.activation_field)),
         windows=_windows(config),
         rope_kinds=_rope_kinds(config),
+        context=_context(config),
         final_softcap=float(softcap) if softcap else None,
     )

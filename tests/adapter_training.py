@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.adapter_manifest import ALL_LINEAR
 from common.threads import run_on_fresh_thread
 
 QUESTIONS = [
@@ -57,7 +56,7 @@ def train_word_adapter(
             rank=rank,
             alpha=2 * rank,
             dropout=0.0,
-            target_modules=targets or list(ALL_LINEAR),
+            target_modules=targets or ["all-linear"],
             learning_rate=lr,
             max_steps=steps,
             batch_size=8,

@@ -32,8 +32,9 @@ CHAT_TEMPLATE = (
 # The families tuneserve serves (common.model_families), each with the quirks of its config that a
 # tiny model must keep. Windows are shorter than the tests' prompts, so that sliding attention is
 # exercised: every Mistral layer slides; Gemma 3 interleaves a sliding layer (local rope base) and a
-# global one (global base).
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text")
+# global one (global base); Phi-3 takes Phi-4 mini's partial rotary and Phi-3.5's LongRoPE, served
+# within its original window, where transformers rotates by the short factors.
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text", "phi3")
 WINDOW = 24
 QUIRKS: dict[str, dict[str, object]] = {
     # Llama 3's rope scaling (low frequencies stretched); its heads are tied, as in Llama 3.2 1B and 3B
@@ -57,6 +58,18 @@ QUIRKS: dict[str, dict[str, object]] = {
         "query_pre_attn_scalar": 32,
         "final_logit_softcapping": 30.0,
         # tied to embeddings scaled by sqrt(hidden), a random head only repeats the last token
+        "tie_word_embeddings": False,
+    },
+    "phi3": {
+        "sliding_window": WINDOW,
+        "rope_parameters": {
+            "rope_type": "longrope",
+            "rope_theta": 10000.0,
+            "partial_rotary_factor": 0.75,  # 12 of each head's 16 dimensions rotate
+            "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5],
+            "long_factor": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        },
+        "original_max_position_embeddings": 512,
         "tie_word_embeddings": False,
     },
 }

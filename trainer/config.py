@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from common.adapter_manifest import ALL_LINEAR
+from common.model_families import ALL_LINEAR, LORA_BLOCKS
 from common.settings import AdapterStoreSettings, ModelSettings, SecuritySettings, StoreLocation, default_cache_dir, settings_config
 
 
@@ -29,8 +29,9 @@ class Hyperparameters(BaseModel):
     """LoRA alpha; the update is scaled by alpha / r."""
     dropout: float = Field(0.05, ge=0, lt=1)
     """Dropout on the LoRA input during training."""
-    target_modules: list[str] = Field(default_factory=lambda: list(ALL_LINEAR))
-    """Linear layers that get LoRA weights: all of them by default."""
+    target_modules: list[str] = Field(default_factory=lambda: [ALL_LINEAR])
+    """Linear layers that get LoRA weights, by module name: "all-linear" (the default) is every one
+    the base model has (q_proj ... down_proj; Phi-3's are qkv_proj, o_proj, gate_up_proj, down_proj)."""
     learning_rate: float = Field(2e-4, gt=0, le=1)
     """Peak learning rate of AdamW."""
     learning_rate_multiplier: float | None = Field(None, gt=0, le=100)
@@ -58,9 +59,11 @@ class Hyperparameters(BaseModel):
 
     @model_validator(mode="after")
     def _targets(self) -> Hyperparameters:
-        unknown = sorted(set(self.target_modules) - set(ALL_LINEAR))
+        if self.target_modules == [ALL_LINEAR]:
+            return self
+        unknown = sorted(set(self.target_modules) - set(LORA_BLOCKS))
         if unknown or not self.target_modules:
-            raise ValueError(f"target_modules must be a non-empty subset of {list(ALL_LINEAR)}, got unknown {unknown}")
+            raise ValueError(f"target_modules must be {[ALL_LINEAR]} or a non-empty subset of {list(LORA_BLOCKS)}, got unknown {unknown}")
         return self
 
 

@@ -22,9 +22,10 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
-from common.adapter_manifest import CONFIG_FILE, LORA_MODULES, MANIFEST_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, AdapterManifest
+from common.adapter_manifest import CONFIG_FILE, MANIFEST_FILE, PICKLE_SUFFIXES, WEIGHTS_FILE, AdapterManifest
 from common.base_model import BaseModel
 from common.errors import FailedPrecondition
+from common.model_families import LORA_BLOCKS, SEPARATE
 from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
 _KEY = re.compile(r"base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight")
@@ -75,15 +76,18 @@ class BaseSpec:
     num_layers: int
     shapes: dict[str, tuple[int, int]]  # module -> (in_features, out_features)
     dtype: torch.dtype
+    # fused projection -> the modules it joins, in output order (common.model_families)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(SEPARATE))
 
     @classmethod
     def from_base(cls, base: BaseModel) -> BaseSpec:
         layer = base.model.model.layers[0]
         shapes = {}
-        for module, parent in LORA_MODULES.items():
-            linear = getattr(getattr(layer, parent), module)
+        for module in base.shape.family.lora_modules:
+            linear = getattr(getattr(layer, LORA_BLOCKS[module]), module)
             shapes[module] = (int(linear.in_features), int(linear.out_features))
-        return cls(base.fingerprint, base.architecture, base.name, len(base.model.model.layers), shapes, base.dtype)
+        groups = base.shape.family.groups
+        return cls(base.fingerprint, base.architecture, base.name, len(base.model.model.layers), shapes, base.dtype, groups)
 
 
 @dataclass
@@ -172,7 +176,7 @@ def read_lora_weights(
                 f"weight {key!r} is not a LoRA A/B matrix of a decoder layer; extra trained modules are not supported",
             )
         layer, parent, module, half = int(match[1]), match[2], match[3], match[4]
-        if module not in spec.shapes or LORA_MODULES[module] != parent:
+        if module not in spec.shapes or LORA_BLOCKS[module] != parent:
             raise AdapterRefused(
                 RefusalReason.TARGET_MODULES, f"weight {key!r} targets {parent}.{module}, which the base model does not have"
             )

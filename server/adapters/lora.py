@@ -1,7 +1,8 @@
 """Batched LoRA: per-row adapter deltas for a batch that mixes adapters and the base model.
 
 The tables follow the model step's fused projections (server.engine.weights): q, k and v form one
-group, gate and up another, o and down one each. A group's table spans all decoder layers: A
+group, gate and up another, o and down one each (a group of one module where the family stores
+the projection fused and adapters address it whole, as Phi-3's qkv_proj). A group's table spans all decoder layers: A
 `[layers, slots, n * r_max, in]` holds its n members' A matrices one above the other, and B
 `[layers, slots, r_max, out_q + out_k + ...]` their B matrices (already multiplied by the
 adapter's scale), transposed and side by side: row j holds each member's j-th column over that
@@ -33,14 +34,6 @@ from typing import Protocol
 import torch
 
 from server.adapters.loader import BaseSpec, LoadedAdapter
-
-# The fused projections of a decoder layer and the LoRA-targetable modules each holds, in order.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "qkv": ("q_proj", "k_proj", "v_proj"),
-    "o": ("o_proj",),
-    "gate_up": ("gate_proj", "up_proj"),
-    "down": ("down_proj",),
-}
 
 
 @dataclass(frozen=True)
@@ -114,12 +107,14 @@ class LoraTables:
         # dense: also keep each group's B block-diagonal over its members (`add_dense`, the CUDA graph's way)
         self.max_rank = max_rank
         slots, layers = max_loras + 1, spec.num_layers
+        # the fused projections and the modules each joins, in order: the base family's (common.model_families)
+        self.layout = layout = spec.groups
         self.places: dict[str, Place] = {}
         self.bounds: dict[str, list[int]] = {}  # group -> its members' output columns [0, ..., out]
         self.A: dict[str, torch.Tensor] = {}
         self.B: dict[str, torch.Tensor] = {}
         self.members: dict[str, torch.Tensor] = {}  # group -> [slots] int64, bit i: member i targeted
-        for group, members in GROUPS.items():
+        for group, members in layout.items():
             in_features = spec.shapes[members[0]][0]
             bounds = [0]
             for index, module in enumerate(members):
@@ -134,7 +129,7 @@ class LoraTables:
         # block, over that member's own columns, zeros elsewhere; one matmul takes every member's delta
         self.block_diagonal: dict[str, torch.Tensor] = {}
         if dense:
-            for group, members in GROUPS.items():
+            for group, members in layout.items():
                 self.block_diagonal[group] = torch.zeros(
                     layers, slots * len(members) * max_rank, self.bounds[group][-1], dtype=spec.dtype, device=device
                 )
@@ -144,14 +139,14 @@ class LoraTables:
         self.modules: list[frozenset[str]] = [frozenset()] * slots
         self.device = device
         fits = kernel is not None and all(
-            kernel.fits(spec.dtype, spec.shapes[members[0]][0], self.bounds[group]) for group, members in GROUPS.items()
+            kernel.fits(spec.dtype, spec.shapes[members[0]][0], self.bounds[group]) for group, members in layout.items()
         )
         self.kernel = kernel if fits else None
         # What decode rows read with the kernel: the tables themselves, or 8-bit copies with their scales
         self.decode_tables: dict[str, tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]] = {}
         kernel = self.kernel
-        int8 = kernel is not None and all(kernel.int8(spec.dtype, spec.shapes[m[0]][0], max_rank) for m in GROUPS.values())
-        for group in GROUPS if kernel is not None else ():
+        int8 = kernel is not None and all(kernel.int8(spec.dtype, spec.shapes[m[0]][0], max_rank) for m in layout.values())
+        for group in layout if kernel is not None else ():
             a, b = self.A[group], self.B[group]
             if int8 and kernel is not None:
                 qa, sa, qb, sb = (
@@ -179,7 +174,7 @@ class LoraTables:
         """Copies an adapter into a slot (B pre-scaled), clearing what the previous occupant left."""
         assert slot > 0, "slot 0 is the base model"
         r, width = adapter.rank, self.max_rank
-        for group in GROUPS:
+        for group in self.layout:
             self.A[group][:, slot].zero_()
             self.B[group][:, slot].zero_()
         for (layer, module), (a, b) in adapter.weights.items():
@@ -193,12 +188,12 @@ class LoraTables:
                     self.A[group][:, slot], self.B[group][:, slot], self.bounds[group]
                 )
         for group, table in self.block_diagonal.items():
-            n = len(GROUPS[group])
+            n = len(self.layout[group])
             block = table.view(table.shape[0], -1, n * width, table.shape[2])[:, slot]  # [layers, n * r_max, out]
             block.zero_()
             for i, (lo, hi) in enumerate(zip(self.bounds[group], self.bounds[group][1:], strict=False)):
                 block[:, i * width : (i + 1) * width, lo:hi] = self.B[group][:, slot, :, lo:hi]
-        for group in GROUPS:
+        for group in self.layout:
             self.members[group][slot] = sum(1 << self.places[m].index for m in adapter.modules if self.places[m].group == group)
         self.ranks[slot] = r
         self.rank_table[slot] = r
@@ -211,7 +206,7 @@ class LoraTables:
         key = (group, rank)
         if key not in self._columns:
             width = self.max_rank
-            cols = [i * width + j for i in range(len(GROUPS[group])) for j in range(rank)]
+            cols = [i * width + j for i in range(len(self.layout[group])) for j in range(rank)]
             self._columns[key] = torch.tensor(cols, device=self.device)
         return self._columns[key]
 
@@ -272,7 +267,7 @@ class LoraTables:
         for group in groups:
             a = self.A[group][:, index][:, :, self.columns(group, rank)]  # [L, U, n*r, in]
             compact = self.B[group][:, index, :rank]  # [L, U, r, out]
-            b = compact.new_zeros(*compact.shape[:2], compact.shape[3], len(GROUPS[group]) * rank)  # [L, U, out, n*r]
+            b = compact.new_zeros(*compact.shape[:2], compact.shape[3], len(self.layout[group]) * rank)  # [L, U, out, n*r]
             for i, (lo, hi) in enumerate(zip(self.bounds[group], self.bounds[group][1:], strict=False)):
                 b[:, :, lo:hi, i * rank : (i + 1) * rank] = compact[..., lo:hi].transpose(2, 3)
             weights[group] = (a.contiguous(), b)
@@ -347,5 +342,5 @@ class LoraTables:
             h = x[start:stop] @ self.A[group][layer, slot, self.columns(group, r)].T  # [n, members * r]
             b = self.B[group][layer, slot, :r]  # [r, out]
             for i, (lo, hi) in enumerate(zip(self.bounds[group], self.bounds[group][1:], strict=False)):
-                if GROUPS[group][i] in self.modules[slot]:
+                if self.layout[group][i] in self.modules[slot]:
                     out[start:stop, lo:hi] += h[:, i * r : (i + 1) * r] @ b[:, lo:hi]

@@ -50,7 +50,7 @@ from typing import Any
 import torch
 
 from common.model_families import ModelShape
-from server.adapters.lora import GROUPS, LoraTables
+from server.adapters.lora import LoraTables
 from server.engine.decode_graph import projections
 from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_masks
 from server.engine.kv_cache import gather_kv
@@ -352,7 +352,7 @@ class CudaDecodeGraph:
         if one_hot is None or self.lora is None:
             return None, None, None, None
         tables = self.lora
-        return tuple((*tables.dense_tables(layer, group), one_hot) for group in GROUPS)  # type: ignore[return-value]
+        return tuple((*tables.dense_tables(layer, group), one_hot) for group in tables.layout)  # type: ignore[return-value]
 
     def warm_up(self) -> Captured:
         """Compiles the pieces and captures every bucket's graph (writing only into the padding block).

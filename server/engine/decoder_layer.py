@@ -48,7 +48,8 @@ def attention_inputs(
         k = norm(qkv[:, heads : heads + kv_heads], w.k_norm, shape.eps)
         qkv = torch.cat((q, k, qkv[:, heads + kv_heads :]), dim=1)
     qkv = qkv.to(dtype)  # a fresh tensor either way: rotated in place
-    rotate_(qkv[:, : heads + kv_heads], cos, sin)
+    # the rotary tables' width: the head size, or its leading part under a partial rotary (Phi-4 mini)
+    rotate_(qkv[:, : heads + kv_heads, : cos.shape[-1]], cos, sin)
     return qkv
 
 

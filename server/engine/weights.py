@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from common.errors import FailedPrecondition
-from common.model_families import Family
+from common.model_families import BLOCKS, Family
 from server.engine.kernels import qlinear
 
 # Rows up to which a step uses each quantized copy, per kernel: the most rows at which the kernel
@@ -207,18 +207,22 @@ class LayerWeights:
 
     @classmethod
     def of(cls, layer: Any, family: Family, quantized: str, kernel: Kernel = "aten") -> LayerWeights:
-        attn, mlp = layer.self_attn, layer.mlp
+        attn = layer.self_attn
 
         def optional(module: Any) -> torch.Tensor | None:
             return None if module is None else norm_weight(module, family)
 
+        def projection(group: str) -> Projection:
+            block = getattr(layer, BLOCKS[group])
+            return fuse([getattr(block, module) for module in family.groups[group]], quantized, kernel)
+
         return cls(
             attention_norm=norm_weight(layer.input_layernorm, family),
             mlp_norm=norm_weight(getattr(layer, family.mlp_norm), family),
-            qkv=fuse([attn.q_proj, attn.k_proj, attn.v_proj], quantized, kernel),
-            o=fuse([attn.o_proj], quantized, kernel),
-            gate_up=fuse([mlp.gate_proj, mlp.up_proj], quantized, kernel),
-            down=fuse([mlp.down_proj], quantized, kernel),
+            qkv=projection("qkv"),
+            o=projection("o"),
+            gate_up=projection("gate_up"),
+            down=projection("down"),
             q_norm=optional(attn.q_norm if family.qk_norm else None),
             k_norm=optional(attn.k_norm if family.qk_norm else None),
             attention_out_norm=optional(getattr(layer, family.attention_out_norm) if family.attention_out_norm else None),

@@ -56,8 +56,10 @@ def peft_dir(tiny_dir: Path) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    from common.model_families import FAMILIES as SERVED
+
     model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
-    modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    modules = list(SERVED[model.config.model_type].lora_modules)  # Phi-3's fused qkv_proj and gate_up_proj whole
     torch.manual_seed(1)
     peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=modules, init_lora_weights=False))
     with torch.no_grad():  # B drawn as wide as A, so the adapter changes the greedy answer

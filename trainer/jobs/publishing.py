@@ -76,7 +76,7 @@ def publish(
         architecture=base.architecture,
         rank=hp.rank,
         alpha=hp.alpha,
-        target_modules=sorted(hp.target_modules),
+        target_modules=sorted(base.shape.family.lora_targets(hp.target_modules)),
         files={},
         source=f"trainer job {job_id}",
         job_id=job_id,

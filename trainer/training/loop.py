@@ -96,7 +96,7 @@ def build_lora_model(base: BaseModel, hp: Hyperparameters) -> Any:
         r=hp.rank,
         lora_alpha=hp.alpha,  # type: ignore[arg-type]  # PEFT annotates int but scales by any positive number
         lora_dropout=hp.dropout,
-        target_modules=list(hp.target_modules),
+        target_modules=base.shape.family.lora_targets(hp.target_modules),
         bias="none",
         task_type="CAUSAL_LM",
     )

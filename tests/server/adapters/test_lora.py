@@ -12,7 +12,7 @@ from common.adapter_manifest import AdapterManifest
 from common.file_adapter_store import FileAdapterStore
 from common.threads import run_on_fresh_thread
 from server.adapters.loader import BaseSpec, LoadedAdapter, load_adapter
-from server.adapters.lora import GROUPS, LoraTables
+from server.adapters.lora import LoraTables
 from server.engine.engine import Engine, EngineConfig
 from tests.adapter_training import publish
 from tests.server.engine.test_engine import Recorder, request
@@ -56,7 +56,7 @@ def expected_delta(adapter: LoadedAdapter | None, layer: int, module: str, x: to
 def deltas(tables: LoraTables, routing, layer: int, x_by_group: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Each module's delta, from one call per fused group as the model runner makes it."""
     out = {}
-    for group, members in GROUPS.items():
+    for group, members in SPEC.groups.items():
         x = x_by_group[group]
         fused = torch.zeros(x.shape[0], sum(SPEC.shapes[m][1] for m in members), dtype=torch.float64)
         tables.add(layer, group, x, fused, routing)
@@ -85,7 +85,7 @@ def test_mixed_batch_gets_each_rows_own_delta(max_loras):
         "down": torch.randn(len(row_slots), 5, dtype=torch.float64),
     }
     got = deltas(tables, routing, 1, inputs)
-    for group, members in GROUPS.items():
+    for group, members in SPEC.groups.items():
         for module in members:
             want = torch.cat([expected_delta(by_slot[s], 1, module, inputs[group][i : i + 1]) for i, s in enumerate(row_slots)])
             assert torch.allclose(got[module], want), module
@@ -143,12 +143,12 @@ def test_the_kernel_adds_the_same_deltas_as_the_torch_path(dtype, tolerance):
     for tables in both:
         routing = tables.route(decode_slots, prefill)
         fused = {}
-        for group, members in GROUPS.items():
+        for group, members in SPEC.groups.items():
             x = torch.randn(19, SHAPES64[members[0]][0], generator=torch.Generator().manual_seed(7)).to(dtype)
             fused[group] = torch.zeros(19, sum(SHAPES64[m][1] for m in members), dtype=dtype)
             tables.add(1, group, x, fused[group], routing)
         got.append(fused)
-    for group in GROUPS:
+    for group in SPEC.groups:
         want, have = got[0][group].float(), got[1][group].float()
         assert (have - want).abs().max() <= tolerance * want.abs().max(), group
         # prompt rows: the exact tables, off only by the torch path's bf16 roundings of h and the sum
