@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from common.durable import fsync_tree, replace_atomically, sha256_file
 from common.errors import FailedPrecondition
-from common.model_families import FAMILIES, ModelShape, shape_of
+from common.model_families import FAMILIES, Family, ModelShape, family_of, shape_of
 from common.precision import Precision
 from common.precision import choose as choose_precision  # noqa: E402
 from common.settings import ModelSettings  # noqa: E402
@@ -269,6 +269,13 @@ def load_tokenizer(settings: ModelSettings) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(weights_dir_for(settings), local_files_only=True)
+
+
+def load_family(settings: ModelSettings) -> Family:
+    """The served family of the configured model, from its config alone (refused as at load)."""
+    from transformers import AutoConfig
+
+    return family_of(AutoConfig.from_pretrained(weights_dir_for(settings), local_files_only=True))
 
 
 def load_base_model(settings: ModelSettings) -> BaseModel:

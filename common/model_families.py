@@ -70,15 +70,15 @@ class Family:
         """The LoRA-targetable linear layers of one decoder layer."""
         return tuple(module for _, modules in self.projections for module in modules)
 
-    def lora_targets(self, requested: Sequence[str]) -> list[str]:
+    def lora_targets(self, requested: Sequence[str], field: str = "target_modules") -> list[str]:
         """The modules a job's `target_modules` names on this family ("all-linear": every one);
-        a name this family does not have is refused with the names it has."""
+        a name this family does not have is refused (as `field`) with the names it has."""
         if list(requested) == [ALL_LINEAR]:
             return list(self.lora_modules)
         missing = [m for m in requested if m not in self.lora_modules]
         if missing:
             raise InvalidRequest(
-                "target_modules",
+                field,
                 f"{self.label} has no layers named {missing}; its LoRA-targetable layers are {', '.join(self.lora_modules)} "
                 f"(or {ALL_LINEAR!r})",
             )

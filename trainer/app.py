@@ -8,7 +8,7 @@ import logging
 import grpc
 from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
-from common.base_model import load_tokenizer
+from common.base_model import load_family, load_tokenizer
 from common.database.connect import describe, open_database
 from common.rpc.app import RpcApp
 from common.threads import arun_on_fresh_thread
@@ -51,8 +51,12 @@ class TrainerServer(RpcApp):
         trainer_pb2_grpc.add_TrainerServicer_to_server(self.service, server)
 
     async def bring_up(self) -> None:
-        """Loads the tokenizer (to check data) and starts the job queue, resuming interrupted jobs."""
-        tokenizer = await arun_on_fresh_thread(lambda: load_tokenizer(self.settings), "tuneserve-tokenizer-loader")
+        """Loads the tokenizer and the model's family (to check data and target modules) and starts
+        the job queue, resuming interrupted jobs."""
+        tokenizer, family = await arun_on_fresh_thread(
+            lambda: (load_tokenizer(self.settings), load_family(self.settings)), "tuneserve-tokenizer-loader"
+        )
+        self.service.family = family
         store = self.settings.open_adapter_store(self.settings.adapter_store, self.settings.cache_dir)
         self.runner = JobRunner(self.settings, self.jobs, store, tokenizer, self.metrics)
         self.runner.start()

@@ -96,6 +96,8 @@ def test_invalid_data_fails_the_job_listing_every_bad_line(trainer_client, tmp_p
         ("../up", {}, "adapter_name", "may only use letters"),
         ("ok", {"hyperparameters": {"rank": 0}}, "hyperparameters.rank", "greater than or equal to 1"),
         ("ok", {"hyperparameters": {"target_modules": ["lm_head"]}}, "hyperparameters", "target_modules"),
+        # Phi-3's fused module: a name the served model (SmolLM2, a Llama) lacks, refused with the ones it has
+        ("ok", {"hyperparameters": {"target_modules": ["qkv_proj"]}}, "hyperparameters.target_modules", "q_proj, k_proj, v_proj"),
         ("ok", {"task": {"template": "html"}}, "task.template", "'chat' or 'plain'"),
         ("ok", {"validation_split": 1.5}, "validation_split", "less than 1"),
         (

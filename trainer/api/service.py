@@ -15,6 +15,7 @@ from tuneserve.v1 import trainer_pb2, trainer_pb2_grpc
 
 from common.adapter_manifest import check_name
 from common.errors import FailedPrecondition, InvalidRequest, NotFound, Unavailable
+from common.model_families import Family
 from common.rpc.enums import enum_choice
 from common.safe_files import UnsafePath, inside, read_confined
 from trainer.api.files_db import FileRecord, FileStore
@@ -175,6 +176,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         self.runner = runner
         self.max_data_bytes = max_data_bytes
         self.data_dirs = list(data_dirs or [])
+        self.family: Family | None = None  # the base model's, once loaded: which modules a job may target
 
     def _runner(self) -> JobRunner:
         if self.runner is None:
@@ -219,6 +221,8 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
     async def CreateJob(self, request: trainer_pb2.CreateJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         runner = self._runner()
         config = job_config(request)
+        if self.family is not None:
+            self.family.lora_targets(config.hyperparameters.target_modules, "hyperparameters.target_modules")
         training = self._data(request.training_data, request.training_file, "training_file", True, request.training_file_id)
         validation = self._data(request.validation_data, request.validation_file, "validation_file", False, request.validation_file_id)
         assert training is not None
