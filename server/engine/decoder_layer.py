@@ -26,6 +26,8 @@ Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
 def norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    if weight.dtype != x.dtype:  # a float32 weight (Gemma's): the whole norm in float32, rounded once
+        return F.rms_norm(x.float(), (x.shape[-1],), weight, eps).to(x.dtype)
     return F.rms_norm(x, (x.shape[-1],), weight, eps)
 
 

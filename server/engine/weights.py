@@ -183,9 +183,10 @@ def fuse(modules: Sequence[torch.nn.Module], quantized: str, kernel: Kernel = "a
 
 
 def norm_weight(module: Any, family: Family) -> torch.Tensor:
-    """A norm's weight as F.rms_norm multiplies by it (Gemma stores it less one)."""
+    """A norm's weight as F.rms_norm multiplies by it. Gemma stores it less one, and its norms run
+    in float32 (as transformers runs them): 1 + w kept in float32, not rounded to bf16 again."""
     weight = module.weight.detach()
-    return weight + family.norm_offset if family.norm_offset else weight
+    return weight.float() + family.norm_offset if family.norm_offset else weight
 
 
 @dataclass
