@@ -96,3 +96,20 @@ def test_relative_links_lead_somewhere(page: Path):
 
 def test_the_readme_fits_on_a_few_screens():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 120, "the README introduces; the rest belongs in docs/"
+
+
+# A measured duration or rate in the code: "550 us", "2.7 ms", "402 tok/s", "1.3x faster". The code
+# keeps the decision a measurement led to and points at docs/performance.md, where the figure has
+# its date and command; a figure in a comment goes stale unseen.
+MEASURED = re.compile(r"\b\d+(\.\d+)? ?(ms|us|µs|tok/s|tokens/s)\b|\b\d+(\.\d+)?x (faster|slower|quicker)\b")
+# What such a pattern finds that is a setting, not a measurement
+SETTINGS = {("server/cli.py", "Spinning ~10 ms before")}
+
+
+def test_the_code_keeps_decisions_and_the_ledger_keeps_the_figures():
+    found = []
+    for path in modules():
+        for number, line in enumerate((ROOT / path).read_text().splitlines(), 1):
+            if MEASURED.search(line) and not any(str(path) == p and words in line for p, words in SETTINGS):
+                found.append(f"{path}:{number}: {line.strip()}")
+    assert not found, "measured figures belong in docs/performance.md:\n" + "\n".join(found)

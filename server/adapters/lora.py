@@ -15,9 +15,9 @@ Rows go one of two ways. With a `RowKernel` (tuneserve's C++ kernel on the CPU,
 server.engine.kernels.lora_add), each row's delta is read straight from its slot in the tables,
 once per adapter and call whatever its number of rows: decode rows read 8-bit copies of the tables
 where the kernel offers them (the model runs in bf16 on quantized base weights there), prompt rows
-read the tables themselves (prompt steps run on the full base weights too). A prompt's rows on the
-kernel cost a fifth of per-sequence matmuls: small bf16 matmuls cost ~80 us each here, and 32
-prompts with their own adapters made ~8000 of them a step. Without a kernel, `route` groups the
+read the tables themselves (prompt steps run on the full base weights too). Prompt rows take the
+kernel too: as per-sequence matmul pairs, 32 prompts with their own adapters made thousands of
+small bf16 matmuls a step, each costing far more than its arithmetic (docs/performance.md). Without a kernel, `route` groups the
 decode rows by adapter and gathers the step's adapters once for all layers into
 `[layers, U, n * r, in]` and a block-diagonal `[layers, U, out, n * r]`, and per layer and group
 the rows go through `[U, m, in] @ [U, in, n * r] @ [U, n * r, out]`; each prefill chunk (one

@@ -21,9 +21,8 @@ of up to `max_rows` rows is one `CUDAGraph.replay()`:
   context, so a handful of compiles serve every bucket and layer) and inductor fuses the norms,
   rotary, residuals and activations around the matrix products. The cache write sits between
   them, eager, so no compiled piece mutates the cache. Where compiling fails the eager pieces
-  are captured instead. Captured, the eager pieces measured faster than the compiled ones on an
-  H200 (1B shapes, int4: 1.19 against 1.49 ms a step at 1 row, 1.75 against 2.35 at 32 rows, with
-  `attend_slots`), and they add no compiling to a start.
+  are captured instead. Captured, the eager pieces measured faster than the compiled ones with
+  `attend_slots` on an H200 (docs/performance.md), and they add no compiling to a start.
 * **Attention from the paged cache.** Each row's keys and values are read through its block
   table. `attend_gathered` gathers them into one copy for aten's attention (flash or the
   memory-efficient kernel); `attend_slots`, for compiled pieces, is written as sums over the
@@ -324,9 +323,8 @@ class CudaDecodeGraph:
 
         aten picks the attention kernel itself here, cuDNN's included, which the eager model step
         leaves out (server.engine.model_runner.attention_backends): a graph's shapes are fixed when
-        it is captured, so cuDNN builds its plan once per bucket at start-up. Measured on an H200
-        (1B shapes, int4, 32 clients): 2.7 ms between tokens with cuDNN's attention in the graph,
-        4.2 ms with it left out."""
+        it is captured, so cuDNN builds its plan once per bucket at start-up, and its attention is the
+        quicker one inside a graph (measured on an H200, docs/performance.md)."""
         r, inputs = self.runner, self.inputs
         meta = inputs.meta[:, :rows]
         ids, positions, write_slots, lengths = meta[0], meta[1], meta[2], meta[3]

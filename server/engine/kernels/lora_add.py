@@ -2,8 +2,8 @@
 
 With many adapters in a step, each row has its own small A and B. The torch path gathers
 the step's adapters into padded batches and runs two batched matrix products per fused group and
-layer; on this project's reference CPU a bf16 `bmm` of 32 such tiny matrices costs ~550 us, where
-the weights it reads stream in a tenth of that. This kernel reads each slot's A and B where they
+layer; on the CPU such a `bmm` of tiny matrices costs several times the time its weights take to
+stream (docs/performance.md). This kernel reads each slot's A and B where they
 lie (one pass per adapter, whatever its number of rows), skips the members an adapter does not
 target and the ranks above its own, sums in float32 and adds into the projection's output in place.
 

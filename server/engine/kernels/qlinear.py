@@ -12,9 +12,9 @@ Q4_1 form: per output row and block of 32 inputs a scale and a minimum, so the e
 `qlinear(x, packed, bits, out_features, prefetch, prefetch_slots)` is the registered op
 `torch.ops.tuneserve.qlinear`, with a fake implementation so that torch.compile traces it into the
 decode graph as one call. With many rows the product is bound by arithmetic and memory sits idle,
-so it can fetch the slots of the LoRA tables that the same rows read next into cache as it goes
-(32 adapters of rank 16 on all linear layers, 32 rows: the LoRA calls 10-14 -> 6-7 ms a step, the
-products ~3 ms slower, whole steps 55.3 -> 53.4 ms interleaved).
+so it can fetch the slots of the LoRA tables that the same rows read next into cache as it goes:
+the LoRA calls that follow then wait less than the products slow down (whole steps with 32
+adapters on 32 rows are quicker; docs/performance.md).
 """
 
 from __future__ import annotations
