@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import torch
@@ -28,6 +31,8 @@ from server.engine.kv_cache import block_slots
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
 from tests.server.engine.test_model_runner import prefill, runner_for
+
+T, R = TypeVar("T"), TypeVar("R")
 
 HELD_OUT = (
     "The river rose slowly through the night, and by morning the low fields on the eastern side of the valley were under water. "
@@ -156,19 +161,28 @@ def engine_for(base) -> Engine:
     return engine
 
 
+def all_at_once(ask: Callable[[T], R], items: list[T]) -> list[R]:
+    """`ask` for every item from as many threads as the engine batches, so the engine runs them as it
+    serves concurrent callers (results in the order of `items`)."""
+    with ThreadPoolExecutor(32) as pool:
+        return list(pool.map(ask, items))
+
+
 def classify(base, rows: list[dict]) -> float:
     tokenizer, eos = base.tokenizer, base.tokenizer.eos_token_id
     branches = tuple(tuple(completion_ids(tokenizer, SENTIMENT, label, eos)) for label in SENTIMENT.labels)
     engine = engine_for(base)
+
+    def correct(row: dict) -> bool:
+        ids = prompt_ids(tokenizer, render_prompt(tokenizer, SENTIMENT, row["text"]))
+        request = GenerationRequest(
+            "q", tuple(ids), SamplingParams(max_new_tokens=sum(map(len, branches))), time.monotonic(), branches=branches
+        )
+        _, _, finished = engine.generate(request, timeout=300)
+        return SENTIMENT.labels[max(range(2), key=lambda i: finished.scores[i])] == row["label"]
+
     try:
-        results = []
-        for row in rows:
-            ids = prompt_ids(tokenizer, render_prompt(tokenizer, SENTIMENT, row["text"]))
-            request = GenerationRequest(
-                "q", tuple(ids), SamplingParams(max_new_tokens=sum(map(len, branches))), time.monotonic(), branches=branches
-            )
-            _, _, finished = engine.generate(request, timeout=120)
-            results.append(SENTIMENT.labels[max(range(2), key=lambda i: finished.scores[i])] == row["label"])
+        results = all_at_once(correct, rows)
     finally:
         engine.stop()
     return sum(results) / len(results)
@@ -180,10 +194,12 @@ def first_tokens(base) -> list[int]:
     encoded = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in inputs] + [tokenizer(p)["input_ids"] for p in PLAIN]
     engine = engine_for(base)
     try:
-        return [
-            engine.generate(GenerationRequest("f", tuple(ids), SamplingParams(max_new_tokens=1), time.monotonic()), timeout=60)[1][0]
-            for ids in encoded
-        ]
+        return all_at_once(
+            lambda ids: engine.generate(
+                GenerationRequest("f", tuple(ids), SamplingParams(max_new_tokens=1), time.monotonic()), timeout=300
+            )[1][0],
+            encoded,
+        )
     finally:
         engine.stop()
 
