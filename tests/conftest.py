@@ -87,6 +87,16 @@ def base_model(cache_dir: Path):
     return run_on_fresh_thread(lambda: load_base_model(settings))
 
 
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama (tests/tiny_model.py), built once, for tests of process mechanics (kills,
+    leases, retries, load balancing, DDP) whose meaning does not depend on the model: on it a
+    trainer's run or a server's answer costs milliseconds, and what the test times is processes."""
+    from tests.tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "model")
+
+
 def server_settings(cache_dir: Path, **overrides):
     from server.config import ServerSettings
 

@@ -1,6 +1,8 @@
 """One client target over three real server processes on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (the
 same port, as pods behind a headless Service): calls spread over every replica, a replica killed
-with SIGKILL under load fails no call, and a replica started later gets traffic."""
+with SIGKILL under load fails no call, and a replica started later gets traffic. The replicas serve the
+tiny random Llama: balancing and fail-over do not depend on the model, and on it the 300-odd calls cost
+little beside the processes themselves."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 
 
 class Replica:
-    def __init__(self, host: str, port: int, cache_dir: Path, log: Path) -> None:
+    def __init__(self, host: str, port: int, model: Path, cache_dir: Path, log: Path) -> None:
         self.host, self.port, self.metrics_port = host, port, free_port()
         env = {
             **os.environ,
@@ -32,6 +34,7 @@ class Replica:
             "TUNESERVE_PORT": str(port),
             "TUNESERVE_METRICS_PORT": str(self.metrics_port),
             "TUNESERVE_HTTP_PORT": "0",
+            "TUNESERVE_MODEL": str(model),
             "TUNESERVE_CACHE_DIR": str(cache_dir),
             "TUNESERVE_EXPERIMENT_DB": str(log.with_suffix(".sqlite")),
             "TUNESERVE_KV_CACHE_MEMORY_MB": "128",
@@ -63,9 +66,9 @@ def generate(client: Client, i: int) -> str:
 
 
 @pytest.mark.slow
-def test_one_target_spreads_over_three_replicas_survives_a_kill_and_finds_a_new_one(cache_dir, tmp_path):
+def test_one_target_spreads_over_three_replicas_survives_a_kill_and_finds_a_new_one(tiny_llama_dir, cache_dir, tmp_path):
     port = free_port()
-    replicas = [Replica(host, port, cache_dir, tmp_path / f"replica-{n}.log") for n, host in enumerate(HOSTS)]
+    replicas = [Replica(host, port, tiny_llama_dir, cache_dir, tmp_path / f"replica-{n}.log") for n, host in enumerate(HOSTS)]
     target = "ipv4:" + ",".join(f"{host}:{port}" for host in HOSTS)
     try:
         for replica in replicas:
@@ -78,26 +81,32 @@ def test_one_target_spreads_over_three_replicas_survives_a_kill_and_finds_a_new_
 
         failures: list[BaseException] = []
         done = [0]
+        enough = threading.Event()
 
         def user(n: int) -> None:
             with Client(target, timeout=60) as client:
-                for i in range(50):
+                i = 0
+                while not enough.is_set():
                     try:
                         generate(client, i)
                         done[0] += 1
                     except BaseException as exc:  # noqa: BLE001 - every failure is the finding
                         failures.append(exc)
+                    i += 1
 
         users = [threading.Thread(target=user, args=(n,)) for n in range(4)]
         for thread in users:
             thread.start()
         wait_for(lambda: done[0] >= 40, 120, what="the load to be under way")
         replicas[2].kill()  # SIGKILL mid-load: calls in flight on it are retried elsewhere
+        at_kill = done[0]
+        wait_for(lambda: done[0] >= at_kill + 160, 300, what="160 calls after the kill")
+        enough.set()
         for thread in users:
             thread.join(300)
-        assert failures == [] and done[0] == 200, (done[0], failures[:3])
+        assert failures == [], (done[0], failures[:3])
 
-        replicas[2] = Replica(HOSTS[2], port, cache_dir, tmp_path / "replica-2-again.log")
+        replicas[2] = Replica(HOSTS[2], port, tiny_llama_dir, cache_dir, tmp_path / "replica-2-again.log")
         replicas[2].ready()
         with Client(target, timeout=60) as client:  # a channel opened before the replica came back
             started = time.monotonic()

@@ -3,7 +3,11 @@ where that entry point is proven end to end: a real trainer process with `execut
 limit of 2 runs four small jobs two at a time, each once and published once; a job whose process is
 killed with SIGKILL is resumed from its last checkpoint, read back from object storage (its local
 copy is deleted), and is neither lost nor trained twice. Its data and checkpoints are in a real
-S3-compatible store (moto's server) as `job_store`."""
+S3-compatible store (moto's server) as `job_store`.
+
+The trainer serves the tiny random Llama: what is proven here is how runs are started, limited,
+killed and resumed, which does not depend on the model, and on it the four jobs train and evaluate
+in seconds (the real model's training is proven in test_training.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ from tests.waiting import wait_for
 from trainer.jobs.records import JobState, JobStore
 from trainer.jobs.storage import ObjectJobStorage
 
-# enough steps to kill one run between two checkpoints
-STEPS = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 8}, "checkpoint_every": 2}
+# enough steps (tens of milliseconds each on the tiny model) that a run is seen between two checkpoints
+MAX_STEPS = 60
+STEPS = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": MAX_STEPS}, "checkpoint_every": 2}
 
 
 class RunningSampler:
@@ -51,7 +56,7 @@ class RunningSampler:
 
 @pytest.mark.slow
 def test_four_jobs_run_two_at_a_time_once_each_and_a_killed_run_resumes_from_its_checkpoint(
-    object_store, tmp_path, cache_dir, sentiment_jsonl
+    object_store, tmp_path, cache_dir, tiny_llama_dir, sentiment_jsonl
 ):
     location = object_store.bucket("training")
     work = tmp_path / "work"
@@ -62,6 +67,7 @@ def test_four_jobs_run_two_at_a_time_once_each_and_a_killed_run_resumes_from_its
         "TUNESERVE_JOB_STORE": location,
         "TUNESERVE_ADAPTER_STORE": str(tmp_path / "store"),
         "TUNESERVE_CACHE_DIR": str(cache_dir),
+        "TUNESERVE_MODEL": str(tiny_llama_dir),
         "TUNESERVE_LOG_FORMAT": "text",
     }
     port = free_port()
@@ -76,7 +82,7 @@ def test_four_jobs_run_two_at_a_time_once_each_and_a_killed_run_resumes_from_its
             def checkpointed() -> tuple[str, int] | None:
                 for job_id in ids:
                     job = jobs.get(job_id)
-                    if job.state is JobState.RUNNING and 2 <= job.step < 6 and job.placement.startswith("pid "):
+                    if job.state is JobState.RUNNING and 2 <= job.step < MAX_STEPS - 10 and job.placement.startswith("pid "):
                         return job_id, int(job.placement.removeprefix("pid "))
                 return None
 
@@ -107,7 +113,7 @@ def test_four_jobs_run_two_at_a_time_once_each_and_a_killed_run_resumes_from_its
         steps = [e.payload["step"] for e in jobs.events(victim) if e.kind == "progress"]
         checkpoint = int(resumed[0].rsplit(" ", 1)[1])
         after = steps[steps.index(checkpoint) + 1 :]
-        assert after and min(after) > checkpoint - 1 and steps[-1] == 8, steps
+        assert after and min(after) > checkpoint - 1 and steps[-1] == MAX_STEPS, steps
         # the jobs' reports stay in object storage; their checkpoints do not
         storage = ObjectJobStorage(location)
         listing = storage.client.list_objects_v2(Bucket=storage.where.bucket, Prefix=storage.where.prefix)

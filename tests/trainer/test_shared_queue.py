@@ -1,6 +1,8 @@
 """Several trainer replicas on one job database: each job claimed once, leases renewed, a job whose
 replica died taken over and finished once. The store's part runs on SQLite and PostgreSQL; the
-replicas are real trainer processes on a real PostgreSQL, publishing into object storage."""
+replicas are real trainer processes on a real PostgreSQL, publishing into object storage, serving the
+tiny random Llama: claims, leases and take-overs do not depend on the model, and on it a job trains
+and evaluates in a second or two instead of half a minute."""
 
 from __future__ import annotations
 
@@ -64,12 +66,14 @@ def test_a_lease_not_renewed_is_taken_over_and_its_old_holder_learns_it(database
     assert (done.runner, done.heartbeat) == ("", None)
 
 
-JOBS = 4  # each job trains, evaluates and publishes for ~30 s on 2 cores; six took four minutes
+JOBS = 4
+# enough steps (tens of milliseconds each on the tiny model) that a job is seen training before it ends
+LONG = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 60}}
 
 
 @pytest.mark.slow
 def test_two_trainer_processes_run_four_jobs_once_each_and_one_survives_the_other_being_killed(
-    postgres, object_store, tmp_path, cache_dir, sentiment_jsonl
+    postgres, object_store, tmp_path, cache_dir, tiny_llama_dir, sentiment_jsonl
 ):
     url = postgres.create_database()
     location = object_store.bucket()  # they publish into object storage, the catalog in the database
@@ -78,6 +82,7 @@ def test_two_trainer_processes_run_four_jobs_once_each_and_one_survives_the_othe
         "TUNESERVE_WORK_DIR": str(tmp_path / "work"),  # a shared volume, as the chart mounts it
         "TUNESERVE_ADAPTER_STORE": location,
         "TUNESERVE_CACHE_DIR": str(cache_dir),
+        "TUNESERVE_MODEL": str(tiny_llama_dir),
         "TUNESERVE_JOB_LEASE_S": "3",
         "TUNESERVE_LOG_FORMAT": "text",
     }
@@ -88,7 +93,7 @@ def test_two_trainer_processes_run_four_jobs_once_each_and_one_survives_the_othe
         for client in clients:
             client.wait_until_ready(180)
         # two jobs submitted to each: the queue is shared, so either trainer may take any of them
-        jobs = [clients[i % 2].create_job(str(sentiment_jsonl), f"shared-{i}", **QUICK).id for i in range(JOBS)]
+        jobs = [clients[i % 2].create_job(str(sentiment_jsonl), f"shared-{i}", **LONG).id for i in range(JOBS)]
         store = JobStore.open(url)
         victim = trainers[0]
 
@@ -99,7 +104,7 @@ def test_two_trainer_processes_run_four_jobs_once_each_and_one_survives_the_othe
                     return job_id
             return None
 
-        interrupted = wait_for(running_on_victim, 600, interval=0.2, what="a job training on the first trainer")
+        interrupted = wait_for(running_on_victim, 600, interval=0.05, what="a job training on the first trainer")
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
         for job_id in jobs:  # any replica answers for any job: the survivor for all of them

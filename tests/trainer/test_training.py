@@ -1,5 +1,6 @@
-"""Real training on the embedded model: loss goes down, resumption is exact, kill and resume,
-QLoRA, DDP under torchrun, and the server answering with what the trainer published."""
+"""Real training on the embedded model: loss goes down, resumption is exact, QLoRA, and the server
+answering with what the trainer published. Killing a trainer process and resuming its job, and DDP
+under torchrun, are about processes and run on the tiny random Llama, where a step costs milliseconds."""
 
 from __future__ import annotations
 
@@ -109,25 +110,26 @@ def start_trainer(tmp: Path, cache_dir: Path, port: int, **env: str) -> subproce
     )
 
 
+# enough steps (tens of milliseconds each on the tiny model) that the kill lands while the job trains
 JOB = dict(
-    hyperparameters={"max_steps": 8, "batch_size": 8, "learning_rate": 1e-3, "seed": 5},
+    hyperparameters={"max_steps": 60, "batch_size": 8, "learning_rate": 1e-3, "seed": 5},
     evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0},
     checkpoint_every=2,
 )
 
 
 @pytest.mark.slow
-def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(tmp_path, cache_dir, sentiment_jsonl):
+def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(tmp_path, cache_dir, tiny_llama_dir, sentiment_jsonl):
     port = free_port()
-    proc = start_trainer(tmp_path, cache_dir, port)
+    proc = start_trainer(tmp_path, cache_dir, port, TUNESERVE_MODEL=str(tiny_llama_dir))
     try:
         with Client(f"127.0.0.1:{port}", timeout=60) as client:
             client.wait_until_ready(120)
             job = client.create_job(str(sentiment_jsonl), "resumed", **JOB)
-            wait_for(lambda: client.get_job(job.id).step >= 3, 300, interval=0.1, what="three steps before the kill")
+            wait_for(lambda: client.get_job(job.id).step >= 3, 300, interval=0.05, what="three steps before the kill")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        proc = start_trainer(tmp_path, cache_dir, port)
+        proc = start_trainer(tmp_path, cache_dir, port, TUNESERVE_MODEL=str(tiny_llama_dir))
         with Client(f"127.0.0.1:{port}", timeout=60) as client:
             client.wait_until_ready(120)
             twin = client.create_job(str(sentiment_jsonl), "uninterrupted", **JOB)
@@ -147,10 +149,10 @@ def test_a_killed_trainer_resumes_its_job_from_the_last_checkpoint(tmp_path, cac
 
 
 @pytest.mark.slow
-def test_distributed_training_under_torchrun(tmp_path, cache_dir, sentiment_jsonl):
+def test_distributed_training_under_torchrun(tmp_path, cache_dir, tiny_llama_dir, sentiment_jsonl):
     """Two DDP processes (gloo on CPU; one GPU each where there are GPUs) train one job."""
     port = free_port()
-    proc = start_trainer(tmp_path, cache_dir, port, TUNESERVE_PROCESSES="2")
+    proc = start_trainer(tmp_path, cache_dir, port, TUNESERVE_PROCESSES="2", TUNESERVE_MODEL=str(tiny_llama_dir))
     try:
         with Client(f"127.0.0.1:{port}", timeout=60) as client:
             client.wait_until_ready(120)
