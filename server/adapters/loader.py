@@ -149,13 +149,16 @@ def read_peft_config(config_bytes: bytes, spec: BaseSpec, max_rank: int) -> Peft
         targets = []
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise AdapterRefused(RefusalReason.CONFIG, "target_modules must be a list of module names")
-    unknown = sorted(set(targets) - set(spec.shapes))
+    # PEFT matches an entry by its last dotted part, and writes "all-linear" out as every module's
+    # full path ("model.layers.0.mlp.up_proj"); which layers carry weights, the weights say.
+    modules = {target: target.rsplit(".", 1)[-1] for target in targets}
+    unknown = sorted(target for target, module in modules.items() if module not in spec.shapes)
     if unknown:
         raise AdapterRefused(
             RefusalReason.TARGET_MODULES,
             f"target modules {unknown} are not LoRA-targetable layers of the base model ({', '.join(spec.shapes)})",
         )
-    return PeftSettings(rank, float(alpha), bool(config.get("use_rslora")), sorted(targets))
+    return PeftSettings(rank, float(alpha), bool(config.get("use_rslora")), sorted(set(modules.values())))
 
 
 def read_lora_weights(

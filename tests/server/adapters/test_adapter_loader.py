@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from common.adapter_manifest import AdapterManifest
 from common.file_adapter_store import FileAdapterStore
+from common.model_families import LORA_BLOCKS
 from server.adapters.loader import AdapterRefused, RefusalReason, load_adapter, load_stored, manifest_for_peft_dir
 from tests.adapter_training import publish
 
@@ -112,6 +113,17 @@ def test_pickle_weights_are_never_opened(good_version, base_spec, tmp_path):
     assert error.reason is RefusalReason.PICKLE and "adapter_model.bin" in error.message
 
 
+def test_target_modules_written_as_full_paths_load_as_their_names(good_version, base_spec, tmp_path):
+    """What PEFT saves for target_modules="all-linear": every targeted module's full path."""
+    d = copy(good_version, tmp_path)
+    modules = json.loads((d / "adapter_config.json").read_text())["target_modules"]
+    paths = [f"model.layers.{i}.{LORA_BLOCKS[m]}.{m}" for i in range(base_spec.num_layers) for m in modules]
+    edit_config(d, target_modules=paths)
+    adapter, expected = load_adapter(d, base_spec, 16), load_adapter(good_version, base_spec, 16)
+    assert adapter.weights.keys() == expected.weights.keys()
+    assert manifest_for_peft_dir(d, base_spec, 16, "paths", "import").target_modules == sorted(modules)
+
+
 def test_rank_above_the_limit(good_version, base_spec):
     error = refusal(good_version, base_spec, max_rank=4)
     assert error.reason is RefusalReason.RANK and "max_lora_rank 4" in error.message
@@ -125,6 +137,7 @@ def test_rank_above_the_limit(good_version, base_spec):
         ({"peft_type": "IA3"}, RefusalReason.UNSUPPORTED, "only LoRA"),
         ({"bias": "all"}, RefusalReason.UNSUPPORTED, "biases"),
         ({"target_modules": ["c_attn", "q_proj"]}, RefusalReason.TARGET_MODULES, "c_attn"),
+        ({"target_modules": ["model.layers.0.self_attn.q_proj", "model.embed_tokens"]}, RefusalReason.TARGET_MODULES, "embed_tokens"),
         ({"r": 0}, RefusalReason.CONFIG, "positive"),
     ],
 )
