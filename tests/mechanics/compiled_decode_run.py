@@ -1,10 +1,11 @@
-"""Runs the compiled CPU decode step on one tiny model in a process of its own, for
-test_engine_mechanics: each family's graphs are new code objects to dynamo, and five families'
-compiles in the test process would use up its recompile limit for the tests after them.
+"""Runs the compiled CPU decode step on tiny models in a process of their own, for
+test_engine_mechanics: each family's graphs are new code objects to dynamo, and six families'
+compiles in the test process would use up its recompile limit for the tests after them. Dynamo's
+caches are reset between families here, for the same reason.
 
-python -m tests.mechanics.compiled_decode_run MODEL_DIR ADAPTER_DIR prints one JSON object: how
-decode steps ran, the greedy tokens of each prompt alone, and of a mixed batch of base and adapter
-rows."""
+python -m tests.mechanics.compiled_decode_run MODEL_DIR ADAPTER_DIR [MODEL_DIR ADAPTER_DIR ...] prints
+one JSON list, an object per model: how decode steps ran, the greedy tokens of each prompt alone, and
+of a mixed batch of base and adapter rows."""
 
 from __future__ import annotations
 
@@ -65,5 +66,13 @@ def main(model_dir: Path, adapter_dir: Path) -> dict[str, object]:
     return {"decode_step": engine.decode_step, "alone": alone, "mixed": mixed, "graph_steps": counting.steps}
 
 
+def run_all(paths: list[str]) -> list[dict[str, object]]:
+    results = []
+    for model_dir, adapter_dir in zip(paths[::2], paths[1::2], strict=True):
+        results.append(main(Path(model_dir), Path(adapter_dir)))
+        torch._dynamo.reset()
+    return results
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]), Path(sys.argv[2]))))
+    print(json.dumps(run_all(sys.argv[1:])))

@@ -41,8 +41,7 @@ def tiny_dir(request, tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp(f"tiny-{request.param}") / "model", request.param)
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_dir: Path):
+def load_tiny(tiny_dir: Path):
     from common.base_model import load_base_model
     from common.settings import ModelSettings
 
@@ -51,10 +50,14 @@ def tiny(tiny_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def peft_dir(tiny_dir: Path) -> Path:
+def tiny(tiny_dir: Path):
+    return load_tiny(tiny_dir)
+
+
+def make_peft_adapter(tiny_dir: Path) -> Path:
     """A LoRA adapter made by PEFT on the tiny model with PEFT's "all-linear" (every projection;
     Phi-3's fused qkv_proj and gate_up_proj whole), which PEFT saves as each module's full path,
-    with non-zero B."""
+    with non-zero B, next to the model."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
@@ -68,6 +71,11 @@ def peft_dir(tiny_dir: Path) -> Path:
     out = tiny_dir.parent / "adapter"
     peft.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="module")
+def peft_dir(tiny_dir: Path) -> Path:
+    return make_peft_adapter(tiny_dir)
 
 
 def make_engine(base, **overrides) -> Engine:
@@ -198,28 +206,45 @@ def test_a_family_not_served_is_refused_with_the_ones_that_are(tmp_path):
     assert all(family in str(refused.value) for family in FAMILIES), "the message names what is served"
 
 
-@pytest.mark.slow  # compiles the decode graphs with and without LoRA rows (~20-40 s a family); not in the fast tier
-def test_the_compiled_decode_step_equals_transformers_and_peft(tiny, tiny_dir, peft_dir):
-    """The CPU decode graph on each family, in a process of its own (tests/mechanics/compiled_decode_run.py):
-    greedy tokens equal transformers' alone and, in a mixed batch of base and adapter rows that fits
-    one graph (6 rows), transformers' and PEFT's; the graph ran steps of both kinds."""
+@pytest.fixture(scope="module")
+def compiled_decode_runs(tmp_path_factory) -> dict[str, tuple[Path, Path, dict]]:
+    """Each family's tiny model, PEFT adapter and compiled decode run (tests/mechanics/compiled_decode_run.py),
+    all families in one process of their own: each family's graphs are new code to dynamo, compiled
+    apart from this process's (whose recompile limit the tests after them need), and one process
+    starts torch once instead of six times."""
+    root = tmp_path_factory.mktemp("compiled")
+    dirs = {}
+    for family in FAMILIES:
+        model_dir = build_tiny_model(root / family / "model", family)
+        dirs[family] = (model_dir, make_peft_adapter(model_dir))
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.mechanics.compiled_decode_run", *(str(path) for pair in dirs.values() for path in pair)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(run.stdout.strip().splitlines()[-1])
+    return {family: (*dirs[family], result) for family, result in zip(FAMILIES, results, strict=True)}
+
+
+@pytest.mark.slow  # compiles the decode graphs with and without LoRA rows for every family; not in the fast tier
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_compiled_decode_step_equals_transformers_and_peft(compiled_decode_runs, family):
+    """The CPU decode graph on each family: greedy tokens equal transformers' alone and, in a mixed
+    batch of base and adapter rows that fits one graph (6 rows), transformers' and PEFT's; the graph
+    ran steps of both kinds."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     from tests.mechanics.compiled_decode_run import TEXTS
 
-    plain_model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
-    adapted_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32), peft_dir)
+    model_dir, adapter_dir, result = compiled_decode_runs[family]
+    tiny = load_tiny(model_dir)
+    plain_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    adapted_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32), adapter_dir)
     expected = [reference(plain_model, tiny, text) for text in TEXTS] + [reference(adapted_model, tiny, text) for text in TEXTS]
-    run = subprocess.run(
-        [sys.executable, "-m", "tests.mechanics.compiled_decode_run", str(tiny_dir), str(peft_dir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["decode_step"].startswith("compiled decode"), result["decode_step"]
     assert result["alone"] == expected[:3]
     assert result["mixed"] == expected
