@@ -72,7 +72,7 @@ def test_full_queue_answers_resource_exhausted(base_model, cache_dir):
     def call(prompt: str) -> None:
         try:
             with Client(running.address, retries=0) as c:
-                results.append(c.generate(prompt, max_new_tokens=150, min_new_tokens=150))
+                results.append(c.generate(prompt, max_new_tokens=64, min_new_tokens=64))
         except errors.TuneserveError as exc:
             results.append(exc)
 
