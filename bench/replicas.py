@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.adapters import make_adapters  # noqa: E402
 from bench.serving import QUESTIONS, free_port  # noqa: E402
+from common.model_families import ALL_LINEAR  # noqa: E402
 
 
 def start_replica(core: int, store: str, env: dict[str, str]) -> tuple[subprocess.Popen, int, int, float]:
@@ -213,7 +214,7 @@ def main() -> int:
         spec = BaseSpec.from_base(base)
         work = Path(tempfile.mkdtemp(prefix="tuneserve-bench-"))
         names = [f"task{i}" for i in range(args.adapters)]
-        dirs, _ = make_adapters(base, args.adapters + 1, args.rank, list(base.shape.family.lora_modules), work)
+        dirs, _ = make_adapters(base, args.adapters + 1, args.rank, [ALL_LINEAR], work)
         publisher = ObjectAdapterStore.open(location, database_url, None, work / "publisher-cache", 2**30)
         for name, directory in zip(names, dirs, strict=False):
             publisher.publish(directory, manifest_for_peft_dir(directory, spec, 64, name, "bench"))

@@ -39,6 +39,7 @@ def train_word_adapter(
 
     def train() -> Path:
         from common.base_model import load_base_model
+        from common.model_families import ALL_LINEAR
         from common.settings import ModelSettings
         from common.task_spec import TaskSpec
         from trainer.config import Hyperparameters
@@ -56,7 +57,7 @@ def train_word_adapter(
             rank=rank,
             alpha=2 * rank,
             dropout=0.0,
-            target_modules=targets or ["all-linear"],
+            target_modules=targets or [ALL_LINEAR],
             learning_rate=lr,
             max_steps=steps,
             batch_size=8,
