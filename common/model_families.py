@@ -126,6 +126,9 @@ class ModelShape:
     rope_kinds: tuple[str, ...]  # per layer: which rotary table it takes ("default", or a layer type)
     context: int  # the longest sequence served (positions 0 .. context - 1)
     final_softcap: float | None = None  # logits become cap * tanh(logits / cap)
+    # LongRoPE's original window (Phi-3.5, Phi-4 mini): positions past it rotate by the long
+    # factors, and so does every position of a prompt longer than it (None: one rotation)
+    long_rope_from: int | None = None
 
     @property
     def qkv_width(self) -> int:
@@ -165,15 +168,16 @@ def _rope_kinds(config: Any) -> tuple[str, ...]:
     return ("default",) * int(config.num_hidden_layers)
 
 
-def _context(config: Any) -> int:
-    """The longest sequence served. Under LongRoPE (Phi-3.5, Phi-4 mini) the model's rotary takes
-    its short factors while a sequence fits the original window and switches every position to the
-    long ones past it, re-rotating what was already cached; served up to the original window, every
-    sequence is rotated as transformers rotates it."""
+def _long_rope_from(config: Any) -> int | None:
+    """LongRoPE's original window. transformers rotates a forward pass by the short factors while
+    its last position is inside the window and by the long ones past it, so with a cache a prompt
+    that fits and the tokens decoded inside the window keep the short rotation, later tokens take
+    the long one, and a prompt longer than the window is rotated long throughout."""
     rope = getattr(config, "rope_parameters", None) or {}
-    if rope.get("rope_type") == "longrope" and getattr(config, "original_max_position_embeddings", None):
-        return int(config.original_max_position_embeddings)
-    return int(config.max_position_embeddings)
+    if rope.get("rope_type") != "longrope":
+        return None
+    window = rope.get("original_max_position_embeddings") or getattr(config, "original_max_position_embeddings", None)
+    return int(window) if window else None
 
 
 def shape_of(config: Any) -> ModelShape:
@@ -199,6 +203,7 @@ def shape_of(config: Any) -> ModelShape:
         activation=str(getattr(config, family.activation_field)),
         windows=_windows(config),
         rope_kinds=_rope_kinds(config),
-        context=_context(config),
+        context=int(config.max_position_embeddings),
         final_softcap=float(softcap) if softcap else None,
+        long_rope_from=_long_rope_from(config),
     )

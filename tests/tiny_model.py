@@ -32,8 +32,8 @@ CHAT_TEMPLATE = (
 # The families tuneserve serves (common.model_families), each with the quirks of its config that a
 # tiny model must keep. Windows are shorter than the tests' prompts, so that sliding attention is
 # exercised: every Mistral layer slides; Gemma 3 interleaves a sliding layer (local rope base) and a
-# global one (global base); Phi-3 takes Phi-4 mini's partial rotary and Phi-3.5's LongRoPE, served
-# within its original window, where transformers rotates by the short factors.
+# global one (global base); Phi-3 takes Phi-4 mini's partial rotary and Phi-3.5's LongRoPE (the family
+# tier's prompts fit its original window; test_engine_mechanics crosses it).
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text", "phi3")
 WINDOW = 24
 QUIRKS: dict[str, dict[str, object]] = {
@@ -80,8 +80,9 @@ def build_tiny_llama(path: Path, *, seed: int = 0, layers: int = 2) -> Path:
     return build_tiny_model(path, "llama", seed=seed, layers=layers)
 
 
-def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2) -> Path:
-    """Writes a tiny model of `family` (safetensors, config, tokenizer) to `path` and returns it.
+def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2, **config_changes: object) -> Path:
+    """Writes a tiny model of `family` (safetensors, config, tokenizer) to `path` and returns it;
+    `config_changes` replace entries of the family's quirks.
 
     Weights are drawn wider than transformers' default so that greedy choices are clear-cut: with
     near-uniform logits, float rounding alone could flip an argmax between two implementations."""
@@ -99,7 +100,7 @@ def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(path)
 
-    quirks = {"tie_word_embeddings": True, **QUIRKS.get(family, {})}
+    quirks = {"tie_word_embeddings": True, **QUIRKS.get(family, {}), **config_changes}
     if "layer_types" in quirks:
         quirks["layer_types"] = [kind for _, kind in zip(range(layers), cycle(quirks["layer_types"]))]  # type: ignore[call-overload]
     config = AutoConfig.for_model(

@@ -25,6 +25,7 @@ def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -
     num_decode = sum(1 for p in ordered if len(p.tokens) == 1)
     ids: list[int] = []
     positions: list[int] = []
+    rope_offsets: list[int] = []
     logits_rows: list[int] = []
     uses: list[RowUse] = []
     prefills: list[PrefillSpan] = []
@@ -33,6 +34,7 @@ def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -
         n = len(piece.tokens)
         ids.extend(piece.tokens)
         positions.extend(range(piece.start, piece.start + n))
+        rope_offsets.extend([piece.seq.rope_offset] * n)
         if n > 1:
             prefills.append(PrefillSpan(row, n, piece.kv_slots))
         for index, purpose in piece.wants:
@@ -48,6 +50,8 @@ def build_step_batch(chunks: list[tuple[Sequence, int]], device: torch.device) -
         prefills=prefills,
         exact_logits=any(use.purpose[0] != "sample" for use in uses),
     )
+    if any(rope_offsets):
+        batch.rope_rows = batch.positions + torch.tensor(rope_offsets, dtype=torch.long, device=device)
     if num_decode:
         contexts = [p.kv_slots for p in ordered[:num_decode]]
         batch.decode_kv_slots = pad_sequence(contexts, batch_first=True)

@@ -80,6 +80,7 @@ def decode_accepts(batch: StepBatch, lora_in_graph: bool) -> bool:
         and int(batch.decode_kv_slots.shape[1]) >= 2
         and int(batch.logits_rows.shape[0]) == rows  # each row wants its own next token, in order
         and not batch.exact_logits
+        and batch.rope_rows is None  # a long LongRoPE prompt's rows: rare, eager
         and (lora is None or not lora.groups or (lora_in_graph and lora.decode_slots is not None))
     )
 

@@ -40,7 +40,7 @@ from server.engine.kernels.build import choose as choose_kernels
 from server.engine.kernels.lora_add import LoraKernel
 from server.engine.kv_cache import BlockAllocator, PagedKVCache, block_slots, blocks_for, prefix_block_hashes
 from server.engine.logprobs import StepLogprobs, TokenLogprob
-from server.engine.model_runner import ModelRunner, StepBatch
+from server.engine.model_runner import ModelRunner, StepBatch, long_rope_rows
 from server.engine.pieces import Piece, RowUse
 from server.engine.request import EventSink, Finished, GenerationEvent, GenerationRequest, StopReason
 from server.engine.sampling import sample_next_tokens
@@ -75,6 +75,7 @@ class Engine:
         self.end_token_ids = base.eos_token_ids
         self.allocator = BlockAllocator(config.num_blocks, config.prefix_cache_blocks)
         self.base_namespace = base.fingerprint.encode()
+        self.long_rope_rows = long_rope_rows(base.shape, config.max_model_len)
         self._cv = threading.Condition()
         self._inbox: list[Sequence] = []
         self._cancelled: set[int] = set()
@@ -180,8 +181,16 @@ class Engine:
         if request.adapter is not None and self.slots is None:
             raise FailedPrecondition("this server has no LoRA slots (max_loras=0 or no adapter store)")
         seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device, self.config.block_size)
-        if self.config.prefix_cache_blocks:
+        long_from = self.base.shape.long_rope_from
+        if self.long_rope_rows is not None and long_from is not None:
+            if seq.num_prompt > long_from:
+                seq.rope_offset = self.long_rope_rows
+            elif seq.scoring is None and seq.num_prompt + request.params.max_new_tokens > long_from:
+                seq.rope_switch_at = long_from
+        if self.config.prefix_cache_blocks and seq.rope_switch_at is None:  # a switch rewrites its blocks in place
             namespace = self.base_namespace if seq.adapter_hash is None else seq.adapter_hash.encode()
+            if seq.rope_offset:  # its keys are rotated otherwise than the same prefix's in a shorter prompt
+                namespace += b"/long-rope"
             seq.block_hashes = prefix_block_hashes(request.prompt_ids, self.config.block_size, namespace)
         return seq
 
@@ -379,6 +388,7 @@ class Engine:
 
     def _iterate(self, cancelled: set[int]) -> None:
         self._drop_ended(cancelled, time.monotonic())
+        self._switch_long_rope()
         plan = plan_step(
             [RunningView(s.seq_id, s.pending_tokens) for s in self._running],
             [self._waiting_view(s) for s in self._waiting],
@@ -405,6 +415,16 @@ class Engine:
                 self._finish(seq, StopReason.CANCELLED, error=exc)
             return
         self._deliver(step, sampled)
+
+    def _switch_long_rope(self) -> None:
+        """A sequence whose prompt fit LongRoPE's original window and whose next token lies past it
+        is computed again from its first position by the long factors, as transformers' Phi-3 does
+        there (it drops its cache once). Its blocks are its own (it takes no part in the prefix
+        cache), so the recomputation overwrites them in place."""
+        for seq in self._running:
+            if seq.rope_switch_at is not None and seq.num_computed == seq.rope_switch_at and seq.pending_tokens == 1:
+                assert self.long_rope_rows is not None
+                seq.rope_switch_at, seq.rope_offset, seq.num_computed = None, self.long_rope_rows, 0
 
     def _waiting_view(self, seq: Sequence) -> WaitingView:
         # the cached prefix it would reuse; at least one prompt token is always computed
@@ -471,7 +491,7 @@ class Engine:
             return None
         rows = []
         for seq, n in chunks:
-            if n != 1 or seq.scoring is not None or seq.num_computed + 1 != len(seq.token_ids):
+            if n != 1 or seq.scoring is not None or seq.num_computed + 1 != len(seq.token_ids) or seq.rope_offset:
                 return None
             rows.append(DecodeRow(seq.token_ids[-1], seq.num_computed, seq.lora_slot, seq.context_blocks))
         return rows if graph.accepts(rows) else None

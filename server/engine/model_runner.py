@@ -30,6 +30,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers.activations import ACT2FN
 
 from common.base_model import BaseModel
+from common.model_families import ModelShape
 from server.adapters.lora import LoraRouting
 from server.engine.decoder_layer import Activation, attention_inputs, final_logits, layer_output, window_masks
 from server.engine.kernels.decode_attention import decode_attention
@@ -61,6 +62,7 @@ class StepBatch:
     prefills: list[PrefillSpan] = field(default_factory=list)
     lora: LoraRouting | None = None  # per-row adapter routing, see server.adapters.lora
     exact_logits: bool = False  # some logits rows score labels: no quantized head (server.engine.weights)
+    rope_rows: torch.Tensor | None = None  # [T] rows of the rope tables where they are not `positions` (LongRoPE)
 
 
 Rope = tuple[torch.Tensor, torch.Tensor]  # cos, signed sin: [T, 1, head_dim] each, float32
@@ -85,18 +87,41 @@ def signed_sin(sin: torch.Tensor) -> torch.Tensor:
     return torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
 
 
-def rope_tables(rotary: Any, kinds: Iterable[str], max_positions: int, dtype: torch.dtype, device: torch.device) -> dict[str, Rope]:
+def rope_tables(
+    rotary: Any, kinds: Iterable[str], max_positions: int, dtype: torch.dtype, device: torch.device, long_from: int | None = None
+) -> dict[str, Rope]:
     """cos and signed sin of every position [P, 1, head_dim] for each rope kind the layers use,
-    from the model's own rotary module (so its scaling, Llama 3's included, is the model's)."""
-    positions = torch.arange(max_positions, device=device)[None]
+    from the model's own rotary module (so its scaling, Llama 3's included, is the model's).
+
+    Under LongRoPE switching at `long_from` < P the tables hold 2P rows: rows [0, P) rotate as a
+    sequence whose prompt fits the original window (short factors before it, long ones from it),
+    rows [P, 2P) by the long factors throughout, for a prompt longer than the window."""
     probe = torch.zeros(1, dtype=torch.float32, device=device)
     per_kind = "layer_type" in inspect.signature(rotary.forward).parameters
+
+    def table(kind: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # the module picks its factors from the largest position it is given, as in a forward pass
+        positions = torch.arange(count, device=device)[None]
+        cos, sin = rotary(probe, positions, kind) if per_kind else rotary(probe, positions)  # [1, count, hd]
+        return cos[0], sin[0]
+
     tables = {}
     for kind in sorted(set(kinds)):
-        cos, sin = rotary(probe, positions, kind) if per_kind else rotary(probe, positions)  # [1, P, hd]
+        cos, sin = table(kind, max_positions)
+        if long_from is not None and long_from < max_positions:
+            short_cos, short_sin = table(kind, long_from)
+            cos = torch.cat((short_cos, cos[long_from:], cos))
+            sin = torch.cat((short_sin, sin[long_from:], sin))
         # q and k are rotated in the cache's dtype, just before they are cached
-        tables[kind] = cos[0].to(dtype)[:, None, :], signed_sin(sin[0]).to(dtype)[:, None, :]
+        tables[kind] = cos.to(dtype)[:, None, :], signed_sin(sin).to(dtype)[:, None, :]
     return tables
+
+
+def long_rope_rows(shape: ModelShape, max_positions: int) -> int | None:
+    """Where the rows of the rope tables for a prompt longer than LongRoPE's original window start
+    (a sequence's offset into them, StepBatch.rope_rows); None: the model rotates one way only."""
+    switches = shape.long_rope_from is not None and shape.long_rope_from < max_positions
+    return max_positions if switches else None
 
 
 def attend_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
@@ -153,7 +178,7 @@ class ModelRunner:
         # launches cost more than padding: on CUDA; the CPU's per-span calls waste no arithmetic
         self.batched_prefill = self.device.type == "cuda"
         self.lora: LoraAdder | None = None
-        self.ropes = rope_tables(inner.rotary_emb, shape.rope_kinds, max_positions, cache.dtype, self.device)
+        self.ropes = rope_tables(inner.rotary_emb, shape.rope_kinds, max_positions, cache.dtype, self.device, shape.long_rope_from)
 
     def ropes_at(self, positions: torch.Tensor) -> dict[str, Rope]:
         """Each rope kind's cos and sin at `positions` [T]: [T, 1, hd] each."""
@@ -235,7 +260,8 @@ class ModelRunner:
         """Final-norm hidden states of the logits rows: [N, hidden]."""
         shape = self.shape
         h = self.embed(batch.input_ids).to(self.dtype)  # [T, D]
-        step = _Step(self.ropes_at(batch.positions), self.decode_masks(batch), self._layout_prefills(batch))
+        rope_rows = batch.positions if batch.rope_rows is None else batch.rope_rows
+        step = _Step(self.ropes_at(rope_rows), self.decode_masks(batch), self._layout_prefills(batch))
         for i, weights in enumerate(self.layers):
             project = functools.partial(self._project, i, batch=batch)
             qkv = attention_inputs(shape, weights, h, project, *step.ropes[shape.rope_kinds[i]], self.cache.dtype)

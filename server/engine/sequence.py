@@ -48,6 +48,12 @@ class Sequence:
         self._kv_slots = torch.empty(0, dtype=torch.long, device=device)
         self.lora_slot = 0  # LoRA slot while running; 0 is the base model
         self.adapter_hash: str | None = None if request.adapter is None else request.adapter.content_hash
+        # rows of the rope tables past its positions (ModelRunner.long_rope_rows): a LongRoPE prompt
+        # longer than the original window rotates by the long factors throughout
+        self.rope_offset = 0
+        # where a prompt that fits that window switches to the long factors: it is computed again
+        # from position 0 once its next token lies there (Engine._switch_long_rope)
+        self.rope_switch_at: int | None = None
         self.scoring = Scoring(request.branches) if request.branches else None
         self.sampling = RowState(
             params=request.params,

@@ -40,13 +40,15 @@ def _phi3(**overrides):
     return AutoConfig.for_model("phi3", **(values | overrides))
 
 
-def test_longrope_is_served_within_its_original_window_and_plain_rope_to_the_full_one():
+def test_longrope_serves_the_whole_context_and_names_where_its_factors_switch():
     longrope = {
         "rope_type": "longrope",
         "rope_theta": 10000.0,
         "short_factor": [1.0] * 8,
         "long_factor": [4.0] * 8,
     }
-    assert shape_of(_phi3(rope_parameters=longrope, max_position_embeddings=131072, original_max_position_embeddings=4096)).context == 4096
-    assert shape_of(_phi3(max_position_embeddings=4096)).context == 4096
+    long = shape_of(_phi3(rope_parameters=longrope, max_position_embeddings=131072, original_max_position_embeddings=4096))
+    assert (long.context, long.long_rope_from) == (131072, 4096)
+    plain = shape_of(_phi3(max_position_embeddings=4096))
+    assert (plain.context, plain.long_rope_from) == (4096, None)
     assert shape_of(_phi3(max_position_embeddings=8192, sliding_window=2047)).windows == (2047, 2047)

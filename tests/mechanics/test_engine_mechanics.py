@@ -190,6 +190,39 @@ def test_the_prefix_cache_reuses_blocks_without_changing_answers(engine, tiny):
     assert after.cached_prompt_tokens >= 16 * (len(prompt_ids(tiny, PROMPTS[3])) // 16 - 1), "the second reads the first's full blocks"
 
 
+def test_longrope_past_the_original_window_rotates_as_transformers_does(tmp_path):
+    """Phi-3.5's LongRoPE on the tiny Phi-3 (original window 512 of 2048 positions, no sliding window,
+    so every position's rotation counts): a prompt longer than the window rotates by the long factors
+    throughout; one that fits by the short ones until its next token lies past the window, where
+    transformers' Phi-3 drops its cache and computes the whole sequence again by the long ones, and
+    so does the engine. Alone, in one batch, and a long prompt again through the prefix cache."""
+    model_dir = build_tiny_model(tmp_path / "phi3", "phi3", sliding_window=None)
+    tiny = load_tiny(model_dir)
+    assert tiny.shape.long_rope_from == 512 and tiny.context_window == 2048
+    text = " ".join(f"the sky is blue {i}, the grass is green." for i in range(400))
+    ids = tiny.tokenizer(text, add_special_tokens=False)["input_ids"]
+    prompts = {"long": ids[:600], "crossing": ids[:500], "short": ids[:100], "long again": ids[:600]}
+
+    def requests(tag: str) -> list[GenerationRequest]:
+        params = SamplingParams(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS)
+        return [GenerationRequest(f"{tag}-{name}", tuple(p), params, arrival=time.monotonic()) for name, p in prompts.items()]
+
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    expected = [greedy_tokens(model, p, tiny.eos_token_ids, NEW_TOKENS) for p in prompts.values()]
+    engine = make_engine(tiny, max_batch_tokens=256, num_blocks=200, prefix_cache_blocks=80)
+    engine.start()
+    try:
+        runs = [engine.generate(r, timeout=60) for r in requests("alone")]
+        batched = run_concurrently(engine, requests("batched"))
+    finally:
+        engine.stop()
+    assert [tokens for _, tokens, _ in runs] == expected
+    assert batched == expected
+    assert runs[-1][2].cached_prompt_tokens >= 512, "the long prompt again reads the first one's blocks"
+
+
 def test_a_mixed_batch_routes_each_row_to_its_adapter(tiny, tiny_dir, peft_dir, tmp_path):
     served_as_peft(tiny, tiny_dir, peft_dir, tmp_path, PROMPTS[:3], copies=2)
 
