@@ -38,13 +38,13 @@ def users(addresses: list[str], call: Callable[[Client, str], object]) -> Iterat
             thread.join(120)
 
 
-def run_concurrently(engine, requests: list) -> list[tuple[str, list[int]]]:
-    """Each request's (text, tokens), generated from one thread per request, so they share batches."""
-    results: dict[int, tuple[str, list[int]]] = {}
+def generate_concurrently(engine, requests: list, timeout: float = 120) -> list[tuple]:
+    """Each request's whole `engine.generate` result (text, tokens, how it ended), from one thread per
+    request, so they share batches as concurrent callers do."""
+    results: dict[int, tuple] = {}
 
     def run(i: int) -> None:
-        text, tokens, _ = engine.generate(requests[i], timeout=120)
-        results[i] = (text, tokens)
+        results[i] = engine.generate(requests[i], timeout=timeout)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
     for t in threads:
@@ -52,3 +52,8 @@ def run_concurrently(engine, requests: list) -> list[tuple[str, list[int]]]:
     for t in threads:
         t.join()
     return [results[i] for i in range(len(requests))]
+
+
+def run_concurrently(engine, requests: list) -> list[tuple[str, list[int]]]:
+    """Each request's (text, tokens), generated concurrently (`generate_concurrently`)."""
+    return [(text, tokens) for text, tokens, _ in generate_concurrently(engine, requests)]

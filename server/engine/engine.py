@@ -421,9 +421,10 @@ class Engine:
         is computed again from its first position by the long factors, as transformers' Phi-3 does
         there (it drops its cache once). Its blocks are its own (it takes no part in the prefix
         cache), so the recomputation overwrites them in place."""
+        if self.long_rope_rows is None:  # every step of every other model: nothing to look at
+            return
         for seq in self._running:
             if seq.rope_switch_at is not None and seq.num_computed == seq.rope_switch_at and seq.pending_tokens == 1:
-                assert self.long_rope_rows is not None
                 seq.rope_switch_at, seq.rope_offset, seq.num_computed = None, self.long_rope_rows, 0
 
     def _waiting_view(self, seq: Sequence) -> WaitingView:

@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from tuneserve_client import Client
 
+from tests import load
 from tests.tools import free_port
 from tests.waiting import wait_for
 
@@ -61,7 +61,7 @@ class Replica:
         self.proc.wait(10)
 
 
-def generate(client: Client, i: int) -> str:
+def generate(client: Client, i: int | str) -> str:
     return client.generate(messages=[{"role": "user", "content": f"Say {i}."}], max_new_tokens=2).text
 
 
@@ -79,32 +79,13 @@ def test_one_target_spreads_over_three_replicas_survives_a_kill_and_finds_a_new_
         shares = [replica.calls() / 90 for replica in replicas]
         assert sum(replica.calls() for replica in replicas) == 90 and min(shares) >= 0.2, shares
 
-        failures: list[BaseException] = []
-        done = [0]
-        enough = threading.Event()
-
-        def user(n: int) -> None:
-            with Client(target, timeout=60) as client:
-                i = 0
-                while not enough.is_set():
-                    try:
-                        generate(client, i)
-                        done[0] += 1
-                    except BaseException as exc:  # noqa: BLE001 - every failure is the finding
-                        failures.append(exc)
-                    i += 1
-
-        users = [threading.Thread(target=user, args=(n,)) for n in range(4)]
-        for thread in users:
-            thread.start()
-        wait_for(lambda: done[0] >= 40, 120, what="the load to be under way")
-        replicas[2].kill()  # SIGKILL mid-load: calls in flight on it are retried elsewhere
-        at_kill = done[0]
-        wait_for(lambda: done[0] >= at_kill + 160, 300, what="160 calls after the kill")
-        enough.set()
-        for thread in users:
-            thread.join(300)
-        assert failures == [], (done[0], failures[:3])
+        # four users on the one target, calling until 160 calls after the kill, so it lands under load
+        with load.users([target] * 4, generate) as (done, failures):
+            wait_for(lambda: len(done) >= 40, 120, what="the load to be under way")
+            replicas[2].kill()  # SIGKILL mid-load: calls in flight on it are retried elsewhere
+            at_kill = len(done)
+            wait_for(lambda: len(done) >= at_kill + 160, 300, what="160 calls after the kill")
+        assert failures == [], (len(done), failures[:3])
 
         replicas[2] = Replica(HOSTS[2], port, tiny_llama_dir, cache_dir, tmp_path / "replica-2-again.log")
         replicas[2].ready()

@@ -108,6 +108,11 @@ def trainer_client(trainer):
         yield client
 
 
+# Steps of a job on the tiny random Llama (tests/conftest.py's tiny_llama_dir) in the tests that kill
+# a run: tens of milliseconds each, so a run is still training, between two checkpoints, when the
+# test looks for it and kills it.
+TINY_MODEL_STEPS = 60
+
 # Small and quick: a few steps, a small holdout, a short probe.
 QUICK = dict(
     hyperparameters={"max_steps": 4, "batch_size": 8, "learning_rate": 1e-3},

@@ -23,14 +23,12 @@ from tuneserve_client import Client
 
 from common.file_adapter_store import FileAdapterStore
 from tests.tools import free_port
-from tests.trainer.conftest import QUICK, start_trainer_process
+from tests.trainer.conftest import QUICK, TINY_MODEL_STEPS, start_trainer_process
 from tests.waiting import wait_for
 from trainer.jobs.records import JobState, JobStore
 from trainer.jobs.storage import ObjectJobStorage
 
-# enough steps (tens of milliseconds each on the tiny model) that a run is seen between two checkpoints
-MAX_STEPS = 60
-STEPS = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": MAX_STEPS}, "checkpoint_every": 2}
+STEPS = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": TINY_MODEL_STEPS}, "checkpoint_every": 2}
 
 
 class RunningSampler:
@@ -82,7 +80,7 @@ def test_four_jobs_run_two_at_a_time_once_each_and_a_killed_run_resumes_from_its
             def checkpointed() -> tuple[str, int] | None:
                 for job_id in ids:
                     job = jobs.get(job_id)
-                    if job.state is JobState.RUNNING and 2 <= job.step < MAX_STEPS - 10 and job.placement.startswith("pid "):
+                    if job.state is JobState.RUNNING and 2 <= job.step < TINY_MODEL_STEPS - 10 and job.placement.startswith("pid "):
                         return job_id, int(job.placement.removeprefix("pid "))
                 return None
 
@@ -113,7 +111,7 @@ def test_four_jobs_run_two_at_a_time_once_each_and_a_killed_run_resumes_from_its
         steps = [e.payload["step"] for e in jobs.events(victim) if e.kind == "progress"]
         checkpoint = int(resumed[0].rsplit(" ", 1)[1])
         after = steps[steps.index(checkpoint) + 1 :]
-        assert after and min(after) > checkpoint - 1 and steps[-1] == MAX_STEPS, steps
+        assert after and min(after) > checkpoint - 1 and steps[-1] == TINY_MODEL_STEPS, steps
         # the jobs' reports stay in object storage; their checkpoints do not
         storage = ObjectJobStorage(location)
         listing = storage.client.list_objects_v2(Bucket=storage.where.bucket, Prefix=storage.where.prefix)

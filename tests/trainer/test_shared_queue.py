@@ -16,7 +16,7 @@ from tuneserve_client import Client
 from common.adapter_store import open_adapter_store
 from common.file_adapter_store import FileAdapterStore
 from tests.tools import free_port
-from tests.trainer.conftest import QUICK, start_trainer_process
+from tests.trainer.conftest import QUICK, TINY_MODEL_STEPS, start_trainer_process
 from tests.waiting import wait_for
 from trainer.jobs.records import JobState, JobStore
 
@@ -67,8 +67,7 @@ def test_a_lease_not_renewed_is_taken_over_and_its_old_holder_learns_it(database
 
 
 JOBS = 4
-# enough steps (tens of milliseconds each on the tiny model) that a job is seen training before it ends
-LONG = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": 60}}
+LONG = {**QUICK, "hyperparameters": {**QUICK["hyperparameters"], "max_steps": TINY_MODEL_STEPS}}
 
 
 @pytest.mark.slow

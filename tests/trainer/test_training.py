@@ -22,7 +22,7 @@ from common.task_spec import TaskSpec
 from common.threads import run_on_fresh_thread
 from tests.conftest import running_server
 from tests.tools import free_port, tool
-from tests.trainer.conftest import QUICK, sentiment_rows, wait_job
+from tests.trainer.conftest import QUICK, TINY_MODEL_STEPS, sentiment_rows, wait_job
 from tests.waiting import wait_for
 from trainer.config import Hyperparameters
 from trainer.training.data import Example, tokenize
@@ -117,9 +117,8 @@ def start_trainer(tmp: Path, cache_dir: Path, port: int, **env: str) -> subproce
     )
 
 
-# enough steps (tens of milliseconds each on the tiny model) that the kill lands while the job trains
 JOB = dict(
-    hyperparameters={"max_steps": 60, "batch_size": 8, "learning_rate": 1e-3, "seed": 5},
+    hyperparameters={"max_steps": TINY_MODEL_STEPS, "batch_size": 8, "learning_rate": 1e-3, "seed": 5},
     evaluation={"icl_shots": 0, "max_holdout": 4, "forgetting_probe": 0},
     checkpoint_every=2,
 )

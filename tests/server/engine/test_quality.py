@@ -16,10 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import torch
@@ -30,9 +27,8 @@ from server.engine.engine import Engine, EngineConfig
 from server.engine.kv_cache import block_slots
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
+from tests.load import generate_concurrently
 from tests.server.engine.test_model_runner import prefill, runner_for
-
-T, R = TypeVar("T"), TypeVar("R")
 
 HELD_OUT = (
     "The river rose slowly through the night, and by morning the low fields on the eastern side of the valley were under water. "
@@ -161,30 +157,25 @@ def engine_for(base) -> Engine:
     return engine
 
 
-def all_at_once(ask: Callable[[T], R], items: list[T]) -> list[R]:
-    """`ask` for every item from as many threads as the engine batches, so the engine runs them as it
-    serves concurrent callers (results in the order of `items`)."""
-    with ThreadPoolExecutor(32) as pool:
-        return list(pool.map(ask, items))
-
-
 def classify(base, rows: list[dict]) -> float:
     tokenizer, eos = base.tokenizer, base.tokenizer.eos_token_id
     branches = tuple(tuple(completion_ids(tokenizer, SENTIMENT, label, eos)) for label in SENTIMENT.labels)
-    engine = engine_for(base)
-
-    def correct(row: dict) -> bool:
-        ids = prompt_ids(tokenizer, render_prompt(tokenizer, SENTIMENT, row["text"]))
-        request = GenerationRequest(
-            "q", tuple(ids), SamplingParams(max_new_tokens=sum(map(len, branches))), time.monotonic(), branches=branches
+    params = SamplingParams(max_new_tokens=sum(map(len, branches)))
+    requests = [
+        GenerationRequest(
+            "q", tuple(prompt_ids(tokenizer, render_prompt(tokenizer, SENTIMENT, row["text"]))), params, time.monotonic(), branches=branches
         )
-        _, _, finished = engine.generate(request, timeout=300)
-        return SENTIMENT.labels[max(range(2), key=lambda i: finished.scores[i])] == row["label"]
-
-    try:
-        results = all_at_once(correct, rows)
+        for row in rows
+    ]
+    engine = engine_for(base)
+    try:  # all at once, as concurrent callers would send them, so that the engine batches them
+        runs = generate_concurrently(engine, requests, timeout=300)
     finally:
         engine.stop()
+    results = [
+        SENTIMENT.labels[max(range(2), key=lambda i: finished.scores[i])] == row["label"]
+        for (_, _, finished), row in zip(runs, rows, strict=True)
+    ]
     return sum(results) / len(results)
 
 
@@ -194,12 +185,8 @@ def first_tokens(base) -> list[int]:
     encoded = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in inputs] + [tokenizer(p)["input_ids"] for p in PLAIN]
     engine = engine_for(base)
     try:
-        return all_at_once(
-            lambda ids: engine.generate(
-                GenerationRequest("f", tuple(ids), SamplingParams(max_new_tokens=1), time.monotonic()), timeout=300
-            )[1][0],
-            encoded,
-        )
+        requests = [GenerationRequest("f", tuple(ids), SamplingParams(max_new_tokens=1), time.monotonic()) for ids in encoded]
+        return [tokens[0] for _, tokens, _ in generate_concurrently(engine, requests, timeout=300)]
     finally:
         engine.stop()
 
