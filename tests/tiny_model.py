@@ -75,6 +75,18 @@ QUIRKS: dict[str, dict[str, object]] = {
 }
 
 
+def load_tiny(model_dir: Path, **settings: str):
+    """The tiny model loaded as the server loads it: in float32 unless `settings` say otherwise."""
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
+    from common.threads import run_on_fresh_thread
+
+    chosen = ModelSettings(
+        model=str(model_dir), cache_dir=model_dir.parent / "cache", **{"dtype": "float32", "quantization": "none", **settings}
+    )
+    return run_on_fresh_thread(lambda: load_base_model(chosen))
+
+
 def build_tiny_llama(path: Path, *, seed: int = 0, layers: int = 2) -> Path:
     """A tiny Llama: see `build_tiny_model`."""
     return build_tiny_model(path, "llama", seed=seed, layers=layers)

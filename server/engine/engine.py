@@ -183,7 +183,9 @@ class Engine:
         seq = Sequence(next(self._ids), request, sink, self.base.tokenizer, self.base.device, self.config.block_size)
         long_from = self.base.shape.long_rope_from
         if self.long_rope_rows is not None and long_from is not None:
-            if seq.num_prompt > long_from:
+            if seq.num_prompt + max(map(len, request.branches), default=0) > long_from:
+                # a scoring request is one forward pass over its prompt and continuations: when its
+                # longest continuation passes the window, all of it is rotated by the long factors
                 seq.rope_offset = self.long_rope_rows
             elif seq.scoring is None and seq.num_prompt + request.params.max_new_tokens > long_from:
                 seq.rope_switch_at = long_from

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.threads import run_on_fresh_thread
 from server.engine.engine import Engine, EngineConfig
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
 from tests import load
 from tests.greedy import greedy_tokens
-from tests.tiny_model import FAMILIES, WINDOW, build_tiny_model
+from tests.tiny_model import FAMILIES, WINDOW, build_tiny_model, load_tiny
 
 PROMPTS = [
     "What is the capital of France?",
@@ -39,14 +38,6 @@ NEW_TOKENS = 32
 def tiny_dir(request, tmp_path_factory) -> Path:
     """Each family tuneserve serves, as a tiny random model with its config's quirks."""
     return build_tiny_model(tmp_path_factory.mktemp(f"tiny-{request.param}") / "model", request.param)
-
-
-def load_tiny(tiny_dir: Path):
-    from common.base_model import load_base_model
-    from common.settings import ModelSettings
-
-    settings = ModelSettings(model=str(tiny_dir), cache_dir=tiny_dir.parent / "cache", dtype="float32", quantization="none")
-    return run_on_fresh_thread(lambda: load_base_model(settings))
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +186,9 @@ def test_longrope_past_the_original_window_rotates_as_transformers_does(tmp_path
     so every position's rotation counts): a prompt longer than the window rotates by the long factors
     throughout; one that fits by the short ones until its next token lies past the window, where
     transformers' Phi-3 drops its cache and computes the whole sequence again by the long ones, and
-    so does the engine. Alone, in one batch, and a long prompt again through the prefix cache."""
+    so does the engine. Alone, in one batch, and a long prompt again through the prefix cache. A
+    scoring request whose continuations pass the window is rotated by the long factors throughout,
+    as one transformers forward pass over its prompt and each continuation is."""
     model_dir = build_tiny_model(tmp_path / "phi3", "phi3", sliding_window=None)
     tiny = load_tiny(model_dir)
     assert tiny.shape.long_rope_from == 512 and tiny.context_window == 2048
@@ -211,16 +204,31 @@ def test_longrope_past_the_original_window_rotates_as_transformers_does(tmp_path
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     expected = [greedy_tokens(model, p, tiny.eos_token_ids, NEW_TOKENS) for p in prompts.values()]
+    scored = {"crossing": (ids[:508], (tuple(ids[600:606]), tuple(ids[610:615]))), "short": (ids[:100], (tuple(ids[600:606]),))}
+    scoring = [
+        GenerationRequest(f"score-{name}", tuple(p), SamplingParams(max_new_tokens=11), time.monotonic(), branches=branches)
+        for name, (p, branches) in scored.items()
+    ]
     engine = make_engine(tiny, max_batch_tokens=256, num_blocks=200, prefix_cache_blocks=80)
     engine.start()
     try:
         runs = [engine.generate(r, timeout=60) for r in requests("alone")]
         batched = run_concurrently(engine, requests("batched"))
+        scores = [finished.scores for _, _, finished in load.generate_concurrently(engine, scoring)]
     finally:
         engine.stop()
     assert [tokens for _, tokens, _ in runs] == expected
     assert batched == expected
     assert runs[-1][2].cached_prompt_tokens >= 512, "the long prompt again reads the first one's blocks"
+    for (p, branches), got in zip(scored.values(), scores, strict=True):
+        assert got == pytest.approx([continuation_logprob(model, p, b) for b in branches], abs=1e-3)
+
+
+def continuation_logprob(model, prompt: list[int], continuation: tuple[int, ...]) -> float:
+    """log P(continuation | prompt) from one transformers forward pass over both."""
+    with torch.no_grad():
+        logits = model(torch.tensor([[*prompt, *continuation]])).logits[0, len(prompt) - 1 : -1]
+    return float(torch.log_softmax(logits.double(), -1)[range(len(continuation)), list(continuation)].sum())
 
 
 def test_a_mixed_batch_routes_each_row_to_its_adapter(tiny, tiny_dir, peft_dir, tmp_path):
@@ -334,12 +342,9 @@ def test_bf16_int4_and_nf4_decoding_stay_close_to_transformers(tiny_dir, quantiz
     within LOGPROB_TOLERANCE."""
     from transformers import AutoModelForCausalLM
 
-    from common.base_model import load_base_model
-    from common.settings import ModelSettings
     from server.engine.weights import Linear, ModuleGroup
 
-    settings = ModelSettings(model=str(tiny_dir), cache_dir=tiny_dir.parent / "cache", dtype="bfloat16", quantization=quantization)
-    base = run_on_fresh_thread(lambda: load_base_model(settings))
+    base = load_tiny(tiny_dir, dtype="bfloat16", quantization=quantization)
     engine = make_engine(base)
     engine.start()
     try:
