@@ -1,4 +1,10 @@
-"""The compiled decode step: which steps take it (pure), and that it computes what the eager step does."""
+"""The compiled decode step: which steps take it (pure), and that it computes what the eager step does.
+
+Whether the graph computes what the eager step does is a question of mechanics (cache writes,
+attention over ragged contexts, LoRA rows, warm-up, the switch from eager steps): those tests run on
+the tiny random Llama (tests/tiny_model.py), whose two-layer graph compiles in seconds where the
+embedded model's thirty layers take a minute or more with a cold compiler cache. What the automatic
+precision does to the quality of real answers is checked on the embedded model."""
 
 import math
 
@@ -17,6 +23,7 @@ from server.engine.kernels import build as kernels
 from server.engine.kv_cache import block_slots
 from server.engine.model_runner import PrefillSpan, StepBatch
 from tests.server.engine.test_model_runner import chat_ids, runner_for
+from tests.tiny_model import load_tiny
 
 TEXT = (
     "The lighthouse stood at the end of a narrow spit of rock, and for forty years the same family had kept its lamp "
@@ -66,16 +73,41 @@ def test_only_plain_decode_steps_take_the_graph():
     assert not decode_accepts(decode_batch(2, lora=by_torch), lora_in_graph=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    """Each test's graphs compiled as in a process of their own: after the tiny model's graph dynamo
+    would compile the embedded model's with the sizes that differ made dynamic (automatic dynamic
+    shapes), a graph slower to build (measured: 149 s against 60 s) and to run."""
+    yield
+    torch._dynamo.reset()
+
+
+def compilable(base):
+    """`base`, or a skip where this machine cannot compile the decode step."""
+    reason = unavailable_reason(runner_for(base, blocks=1))
+    if reason is not None:
+        pytest.skip(reason)
+    return base
+
+
 @pytest.fixture(scope="module")
 def auto_model(cache_dir):
     from common.base_model import load_base_model
     from common.settings import ModelSettings
 
-    base = run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
-    reason = unavailable_reason(runner_for(base, blocks=1))
-    if reason is not None:
-        pytest.skip(reason)
-    return base
+    return compilable(run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir))))
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_llama_dir):
+    """The tiny random Llama in float32, where graph and eager step agree to the order of float32 sums."""
+    return compilable(load_tiny(tiny_llama_dir))
+
+
+@pytest.fixture(scope="module")
+def tiny_auto(tiny_llama_dir):
+    """The tiny random Llama in the precision the server picks here (bf16, int4 decode weights)."""
+    return compilable(load_tiny(tiny_llama_dir, dtype="auto", quantization="auto"))
 
 
 def teacher_forced(base, ids: list[int], graph: bool, lora: LoraTables | None = None, warm: bool = False) -> torch.Tensor:
@@ -120,32 +152,29 @@ def perplexity(logits: torch.Tensor, ids: list[int]) -> float:
 
 
 @pytest.mark.slow
-def test_compiled_decode_computes_what_the_eager_step_does(base_model):
+def test_compiled_decode_computes_what_the_eager_step_does(tiny):
     # In float32 nothing is rounded to bf16 or int8 along the way: graph and eager step agree to the
     # order of float32 sums, which checks the graph itself (cache writes, attention, weights)
-    reason = unavailable_reason(runner_for(base_model, blocks=1))
-    if reason is not None:
-        pytest.skip(reason)
-    ids = base_model.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
+    ids = tiny.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
     graphs_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    eager = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=False))
-    compiled = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=True))
+    eager = run_on_fresh_thread(lambda: teacher_forced(tiny, ids, graph=False))
+    compiled = run_on_fresh_thread(lambda: teacher_forced(tiny, ids, graph=True))
     # one graph for one row, however long the context grew
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs_before == 1
     assert torch.allclose(compiled, eager, rtol=0, atol=1e-3)
 
 
 @pytest.mark.slow
-def test_compiled_decode_adds_lora_rows_as_the_eager_step_does(base_model, monkeypatch):
+def test_compiled_decode_adds_lora_rows_as_the_eager_step_does(tiny, monkeypatch):
     """Random rank-8 weights on every module, in float32: the graph calls the same kernel as the eager
     step. Warm-up compiles the one-row graph with and without LoRA rows, and steps built as the
     engine builds them (routing outside inference mode) compile nothing more."""
     from server.adapters.loader import BaseSpec, LoadedAdapter
     from server.engine.kernels.lora_add import LoraKernel
 
-    if (reason := unavailable_reason(runner_for(base_model, blocks=1)) or kernels.unavailable_reason()) is not None:
+    if (reason := kernels.unavailable_reason()) is not None:
         pytest.skip(reason)
-    spec = BaseSpec.from_base(base_model)
+    spec = BaseSpec.from_base(tiny)
     g = torch.Generator().manual_seed(0)
     weights = {
         (layer, m): (torch.randn(8, i, generator=g) / i**0.5, torch.randn(o, 8, generator=g) / 8)
@@ -153,13 +182,13 @@ def test_compiled_decode_adds_lora_rows_as_the_eager_step_does(base_model, monke
         for m, (i, o) in spec.shapes.items()
     }
     manifest = AdapterManifest(name="r", base_fingerprint="f", rank=8, alpha=16.0, target_modules=list(spec.shapes), files={"w": "r"})
-    tables = LoraTables(spec, 2, 8, base_model.device, LoraKernel())
+    tables = LoraTables(spec, 2, 8, tiny.device, LoraKernel())
     tables.write(1, LoadedAdapter("r", 1, manifest, 8, 2.0, weights, modules=frozenset(spec.shapes)))
-    ids = base_model.tokenizer(TEXT, add_special_tokens=False)["input_ids"][:24]
+    ids = tiny.tokenizer(TEXT, add_special_tokens=False)["input_ids"][:24]
     monkeypatch.setattr(decode_graph_module, "row_buckets", lambda switches: [(1, 1)])  # one bucket: half the compiling
-    eager = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=False, lora=tables))
-    compiled = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=True, lora=tables, warm=True))
-    plain = run_on_fresh_thread(lambda: teacher_forced(base_model, ids, graph=False))
+    eager = run_on_fresh_thread(lambda: teacher_forced(tiny, ids, graph=False, lora=tables))
+    compiled = run_on_fresh_thread(lambda: teacher_forced(tiny, ids, graph=True, lora=tables, warm=True))
+    plain = run_on_fresh_thread(lambda: teacher_forced(tiny, ids, graph=False))
     assert torch.allclose(compiled, eager, rtol=0, atol=1e-3)
     assert (compiled - plain).abs().max() > 1, "the adapter's deltas are in the graph's logits"
 
@@ -182,17 +211,18 @@ def test_compiled_decode_keeps_the_quality_of_the_automatic_precision(base_model
 
 
 @pytest.mark.slow
-def test_compiled_ragged_batch_decodes_as_the_eager_step_does(auto_model):
+def test_compiled_ragged_batch_decodes_as_the_eager_step_does(tiny_auto):
     """Three rows of different lengths decode together (a padded, masked context). The graph is fed
-    the eager step's tokens, so both see the same contexts; in bf16 with int8 inputs their logits
-    differ by rounding only, and a row that read another's keys or the padding would be far off."""
+    the eager step's tokens, so both see the same contexts; in bf16 with int8 inputs to the int4
+    weights their logits differ by rounding only, and a row that read another's keys or the padding would be far off."""
     questions = ["Name a river.", "Write one sentence about the moon and the tides.", "What is two plus two?"]
-    prompts = [chat_ids(auto_model, q) for q in questions]
+    prompts = [chat_ids(tiny_auto, q) for q in questions]
 
     def run(graph: bool, forced: list[list[int]] | None = None) -> tuple[list[list[int]], list[torch.Tensor]]:
-        runner = runner_for(auto_model, blocks=96)
+        runner = runner_for(tiny_auto, blocks=96)
+        runner.cache.kv.normal_(0, 30)  # what other sequences left: a row that reads past its length is far off
         step = DecodeGraph(runner) if graph else None
-        slots = [block_slots(list(range(1 + 32 * i, 32 * (i + 1))), 16, auto_model.device) for i in range(3)]
+        slots = [block_slots(list(range(1 + 32 * i, 32 * (i + 1))), 16, tiny_auto.device) for i in range(3)]
         tokens: list[list[int]] = []
         for prompt, own in zip(prompts, slots, strict=True):  # prefills, eagerly
             n = len(prompt)
@@ -226,10 +256,10 @@ def test_compiled_ragged_batch_decodes_as_the_eager_step_does(auto_model):
     eager_tokens, eager = run_on_fresh_thread(lambda: run(False))
     _, compiled = run_on_fresh_thread(lambda: run(True, eager_tokens))
     agree = torch.stack([(c.argmax(-1) == e.argmax(-1)).float() for c, e in zip(compiled, eager, strict=True)])
-    # measured: 17 of 18 next tokens the same, logits within 1.05 (of ~25); a row reading another's
-    # keys or the padding is off by far more
+    # measured on the tiny model: 16 of 18 next tokens the same (its logits are close together),
+    # logits within 0.2 (of ~7); rows that also read the padding were off by 9.4
     assert agree.mean() >= 0.8
-    assert max(float((c - e).abs().max()) for c, e in zip(compiled, eager, strict=True)) < 3.0
+    assert max(float((c - e).abs().max()) for c, e in zip(compiled, eager, strict=True)) < 1.0
 
 
 def test_an_engine_that_cannot_compile_decodes_eagerly_or_refuses_when_told(base_model, monkeypatch):
@@ -249,25 +279,23 @@ def test_an_engine_that_cannot_compile_decodes_eagerly_or_refuses_when_told(base
 
 
 @pytest.mark.slow
-def test_auto_compiles_in_the_background_while_the_eager_step_serves(base_model):
+def test_auto_compiles_in_the_background_while_the_eager_step_serves(tiny):
     """A replica is ready before its decode graph: 'auto' starts serving eagerly at once and the
     engine takes the graph when it is built, with the same greedy tokens before and after."""
     from tests.server.engine.test_engine import request
 
-    if unavailable_reason(runner_for(base_model, blocks=8)) is not None:
-        pytest.skip("no compiled decode step on this machine")
     described: list[str] = []
     config = EngineConfig(max_batch_size=4, max_batch_tokens=256, max_waiting=8, num_blocks=64, block_size=16, max_model_len=512)
-    engine = Engine(base_model, EngineConfig(**{**config.__dict__, "compile_decode": "auto"}))
+    engine = Engine(tiny, EngineConfig(**{**config.__dict__, "compile_decode": "auto"}))
     engine.on_decode_step = described.append
     engine.start()
     try:
         assert described[0].startswith("eager while the decode step compiles in the background; ")
-        eager = engine.generate(request(base_model, "Name a colour of the rainbow."), timeout=600)[1]
+        eager = engine.generate(request(tiny, "Name a colour of the rainbow."), timeout=600)[1]
         engine.wait_compiled(900)
         assert engine.decode_graph is not None and len(described) == 2
         assert described[1] == engine.decode_step and not described[1].startswith("eager")
-        compiled = engine.generate(request(base_model, "Name a colour of the rainbow."), timeout=120)[1]
+        compiled = engine.generate(request(tiny, "Name a colour of the rainbow."), timeout=120)[1]
         assert compiled[:8] == eager[:8]  # bf16/int8 rounding may part them later; the start is the same
     finally:
         engine.stop()
