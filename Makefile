@@ -31,11 +31,18 @@ serve: $(INSTALLED)
 trainer: $(INSTALLED)
 	$(BIN)/tuneserve-trainer $(ARGS)
 
+# The suite is CPU-bound: WORKERS pytest-xdist processes, whole files each (a file's fixtures load
+# once), one OpenMP thread each, since torch's OpenMP teams spinning in two processes on two cores
+# cost more CPU than they saved (figures in the README). More workers need more memory: each loads
+# the embedded model and starts its own servers.
+WORKERS ?= 2
+PARALLEL := -n $(WORKERS) --dist loadfile
+
 test: $(INSTALLED)
-	$(BIN)/python -m pytest $(ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(PARALLEL) $(ARGS)
 
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(PARALLEL) -m "not slow" $(ARGS)
 
 test-mechanics: $(INSTALLED)
 	$(BIN)/python -m pytest -m mechanics $(ARGS)
