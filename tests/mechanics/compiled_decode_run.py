@@ -16,15 +16,14 @@ from pathlib import Path
 
 import torch
 
-from common.base_model import load_base_model
 from common.file_adapter_store import FileAdapterStore
-from common.settings import ModelSettings
 from server.adapters.loader import BaseSpec, load_stored
 from server.engine.decode_graph import DecodeGraph
 from server.engine.model_runner import StepBatch
 from tests import load
 from tests.adapter_training import publish
 from tests.mechanics.test_engine_mechanics import PROMPTS, make_engine, request
+from tests.tiny_model import load_tiny
 
 TEXTS = PROMPTS[:3]
 
@@ -47,7 +46,7 @@ class CountingGraph:
 
 def main(model_dir: Path, adapter_dir: Path) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="compiled-decode-"))
-    base = load_base_model(ModelSettings(model=str(model_dir), cache_dir=work / "cache", dtype="float32", quantization="none"))
+    base = load_tiny(model_dir)
     spec = BaseSpec.from_base(base)
     store = FileAdapterStore(work / "store")
     adapter = load_stored(store.root, "compiled", publish(store, adapter_dir, "compiled", spec), spec, 16)
