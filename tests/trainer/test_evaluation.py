@@ -50,11 +50,15 @@ def test_publish_policy():
     assert publish_decision(JobConfig(adapter_name="x"), report(0.1, 0.9))[0] is True
 
 
-def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_model):
-    """Prompts of different lengths (padding), labels of 1 to 4 tokens, two sharing a first token."""
+def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_model, monkeypatch):
+    """Prompts of different lengths (padding), labels of 1 to 4 tokens, two sharing a first token;
+    batches of two, which group the prompts by length out of the given order."""
     from common.threads import run_on_fresh_thread
     from tests.scoring import direct_logprob
+    from trainer.evaluation import holdout
     from trainer.evaluation.holdout import label_logprobs, pick_labels
+
+    monkeypatch.setattr(holdout, "_BATCH", 2)
 
     tok = base_model.tokenizer
     prompts = [
@@ -71,3 +75,22 @@ def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_m
     ]
     single = run_on_fresh_thread(lambda: label_logprobs(base_model.model, prompts, [[labels[3][0]]], tok.pad_token_id))
     assert torch.allclose(torch.tensor(single)[:, 0], torch.tensor(want)[:, 3], atol=2e-3)
+
+
+def test_batches_group_prompts_by_length_and_greedy_answers_come_back_in_order(base_model, monkeypatch):
+    from common.threads import run_on_fresh_thread
+    from tests.server.engine.test_model_runner import chat_ids
+    from trainer.evaluation import holdout
+    from trainer.evaluation.holdout import greedy_texts, length_batches
+
+    monkeypatch.setattr(holdout, "_BATCH", 2)
+    assert length_batches([[1] * 5, [1] * 2, [1] * 9, [1] * 1, [1] * 3]) == [[3, 1], [4, 0], [2]]
+    tok = base_model.tokenizer
+    texts = ["Name a colour.", "Write one long sentence about the sea, the tides and the moon.", "Hi", "What is 2+2?"]
+    prompts = [chat_ids(base_model, t) for t in texts]
+    assert len({len(p) for p in prompts}) == len(prompts)
+    end = [tok.eos_token_id]
+    together = run_on_fresh_thread(lambda: greedy_texts(base_model.model, tok, prompts, 6, end))
+    alone = [run_on_fresh_thread(lambda p=p: greedy_texts(base_model.model, tok, [p], 6, end)) for p in prompts]
+    assert together == ([a[0][0] for a in alone], [a[1][0] for a in alone])
+    assert len(set(together[0])) == len(texts)

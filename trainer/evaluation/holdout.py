@@ -137,6 +137,14 @@ def _causal_lm(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
+def length_batches(prompts: Sequence[list[int]]) -> list[list[int]]:
+    """Indices of `prompts` in batches of `_BATCH` of similar length: every row of a batch is padded
+    to its longest, and on the forgetting probe's hundred questions (46 to 187 tokens) batches in
+    the given order computed 1.6 times the tokens that batches by length do."""
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    return [order[start : start + _BATCH] for start in range(0, len(order), _BATCH)]
+
+
 @torch.no_grad()
 def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[list[int]], pad_id: int) -> list[list[float]]:
     """log P(label | prompt) for every prompt and every label's token ids.
@@ -147,9 +155,9 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
     causal_lm = _causal_lm(model)
     n, steps = len(labels), max(len(label) for label in labels) - 1
     firsts = torch.tensor([label[0] for label in labels])
-    scores: list[list[float]] = []
-    for start in range(0, len(prompts), _BATCH):
-        chunk = prompts[start : start + _BATCH]
+    scores: list[list[float]] = [[] for _ in prompts]
+    for rows in length_batches(prompts):
+        chunk = [prompts[i] for i in rows]
         lengths = torch.tensor([len(p) for p in chunk])
         ids = torch.full((len(chunk), int(lengths.max())), pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
@@ -160,7 +168,8 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
         chunk_scores = causal_lm.lm_head(last).float().log_softmax(-1)[:, firsts]  # [B, n]
         if steps:
             chunk_scores += _continuation_scores(causal_lm, out.past_key_values, mask, lengths, labels, pad_id).view(len(chunk), n)
-        scores += chunk_scores.tolist()
+        for i, row_scores in zip(rows, chunk_scores.tolist(), strict=True):
+            scores[i] = row_scores
     return scores
 
 
@@ -204,10 +213,10 @@ def greedy_texts(
     model: Any, tokenizer: Any, prompts: Sequence[list[int]], max_new_tokens: int, end_ids: Sequence[int]
 ) -> tuple[list[str], list[bool]]:
     """Greedy answers, and whether each was cut by `max_new_tokens` rather than ended."""
-    texts: list[str] = []
-    cut: list[bool] = []
-    for start in range(0, len(prompts), _BATCH):
-        chunk = prompts[start : start + _BATCH]
+    texts = [""] * len(prompts)
+    cut = [False] * len(prompts)
+    for rows in length_batches(prompts):
+        chunk = [prompts[i] for i in rows]
         width = max(len(p) for p in chunk)
         pad = tokenizer.pad_token_id
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk])
@@ -216,9 +225,9 @@ def greedy_texts(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=list(end_ids), pad_token_id=pad
         )
         new = out[:, width:]
-        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
         ended = torch.isin(new, torch.tensor(list(end_ids))).any(dim=1)
-        cut += [bool(not e and new.shape[1] >= max_new_tokens) for e in ended.tolist()]
+        for i, text, end in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True), ended.tolist(), strict=True):
+            texts[i], cut[i] = text, bool(not end and new.shape[1] >= max_new_tokens)
     return texts, cut
 
 
