@@ -38,7 +38,9 @@ class TrainerServer(RpcApp):
         log.info("job database open", extra={"database": describe(self.jobs.engine.url)})
         self.metrics.bind_jobs(self._count)
         files = FileStore(self.jobs.engine, settings.max_data_bytes)
-        self.service = TrainerService(self.jobs, None, settings.max_data_bytes, settings.data_dirs, settings.work_dir, files)
+        self.service = TrainerService(
+            self.jobs, None, settings.max_data_bytes, settings.data_dirs, settings.work_dir, files, settings.forgetting_probe
+        )
         self.runner: JobRunner | None = None
 
     def _count(self, state: JobState) -> float:

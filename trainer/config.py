@@ -165,6 +165,10 @@ class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     probe_data: Path = Field(default_factory=lambda: default_cache_dir() / "data" / "mmlu_probe.jsonl")
     """General-knowledge questions for the forgetting probe (made by scripts/fetch_data.py at install)."""
 
+    forgetting_probe: int = Field(100, ge=0)
+    """Questions of the forgetting probe for a job that does not set evaluation.forgetting_probe (no
+    job from the OpenAI fine-tuning API can): base and adapter each score every one; 0 skips the probe."""
+
     processes: int = Field(1, ge=1, le=64)
     """Training processes per job: 1 trains in the trainer process; N > 1 launches `torchrun
     --nproc-per-node N` (DDP, one GPU per process, gloo on CPU)."""

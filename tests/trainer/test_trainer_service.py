@@ -117,6 +117,15 @@ def test_invalid_configuration_is_refused_at_once(trainer_client, sentiment_json
     assert info.value.field == field and words in info.value.message
 
 
+def test_the_operators_forgetting_probe_applies_where_the_job_sets_none():
+    from trainer.api.service import job_config
+
+    assert job_config(trainer_pb2.CreateJobRequest(adapter_name="x"), 8).evaluation.forgetting_probe == 8
+    own = trainer_pb2.CreateJobRequest(adapter_name="x", evaluation=trainer_pb2.EvaluationConfig(forgetting_probe=0))
+    assert job_config(own, 8).evaluation.forgetting_probe == 0
+    assert job_config(trainer_pb2.CreateJobRequest(adapter_name="x")).evaluation.forgetting_probe == 100
+
+
 def test_data_must_be_given_once(trainer_client, sentiment_jsonl):
     def create(**fields):
         return trainer_client._call(trainer_client.trainer.CreateJob, trainer_pb2.CreateJobRequest(adapter_name="x", **fields), 10)

@@ -38,8 +38,9 @@ def _set_fields(message: Any, names: list[str]) -> dict[str, Any]:
     return {name: getattr(message, name) for name in names if message.HasField(name)}
 
 
-def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
-    """The job's configuration from the request; unset fields keep the documented defaults."""
+def job_config(request: trainer_pb2.CreateJobRequest, forgetting_probe: int = 100) -> JobConfig:
+    """The job's configuration from the request; unset fields keep the documented defaults, but for
+    the forgetting probe's size, which the operator chooses (`forgetting_probe`, TrainerSettings)."""
     check_name(request.adapter_name, "adapter_name")
     hyperparameters = _set_fields(request.hyperparameters, _HYPERPARAMETER_FIELDS)
     if request.hyperparameters.target_modules:
@@ -53,11 +54,12 @@ def job_config(request: trainer_pb2.CreateJobRequest) -> JobConfig:
         hyperparameters["learning_rate"] = Hyperparameters.model_fields["learning_rate"].default * multiplier
         hyperparameters["learning_rate_multiplier"] = multiplier
     task = {k: v for k, v in json_format.MessageToDict(request.task, preserving_proto_field_name=True).items() if v}
+    evaluation = {"forgetting_probe": forgetting_probe, **_set_fields(request.evaluation, _EVALUATION_FIELDS)}
     values: dict[str, Any] = {
         "adapter_name": request.adapter_name,
         "task": task,
         "hyperparameters": hyperparameters,
-        "evaluation": _set_fields(request.evaluation, _EVALUATION_FIELDS),
+        "evaluation": evaluation,
         **_set_fields(request, ["validation_split", "checkpoint_every", "gpus"]),
         "training_file_id": request.training_file_id,
         "validation_file_id": request.validation_file_id,
@@ -169,8 +171,10 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         data_dirs: list[Path] | None = None,
         work_dir: Path | None = None,
         files: FileStore | None = None,
+        forgetting_probe: int = 100,
     ) -> None:
         self.jobs = jobs
+        self.forgetting_probe = forgetting_probe
         self.files = files or FileStore(jobs.engine, max_data_bytes)
         self.work_dir = work_dir
         self.runner = runner
@@ -220,7 +224,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
 
     async def CreateJob(self, request: trainer_pb2.CreateJobRequest, context: grpc.aio.ServicerContext) -> trainer_pb2.Job:
         runner = self._runner()
-        config = job_config(request)
+        config = job_config(request, self.forgetting_probe)
         if self.family is not None:
             self.family.lora_targets(config.hyperparameters.target_modules, "hyperparameters.target_modules")
         training = self._data(request.training_data, request.training_file, "training_file", True, request.training_file_id)

@@ -9,6 +9,7 @@ import time
 
 import openai
 import pytest
+from tuneserve_client import Client
 
 from tests.conftest import running_server
 from tests.server.api.test_openai_api import free_port
@@ -31,14 +32,24 @@ def chat_lines() -> bytes:
     return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
+# the operator's forgetting probe for jobs that cannot choose one, as the OpenAI API's cannot: a
+# few questions, where the default hundred would take most of the job's time on two cores
+PROBE_QUESTIONS = 8
+
+
 @pytest.fixture(scope="module")
-def fine_tuning(base_model, cache_dir, tmp_path_factory):
+def trainer_and_server(base_model, cache_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("fine-tuning")
-    with running_trainer(trainer_settings(root, cache_dir)) as trainer:
+    with running_trainer(trainer_settings(root, cache_dir, forgetting_probe=PROBE_QUESTIONS)) as trainer:
         settings = dict(http_port=free_port(), adapter_store=root / "store", trainer_address=trainer.address)
         with running_server(base_model, cache_dir, **settings) as server:
             with openai.OpenAI(base_url=server.http_url, api_key="unused", max_retries=0, timeout=120) as client:
-                yield client
+                yield trainer, client
+
+
+@pytest.fixture()
+def fine_tuning(trainer_and_server):
+    return trainer_and_server[1]
 
 
 def wait_status(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: float = 900):
@@ -52,8 +63,8 @@ def wait_status(client: openai.OpenAI, job_id: str, statuses: set[str], timeout:
 
 
 @pytest.mark.slow
-def test_the_fine_tuning_flow_of_the_openai_sdk_ends_in_a_model_chat_answers_with(fine_tuning):
-    client = fine_tuning
+def test_the_fine_tuning_flow_of_the_openai_sdk_ends_in_a_model_chat_answers_with(trainer_and_server):
+    trainer, client = trainer_and_server
     data = chat_lines()
     uploaded = client.files.create(file=("reviews.jsonl", io.BytesIO(data)), purpose="fine-tune")
     assert uploaded.id.startswith("file-") and uploaded.bytes == len(data) and uploaded.filename == "reviews.jsonl"
@@ -78,6 +89,8 @@ def test_the_fine_tuning_flow_of_the_openai_sdk_ends_in_a_model_chat_answers_wit
     assert done.status == "succeeded", done.error
     assert done.fine_tuned_model.startswith("reviews@") and done.finished_at >= done.created_at
     assert done.model_extra["evaluation"]["holdout_examples"] >= 1
+    with Client(trainer.address, timeout=60) as trainer_client:
+        assert trainer_client.get_job(job.id).report.forgetting.questions == PROBE_QUESTIONS
 
     events = list(client.fine_tuning.jobs.list_events(job.id, limit=1000))
     assert events[0].created_at >= events[-1].created_at, "newest first, as OpenAI lists them"
