@@ -167,7 +167,9 @@ def test_the_leader_that_loses_its_connection_stops_leading(postgres):
     assert first.held() and not second.held()
     admin = create_engine(database_url(url))
     with admin.begin() as db:  # the database ends the leader's session (a failover, an idle timeout)
-        db.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7"))
+        # with a timeout the call returns once the session has ended and its lock is free; without
+        # one it only signals, and on a busy machine the second replica asked before the lock was gone
+        db.execute(sa.text("SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7"))
     assert second.held() and not first.held(), "the lock moved, and the old leader knows it lost it"
     admin.dispose()
 
