@@ -22,6 +22,21 @@ def pytest_configure(config: pytest.Config) -> None:
 # fixture) is an end-to-end test, and `make test-fast` skips it.
 TRAINING_FIXTURES = {"trained_adapters"}
 
+# The files whose tests use them, run by one pytest-xdist worker as one unit of work, so that the
+# adapters are trained once, not once in each worker (about a CPU-minute each on two cores).
+# Collection refuses a file that uses them and is missing here.
+TRAINING_FILES = {
+    "tests/server/adapters/test_adapter_loader.py",
+    "tests/server/adapters/test_lora.py",
+    "tests/server/api/test_adapters_api.py",
+    "tests/server/api/test_model_server_protocol.py",
+    "tests/server/api/test_openai_api.py",
+    "tests/server/api/test_replicas_api.py",
+    "tests/server/api/test_rollouts_api.py",
+    "tests/server/test_object_store_replicas.py",
+    "tests/test_api_fuzz.py",
+}
+
 
 # The fast tier (`make test-mechanics`, marker `mechanics`): tests of the mechanics that need no
 # real model, only a tiny random one (tests/mechanics) or none; under two minutes on 2 cores.
@@ -41,12 +56,18 @@ MECHANICS_FILES = {
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)  # marks slow before `-m` selects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
+    training = set()
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            training.add(item.path.relative_to(ROOT).as_posix())
+    if training - TRAINING_FILES:
+        raise pytest.UsageError(f"add {sorted(training - TRAINING_FILES)} to TRAINING_FILES in tests/conftest.py")
+    for item in items:
         if item.path.relative_to(ROOT).as_posix() in MECHANICS_FILES and "slow" not in item.keywords:
             item.add_marker(pytest.mark.mechanics)
     if torch.cuda.is_available():
@@ -55,6 +76,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class TrainingFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "trained adapters" if path in TRAINING_FILES else path
+
+    return TrainingFilesTogether(config, log)
 
 
 @pytest.fixture(autouse=True)
