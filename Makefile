@@ -38,9 +38,8 @@ trainer: $(INSTALLED)
 WORKERS ?= 2
 PARALLEL := -n $(WORKERS) --dist loadfile
 # The suite starts dozens of Python processes (workers, trainers, replicas, job runs), each importing
-# the project: where the environment sets PYTHONDONTWRITEBYTECODE, each compiled every module again
-# (1.7 of the 7 s an import of the server and trainer takes here). The tests write bytecode as Python
-# does by default, into the ignored __pycache__ folders.
+# the project: where the environment sets PYTHONDONTWRITEBYTECODE, each compiled every module again.
+# The tests write bytecode as Python does by default, into the ignored __pycache__ folders.
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
 
 test: $(INSTALLED)

@@ -139,8 +139,8 @@ def _causal_lm(model: Any) -> Any:
 
 def length_batches(prompts: Sequence[list[int]]) -> list[list[int]]:
     """Indices of `prompts` in batches of `_BATCH` of similar length: every row of a batch is padded
-    to its longest, and on the forgetting probe's hundred questions (46 to 187 tokens) batches in
-    the given order computed 1.6 times the tokens that batches by length do."""
+    to its longest, so batches in the given order compute tokens that are only padding (on the
+    forgetting probe, figures in docs/performance.md)."""
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     return [order[start : start + _BATCH] for start in range(0, len(order), _BATCH)]
 

@@ -55,7 +55,7 @@ def ask(client, content, **params):
 def client_at_automatic_precision(cache_dir):
     """A server on the embedded model at the precision it picks by itself, as users run it (bf16
     and int4 decode weights on this CPU). The session's server is in float32 for the tests that
-    compare tokens; the fifty prompts compare none, and here they decode four times faster."""
+    compare tokens; the fifty prompts compare none, and here they decode several times faster."""
     from tuneserve_client import Client
 
     from common.base_model import load_base_model
