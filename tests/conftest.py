@@ -62,14 +62,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     training = set()
     for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-            training.add(item.path.relative_to(ROOT).as_posix())
+            training.add(path)
+        if path in MECHANICS_FILES and "slow" not in item.keywords:
+            item.add_marker(pytest.mark.mechanics)
     if training - TRAINING_FILES:
         raise pytest.UsageError(f"add {sorted(training - TRAINING_FILES)} to TRAINING_FILES in tests/conftest.py")
-    for item in items:
-        if item.path.relative_to(ROOT).as_posix() in MECHANICS_FILES and "slow" not in item.keywords:
-            item.add_marker(pytest.mark.mechanics)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")

@@ -67,6 +67,10 @@ class Hyperparameters(BaseModel):
         return self
 
 
+# the forgetting probe's size where neither the job nor the operator chooses one
+FORGETTING_PROBE_QUESTIONS = 100
+
+
 class EvaluationConfig(BaseModel):
     """What the job measures on its holdout split."""
 
@@ -76,7 +80,7 @@ class EvaluationConfig(BaseModel):
     """k of the base model's k-shot in-context baseline (demonstrations drawn from the training split)."""
     max_holdout: int = Field(1000, ge=1)
     """At most this many holdout examples are scored."""
-    forgetting_probe: int = Field(100, ge=0)
+    forgetting_probe: int = Field(FORGETTING_PROBE_QUESTIONS, ge=0)
     """General-knowledge questions (MMLU sample) answered by base and adapter; 0 skips the probe."""
 
 
@@ -165,7 +169,7 @@ class TrainerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     probe_data: Path = Field(default_factory=lambda: default_cache_dir() / "data" / "mmlu_probe.jsonl")
     """General-knowledge questions for the forgetting probe (made by scripts/fetch_data.py at install)."""
 
-    forgetting_probe: int = Field(100, ge=0)
+    forgetting_probe: int = Field(FORGETTING_PROBE_QUESTIONS, ge=0)
     """Questions of the forgetting probe for a job that does not set evaluation.forgetting_probe (no
     job from the OpenAI fine-tuning API can): base and adapter each score every one; 0 skips the probe."""
 

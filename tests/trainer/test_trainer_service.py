@@ -119,11 +119,13 @@ def test_invalid_configuration_is_refused_at_once(trainer_client, sentiment_json
 
 def test_the_operators_forgetting_probe_applies_where_the_job_sets_none():
     from trainer.api.service import job_config
+    from trainer.config import TrainerSettings
 
     assert job_config(trainer_pb2.CreateJobRequest(adapter_name="x"), 8).evaluation.forgetting_probe == 8
     own = trainer_pb2.CreateJobRequest(adapter_name="x", evaluation=trainer_pb2.EvaluationConfig(forgetting_probe=0))
     assert job_config(own, 8).evaluation.forgetting_probe == 0
-    assert job_config(trainer_pb2.CreateJobRequest(adapter_name="x")).evaluation.forgetting_probe == 100
+    operator_default = TrainerSettings.model_fields["forgetting_probe"].default
+    assert job_config(trainer_pb2.CreateJobRequest(adapter_name="x"), operator_default).evaluation.forgetting_probe == 100
 
 
 def test_data_must_be_given_once(trainer_client, sentiment_jsonl):

@@ -19,7 +19,7 @@ from common.model_families import Family
 from common.rpc.enums import enum_choice
 from common.safe_files import UnsafePath, inside, read_confined
 from trainer.api.files_db import FileRecord, FileStore
-from trainer.config import Hyperparameters, JobConfig
+from trainer.config import FORGETTING_PROBE_QUESTIONS, Hyperparameters, JobConfig
 from trainer.evaluation import html_report
 from trainer.evaluation.human_review import check_reviews, summarize
 from trainer.execution.runner import JobRunner
@@ -38,7 +38,7 @@ def _set_fields(message: Any, names: list[str]) -> dict[str, Any]:
     return {name: getattr(message, name) for name in names if message.HasField(name)}
 
 
-def job_config(request: trainer_pb2.CreateJobRequest, forgetting_probe: int = 100) -> JobConfig:
+def job_config(request: trainer_pb2.CreateJobRequest, forgetting_probe: int) -> JobConfig:
     """The job's configuration from the request; unset fields keep the documented defaults, but for
     the forgetting probe's size, which the operator chooses (`forgetting_probe`, TrainerSettings)."""
     check_name(request.adapter_name, "adapter_name")
@@ -171,7 +171,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         data_dirs: list[Path] | None = None,
         work_dir: Path | None = None,
         files: FileStore | None = None,
-        forgetting_probe: int = 100,
+        forgetting_probe: int = FORGETTING_PROBE_QUESTIONS,
     ) -> None:
         self.jobs = jobs
         self.forgetting_probe = forgetting_probe
