@@ -85,11 +85,14 @@ def test_gemma3_from_its_gguf_gives_transformers_greedy_tokens(gemma, gemma_gguf
     try:
         params = SamplingParams(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS)
         requests = [GenerationRequest(f"g-{i}", tuple(ids), params, arrival=time.monotonic()) for i, ids in enumerate(prompts)]
-        alone = [engine.generate(r, timeout=300)[1] for r in requests]
+        # alone: the long prompt, whose local layers drop keys that its global ones keep; each
+        # family's rows alone and mixed are compared on its tiny model in tests/mechanics, so here the
+        # short prompts ride in the batch only (alone, a row is 32 steps through a float32 head of 262k words)
+        alone = engine.generate(requests[-1], timeout=300)[1]
         batched = [tokens for _, tokens in load.run_concurrently(engine, requests)]
     finally:
         engine.stop()
-    assert alone == expected
+    assert alone == expected[-1]
     assert batched == expected
 
 

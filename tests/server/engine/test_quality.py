@@ -114,14 +114,11 @@ SENTIMENT = TaskSpec(
 
 
 @pytest.fixture(scope="module")
-def auto_model(cache_dir):
-    from common.base_model import load_base_model
-    from common.settings import ModelSettings
-
-    base = run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
-    if base.device.type != "cpu" or base.quantization == "none" and base.dtype == torch.float32:
-        pytest.skip(f"auto is {base.dtype}/{base.quantization} here: nothing to compare with float32")
-    return base
+def auto_model(auto_model):
+    """The session's model at the automatic precision (tests/conftest.py), or a skip where that is float32."""
+    if auto_model.device.type != "cpu" or auto_model.quantization == "none" and auto_model.dtype == torch.float32:
+        pytest.skip(f"auto is {auto_model.dtype}/{auto_model.quantization} here: nothing to compare with float32")
+    return auto_model
 
 
 def reviews(cache_dir: Path) -> list[dict]:
@@ -149,15 +146,16 @@ def perplexity(base, decode_one_by_one: bool) -> float:
     return run_on_fresh_thread(run)
 
 
-def engine_for(base) -> Engine:
-    engine = Engine(
-        base, EngineConfig(max_batch_size=32, max_batch_tokens=512, max_waiting=512, num_blocks=512, block_size=16, max_model_len=2048)
-    )
+def engine_for(base, reuse_prefixes: bool = False) -> Engine:
+    """An engine batching up to 32 rows; `reuse_prefixes`: with a prefix cache of blocks of 8, so that
+    most of the prompts' shared start (26 tokens of chat template and instruction) is computed once."""
+    blocks = dict(num_blocks=1024, block_size=8, prefix_cache_blocks=128) if reuse_prefixes else dict(num_blocks=512, block_size=16)
+    engine = Engine(base, EngineConfig(max_batch_size=32, max_batch_tokens=512, max_waiting=512, max_model_len=2048, **blocks))
     engine.start()
     return engine
 
 
-def classify(base, rows: list[dict]) -> float:
+def classify(base, rows: list[dict], reuse_prefixes: bool = False) -> float:
     tokenizer, eos = base.tokenizer, base.tokenizer.eos_token_id
     branches = tuple(tuple(completion_ids(tokenizer, SENTIMENT, label, eos)) for label in SENTIMENT.labels)
     params = SamplingParams(max_new_tokens=sum(map(len, branches)))
@@ -167,7 +165,7 @@ def classify(base, rows: list[dict]) -> float:
         )
         for row in rows
     ]
-    engine = engine_for(base)
+    engine = engine_for(base, reuse_prefixes)
     try:  # all at once, as concurrent callers would send them, so that the engine batches them
         runs = generate_concurrently(engine, requests, timeout=300)
     finally:
@@ -203,7 +201,10 @@ def test_perplexity_stays_within_two_percent(base_model, auto_model):
 @pytest.mark.slow
 def test_classification_accuracy_stays_within_two_points(base_model, auto_model, cache_dir):
     rows = reviews(cache_dir)
-    reference, measured = classify(base_model, rows), classify(auto_model, rows)
+    # float32 answers are the same with and without the prefix cache (test_prefix_cache.py), so the
+    # reference reuses the shared prefix; the precision under test runs without it, as this bound was
+    # set: at bf16/int4 a borderline review's label can move with the shapes of the steps it rides in
+    reference, measured = classify(base_model, rows, reuse_prefixes=True), classify(auto_model, rows)
     print(f"accuracy on {len(rows)} reviews: float32 {reference:.3f}, {auto_model.dtype}/{auto_model.quantization} {measured:.3f}")
     assert abs(measured - reference) <= 0.02
 
