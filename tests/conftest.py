@@ -123,6 +123,18 @@ def base_model(cache_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def auto_model(cache_dir: Path):
+    """The embedded model at the precision the server picks by itself, as users run it (bf16 with
+    int4 decode weights on this project's CPUs), loaded once for the session. For tests that compare
+    no tokens with transformers or across batches, which the float32 `base_model` is for; here they
+    run several times faster. Whoever compiles or serves it leaves its weights as they were."""
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
+
+    return run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
+
+
+@pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory) -> Path:
     """A tiny random Llama (tests/tiny_model.py), built once, for tests of process mechanics (kills,
     leases, retries, load balancing, DDP) whose meaning does not depend on the model: on it a
@@ -168,11 +180,30 @@ def server(base_model, cache_dir: Path):
         yield running
 
 
-@pytest.fixture()
-def client(server):
+@pytest.fixture(scope="session")
+def auto_server(auto_model, cache_dir: Path):
+    """The same on `auto_model`."""
+    with running_server(auto_model, cache_dir, warmup=True) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def client_of(server: BackgroundServer) -> Iterator:
     from tuneserve_client import Client
 
-    with Client(server.address, timeout=120) as c:
+    with Client(server.address, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture()
+def client(server):
+    with client_of(server) as c:
+        yield c
+
+
+@pytest.fixture()
+def auto_client(auto_server):
+    with client_of(auto_server) as c:
         yield c
 
 

@@ -83,7 +83,8 @@ valid_parameters = st.builds(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 # a prompt of control characters alone has no tokens and is refused as such (see test_validation)
 @given(prompt=st.text(min_size=1, max_size=200).filter(lambda s: any(c.isalnum() for c in s)), params=valid_parameters)
-def test_any_valid_sampling_settings_generate(client, prompt, params):
-    reply = client.inference.Generate(inference_pb2.GenerateRequest(prompt=prompt, parameters=params), timeout=120)
+def test_any_valid_sampling_settings_generate(auto_client, prompt, params):
+    # no tokens compared: at the automatic precision, as users run it, and faster than in float32
+    reply = auto_client.inference.Generate(inference_pb2.GenerateRequest(prompt=prompt, parameters=params), timeout=120)
     assert reply.stop_reason != common_pb2.STOP_REASON_UNSPECIFIED
     assert reply.usage.generated_tokens <= params.max_new_tokens

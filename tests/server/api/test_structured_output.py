@@ -51,25 +51,10 @@ def ask(client, content, **params):
     return client.generate(messages=[{"role": "user", "content": content}], **params)
 
 
-@pytest.fixture(scope="module")
-def client_at_automatic_precision(cache_dir):
-    """A server on the embedded model at the precision it picks by itself, as users run it (bf16
-    and int4 decode weights on this CPU). The session's server is in float32 for the tests that
-    compare tokens; the fifty prompts compare none, and here they decode several times faster."""
-    from tuneserve_client import Client
-
-    from common.base_model import load_base_model
-    from common.settings import ModelSettings
-    from common.threads import run_on_fresh_thread
-    from tests.conftest import running_server
-
-    base = run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir)))
-    with running_server(base, cache_dir, warmup=True) as server, Client(server.address, timeout=120) as client:
-        yield client
-
-
-def test_fifty_prompts_under_a_nested_schema_all_validate(client_at_automatic_precision):
-    client = client_at_automatic_precision
+def test_fifty_prompts_under_a_nested_schema_all_validate(auto_client):
+    # they compare no tokens, so they run at the automatic precision, as users do and several
+    # times faster than on the float32 server that the tests comparing batched with alone need
+    client = auto_client
     assert len(PROMPTS) == 50
     with ThreadPoolExecutor(16) as pool:
         replies = list(pool.map(lambda p: ask(client, p, max_new_tokens=160, structured_output={"json_schema": PERSON}), PROMPTS))

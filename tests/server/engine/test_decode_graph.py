@@ -91,11 +91,9 @@ def compilable(base):
 
 
 @pytest.fixture(scope="module")
-def auto_model(cache_dir):
-    from common.base_model import load_base_model
-    from common.settings import ModelSettings
-
-    return compilable(run_on_fresh_thread(lambda: load_base_model(ModelSettings(cache_dir=cache_dir))))
+def auto_model(auto_model):
+    """The session's model at the automatic precision (tests/conftest.py), or a skip where it cannot compile."""
+    return compilable(auto_model)
 
 
 @pytest.fixture(scope="module")
