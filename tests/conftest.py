@@ -25,6 +25,7 @@ TRAINING_FIXTURES = {"trained_adapters"}
 # The files whose tests use them, run by one pytest-xdist worker as one unit of work, so that the
 # adapters are trained once, not once in each worker (about a CPU-minute each on two cores).
 # Collection refuses a file that uses them and is missing here.
+TRAINED_ADAPTERS = "trained adapters"  # the name of their unit
 TRAINING_FILES = {
     "tests/server/adapters/test_adapter_loader.py",
     "tests/server/adapters/test_lora.py",
@@ -36,6 +37,41 @@ TRAINING_FILES = {
     "tests/server/test_object_store_replicas.py",
     "tests/test_api_fuzz.py",
 }
+
+
+# The units of work that take longest under `make test` (per-file --durations=0 on 2 cores), handed
+# out first: xdist gives a worker its next file when it runs short, so a long file left to the end
+# keeps one worker busy while the other idles. Units not named follow in collection order; the
+# list orders the run, it never selects or skips.
+LONGEST_FIRST = [
+    TRAINED_ADAPTERS,
+    "tests/trainer/test_training.py",
+    "tests/server/test_gemma3_gguf.py",
+    "tests/server/engine/test_quality.py",
+    "tests/trainer/test_trainer_service.py",
+    "tests/trainer/test_process_executor.py",
+    "tests/server/api/test_tasks_api.py",
+    "tests/server/api/test_structured_output.py",
+    "tests/mechanics/test_engine_mechanics.py",
+    "tests/server/engine/test_cuda_graph.py",
+    "tests/server/engine/test_engine.py",
+    "tests/common/test_base_model.py",
+    "tests/server/test_app.py",
+    "tests/server/api/test_openai_fine_tuning.py",
+    "tests/trainer/test_shared_queue.py",
+]
+
+
+def work_unit(path: str) -> str:
+    """The unit of work of a test file under `make test` (TrainingFilesTogether)."""
+    return TRAINED_ADAPTERS if path in TRAINING_FILES else path
+
+
+def longest_first(paths: list[str]) -> list[int]:
+    """Indices of `paths` (the test files of collected items, in order) with the units of
+    LONGEST_FIRST first, in its order; a stable sort, so each file's tests keep their order."""
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    return sorted(range(len(paths)), key=lambda i: rank.get(work_unit(paths[i]), len(rank)))
 
 
 # The fast tier (`make test-mechanics`, marker `mechanics`): tests of the mechanics that need no
@@ -61,8 +97,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     import torch
 
     training = set()
+    paths = []
     for item in items:
         path = item.path.relative_to(ROOT).as_posix()
+        paths.append(path)
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
             training.add(path)
@@ -70,6 +108,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.mechanics)
     if training - TRAINING_FILES:
         raise pytest.UsageError(f"add {sorted(training - TRAINING_FILES)} to TRAINING_FILES in tests/conftest.py")
+    if gone := [unit for unit in LONGEST_FIRST if unit != TRAINED_ADAPTERS and not (ROOT / unit).is_file()]:
+        raise pytest.UsageError(f"{gone} in LONGEST_FIRST (tests/conftest.py) are no files: rename or remove them")
+    if hasattr(config, "workerinput"):  # an xdist worker: its order is the order units are handed out in
+        items[:] = [items[i] for i in longest_first(paths)]
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
@@ -86,9 +128,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
     class TrainingFilesTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = super()._split_scope(nodeid)
-            return "trained adapters" if path in TRAINING_FILES else path
+            return work_unit(super()._split_scope(nodeid))
 
+    config.option.loadscopereorder = False  # xdist would put units with the most tests first instead
     return TrainingFilesTogether(config, log)
 
 
