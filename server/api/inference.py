@@ -158,10 +158,16 @@ async def stream_recorded(
 
 
 async def request_id_header(context: grpc.aio.ServicerContext, request_id: str) -> None:
-    """Sends the request id as initial metadata. A unary call sends it with its reply, not when
-    it starts: the client's gRPC retries a call only while the server has sent nothing, so a
-    replica killed (or a connection aged out) mid-generation is retried on another."""
+    """Sends a stream's request id as initial metadata, before its first message."""
     await context.send_initial_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+
+
+def request_id_trailer(context: grpc.aio.ServicerContext, request_id: str) -> None:
+    """Gives a unary call's request id as trailing metadata, which gRPC sends with the reply and
+    the status in one write. The client's gRPC retries a call only while it has received nothing:
+    headers sent apart from the reply would commit the call, and a replica killed (or a connection
+    aged out) between the two would leave the caller an UNAVAILABLE that no retry takes to another."""
+    context.set_trailing_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
 
 
 def prepare_generation(
@@ -231,7 +237,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         generation = dataclasses.replace(generation, adapter=route.adapter)
         try:
             with failures_recorded(serving, route, generation.request_id, generation.arrival):
-                if stream:  # a unary call sends it with its reply (see request_id_header)
+                if stream:  # a unary call gives it with its reply (see request_id_trailer)
                     await request_id_header(context, generation.request_id)
                 serving.shadows.copy(serving, route, generation)
                 yield serving, generation, note, route
@@ -241,7 +247,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
     async def Generate(self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
         async with self._admitted(request, context, stream=False) as (serving, generation, note, route):
             response = await answer_recorded(serving, generation, note, route)
-            await request_id_header(context, generation.request_id)
+            request_id_trailer(context, generation.request_id)
             return response
 
     async def GenerateStream(

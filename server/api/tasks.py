@@ -28,6 +28,7 @@ from server.api.inference import (
     adapter_label,
     answer_recorded,
     request_id_header,
+    request_id_trailer,
     stream_recorded,
     timings_proto,
     usage_proto,
@@ -219,7 +220,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         _, task = self._task(request.task)
         request_id = self._request_id(request.request_id)
         answer = (await self._classify(task, [(request.input, "input")], [request_id], context, request.routing_key))[0]
-        await request_id_header(context, request_id)
+        request_id_trailer(context, request_id)
         return answer
 
     async def ClassifyBatch(
@@ -265,7 +266,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             generation = dataclasses.replace(generation, adapter=call.adapter)
             note = dataclasses.replace(note, arm=call.route.arm)
             with failures_recorded(serving, call.route, request_id, generation.arrival):
-                if stream:  # a unary call sends it with its reply (server.api.inference.request_id_header)
+                if stream:  # a unary call gives it with its reply (server.api.inference.request_id_trailer)
                     await request_id_header(context, request_id)
                 serving.shadows.copy(serving, call.route, generation)
                 yield serving, generation, note, call.route
@@ -273,7 +274,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     async def RunTask(self, request: tasks_pb2.RunTaskRequest, context: grpc.aio.ServicerContext) -> inference_pb2.GenerateResponse:
         async with self._run(request, context, stream=False) as (serving, generation, note, route):
             response = await answer_recorded(serving, generation, note, route)
-            await request_id_header(context, generation.request_id)
+            request_id_trailer(context, generation.request_id)
             return response
 
     async def RunTaskStream(

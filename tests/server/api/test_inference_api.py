@@ -79,6 +79,24 @@ def test_request_id_is_echoed(client):
     assert reply.request_id == "order-42"
 
 
+def test_a_unary_reply_carries_its_request_id_in_the_trailers_and_a_stream_in_its_headers(server):
+    """A unary call sends nothing before its reply (headers apart from it would commit the call,
+    and a replica killed between the two would leave a failure gRPC does not retry); a stream's
+    id comes first, as its tokens follow."""
+    request = inference_pb2.GenerateRequest(
+        messages=[common_pb2.ChatMessage(**m) for m in FRANCE], parameters=common_pb2.GenerationParameters(max_new_tokens=2)
+    )
+    with grpc.insecure_channel(server.address) as channel:
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        reply, call = stub.Generate.with_call(request, timeout=60)
+        assert "x-request-id" not in dict(call.initial_metadata())
+        assert dict(call.trailing_metadata())["x-request-id"] == reply.request_id != ""
+        stream = stub.GenerateStream(request, timeout=60)
+        headers = dict(stream.initial_metadata())
+        chunks = list(stream)
+    assert headers["x-request-id"] == chunks[-1].request_id != ""
+
+
 def test_tokenize_and_model_info(client, base_model):
     tokens = client.tokenize("Hello world")
     assert list(tokens.token_ids) == base_model.tokenizer("Hello world")["input_ids"]

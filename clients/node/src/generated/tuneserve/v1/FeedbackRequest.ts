@@ -4,7 +4,8 @@ import type { Thumb as _tuneserve_v1_Thumb, Thumb__Output as _tuneserve_v1_Thumb
 
 export interface FeedbackRequest {
   /**
-   * The request_id of the answer judged (from its response or the x-request-id header).
+   * The request_id of the answer judged (from its response, or its x-request-id metadata: in a
+   * stream's headers, in a unary call's trailers).
    */
   'requestId'?: (string);
   /**
@@ -22,7 +23,8 @@ export interface FeedbackRequest {
 
 export interface FeedbackRequest__Output {
   /**
-   * The request_id of the answer judged (from its response or the x-request-id header).
+   * The request_id of the answer judged (from its response, or its x-request-id metadata: in a
+   * stream's headers, in a unary call's trailers).
    */
   'requestId': (string);
   /**
