@@ -185,8 +185,23 @@ def compiled_pieces() -> tuple[Callable[..., Any], ...]:
         config = torch._dynamo.config
         limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
         setattr(config, limit, max(getattr(config, limit), 64))
-        _COMPILED = tuple(torch.compile(fn, dynamic=True, fullgraph=True) for fn in (layer_pre, layer_post, final_logits))
+        # Not dynamic=True: that makes every size symbolic, the weights' and the model's head
+        # counts included, and reasoning over them (sympy) took most of each compile. Only rows
+        # and context vary (`mark_varying`); anything else that does is made dynamic on recompiling.
+        _COMPILED = tuple(torch.compile(fn, fullgraph=True) for fn in (layer_pre, layer_post, final_logits))
     return _COMPILED
+
+
+def mark_varying(rows: list[torch.Tensor | None], rows_and_context: list[torch.Tensor | None]) -> None:
+    """Marks the sizes that differ between buckets as dynamic for the compiled pieces: the rows
+    (first dimension) and, where there is one, the context (second). `maybe`: one row stays a
+    graph of its own, as dynamo specialises sizes of 1."""
+    for t in rows + rows_and_context:
+        if t is not None:
+            torch._dynamo.maybe_mark_dynamic(t, 0)
+    for t in rows_and_context:
+        if t is not None:
+            torch._dynamo.maybe_mark_dynamic(t, 1)
 
 
 # -- inputs and graphs -----------------------------------------------------------------------------------
@@ -338,12 +353,19 @@ class CudaDecodeGraph:
             one_hot = (meta[4][:, None] == self._slot_ids[None, :]).to(r.dtype)  # [rows, slots]
         shape = r.shape
         masks = {None: mask} | window_masks(shape.windows, positions, mask.shape[1], mask)
+        mark = self._pre is not layer_pre
+        if mark:
+            mark_varying(rows=[h, one_hot, *(t for rope in ropes.values() for t in rope)], rows_and_context=[slots, *masks.values()])
         for i, w in enumerate(r.layers):
             lora = self._lora_pieces(i, one_hot)
             q, new_kv = self._pre(h, w, *ropes[shape.rope_kinds[i]], lora[0], shape, r.cache.dtype)
             kv = r.cache.kv[i]
             kv.index_copy_(0, write_slots, new_kv)
+            if mark:
+                mark_varying(rows=[q, h], rows_and_context=[])
             h = self._post(h, q, kv, slots, masks[shape.windows[i]], w, r.act, lora[1:], self._attend, shape)
+        if mark:
+            mark_varying(rows=[h], rows_and_context=[])
         return self._head(shape, h, r.final_norm, r.lm_head)
 
     def _lora_pieces(self, layer: int, one_hot: torch.Tensor | None) -> tuple[LoraPiece, LoraPiece, LoraPiece, LoraPiece]:
