@@ -367,6 +367,46 @@ def test_bf16_int4_and_nf4_decoding_stay_close_to_transformers(tiny_dir, quantiz
     assert max(gaps) < tolerance["max"] and sum(gaps) / len(gaps) < tolerance["mean"], (max(gaps), sum(gaps) / len(gaps))
 
 
+def test_the_trainers_loss_runs_a_shared_prompt_once_with_the_same_loss_and_gradients(tiny_dir):
+    """CompletionLoss on a batch whose prompts share their first tokens: the shared part run once
+    and its keys and values repeated per row gives the loss and LoRA gradients of the whole batch
+    run as it is, on every family (widths inside each one's windows, so the shared path runs)."""
+    from trainer.config import Hyperparameters
+    from trainer.training.batching import collate
+    from trainer.training.data import TokenizedExample
+    from trainer.training.loop import CompletionLoss, build_lora_model
+
+    base = load_tiny(tiny_dir)  # its own copy: PEFT wraps the model it is given
+    model = build_lora_model(base, Hyperparameters(rank=4, alpha=8, dropout=0.0, target_modules=["all-linear"]))
+    with torch.no_grad():  # B is zero at first, which would leave A without gradients
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    instruction = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+    examples = [
+        TokenizedExample(1, instruction + [30, 31, 32], [40, 41]),
+        TokenizedExample(2, instruction + [33], [42, 43, 44]),
+        TokenizedExample(3, instruction + [34, 35], [45]),
+    ]
+    batch = collate(examples, pad_id=0)
+    loss_module = CompletionLoss(model)
+    assert batch.shared == 10 and (loss_module.one_pass_limit or 99) >= batch.input_ids.shape[1], "the shared path runs"
+    trainable = [p for p in model.parameters() if p.requires_grad]
+
+    def loss_and_gradients(shared: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad()
+        loss = loss_module(batch.input_ids, batch.attention_mask, batch.labels, shared)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in trainable]
+
+    once, once_gradients = loss_and_gradients(batch.shared)
+    whole, whole_gradients = loss_and_gradients(0)
+    assert torch.allclose(once, whole, rtol=1e-5), (once, whole)
+    assert all(g.abs().sum() > 0 for g in whole_gradients), "every LoRA weight takes part"
+    worst = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(once_gradients, whole_gradients, strict=True))
+    assert worst < 1e-4, f"gradients apart by {worst:.1e} of their largest entry"
+
+
 def test_the_trainer_trains_an_adapter_the_engine_serves_as_peft_does(tiny, tiny_dir, tmp_path):
     """The trainer's own loop on each family (a few steps on every projection), published with the
     family's fingerprint, then served in a mixed batch: adapter rows equal PEFT on the trained adapter."""

@@ -3,7 +3,7 @@
 import torch
 
 from common.task_spec import TaskSpec, completion_ids, prompt_ids, render_prompt
-from trainer.training.batching import IGNORE, collate, epoch_batches
+from trainer.training.batching import IGNORE, collate, epoch_batches, shared_prefix
 from trainer.training.data import TokenizedExample
 
 
@@ -39,3 +39,17 @@ def test_epoch_order_is_reproducible_covers_every_example_and_groups_lengths():
     padded_random = sum(len(b) * max(lengths[i] for i in b) for b in random_order)
     assert padded < 0.8 * padded_random, "similar lengths batch together"
     assert torch.tensor([len(b) for b in first]).max() == 8
+
+
+def test_the_shared_prefix_is_the_prompts_common_start_short_of_the_shortest_prompts_last_token():
+    def example(prompt: list[int], completion: list[int] = [9]) -> TokenizedExample:  # noqa: B006 - never mutated
+        return TokenizedExample(1, prompt, completion)
+
+    assert shared_prefix([example([1, 2, 3, 4, 5]), example([1, 2, 3, 7, 8])]) == 3
+    # the shortest prompt keeps its last token, whose position predicts its first completion token
+    assert shared_prefix([example([1, 2, 3]), example([1, 2, 3, 4, 5])]) == 2
+    # completions are never shared, however alike
+    assert shared_prefix([example([1, 2], [3, 4]), example([1, 2], [3, 4])]) == 1
+    assert shared_prefix([example([1, 2, 3]), example([5, 2, 3])]) == 0
+    assert shared_prefix([example([1, 2, 3, 4])]) == 0, "one example has nothing to share"
+    assert collate([example([1, 2, 3, 4]), example([1, 2, 5])], pad_id=0).shared == 2

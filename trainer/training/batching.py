@@ -21,6 +21,7 @@ class Batch:
     labels: torch.Tensor  # [B, T], IGNORE except on completion tokens (end-of-turn included)
     tokens: int  # real (non-padding) tokens
     targets: int  # tokens that carry loss
+    shared: int = 0  # leading tokens that every row has in common (`shared_prefix`)
 
 
 def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -41,6 +42,21 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
     return batches
 
 
+def shared_prefix(examples: Sequence[TokenizedExample]) -> int:
+    """How many leading prompt tokens all `examples` have in common (the chat template's system
+    turn, a task's instruction), short of each prompt's last token: that one stays with its row,
+    whose hidden state there predicts the first completion token. 0 for a single example, which
+    has nothing to share."""
+    if len(examples) < 2:
+        return 0
+    first = examples[0].prompt
+    limit = min(len(e.prompt) for e in examples) - 1
+    shared = 0
+    while shared < limit and all(e.prompt[shared] == first[shared] for e in examples):
+        shared += 1
+    return shared
+
+
 def collate(examples: Sequence[TokenizedExample], pad_id: int) -> Batch:
     """Pads to the longest example of the batch; labels only the completion, end token included.
 
@@ -56,4 +72,5 @@ def collate(examples: Sequence[TokenizedExample], pad_id: int) -> Batch:
         ids[row, : len(sequence)] = torch.tensor(sequence)
         mask[row, : len(sequence)] = 1
         labels[row, len(example.prompt) : len(sequence)] = torch.tensor(example.completion)
-    return Batch(ids, mask, labels, tokens=int(mask.sum()), targets=sum(len(e.completion) for e in examples))
+    targets = sum(len(e.completion) for e in examples)
+    return Batch(ids, mask, labels, tokens=int(mask.sum()), targets=targets, shared=shared_prefix(examples))
