@@ -7,7 +7,7 @@ number of steps, each run in its own process so that its peak memory (max RSS) i
 * baseline: `transformers.Trainer` on the prompt+completion text with the usual causal-LM
   collator (dynamic padding, shuffled order, loss on every token, full-vocabulary logits);
 * tuneserve: `trainer.training.loop.Trainer` (length-grouped batches, completion-only loss with the LM
-  head applied at completion positions only).
+  head applied at completion positions only, the prompt tokens a batch's rows share run once).
 
 Tokens/s counts real (non-padding) tokens. Target: >= 1.2x the baseline.
 

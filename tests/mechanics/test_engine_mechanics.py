@@ -375,6 +375,7 @@ def test_the_trainers_loss_runs_a_shared_prompt_once_with_the_same_loss_and_grad
     from trainer.training.batching import collate
     from trainer.training.data import TokenizedExample
     from trainer.training.loop import CompletionLoss, build_lora_model
+    from trainer.training.shared_prefix import may_share
 
     base = load_tiny(tiny_dir)  # its own copy: PEFT wraps the model it is given
     model = build_lora_model(base, Hyperparameters(rank=4, alpha=8, dropout=0.0, target_modules=["all-linear"]))
@@ -390,7 +391,7 @@ def test_the_trainers_loss_runs_a_shared_prompt_once_with_the_same_loss_and_grad
     ]
     batch = collate(examples, pad_id=0)
     loss_module = CompletionLoss(model)
-    assert batch.shared == 10 and (loss_module.one_pass_limit or 99) >= batch.input_ids.shape[1], "the shared path runs"
+    assert batch.shared == 10 and may_share(model.get_base_model().config, batch.shared, batch.input_ids.shape[1]), "the shared path runs"
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     def loss_and_gradients(shared: int) -> tuple[torch.Tensor, list[torch.Tensor]]:

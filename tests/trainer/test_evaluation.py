@@ -52,18 +52,25 @@ def test_publish_policy():
 
 def test_label_scores_sharing_the_prompt_kv_equal_scoring_each_pair_alone(base_model, monkeypatch):
     """Prompts of different lengths (padding), labels of 1 to 4 tokens, two sharing a first token;
-    batches of two, which group the prompts by length out of the given order."""
+    batches of two, which group the prompts by length out of the given order; the two longest
+    begin alike, so their batch runs its shared tokens once (trainer.training.shared_prefix)."""
     from common.threads import run_on_fresh_thread
     from tests.scoring import direct_logprob
     from trainer.evaluation import holdout
     from trainer.evaluation.holdout import label_logprobs, pick_labels
+    from trainer.training.shared_prefix import shared_length
 
     monkeypatch.setattr(holdout, "_BATCH", 2)
 
     tok = base_model.tokenizer
-    prompts = [
-        tok(text)["input_ids"] for text in ("Review: loved it. Verdict:", "Review: a long, dull and badly acted film. Verdict:", "Hi")
-    ]
+    texts = (
+        "Review: loved it. Verdict:",
+        "Review: a long, dull and badly acted film. Verdict:",
+        "Hi",
+        "Review: a long, dull film, sadly. Verdict:",
+    )
+    prompts = [tok(text)["input_ids"] for text in texts]
+    assert holdout.length_batches(prompts)[-1] == [3, 1] and shared_length([prompts[3], prompts[1]]) >= 5
     labels = [tok(text, add_special_tokens=False)["input_ids"] for text in (" very good", " very bad", " mixed feelings overall", " ok")]
     assert labels[0][0] == labels[1][0] and len(labels[3]) == 1 and len(labels[2]) > 2
 

@@ -38,6 +38,7 @@ from trainer.evaluation.metrics import (
     token_f1,
 )
 from trainer.training.data import Example, render_example
+from trainer.training.shared_prefix import forward_after_shared, may_share, shared_length
 
 _BATCH = 16
 MAX_EXAMPLES_PER_CATEGORY = 10
@@ -150,7 +151,9 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
     """log P(label | prompt) for every prompt and every label's token ids.
 
     As the server's Classify does, each prompt is computed once and its KV shared by the labels'
-    continuations; scoring a k-shot prompt costs one prompt, not one per label.
+    continuations; scoring a k-shot prompt costs one prompt, not one per label. The tokens every
+    prompt of a batch begins with (system turn, instruction, the k demonstrations) run once for the
+    batch (trainer.training.shared_prefix).
     """
     causal_lm = _causal_lm(model)
     n, steps = len(labels), max(len(label) for label in labels) - 1
@@ -163,11 +166,17 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
         mask = torch.zeros_like(ids)
         for row, prompt in enumerate(chunk):
             ids[row, : len(prompt)], mask[row, : len(prompt)] = torch.tensor(prompt), 1
-        out = causal_lm.model(input_ids=ids, attention_mask=mask, use_cache=steps > 0)
-        last = out.last_hidden_state[torch.arange(len(chunk)), lengths - 1]
+        shared = shared_length(chunk)
+        if may_share(causal_lm.config, shared, ids.shape[1]):
+            hidden, cache = forward_after_shared(causal_lm.model, ids, mask, shared)
+        else:
+            shared = 0
+            out = causal_lm.model(input_ids=ids, attention_mask=mask, use_cache=steps > 0)
+            hidden, cache = out.last_hidden_state, out.past_key_values
+        last = hidden[torch.arange(len(chunk)), lengths - 1 - shared]
         chunk_scores = causal_lm.lm_head(last).float().log_softmax(-1)[:, firsts]  # [B, n]
         if steps:
-            chunk_scores += _continuation_scores(causal_lm, out.past_key_values, mask, lengths, labels, pad_id).view(len(chunk), n)
+            chunk_scores += _continuation_scores(causal_lm, cache, mask, lengths, labels, pad_id).view(len(chunk), n)
         for i, row_scores in zip(rows, chunk_scores.tolist(), strict=True):
             scores[i] = row_scores
     return scores

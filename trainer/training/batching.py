@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from trainer.training.data import TokenizedExample
+from trainer.training.shared_prefix import shared_length
 
 IGNORE = -100  # label of positions that carry no loss: the prompt and the padding
 _MEGABATCH = 32  # batches whose examples are sorted by length together
@@ -43,18 +44,8 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
 
 
 def shared_prefix(examples: Sequence[TokenizedExample]) -> int:
-    """How many leading prompt tokens all `examples` have in common (the chat template's system
-    turn, a task's instruction), short of each prompt's last token: that one stays with its row,
-    whose hidden state there predicts the first completion token. 0 for a single example, which
-    has nothing to share."""
-    if len(examples) < 2:
-        return 0
-    first = examples[0].prompt
-    limit = min(len(e.prompt) for e in examples) - 1
-    shared = 0
-    while shared < limit and all(e.prompt[shared] == first[shared] for e in examples):
-        shared += 1
-    return shared
+    """How many leading prompt tokens all `examples` have in common (trainer.training.shared_prefix)."""
+    return shared_length([e.prompt for e in examples])
 
 
 def collate(examples: Sequence[TokenizedExample], pad_id: int) -> Batch:

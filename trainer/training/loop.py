@@ -28,10 +28,10 @@ from safetensors.torch import load_file
 
 from common.base_model import BaseModel
 from common.errors import Cancelled
-from common.model_families import shape_of
 from trainer.config import Hyperparameters
 from trainer.training.batching import IGNORE, Batch, collate, epoch_batches
 from trainer.training.data import TokenizedExample
+from trainer.training.shared_prefix import forward_after_shared, may_share
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,8 @@ class CompletionLoss(torch.nn.Module):
     """Summed cross-entropy over completion tokens, with the LM head applied only there.
 
     The leading tokens that every row of a batch shares (`Batch.shared`: the system turn, a task's
-    instruction) run once, for one row, and the rows go on from their cached keys and values: the
-    same loss and gradients (autograd sums each row's share back through the copies), for about
-    half the compute on short examples under a long instruction. Not where a sequence is longer
-    than a sliding window or LongRoPE's original window (`_one_pass_limit`): there transformers'
-    cache drops keys or its rotation depends on the pass, so the batch runs whole.
+    instruction) run once for the batch (trainer.training.shared_prefix): the same loss and
+    gradients for about half the compute on short examples under a long instruction.
 
     A module of its own so that DDP can wrap it: its forward is what synchronises gradients.
     """
@@ -120,12 +117,11 @@ class CompletionLoss(torch.nn.Module):
     def __init__(self, peft_model: Any) -> None:
         super().__init__()
         self.peft_model = peft_model
-        self.one_pass_limit = _one_pass_limit(peft_model.get_base_model().config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, shared: int = 0) -> torch.Tensor:
         causal_lm = self.peft_model.get_base_model()
-        if shared and (self.one_pass_limit is None or input_ids.shape[1] <= self.one_pass_limit):
-            hidden = _hidden_after_shared(causal_lm.model, input_ids, attention_mask, shared)  # [B, T - shared, D]
+        if may_share(causal_lm.config, shared, input_ids.shape[1]):
+            hidden, _ = forward_after_shared(causal_lm.model, input_ids, attention_mask, shared)  # [B, T - shared, D]
             labels = labels[:, shared:]
         else:
             hidden = causal_lm.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, T, D]
@@ -133,28 +129,6 @@ class CompletionLoss(torch.nn.Module):
         wanted = targets != IGNORE
         logits = causal_lm.lm_head(hidden[:, :-1][wanted]).float()  # [N, V]
         return F.cross_entropy(logits, targets[wanted], reduction="sum")
-
-
-def _one_pass_limit(config: Any) -> int | None:
-    """The longest sequence whose shared tokens may run apart: the shortest sliding window or
-    LongRoPE's original window (None: any)."""
-    shape = shape_of(config)
-    limits = [w for w in shape.windows if w is not None] + ([shape.long_rope_from] if shape.long_rope_from else [])
-    return min(limits, default=None)
-
-
-def _hidden_after_shared(decoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, shared: int) -> torch.Tensor:
-    """The decoder's hidden states at positions `shared`.. of every row, the first `shared` tokens
-    (the same in every row) run once and their keys and values repeated for each row."""
-    from transformers import DynamicCache
-
-    rows, width = input_ids.shape
-    cache = DynamicCache(config=decoder.config)
-    decoder(input_ids=input_ids[:1, :shared], cache=cache, use_cache=True)
-    cache.batch_repeat_interleave(rows)
-    positions = torch.arange(shared, width, device=input_ids.device).expand(rows, -1)
-    rest = input_ids[:, shared:]
-    return decoder(input_ids=rest, attention_mask=attention_mask, position_ids=positions, cache=cache, use_cache=True).last_hidden_state
 
 
 def completion_loss(loss_module: torch.nn.Module, batch: Batch) -> torch.Tensor:
