@@ -370,7 +370,8 @@ def test_bf16_int4_and_nf4_decoding_stay_close_to_transformers(tiny_dir, quantiz
 def test_the_trainers_loss_runs_a_shared_prompt_once_with_the_same_loss_and_gradients(tiny_dir):
     """CompletionLoss on a batch whose prompts share their first tokens: the shared part run once
     and its keys and values repeated per row gives the loss and LoRA gradients of the whole batch
-    run as it is, on every family (widths inside each one's windows, so the shared path runs)."""
+    run as it is, on every family (widths inside each one's windows, so the shared path runs); and
+    the loss is the cross-entropy of the model's own logits (Gemma's final soft-cap included)."""
     from trainer.config import Hyperparameters
     from trainer.training.batching import collate
     from trainer.training.data import TokenizedExample
@@ -403,9 +404,27 @@ def test_the_trainers_loss_runs_a_shared_prompt_once_with_the_same_loss_and_grad
     once, once_gradients = loss_and_gradients(batch.shared)
     whole, whole_gradients = loss_and_gradients(0)
     assert torch.allclose(once, whole, rtol=1e-5), (once, whole)
+    with torch.no_grad():  # and both are the summed cross-entropy of the model's own logits (soft-capped where configured)
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+        own = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.labels[:, 1:], reduction="sum")
+    assert torch.allclose(whole, own, rtol=1e-5), (whole, own)
     assert all(g.abs().sum() > 0 for g in whole_gradients), "every LoRA weight takes part"
     worst = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(once_gradients, whole_gradients, strict=True))
     assert worst < 1e-4, f"gradients apart by {worst:.1e} of their largest entry"
+
+
+def test_the_holdouts_label_scores_equal_scoring_each_pair_alone(tiny):
+    """The trainer's label scoring on every family: prompts that share their start (run once for the
+    batch), labels of one and three tokens, against one plain forward of each prompt and label."""
+    from tests.scoring import direct_logprob
+    from trainer.evaluation.holdout import label_logprobs
+
+    instruction = [11, 12, 13, 14, 15, 16, 17, 18]
+    prompts = [instruction + [30, 31], instruction + [32], instruction + [33, 34, 35]]
+    labels = [[40], [41, 42, 43]]
+    got = torch.tensor(label_logprobs(tiny.model, prompts, labels, pad_id=0))
+    want = torch.tensor([[direct_logprob(tiny.model, p, label) for label in labels] for p in prompts])
+    assert torch.allclose(got, want, atol=1e-4), (got, want)
 
 
 def test_the_trainer_trains_an_adapter_the_engine_serves_as_peft_does(tiny, tiny_dir, tmp_path):

@@ -38,6 +38,7 @@ from trainer.evaluation.metrics import (
     token_f1,
 )
 from trainer.training.data import Example, render_example
+from trainer.training.logits import head_logits
 from trainer.training.shared_prefix import forward_after_shared, may_share, shared_length
 
 _BATCH = 16
@@ -174,7 +175,7 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
             out = causal_lm.model(input_ids=ids, attention_mask=mask, use_cache=steps > 0)
             hidden, cache = out.last_hidden_state, out.past_key_values
         last = hidden[torch.arange(len(chunk)), lengths - 1 - shared]
-        chunk_scores = causal_lm.lm_head(last).float().log_softmax(-1)[:, firsts]  # [B, n]
+        chunk_scores = head_logits(causal_lm, last).log_softmax(-1)[:, firsts]  # [B, n]
         if steps:
             chunk_scores += _continuation_scores(causal_lm, cache, mask, lengths, labels, pad_id).view(len(chunk), n)
         for i, row_scores in zip(rows, chunk_scores.tolist(), strict=True):
@@ -200,7 +201,7 @@ def _continuation_scores(
         input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=False
     ).last_hidden_state
     wanted = targets != -100
-    picked = causal_lm.lm_head(hidden[wanted]).float().log_softmax(-1).gather(-1, targets[wanted][:, None])[:, 0]
+    picked = head_logits(causal_lm, hidden[wanted]).log_softmax(-1).gather(-1, targets[wanted][:, None])[:, 0]
     owner = torch.arange(rows)[:, None].expand_as(wanted)[wanted]
     return torch.zeros(rows).index_add_(0, owner, picked)
 

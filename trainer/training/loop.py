@@ -31,6 +31,7 @@ from common.errors import Cancelled
 from trainer.config import Hyperparameters
 from trainer.training.batching import IGNORE, Batch, collate, epoch_batches
 from trainer.training.data import TokenizedExample
+from trainer.training.logits import head_logits
 from trainer.training.shared_prefix import forward_after_shared, may_share
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class CompletionLoss(torch.nn.Module):
             hidden = causal_lm.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, T, D]
         targets = labels[:, 1:]  # token t is predicted from position t - 1
         wanted = targets != IGNORE
-        logits = causal_lm.lm_head(hidden[:, :-1][wanted]).float()  # [N, V]
+        logits = head_logits(causal_lm, hidden[:, :-1][wanted])  # [N, V]
         return F.cross_entropy(logits, targets[wanted], reduction="sum")
 
 
