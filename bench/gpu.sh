@@ -32,7 +32,8 @@ part() {  # name, seconds, command...
 for p in ${PARTS:-serve-1b serve-135m step-1b tests}; do
   case $p in
     tests) TUNESERVE_TEST_MODEL=/tmp/m135m part tests "${TESTS_LIMIT:-240}" python3 -m pytest -q -p no:cacheprovider -x -m gpu \
-             tests/server/engine/test_cuda_graph.py tests/server/engine/test_prefill_attention.py tests/common/test_precision.py ;;
+             tests/server/engine/test_cuda_graph.py tests/server/engine/test_prefill_attention.py tests/common/test_precision.py \
+             tests/trainer/test_training.py ;;
     step-*) part "$p" 150 python3 bench/decode_step.py --model "/tmp/m${p#step-}" --rows 1,8,32 --contexts 128,2048 --json "$OUT/$p.json" ;;
     serve-1b) part serve-1b "${SERVE_LIMIT:-330}" python3 bench/serving.py --model /tmp/m1b --max-new-tokens 64 --levels 1,32 \
                 --formats "${FORMATS:-int4,none,nf4}" --baseline-requests 8 --json "$OUT/serve-1b.json" ;;

@@ -171,6 +171,30 @@ def test_distributed_training_under_torchrun(tmp_path, cache_dir, tiny_llama_dir
         proc.wait(60)
 
 
+@pytest.mark.gpu
+def test_jobs_train_evaluate_and_publish_on_the_gpu(tmp_path, cache_dir, tiny_llama_dir, sentiment_jsonl):
+    """The trainer with a CUDA GPU (its device setting left at auto): a classification job (loss,
+    validation, zero- and k-shot label scores, the forgetting probe) and a generation job (greedy
+    answers) on the tiny random Llama. What is checked is that every batch reaches the model's
+    device; the real model's training is checked on the CPU above (where this test passes too)."""
+    from tests.trainer.conftest import running_trainer, trainer_settings
+
+    data = sentiment_jsonl.parent
+    (data / "capitals.jsonl").write_text(
+        "".join(json.dumps({"prompt": f"The capital of country {i}?", "completion": f"City {i}"}) + "\n" for i in range(12))
+    )
+    settings = trainer_settings(tmp_path, cache_dir, model=str(tiny_llama_dir), data_dirs=[data])
+    with running_trainer(settings) as trainer, Client(trainer.address, timeout=60) as client:
+        jobs = [
+            client.create_job(str(sentiment_jsonl), "gpu-reviews", **QUICK),
+            client.create_job(str(data / "capitals.jsonl"), "gpu-capitals", task={"kind": "generation"}, **QUICK),
+        ]
+        for job in jobs:
+            done = wait_job(client, job.id, {trainer_pb2.JOB_STATE_SUCCEEDED, trainer_pb2.JOB_STATE_FAILED})
+            assert done.state == trainer_pb2.JOB_STATE_SUCCEEDED, done.error_message
+            assert done.published_adapter.endswith("@1")
+
+
 @pytest.mark.slow
 def test_the_server_serves_what_the_trainer_published(trainer, trainer_client, sentiment_jsonl, base_model, cache_dir):
     job = trainer_client.create_job(

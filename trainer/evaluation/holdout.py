@@ -39,6 +39,7 @@ from trainer.evaluation.metrics import (
 )
 from trainer.training.data import Example, render_example
 from trainer.training.logits import head_logits
+from trainer.training.loop import model_device
 from trainer.training.shared_prefix import forward_after_shared, may_share, shared_length
 
 _BATCH = 16
@@ -157,8 +158,9 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
     batch (trainer.training.shared_prefix).
     """
     causal_lm = _causal_lm(model)
+    device = model_device(causal_lm)
     n, steps = len(labels), max(len(label) for label in labels) - 1
-    firsts = torch.tensor([label[0] for label in labels])
+    firsts = torch.tensor([label[0] for label in labels], device=device)
     scores: list[list[float]] = [[] for _ in prompts]
     for rows in length_batches(prompts):
         chunk = [prompts[i] for i in rows]
@@ -167,6 +169,7 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
         mask = torch.zeros_like(ids)
         for row, prompt in enumerate(chunk):
             ids[row, : len(prompt)], mask[row, : len(prompt)] = torch.tensor(prompt), 1
+        ids, mask, lengths = ids.to(device), mask.to(device), lengths.to(device)
         shared = shared_length(chunk)
         if may_share(causal_lm.config, shared, ids.shape[1]):
             hidden, cache = forward_after_shared(causal_lm.model, ids, mask, shared)
@@ -174,7 +177,7 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
             shared = 0
             out = causal_lm.model(input_ids=ids, attention_mask=mask, use_cache=steps > 0)
             hidden, cache = out.last_hidden_state, out.past_key_values
-        last = hidden[torch.arange(len(chunk)), lengths - 1 - shared]
+        last = hidden[torch.arange(len(chunk), device=device), lengths - 1 - shared]
         chunk_scores = head_logits(causal_lm, last).log_softmax(-1)[:, firsts]  # [B, n]
         if steps:
             chunk_scores += _continuation_scores(causal_lm, cache, mask, lengths, labels, pad_id).view(len(chunk), n)
@@ -188,22 +191,23 @@ def _continuation_scores(
 ) -> torch.Tensor:
     """log P(label tokens after the first | prompt, first token), for rows prompt-major: [B * n]."""
     n, steps = len(labels), max(len(label) for label in labels) - 1
+    device = mask.device
     cache.batch_repeat_interleave(n)
     inputs = torch.full((n, steps), pad_id, dtype=torch.long)
     targets = torch.full((n, steps), -100, dtype=torch.long)
     for j, label in enumerate(labels):
         inputs[j, : len(label) - 1], targets[j, : len(label) - 1] = torch.tensor(label[:-1]), torch.tensor(label[1:])
     rows = len(lengths) * n
-    inputs, targets = inputs.repeat(len(lengths), 1), targets.repeat(len(lengths), 1)
-    positions = lengths.repeat_interleave(n)[:, None] + torch.arange(steps)[None, :]
+    inputs, targets = inputs.to(device).repeat(len(lengths), 1), targets.to(device).repeat(len(lengths), 1)
+    positions = lengths.repeat_interleave(n)[:, None] + torch.arange(steps, device=device)[None, :]
     attention = torch.cat([mask.repeat_interleave(n, dim=0), (targets != -100).long()], dim=1)
     hidden = causal_lm.model(
         input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=False
     ).last_hidden_state
     wanted = targets != -100
     picked = head_logits(causal_lm, hidden[wanted]).log_softmax(-1).gather(-1, targets[wanted][:, None])[:, 0]
-    owner = torch.arange(rows)[:, None].expand_as(wanted)[wanted]
-    return torch.zeros(rows).index_add_(0, owner, picked)
+    owner = torch.arange(rows, device=device)[:, None].expand_as(wanted)[wanted]
+    return torch.zeros(rows, device=device).index_add_(0, owner, picked)
 
 
 def pick_labels(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad_id: int) -> list[int]:
@@ -229,13 +233,14 @@ def greedy_texts(
         chunk = [prompts[i] for i in rows]
         width = max(len(p) for p in chunk)
         pad = tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
+        device = model_device(model)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=device)
         out = model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=list(end_ids), pad_token_id=pad
         )
         new = out[:, width:]
-        ended = torch.isin(new, torch.tensor(list(end_ids))).any(dim=1)
+        ended = torch.isin(new, torch.tensor(list(end_ids), device=new.device)).any(dim=1)
         for i, text, end in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True), ended.tolist(), strict=True):
             texts[i], cut[i] = text, bool(not end and new.shape[1] >= max_new_tokens)
     return texts, cut

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -23,6 +23,11 @@ class Batch:
     tokens: int  # real (non-padding) tokens
     targets: int  # tokens that carry loss
     shared: int = 0  # leading tokens that every row has in common (`shared_prefix`)
+
+    def to(self, device: torch.device) -> Batch:
+        """The batch on the model's device (collate builds it on the CPU)."""
+        ids, mask, labels = (t.to(device) for t in (self.input_ids, self.attention_mask, self.labels))
+        return replace(self, input_ids=ids, attention_mask=mask, labels=labels)
 
 
 def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:

@@ -132,6 +132,11 @@ class CompletionLoss(torch.nn.Module):
         return F.cross_entropy(logits, targets[wanted], reduction="sum")
 
 
+def model_device(model: Any) -> torch.device:
+    """Where the model's weights are: its batches go there (on a GPU, the job's GPU)."""
+    return next(model.parameters()).device
+
+
 def completion_loss(loss_module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return loss_module(batch.input_ids, batch.attention_mask, batch.labels, batch.shared)
 
@@ -142,9 +147,10 @@ def validation_loss(model: Any, examples: Sequence[TokenizedExample], pad_id: in
     was_training = model.training
     model.eval()
     loss_module = CompletionLoss(model)
+    device = model_device(model)
     total, count = 0.0, 0
     for start in range(0, len(examples), batch_size):
-        batch = collate(examples[start : start + batch_size], pad_id)
+        batch = collate(examples[start : start + batch_size], pad_id).to(device)
         total, count = total + float(completion_loss(loss_module, batch)), count + batch.targets
     model.train(was_training)
     return total / max(count, 1)
@@ -177,6 +183,7 @@ class Trainer:
         from transformers import get_cosine_schedule_with_warmup
 
         self.model = model
+        self.device = model_device(model)
         self.train_set = list(train)
         self.holdout = list(holdout)[:200]
         self.hp = hp
@@ -286,7 +293,7 @@ class Trainer:
             if self.should_stop():
                 raise Cancelled("the job was cancelled")
             started = time.perf_counter()
-            micro = [collate([self.train_set[i] for i in batch], self.pad_id) for batch in self._step_batches()]
+            micro = [collate([self.train_set[i] for i in batch], self.pad_id).to(self.device) for batch in self._step_batches()]
             targets = max(1, sum(b.targets for b in micro))
             loss_sum = 0.0
             for batch in micro:
