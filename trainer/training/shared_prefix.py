@@ -4,7 +4,9 @@ The rows of a training or holdout batch begin alike: the chat template's system 
 instruction, in-context demonstrations. Under causal attention at the same positions, those
 tokens' hidden states, keys and values are the same in every row, so they run for one row and
 their keys and values are repeated for the others; autograd sums each row's share back through
-the copies, so losses and gradients are those of the whole batch. Not where a sequence is longer
+the copies, so losses and gradients are those of the whole batch. With LoRA dropout (training),
+the shared tokens take one dropout mask for the batch where a whole pass draws one per row: the
+same in expectation, with less independent noise on those positions. Not where a sequence is longer
 than a sliding window or LongRoPE's original window: there transformers' cache drops keys, or the
 rotation depends on the whole pass, so such a batch runs whole.
 """
