@@ -136,6 +136,12 @@ class ModelShape:
         return self.heads + 2 * self.kv_heads
 
 
+def soft_capped(logits: Any, cap: float | None) -> Any:
+    """Logits (a tensor) after a final soft-cap, cap * tanh(logits / cap), where the model has one
+    (`ModelShape.final_softcap`); as they are where it has none."""
+    return logits if cap is None else (logits / cap).tanh() * cap
+
+
 def family_of(config: Any) -> Family:
     """The served family of a transformers config, or a refusal naming the served ones."""
     family = FAMILIES.get(config.model_type)

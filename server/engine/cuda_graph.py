@@ -362,10 +362,10 @@ class CudaDecodeGraph:
             kv = r.cache.kv[i]
             kv.index_copy_(0, write_slots, new_kv)
             if mark:
-                mark_varying(rows=[q, h], rows_and_context=[])
+                mark_varying(rows=[q], rows_and_context=[])
             h = self._post(h, q, kv, slots, masks[shape.windows[i]], w, r.act, lora[1:], self._attend, shape)
-        if mark:
-            mark_varying(rows=[h], rows_and_context=[])
+            if mark:
+                mark_varying(rows=[h], rows_and_context=[])
         return self._head(shape, h, r.final_norm, r.lm_head)
 
     def _lora_pieces(self, layer: int, one_hot: torch.Tensor | None) -> tuple[LoraPiece, LoraPiece, LoraPiece, LoraPiece]:

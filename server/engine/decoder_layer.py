@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-from common.model_families import ModelShape
+from common.model_families import ModelShape, soft_capped
 from server.engine.weights import LayerWeights, Projection
 
 # (group, projection, input) -> output: a fused projection of the layer, plus its LoRA deltas where the path adds them
@@ -72,10 +72,7 @@ def layer_output(
 
 def final_logits(shape: ModelShape, h: torch.Tensor, final_norm: torch.Tensor, head: Projection, exact: bool = False) -> torch.Tensor:
     """Next-token logits [N, vocab], float32, of final hidden states [N, hidden]."""
-    logits = head(norm(h, final_norm, shape.eps), exact=exact).float()
-    if shape.final_softcap is not None:
-        logits = torch.tanh(logits / shape.final_softcap) * shape.final_softcap
-    return logits
+    return soft_capped(head(norm(h, final_norm, shape.eps), exact=exact).float(), shape.final_softcap)
 
 
 def window_masks(

@@ -229,11 +229,11 @@ def greedy_texts(
     """Greedy answers, and whether each was cut by `max_new_tokens` rather than ended."""
     texts = [""] * len(prompts)
     cut = [False] * len(prompts)
+    device = model_device(model)
     for rows in length_batches(prompts):
         chunk = [prompts[i] for i in rows]
         width = max(len(p) for p in chunk)
         pad = tokenizer.pad_token_id
-        device = model_device(model)
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in chunk], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=device)
         out = model.generate(
