@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from server.adapters.lora import LoraRouting
-from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_masks
+from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_context
 from server.engine.model_runner import LoraAdder, ModelRunner, StepBatch
 from server.engine.weights import Linear, Projection
 
@@ -113,6 +113,7 @@ class DecodeGraph:
         torch._dynamo.maybe_mark_dynamic(self._kv, 0)  # one graph whatever the cache's size
         self._step: Callable[..., torch.Tensor] = torch.compile(self._decode, fullgraph=True, options=_INDUCTOR_OPTIONS)
         self.lora: LoraAdder | None = runner.lora if runner.lora is not None and runner.lora.in_graph else None
+        self._windows = sorted({w for w in runner.shape.windows if w is not None})  # the order of `_decode`'s `windowed`
 
     @property
     def takes_lora(self) -> bool:
@@ -134,15 +135,17 @@ class DecodeGraph:
         write_slots: torch.Tensor,
         context: torch.Tensor,
         mask: torch.Tensor | None,
+        windowed: tuple[tuple[torch.Tensor, torch.Tensor], ...],
         lora_slots: torch.Tensor | None,
     ) -> torch.Tensor:
         # ids, positions, write_slots: [B]; context: [B, L] cache slots; mask: [B, 1, 1, L] or None;
-        # lora_slots: [B] each row's LoRA slot (0: the base model), or None: no adapter in the step
+        # windowed: per window of `self._windows`, the slots [B, W] and mask [B, 1, 1, W] of the
+        # context within it; lora_slots: [B] each row's LoRA slot (0: the base model), or None
         r, shape = self.runner, self.runner.shape
         h = r.embed(ids).to(r.dtype)
         ropes = r.ropes_at(positions)
-        windowed = window_masks(shape.windows, positions, context.shape[1], None if mask is None else mask[:, 0, 0])
-        masks = {None: mask} | {window: m[:, None, None, :] for window, m in windowed.items()}
+        contexts: dict[int | None, tuple[torch.Tensor, torch.Tensor | None]] = {None: (context, mask)}
+        contexts.update(zip(self._windows, windowed, strict=True))
         for i, w in enumerate(r.layers):
 
             def project(group: str, projection: Projection, x: torch.Tensor, i: int = i) -> torch.Tensor:
@@ -151,7 +154,8 @@ class DecodeGraph:
             offset = i * self._stride
             qkv = attention_inputs(shape, w, h, project, *ropes[shape.rope_kinds[i]], kv.dtype)
             kv.index_copy_(0, write_slots + offset, qkv[:, shape.heads :])
-            attended = r.attend_cached(qkv[:, : shape.heads], kv, context + offset, masks[shape.windows[i]])
+            slots, layer_mask = contexts[shape.windows[i]]
+            attended = r.attend_cached(qkv[:, : shape.heads], kv, slots + offset, layer_mask)
             h = layer_output(shape, w, h, attended, project, r.act)
         return final_logits(shape, h, r.final_norm, r.lm_head)
 
@@ -171,7 +175,28 @@ class DecodeGraph:
         if mask is not None:
             torch._dynamo.maybe_mark_dynamic(mask, 0)
             torch._dynamo.maybe_mark_dynamic(mask, 3)
-        return self._step(self._kv, batch.input_ids, batch.positions, batch.write_slots, context, mask, lora_slots)
+        windowed = self._window_contexts(batch.positions, context, mask, rows > 1)
+        return self._step(self._kv, batch.input_ids, batch.positions, batch.write_slots, context, mask, windowed, lora_slots)
+
+    def _window_contexts(
+        self, positions: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None, rows_vary: bool
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        """The context within each window (always gathered and masked, so that the graph's inputs keep
+        their kinds), made before the graph: a width of min(window, context) computed inside it
+        would make the compiler guard on which side of the window the context lies, and compile
+        again, stalling every stream, when a context first crosses it."""
+        real = None if mask is None else mask[:, 0, 0]
+        windowed = []
+        for window in self._windows:
+            slots, window_mask = window_context(window, context, positions, real)
+            window_mask = window_mask[:, None, None, :]
+            torch._dynamo.maybe_mark_dynamic(slots, 1)
+            torch._dynamo.maybe_mark_dynamic(window_mask, 3)
+            if rows_vary:
+                torch._dynamo.maybe_mark_dynamic(slots, 0)
+                torch._dynamo.maybe_mark_dynamic(window_mask, 0)
+            windowed.append((slots, window_mask))
+        return tuple(windowed)
 
     def warm_up(self) -> Compiled:
         """Compiles the graph of every row bucket, writing and reading only the cache's padding block.

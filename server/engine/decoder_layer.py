@@ -75,6 +75,34 @@ def final_logits(shape: ModelShape, h: torch.Tensor, final_norm: torch.Tensor, h
     return soft_capped(head(norm(h, final_norm, shape.eps), exact=exact).float(), shape.final_softcap)
 
 
+def window_context(
+    window: int, slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode rows' context as a layer that attends within `window` reads it: the slots of the
+    positions after the row's position - window, out of `slots` [rows, columns], and which of them
+    are real ([rows, min(window, columns)] each; `mask` [rows, columns] says which columns are
+    real, None: all are). Context column c is position c.
+
+    A sliding layer thus reads and attends over its window, not the whole context: at 2048 tokens
+    Gemma 3's five local layers of six would otherwise gather four times the keys they use."""
+    width = min(window, slots.shape[1])
+    start = (positions - (window - 1)).clamp(min=0)  # [rows]
+    columns = start[:, None] + torch.arange(width, device=slots.device)[None, :]  # all within the context
+    inside = columns <= positions[:, None]  # rows shorter than the window read padding columns too
+    return slots.gather(1, columns), inside if mask is None else inside & mask.gather(1, columns)
+
+
+def window_contexts(
+    windows: Iterable[int | None], slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
+) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
+    """`window_context` for each window the layers attend within; where every row's context fits
+    the window, the whole context as it is (unmasked where it was)."""
+    return {
+        window: (slots, mask) if slots.shape[1] <= window else window_context(window, slots, positions, mask)
+        for window in {w for w in windows if w is not None}
+    }
+
+
 def window_masks(
     windows: Iterable[int | None], positions: torch.Tensor, columns: int, mask: torch.Tensor | None
 ) -> dict[int | None, torch.Tensor]:

@@ -32,7 +32,7 @@ from transformers.activations import ACT2FN
 from common.base_model import BaseModel
 from common.model_families import ModelShape
 from server.adapters.lora import LoraRouting
-from server.engine.decoder_layer import Activation, attention_inputs, final_logits, layer_output, window_masks
+from server.engine.decoder_layer import Activation, attention_inputs, final_logits, layer_output, window_contexts
 from server.engine.kernels.decode_attention import decode_attention
 from server.engine.kv_cache import PagedKVCache, gather_kv
 from server.engine.prefill_attention import PrefillLayout, attend_prefills, fits, prefill_layout
@@ -155,6 +155,14 @@ def attend_prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: flo
     return out[0].transpose(0, 1).reshape(n, -1)
 
 
+def within(kv_slots: torch.Tensor, queries: int, window: int | None) -> torch.Tensor:
+    """The part of a prompt chunk's context (`kv_slots`, its last `queries` tokens the chunk's) that a
+    layer attending within `window` reads: from the first query's position - window + 1 on."""
+    if window is None:
+        return kv_slots
+    return kv_slots[max(0, kv_slots.shape[0] - queries - window + 1) :]
+
+
 class ModelRunner:
     """Runs the base model (plus LoRA deltas) over a `StepBatch`, reading and writing the KV cache."""
 
@@ -211,15 +219,15 @@ class ModelRunner:
         k, v = gather_kv(kv, slots)
         return attend_decode(q, k, v, mask, self.shape.scale)
 
-    def decode_masks(self, batch: StepBatch) -> dict[int | None, torch.Tensor | None]:
-        """The decode rows' mask for each window a layer attends within (None: the whole context)."""
-        masks: dict[int | None, torch.Tensor | None] = {None: batch.decode_kv_mask}
-        if not batch.num_decode or batch.decode_kv_slots is None:
-            return masks
-        real = None if batch.decode_kv_mask is None else batch.decode_kv_mask[:, 0, 0]
-        positions, columns = batch.positions[: batch.num_decode], batch.decode_kv_slots.shape[1]
-        windowed = window_masks(self.shape.windows, positions, columns, real)
-        return masks | {window: mask[:, None, None, :] for window, mask in windowed.items()}
+    def decode_contexts(self, batch: StepBatch) -> dict[int | None, tuple[torch.Tensor, torch.Tensor | None]]:
+        """The decode rows' cache slots and mask ([Bd, 1, 1, L] or None) for the whole context and per
+        window a layer attends within (server.engine.decoder_layer.window_contexts)."""
+        slots, mask = batch.decode_kv_slots, batch.decode_kv_mask
+        if not batch.num_decode or slots is None:
+            return {}
+        real = None if mask is None else mask[:, 0, 0]
+        contexts = window_contexts(self.shape.windows, slots, batch.positions[: batch.num_decode], real)
+        return {None: (slots, mask)} | {w: (s, None if m is None else m[:, None, None, :]) for w, (s, m) in contexts.items()}
 
     def _layout_prefills(self, batch: StepBatch) -> dict[int | None, PrefillLayout]:
         """The step's spans laid out to attend at once, per window; none to attend one by one."""
@@ -239,8 +247,8 @@ class ModelRunner:
         self.cache.write(i, batch.write_slots, qkv[:, heads:])  # keys and values, side by side
         decoded = None
         if batch.num_decode:
-            assert batch.decode_kv_slots is not None, "decode rows come with their context"
-            decoded = self.attend_cached(q[: batch.num_decode], self.cache.kv[i], batch.decode_kv_slots, step.masks[window])
+            slots, mask = step.contexts[window]
+            decoded = self.attend_cached(q[: batch.num_decode], self.cache.kv[i], slots, mask)
             if not batch.prefills:
                 return decoded
         out = torch.empty(qkv.shape[0], heads * self.head_dim, dtype=self.cache.dtype, device=qkv.device)
@@ -251,7 +259,7 @@ class ModelRunner:
             out[batch.num_decode :] = attend_prefills(q[batch.num_decode :], self.cache.kv[i], layout, self.shape.scale)
             return out
         for span in batch.prefills:
-            pk, pv = self.cache.gather(i, span.kv_slots)
+            pk, pv = self.cache.gather(i, within(span.kv_slots, span.length, window))
             rows = slice(span.start, span.start + span.length)
             out[rows] = attend_prefill(q[rows], pk, pv, self.shape.scale, window)
         return out
@@ -261,7 +269,7 @@ class ModelRunner:
         shape = self.shape
         h = self.embed(batch.input_ids).to(self.dtype)  # [T, D]
         rope_rows = batch.positions if batch.rope_rows is None else batch.rope_rows
-        step = _Step(self.ropes_at(rope_rows), self.decode_masks(batch), self._layout_prefills(batch))
+        step = _Step(self.ropes_at(rope_rows), self.decode_contexts(batch), self._layout_prefills(batch))
         for i, weights in enumerate(self.layers):
             project = functools.partial(self._project, i, batch=batch)
             qkv = attention_inputs(shape, weights, h, project, *step.ropes[shape.rope_kinds[i]], self.cache.dtype)
@@ -278,10 +286,10 @@ class ModelRunner:
 @dataclass
 class _Step:
     """What every layer of one eager step shares: rotary at the step's positions, and per window
-    the decode rows' masks and the prefill spans' padded layout (none: they attend one by one)."""
+    the decode rows' slots and masks and the prefill spans' padded layout (none: they attend one by one)."""
 
     ropes: dict[str, Rope]
-    masks: dict[int | None, torch.Tensor | None]
+    contexts: dict[int | None, tuple[torch.Tensor, torch.Tensor | None]]
     layouts: dict[int | None, PrefillLayout]
 
 

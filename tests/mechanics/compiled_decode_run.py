@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from torch._dynamo.utils import counters
 
 from common.file_adapter_store import FileAdapterStore
 from server.adapters.loader import BaseSpec, load_stored
@@ -53,6 +54,7 @@ def main(model_dir: Path, adapter_dir: Path) -> dict[str, object]:
     engine = make_engine(base, compile_decode="on", max_loras=2, max_lora_rank=16)
     engine.start()
     assert engine.decode_graph is not None, engine.decode_step
+    compiled_at_start = counters["stats"]["unique_graphs"]
     counting = CountingGraph(engine.decode_graph)
     engine.decode_graph = counting  # type: ignore[assignment]
     try:
@@ -62,7 +64,13 @@ def main(model_dir: Path, adapter_dir: Path) -> dict[str, object]:
         mixed = [tokens for _, tokens in load.run_concurrently(engine, requests)]
     finally:
         engine.stop()
-    return {"decode_step": engine.decode_step, "alone": alone, "mixed": mixed, "graph_steps": counting.steps}
+    return {
+        "decode_step": engine.decode_step,
+        "alone": alone,
+        "mixed": mixed,
+        "graph_steps": counting.steps,
+        "compiled_while_serving": counters["stats"]["unique_graphs"] - compiled_at_start,
+    }
 
 
 def run_all(paths: list[str]) -> list[dict[str, object]]:

@@ -275,7 +275,8 @@ def compiled_decode_runs(tmp_path_factory) -> dict[str, tuple[Path, Path, dict]]
 def test_the_compiled_decode_step_equals_transformers_and_peft(compiled_decode_runs, family):
     """The CPU decode graph on each family: greedy tokens equal transformers' alone and, in a mixed
     batch of base and adapter rows that fits one graph (6 rows), transformers' and PEFT's; the graph
-    ran steps of both kinds."""
+    ran steps of both kinds, and compiled nothing while serving, though some rows' contexts passed
+    the sliding window (whose reads are narrower than the context past it)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -290,6 +291,9 @@ def test_the_compiled_decode_step_equals_transformers_and_peft(compiled_decode_r
     assert result["alone"] == expected[:3]
     assert result["mixed"] == expected
     assert result["graph_steps"]["base"] > 0 and result["graph_steps"]["lora"] > 0, result["graph_steps"]
+    if any(tiny.shape.windows):
+        assert min(len(prompt_ids(tiny, text)) for text in TEXTS) < WINDOW, "a context crosses the window while decoding"
+    assert result["compiled_while_serving"] == 0
 
 
 def generate_with_logprobs(engine: Engine, ids: list[int], rid: str) -> tuple[list[int], list[float]]:
