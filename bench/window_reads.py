@@ -27,14 +27,19 @@ sys.path.insert(0, str(ROOT))
 
 from bench.peer import model_path  # noqa: E402
 from server.engine import model_runner  # noqa: E402
-from server.engine.decoder_layer import window_contexts, window_masks  # noqa: E402
+from server.engine.decoder_layer import window_contexts  # noqa: E402
 from server.engine.kv_cache import PagedKVCache, block_slots  # noqa: E402
 from server.engine.model_runner import ModelRunner, StepBatch  # noqa: E402
 
 
 def whole_context_masked(windows, slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None):
     """The baseline's contexts: every window reads the whole context, masked before its window."""
-    return {window: (slots, m) for window, m in window_masks(windows, positions, slots.shape[1], mask).items() if window is not None}
+    columns = torch.arange(slots.shape[1], device=slots.device)[None, :]
+    contexts = {}
+    for window in {w for w in windows if w is not None}:
+        inside = columns > positions[:, None] - window
+        contexts[window] = (slots, inside if mask is None else inside & mask)
+    return contexts
 
 
 def step_seconds(runner: ModelRunner, batch: StepBatch) -> float:

@@ -13,7 +13,8 @@ of up to `max_rows` rows is one `CUDAGraph.replay()`:
 * **Buckets.** A graph per (rows, pages of context, with or without LoRA rows): rows in
   `row_buckets` (1, 2, 4, 8, 16, 24, 32, ... up to the batch size), pages of `block_size`
   tokens in powers of two up to the context window (`page_buckets`). Attention reads the keys
-  and values of the bucket's pages, so a short context does not pay for the longest one.
+  and values of the bucket's pages, so a short context does not pay for the longest one, and a
+  sliding layer only the slots of its window within them (a width fixed per bucket).
 * **One layer body.** `layer_pre` (norm, fused q/k/v, rotary) and `layer_post` (attention over
   the cached context, o projection, norm, MLP, residuals) are the pieces every layer runs, the two
   halves of server.engine.decoder_layer around the attention, eager
@@ -51,7 +52,7 @@ import torch
 from common.model_families import ModelShape
 from server.adapters.lora import LoraTables
 from server.engine.decode_graph import projections
-from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_masks
+from server.engine.decoder_layer import attention_inputs, final_logits, layer_output, window_contexts
 from server.engine.kv_cache import gather_kv
 from server.engine.model_runner import ModelRunner, attend_decode
 from server.engine.weights import LayerWeights, Linear, Projection
@@ -352,10 +353,12 @@ class CudaDecodeGraph:
         if with_lora and self.lora is not None:
             one_hot = (meta[4][:, None] == self._slot_ids[None, :]).to(r.dtype)  # [rows, slots]
         shape = r.shape
-        masks = {None: mask} | window_masks(shape.windows, positions, mask.shape[1], mask)
+        # a sliding layer reads its window's slots only; its width, min(window, context), is fixed per bucket
+        contexts = {None: (slots, mask)} | window_contexts(shape.windows, slots, positions, mask)
         mark = self._pre is not layer_pre
         if mark:
-            mark_varying(rows=[h, one_hot, *(t for rope in ropes.values() for t in rope)], rows_and_context=[slots, *masks.values()])
+            read: list[torch.Tensor | None] = [t for context in contexts.values() for t in context]
+            mark_varying(rows=[h, one_hot, *(t for rope in ropes.values() for t in rope)], rows_and_context=read)
         for i, w in enumerate(r.layers):
             lora = self._lora_pieces(i, one_hot)
             q, new_kv = self._pre(h, w, *ropes[shape.rope_kinds[i]], lora[0], shape, r.cache.dtype)
@@ -363,7 +366,7 @@ class CudaDecodeGraph:
             kv.index_copy_(0, write_slots, new_kv)
             if mark:
                 mark_varying(rows=[q], rows_and_context=[])
-            h = self._post(h, q, kv, slots, masks[shape.windows[i]], w, r.act, lora[1:], self._attend, shape)
+            h = self._post(h, q, kv, *contexts[shape.windows[i]], w, r.act, lora[1:], self._attend, shape)
             if mark:
                 mark_varying(rows=[h], rows_and_context=[])
         return self._head(shape, h, r.final_norm, r.lm_head)

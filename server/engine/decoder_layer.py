@@ -13,6 +13,7 @@ so a family is never a branch in a path.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +76,9 @@ def final_logits(shape: ModelShape, h: torch.Tensor, final_norm: torch.Tensor, h
     return soft_capped(head(norm(h, final_norm, shape.eps), exact=exact).float(), shape.final_softcap)
 
 
+Mask = TypeVar("Mask", torch.Tensor, torch.Tensor | None)  # which columns are real; None: all are
+
+
 def window_context(
     window: int, slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,25 +97,11 @@ def window_context(
 
 
 def window_contexts(
-    windows: Iterable[int | None], slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
-) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
+    windows: Iterable[int | None], slots: torch.Tensor, positions: torch.Tensor, mask: Mask
+) -> dict[int, tuple[torch.Tensor, Mask]]:
     """`window_context` for each window the layers attend within; where every row's context fits
     the window, the whole context as it is (unmasked where it was)."""
     return {
         window: (slots, mask) if slots.shape[1] <= window else window_context(window, slots, positions, mask)
         for window in {w for w in windows if w is not None}
     }
-
-
-def window_masks(
-    windows: Iterable[int | None], positions: torch.Tensor, columns: int, mask: torch.Tensor | None
-) -> dict[int | None, torch.Tensor]:
-    """Decode rows' masks over their contexts [rows, columns] (context column c is position c), one
-    per window the layers attend within: keys after the row's position - window, and only the real
-    ones of `mask` ([rows, columns], or None: all are)."""
-    keys = torch.arange(columns, device=positions.device)[None, :]
-    masks: dict[int | None, torch.Tensor] = {}
-    for window in {w for w in windows if w is not None}:
-        inside = keys > positions[:, None] - window
-        masks[window] = inside if mask is None else inside & mask
-    return masks

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from server.adapters.loader import BaseSpec
+from server.adapters.lora import LoraTables
+from server.engine.cuda_graph import CudaDecodeGraph, DecodeRow
 from server.engine.engine import Engine, EngineConfig
 from server.engine.request import GenerationRequest
 from server.engine.sampling import SamplingParams
@@ -94,10 +97,38 @@ def run_concurrently(engine: Engine, requests: list[GenerationRequest]) -> list[
     return [tokens for _, tokens in load.run_concurrently(engine, requests)]
 
 
-def served_as_peft(tiny, tiny_dir, adapter_dir, tmp_path, prompts: list[str], copies: int = 1) -> None:
+class StaticGraph(CudaDecodeGraph):
+    """The CUDA engine's decode graph with the capture off, counting its steps with and without adapter rows."""
+
+    steps: dict[str, int]
+
+    def __call__(self, rows: list[DecodeRow]) -> torch.Tensor:
+        self.steps["lora" if any(row.lora_slot for row in rows) else "base"] += 1
+        return super().__call__(rows)
+
+
+def on_static_graph(engine: Engine) -> StaticGraph:
+    """Puts a started engine's decode steps on the CUDA engine's way, the capture off (the graph's
+    static step, its rows built from the host, text streamed behind), before any adapter is loaded:
+    LoRA tables that keep the block-diagonal B the graph reads, as the engine makes them on CUDA."""
+    assert engine.slots is not None and engine.slots.tables is not None
+    old = engine.slots.tables
+    tables = LoraTables(BaseSpec.from_base(engine.base), len(old.ranks) - 1, old.max_rank, engine.base.device, old.kernel, dense=True)
+    engine.slots.tables = engine.runner.lora = tables
+    config = engine.config
+    graph = StaticGraph(engine.runner, config.max_batch_size, config.max_model_len, tables, pieces="eager", capture=False)
+    graph.steps = {"base": 0, "lora": 0}
+    graph.warm_up()
+    engine.cuda_graph, engine.defer_streaming = graph, True
+    return graph
+
+
+def served_as_peft(tiny, tiny_dir, adapter_dir, tmp_path, prompts: list[str], copies: int = 1, static_graph: bool = False) -> None:
     """Publish the PEFT adapter at `adapter_dir` with the family's fingerprint, load it as the server
     does, and serve `prompts` without and with it in one mixed batch (`copies` times over): base rows
-    equal transformers, adapter rows equal PEFT on the same adapter."""
+    equal transformers, adapter rows equal PEFT on the same adapter. `static_graph`: decode steps
+    on the CUDA decode graph's static step (`on_static_graph`), which then takes steps of both kinds:
+    the first prompt alone first, then the mixed batch."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -118,12 +149,17 @@ def served_as_peft(tiny, tiny_dir, adapter_dir, tmp_path, prompts: list[str], co
     engine = make_engine(tiny, max_loras=2, max_lora_rank=16)
     engine.start()
     try:
+        graph = on_static_graph(engine) if static_graph else None
+        alone = engine.generate(request(tiny, prompts[0], "alone"), timeout=60)[1] if graph is not None else plain[0]
         requests = [request(tiny, text, f"b-{i}") for i, text in enumerate(prompts)]
         requests += [request(tiny, text, f"a-{i}", adapter=adapter) for i, text in enumerate(prompts)]
         served = run_concurrently(engine, requests * copies)
     finally:
         engine.stop()
+    assert alone == plain[0]
     assert served == (plain + adapted) * copies
+    if graph is not None:
+        assert graph.steps["base"] > 0 and graph.steps["lora"] > 0, graph.steps
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +269,16 @@ def continuation_logprob(model, prompt: list[int], continuation: tuple[int, ...]
 
 def test_a_mixed_batch_routes_each_row_to_its_adapter(tiny, tiny_dir, peft_dir, tmp_path):
     served_as_peft(tiny, tiny_dir, peft_dir, tmp_path, PROMPTS[:3], copies=2)
+
+
+def test_the_cuda_decode_graph_step_equals_transformers_and_peft(tiny, tiny_dir, peft_dir, tmp_path):
+    """What the CUDA decode graphs replay, run here without capturing: base and adapter rows in one
+    mixed batch equal transformers and PEFT, while the contexts cross the sliding window (a sliding
+    layer's reads narrow to the window's slots there). Capturing and nf4 need a GPU."""
+    if any(tiny.shape.windows):
+        lengths = [len(prompt_ids(tiny, text)) for text in PROMPTS[:3]]
+        assert min(lengths) < WINDOW < max(lengths) + NEW_TOKENS, "decoding crosses the window"
+    served_as_peft(tiny, tiny_dir, peft_dir, tmp_path, PROMPTS[:3], static_graph=True)
 
 
 def test_a_family_not_served_is_refused_with_the_ones_that_are(tmp_path):

@@ -5,7 +5,7 @@ and cache, no model (the families' tiny models check tokens against transformers
 import pytest
 import torch
 
-from server.engine.decoder_layer import window_context, window_contexts, window_masks
+from server.engine.decoder_layer import window_context, window_contexts
 from server.engine.kv_cache import gather_kv
 from server.engine.model_runner import attend_decode, attend_prefill, within
 
@@ -39,7 +39,7 @@ def test_a_row_reads_the_slots_of_its_window_and_attends_as_the_masked_whole(win
         assert near[row][near_mask[row]].tolist() == wanted.tolist()
 
     q = torch.randn(len(lengths), HEADS, HEAD_DIM)
-    masked = window_masks([window], positions, slots.shape[1], real)[window]
+    masked = real & (torch.arange(slots.shape[1])[None, :] > positions[:, None] - window)  # the whole context, masked
     whole = attend_decode(q, *gather_kv(kv, slots), masked[:, None, None, :], 0.25)
     read = attend_decode(q, *gather_kv(kv, near), near_mask[:, None, None, :], 0.25)
     torch.testing.assert_close(read, whole, rtol=1e-5, atol=1e-5)
