@@ -176,7 +176,7 @@ def label_logprobs(model: Any, prompts: Sequence[list[int]], labels: Sequence[li
         else:
             shared = 0
             out = causal_lm.model(input_ids=ids, attention_mask=mask, use_cache=steps > 0)
-            hidden, cache = out.last_hidden_state, out.past_key_values
+            hidden, cache = out.last_hidden_state, out.cache
         last = hidden[torch.arange(len(chunk), device=device), lengths - 1 - shared]
         chunk_scores = head_logits(causal_lm, last).log_softmax(-1)[:, firsts]  # [B, n]
         if steps:
@@ -202,7 +202,7 @@ def _continuation_scores(
     positions = lengths.repeat_interleave(n)[:, None] + torch.arange(steps, device=device)[None, :]
     attention = torch.cat([mask.repeat_interleave(n, dim=0), (targets != -100).long()], dim=1)
     hidden = causal_lm.model(
-        input_ids=inputs, attention_mask=attention, position_ids=positions, past_key_values=cache, use_cache=False
+        input_ids=inputs, attention_mask=attention, position_ids=positions, cache=cache, use_cache=False
     ).last_hidden_state
     wanted = targets != -100
     picked = head_logits(causal_lm, hidden[wanted]).log_softmax(-1).gather(-1, targets[wanted][:, None])[:, 0]
