@@ -80,7 +80,9 @@ def decode_accepts(batch: StepBatch, lora_in_graph: bool) -> bool:
         and int(batch.decode_kv_slots.shape[1]) >= 2
         and int(batch.logits_rows.shape[0]) == rows  # each row wants its own next token, in order
         and not batch.exact_logits
-        and batch.rope_rows is None  # a long LongRoPE prompt's rows: rare, eager
+        # rows of a LongRoPE sequence on the long factors (batch.rope_rows) too: a decode row of one
+        # lies at or past the original window, where both copies of the rope tables hold the same
+        # rotation (server.engine.model_runner.rope_tables), so its position indexes them
         and (lora is None or not lora.groups or (lora_in_graph and lora.decode_slots is not None))
     )
 

@@ -493,8 +493,8 @@ class Engine:
         if graph is None or len(chunks) > graph.max_rows:
             return None
         rows = []
-        for seq, n in chunks:
-            if n != 1 or seq.scoring is not None or seq.num_computed + 1 != len(seq.token_ids) or seq.rope_offset:
+        for seq, n in chunks:  # LongRoPE's long rows included, by their positions (decode_graph.decode_accepts)
+            if n != 1 or seq.scoring is not None or seq.num_computed + 1 != len(seq.token_ids):
                 return None
             rows.append(DecodeRow(seq.token_ids[-1], seq.num_computed, seq.lora_slot, seq.context_blocks))
         return rows if graph.accepts(rows) else None

@@ -5,13 +5,15 @@ caches are reset between families here, for the same reason.
 
 python -m tests.mechanics.compiled_decode_run MODEL_DIR ADAPTER_DIR [MODEL_DIR ADAPTER_DIR ...] prints
 one JSON list, an object per model: how decode steps ran, the greedy tokens of each prompt alone, and
-of a mixed batch of base and adapter rows."""
+of a mixed batch of base and adapter rows; under LongRoPE also of a prompt past the original window
+and of one whose decoding crosses it, with their prompts."""
 
 from __future__ import annotations
 
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -21,12 +23,15 @@ from common.file_adapter_store import FileAdapterStore
 from server.adapters.loader import BaseSpec, load_stored
 from server.engine.decode_graph import DecodeGraph
 from server.engine.model_runner import StepBatch
+from server.engine.request import GenerationRequest
+from server.engine.sampling import SamplingParams
 from tests import load
 from tests.adapter_training import publish
-from tests.mechanics.test_engine_mechanics import PROMPTS, make_engine, request
+from tests.mechanics.test_engine_mechanics import NEW_TOKENS, PROMPTS, make_engine, request
 from tests.tiny_model import load_tiny
 
 TEXTS = PROMPTS[:3]
+LONG_TEXT = " ".join(f"the sky is blue {i}, the grass is green." for i in range(120))
 
 
 class CountingGraph:
@@ -34,7 +39,7 @@ class CountingGraph:
 
     def __init__(self, graph: DecodeGraph) -> None:
         self.graph = graph
-        self.steps = {"base": 0, "lora": 0}
+        self.steps = {"base": 0, "lora": 0, "long rope": 0}
 
     @property
     def takes_lora(self) -> bool:
@@ -42,6 +47,7 @@ class CountingGraph:
 
     def __call__(self, batch: StepBatch) -> torch.Tensor:
         self.steps["lora" if batch.lora is not None and batch.lora.groups else "base"] += 1
+        self.steps["long rope"] += batch.rope_rows is not None
         return self.graph(batch)
 
 
@@ -62,12 +68,23 @@ def main(model_dir: Path, adapter_dir: Path) -> dict[str, object]:
         requests = [request(base, text, f"cb-{i}") for i, text in enumerate(TEXTS)]
         requests += [request(base, text, f"ca-{i}", adapter=adapter) for i, text in enumerate(TEXTS)]
         mixed = [tokens for _, tokens in load.run_concurrently(engine, requests)]
+        long = {}  # LongRoPE: a prompt past the original window, and one whose decoding crosses it
+        if base.shape.long_rope_from is not None:
+            ids = base.tokenizer(LONG_TEXT, add_special_tokens=False)["input_ids"]
+            for name, length in (("long", base.shape.long_rope_from + 40), ("crossing", base.shape.long_rope_from - 8)):
+                params = SamplingParams(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS)
+                prompt = ids[:length]
+                long[name] = (
+                    prompt,
+                    engine.generate(GenerationRequest(f"c-{name}", tuple(prompt), params, time.monotonic()), timeout=120)[1],
+                )
     finally:
         engine.stop()
     return {
         "decode_step": engine.decode_step,
         "alone": alone,
         "mixed": mixed,
+        "long": long,
         "graph_steps": counting.steps,
         "compiled_while_serving": counters["stats"]["unique_graphs"] - compiled_at_start,
     }

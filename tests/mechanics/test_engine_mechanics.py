@@ -104,6 +104,8 @@ class StaticGraph(CudaDecodeGraph):
 
     def __call__(self, rows: list[DecodeRow]) -> torch.Tensor:
         self.steps["lora" if any(row.lora_slot for row in rows) else "base"] += 1
+        long_from = self.runner.shape.long_rope_from  # rows past it rotate by LongRoPE's long factors
+        self.steps["long rope"] += long_from is not None and any(row.position >= long_from for row in rows)
         return super().__call__(rows)
 
 
@@ -111,13 +113,14 @@ def on_static_graph(engine: Engine) -> StaticGraph:
     """Puts a started engine's decode steps on the CUDA engine's way, the capture off (the graph's
     static step, its rows built from the host, text streamed behind), before any adapter is loaded:
     LoRA tables that keep the block-diagonal B the graph reads, as the engine makes them on CUDA."""
-    assert engine.slots is not None and engine.slots.tables is not None
-    old = engine.slots.tables
-    tables = LoraTables(BaseSpec.from_base(engine.base), len(old.ranks) - 1, old.max_rank, engine.base.device, old.kernel, dense=True)
-    engine.slots.tables = engine.runner.lora = tables
+    tables = None
+    if engine.slots is not None and engine.slots.tables is not None:
+        old = engine.slots.tables
+        tables = LoraTables(BaseSpec.from_base(engine.base), len(old.ranks) - 1, old.max_rank, engine.base.device, old.kernel, dense=True)
+        engine.slots.tables = engine.runner.lora = tables
     config = engine.config
     graph = StaticGraph(engine.runner, config.max_batch_size, config.max_model_len, tables, pieces="eager", capture=False)
-    graph.steps = {"base": 0, "lora": 0}
+    graph.steps = {"base": 0, "lora": 0, "long rope": 0}
     graph.warm_up()
     engine.cuda_graph, engine.defer_streaming = graph, True
     return graph
@@ -224,7 +227,9 @@ def test_longrope_past_the_original_window_rotates_as_transformers_does(tmp_path
     transformers' Phi-3 drops its cache and computes the whole sequence again by the long ones, and
     so does the engine. Alone, in one batch, and a long prompt again through the prefix cache. A
     scoring request whose continuations pass the window is rotated by the long factors throughout,
-    as one transformers forward pass over its prompt and each continuation is."""
+    as one transformers forward pass over its prompt and each continuation is. The long rows
+    decode on the CUDA decode graph's step too (capture off), which reads their rows of the rope
+    tables."""
     model_dir = build_tiny_model(tmp_path / "phi3", "phi3", sliding_window=None)
     tiny = load_tiny(model_dir)
     assert tiny.shape.long_rope_from == 512 and tiny.context_window == 2048
@@ -253,8 +258,17 @@ def test_longrope_past_the_original_window_rotates_as_transformers_does(tmp_path
         scores = [finished.scores for _, _, finished in load.generate_concurrently(engine, scoring)]
     finally:
         engine.stop()
+    engine = make_engine(tiny, max_batch_tokens=256, num_blocks=200)
+    engine.start()
+    try:
+        graph = on_static_graph(engine)
+        on_graph = run_concurrently(engine, requests("graph"))
+    finally:
+        engine.stop()
     assert [tokens for _, tokens, _ in runs] == expected
     assert batched == expected
+    assert on_graph == expected
+    assert graph.steps["long rope"] > 0, graph.steps
     assert runs[-1][2].cached_prompt_tokens >= 512, "the long prompt again reads the first one's blocks"
     for (p, branches), got in zip(scored.values(), scores, strict=True):
         assert got == pytest.approx([continuation_logprob(model, p, b) for b in branches], abs=1e-3)
@@ -322,7 +336,9 @@ def test_the_compiled_decode_step_equals_transformers_and_peft(compiled_decode_r
     """The CPU decode graph on each family: greedy tokens equal transformers' alone and, in a mixed
     batch of base and adapter rows that fits one graph (6 rows), transformers' and PEFT's; the graph
     ran steps of both kinds, and compiled nothing while serving, though some rows' contexts passed
-    the sliding window (whose reads are narrower than the context past it)."""
+    the sliding window (whose reads are narrower than the context past it). Under LongRoPE (Phi-3)
+    a prompt past the original window and one whose decoding crosses it equal transformers too,
+    their long rows decoding on the graph."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -337,6 +353,11 @@ def test_the_compiled_decode_step_equals_transformers_and_peft(compiled_decode_r
     assert result["alone"] == expected[:3]
     assert result["mixed"] == expected
     assert result["graph_steps"]["base"] > 0 and result["graph_steps"]["lora"] > 0, result["graph_steps"]
+    if tiny.shape.long_rope_from is not None:
+        assert set(result["long"]) == {"long", "crossing"}
+        for prompt, tokens in result["long"].values():
+            assert tokens == greedy_tokens(plain_model, prompt, tiny.eos_token_ids, NEW_TOKENS)
+        assert result["graph_steps"]["long rope"] > 0, "LongRoPE's long rows decoded on the graph"
     if any(tiny.shape.windows):
         assert min(len(prompt_ids(tiny, text)) for text in TEXTS) < WINDOW, "a context crosses the window while decoding"
     assert result["compiled_while_serving"] == 0
