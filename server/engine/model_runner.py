@@ -230,15 +230,18 @@ class ModelRunner:
         return {None: (slots, mask)} | {w: (s, None if m is None else m[:, None, None, :]) for w, (s, m) in contexts.items()}
 
     def _layout_prefills(self, batch: StepBatch) -> dict[int | None, PrefillLayout]:
-        """The step's spans laid out to attend at once, per window; none to attend one by one."""
+        """The step's spans laid out to attend at once, per window (a sliding layer's over the part
+        of each context its window reaches); a window without one attends span by span."""
         spans = batch.prefills
         if not self.batched_prefill or len(spans) < 2:
             return {}
-        lengths, contexts = [s.length for s in spans], [s.kv_slots for s in spans]
-        if not fits(lengths, [len(c) for c in contexts]):
-            return {}
-        layout = prefill_layout(lengths, contexts, self.device)
-        return {window: layout if window is None else layout.within(window) for window in set(self.shape.windows)}
+        lengths, layouts = [s.length for s in spans], {}
+        for window in set(self.shape.windows):
+            contexts = [within(s.kv_slots, s.length, window) for s in spans]
+            if fits(lengths, [len(c) for c in contexts]):
+                layout = prefill_layout(lengths, contexts, self.device)
+                layouts[window] = layout if window is None else layout.within(window)
+        return layouts
 
     def _attend(self, i: int, qkv: torch.Tensor, batch: StepBatch, step: _Step) -> torch.Tensor:
         """Writes the layer's new keys and values and attends: [T, H * hd] in the cache's dtype."""

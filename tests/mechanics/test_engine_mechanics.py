@@ -110,9 +110,11 @@ class StaticGraph(CudaDecodeGraph):
 
 
 def on_static_graph(engine: Engine) -> StaticGraph:
-    """Puts a started engine's decode steps on the CUDA engine's way, the capture off (the graph's
-    static step, its rows built from the host, text streamed behind), before any adapter is loaded:
-    LoRA tables that keep the block-diagonal B the graph reads, as the engine makes them on CUDA."""
+    """Puts a started engine on the CUDA engine's way, the capture off (prompt chunks attending in
+    one padded batch, decode steps on the graph's static step, its rows built from the host, text
+    streamed behind), before any adapter is loaded: LoRA tables that keep the block-diagonal B the
+    graph reads, as the engine makes them on CUDA."""
+    engine.runner.batched_prefill = True
     tables = None
     if engine.slots is not None and engine.slots.tables is not None:
         old = engine.slots.tables

@@ -5,7 +5,7 @@ import torch
 
 from common.threads import run_on_fresh_thread
 from server.engine.kv_cache import block_slots, gather_kv
-from server.engine.model_runner import PrefillSpan, StepBatch, attend_prefill
+from server.engine.model_runner import PrefillSpan, StepBatch, attend_prefill, within
 from server.engine.prefill_attention import attend_prefills, fits, prefill_layout
 from tests.server.engine.test_model_runner import chat_ids, runner_for
 
@@ -30,15 +30,19 @@ def test_padded_spans_attend_as_each_span_alone():
 
 
 @pytest.mark.parametrize("window", [4, 16])
-def test_padded_spans_attend_within_a_sliding_window_as_each_span_alone(window):
-    # a sliding layer's layout (Mistral, Gemma 3): each query sees only keys after its position - window
+@pytest.mark.parametrize("read", ["whole", "within"])
+def test_padded_spans_attend_within_a_sliding_window_as_each_span_alone(window, read):
+    # a sliding layer's layout (Mistral, Gemma 3): each query sees only keys after its position -
+    # window; laid out over each whole context, or over the part of it the window reaches (the runner's)
     torch.manual_seed(0)
     heads, kv_heads, head_dim = 4, 1, 16
     kv = torch.randn(200, 2 * kv_heads, head_dim)
     spans = [(5, torch.arange(0, 5)), (3, torch.arange(10, 30)), (7, torch.arange(60, 90))]
     lengths, contexts = [n for n, _ in spans], [s for _, s in spans]
     q = torch.randn(sum(lengths), heads, head_dim)
-    layout = prefill_layout(lengths, contexts, q.device).within(window)
+    laid = contexts if read == "whole" else [within(s, n, window) for n, s in spans]
+    assert read == "whole" or len(laid[-1]) < len(contexts[-1]), "the window leaves out part of the longest context"
+    layout = prefill_layout(lengths, laid, q.device).within(window)
     together = attend_prefills(q, kv, layout, 0.25)
     alone, start = [], 0
     for n, slots in spans:
