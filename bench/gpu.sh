@@ -5,7 +5,9 @@
 # of real shapes (speed figures only), runs the GPU tests, then bench/serving.py and
 # bench/decode_step.py per shape. Under 8 minutes on an H200 for the default PARTS.
 #   SHAPES="135m 1b 8b"      which shapes to make (the 8B one takes a minute to write)
-#   PARTS="serve-1b serve-135m step-1b tests"   which parts, in order; serve-8b and step-8b exist too
+#   PARTS="serve-1b serve-135m step-1b tests"   which parts, in order; serve-8b and step-8b exist too, and
+#     `families`: every family's tiny-model tests on CUDA (eager steps, nf4 and int4, the captured CUDA
+#     graphs with adapter rows and contexts crossing the sliding window, LongRoPE, the trainer)
 #   FORMATS=int4,none,nf4    the weight formats bench/serving.py serves on the 1B shapes
 # Logs and JSON go to $OUT (the last lines of each part are printed), the servers' logs in one archive.
 set -u
@@ -34,6 +36,8 @@ for p in ${PARTS:-serve-1b serve-135m step-1b tests}; do
     tests) TUNESERVE_TEST_MODEL=/tmp/m135m part tests "${TESTS_LIMIT:-240}" python3 -m pytest -q -p no:cacheprovider -x -m gpu \
              tests/server/engine/test_cuda_graph.py tests/server/engine/test_prefill_attention.py tests/common/test_precision.py \
              tests/trainer/test_training.py ;;
+    families) part families "${FAMILIES_LIMIT:-300}" python3 -m pytest -q -p no:cacheprovider -k "not compiled_decode_step" \
+                tests/mechanics/test_engine_mechanics.py ;;
     step-*) part "$p" 150 python3 bench/decode_step.py --model "/tmp/m${p#step-}" --rows 1,8,32 --contexts 128,2048 --json "$OUT/$p.json" ;;
     serve-1b) part serve-1b "${SERVE_LIMIT:-330}" python3 bench/serving.py --model /tmp/m1b --max-new-tokens 64 --levels 1,32 \
                 --formats "${FORMATS:-int4,none,nf4}" --baseline-requests 8 --json "$OUT/serve-1b.json" ;;

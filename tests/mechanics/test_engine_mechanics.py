@@ -98,7 +98,7 @@ def run_concurrently(engine: Engine, requests: list[GenerationRequest]) -> list[
 
 
 class StaticGraph(CudaDecodeGraph):
-    """The CUDA engine's decode graph with the capture off, counting its steps with and without adapter rows."""
+    """The CUDA engine's decode graph, counting its steps with and without adapter rows, and past LongRoPE's window."""
 
     steps: dict[str, int]
 
@@ -110,10 +110,11 @@ class StaticGraph(CudaDecodeGraph):
 
 
 def on_static_graph(engine: Engine) -> StaticGraph:
-    """Puts a started engine on the CUDA engine's way, the capture off (prompt chunks attending in
-    one padded batch, decode steps on the graph's static step, its rows built from the host, text
-    streamed behind), before any adapter is loaded: LoRA tables that keep the block-diagonal B the
-    graph reads, as the engine makes them on CUDA."""
+    """Puts a started engine on the CUDA engine's way (prompt chunks attending in one padded batch,
+    decode steps on the graph's static step, its rows built from the host, text streamed behind),
+    captured as CUDA graphs where the model is on a GPU (bench/gpu.sh runs these tests there) and
+    the capture off elsewhere, before any adapter is loaded: LoRA tables that keep the
+    block-diagonal B the graph reads, as the engine makes them on CUDA."""
     engine.runner.batched_prefill = True
     tables = None
     if engine.slots is not None and engine.slots.tables is not None:
@@ -121,7 +122,8 @@ def on_static_graph(engine: Engine) -> StaticGraph:
         tables = LoraTables(BaseSpec.from_base(engine.base), len(old.ranks) - 1, old.max_rank, engine.base.device, old.kernel, dense=True)
         engine.slots.tables = engine.runner.lora = tables
     config = engine.config
-    graph = StaticGraph(engine.runner, config.max_batch_size, config.max_model_len, tables, pieces="eager", capture=False)
+    capture = engine.base.device.type == "cuda"
+    graph = StaticGraph(engine.runner, config.max_batch_size, config.max_model_len, tables, pieces="eager", capture=capture)
     graph.steps = {"base": 0, "lora": 0, "long rope": 0}
     graph.warm_up()
     engine.cuda_graph, engine.defer_streaming = graph, True
@@ -288,9 +290,9 @@ def test_a_mixed_batch_routes_each_row_to_its_adapter(tiny, tiny_dir, peft_dir, 
 
 
 def test_the_cuda_decode_graph_step_equals_transformers_and_peft(tiny, tiny_dir, peft_dir, tmp_path):
-    """What the CUDA decode graphs replay, run here without capturing: base and adapter rows in one
-    mixed batch equal transformers and PEFT, while the contexts cross the sliding window (a sliding
-    layer's reads narrow to the window's slots there). Capturing and nf4 need a GPU."""
+    """What the CUDA decode graphs replay (captured on a GPU, without capturing here): base and
+    adapter rows in one mixed batch equal transformers and PEFT, while the contexts cross the
+    sliding window (a sliding layer's reads narrow to the window's slots there)."""
     if any(tiny.shape.windows):
         lengths = [len(prompt_ids(tiny, text)) for text in PROMPTS[:3]]
         assert min(lengths) < WINDOW < max(lengths) + NEW_TOKENS, "decoding crosses the window"
