@@ -7,9 +7,13 @@ did before, gathers the whole context for every layer and masks what lies before
 each context in --contexts and row count in --rows (every row at that many tokens, its cache
 filled with random keys and values), both ways run alternately on the same inputs: the median time
 of one decode step each, their ratio, and the largest difference of their logits (the two read the
-same keys, so it stays at rounding). Runs on the model's device (CPU here).
+same keys, so it stays at rounding). --steps compiled times the CPU decode graph
+(server.engine.decode_graph) the same way, after compiling it for each. Runs on the model's
+device (CPU here), on the kernels the engine would choose (--kernels off: aten's attention over
+a gathered copy, the way the CUDA path reads; tuneserve's CPU kernel skips masked slots itself).
 
-    python bench/window_reads.py [--model PATH|gemma3] [--contexts 512,2048,8192] [--rows 1,8]
+    python bench/window_reads.py [--model PATH|gemma3] [--contexts 512,2048,8192] [--rows 1,8] [--steps eager,compiled]
+                                 [--kernels auto|off]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,26 +31,41 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.peer import model_path  # noqa: E402
-from server.engine import model_runner  # noqa: E402
-from server.engine.decoder_layer import window_contexts  # noqa: E402
+from server.engine import decode_graph, model_runner  # noqa: E402
+from server.engine.decode_graph import DecodeGraph  # noqa: E402
+from server.engine.decoder_layer import window_context, window_contexts  # noqa: E402
+from server.engine.kernels.build import choose as choose_kernels  # noqa: E402
 from server.engine.kv_cache import PagedKVCache, block_slots  # noqa: E402
 from server.engine.model_runner import ModelRunner, StepBatch  # noqa: E402
 
 
-def whole_context_masked(windows, slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None):
-    """The baseline's contexts: every window reads the whole context, masked before its window."""
-    columns = torch.arange(slots.shape[1], device=slots.device)[None, :]
-    contexts = {}
-    for window in {w for w in windows if w is not None}:
-        inside = columns > positions[:, None] - window
-        contexts[window] = (slots, inside if mask is None else inside & mask)
-    return contexts
+def whole_context(window: int, slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None):
+    """The baseline's context of a window: the whole context, masked before the window."""
+    inside = torch.arange(slots.shape[1], device=slots.device)[None, :] > positions[:, None] - window
+    return slots, inside if mask is None else inside & mask
 
 
-def step_seconds(runner: ModelRunner, batch: StepBatch) -> float:
+def whole_contexts(windows, slots: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None):
+    """`whole_context` for each window, as `window_contexts` gives the window reads."""
+    return {window: whole_context(window, slots, positions, mask) for window in {w for w in windows if w is not None}}
+
+
+# what each way puts in place of the names the eager step and the CPU decode graph read their contexts by
+WAYS = {
+    "window": {(model_runner, "window_contexts"): window_contexts, (decode_graph, "window_context"): window_context},
+    "whole": {(model_runner, "window_contexts"): whole_contexts, (decode_graph, "window_context"): whole_context},
+}
+
+
+def use(way: str) -> None:
+    for (module, name), function in WAYS[way].items():
+        setattr(module, name, function)
+
+
+def step_seconds(step: Callable[[StepBatch], torch.Tensor], batch: StepBatch) -> float:
     """Seconds of one model step to its logits."""
     started = time.perf_counter()
-    runner.forward(batch)
+    step(batch)
     if batch.input_ids.is_cuda:
         torch.cuda.synchronize()
     return time.perf_counter() - started
@@ -72,6 +92,8 @@ def main() -> int:
     parser.add_argument("--contexts", default="512,2048,8192")
     parser.add_argument("--rows", default="1,8")
     parser.add_argument("--repeats", type=int, default=7, help="timed steps of each way per figure, alternating")
+    parser.add_argument("--steps", default="eager", help="'eager' (the model step), 'compiled' (the CPU decode graph) or both")
+    parser.add_argument("--kernels", default="auto", help="tuneserve's CPU kernels: 'auto' as the engine chooses, or 'off' (aten's)")
     args = parser.parse_args()
     from common.base_model import load_base_model
     from common.settings import ModelSettings
@@ -93,30 +115,36 @@ def main() -> int:
         device=base.device,
     )
     cache.kv.normal_(std=0.5)
-    runner = ModelRunner(base, cache, max(contexts) + 1)
+    use_kernels, kernels = choose_kernels(args.kernels, base.device)
+    runner = ModelRunner(base, cache, max(contexts) + 1, use_kernels)
+    steps: dict[str, Callable[[StepBatch], torch.Tensor]] = {"eager": runner.forward}
+    if "compiled" in args.steps:
+        steps["compiled"] = DecodeGraph(runner)
     sliding = sum(w is not None for w in shape.windows)
     print(f"{shape.family.label}, {sliding} of {shape.layers} layers within {windows}; {base.quantization}, {base.precision.dtype_name}")
-    for context in contexts:
-        for rows in row_counts:
-            batch = decode_batch(rows, context, block_size, base.device)
-            ways = {"window": window_contexts, "whole": whole_context_masked}
-            logits, times = {}, {name: [] for name in ways}
-            with torch.inference_mode():
-                for name, contexts_of in ways.items():
-                    model_runner.window_contexts = contexts_of  # type: ignore[assignment]
-                    logits[name] = runner.forward(batch).float()  # also the warm-up
-                for _ in range(args.repeats):
-                    for name, contexts_of in ways.items():
-                        model_runner.window_contexts = contexts_of  # type: ignore[assignment]
-                        times[name].append(step_seconds(runner, batch))
-            model_runner.window_contexts = window_contexts
-            window, whole = statistics.median(times["window"]), statistics.median(times["whole"])
-            difference = (logits["window"] - logits["whole"]).abs().max().item()
-            print(
-                f"{rows:>3} rows at {context:>5} tokens: window reads {window * 1000:.1f} ms, whole context "
-                f"{whole * 1000:.1f} ms, {whole / window:.2f}x; logits differ by at most {difference:.2e}",
-                flush=True,
-            )
+    print(f"kernels: {kernels}")
+    for kind in args.steps.split(","):
+        step = steps[kind]
+        for context in contexts:
+            for rows in row_counts:
+                batch = decode_batch(rows, context, block_size, base.device)
+                logits, times = {}, {way: [] for way in WAYS}
+                with torch.inference_mode():
+                    for way in WAYS:
+                        use(way)
+                        logits[way] = step(batch).float()  # also the warm-up (and the compile)
+                    for _ in range(args.repeats):
+                        for way in WAYS:
+                            use(way)
+                            times[way].append(step_seconds(step, batch))
+                use("window")
+                window, whole = statistics.median(times["window"]), statistics.median(times["whole"])
+                difference = (logits["window"] - logits["whole"]).abs().max().item()
+                print(
+                    f"{kind} step, {rows:>3} rows at {context:>5} tokens: window reads {window * 1000:.1f} ms, whole context "
+                    f"{whole * 1000:.1f} ms, {whole / window:.2f}x; logits differ by at most {difference:.2e}",
+                    flush=True,
+                )
     return 0
 
 

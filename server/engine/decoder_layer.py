@@ -88,7 +88,8 @@ def window_context(
     real, None: all are). Context column c is position c.
 
     A sliding layer thus reads and attends over its window, not the whole context: at 2048 tokens
-    Gemma 3's five local layers of six would otherwise gather four times the keys they use."""
+    Gemma 3's five local layers of six would otherwise gather four times the keys they use (where
+    attention reads a gathered copy: aten's, CUDA's; the CPU paged kernel skips masked slots)."""
     width = min(window, slots.shape[1])
     start = (positions - (window - 1)).clamp(min=0)  # [rows]
     columns = start[:, None] + torch.arange(width, device=slots.device)[None, :]  # all within the context
