@@ -25,6 +25,20 @@ def tool(name: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that stays free until the server the test starts binds it.
+
+    A port merely found free can be taken in between: by another test's server, or as the local
+    port of any outgoing connection (a suite run lost one so, "Address already in use"). This one
+    is left in TIME_WAIT by a connection accepted and closed here first, and the kernel hands such
+    a port neither to a bind to port 0 nor to an outgoing connection, while a server binding with
+    SO_REUSEADDR takes it: gRPC's, tuneserve's HTTP listener, prometheus_client's, PostgreSQL's
+    and moto's all do (Yelp's ephemeral-port-reserve does the same)."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = int(listener.getsockname()[1])
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            accepted.close()  # the accepting side closes first, so its end (this port) waits in TIME_WAIT
+    return port

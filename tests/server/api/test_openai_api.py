@@ -16,6 +16,7 @@ from tuneserve_client import Client
 from tests.adapter_training import publish
 from tests.conftest import running_server
 from tests.server.api.test_security_api import token, write_tokens
+from tests.tools import free_port
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 CITY = {
@@ -24,12 +25,6 @@ CITY = {
     "required": ["city", "country"],
     "additionalProperties": False,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
