@@ -12,11 +12,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from tests.tools import free_port
 
 
 class PostgresMissing(RuntimeError):
@@ -29,12 +30,6 @@ def _binaries() -> Path | None:
             return Path(directory)
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Postgres:
@@ -50,7 +45,7 @@ class Postgres:
         self.data = self.root / "data"
         if self.as_user:
             shutil.chown(self.root, "postgres", "postgres")
-        self.port = _free_port()
+        self.port = free_port()
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         self.start()
 
