@@ -23,7 +23,7 @@ from server.engine.kernels import build as kernels
 from server.engine.kv_cache import block_slots
 from server.engine.model_runner import PrefillSpan, StepBatch
 from tests.server.engine.test_model_runner import chat_ids, runner_for
-from tests.tiny_model import load_tiny
+from tests.tiny_model import WINDOW, build_tiny_model, load_tiny
 
 TEXT = (
     "The lighthouse stood at the end of a narrow spit of rock, and for forty years the same family had kept its lamp "
@@ -106,6 +106,13 @@ def tiny(tiny_llama_dir):
 def tiny_auto(tiny_llama_dir):
     """The tiny random Llama in the precision the server picks here (bf16, int4 decode weights)."""
     return compilable(load_tiny(tiny_llama_dir, dtype="auto", quantization="auto"))
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma_auto(tmp_path_factory):
+    """The same of a tiny random Gemma 3, whose sliding layers read only their window."""
+    model_dir = build_tiny_model(tmp_path_factory.mktemp("tiny-gemma3") / "model", "gemma3_text")
+    return compilable(load_tiny(model_dir, dtype="auto", quantization="auto"))
 
 
 def teacher_forced(base, ids: list[int], graph: bool, lora: LoraTables | None = None, warm: bool = False) -> torch.Tensor:
@@ -209,12 +216,17 @@ def test_compiled_decode_keeps_the_quality_of_the_automatic_precision(base_model
 
 
 @pytest.mark.slow
-def test_compiled_ragged_batch_decodes_as_the_eager_step_does(tiny_auto):
+@pytest.mark.parametrize("model", ["tiny_auto", "tiny_gemma_auto"])
+def test_compiled_ragged_batch_decodes_as_the_eager_step_does(model, request):
     """Three rows of different lengths decode together (a padded, masked context). The graph is fed
     the eager step's tokens, so both see the same contexts; in bf16 with int8 inputs to the int4
-    weights their logits differ by rounding only, and a row that read another's keys or the padding would be far off."""
-    questions = ["Name a river.", "Write one sentence about the moon and the tides.", "What is two plus two?"]
+    weights their logits differ by rounding only, and a row that read another's keys or the padding would be far off.
+    On Gemma 3 the rows' contexts pass its sliding layers' window while they decode."""
+    tiny_auto = request.getfixturevalue(model)
+    questions = ["Name a river.", "Write one sentence about the moon and the tides.", "Hi?"]
     prompts = [chat_ids(tiny_auto, q) for q in questions]
+    if any(tiny_auto.shape.windows):  # a row within the window beside one past it, and one crossing it
+        assert min(len(p) for p in prompts) + 1 < WINDOW < max(len(p) for p in prompts), [len(p) for p in prompts]
 
     def run(graph: bool, forced: list[list[int]] | None = None) -> tuple[list[list[int]], list[torch.Tensor]]:
         runner = runner_for(tiny_auto, blocks=96)
@@ -252,7 +264,9 @@ def test_compiled_ragged_batch_decodes_as_the_eager_step_does(tiny_auto):
         return tokens, steps
 
     eager_tokens, eager = run_on_fresh_thread(lambda: run(False))
+    graphs_before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     _, compiled = run_on_fresh_thread(lambda: run(True, eager_tokens))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > graphs_before, "the steps ran compiled"
     agree = torch.stack([(c.argmax(-1) == e.argmax(-1)).float() for c, e in zip(compiled, eager, strict=True)])
     # measured on the tiny model: 16 of 18 next tokens the same (its logits are close together),
     # logits within 0.2 (of ~7); rows that also read the padding were off by 9.4
