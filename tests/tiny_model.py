@@ -141,3 +141,39 @@ def build_tiny_model(path: Path, family: str, *, seed: int = 0, layers: int = 2,
                 param.add_(torch.randn_like(param) * 0.3)
     model.save_pretrained(path, safe_serialization=True)
     return path
+
+
+def build_tiny_image_text_gemma3(path: Path, text_dir: Path) -> Path:
+    """Writes to `path` an image-text Gemma 3 (as Gemma 3 4B and up are published: a vision tower
+    and projector beside the decoder) whose decoder is the tiny Gemma 3 at `text_dir`, with its
+    tokenizer. The vision tower is tiny and random; the decoder's weights are the text model's."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, Gemma3Config, Gemma3ForConditionalGeneration, SiglipVisionConfig
+
+    text = AutoModelForCausalLM.from_pretrained(text_dir, dtype=torch.float32)
+    vision = SiglipVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14
+    )
+    vocab = text.config.vocab_size
+    config = Gemma3Config(
+        text_config=text.config.to_dict(),
+        vision_config=vision.to_dict(),
+        mm_tokens_per_image=4,
+        boi_token_index=vocab - 3,
+        eoi_token_index=vocab - 2,
+        image_token_index=vocab - 1,
+        tie_word_embeddings=text.config.tie_word_embeddings,
+    )
+    torch.manual_seed(1)
+    model = Gemma3ForConditionalGeneration(config)
+    model.model.language_model.load_state_dict(text.model.state_dict())
+    with torch.no_grad():
+        model.lm_head.weight.copy_(text.lm_head.weight)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path, safe_serialization=True)
+    for f in text_dir.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens", "chat_template", "generation_config")):
+            shutil.copyfile(f, path / f.name)
+    return path

@@ -311,6 +311,51 @@ def test_a_family_not_served_is_refused_with_the_ones_that_are(tmp_path):
     assert all(family in str(refused.value) for family in FAMILIES), "the message names what is served"
 
 
+def test_an_image_text_gemma3_is_served_as_its_decoder(tmp_path):
+    """Gemma 3 from 4B on is published as an image-text model: served text-only, its decoder
+    answers as transformers' image-text model does on text (and as the text model it was made
+    from), from a copy made once in the cache, without the vision weights."""
+    from transformers import AutoModelForCausalLM, Gemma3ForConditionalGeneration
+
+    from common.base_model import load_base_model
+    from common.settings import ModelSettings
+    from tests.tiny_model import build_tiny_image_text_gemma3
+
+    text_dir = build_tiny_model(tmp_path / "text", "gemma3_text")
+    image_text = build_tiny_image_text_gemma3(tmp_path / "image-text", text_dir)
+    settings = ModelSettings(model=str(image_text), cache_dir=tmp_path / "cache", dtype="float32", quantization="none")
+    base = load_base_model(settings)
+    assert base.config.model_type == "gemma3_text" and base.shape.family.label == "Gemma 3"
+    assert base.weights_dir.parent == tmp_path / "cache" / "text-only" and base.name == "image-text"
+    assert not any("vision" in name for name in base.model.state_dict()), "the vision tower stays on disk"
+    texts = PROMPTS[:3]
+    engine = make_engine(base)
+    engine.start()
+    try:
+        served = run_concurrently(engine, [request(base, text, f"it-{i}") for i, text in enumerate(texts)])
+    finally:
+        engine.stop()
+    original = Gemma3ForConditionalGeneration.from_pretrained(image_text, dtype=torch.float32)
+    assert served == [reference(original, base, text) for text in texts]
+    assert served == [reference(AutoModelForCausalLM.from_pretrained(text_dir, dtype=torch.float32), base, text) for text in texts]
+    assert load_base_model(settings).weights_dir == base.weights_dir, "the copy is made once"
+
+
+def test_an_image_text_model_whose_decoder_is_not_served_is_refused(tmp_path):
+    from common.base_model import load_base_model
+    from common.errors import FailedPrecondition
+    from common.settings import ModelSettings
+
+    directory = tmp_path / "llava-olmo2"
+    directory.mkdir()
+    (directory / "config.json").write_text(json.dumps({"model_type": "llava", "text_config": {"model_type": "olmo2"}}))
+    (directory / "model.safetensors").write_bytes(b"")  # never read: the config is refused first
+    with pytest.raises(FailedPrecondition) as refused:
+        load_base_model(ModelSettings(model=str(directory), cache_dir=tmp_path / "cache", dtype="float32", quantization="none"))
+    assert "image-text model whose decoder ('olmo2')" in str(refused.value)
+    assert all(family in str(refused.value) for family in FAMILIES), "the message names what is served"
+
+
 @pytest.fixture(scope="module")
 def compiled_decode_runs(tmp_path_factory) -> dict[str, tuple[Path, Path, dict]]:
     """Each family's tiny model, PEFT adapter and compiled decode run (tests/mechanics/compiled_decode_run.py),
