@@ -14,8 +14,6 @@ import importlib.util
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import torch  # noqa: E402
 
-from common.durable import fsync_tree, replace_atomically, sha256_file
+from common.durable import build_directory_once, replace_atomically, sha256_file
 from common.errors import FailedPrecondition
 from common.model_families import FAMILIES, Family, ModelShape, family_of, shape_of
 from common.precision import Precision
@@ -148,9 +146,8 @@ def converted_gguf_dir(gguf: Path, digest: str, cache_dir: Path) -> Path:
 
     log.info("converting GGUF model once", extra={"gguf": str(gguf), "cache": str(target)})
     started = time.monotonic()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest[:12]}-"))
-    try:
+
+    def convert(tmp: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32, local_files_only=True)
         # The dequantized weights are plain tensors; the GGUF quantizer marker would make
@@ -161,14 +158,8 @@ def converted_gguf_dir(gguf: Path, digest: str, cache_dir: Path) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _CONVERSION_MARKER).write_text(json.dumps({"gguf": str(gguf), "sha256": digest}))
-        fsync_tree(tmp)
-        if target.exists():  # another process finished first; keep its copy
-            shutil.rmtree(tmp)
-        else:
-            os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    build_directory_once(target, digest[:12], convert)
     log.info("GGUF model converted", extra={"seconds": round(time.monotonic() - started, 1)})
     return target
 

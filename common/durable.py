@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -59,3 +62,21 @@ def replace_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_path(path.parent)
+
+
+def build_directory_once(target: Path, prefix: str, fill: Callable[[Path], None]) -> None:
+    """Makes `target` whole or not at all: `fill` writes a temporary directory beside it, which is
+    synced and renamed into place, unless another process put `target` there first (its copy is
+    kept); a failure leaves nothing behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{prefix}-"))
+    try:
+        fill(tmp)
+        fsync_tree(tmp)
+        if target.exists():
+            shutil.rmtree(tmp)
+        else:
+            os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

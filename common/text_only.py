@@ -15,12 +15,11 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common.durable import fsync_tree
+from common.durable import build_directory_once
 from common.errors import FailedPrecondition
 from common.model_families import FAMILIES
 
@@ -68,9 +67,8 @@ def text_only_dir(directory: Path, digest: str, cache_dir: Path) -> Path:
     text_config = decoder_config(directory)
     log.info("copying the image-text model's decoder once", extra={"model": str(directory), "cache": str(target)})
     started = time.monotonic()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{digest[:12]}-"))
-    try:
+
+    def copy(tmp: Path) -> None:
         copied, head = _copy_decoder(directory, tmp)
         if not copied:
             raise FailedPrecondition(
@@ -82,14 +80,8 @@ def text_only_dir(directory: Path, digest: str, cache_dir: Path) -> Path:
             if f.is_file() and f.suffix != ".safetensors" and f.name not in _NOT_COPIED:
                 shutil.copyfile(f, tmp / f.name)
         (tmp / MARKER).write_text(json.dumps({"model": str(directory), "sha256": digest, "tensors": copied}))
-        fsync_tree(tmp)
-        if target.exists():  # another process finished first; keep its copy
-            shutil.rmtree(tmp)
-        else:
-            os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    build_directory_once(target, digest[:12], copy)
     log.info("decoder copied", extra={"seconds": round(time.monotonic() - started, 1)})
     return target
 
