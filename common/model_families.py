@@ -142,12 +142,16 @@ def soft_capped(logits: Any, cap: float | None) -> Any:
     return logits if cap is None else (logits / cap).tanh() * cap
 
 
+def served_families() -> str:
+    """The served families, as refusals name them."""
+    return ", ".join(f"{f.label} ({f.model_type})" for f in FAMILIES.values())
+
+
 def family_of(config: Any) -> Family:
     """The served family of a transformers config, or a refusal naming the served ones."""
     family = FAMILIES.get(config.model_type)
     if family is None:
-        served = ", ".join(f"{f.label} ({f.model_type})" for f in FAMILIES.values())
-        raise FailedPrecondition(f"model type {config.model_type!r} is not supported; tuneserve serves {served}")
+        raise FailedPrecondition(f"model type {config.model_type!r} is not supported; tuneserve serves {served_families()}")
     return family
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from common.durable import build_directory_once
 from common.errors import FailedPrecondition
-from common.model_families import FAMILIES
+from common.model_families import FAMILIES, served_families
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,9 @@ def decoder_config(directory: Path) -> dict[str, Any]:
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     text = config.text_config
     if text.model_type not in FAMILIES:
-        served = ", ".join(f"{f.label} ({f.model_type})" for f in FAMILIES.values())
         raise FailedPrecondition(
             f"model type {config.model_type!r} is an image-text model whose decoder ({text.model_type!r}) tuneserve does "
-            f"not serve; tuneserve serves {served}"
+            f"not serve; tuneserve serves {served_families()}"
         )
     return text.to_dict() | {"architectures": [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[text.model_type]]}
 

@@ -232,8 +232,8 @@ def test_longrope_past_the_original_window_rotates_as_transformers_does(tmp_path
     so does the engine. Alone, in one batch, and a long prompt again through the prefix cache. A
     scoring request whose continuations pass the window is rotated by the long factors throughout,
     as one transformers forward pass over its prompt and each continuation is. The long rows
-    decode on the CUDA decode graph's step too (capture off), which reads their rows of the rope
-    tables."""
+    decode on the CUDA decode graph's step too (capture off), by their positions: past the original
+    window the rope tables' two copies agree."""
     model_dir = build_tiny_model(tmp_path / "phi3", "phi3", sliding_window=None)
     tiny = load_tiny(model_dir)
     assert tiny.shape.long_rope_from == 512 and tiny.context_window == 2048
