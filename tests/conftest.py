@@ -186,6 +186,10 @@ def tiny_llama_dir(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "model")
 
 
+# Servers started outside a test's tmp_path keep their records here, removed when the process exits.
+EXPERIMENT_DBS = tempfile.TemporaryDirectory(prefix="tuneserve-experiments-")
+
+
 def server_settings(cache_dir: Path, **overrides):
     from server.config import ServerSettings
 
@@ -204,7 +208,7 @@ def server_settings(cache_dir: Path, **overrides):
     )
     values.update(overrides)
     if values.get("experiment_db") is None:  # each server its own record, never the user's cache
-        values["experiment_db"] = Path(tempfile.mkdtemp(prefix="tuneserve-experiments-")) / "experiments.sqlite"
+        values["experiment_db"] = Path(tempfile.mkdtemp(dir=EXPERIMENT_DBS.name)) / "experiments.sqlite"
     return ServerSettings(**values)
 
 

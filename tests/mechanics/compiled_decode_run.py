@@ -52,7 +52,11 @@ class CountingGraph:
 
 
 def main(model_dir: Path, adapter_dir: Path) -> dict[str, object]:
-    work = Path(tempfile.mkdtemp(prefix="compiled-decode-"))
+    with tempfile.TemporaryDirectory(prefix="compiled-decode-") as work:
+        return serve_compiled(model_dir, adapter_dir, Path(work))
+
+
+def serve_compiled(model_dir: Path, adapter_dir: Path, work: Path) -> dict[str, object]:
     base = load_tiny(model_dir)
     spec = BaseSpec.from_base(base)
     store = FileAdapterStore(work / "store")
