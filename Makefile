@@ -75,6 +75,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --python-version 3.10  # the oldest Python pyproject.toml allows: nothing from a newer standard library
 	$(BIN)/lint-imports
 	$(BIN)/clang-format --dry-run --Werror $(KERNELS)
 	$(BIN)/shellcheck $(SHELL_SCRIPTS)
