@@ -13,18 +13,12 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-# Set before transformers is imported anywhere in the process: no code path may reach a hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
-import torch  # noqa: E402
+import torch
 
 from common.durable import build_directory_once, replace_atomically, sha256_file
 from common.errors import FailedPrecondition

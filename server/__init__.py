@@ -7,4 +7,6 @@ services); `config` and `metrics` are the server's settings and Prometheus metri
 trainer shares with the server lives in the top-level `common` package.
 """
 
+import common  # noqa: F401  # first: it turns the hub off before any module here loads a library
+
 __version__ = "0.1.0"

@@ -1,1 +1,3 @@
 """tuneserve trainer service."""
+
+import common  # noqa: F401  # first: it turns the hub off before any module here loads a library

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,17 @@ from tests.tiny_gguf import write_tiny_gguf
 def test_hub_ids_and_missing_paths_are_refused_without_network():
     with pytest.raises(FailedPrecondition, match="never downloads models"):
         bm.resolve_source("HuggingFaceTB/SmolLM2-135M-Instruct")
+
+
+@pytest.mark.parametrize("module", ["server.engine.model_runner", "trainer.training"])
+def test_the_hub_is_off_whichever_module_a_process_imports_first(module):
+    # transformers, peft and bitsandbytes read the hub settings when imported; a module that imports
+    # one of them before anything set those (model_runner did) leaves the process able to reach a hub
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    code = f"import {module}, huggingface_hub.constants as c, transformers.utils.hub as h; print(c.HF_HUB_OFFLINE, h.is_offline_mode())"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
 
 
 def test_directories_need_a_config_and_safetensors(tmp_path):
