@@ -24,9 +24,9 @@ from common.durable import build_directory_once, replace_atomically, sha256_file
 from common.errors import FailedPrecondition
 from common.model_families import FAMILIES, Family, ModelShape, family_of, shape_of
 from common.precision import Precision
-from common.precision import choose as choose_precision  # noqa: E402
-from common.settings import ModelSettings  # noqa: E402
-from common.text_only import is_image_text, text_only_dir  # noqa: E402
+from common.precision import choose as choose_precision
+from common.settings import ModelSettings
+from common.text_only import is_image_text, text_only_dir
 
 log = logging.getLogger(__name__)
 
