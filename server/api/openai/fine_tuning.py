@@ -17,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -279,16 +279,9 @@ class FineTuning:
         return JSONResponse(self.job_object(job))
 
     async def _list_jobs(self, request: Request) -> Response:
-        query = request.query_params
-        limit = _limit(query.get("limit"), MAX_LISTED)
-        jobs = list((await self._call(request, "ListJobs", trainer_pb2.ListJobsRequest(limit=MAX_LISTED))).jobs)
-        after = query.get("after")
-        if after:
-            ids = [job.id for job in jobs]
-            if after not in ids:
-                raise errors.InvalidRequest("after", f"names no listed job, got {after[:64]!r}")
-            jobs = jobs[ids.index(after) + 1 :]
-        return JSONResponse(page([self.job_object(j) for j in jobs[:limit]], len(jobs) > limit))
+        _limit(request.query_params.get("limit"), MAX_LISTED)  # refused before the trainer is asked
+        jobs = (await self._call(request, "ListJobs", trainer_pb2.ListJobsRequest(limit=MAX_LISTED))).jobs
+        return JSONResponse(cursor_page([self.job_object(j) for j in jobs], request.query_params, "listed job", default=100))
 
     async def _job(self, request: Request) -> Response:
         async def work() -> Response:
@@ -317,14 +310,7 @@ class FineTuning:
                     break
                 after = listed.events[-1].sequence
             shown = [event_object(e) for e in reversed(events)]
-            cursor = request.query_params.get("after")
-            if cursor:
-                ids = [e["id"] for e in shown]
-                if cursor not in ids:
-                    raise errors.InvalidRequest("after", f"names no event of this job, got {cursor[:64]!r}")
-                shown = shown[ids.index(cursor) + 1 :]
-            limit = _limit(request.query_params.get("limit"), MAX_LISTED, default=20)
-            return JSONResponse(page(shown[:limit], len(shown) > limit))
+            return JSONResponse(cursor_page(shown, request.query_params, "event of this job", default=20))
 
         return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}/events", work())
 
@@ -347,7 +333,10 @@ class FineTuning:
                         "fine_tuning_job_id": job.id,
                     }
                 )
-            return JSONResponse(page(data, False))
+            # the cursor is honoured although there is one checkpoint: a client that pages on until
+            # it reads an empty page, as the openai SDK did before it read has_more, would otherwise
+            # be handed the same checkpoint for ever
+            return JSONResponse(cursor_page(data, request.query_params, "checkpoint of this job", default=10))
 
         return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}/checkpoints", work())
 
@@ -455,6 +444,19 @@ def event_object(event: trainer_pb2.JobEvent) -> dict[str, Any]:
 def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
     return {"object": "list", "data": data, "has_more": has_more, "first_id": first, "last_id": last}
+
+
+def cursor_page(listed: list[dict[str, Any]], query: Mapping[str, str], noun: str, *, default: int) -> dict[str, Any]:
+    """OpenAI's cursor page of `listed` (in listing order): at most `limit` of the objects after the
+    one whose id `after` names."""
+    limit = _limit(query.get("limit"), MAX_LISTED, default)
+    after = query.get("after")
+    if after:
+        ids = [item["id"] for item in listed]
+        if after not in ids:
+            raise errors.InvalidRequest("after", f"names no {noun}, got {after[:64]!r}")
+        listed = listed[ids.index(after) + 1 :]
+    return page(listed[:limit], len(listed) > limit)
 
 
 def _limit(given: str | None, most: int, default: int = 100) -> int:

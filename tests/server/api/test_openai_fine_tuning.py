@@ -99,6 +99,7 @@ def test_the_fine_tuning_flow_of_the_openai_sdk_ends_in_a_model_chat_answers_wit
     assert any(e.message == "Job succeeded" for e in events)
     checkpoints = list(client.fine_tuning.jobs.checkpoints.list(job.id))
     assert [c.fine_tuned_model_checkpoint for c in checkpoints] == [done.fine_tuned_model]
+    pages_by_cursor(client, job.id, second.id, checkpoints[0].id)
 
     reply = client.chat.completions.create(
         model=done.fine_tuned_model,
@@ -115,6 +116,26 @@ def test_the_fine_tuning_flow_of_the_openai_sdk_ends_in_a_model_chat_answers_wit
     assert client.files.delete(uploaded.id).deleted
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(uploaded.id)
+
+
+def pages_by_cursor(client: openai.OpenAI, job_id: str, newer_job_id: str, checkpoint_id: str) -> None:
+    """Each list read a page at a time, as a client that follows `after` until an empty page does
+    (the openai SDK did so before it read has_more): the pages join up, and the last one is empty."""
+    listed = [j.id for j in client.fine_tuning.jobs.list(limit=1000).data]
+    assert listed.index(newer_job_id) < listed.index(job_id), "newest first"
+    first = client.fine_tuning.jobs.list(limit=1)
+    rest = client.fine_tuning.jobs.list(limit=1000, after=first.data[0].id)
+    assert first.has_more and not rest.has_more and [j.id for j in first.data + rest.data] == listed
+
+    every = [e.id for e in client.fine_tuning.jobs.list_events(job_id, limit=1000).data]
+    first = client.fine_tuning.jobs.list_events(job_id, limit=2)
+    rest = client.fine_tuning.jobs.list_events(job_id, limit=1000, after=first.data[-1].id)
+    assert first.has_more and not rest.has_more and [e.id for e in first.data + rest.data] == every
+
+    one = client.fine_tuning.jobs.checkpoints.list(job_id, limit=1)
+    assert [c.id for c in one.data] == [checkpoint_id] and not one.has_more
+    beyond = client.fine_tuning.jobs.checkpoints.list(job_id, after=checkpoint_id)
+    assert beyond.data == [] and not beyond.has_more
 
 
 def test_bad_files_and_jobs_are_refused_in_openai_error_shape(fine_tuning):
@@ -143,6 +164,17 @@ def test_bad_files_and_jobs_are_refused_in_openai_error_shape(fine_tuning):
     failed = wait_status(client, job.id, {"failed", "succeeded"}, timeout=120)
     assert failed.status == "failed" and failed.error.code == "invalid_training_file" and failed.error.param == "training_file"
     assert "weight is 0" in failed.error.message
+    for unknown in (
+        lambda: client.fine_tuning.jobs.list(after="ftjob-nope"),
+        lambda: client.fine_tuning.jobs.list_events(job.id, after="ftevent-nope"),
+        lambda: client.fine_tuning.jobs.checkpoints.list(job.id, after="ftckpt-nope"),
+    ):
+        with pytest.raises(openai.BadRequestError) as caught:
+            unknown()
+        assert caught.value.body["param"] == "after" and "nope" in caught.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.fine_tuning.jobs.checkpoints.list(job.id, limit=0)
+    assert caught.value.body["param"] == "limit"
 
 
 def test_without_a_trainer_the_fine_tuning_routes_answer_404():
