@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.adapter_manifest import MANIFEST_FILE, check_name
+from common.adapter_manifest import MANIFEST_FILE, check_name, parse_version
 from common.durable import fsync_path, sha256_file, write_file
 from common.safe_files import is_plain_file_name
 
@@ -133,11 +133,12 @@ class AdapterCache:
             if name_dir.is_symlink() or not name_dir.is_dir():
                 continue
             for version_dir in name_dir.iterdir():
-                if version_dir.name.isdigit() and version_dir.is_dir() and not version_dir.is_symlink():
+                # only what `ensure` makes: a stray '²' would not parse, and '01' would be evicted by
+                # removing '1', so neither is counted nor touched
+                version = parse_version(version_dir.name)
+                if version is not None and version_dir.is_dir() and not version_dir.is_symlink():
                     with contextlib.suppress(OSError):
-                        copies.append(
-                            CachedCopy((name_dir.name, int(version_dir.name)), _directory_bytes(version_dir), version_dir.stat().st_mtime)
-                        )
+                        copies.append(CachedCopy((name_dir.name, version), _directory_bytes(version_dir), version_dir.stat().st_mtime))
         return copies
 
     def _fit_budget(self) -> None:

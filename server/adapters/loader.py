@@ -28,7 +28,9 @@ from common.errors import FailedPrecondition
 from common.model_families import LORA_BLOCKS, SEPARATE
 from common.safe_files import Directory, UnsafePath, is_plain_file_name
 
-_KEY = re.compile(r"base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight")
+# ASCII and without leading zeros, as PEFT writes them: '\d' would also read 'layers.٣' and
+# 'layers.03' as layer 3, so that two keys could name one weight and the last read would win
+_KEY = re.compile(r"base_model\.model\.model\.layers\.(0|[1-9][0-9]{0,5})\.(self_attn|mlp)\.([A-Za-z0-9_]+)\.lora_([AB])\.weight")
 # Largest magnitude accepted in A and in B * scale. Trained LoRA weights are orders of magnitude
 # smaller; anything near this overflows the activations of the layers it is added to.
 MAX_LORA_WEIGHT = 1e3

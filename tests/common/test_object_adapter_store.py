@@ -159,6 +159,19 @@ def test_the_cache_stays_within_its_budget_dropping_the_least_recently_used(loca
     assert (store.cache.root / "a0" / "1").exists()
 
 
+def test_what_the_cache_did_not_make_is_neither_counted_nor_removed(location, tmp_path):
+    store = open_store(location, f"sqlite:///{tmp_path / 'catalog.sqlite'}", tmp_path / "a", cache_bytes=3900)
+    for stray in ("²", "01", "9" * 200):
+        (store.cache.root / "a0" / stray).mkdir(parents=True)
+        (store.cache.root / "a0" / stray / "kept").write_bytes(b"x" * 4000)
+    for n in range(2):
+        store.publish(source(tmp_path, bytes([n]) * 1000), draft(f"a{n}"))
+        store.local_root(f"a{n}", 1)
+    assert (store.cache.root / "a0" / "1").exists() and (store.cache.root / "a1" / "1").exists(), "both fit the budget"
+    assert 2000 <= store.cache.nbytes() <= 3900, "the strays (4000 bytes each) are not counted against it"
+    assert all((store.cache.root / "a0" / stray / "kept").is_file() for stray in ("²", "01", "9" * 200))
+
+
 def test_cache_evictions_policy():
     copies = [CachedCopy(("a", 1), 100, 1.0), CachedCopy(("b", 1), 100, 3.0), CachedCopy(("c", 1), 100, 2.0)]
     assert cache_evictions(copies, 300, set()) == []

@@ -37,6 +37,7 @@ from server.api.openai.schemas import Body
 
 TRAINER_TIMEOUT_S = 60.0
 MAX_LISTED = 1000
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 STATUS = {
     "JOB_STATE_VALIDATING": "validating_files",
     "JOB_STATE_QUEUED": "queued",
@@ -462,7 +463,9 @@ def cursor_page(listed: list[dict[str, Any]], query: Mapping[str, str], noun: st
 def _limit(given: str | None, most: int, default: int = 100) -> int:
     if given is None:
         return default
-    if not given.isdigit() or not 1 <= int(given) <= most:
+    # ASCII digits only: str.isdigit() takes '²', which int() then refuses, and int() refuses a
+    # number of more than 4300 digits; either would answer 500
+    if not _WHOLE_NUMBER.fullmatch(given) or not 1 <= int(given) <= most:
         raise errors.InvalidRequest("limit", f"must be a whole number from 1 to {most}, got {given[:20]!r}")
     return int(given)
 

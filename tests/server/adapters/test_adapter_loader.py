@@ -158,6 +158,19 @@ def test_extra_trained_modules_in_the_weights(good_version, base_spec, tmp_path)
     assert error.reason is RefusalReason.UNSUPPORTED and "lm_head" in error.message
 
 
+@pytest.mark.parametrize("spelling", ["0{}", "٣", "+1"])
+def test_a_layer_number_peft_would_not_write_is_refused(good_version, base_spec, tmp_path, spelling):
+    # 'layers.03' or 'layers.٣' read as a number would name a layer another key already names
+    d = copy(good_version, tmp_path)
+    tensors = load_file(d / "adapter_model.safetensors")
+    key = next(k for k in tensors if ".layers.3." in k)
+    tensors[key.replace(".layers.3.", f".layers.{spelling.format(3)}.")] = tensors.pop(key)
+    save_file(tensors, d / "adapter_model.safetensors")
+    reseal(d)
+    error = refusal(d, base_spec)
+    assert error.reason is RefusalReason.UNSUPPORTED and "is not a LoRA A/B matrix" in error.message
+
+
 def test_weights_of_the_wrong_shape(good_version, base_spec, tmp_path):
     d = copy(good_version, tmp_path)
     tensors = load_file(d / "adapter_model.safetensors")

@@ -190,3 +190,14 @@ def test_without_a_trainer_the_fine_tuning_routes_answer_404():
     with TestClient(app) as http:
         answer = http.get("/v1/fine_tuning/jobs")
     assert answer.status_code == 404 and "trainer_address" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "-1", "", "1e3", "²", "１", "5" * 5000])
+def test_a_limit_that_is_not_a_whole_number_in_range_is_refused_by_name(limit):
+    # mechanics only, no model: what the fine-tuning lists do with their query
+    from common import errors
+    from server.api.openai.fine_tuning import cursor_page
+
+    with pytest.raises(errors.InvalidRequest) as caught:
+        cursor_page([{"id": "a"}], {"limit": limit}, "thing", default=10)
+    assert caught.value.field == "limit" and "from 1 to 1000" in str(caught.value)

@@ -92,7 +92,7 @@ def test_a_split_sends_each_key_to_one_version_and_pinned_requests_bypass_it(rol
         assert stream[-1].rollout_arm == first["user-1"][1]
 
 
-def test_bad_splits_are_refused_and_leave_the_split_in_force(rollout_server):
+def test_bad_splits_are_refused_and_leave_the_split_in_force(rollout_server, capsys):
     with Client(rollout_server.address, timeout=120) as client:
         client.set_rollout("fruit", {1: 80, 2: 20})
         with pytest.raises(errors.InvalidArgumentError, match="add up to 100") as info:
@@ -103,6 +103,10 @@ def test_bad_splits_are_refused_and_leave_the_split_in_force(rollout_server):
         with pytest.raises(errors.NotFoundError):
             client.set_rollout("nope", {1: 50, 2: 50})
         assert dict(client.get_adapter("fruit").rollout_weights) == {1: 80, 2: 20}
+    # the command line refuses what is not VERSION=PERCENT before it asks, '²' and 5,000 digits too
+    for arm in ("1=²", "²=100", "1=" + "5" * 5000, "one=100", "1=-5"):
+        assert cli.main(["--server", rollout_server.address, "adapters", "split", "fruit", arm]) == 2
+        assert "is not VERSION=PERCENT" in capsys.readouterr().err
 
 
 def test_a_restarted_server_keeps_the_split_and_promote_ends_it(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -256,7 +257,7 @@ def cmd_adapters(client: Client, args: argparse.Namespace) -> int:
         weights = {}
         for arm in args.weights:
             version, _, weight = arm.partition("=")
-            if not (version.isdigit() and weight.isdigit()):
+            if not (re.fullmatch(r"[0-9]{1,9}", version) and re.fullmatch(r"[0-9]{1,3}", weight)):
                 print(f"error: {arm!r} is not VERSION=PERCENT", file=sys.stderr)
                 return 2
             weights[int(version)] = int(weight)
