@@ -29,6 +29,7 @@ from server.engine.structured_output import Constraint, ConstraintSpec, GrammarC
 
 Params = common_pb2.GenerationParameters
 Messages = Sequence[common_pb2.ChatMessage]
+ONE_INPUT = "prompt, prompt_token_ids, messages and few_shot"
 
 MAX_REQUEST_ID_CHARS = 128
 MAX_TEMPERATURE = 100.0
@@ -189,8 +190,8 @@ class Admission:
         from server.tasks.few_shot import build
 
         fs = request.few_shot
-        if request.prompt or len(request.messages):
-            raise InvalidRequest("few_shot", "give exactly one of prompt, messages and few_shot")
+        if request.prompt or len(request.messages) or len(request.prompt_token_ids):
+            raise InvalidRequest("few_shot", f"give exactly one of {ONE_INPUT}")
         if not fs.query.strip():
             raise InvalidRequest("few_shot.query", "is empty")
         limits = self.limits
@@ -248,6 +249,24 @@ class Admission:
                 CONTEXT_LENGTH_EXCEEDED,
             )
         return prompt
+
+    def token_prompt(self, request: inference_pb2.GenerateRequest) -> Prompt:
+        """A GenerateRequest's prompt_token_ids, checked: every id must index the embedding, or the
+        step that reads it would fail for the whole batch."""
+        ids = list(request.prompt_token_ids)
+        if request.prompt or len(request.messages):
+            raise InvalidRequest("prompt_token_ids", f"give exactly one of {ONE_INPUT}")
+        if len(ids) > self.limits.max_prompt_tokens:
+            raise InvalidRequest(
+                "prompt_token_ids",
+                f"has {len(ids)} tokens; at most {self.limits.max_prompt_tokens} are accepted, shorten it",
+                CONTEXT_LENGTH_EXCEEDED,
+            )
+        vocab = int(self.base.config.vocab_size)
+        outside = next((i for i, token in enumerate(ids) if token >= vocab), None)
+        if outside is not None:
+            raise InvalidRequest("prompt_token_ids", f"[{outside}] is {ids[outside]}, not a token of the model's {vocab}-token vocabulary")
+        return Prompt(str(self.base.tokenizer.decode(ids)), ids)
 
     def sampling(self, params: Params | None, prompt_tokens: int, defaults: Params | None = None) -> SamplingParams:
         """Validated decoding parameters; unset fields take `defaults` (a task's), then the server's."""
@@ -376,7 +395,10 @@ class Admission:
         base model; with `tools`, the answer is generated under their calls' schemas."""
         arrival = time.monotonic() if arrival is None else arrival
         request_id = self.request_id(request.request_id)
-        prompt = prompt or self.prompt(request.prompt, request.messages, tools=tools)
+        if prompt is None and len(request.prompt_token_ids):
+            prompt = self.token_prompt(request)
+        elif prompt is None:
+            prompt = self.prompt(request.prompt, request.messages, tools=tools)
         params = request.parameters if request.HasField("parameters") else None
         sampling = self.sampling(params, len(prompt.token_ids), defaults)
         calls = tools.structured_output() if tools is not None else None

@@ -56,6 +56,10 @@ class TokenSpeller:
             return text, bytes(alphabet[char] for char in piece)
         return text, text.encode()
 
+    def decode(self, token_ids: tuple[int, ...]) -> str:
+        """The text of several tokens together (where one alone may be part of a character)."""
+        return str(self._tokenizer.decode(list(token_ids)))
+
     def proto(self, logprob: TokenLogprob | None) -> common_pb2.TokenLogprob:
         """The gRPC form; the first prompt token (None) has no log-probability and shows as empty."""
         if logprob is None:

@@ -143,19 +143,22 @@ class Answer:
             counted["total_tokens"] = counted["prompt_tokens"]
         return counted
 
+    def echo(self) -> str:
+        return self.body.echo_text(lambda: self.speller.decode(self.prompt_ids))
+
     def whole_choice(self, events: list[GenerationEvent], finished: Finished) -> dict[str, Any]:
         text = "".join(e.text for e in events) if self.body.keeps_output() else ""
         logprobs = [lp for e in events for lp in e.logprobs] if self.body.keeps_output() else []
         prompt = [lp for e in events for lp in e.prompt_logprobs]
         calls = self.tools.calls_in(text) if self.tools is not None else None
-        shown = "" if calls else self.body.echo_text() + text
+        shown = "" if calls else self.echo() + text
         return self.shape.choice(shown, finished, delta=False, logprobs=self._logprobs(prompt, logprobs), calls=calls)
 
     def delta_choices(self, event: GenerationEvent, finished: Finished | None, first: bool, held: HeldCalls) -> list[dict[str, Any]]:
         """A streamed event's choices: none where it adds nothing to say, two where held text ends
         as calls (the calls, then the finish)."""
         keeps = self.body.keeps_output()
-        text = (self.body.echo_text() if first else "") + held.passed(event.text if keeps else "")
+        text = (self.echo() if first else "") + held.passed(event.text if keeps else "")
         logprobs = self._logprobs(event.prompt_logprobs, event.logprobs if keeps else [])
         if finished is None:
             if not (text or first):

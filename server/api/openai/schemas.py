@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
 from tuneserve.v1 import common_pb2, inference_pb2
@@ -42,6 +43,7 @@ PARAMETER_NAMES = {
     "tool_choice.function": "tool_choice.function.name",
     "tool_choice.mode": "tool_choice",
     "request_id": "x-request-id",
+    "prompt_token_ids": "prompt",
 }
 
 
@@ -208,8 +210,9 @@ class SamplingBody(Body):
     def wants_logprobs(self) -> bool:
         return False
 
-    def echo_text(self) -> str:
-        """Text shown before the answer (text completions' echo)."""
+    def echo_text(self, decode: Callable[[], str]) -> str:
+        """Text shown before the answer (text completions' echo); `decode` spells a prompt given as
+        token ids."""
         return ""
 
     def keeps_output(self) -> bool:
@@ -380,7 +383,9 @@ class ChatCompletionRequest(SamplingBody):
 
 
 class CompletionRequest(SamplingBody):
-    prompt: str | list[str]
+    # a text, token ids, or a list of one of either (OpenAI's four forms); checked by `_prompt`,
+    # which can say what is wrong better than a union's first error
+    prompt: str | list[Any]
     echo: bool = False
     suffix: str | None = None
     best_of: int | None = None
@@ -403,23 +408,52 @@ class CompletionRequest(SamplingBody):
     def wants_logprobs(self) -> bool:
         return self.logprobs is not None
 
-    def echo_text(self) -> str:
-        return self._prompt() if self.echo else ""
+    def echo_text(self, decode: Callable[[], str]) -> str:
+        if not self.echo:
+            return ""
+        prompt = self._prompt()
+        return prompt if isinstance(prompt, str) else decode()
 
     def keeps_output(self) -> bool:
         return not (self.echo and self.max_tokens == 0)
 
-    def _prompt(self) -> str:
-        if isinstance(self.prompt, list):
-            if len(self.prompt) != 1:
-                raise InvalidRequest("prompt", f"one prompt per request is supported, got a list of {len(self.prompt)}")
-            return self.prompt[0]
-        return self.prompt
+    def _prompt(self) -> str | list[int]:
+        """The one prompt: its text, or its token ids."""
+        prompt = self.prompt
+        if _looks_like_token_ids(prompt):
+            return _token_ids(prompt, "prompt")
+        if isinstance(prompt, list):
+            if len(prompt) != 1:
+                raise InvalidRequest("prompt", f"one prompt per request is supported, got a list of {len(prompt)}")
+            prompt = prompt[0]
+            if _looks_like_token_ids(prompt):
+                return _token_ids(prompt, "prompt[0]")
+        if not isinstance(prompt, str):
+            raise InvalidRequest("prompt", "must be a string, a list of token ids, or a list of one of either")
+        return prompt
 
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if self.best_of not in (None, 1):
             raise InvalidRequest("best_of", "only 1 is supported")
-        return inference_pb2.GenerateRequest(prompt=self._prompt(), adapter=adapter, request_id=request_id, parameters=self.parameters())
+        prompt = self._prompt()
+        request = inference_pb2.GenerateRequest(adapter=adapter, request_id=request_id, parameters=self.parameters())
+        if isinstance(prompt, str):
+            request.prompt = prompt
+        else:
+            request.prompt_token_ids.extend(prompt)
+        return request
+
+
+def _looks_like_token_ids(prompt: Any) -> TypeGuard[list[Any]]:
+    return isinstance(prompt, list) and bool(prompt) and not isinstance(prompt[0], (str, list))
+
+
+def _token_ids(tokens: list[Any], field: str) -> list[int]:
+    # the proto's ids are 32-bit; admission checks them against the model's vocabulary
+    outside = next((i for i, token in enumerate(tokens) if type(token) is not int or not 0 <= token < 2**32), None)
+    if outside is not None:
+        raise InvalidRequest(field, f"[{outside}] is {tokens[outside]!r}; token ids are whole numbers from 0")
+    return tokens
 
 
 def _message(message: ChatMessage, index: int) -> common_pb2.ChatMessage:

@@ -336,6 +336,45 @@ def test_echo_scores_the_prompt_as_lm_evaluation_harness_asks(oai, http_server, 
     assert len(again.choices[0].logprobs.tokens) == len(ids) + 2
 
 
+def test_a_prompt_of_token_ids_is_taken_as_it_is(oai, http_server):
+    # lm-evaluation-harness's local-completions sends token ids (tokenized_requests, its default)
+    text = "The capital of France is"
+    with Client(http_server.address) as grpc_client:
+        ids = list(grpc_client.tokenize(text).token_ids)
+        same = grpc_client.generate(ids, max_new_tokens=6)
+    by_text = oai.completions.create(model="", prompt=text, max_tokens=6, temperature=0)
+    assert same.text == by_text.choices[0].text and same.usage.prompt_tokens == len(ids)
+    for prompt in (ids, [ids]):
+        by_ids = oai.completions.create(model="", prompt=prompt, max_tokens=6, temperature=0)
+        assert by_ids.choices[0].text == by_text.choices[0].text and by_ids.usage.prompt_tokens == len(ids)
+    echoed = oai.completions.create(model="", prompt=ids, max_tokens=0, echo=True, logprobs=0, temperature=0)
+    assert echoed.choices[0].text == text and "".join(echoed.choices[0].logprobs.tokens) == text
+    streamed = oai.completions.create(model="", prompt=ids, max_tokens=3, echo=True, temperature=0, stream=True)
+    assert "".join(chunk.choices[0].text for chunk in streamed if chunk.choices).startswith(text)
+    # the last id of the vocabulary is a token like any other
+    assert oai.completions.create(model="", prompt=[*ids, 49151], max_tokens=2, temperature=0).usage.prompt_tokens == len(ids) + 1
+
+
+@pytest.mark.parametrize(
+    ("prompt", "param", "words"),
+    [
+        ([5, -1], "prompt", "[1] is -1; token ids are whole numbers from 0"),
+        ([[5], [6]], "prompt", "one prompt per request is supported, got a list of 2"),
+        ([[5, 2**40]], "prompt[0]", "[1] is 1099511627776"),
+        ([5, 49152], "prompt", "[1] is 49152, not a token of the model's 49152-token vocabulary"),
+        ([True, 5], "prompt", "[0] is True; token ids are whole numbers"),
+        ([5, "a"], "prompt", "[1] is 'a'; token ids are whole numbers"),
+        ([5, 1.5], "prompt", "[1] is 1.5; token ids are whole numbers"),
+        ([[]], "prompt", "a list of token ids"),
+        ([5] * 3000, "prompt", "at most 2047 are accepted"),
+    ],
+)
+def test_token_ids_that_are_not_the_models_are_refused_by_name(oai, prompt, param, words):
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.completions.create(model="", prompt=prompt, max_tokens=2)
+    assert caught.value.body["param"] == param and words in caught.value.body["message"], caught.value.body
+
+
 def test_unknown_and_unsupported_fields_get_openai_codes_and_answers_name_their_backend(oai, http_server):
     with pytest.raises(openai.BadRequestError) as caught:
         oai.chat.completions.create(model="", messages=FRANCE, extra_body={"frobnicate": 1})

@@ -221,7 +221,7 @@ def test_few_shot_and_a_prompt_are_exclusive(tasks):
     from tuneserve_client._requests import few_shot_prompt
 
     request = inference_pb2.GenerateRequest(prompt="hi", few_shot=few_shot_prompt("x"))
-    with pytest.raises(errors.InvalidArgumentError, match="exactly one of prompt, messages and few_shot"):
+    with pytest.raises(errors.InvalidArgumentError, match="exactly one of prompt, prompt_token_ids, messages and few_shot"):
         tasks._call(tasks.inference.Generate, request, 30)
 
 

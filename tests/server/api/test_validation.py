@@ -32,6 +32,23 @@ CASES = [
         "is empty",
     ),
     ("prompt too long", dict(prompt="word " * 3000), errors.InvalidArgumentError, "prompt", "at most 2047 are accepted"),
+    ("prompt and its ids", dict(prompt="hi", prompt_token_ids=[5]), errors.InvalidArgumentError, "prompt_token_ids", "exactly one of"),
+    ("messages and ids", dict(messages=USER, prompt_token_ids=[5]), errors.InvalidArgumentError, "prompt_token_ids", "exactly one of"),
+    (
+        "few-shot and ids",
+        dict(prompt_token_ids=[5], few_shot=inference_pb2.FewShotPrompt(query="q")),
+        errors.InvalidArgumentError,
+        "few_shot",
+        "exactly one of prompt, prompt_token_ids",
+    ),
+    (
+        "an id past the vocabulary",
+        dict(prompt_token_ids=[5, 6, 4294967295]),
+        errors.InvalidArgumentError,
+        "prompt_token_ids",
+        "[2] is 4294967295, not a token of the model's 49152-token vocabulary",
+    ),
+    ("too many ids", dict(prompt_token_ids=[5] * 3000), errors.InvalidArgumentError, "prompt_token_ids", "at most 2047 are accepted"),
     (
         "max_new_tokens zero",
         dict(prompt="hi", parameters=P(max_new_tokens=0)),

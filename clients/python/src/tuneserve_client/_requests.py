@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -110,7 +110,7 @@ def few_shot_prompt(
 
 
 def generate_request(
-    prompt: str | None = None,
+    prompt: str | Sequence[int] | None = None,
     *,
     messages: Iterable[Message] | None = None,
     few_shot: inference_pb2.FewShotPrompt | dict[str, Any] | None = None,
@@ -120,11 +120,14 @@ def generate_request(
     **params: Any,
 ) -> inference_pb2.GenerateRequest:
     """A GenerateRequest; `few_shot` is a FewShotPrompt or the keyword arguments of few_shot_prompt;
-    `routing_key` (a user or session id) keeps a caller on one version of a split adapter."""
+    `routing_key` (a user or session id) keeps a caller on one version of a split adapter. A
+    `prompt` of token ids (the base model's) is sent as they are, nothing added."""
     if isinstance(few_shot, dict):
         few_shot = few_shot_prompt(**few_shot)
+    text, token_ids = (prompt or "", ()) if prompt is None or isinstance(prompt, str) else ("", prompt)
     return inference_pb2.GenerateRequest(
-        prompt=prompt or "",
+        prompt=text,
+        prompt_token_ids=token_ids,
         messages=chat_messages(messages),
         few_shot=few_shot,
         adapter=adapter,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -52,7 +52,7 @@ class AsyncClient(ClientBase):
 
     async def generate(
         self,
-        prompt: str | None = None,
+        prompt: str | Sequence[int] | None = None,
         *,
         messages: Iterable[Message] | None = None,
         few_shot: Any = None,
@@ -66,7 +66,7 @@ class AsyncClient(ClientBase):
 
     def generate_stream(
         self,
-        prompt: str | None = None,
+        prompt: str | Sequence[int] | None = None,
         *,
         messages: Iterable[Message] | None = None,
         few_shot: Any = None,

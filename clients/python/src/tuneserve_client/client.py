@@ -151,7 +151,7 @@ class Client(ClientBase):
 
     def generate(
         self,
-        prompt: str | None = None,
+        prompt: str | Sequence[int] | None = None,
         *,
         messages: Iterable[Message] | None = None,
         few_shot: Any = None,
@@ -160,9 +160,9 @@ class Client(ClientBase):
         timeout: float | None = None,
         **params: Any,
     ) -> inference_pb2.GenerateResponse:
-        """Generates a completion of `prompt`, of chat `messages`, or of a `few_shot` prompt (a dict of
-        few_shot_prompt's arguments: query, demos, instruction, selection...). `timeout` overrides
-        the client's.
+        """Generates a completion of `prompt` (a text, or the base model's token ids), of chat
+        `messages`, or of a `few_shot` prompt (a dict of few_shot_prompt's arguments: query, demos,
+        instruction, selection...). `timeout` overrides the client's.
 
         `params` are GenerationParameters fields: max_new_tokens, min_new_tokens, temperature,
         top_p, top_k, seed, repetition_penalty, stop, time_limit_ms, structured_output (a
@@ -173,7 +173,7 @@ class Client(ClientBase):
 
     def generate_stream(
         self,
-        prompt: str | None = None,
+        prompt: str | Sequence[int] | None = None,
         *,
         messages: Iterable[Message] | None = None,
         few_shot: Any = None,

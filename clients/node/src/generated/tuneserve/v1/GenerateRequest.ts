@@ -8,8 +8,8 @@ import type { ToolChoice as _tuneserve_v1_ToolChoice, ToolChoice__Output as _tun
 
 export interface GenerateRequest {
   /**
-   * The input: exactly one of prompt (plain text, tokenized as is), messages (rendered with the
-   * model's chat template, followed by the assistant turn's header), and few_shot.
+   * The input: exactly one of prompt (plain text, tokenized as is), prompt_token_ids, messages
+   * (rendered with the model's chat template, followed by the assistant turn's header), and few_shot.
    */
   'prompt'?: (string);
   'messages'?: (_tuneserve_v1_ChatMessage)[];
@@ -43,13 +43,18 @@ export interface GenerateRequest {
    * Whether one answer may call several tools (a JSON list); unset: true.
    */
   'parallelToolCalls'?: (boolean);
+  /**
+   * The prompt as the base model's token ids, taken as they are (nothing added, as a caller that
+   * tokenizes for itself, an evaluation harness, needs); each below the model's vocabulary size.
+   */
+  'promptTokenIds'?: (number)[];
   '_parallelToolCalls'?: "parallelToolCalls";
 }
 
 export interface GenerateRequest__Output {
   /**
-   * The input: exactly one of prompt (plain text, tokenized as is), messages (rendered with the
-   * model's chat template, followed by the assistant turn's header), and few_shot.
+   * The input: exactly one of prompt (plain text, tokenized as is), prompt_token_ids, messages
+   * (rendered with the model's chat template, followed by the assistant turn's header), and few_shot.
    */
   'prompt': (string);
   'messages': (_tuneserve_v1_ChatMessage__Output)[];
@@ -83,5 +88,10 @@ export interface GenerateRequest__Output {
    * Whether one answer may call several tools (a JSON list); unset: true.
    */
   'parallelToolCalls'?: (boolean);
+  /**
+   * The prompt as the base model's token ids, taken as they are (nothing added, as a caller that
+   * tokenizes for itself, an evaluation harness, needs); each below the model's vocabulary size.
+   */
+  'promptTokenIds': (number)[];
   '_parallelToolCalls'?: "parallelToolCalls";
 }
