@@ -32,6 +32,13 @@ def usage(finished: Finished) -> dict[str, Any]:
     }
 
 
+def summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The usage of a request's generations together."""
+    total = {key: sum(u[key] for u in usages) for key in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    cached = sum(u["prompt_tokens_details"]["cached_tokens"] for u in usages)
+    return {**total, "prompt_tokens_details": {"cached_tokens": cached}}
+
+
 @dataclasses.dataclass(frozen=True)
 class Shape:
     """How one endpoint words its responses: chat messages or plain text."""
@@ -50,6 +57,7 @@ class Shape:
         first: bool = False,
         logprobs: dict[str, Any] | None = None,
         calls: list[ToolCall] | None = None,
+        index: int = 0,
     ) -> dict[str, Any]:
         if self.object == "chat.completion":
             key = "delta" if delta else "message"
@@ -58,9 +66,9 @@ class Shape:
                 content = {"content": None, "tool_calls": [tool_call(call, i, delta) for i, call in enumerate(calls)]}
             if first or not delta:
                 content = {"role": "assistant", **content}
-            choice: dict[str, Any] = {"index": 0, key: content}
+            choice: dict[str, Any] = {"index": index, key: content}
         else:
-            choice = {"index": 0, "text": text}
+            choice = {"index": index, "text": text}
         choice["logprobs"] = logprobs
         choice["finish_reason"] = ("tool_calls" if calls else finish_reason(finished.reason)) if finished else None
         if finished is not None:  # vLLM's extension: why exactly it stopped
@@ -126,6 +134,8 @@ class Answer:
     speller: TokenSpeller
     prompt_ids: tuple[int, ...]
     tools: ToolPlan | None = None
+    prompt_text: str = ""  # the prompt as the caller wrote it, where it was a text
+    index: int = 0  # the choice's place among the request's prompts
 
     def envelope(self, kind: str, request_id: str) -> dict[str, Any]:
         return {
@@ -144,7 +154,9 @@ class Answer:
         return counted
 
     def echo(self) -> str:
-        return self.body.echo_text(lambda: self.speller.decode(self.prompt_ids))
+        if not self.body.echoes():
+            return ""
+        return self.prompt_text or self.speller.decode(self.prompt_ids)
 
     def whole_choice(self, events: list[GenerationEvent], finished: Finished) -> dict[str, Any]:
         text = "".join(e.text for e in events) if self.body.keeps_output() else ""
@@ -152,7 +164,7 @@ class Answer:
         prompt = [lp for e in events for lp in e.prompt_logprobs]
         calls = self.tools.calls_in(text) if self.tools is not None else None
         shown = "" if calls else self.echo() + text
-        return self.shape.choice(shown, finished, delta=False, logprobs=self._logprobs(prompt, logprobs), calls=calls)
+        return self.shape.choice(shown, finished, delta=False, logprobs=self._logprobs(prompt, logprobs), calls=calls, index=self.index)
 
     def delta_choices(self, event: GenerationEvent, finished: Finished | None, first: bool, held: HeldCalls) -> list[dict[str, Any]]:
         """A streamed event's choices: none where it adds nothing to say, two where held text ends
@@ -163,14 +175,14 @@ class Answer:
         if finished is None:
             if not (text or first):
                 return []
-            return [self.shape.choice(text, None, delta=True, first=first, logprobs=logprobs)]
+            return [self.shape.choice(text, None, delta=True, first=first, logprobs=logprobs, index=self.index)]
         calls, rest = held.end()
         if calls:
             return [
-                self.shape.choice("", None, delta=True, first=first, logprobs=logprobs, calls=calls),
-                self.shape.choice("", finished, delta=True, calls=calls) | {"delta": {}},
+                self.shape.choice("", None, delta=True, first=first, logprobs=logprobs, calls=calls, index=self.index),
+                self.shape.choice("", finished, delta=True, calls=calls, index=self.index) | {"delta": {}},
             ]
-        return [self.shape.choice(text + rest, finished, delta=True, first=first, logprobs=logprobs)]
+        return [self.shape.choice(text + rest, finished, delta=True, first=first, logprobs=logprobs, index=self.index)]
 
     def _logprobs(self, prompt: list[TokenLogprob | None], generated: list[TokenLogprob]) -> dict[str, Any] | None:
         if not self.body.wants_logprobs():

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -27,6 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from tuneserve.v1 import inference_pb2
 
 from common import errors
 from common.logs import request_id_var
@@ -36,14 +37,14 @@ from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
 from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.event_stream import raise_if_failed, stream_generation
-from server.api.inference import give_feedback, prepare_generation
-from server.api.openai.answers import CHAT, TEXT, Answer, HeldCalls, Shape, system_fingerprint
+from server.api.inference import PromptNote, give_feedback, prepare_generation
+from server.api.openai.answers import CHAT, TEXT, Answer, HeldCalls, Shape, summed, system_fingerprint
 from server.api.openai.fine_tuning import FineTuning
-from server.api.openai.schemas import FeedbackBody, openai_param
+from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
 from server.api.token_spelling import speller_for
-from server.engine.request import GenerationEvent, GenerationRequest
+from server.engine.request import Finished, GenerationEvent, GenerationRequest
 
 log = logging.getLogger(__name__)
 
@@ -175,37 +176,51 @@ class OpenAIRoutes:
             serving = self._state.require()
             body = await self._parse(request, shape.body)
             adapter_name = "" if body.model in ("", serving.base.name) else body.model
-            proto = body.generate_request(adapter_name, request_id)  # type: ignore[attr-defined]
-            try:
-                generation, note = await asyncio.to_thread(prepare_generation, serving, proto, None)
-            except errors.InvalidRequest as exc:
-                if exc.field == "parameters.max_new_tokens":  # under the name the caller used
-                    raise errors.InvalidRequest(body.limit_name(), str(exc).removeprefix(f"{exc.field}: ")) from None
-                raise
-            request_id = generation.request_id
-            # OpenAI's `user` is the routing key: one user always gets the same arm of a split
+            protos = body.generate_requests(adapter_name, request_id)
+            prepared = [await self._prepare(serving, body, proto, i, len(protos)) for i, proto in enumerate(protos)]
+            # OpenAI's `user` is the routing key: one user always gets the same arm of a split; a
+            # request's prompts share one version, as one answer's choices do
             route = await serving.adapters.acquire_routed(adapter_name, None, body.routing_key())
         except Exception as exc:
             return self._refusal(exc, shape.route, started, request_id, model_named=True)
-        generation = dataclasses.replace(generation, adapter=route.adapter)
         log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.routing_key()})
         model = route.adapter.label if route.adapter is not None else serving.base.name
         headers = {REQUEST_ID_METADATA_KEY: request_id}
         if route.arm:
             headers["x-rollout-arm"] = route.arm
-        serving.shadows.copy(serving, route, generation)
-        release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
-        tools = note.tools if note is not None else None
         speller = speller_for(serving.base.tokenizer)
-        answer = Answer(shape, body, model, system_fingerprint(serving, route), speller, generation.prompt_ids, tools)
+        fingerprint = system_fingerprint(serving, route)
+        parts = []
+        for index, (proto, (generation, note)) in enumerate(zip(protos, prepared, strict=True)):
+            generation = dataclasses.replace(generation, adapter=route.adapter)
+            serving.shadows.copy(serving, route, generation)
+            tools = note.tools if note is not None else None
+            answer = Answer(shape, body, model, fingerprint, speller, generation.prompt_ids, tools, proto.prompt, index)
+            parts.append(Part(generation, answer))
+        release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
-            events = self._sse(serving, generation, answer, include_usage, started, release, route)
+            events = self._sse(serving, parts, request_id, include_usage, started, release, route)
             return StreamingResponse(events, media_type="text/event-stream", headers=headers)
         try:
-            return await self._whole(serving, generation, answer, started, headers, route, request)
+            return await self._whole(serving, parts, request_id, started, headers, route, request)
         finally:
             release()
+
+    async def _prepare(
+        self, serving: Serving, body: SamplingBody, proto: inference_pb2.GenerateRequest, index: int, count: int
+    ) -> tuple[GenerationRequest, PromptNote | None]:
+        """Admission of one of the body's generations; a refusal names the field as the caller
+        knows it (the output limit by the name it was given, a batch's prompt by its place)."""
+        try:
+            return await asyncio.to_thread(prepare_generation, serving, proto, None)
+        except errors.InvalidRequest as exc:
+            field = body.limit_name() if exc.field == "parameters.max_new_tokens" else exc.field
+            if count > 1 and field in ("prompt", "prompt_token_ids"):
+                field = f"prompt[{index}]"
+            if field == exc.field:
+                raise
+            raise errors.InvalidRequest(field, exc.message.removeprefix(f"{exc.field}: "), exc.code) from None
 
     async def _feedback(self, request: Request) -> Response:
         started = time.monotonic()
@@ -227,74 +242,94 @@ class OpenAIRoutes:
     async def _whole(
         self,
         serving: Serving,
-        generation: GenerationRequest,
-        shaped: Answer,
+        parts: list[Part],
+        request_id: str,
         started: float,
         headers: dict[str, str],
         route: RouteTaken,
         request: Request,
     ) -> Response:
-        shape = shaped.shape
-        answer = asyncio.ensure_future(_collect(serving, generation))
+        shape = parts[0].answer.shape
+        answers = asyncio.ensure_future(_collect_all(serving, [part.generation for part in parts]))
         gone = asyncio.ensure_future(_disconnect(request))
         try:
-            await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({answers, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             gone.cancel()
-        if not answer.done():  # the client left: stop generating for nobody (as streams and gRPC do)
-            answer.cancel()
+        if not answers.done():  # the client left: stop generating for nobody (as streams and gRPC do)
+            answers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await answer
+                await answers
             record_call(self._metrics, "http", shape.route, grpc.StatusCode.CANCELLED, started)
-            log.info("http client gone; generation cancelled", extra={"request_id": generation.request_id})
+            log.info("http client gone; generation cancelled", extra={"request_id": request_id})
             return Response(status_code=499)  # nobody reads it
-        try:
-            events = answer.result()
-            finished = events[-1].finished
-            assert finished is not None
-            raise_if_failed(finished)
-        except Exception as exc:
-            record_failure(serving, route, generation.request_id, exc, generation.arrival)
-            return self._refusal(exc, shape.route, started, generation.request_id)
+        results = answers.result()
+        # the prompt that failed first, before those its failure cancelled (CancelledError is no Exception)
+        order = sorted(range(len(parts)), key=lambda i: isinstance(results[i], asyncio.CancelledError))
+        ended: dict[int, tuple[list[GenerationEvent], Finished]] = {}
+        for i in order:
+            part, result = parts[i], results[i]
+            try:
+                if isinstance(result, BaseException):
+                    raise result
+                finished = result[-1].finished
+                assert finished is not None
+                raise_if_failed(finished)
+            except Exception as exc:  # one prompt failed: the request fails, as a whole
+                record_failure(serving, route, part.generation.request_id, exc, part.generation.arrival)
+                return self._refusal(exc, shape.route, started, part.generation.request_id)
+            ended[i] = (result, finished)
         record_call(self._metrics, "http", shape.route, grpc.StatusCode.OK, started)
-        record(serving, route, generation.request_id, "".join(e.text for e in events), finished.total_s)
-        payload = shaped.envelope(shape.object, generation.request_id)
-        payload["choices"] = [shaped.whole_choice(events, finished)]
-        payload["usage"] = shaped.usage(finished)
+        choices, usages = [], []
+        for i, part in enumerate(parts):
+            events, finished = ended[i]
+            record(serving, route, part.generation.request_id, "".join(e.text for e in events), finished.total_s)
+            choices.append(part.answer.whole_choice(events, finished))
+            usages.append(part.answer.usage(finished))
+        payload = parts[0].answer.envelope(shape.object, request_id)
+        payload["choices"] = choices
+        payload["usage"] = summed(usages)
         return JSONResponse(payload, headers=headers)
 
     async def _sse(
         self,
         serving: Serving,
-        generation: GenerationRequest,
-        shaped: Answer,
+        parts: list[Part],
+        request_id: str,
         include_usage: bool,
         started: float,
         release: Callable[[], None],
         route: RouteTaken,
     ) -> AsyncIterator[str]:
-        shape = shaped.shape
-        envelope = shaped.envelope(shape.chunk_object, generation.request_id)
+        shape = parts[0].answer.shape
+        envelope = parts[0].answer.envelope(shape.chunk_object, request_id)
         code = grpc.StatusCode.CANCELLED  # unless the stream gets to its end
-        first = True
-        texts: list[str] = []
-        held = HeldCalls(shaped.tools)
+        first = [True] * len(parts)
+        texts: list[list[str]] = [[] for _ in parts]
+        held = [HeldCalls(part.answer.tools) for part in parts]
+        usages = []
+        failed = parts[0]
         try:
-            async for event in stream_generation(serving.engine, generation):
-                finished = event.finished
-                texts.append(event.text)
-                if finished is not None:
-                    raise_if_failed(finished)
-                    record(serving, route, generation.request_id, "".join(texts), finished.total_s)
-                for choice in shaped.delta_choices(event, finished, first, held):
-                    yield _sse_event({**envelope, "choices": [choice]})
-                    first = False
-                if finished is not None and include_usage:
-                    yield _sse_event({**envelope, "choices": [], "usage": shaped.usage(finished)})
+            async with contextlib.aclosing(_interleaved(serving, [part.generation for part in parts])) as events:
+                async for index, event in events:
+                    failed = parts[index]
+                    if isinstance(event, BaseException):
+                        raise event
+                    finished = event.finished
+                    texts[index].append(event.text)
+                    if finished is not None:
+                        raise_if_failed(finished)
+                        record(serving, route, failed.generation.request_id, "".join(texts[index]), finished.total_s)
+                        usages.append(failed.answer.usage(finished))
+                    for choice in failed.answer.delta_choices(event, finished, first[index], held[index]):
+                        yield _sse_event({**envelope, "choices": [choice]})
+                        first[index] = False
+            if include_usage:
+                yield _sse_event({**envelope, "choices": [], "usage": summed(usages)})
             code = grpc.StatusCode.OK
         except Exception as exc:  # the status line is sent already: the error travels as an event
-            record_failure(serving, route, generation.request_id, exc, generation.arrival)
-            code, status, message, param = self._describe(exc, generation.request_id)
+            record_failure(serving, route, failed.generation.request_id, exc, failed.generation.arrival)
+            code, status, message, param = self._describe(exc, failed.generation.request_id)
             yield _sse_event(error_body(status, message, param, error_code(exc, status, code)))
         finally:
             release()
@@ -369,9 +404,58 @@ class OpenAIRoutes:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One generation of a request (one prompt of a batch) and how its choice is worded."""
+
+    generation: GenerationRequest
+    answer: Answer
+
+
 async def _collect(serving: Serving, generation: GenerationRequest) -> list[GenerationEvent]:
     """The whole answer's events; the last one says how it ended."""
     return [event async for event in stream_generation(serving.engine, generation)]
+
+
+async def _collect_all(serving: Serving, generations: list[GenerationRequest]) -> list[list[GenerationEvent] | BaseException]:
+    """Each generation's events, or the exception that ended it. The first to fail stops the rest,
+    whose answers would be thrown away with the request (they come back as CancelledError)."""
+    tasks = [asyncio.ensure_future(_collect(serving, generation)) for generation in generations]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()  # nothing to a finished one
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _interleaved(
+    serving: Serving, generations: list[GenerationRequest]
+) -> AsyncGenerator[tuple[int, GenerationEvent | Exception], None]:
+    """The events of several generations as they come, each with its generation's index; an
+    exception that ends one comes in its place, and closing this stops them all."""
+    queue: asyncio.Queue[tuple[int, GenerationEvent | Exception | None]] = asyncio.Queue()
+
+    async def pump(index: int, generation: GenerationRequest) -> None:
+        try:
+            async for event in stream_generation(serving.engine, generation):
+                queue.put_nowait((index, event))
+            queue.put_nowait((index, None))
+        except Exception as exc:
+            queue.put_nowait((index, exc))
+
+    tasks = [asyncio.ensure_future(pump(index, generation)) for index, generation in enumerate(generations)]
+    try:
+        running = len(tasks)
+        while running:
+            index, item = await queue.get()
+            if item is None:
+                running -= 1
+                continue
+            yield index, item
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _disconnect(request: Request) -> None:

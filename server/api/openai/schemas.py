@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +20,9 @@ from common.errors import UNKNOWN_PARAMETER, UNSUPPORTED_PARAMETER, InvalidReque
 from server.engine.logprobs import MAX_TOP_LOGPROBS
 
 MAX_COMPLETION_LOGPROBS = 5  # OpenAI's limit for text completions
+# Prompts of one text completion request (an evaluation harness's batch), each a generation of its
+# own; as many as the engine's default waiting queue holds
+MAX_PROMPTS = 128
 _TOOL_FIELD = re.compile(r"^tools\[(\d+)\]\.(name|description|parameters)")
 TOOL_CHOICE_MODES = {
     "none": common_pb2.TOOL_CHOICE_MODE_NONE,
@@ -210,10 +212,13 @@ class SamplingBody(Body):
     def wants_logprobs(self) -> bool:
         return False
 
-    def echo_text(self, decode: Callable[[], str]) -> str:
-        """Text shown before the answer (text completions' echo); `decode` spells a prompt given as
-        token ids."""
-        return ""
+    def echoes(self) -> bool:
+        """Whether each answer begins with its prompt (text completions' echo)."""
+        return False
+
+    def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
+        """One GenerateRequest per answer the body asks for, in the order of the choices."""
+        raise NotImplementedError
 
     def keeps_output(self) -> bool:
         """False where only the echoed prompt is wanted (max_tokens 0): one token is generated and dropped."""
@@ -363,6 +368,9 @@ class ChatCompletionRequest(SamplingBody):
     def wants_logprobs(self) -> bool:
         return bool(self.logprobs)
 
+    def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
+        return [self.generate_request(adapter, request_id)]
+
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if not self.messages:
             raise InvalidRequest("messages", "is empty: give at least one message")
@@ -408,40 +416,50 @@ class CompletionRequest(SamplingBody):
     def wants_logprobs(self) -> bool:
         return self.logprobs is not None
 
-    def echo_text(self, decode: Callable[[], str]) -> str:
-        if not self.echo:
-            return ""
-        prompt = self._prompt()
-        return prompt if isinstance(prompt, str) else decode()
+    def echoes(self) -> bool:
+        return self.echo
 
     def keeps_output(self) -> bool:
         return not (self.echo and self.max_tokens == 0)
 
-    def _prompt(self) -> str | list[int]:
-        """The one prompt: its text, or its token ids."""
+    def _prompts(self) -> list[str | list[int]]:
+        """The prompts, each a text or token ids: one, or a list of them (a batch, each answered in
+        its own choice)."""
         prompt = self.prompt
+        if isinstance(prompt, str):
+            return [prompt]
         if _looks_like_token_ids(prompt):
-            return _token_ids(prompt, "prompt")
-        if isinstance(prompt, list):
-            if len(prompt) != 1:
-                raise InvalidRequest("prompt", f"one prompt per request is supported, got a list of {len(prompt)}")
-            prompt = prompt[0]
-            if _looks_like_token_ids(prompt):
-                return _token_ids(prompt, "prompt[0]")
-        if not isinstance(prompt, str):
-            raise InvalidRequest("prompt", "must be a string, a list of token ids, or a list of one of either")
-        return prompt
+            return [_token_ids(prompt, "prompt")]
+        if not prompt:
+            raise InvalidRequest("prompt", "is an empty list; give a text, token ids, or a list of either")
+        if len(prompt) > MAX_PROMPTS:
+            raise InvalidRequest("prompt", f"has {len(prompt)} prompts; at most {MAX_PROMPTS} are accepted in one request")
+        prompts: list[str | list[int]] = []
+        for i, one in enumerate(prompt):
+            if isinstance(one, str):
+                prompts.append(one)
+            elif _looks_like_token_ids(one):
+                prompts.append(_token_ids(one, f"prompt[{i}]"))
+            else:
+                raise InvalidRequest(f"prompt[{i}]", "must be a text or a list of token ids")
+        return prompts
 
-    def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
+    def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
         if self.best_of not in (None, 1):
             raise InvalidRequest("best_of", "only 1 is supported")
-        prompt = self._prompt()
-        request = inference_pb2.GenerateRequest(adapter=adapter, request_id=request_id, parameters=self.parameters())
-        if isinstance(prompt, str):
-            request.prompt = prompt
-        else:
-            request.prompt_token_ids.extend(prompt)
-        return request
+        prompts = self._prompts()
+        parameters = self.parameters()
+        requests = []
+        for i, prompt in enumerate(prompts):
+            # each prompt is its own generation, so its own request id (the response keeps the given one)
+            own_id = request_id if len(prompts) == 1 else f"{request_id}-{i}"
+            request = inference_pb2.GenerateRequest(adapter=adapter, request_id=own_id, parameters=parameters)
+            if isinstance(prompt, str):
+                request.prompt = prompt
+            else:
+                request.prompt_token_ids.extend(prompt)
+            requests.append(request)
+        return requests
 
 
 def _looks_like_token_ids(prompt: Any) -> TypeGuard[list[Any]]:

@@ -69,8 +69,14 @@ def closed(sock: socket.socket) -> bool:
         return True
 
 
-def test_a_whole_answer_stops_being_generated_when_its_client_leaves(limited):
-    body = json.dumps({"model": "", "prompt": "Count:", "max_tokens": 400, "min_tokens": 400, "temperature": 0}).encode()
+@pytest.mark.parametrize(
+    ("prompt", "stream"),
+    [("Count:", False), (["Count:", "List:", "Name:"], False), (["Count:", "List:", "Name:"], True)],
+    ids=["one", "a batch", "a streamed batch"],
+)
+def test_a_whole_answer_stops_being_generated_when_its_client_leaves(limited, prompt, stream):
+    body = json.dumps({"model": "", "prompt": prompt, "max_tokens": 400, "min_tokens": 400, "temperature": 0, "stream": stream}).encode()
+    generations = len(prompt) if isinstance(prompt, list) else 1
     cancelled_before = metric(limited, "tuneserve_generations_total", reason="cancelled")
     http_cancelled_before = metric(limited, "tuneserve_requests_total", api="http", code="CANCELLED")
     with socket.create_connection(("127.0.0.1", port_of(limited)), timeout=30) as raw:
@@ -79,10 +85,10 @@ def test_a_whole_answer_stops_being_generated_when_its_client_leaves(limited):
             + f"content-length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        wait_for(lambda: metric(limited, "tuneserve_running_requests") >= 1, 60, what="the generation to run")
-    # the client is gone: the slot frees within a step or two, not after 400 tokens
-    wait_for(lambda: metric(limited, "tuneserve_running_requests") == 0, 15, what="the generation to be cancelled")
-    assert metric(limited, "tuneserve_generations_total", reason="cancelled") == cancelled_before + 1
+        wait_for(lambda: metric(limited, "tuneserve_running_requests") == generations, 60, what="the generations to run")
+    # the client is gone: the slots free within a step or two, not after 400 tokens
+    wait_for(lambda: metric(limited, "tuneserve_running_requests") == 0, 15, what="the generations to be cancelled")
+    assert metric(limited, "tuneserve_generations_total", reason="cancelled") == cancelled_before + generations
     wait_for(lambda: metric(limited, "tuneserve_requests_total", api="http", code="CANCELLED") == http_cancelled_before + 1, 10)
 
 

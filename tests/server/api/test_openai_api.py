@@ -141,7 +141,7 @@ def test_structured_output_through_response_format_and_vllm_extras(oai):
         ),
         (lambda c: c.chat.completions.create(model="", messages=[{"role": "wizard", "content": "hi"}]), 400, "messages[0].role"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_regex": "[a-"}), 400, "response_format.regex"),
-        (lambda c: c.completions.create(model="", prompt=["a", "b"]), 400, "prompt"),
+        (lambda c: c.completions.create(model="", prompt=[]), 400, "prompt"),
         (lambda c: c.chat.completions.create(model="no-such-adapter", messages=FRANCE), 404, "model"),
     ],
 )
@@ -355,17 +355,47 @@ def test_a_prompt_of_token_ids_is_taken_as_it_is(oai, http_server):
     assert oai.completions.create(model="", prompt=[*ids, 49151], max_tokens=2, temperature=0).usage.prompt_tokens == len(ids) + 1
 
 
+def test_a_batch_of_prompts_is_answered_a_choice_each_as_each_alone(oai, http_server):
+    # lm-evaluation-harness batches prompts (batch_size), texts or token ids
+    with Client(http_server.address) as grpc_client:
+        ids = list(grpc_client.tokenize("Once upon a time").token_ids)
+    prompts = ["The capital of France is", ids, "2 + 2 ="]
+    alone = [oai.completions.create(model="", prompt=p, max_tokens=5, temperature=0, echo=True) for p in prompts]
+    batch = oai.completions.create(model="", prompt=prompts, max_tokens=5, temperature=0, echo=True)
+    assert [c.index for c in batch.choices] == [0, 1, 2]
+    assert [c.text for c in batch.choices] == [a.choices[0].text for a in alone]
+    assert batch.choices[1].text.startswith("Once upon a time") and batch.choices[2].text.startswith("2 + 2 =")
+    assert batch.usage.prompt_tokens == sum(a.usage.prompt_tokens for a in alone)
+    assert batch.usage.completion_tokens == sum(a.usage.completion_tokens for a in alone) == 15
+    chunks = list(
+        oai.completions.create(
+            model="", prompt=prompts, max_tokens=5, temperature=0, echo=True, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    streamed = ["", "", ""]
+    for chunk in chunks:
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.text
+    assert streamed == [c.text for c in batch.choices]
+    assert sum(1 for chunk in chunks for c in chunk.choices if c.finish_reason) == 3
+    assert chunks[-1].usage.total_tokens == batch.usage.total_tokens and not chunks[-1].choices
+
+
 @pytest.mark.parametrize(
     ("prompt", "param", "words"),
     [
         ([5, -1], "prompt", "[1] is -1; token ids are whole numbers from 0"),
-        ([[5], [6]], "prompt", "one prompt per request is supported, got a list of 2"),
+        ([[5], "a", 3], "prompt[2]", "must be a text or a list of token ids"),
+        ([], "prompt", "is an empty list"),
+        ([[5]] * 129, "prompt", "has 129 prompts; at most 128 are accepted"),
+        ([[5], [5, 49152]], "prompt[1]", "[1] is 49152, not a token of the model's"),
+        (["hi", "word " * 3000], "prompt[1]", "shorten it"),
         ([[5, 2**40]], "prompt[0]", "[1] is 1099511627776"),
         ([5, 49152], "prompt", "[1] is 49152, not a token of the model's 49152-token vocabulary"),
         ([True, 5], "prompt", "[0] is True; token ids are whole numbers"),
         ([5, "a"], "prompt", "[1] is 'a'; token ids are whole numbers"),
         ([5, 1.5], "prompt", "[1] is 1.5; token ids are whole numbers"),
-        ([[]], "prompt", "a list of token ids"),
+        ([[]], "prompt[0]", "must be a text or a list of token ids"),
         ([5] * 3000, "prompt", "at most 2047 are accepted"),
     ],
 )
@@ -497,3 +527,30 @@ def test_auto_tool_choice_answers_in_text_or_a_well_formed_call(oai, http_server
     assert len(answer.tool_calls) >= 1 and answer.tool_calls[0].name == "get_weather"
     jsonschema.validate(json.loads(answer.tool_calls[0].arguments), WEATHER_TOOL["function"]["parameters"])
     assert [c.name for c in last.tool_calls] == [c.name for c in answer.tool_calls]
+
+
+def test_a_failing_prompt_of_a_batch_stops_the_others_and_is_the_one_reported(monkeypatch):
+    # mechanics only, no model: how the answers of a batch's prompts are gathered
+    import asyncio
+    from types import SimpleNamespace
+
+    from server.api.openai import routes
+
+    stopped = []
+
+    async def generation_events(engine, generation):
+        if generation == "fails":
+            await asyncio.sleep(0.05)
+            raise RuntimeError("the step failed")
+        try:
+            await asyncio.sleep(60)
+            yield generation
+        finally:
+            stopped.append(generation)
+
+    monkeypatch.setattr(routes, "stream_generation", generation_events)
+    gathered = routes._collect_all(SimpleNamespace(engine=None), ["first", "fails", "third"])
+    results = asyncio.run(asyncio.wait_for(gathered, 10))
+    assert isinstance(results[1], RuntimeError), "the failure itself"
+    assert isinstance(results[0], asyncio.CancelledError) and isinstance(results[2], asyncio.CancelledError)
+    assert sorted(stopped) == ["first", "third"], "neither generates on for an answer nobody will get"
