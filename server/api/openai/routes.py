@@ -22,6 +22,7 @@ import grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -52,7 +53,7 @@ GENERATE_METHOD = "/tuneserve.v1.Inference/Generate"  # HTTP generation needs wh
 FEEDBACK_METHOD = "/tuneserve.v1.Inference/Feedback"
 BodyT = TypeVar("BodyT", bound=BaseModel)
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
-ERROR_TYPES |= {408: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error"}
+ERROR_TYPES |= {405: "invalid_request_error", 408: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error"}
 ERROR_TYPES |= {429: "rate_limit_error", 503: "service_unavailable_error"}
 JSON_TYPE = "application/json"
 HTTP_ERROR_CODES = {413: grpc.StatusCode.RESOURCE_EXHAUSTED, 408: grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -81,6 +82,19 @@ def error_code(exc: BaseException, status: int, code: grpc.StatusCode, model_nam
 
 def error_body(status: int, message: str, param: str | None, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}}
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """A path no route has, or a method the route does not take, refused in the error shape of
+    every other answer (Starlette's own is plain text, which OpenAI clients show as nothing)."""
+    assert isinstance(exc, HTTPException)
+    shown = f"{request.method} {request.url.path[:200]}"
+    if exc.status_code == 405:
+        allowed = {key.lower(): value for key, value in (exc.headers or {}).items()}.get("allow", "")
+        message, code = f"{shown}: this path takes {allowed or 'other methods'}", "method_not_allowed"
+    else:
+        message, code = f"{shown}: no such route; this server answers /v1/chat/completions, /v1/completions and /v1/models", "unknown_url"
+    return JSONResponse(error_body(exc.status_code, message, None, code), status_code=exc.status_code, headers=exc.headers)
 
 
 class OpenAIRoutes:
@@ -118,6 +132,7 @@ class OpenAIRoutes:
             )
         return Starlette(
             middleware=middleware,
+            exception_handlers={404: _no_route, 405: _no_route},
             routes=[
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),

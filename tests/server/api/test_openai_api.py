@@ -355,6 +355,17 @@ def test_a_prompt_of_token_ids_is_taken_as_it_is(oai, http_server):
     assert oai.completions.create(model="", prompt=[*ids, 49151], max_tokens=2, temperature=0).usage.prompt_tokens == len(ids) + 1
 
 
+def test_a_path_or_method_no_route_has_is_refused_in_openai_shape(oai, http_server):
+    with pytest.raises(openai.NotFoundError) as caught:
+        oai.embeddings.create(model="", input="hi")
+    assert caught.value.body["code"] == "unknown_url" and "POST /v1/embeddings: no such route" in caught.value.body["message"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(http_server.http_url + "/chat/completions", timeout=30)  # a GET
+    body = json.loads(refused.value.read())["error"]
+    assert refused.value.code == 405 and refused.value.headers["allow"] == "POST"
+    assert body["code"] == "method_not_allowed" and body["type"] == "invalid_request_error" and "takes POST" in body["message"]
+
+
 def test_a_batch_of_prompts_is_answered_a_choice_each_as_each_alone(oai, http_server):
     # lm-evaluation-harness batches prompts (batch_size), texts or token ids
     with Client(http_server.address) as grpc_client:
