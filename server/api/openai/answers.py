@@ -135,7 +135,8 @@ class Answer:
     prompt_ids: tuple[int, ...]
     tools: ToolPlan | None = None
     prompt_text: str = ""  # the prompt as the caller wrote it, where it was a text
-    index: int = 0  # the choice's place among the request's prompts
+    index: int = 0  # the choice's place among the request's answers
+    repeats_prompt: bool = False  # a second or later choice of its prompt (n > 1): its prompt is counted once
 
     def envelope(self, kind: str, request_id: str) -> dict[str, Any]:
         return {
@@ -148,6 +149,10 @@ class Answer:
 
     def usage(self, finished: Finished) -> dict[str, Any]:
         counted = usage(finished)
+        if self.repeats_prompt:  # as OpenAI counts n choices: the prompt once, every choice's tokens
+            counted["total_tokens"] -= counted["prompt_tokens"]
+            counted["prompt_tokens"] = 0
+            counted["prompt_tokens_details"] = {"cached_tokens": 0}
         if not self.body.keeps_output():  # the token generated to score the prompt is not part of the answer
             counted["completion_tokens"] = 0
             counted["total_tokens"] = counted["prompt_tokens"]

@@ -210,7 +210,8 @@ class OpenAIRoutes:
             generation = dataclasses.replace(generation, adapter=route.adapter)
             serving.shadows.copy(serving, route, generation)
             tools = note.tools if note is not None else None
-            answer = Answer(shape, body, model, fingerprint, speller, generation.prompt_ids, tools, proto.prompt, index)
+            repeats = index % body.n != 0
+            answer = Answer(shape, body, model, fingerprint, speller, generation.prompt_ids, tools, proto.prompt, index, repeats)
             parts.append(Part(generation, answer))
         release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
         if body.stream:
@@ -231,8 +232,8 @@ class OpenAIRoutes:
             return await asyncio.to_thread(prepare_generation, serving, proto, None)
         except errors.InvalidRequest as exc:
             field = body.limit_name() if exc.field == "parameters.max_new_tokens" else exc.field
-            if count > 1 and field in ("prompt", "prompt_token_ids"):
-                field = f"prompt[{index}]"
+            if count > body.n and field in ("prompt", "prompt_token_ids"):  # the prompt's place in the batch
+                field = f"prompt[{index // body.n}]"
             if field == exc.field:
                 raise
             raise errors.InvalidRequest(field, exc.message.removeprefix(f"{exc.field}: "), exc.code) from None

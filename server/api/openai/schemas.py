@@ -20,9 +20,9 @@ from common.errors import UNKNOWN_PARAMETER, UNSUPPORTED_PARAMETER, InvalidReque
 from server.engine.logprobs import MAX_TOP_LOGPROBS
 
 MAX_COMPLETION_LOGPROBS = 5  # OpenAI's limit for text completions
-# Prompts of one text completion request (an evaluation harness's batch), each a generation of its
-# own; as many as the engine's default waiting queue holds
-MAX_PROMPTS = 128
+# Answers of one request: its prompts (a text completion's batch, from an evaluation harness) times
+# n, each a generation of its own; as many as the engine's default waiting queue holds
+MAX_GENERATIONS = 128
 _TOOL_FIELD = re.compile(r"^tools\[(\d+)\]\.(name|description|parameters)")
 TOOL_CHOICE_MODES = {
     "none": common_pb2.TOOL_CHOICE_MODE_NONE,
@@ -220,6 +220,29 @@ class SamplingBody(Body):
         """One GenerateRequest per answer the body asks for, in the order of the choices."""
         raise NotImplementedError
 
+    def _choices(self, prompts: list[inference_pb2.GenerateRequest], request_id: str) -> list[inference_pb2.GenerateRequest]:
+        """`n` choices of each prompt's request, in OpenAI's order (a prompt's choices together),
+        each a generation with its own request id and, where a seed is set, its own seed (seed + j
+        for the j-th choice: reproducible, yet not n copies of one answer)."""
+        if self.n < 1:
+            raise InvalidRequest("n", f"must be at least 1, got {self.n}")
+        if len(prompts) * self.n > MAX_GENERATIONS:
+            raise InvalidRequest(
+                "n", f"asks for {len(prompts) * self.n} answers ({len(prompts)} prompts, n={self.n}); at most {MAX_GENERATIONS} per request"
+            )
+        choices = []
+        for prompt in prompts:
+            for j in range(self.n):
+                choice = inference_pb2.GenerateRequest()
+                choice.CopyFrom(prompt)
+                if j and choice.parameters.HasField("seed"):
+                    choice.parameters.seed = (choice.parameters.seed + j) % 2**64
+                choices.append(choice)
+        if len(choices) > 1:  # each its own generation, so its own id (the response keeps the given one)
+            for k, choice in enumerate(choices):
+                choice.request_id = f"{request_id}-{k}"
+        return choices
+
     def keeps_output(self) -> bool:
         """False where only the echoed prompt is wanted (max_tokens 0): one token is generated and dropped."""
         return True
@@ -231,8 +254,6 @@ class SamplingBody(Body):
                 raise InvalidRequest(name, reason, UNSUPPORTED_PARAMETER)
         if self.n < 1:
             raise InvalidRequest("n", f"must be at least 1, got {self.n}")
-        if self.n != 1:
-            raise InvalidRequest("n", f"only 1 choice per request is supported, got {self.n}; send {self.n} requests instead")
         if self.seed is not None and not 0 <= self.seed < 2**64:
             raise InvalidRequest("seed", "must be between 0 and 2**64 - 1")
         for name in ("top_k", "min_tokens"):
@@ -369,7 +390,7 @@ class ChatCompletionRequest(SamplingBody):
         return bool(self.logprobs)
 
     def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
-        return [self.generate_request(adapter, request_id)]
+        return self._choices([self.generate_request(adapter, request_id)], request_id)
 
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if not self.messages:
@@ -432,8 +453,8 @@ class CompletionRequest(SamplingBody):
             return [_token_ids(prompt, "prompt")]
         if not prompt:
             raise InvalidRequest("prompt", "is an empty list; give a text, token ids, or a list of either")
-        if len(prompt) > MAX_PROMPTS:
-            raise InvalidRequest("prompt", f"has {len(prompt)} prompts; at most {MAX_PROMPTS} are accepted in one request")
+        if len(prompt) > MAX_GENERATIONS:
+            raise InvalidRequest("prompt", f"has {len(prompt)} prompts; at most {MAX_GENERATIONS} are accepted in one request")
         prompts: list[str | list[int]] = []
         for i, one in enumerate(prompt):
             if isinstance(one, str):
@@ -447,19 +468,16 @@ class CompletionRequest(SamplingBody):
     def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
         if self.best_of not in (None, 1):
             raise InvalidRequest("best_of", "only 1 is supported")
-        prompts = self._prompts()
         parameters = self.parameters()
         requests = []
-        for i, prompt in enumerate(prompts):
-            # each prompt is its own generation, so its own request id (the response keeps the given one)
-            own_id = request_id if len(prompts) == 1 else f"{request_id}-{i}"
-            request = inference_pb2.GenerateRequest(adapter=adapter, request_id=own_id, parameters=parameters)
+        for prompt in self._prompts():
+            request = inference_pb2.GenerateRequest(adapter=adapter, request_id=request_id, parameters=parameters)
             if isinstance(prompt, str):
                 request.prompt = prompt
             else:
                 request.prompt_token_ids.extend(prompt)
             requests.append(request)
-        return requests
+        return self._choices(requests, request_id)
 
 
 def _looks_like_token_ids(prompt: Any) -> TypeGuard[list[Any]]:

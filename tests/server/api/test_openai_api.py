@@ -107,7 +107,8 @@ def test_structured_output_through_response_format_and_vllm_extras(oai):
     [
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, max_tokens=0), 400, "max_tokens"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, temperature=-1), 400, "temperature"),
-        (lambda c: c.chat.completions.create(model="", messages=FRANCE, n=2), 400, "n"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, n=129), 400, "n"),
+        (lambda c: c.completions.create(model="", prompt=["a"] * 20, n=7), 400, "n"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, top_logprobs=3), 400, "top_logprobs"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, logprobs=True, top_logprobs=21), 400, "top_logprobs"),
         (lambda c: c.completions.create(model="", prompt="a", logprobs=6), 400, "logprobs"),
@@ -364,6 +365,31 @@ def test_a_path_or_method_no_route_has_is_refused_in_openai_shape(oai, http_serv
     body = json.loads(refused.value.read())["error"]
     assert refused.value.code == 405 and refused.value.headers["allow"] == "POST"
     assert body["code"] == "method_not_allowed" and body["type"] == "invalid_request_error" and "takes POST" in body["message"]
+
+
+def test_n_choices_are_generations_of_their_own_with_the_prompt_counted_once(oai):
+    one = oai.chat.completions.create(model="", messages=FRANCE, temperature=0, max_tokens=8)
+    greedy = oai.chat.completions.create(model="", messages=FRANCE, n=3, temperature=0, max_tokens=8)
+    assert [c.index for c in greedy.choices] == [0, 1, 2]
+    assert {c.message.content for c in greedy.choices} == {one.choices[0].message.content}
+    assert greedy.usage.prompt_tokens == one.usage.prompt_tokens, "the prompt is counted once, as OpenAI counts it"
+    assert greedy.usage.completion_tokens == 3 * one.usage.completion_tokens
+    assert greedy.usage.total_tokens == greedy.usage.prompt_tokens + greedy.usage.completion_tokens
+    # with a seed, choice j samples with seed + j: reproducible, and not n copies of one answer
+    sampled = oai.chat.completions.create(model="", messages=FRANCE, n=4, temperature=1.5, seed=7, max_tokens=16)
+    assert len({c.message.content for c in sampled.choices}) > 1
+    # text completions: each prompt's n choices together, in OpenAI's order
+    batch = oai.completions.create(model="", prompt=["The sky is", "Paris is"], n=2, temperature=0, max_tokens=4, echo=True)
+    texts = [c.text for c in batch.choices]
+    assert [c.index for c in batch.choices] == [0, 1, 2, 3] and texts[0] == texts[1] != texts[2] == texts[3]
+    assert texts[0].startswith("The sky is") and texts[2].startswith("Paris is")
+    streamed = ["" for _ in range(4)]
+    for chunk in oai.completions.create(
+        model="", prompt=["The sky is", "Paris is"], n=2, temperature=0, max_tokens=4, echo=True, stream=True
+    ):
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.text
+    assert streamed == texts
 
 
 def test_a_batch_of_prompts_is_answered_a_choice_each_as_each_alone(oai, http_server):
