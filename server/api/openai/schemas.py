@@ -223,9 +223,8 @@ class SamplingBody(Body):
     def _choices(self, prompts: list[inference_pb2.GenerateRequest], request_id: str) -> list[inference_pb2.GenerateRequest]:
         """`n` choices of each prompt's request, in OpenAI's order (a prompt's choices together),
         each a generation with its own request id and, where a seed is set, its own seed (seed + j
-        for the j-th choice: reproducible, yet not n copies of one answer)."""
-        if self.n < 1:
-            raise InvalidRequest("n", f"must be at least 1, got {self.n}")
+        for the j-th choice: reproducible, yet not n copies of one answer). `n` is at least 1 here:
+        `parameters()` refused less."""
         if len(prompts) * self.n > MAX_GENERATIONS:
             raise InvalidRequest(
                 "n", f"asks for {len(prompts) * self.n} answers ({len(prompts)} prompts, n={self.n}); at most {MAX_GENERATIONS} per request"
@@ -412,8 +411,8 @@ class ChatCompletionRequest(SamplingBody):
 
 
 class CompletionRequest(SamplingBody):
-    # a text, token ids, or a list of one of either (OpenAI's four forms); checked by `_prompt`,
-    # which can say what is wrong better than a union's first error
+    # a text, token ids, or a list of either (OpenAI's four forms); checked by `_prompts`, which
+    # can say what is wrong better than a union's first error
     prompt: str | list[Any]
     echo: bool = False
     suffix: str | None = None

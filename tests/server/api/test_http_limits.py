@@ -71,8 +71,8 @@ def closed(sock: socket.socket) -> bool:
 
 @pytest.mark.parametrize(
     ("prompt", "stream"),
-    [("Count:", False), (["Count:", "List:", "Name:"], False), (["Count:", "List:", "Name:"], True)],
-    ids=["one", "a batch", "a streamed batch"],
+    [("Count:", False), ("Count:", True), (["Count:", "List:", "Name:"], False), (["Count:", "List:", "Name:"], True)],
+    ids=["one", "one streamed", "a batch", "a streamed batch"],
 )
 def test_a_whole_answer_stops_being_generated_when_its_client_leaves(limited, prompt, stream):
     body = json.dumps({"model": "", "prompt": prompt, "max_tokens": 400, "min_tokens": 400, "temperature": 0, "stream": stream}).encode()
