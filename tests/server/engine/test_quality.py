@@ -206,7 +206,8 @@ def test_classification_accuracy_stays_within_two_points(base_model, auto_model,
     # set: at bf16/int4 a borderline review's label can move with the shapes of the steps it rides in
     reference, measured = classify(base_model, rows, reuse_prefixes=True), classify(auto_model, rows)
     print(f"accuracy on {len(rows)} reviews: float32 {reference:.3f}, {auto_model.dtype}/{auto_model.quantization} {measured:.3f}")
-    assert abs(measured - reference) <= 0.02
+    # 1e-9: two points exactly is within them (0.66 - 0.64 is 0.020000000000000018 in floats)
+    assert abs(measured - reference) <= 0.02 + 1e-9
 
 
 @pytest.mark.slow
