@@ -37,6 +37,7 @@ from common.rpc.status import REQUEST_ID_METADATA_KEY, http_status_for, record_c
 from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
 from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
+from server.api.admission import MAX_REQUEST_ID_CHARS
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.inference import PromptNote, give_feedback, prepare_generation
 from server.api.openai.answers import CHAT, TEXT, Answer, HeldCalls, Shape, summed, system_fingerprint
@@ -193,6 +194,7 @@ class OpenAIRoutes:
             adapter_name = "" if body.model in ("", serving.base.name) else body.model
             protos = body.generate_requests(adapter_name, request_id)
             prepared = [await self._prepare(serving, body, proto, i, len(protos)) for i, proto in enumerate(protos)]
+            generations = choices_of([generation for generation, _ in prepared], body.n, request_id)
             # OpenAI's `user` is the routing key: one user always gets the same arm of a split; a
             # request's prompts share one version, as one answer's choices do
             route = await serving.adapters.acquire_routed(adapter_name, None, body.routing_key())
@@ -206,7 +208,8 @@ class OpenAIRoutes:
         speller = speller_for(serving.base.tokenizer)
         fingerprint = system_fingerprint(serving, route)
         parts = []
-        for index, (proto, (generation, note)) in enumerate(zip(protos, prepared, strict=True)):
+        for index, generation in enumerate(generations):
+            proto, (_, note) = protos[index // body.n], prepared[index // body.n]
             generation = dataclasses.replace(generation, adapter=route.adapter)
             serving.shadows.copy(serving, route, generation)
             tools = note.tools if note is not None else None
@@ -232,8 +235,8 @@ class OpenAIRoutes:
             return await asyncio.to_thread(prepare_generation, serving, proto, None)
         except errors.InvalidRequest as exc:
             field = body.limit_name() if exc.field == "parameters.max_new_tokens" else exc.field
-            if count > body.n and field in ("prompt", "prompt_token_ids"):  # the prompt's place in the batch
-                field = f"prompt[{index // body.n}]"
+            if count > 1 and field in ("prompt", "prompt_token_ids"):  # the prompt's place in the batch
+                field = f"prompt[{index}]"
             if field == exc.field:
                 raise
             raise errors.InvalidRequest(field, exc.message.removeprefix(f"{exc.field}: "), exc.code) from None
@@ -418,6 +421,30 @@ class OpenAIRoutes:
         return JSONResponse(
             error_body(status, message, param, error_code(exc, status, code, model_named)), status_code=status, headers=headers
         )
+
+
+def choices_of(prompts: list[GenerationRequest], n: int, request_id: str) -> list[GenerationRequest]:
+    """`n` choices of each admitted prompt, in OpenAI's order (a prompt's choices together). Each
+    is a generation of its own, so it has its own request id (`<id>-<k>` where there are several;
+    the response keeps the given one) and, where a seed is set, its own seed: seed + j for the
+    j-th choice, reproducible, yet not n copies of one answer. A compiled grammar is shared: each
+    generation takes its own matcher from it."""
+    choices = []
+    for prompt in prompts:
+        for j in range(n):
+            seed = prompt.params.seed
+            params = dataclasses.replace(prompt.params, seed=(seed + j) % 2**64) if j and seed is not None else prompt.params
+            choices.append(dataclasses.replace(prompt, params=params))
+    if len(choices) > 1:
+        longest = f"{request_id}-{len(choices) - 1}"
+        if len(longest) > MAX_REQUEST_ID_CHARS:  # feedback could not name it
+            raise errors.InvalidRequest(
+                "request_id",
+                f"has {len(request_id)} characters; this request's {len(choices)} answers are named {request_id[:8]}...-<k>,"
+                f" which must fit in {MAX_REQUEST_ID_CHARS}",
+            )
+        choices = [dataclasses.replace(choice, request_id=f"{request_id}-{k}") for k, choice in enumerate(choices)]
+    return choices
 
 
 @dataclasses.dataclass(frozen=True)

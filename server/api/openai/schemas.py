@@ -217,30 +217,18 @@ class SamplingBody(Body):
         return False
 
     def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
-        """One GenerateRequest per answer the body asks for, in the order of the choices."""
+        """One GenerateRequest per prompt, in the order of the choices (each prompt has `n`)."""
         raise NotImplementedError
 
-    def _choices(self, prompts: list[inference_pb2.GenerateRequest], request_id: str) -> list[inference_pb2.GenerateRequest]:
-        """`n` choices of each prompt's request, in OpenAI's order (a prompt's choices together),
-        each a generation with its own request id and, where a seed is set, its own seed (seed + j
-        for the j-th choice: reproducible, yet not n copies of one answer). `n` is at least 1 here:
-        `parameters()` refused less."""
+    def _prompts_checked(self, prompts: list[inference_pb2.GenerateRequest]) -> list[inference_pb2.GenerateRequest]:
+        """The prompts' requests, once the answers they ask for (prompts times `n`) are within
+        MAX_GENERATIONS. Each prompt is admitted once; its `n` choices are derived from it
+        (`routes.choices_of`). `n` is at least 1 here: `parameters()` refused less."""
         if len(prompts) * self.n > MAX_GENERATIONS:
             raise InvalidRequest(
                 "n", f"asks for {len(prompts) * self.n} answers ({len(prompts)} prompts, n={self.n}); at most {MAX_GENERATIONS} per request"
             )
-        choices = []
-        for prompt in prompts:
-            for j in range(self.n):
-                choice = inference_pb2.GenerateRequest()
-                choice.CopyFrom(prompt)
-                if j and choice.parameters.HasField("seed"):
-                    choice.parameters.seed = (choice.parameters.seed + j) % 2**64
-                choices.append(choice)
-        if len(choices) > 1:  # each its own generation, so its own id (the response keeps the given one)
-            for k, choice in enumerate(choices):
-                choice.request_id = f"{request_id}-{k}"
-        return choices
+        return prompts
 
     def keeps_output(self) -> bool:
         """False where only the echoed prompt is wanted (max_tokens 0): one token is generated and dropped."""
@@ -389,7 +377,7 @@ class ChatCompletionRequest(SamplingBody):
         return bool(self.logprobs)
 
     def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
-        return self._choices([self.generate_request(adapter, request_id)], request_id)
+        return self._prompts_checked([self.generate_request(adapter, request_id)])
 
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if not self.messages:
@@ -476,7 +464,7 @@ class CompletionRequest(SamplingBody):
             else:
                 request.prompt_token_ids.extend(prompt)
             requests.append(request)
-        return self._choices(requests, request_id)
+        return self._prompts_checked(requests)
 
 
 def _looks_like_token_ids(prompt: Any) -> TypeGuard[list[Any]]:

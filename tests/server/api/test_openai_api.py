@@ -13,6 +13,7 @@ import pytest
 import torch
 from tuneserve_client import Client
 
+from common import errors
 from tests.adapter_training import publish
 from tests.conftest import running_server
 from tests.server.api.test_security_api import token, write_tokens
@@ -390,6 +391,13 @@ def test_n_choices_are_generations_of_their_own_with_the_prompt_counted_once(oai
         for choice in chunk.choices:
             streamed[choice.index] += choice.text
     assert streamed == texts
+    # each prompt is admitted once: a refusal names the prompt, not the choice
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.completions.create(model="", prompt=["The sky is", [5, 49152]], n=3, max_tokens=2)
+    assert caught.value.body["param"] == "prompt[1]", caught.value.body
+    with pytest.raises(openai.BadRequestError) as caught:  # choices are named <id>-<k>, which feedback must be able to name
+        oai.completions.create(model="", prompt="The sky is", n=2, max_tokens=2, extra_headers={"x-request-id": "r" * 127})
+    assert caught.value.body["param"] == "x-request-id" and "must fit in 128" in caught.value.body["message"]
 
 
 def test_a_batch_of_prompts_is_answered_a_choice_each_as_each_alone(oai, http_server):
@@ -591,3 +599,27 @@ def test_a_failing_prompt_of_a_batch_stops_the_others_and_is_the_one_reported(mo
     assert isinstance(results[1], RuntimeError), "the failure itself"
     assert isinstance(results[0], asyncio.CancelledError) and isinstance(results[2], asyncio.CancelledError)
     assert sorted(stopped) == ["first", "third"], "neither generates on for an answer nobody will get"
+
+
+def test_n_choices_are_derived_from_one_admission_each_with_its_id_and_seed():
+    # mechanics only, no model: a prompt is admitted once; its n choices differ in id and seed alone
+    from server.api.openai.routes import choices_of
+    from server.engine.request import GenerationRequest
+    from server.engine.sampling import SamplingParams
+
+    grammar = object()  # stands for a compiled Constraint: shared, each generation takes its own matcher
+
+    def admitted(prompt_ids, seed):
+        params = SamplingParams(max_new_tokens=4, temperature=1.0, seed=seed)
+        return GenerationRequest("req", prompt_ids, params, arrival=1.0, constraint=grammar)
+
+    choices = choices_of([admitted((1, 2), 7), admitted((3,), None)], 3, "req")
+    assert [c.request_id for c in choices] == [f"req-{k}" for k in range(6)]
+    assert [c.prompt_ids for c in choices] == [(1, 2)] * 3 + [(3,)] * 3
+    assert [c.params.seed for c in choices] == [7, 8, 9, None, None, None]
+    assert all(c.constraint is grammar and c.arrival == 1.0 and c.params.temperature == 1.0 for c in choices)
+    assert choices_of([admitted((1,), 2**64 - 1)], 2, "r")[1].params.seed == 0, "seeds wrap within uint64"
+    assert [c.request_id for c in choices_of([admitted((1,), 7)], 1, "req")] == ["req"], "one answer keeps the given id"
+    with pytest.raises(errors.InvalidRequest, match="must fit in 128") as refused:
+        choices_of([admitted((1,), None)] * 2, 1, "x" * 127)
+    assert refused.value.field == "request_id"
