@@ -215,7 +215,7 @@ def test_openai_chat_lines_train_on_their_last_answer_and_weights_must_say_so():
 
 def test_kept_files_are_checked_listed_newest_first_and_forgotten(tmp_path):
     from common.database.connect import open_database
-    from common.errors import NotFound
+    from common.errors import InvalidRequest, NotFound
     from trainer.api.files_db import FileStore
 
     files = FileStore(open_database(f"sqlite:///{tmp_path / 'jobs.db'}"), max_bytes=4096)
@@ -225,6 +225,9 @@ def test_kept_files_are_checked_listed_newest_first_and_forgotten(tmp_path):
     listed, more = files.list(limit=1)
     assert [f.id for f in listed] == [second.id] and more
     assert [f.id for f in files.list(after=second.id)[0]] == [first.id]
+    with pytest.raises(InvalidRequest, match="names no file") as refused:
+        files.list(after="file-nope")
+    assert refused.value.field == "after"
     for content, purpose, words in [
         (b'{"a": 1}\n[1]\n', "fine-tune", "line 2 is not a JSON object"),
         (b'{"a": 1}\n{"b": \n', "fine-tune", "line 2 is not JSON"),

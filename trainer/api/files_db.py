@@ -112,13 +112,20 @@ class FileStore:
             where.append("purpose = :purpose")
             values["purpose"] = purpose
         if after:
-            start = self.get(after)
+            start = self._cursor(after)
             where.append("(created < :created OR (created = :created AND id < :id))")
             values.update(created=start.created, id=start.id)
         query = f"SELECT {_COLUMNS} FROM training_files WHERE {' AND '.join(where)} ORDER BY created DESC, id DESC LIMIT :limit"
         with self.engine.connect() as db:
             rows = db.execute(sa.text(query), values).mappings().all()
         return [FileRecord(**row) for row in rows[:limit]], len(rows) > limit
+
+    def _cursor(self, after: str) -> FileRecord:
+        """The file a page starts after; naming none is a bad argument (as for the other lists), not a missing file."""
+        try:
+            return self.get(after)
+        except NotFound:
+            raise InvalidRequest("after", f"names no file, got {after[:64]!r}") from None
 
     def delete(self, file_id: str) -> FileRecord:
         record = self.get(file_id)

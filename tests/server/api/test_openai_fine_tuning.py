@@ -168,6 +168,7 @@ def test_bad_files_and_jobs_are_refused_in_openai_error_shape(fine_tuning):
         lambda: client.fine_tuning.jobs.list(after="ftjob-nope"),
         lambda: client.fine_tuning.jobs.list_events(job.id, after="ftevent-nope"),
         lambda: client.fine_tuning.jobs.checkpoints.list(job.id, after="ftckpt-nope"),
+        lambda: client.files.list(after="file-nope"),
     ):
         with pytest.raises(openai.BadRequestError) as caught:
             unknown()

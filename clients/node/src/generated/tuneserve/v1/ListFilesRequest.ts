@@ -11,7 +11,7 @@ export interface ListFilesRequest {
    */
   'limit'?: (number);
   /**
-   * Files older than this file id (the last one of the previous page).
+   * Files older than this file id (the last one of the previous page); an id of no file is INVALID_ARGUMENT.
    */
   'after'?: (string);
 }
@@ -26,7 +26,7 @@ export interface ListFilesRequest__Output {
    */
   'limit': (number);
   /**
-   * Files older than this file id (the last one of the previous page).
+   * Files older than this file id (the last one of the previous page); an id of no file is INVALID_ARGUMENT.
    */
   'after': (string);
 }
