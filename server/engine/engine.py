@@ -32,6 +32,7 @@ from common.errors import (
 from server.adapters.loader import BaseSpec, LoadedAdapter
 from server.adapters.lora import LoraRouting, LoraTables
 from server.adapters.slots import LoraSlots
+from server.engine.background_work import lower_thread_priority, quick_gil_handoffs
 from server.engine.batch_builder import build_step_batch
 from server.engine.config import EngineConfig, EngineMetrics, NullMetrics
 from server.engine.cuda_graph import CudaDecodeGraph, DecodeRow, compilable
@@ -326,7 +327,9 @@ class Engine:
         self._compiler = threading.Thread(target=self._compile_in_background, args=(graph,), name="tuneserve-decode-compile", daemon=True)
 
     def _compile_in_background(self, graph: DecodeGraph) -> None:
-        self._describe_decode_step(self._warm_graph(graph))
+        lower_thread_priority()
+        with quick_gil_handoffs():  # tracing holds the GIL: the eager step must get it back quickly
+            self._describe_decode_step(self._warm_graph(graph))
 
     def _warm_graph(self, graph: DecodeGraph) -> str:
         """Compiles every bucket of `graph` and hands it to the engine; how decode steps run now

@@ -21,8 +21,6 @@ leaves idle instead of slowing every other answer.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,10 +33,10 @@ import llguidance.hf
 import torch
 
 from common.errors import InvalidRequest
+from server.engine.background_work import lower_thread_priority
 
 KINDS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
 ANY_JSON_OBJECT = '{"type": "object"}'
-COMPILE_NICENESS = 19  # the lowest priority: a compile runs when the model step leaves a core idle
 
 
 @dataclass(frozen=True)
@@ -219,13 +217,6 @@ class GrammarCompiler:
         """Forgets a grammar whose matcher failed mid-answer (its shared lexer may be exhausted)."""
         with self._lock:
             self._cache.pop(spec, None)
-
-
-def lower_thread_priority() -> None:
-    """Gives the calling thread the lowest CPU priority, where the OS sets it per thread (Linux);
-    elsewhere a nice value is the whole process's, and the thread keeps its priority."""
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPILE_NICENESS)
 
 
 def describe_failure(error: str) -> str:

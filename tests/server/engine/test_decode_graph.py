@@ -291,11 +291,25 @@ def test_an_engine_that_cannot_compile_decodes_eagerly_or_refuses_when_told(base
 
 
 @pytest.mark.slow
-def test_auto_compiles_in_the_background_while_the_eager_step_serves(tiny):
+def test_auto_compiles_in_the_background_while_the_eager_step_serves(tiny, monkeypatch):
     """A replica is ready before its decode graph: 'auto' starts serving eagerly at once and the
-    engine takes the graph when it is built, with the same greedy tokens before and after."""
+    engine takes the graph when it is built, with the same greedy tokens before and after. The
+    compile runs at the lowest CPU priority and hands the GIL over quickly, restored after."""
+    import os
+    import sys
+    import threading
+
+    from server.engine.background_work import COMPILE_NICENESS, COMPILE_SWITCH_INTERVAL_S
     from tests.server.engine.test_engine import request
 
+    warm_up, seen = DecodeGraph.warm_up, []
+
+    def watched(graph):
+        seen.append((os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), sys.getswitchinterval()))
+        return warm_up(graph)
+
+    monkeypatch.setattr(DecodeGraph, "warm_up", watched)
+    interval = sys.getswitchinterval()
     described: list[str] = []
     config = EngineConfig(max_batch_size=4, max_batch_tokens=256, max_waiting=8, num_blocks=64, block_size=16, max_model_len=512)
     engine = Engine(tiny, EngineConfig(**{**config.__dict__, "compile_decode": "auto"}))
@@ -305,6 +319,8 @@ def test_auto_compiles_in_the_background_while_the_eager_step_serves(tiny):
         assert described[0].startswith("eager while the decode step compiles in the background; ")
         eager = engine.generate(request(tiny, "Name a colour of the rainbow."), timeout=600)[1]
         engine.wait_compiled(900)
+        assert seen == [(COMPILE_NICENESS if sys.platform == "linux" else 0, pytest.approx(COMPILE_SWITCH_INTERVAL_S))]
+        assert sys.getswitchinterval() == interval != COMPILE_SWITCH_INTERVAL_S
         assert engine.decode_graph is not None and len(described) == 2
         assert described[1] == engine.decode_step and not described[1].startswith("eager")
         compiled = engine.generate(request(tiny, "Name a colour of the rainbow."), timeout=120)[1]

@@ -69,7 +69,8 @@ def test_grammars_compile_on_a_lowest_priority_thread_and_refusals_still_reach_t
     import pytest
 
     from common.errors import InvalidRequest
-    from server.engine.structured_output import COMPILE_NICENESS, ConstraintSpec, GrammarCompiler
+    from server.engine.background_work import COMPILE_NICENESS
+    from server.engine.structured_output import ConstraintSpec, GrammarCompiler
 
     tokenizer = base_model.tokenizer
     compiler = GrammarCompiler(tokenizer, len(tokenizer), frozenset([tokenizer.eos_token_id]))
