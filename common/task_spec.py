@@ -23,7 +23,19 @@ from common.prompting import encode, plain, render_chat
 DEFAULT_PLAIN_FORMAT = "Input: {input}\nOutput:"
 # GenerationParameters fields a task may set defaults for
 PARAMETER_NAMES = frozenset(
-    {"max_new_tokens", "min_new_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty", "stop", "time_limit_ms"}
+    {
+        "max_new_tokens",
+        "min_new_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "seed",
+        "repetition_penalty",
+        "frequency_penalty",
+        "presence_penalty",
+        "stop",
+        "time_limit_ms",
+    }
 )
 
 

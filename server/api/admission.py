@@ -10,7 +10,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,9 @@ ONE_INPUT = "prompt, prompt_token_ids, messages and few_shot"
 MAX_REQUEST_ID_CHARS = 128
 MAX_TEMPERATURE = 100.0
 MAX_REPETITION_PENALTY = 10.0
+MAX_OPENAI_PENALTY = 2.0  # frequency and presence penalties, as OpenAI bounds them
+MAX_LOGIT_BIAS = 100.0  # OpenAI's bound on each bias
+MAX_LOGIT_BIAS_TOKENS = 1024
 
 
 class LimitSettings(Protocol):
@@ -109,6 +112,17 @@ def _in_range(field: str, value: float, low: float, high: float, low_open: bool 
     if not math.isfinite(value) or value > high or (value <= low if low_open else value < low):
         bracket = "(" if low_open else "["
         raise InvalidRequest(field, f"must be in {bracket}{low:g}, {high:g}], got {value:g}")
+
+
+def _logit_bias(given: Mapping[int, float], vocab: int) -> tuple[tuple[int, float], ...]:
+    """A request's logit_bias, checked: every id must index the logits, every bias be in range."""
+    if len(given) > MAX_LOGIT_BIAS_TOKENS:
+        raise InvalidRequest("parameters.logit_bias", f"has {len(given)} tokens; at most {MAX_LOGIT_BIAS_TOKENS} are allowed")
+    for token, bias in sorted(given.items()):
+        if token >= vocab:
+            raise InvalidRequest("parameters.logit_bias", f"names token {token}, not a token of the model's {vocab}-token vocabulary")
+        _in_range(f"parameters.logit_bias[{token}]", bias, -MAX_LOGIT_BIAS, MAX_LOGIT_BIAS)
+    return tuple(sorted((token, float(bias)) for token, bias in given.items() if bias))
 
 
 _FORMATS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
@@ -309,6 +323,10 @@ class Admission:
             raise InvalidRequest("parameters.top_k", f"must be between 0 (off) and the vocabulary size {vocab}, got {top_k}")
         penalty = float(pick("repetition_penalty", 1.0))
         _in_range("parameters.repetition_penalty", penalty, 0.0, MAX_REPETITION_PENALTY, low_open=True)
+        frequency, presence = float(pick("frequency_penalty", 0.0)), float(pick("presence_penalty", 0.0))
+        _in_range("parameters.frequency_penalty", frequency, -MAX_OPENAI_PENALTY, MAX_OPENAI_PENALTY)
+        _in_range("parameters.presence_penalty", presence, -MAX_OPENAI_PENALTY, MAX_OPENAI_PENALTY)
+        bias = _logit_bias(params.logit_bias if params is not None else {}, vocab)
         stop = tuple(params.stop) if params is not None and len(params.stop) else tuple(defaults.stop if defaults is not None else ())
         if len(stop) > limits.max_stop_sequences:
             raise InvalidRequest("parameters.stop", f"has {len(stop)} strings; at most {limits.max_stop_sequences} are allowed")
@@ -333,6 +351,9 @@ class Admission:
             top_k=top_k,
             seed=seed,
             repetition_penalty=penalty,
+            frequency_penalty=frequency,
+            presence_penalty=presence,
+            logit_bias=bias,
             stop=stop,
             logprobs=logprobs,
             top_logprobs=top_logprobs,

@@ -1,8 +1,8 @@
 """Choosing the next token of every row of a batch from its logits, each row with its own settings.
 
-The order follows transformers' logits processors: repetition penalty, suppression of end tokens
-until min_new_tokens, the structured-output mask of constrained rows, then temperature, top-k and
-top-p. Rows with temperature 0 take the argmax;
+The order follows transformers' logits processors: suppression of end tokens until min_new_tokens,
+repetition penalty, OpenAI's frequency and presence penalties and logit bias, the structured-output
+mask of constrained rows, then temperature, top-k and top-p. Rows with temperature 0 take the argmax;
 sampled rows draw from their own seeded generator, so a request's output does not depend on what
 it was batched with.
 """
@@ -27,6 +27,9 @@ class SamplingParams:
     top_k: int = 0
     seed: int | None = None
     repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0  # OpenAI's: times each token was generated, subtracted from its logit
+    presence_penalty: float = 0.0  # OpenAI's: subtracted once from the logit of every token generated
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit), ids in order
     stop: tuple[str, ...] = ()
     logprobs: bool = False  # report each generated token's log-probability (server.engine.logprobs)
     top_logprobs: int = 0  # and this many likeliest alternatives at each place
@@ -35,6 +38,11 @@ class SamplingParams:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    @property
+    def adjusts_logits(self) -> bool:
+        """Whether a penalty or bias changes the model's logits before a token is chosen."""
+        return self.repetition_penalty != 1.0 or bool(self.frequency_penalty or self.presence_penalty or self.logit_bias)
 
 
 @dataclass
@@ -62,6 +70,32 @@ def apply_repetition_penalty(logits: torch.Tensor, token_ids: list[int], penalty
     seen = torch.tensor(sorted(set(token_ids)), dtype=torch.long, device=logits.device)
     values = logits[seen]
     logits[seen] = torch.where(values > 0, values / penalty, values * penalty)
+
+
+def apply_output_penalties(logits: torch.Tensor, output_ids: list[int], frequency: float, presence: float) -> None:
+    # logits: [V], in place; OpenAI's rule, on the output alone: count * frequency + presence
+    if not output_ids:
+        return
+    seen, counts = torch.tensor(output_ids, dtype=torch.long, device=logits.device).unique(return_counts=True)
+    logits[seen] -= counts.to(logits.dtype) * frequency + presence
+
+
+def apply_logit_bias(logits: torch.Tensor, bias: tuple[tuple[int, float], ...]) -> None:
+    # logits: [V], in place
+    ids, values = zip(*bias, strict=True)
+    logits[torch.tensor(ids, device=logits.device)] += torch.tensor(values, dtype=logits.dtype, device=logits.device)
+
+
+def adjust_logits(logits: torch.Tensor, row: RowState) -> None:
+    """A row's penalties and bias, in place on its logits [V]."""
+    params = row.params
+    if params.repetition_penalty != 1.0:
+        apply_repetition_penalty(logits, row.token_ids, params.repetition_penalty)
+    if params.frequency_penalty or params.presence_penalty:
+        output = row.token_ids[len(row.token_ids) - row.generated :] if row.generated else []
+        apply_output_penalties(logits, output, params.frequency_penalty, params.presence_penalty)
+    if params.logit_bias:
+        apply_logit_bias(logits, params.logit_bias)
 
 
 def top_k_top_p_filter(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
@@ -109,7 +143,7 @@ def _plain_greedy(row: RowState, end_token_ids: frozenset[int]) -> bool:
     """Whether a row's next token is its logits' argmax as they are."""
     params = row.params
     held = bool(end_token_ids) and row.generated < params.min_new_tokens
-    return params.greedy and params.repetition_penalty == 1.0 and row.matcher is None and not held
+    return params.greedy and not params.adjusts_logits and row.matcher is None and not held
 
 
 def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int | None]:
@@ -131,8 +165,8 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
         held_rows, ends = (torch.tensor(values, device=logits.device) for values in (held, sorted(end_token_ids)))
         logits[held_rows[:, None], ends[None, :]] = float("-inf")
     for i, row in enumerate(rows):
-        if row.params.repetition_penalty != 1.0:
-            apply_repetition_penalty(logits[i], row.token_ids, row.params.repetition_penalty)
+        if row.params.adjusts_logits:
+            adjust_logits(logits[i], row)
     failed = apply_grammar_masks(logits, rows)
     chosen: list[int | None] = logits.argmax(dim=-1).tolist()
     sampled = [i for i, row in enumerate(rows) if not row.params.greedy]

@@ -100,6 +100,13 @@ def test_cli_commands(server, capsys):
     assert cli.main([*target, "health"]) == 0 and capsys.readouterr().out.strip() == "SERVING"
     assert cli.main([*target, "generate", "hi", "--top-p", "3"]) == 1
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
+    # OpenAI's penalties and logit bias: a bias of 100 all but forces the token
+    biased = ["--logit-bias", "28=100", "--presence-penalty", "0.5"]
+    hello = cli.main([*target, "generate", "Say hi", "--max-new-tokens", "2", "--json", *biased])
+    assert hello == 0 and json.loads(capsys.readouterr().out)["token_ids"] == [28, 28]
+    with pytest.raises(SystemExit):
+        cli.main([*target, "generate", "hi", "--logit-bias", "\u0662=1"])
+    assert "takes TOKEN_ID=BIAS" in capsys.readouterr().err
 
 
 def test_every_client_has_a_method_for_every_rpc():

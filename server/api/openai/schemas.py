@@ -23,6 +23,7 @@ MAX_COMPLETION_LOGPROBS = 5  # OpenAI's limit for text completions
 # Answers of one request: its prompts (a text completion's batch, from an evaluation harness) times
 # n, each a generation of its own; as many as the engine's default waiting queue holds
 MAX_GENERATIONS = 128
+_TOKEN_ID_KEY = re.compile(r"[0-9]{1,9}")  # below 2**32, as the proto's ids; the vocabulary is checked in admission
 _TOOL_FIELD = re.compile(r"^tools\[(\d+)\]\.(name|description|parameters)")
 TOOL_CHOICE_MODES = {
     "none": common_pb2.TOOL_CHOICE_MODE_NONE,
@@ -39,6 +40,9 @@ PARAMETER_NAMES = {
     "parameters.top_k": "top_k",
     "parameters.seed": "seed",
     "parameters.repetition_penalty": "repetition_penalty",
+    "parameters.frequency_penalty": "frequency_penalty",
+    "parameters.presence_penalty": "presence_penalty",
+    "parameters.logit_bias": "logit_bias",
     "parameters.stop": "stop",
     "parameters.structured_output": "response_format",
     "parameters.top_logprobs": "top_logprobs",
@@ -125,7 +129,6 @@ class StructuredOutputs(Body):
 # Fields OpenAI (or vLLM) defines that this server cannot honour: refused by name, with the
 # reason, whenever given with anything but their neutral value. None of them is ignored.
 UNSUPPORTED = {
-    "logit_bias": "is not supported: token biases are not applied by this server",
     "audio": "is not supported: this server answers in text only",
     "prediction": "is not supported: predicted outputs are not used by this server",
     "web_search_options": "is not supported: this server has no web search",
@@ -135,8 +138,6 @@ UNSUPPORTED = {
     "functions": "is not supported: it was replaced by tools",
     "function_call": "is not supported: it was replaced by tool_choice",
     "suffix": "is not supported (no fill-in-the-middle)",
-    "frequency_penalty": "is not supported; use repetition_penalty (> 1 discourages repeated tokens)",
-    "presence_penalty": "is not supported; use repetition_penalty (> 1 discourages repeated tokens)",
 }
 NEUTRAL: tuple[Any, ...] = (None, 0, 0.0, {}, [], "", False)
 
@@ -160,7 +161,7 @@ class SamplingBody(Body):
     store: Literal[False] | None = None  # completions are not stored
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
-    logit_bias: dict[str, Any] | None = None
+    logit_bias: dict[str, float] | None = None  # token ids (as JSON keys, so texts) and the bias added to each
     response_format: ResponseFormat | None = None
     # vLLM's extras, which clients written for vLLM send through `extra_body`
     top_k: int | None = None
@@ -192,7 +193,7 @@ class SamplingBody(Body):
             params.max_new_tokens = limit
         # OpenAI's default temperature is 1; 0 decodes greedily, as in the gRPC API
         params.temperature = 1.0 if self.temperature is None else self.temperature
-        for name in ("top_p", "seed", "top_k", "repetition_penalty"):
+        for name in ("top_p", "seed", "top_k", "repetition_penalty", "frequency_penalty", "presence_penalty"):
             value = getattr(self, name)
             if value is not None:
                 setattr(params, name, value)
@@ -200,6 +201,8 @@ class SamplingBody(Body):
             params.min_new_tokens = self.min_tokens
         if self.stop is not None:
             params.stop.extend([self.stop] if isinstance(self.stop, str) else self.stop)
+        for key, bias in (self.logit_bias or {}).items():
+            params.logit_bias[_token_id_key(key)] = bias
         structured = self._structured_output()
         if structured is not None:
             params.structured_output.CopyFrom(structured)
@@ -465,6 +468,13 @@ class CompletionRequest(SamplingBody):
                 request.prompt_token_ids.extend(prompt)
             requests.append(request)
         return self._prompts_checked(requests)
+
+
+def _token_id_key(key: str) -> int:
+    """A logit_bias key: a token id spelled in ASCII digits (JSON keys are texts)."""
+    if not _TOKEN_ID_KEY.fullmatch(key):
+        raise InvalidRequest("logit_bias", f'has the key {key[:32]!r}; its keys are token ids, such as "1234"')
+    return int(key)
 
 
 def _looks_like_token_ids(prompt: Any) -> TypeGuard[list[Any]]:

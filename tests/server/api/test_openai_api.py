@@ -113,7 +113,13 @@ def test_structured_output_through_response_format_and_vllm_extras(oai):
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, top_logprobs=3), 400, "top_logprobs"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, logprobs=True, top_logprobs=21), 400, "top_logprobs"),
         (lambda c: c.completions.create(model="", prompt="a", logprobs=6), 400, "logprobs"),
-        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"1": 5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"abc": 5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"\uff11": 5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"49152": 5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"5": 101}), 400, "logit_bias[5]"),
+        (lambda c: c.completions.create(model="", prompt="a", logit_bias={"5": True}), 400, "logit_bias.5"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, frequency_penalty=2.5), 400, "frequency_penalty"),
+        (lambda c: c.completions.create(model="", prompt="a", presence_penalty=-3), 400, "presence_penalty"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, reasoning_effort="low"), 400, "reasoning_effort"),
         (
             lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_whitespace_pattern": " "}),
@@ -400,6 +406,32 @@ def test_n_choices_are_generations_of_their_own_with_the_prompt_counted_once(oai
     assert caught.value.body["param"] == "x-request-id" and "must fit in 128" in caught.value.body["message"]
 
 
+def test_logit_bias_and_openais_penalties_shape_answers_on_both_apis(oai, http_server):
+    prompt = "Say la eight times: la la la la la la la la. Again:"
+    with Client(http_server.address) as grpc_client:
+        plain = list(grpc_client.generate(prompt, max_new_tokens=12, temperature=0).token_ids)
+        first = plain[0]
+        banned = list(grpc_client.generate(prompt, max_new_tokens=12, temperature=0, logit_bias={first: -100}).token_ids)
+        forced_id = grpc_client.tokenize(" banana").token_ids[-1]
+        forced = list(grpc_client.generate(prompt, max_new_tokens=4, temperature=0, logit_bias={forced_id: 100}).token_ids)
+        penalised = list(grpc_client.generate(prompt, max_new_tokens=12, temperature=0, frequency_penalty=2.0).token_ids)
+        present = list(grpc_client.generate(prompt, max_new_tokens=12, temperature=0, presence_penalty=2.0).token_ids)
+        banana = grpc_client.generate(prompt, max_new_tokens=4, temperature=0, logit_bias={forced_id: 100}).text
+    assert banned[0] != first and first not in banned
+    assert forced == [forced_id] * 4
+    most = max(plain.count(t) for t in plain)
+    assert most >= 3, plain  # the plain answer repeats itself, so the penalties have something to do
+    assert max(penalised.count(t) for t in penalised) < most and max(present.count(t) for t in present) < most
+    # the same over HTTP, token ids as JSON keys, on chat and text completions
+    text = oai.completions.create(model="", prompt=prompt, max_tokens=4, temperature=0, logit_bias={str(forced_id): 100})
+    assert text.choices[0].text == banana
+    chat = oai.chat.completions.create(model="", messages=FRANCE, max_tokens=3, temperature=0, logit_bias={str(forced_id): 100})
+    assert chat.choices[0].message.content == banana[: len(chat.choices[0].message.content)] and "banana" in chat.choices[0].message.content
+    http_penalised = oai.completions.create(model="", prompt=prompt, max_tokens=12, temperature=0, frequency_penalty=2.0)
+    with Client(http_server.address) as grpc_client:
+        assert http_penalised.choices[0].text == grpc_client.generate(prompt, max_new_tokens=12, temperature=0, frequency_penalty=2.0).text
+
+
 def test_a_batch_of_prompts_is_answered_a_choice_each_as_each_alone(oai, http_server):
     # lm-evaluation-harness batches prompts (batch_size), texts or token ids
     with Client(http_server.address) as grpc_client:
@@ -455,7 +487,7 @@ def test_unknown_and_unsupported_fields_get_openai_codes_and_answers_name_their_
         oai.chat.completions.create(model="", messages=FRANCE, extra_body={"frobnicate": 1})
     assert caught.value.body["code"] == "unknown_parameter" and caught.value.body["param"] == "frobnicate"
     with pytest.raises(openai.BadRequestError) as caught:
-        oai.chat.completions.create(model="", messages=FRANCE, logit_bias={"5": 10})
+        oai.chat.completions.create(model="", messages=FRANCE, reasoning_effort="high")
     assert caught.value.body["code"] == "unsupported_parameter"
     with pytest.raises(openai.NotFoundError) as missing:
         oai.chat.completions.create(model="no-such-adapter", messages=FRANCE)

@@ -47,6 +47,38 @@ def test_repetition_penalty_matches_transformers():
     assert torch.allclose(ours, expected)
 
 
+def test_frequency_and_presence_penalties_follow_openais_formula_on_the_output_alone():
+    # OpenAI's: logit[j] -= count[j] * frequency_penalty + (count[j] > 0) * presence_penalty, where
+    # count[j] is how often token j was generated (the prompt is not counted)
+    logits = torch.tensor([[2.0, -1.0, 0.5, 3.0, -2.0, 1.0]])
+    prompt, output = [2, 2, 5], [1, 3, 3]
+    expected = logits.clone()
+    for token in set(output):
+        expected[0, token] -= output.count(token) * 0.5 + 0.25
+    state = row(frequency_penalty=0.5, presence_penalty=0.25)
+    state.token_ids.extend(prompt + output)
+    state.generated = len(output)
+    ours = logits.clone()
+    sample_next_tokens(ours, [state], END)
+    assert torch.allclose(ours, expected)
+    assert ours[0, 2] == logits[0, 2] and ours[0, 5] == logits[0, 5], "prompt tokens are not penalised"
+    encouraging = row(frequency_penalty=-2.0)  # negative values make repeats likelier, as OpenAI allows
+    encouraging.token_ids.extend([4, 4])
+    encouraging.generated = 2
+    assert sample_next_tokens(logits.clone(), [encouraging], END) == [3]
+    encouraging.token_ids.extend([4])
+    encouraging.generated = 3
+    assert sample_next_tokens(logits.clone(), [encouraging], END) == [4]  # -2 + 3 * 2 = 4 > 3
+
+
+def test_logit_bias_bans_and_forces_tokens_per_row():
+    logits = torch.tensor([[0.0, 5.0, 1.0], [9.0, 0.0, 1.0], [9.0, 0.0, 1.0]])
+    rows = [row(logit_bias=((1, -100.0),)), row(logit_bias=((1, 10.0), (2, 100.0))), row()]
+    assert sample_next_tokens(logits.clone(), rows, frozenset()) == [2, 2, 0]
+    sampled = row(temperature=1.0, seed=3, logit_bias=((0, -100.0), (1, -100.0)))
+    assert {sample_next_tokens(logits[:1].clone(), [sampled], frozenset())[0] for _ in range(20)} == {2}
+
+
 def test_greedy_takes_the_argmax_per_row():
     logits = torch.tensor([[0.0, 5.0, 1.0], [9.0, 0.0, 1.0]])
     assert sample_next_tokens(logits, [row(), row()], frozenset()) == [1, 0]

@@ -52,6 +52,16 @@ def _generation_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--repetition-penalty", type=float)
+    parser.add_argument("--frequency-penalty", type=float, help="OpenAI's, -2 to 2: lowers a token's logit per time it was generated")
+    parser.add_argument("--presence-penalty", type=float, help="OpenAI's, -2 to 2: lowers a token's logit once it was generated")
+    parser.add_argument(
+        "--logit-bias",
+        type=_token_bias,
+        action="append",
+        default=[],
+        metavar="TOKEN_ID=BIAS",
+        help="add BIAS (-100 to 100) to a token's logit (repeatable)",
+    )
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     parser.add_argument("--time-limit-ms", type=int)
     parser.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
@@ -65,12 +75,24 @@ def _generation_args(parser: argparse.ArgumentParser) -> None:
     few.add_argument("--order", choices=["as_given", "most_similar_last"], default="as_given")
 
 
+def _token_bias(given: str) -> tuple[int, float]:
+    """An argparse type: TOKEN_ID=BIAS."""
+    token, _, bias = given.partition("=")
+    try:
+        if not re.fullmatch(r"[0-9]{1,9}", token):
+            raise ValueError(token)
+        return int(token), float(bias)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes TOKEN_ID=BIAS, such as 1234=-100; got {given!r}") from None
+
+
 def _generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        name: getattr(args, name)
-        for name in ("max_new_tokens", "min_new_tokens", "temperature", "top_p", "top_k", "seed", "repetition_penalty", "time_limit_ms")
-    }
+    # the GenerationParameters the command has a flag for, a value each; stop and logit_bias repeat
+    names = [f.name for f in common_pb2.GenerationParameters.DESCRIPTOR.fields if f.name not in ("stop", "logit_bias")]
+    kwargs: dict[str, Any] = {name: getattr(args, name) for name in names if name in vars(args)}
     kwargs["stop"] = args.stop
+    if args.logit_bias:
+        kwargs["logit_bias"] = dict(args.logit_bias)
     kwargs["adapter"] = args.adapter
     if args.demo or args.instruction:
         demos = [tuple(d) for d in args.demo]

@@ -71,6 +71,19 @@ export interface GenerationParameters {
    * then computed in full, never taken from the prefix cache, with one logits row per token.
    */
   'promptLogprobs'?: (boolean);
+  /**
+   * OpenAI's penalties on the output so far, -2 to 2: each token's logit is lowered by
+   * frequency_penalty times the times it was generated, and by presence_penalty once if it was
+   * (negative values encourage repeats). 0 disables them. The prompt is not counted.
+   */
+  'frequencyPenalty'?: (number | string);
+  'presencePenalty'?: (number | string);
+  /**
+   * Added to the logits of these token ids (the base model's) before sampling, -100 to 100 (OpenAI's
+   * logit_bias): -100 in effect bans a token, 100 all but forces it. At most 1024 entries; a
+   * structured output's grammar still decides which tokens may follow.
+   */
+  'logitBias'?: ({[key: number]: number | string});
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -82,6 +95,8 @@ export interface GenerationParameters {
   '_logprobs'?: "logprobs";
   '_topLogprobs'?: "topLogprobs";
   '_promptLogprobs'?: "promptLogprobs";
+  '_frequencyPenalty'?: "frequencyPenalty";
+  '_presencePenalty'?: "presencePenalty";
 }
 
 /**
@@ -152,6 +167,19 @@ export interface GenerationParameters__Output {
    * then computed in full, never taken from the prefix cache, with one logits row per token.
    */
   'promptLogprobs'?: (boolean);
+  /**
+   * OpenAI's penalties on the output so far, -2 to 2: each token's logit is lowered by
+   * frequency_penalty times the times it was generated, and by presence_penalty once if it was
+   * (negative values encourage repeats). 0 disables them. The prompt is not counted.
+   */
+  'frequencyPenalty'?: (number);
+  'presencePenalty'?: (number);
+  /**
+   * Added to the logits of these token ids (the base model's) before sampling, -100 to 100 (OpenAI's
+   * logit_bias): -100 in effect bans a token, 100 all but forces it. At most 1024 entries; a
+   * structured output's grammar still decides which tokens may follow.
+   */
+  'logitBias': ({[key: number]: number});
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -163,4 +191,6 @@ export interface GenerationParameters__Output {
   '_logprobs'?: "logprobs";
   '_topLogprobs'?: "topLogprobs";
   '_promptLogprobs'?: "promptLogprobs";
+  '_frequencyPenalty'?: "frequencyPenalty";
+  '_presencePenalty'?: "presencePenalty";
 }
