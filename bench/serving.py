@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,9 @@ import grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# a port reserved until the server binds it, as the tests take theirs (the other benches import it from here)
+from tests.tools import free_port  # noqa: E402
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -91,12 +93,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- tuneserve -----------------------------------------------------------------------------------
