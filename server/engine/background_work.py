@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 COMPILE_NICENESS = 19  # the lowest priority: a compile runs when the model step leaves a core idle
 # The eager step releases the GIL for each torch op and waits, to take it back, for the holder to
-# hand it over: at CPython's default 5 ms, while torch.compile traces in Python (tens of seconds on
-# 2 cores) a 16-token answer took 30 s instead of 0.3 s; at 20 us, 2-3 s (figures in issue 26)
+# hand it over: CPython's default switch interval, paid per op while torch.compile traces in
+# Python, made answers many times slower (the ledger: docs/performance.md, CPU serving)
 COMPILE_SWITCH_INTERVAL_S = 2e-5
 
 
