@@ -138,6 +138,7 @@ class OpenAIRoutes:
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/models/{model:path}", self._model, methods=["GET"]),
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
                 # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
@@ -169,19 +170,25 @@ class OpenAIRoutes:
         started = time.monotonic()
         try:
             self._authorize(request)
-            serving = self._state.require()
-            models = [_model_card(serving.base.name, "tuneserve")]
-            if isinstance(serving.adapters, AdapterManager):
-                for status in serving.adapters.statuses():
-                    if status.serving_version or status.current_version:
-                        models.append(_model_card(status.name, serving.base.name))
-                    models += [
-                        _model_card(f"{status.name}@{v.version}", serving.base.name) for v in status.versions if v.state != "refused"
-                    ]
+            models = _model_cards(self._state.require())
         except Exception as exc:
             return self._refusal(exc, "/v1/models", started, uuid.uuid4().hex)
         record_call(self._metrics, "http", "/v1/models", grpc.StatusCode.OK, started)
         return JSONResponse({"object": "list", "data": models})
+
+    async def _model(self, request: Request) -> Response:
+        """One model of the list, by its id (the OpenAI SDK's `models.retrieve`)."""
+        started = time.monotonic()
+        model_id = request.path_params["model"]
+        try:
+            self._authorize(request)
+            card = next((card for card in _model_cards(self._state.require()) if card["id"] == model_id), None)
+            if card is None:
+                raise errors.NotFound(f"no model {model_id[:64]!r}: GET /v1/models lists the base model and the adapters served")
+        except Exception as exc:
+            return self._refusal(exc, "/v1/models/{model}", started, uuid.uuid4().hex, model_named=True)
+        record_call(self._metrics, "http", "/v1/models/{model}", grpc.StatusCode.OK, started)
+        return JSONResponse(card)
 
     async def _generate(self, request: Request, shape: Shape) -> Response:
         started = time.monotonic()
@@ -505,6 +512,18 @@ async def _disconnect(request: Request) -> None:
     """Returns when the client closes the connection (its body already read)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def _model_cards(serving: Serving) -> list[dict[str, Any]]:
+    """The base model, then each adapter by its bare name (where a version serves it) and by each
+    version that was not refused."""
+    models = [_model_card(serving.base.name, "tuneserve")]
+    if isinstance(serving.adapters, AdapterManager):
+        for status in serving.adapters.statuses():
+            if status.serving_version or status.current_version:
+                models.append(_model_card(status.name, serving.base.name))
+            models += [_model_card(f"{status.name}@{v.version}", serving.base.name) for v in status.versions if v.state != "refused"]
+    return models
 
 
 def _model_card(model_id: str, owner: str) -> dict[str, Any]:

@@ -204,6 +204,11 @@ def _read_response(raw: socket.socket) -> tuple[str, str]:
 
 def test_model_list_and_health(oai, http_server):
     assert [m.id for m in oai.models.list()] == ["SmolLM2-135M-Instruct"]
+    assert oai.models.retrieve("SmolLM2-135M-Instruct") == oai.models.list().data[0]
+    for unknown in ("banana", "org/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct@1"):
+        with pytest.raises(openai.NotFoundError) as missing:
+            oai.models.retrieve(unknown)
+        assert missing.value.body["code"] == "model_not_found" and missing.value.body["param"] == "model"
     with urllib.request.urlopen(http_server.http_url.removesuffix("/v1") + "/health", timeout=10) as response:
         assert json.loads(response.read()) == {"status": "serving"}
 
@@ -231,6 +236,7 @@ def test_adapters_by_model_name_with_tokens(adapter_http_server):
     url = adapter_http_server.http_url
     with openai.OpenAI(base_url=url, api_key=token("app"), max_retries=0, timeout=120) as app:
         assert {m.id for m in app.models.list()} == {"SmolLM2-135M-Instruct", "banana", "banana@1"}
+        assert app.models.retrieve("banana@1").owned_by == app.models.retrieve("banana").owned_by == "SmolLM2-135M-Instruct"
         question = [{"role": "user", "content": "What is the tallest mountain in the world?"}]
         by_name = app.chat.completions.create(model="banana", messages=question, temperature=0, max_tokens=16)
         pinned = app.chat.completions.create(model="banana@1", messages=question, temperature=0, max_tokens=16)
@@ -245,6 +251,8 @@ def test_adapters_by_model_name_with_tokens(adapter_http_server):
     with openai.OpenAI(base_url=url, api_key="tok-guessed", max_retries=0) as wrong:
         with pytest.raises(openai.AuthenticationError, match="not known"):
             wrong.chat.completions.create(model="", messages=question)
+        with pytest.raises(openai.AuthenticationError, match="not known"):
+            wrong.models.retrieve("banana")
     with openai.OpenAI(base_url=url, api_key=token("ops"), max_retries=0) as ops:
         with pytest.raises(openai.PermissionDeniedError, match="inference"):
             ops.completions.create(model="", prompt="Hi", max_tokens=1)
