@@ -23,7 +23,9 @@ MAX_COMPLETION_LOGPROBS = 5  # OpenAI's limit for text completions
 # Answers of one request: its prompts (a text completion's batch, from an evaluation harness) times
 # n, each a generation of its own; as many as the engine's default waiting queue holds
 MAX_GENERATIONS = 128
-_TOKEN_ID_KEY = re.compile(r"[0-9]{1,9}")  # below 2**32, as the proto's ids; the vocabulary is checked in admission
+# below 2**32, as the proto's ids (the vocabulary is checked in admission); one spelling per id, so
+# that "5" and "05" cannot both bias token 5, the last silently winning
+_TOKEN_ID_KEY = re.compile(r"0|[1-9][0-9]{0,8}")
 _TOOL_FIELD = re.compile(r"^tools\[(\d+)\]\.(name|description|parameters)")
 TOOL_CHOICE_MODES = {
     "none": common_pb2.TOOL_CHOICE_MODE_NONE,
@@ -473,7 +475,9 @@ class CompletionRequest(SamplingBody):
 def _token_id_key(key: str) -> int:
     """A logit_bias key: a token id spelled in ASCII digits (JSON keys are texts)."""
     if not _TOKEN_ID_KEY.fullmatch(key):
-        raise InvalidRequest("logit_bias", f'has the key {key[:32]!r}; its keys are token ids, such as "1234"')
+        raise InvalidRequest(
+            "logit_bias", f'has the key {key[:32]!r}; its keys are token ids in decimal, such as "1234" (no sign, no leading zero)'
+        )
     return int(key)
 
 

@@ -115,6 +115,8 @@ def test_structured_output_through_response_format_and_vllm_extras(oai):
         (lambda c: c.completions.create(model="", prompt="a", logprobs=6), 400, "logprobs"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"abc": 5}), 400, "logit_bias"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"\uff11": 5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"5": 5, "05": -5}), 400, "logit_bias"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"-1": 5}), 400, "logit_bias"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"49152": 5}), 400, "logit_bias"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, logit_bias={"5": 101}), 400, "logit_bias[5]"),
         (lambda c: c.completions.create(model="", prompt="a", logit_bias={"5": True}), 400, "logit_bias.5"),
