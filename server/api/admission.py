@@ -313,6 +313,12 @@ class Admission:
             raise InvalidRequest(
                 "parameters.min_new_tokens", "cannot be combined with structured_output: the grammar decides where the answer ends"
             )
+        if pick("ignore_eos", False):  # end tokens are suppressed until min_new_tokens: until the end
+            if _structured(params, defaults) is not None:
+                raise InvalidRequest(
+                    "parameters.ignore_eos", "cannot be combined with structured_output: the grammar decides where the answer ends"
+                )
+            min_new = max_new
         temperature = float(pick("temperature", 0.0))
         _in_range("parameters.temperature", temperature, 0.0, MAX_TEMPERATURE)
         top_p = float(pick("top_p", 1.0))

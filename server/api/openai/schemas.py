@@ -45,6 +45,7 @@ PARAMETER_NAMES = {
     "parameters.frequency_penalty": "frequency_penalty",
     "parameters.presence_penalty": "presence_penalty",
     "parameters.logit_bias": "logit_bias",
+    "parameters.ignore_eos": "ignore_eos",
     "parameters.stop": "stop",
     "parameters.structured_output": "response_format",
     "parameters.top_logprobs": "top_logprobs",
@@ -168,6 +169,8 @@ class SamplingBody(Body):
     # vLLM's extras, which clients written for vLLM send through `extra_body`
     top_k: int | None = None
     min_tokens: int | None = None
+    ignore_eos: bool = False  # load tests (vLLM's and SGLang's benchmarks) send it, false included
+    best_of: int | None = None  # and best_of 1, to chat completions too
     repetition_penalty: float | None = None
     structured_outputs: StructuredOutputs | None = None
     guided_json: dict[str, Any] | str | None = None
@@ -201,6 +204,10 @@ class SamplingBody(Body):
                 setattr(params, name, value)
         if self.min_tokens:
             params.min_new_tokens = self.min_tokens
+        if self.ignore_eos:
+            params.ignore_eos = True
+        if self.best_of not in (None, 1):
+            raise InvalidRequest("best_of", "only 1 is supported: each choice is one generation (ask for more with n)")
         if self.stop is not None:
             params.stop.extend([self.stop] if isinstance(self.stop, str) else self.stop)
         for key, bias in (self.logit_bias or {}).items():
@@ -409,7 +416,6 @@ class CompletionRequest(SamplingBody):
     prompt: str | list[Any]
     echo: bool = False
     suffix: str | None = None
-    best_of: int | None = None
     logprobs: int | None = None
 
     def output_limit(self) -> int | None:
@@ -458,8 +464,6 @@ class CompletionRequest(SamplingBody):
         return prompts
 
     def generate_requests(self, adapter: str, request_id: str) -> list[inference_pb2.GenerateRequest]:
-        if self.best_of not in (None, 1):
-            raise InvalidRequest("best_of", "only 1 is supported")
         parameters = self.parameters()
         requests = []
         for prompt in self._prompts():

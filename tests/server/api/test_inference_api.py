@@ -47,6 +47,18 @@ def test_plain_prompt_max_tokens_and_stop_sequences(client):
     assert "Paris" not in stopped.text and stopped.text.endswith("is ")
 
 
+def test_ignore_eos_generates_to_the_limit_and_stop_strings_still_end_it(client):
+    plain = client.generate(messages=FRANCE, max_new_tokens=64)
+    assert plain.stop_reason == common_pb2.STOP_REASON_END_OF_SEQUENCE and plain.usage.generated_tokens < 64
+    ignoring = client.generate(messages=FRANCE, max_new_tokens=64, ignore_eos=True)
+    assert ignoring.stop_reason == common_pb2.STOP_REASON_MAX_TOKENS and ignoring.usage.generated_tokens == 64
+    assert ignoring.text.startswith(plain.text), "greedy: the same answer, then on past where it ended"
+    unlimited = client.generate(messages=FRANCE, ignore_eos=True)  # to the server's default limit
+    assert unlimited.stop_reason == common_pb2.STOP_REASON_MAX_TOKENS
+    stopped = client.generate(messages=FRANCE, max_new_tokens=64, ignore_eos=True, stop=["Paris"])
+    assert stopped.stop_reason == common_pb2.STOP_REASON_STOP_SEQUENCE
+
+
 def test_stream_holds_back_a_partial_stop_sequence(client):
     chunks = list(client.generate_stream(messages=FRANCE, stop=["Paris."]))
     assert "".join(c.text for c in chunks) == "The capital of France is "

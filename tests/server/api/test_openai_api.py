@@ -122,6 +122,14 @@ def test_structured_output_through_response_format_and_vllm_extras(oai):
         (lambda c: c.completions.create(model="", prompt="a", logit_bias={"5": True}), 400, "logit_bias.5"),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, frequency_penalty=2.5), 400, "frequency_penalty"),
         (lambda c: c.completions.create(model="", prompt="a", presence_penalty=-3), 400, "presence_penalty"),
+        (lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"best_of": 2}), 400, "best_of"),
+        (
+            lambda c: c.chat.completions.create(
+                model="", messages=FRANCE, response_format={"type": "json_object"}, extra_body={"ignore_eos": True}
+            ),
+            400,
+            "ignore_eos",
+        ),
         (lambda c: c.chat.completions.create(model="", messages=FRANCE, reasoning_effort="low"), 400, "reasoning_effort"),
         (
             lambda c: c.chat.completions.create(model="", messages=FRANCE, extra_body={"guided_whitespace_pattern": " "}),
@@ -440,6 +448,32 @@ def test_logit_bias_and_openais_penalties_shape_answers_on_both_apis(oai, http_s
     http_penalised = oai.completions.create(model="", prompt=prompt, max_tokens=12, temperature=0, frequency_penalty=2.0)
     with Client(http_server.address) as grpc_client:
         assert http_penalised.choices[0].text == grpc_client.generate(prompt, max_new_tokens=12, temperature=0, frequency_penalty=2.0).text
+
+
+def test_load_test_payloads_as_vllm_and_sglang_benchmarks_send_them(http_server):
+    # their request bodies, as sent with aiohttp: ignore_eos (false included) and best_of 1, to both routes
+    def streamed(route: str, body: dict) -> tuple[str, dict]:
+        request = urllib.request.Request(
+            http_server.http_url + route, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+        )
+        text, usage = "", {}
+        with urllib.request.urlopen(request, timeout=120) as response:
+            for line in response.read().decode().splitlines():
+                if not line.startswith("data: {"):
+                    continue
+                chunk = json.loads(line.removeprefix("data: "))
+                for choice in chunk["choices"]:
+                    text += choice.get("text") or (choice.get("delta") or {}).get("content") or ""
+                usage = chunk.get("usage") or usage
+        return text, usage
+
+    common = {"model": "", "temperature": 0.0, "best_of": 1, "stream": True, "stream_options": {"include_usage": True}}
+    _, usage = streamed("/completions", {**common, "prompt": "Hi", "max_tokens": 48, "logprobs": None, "ignore_eos": True})
+    assert usage["completion_tokens"] == 48
+    text, usage = streamed("/chat/completions", {**common, "messages": FRANCE, "max_completion_tokens": 48, "ignore_eos": False})
+    assert "Paris" in text and usage["completion_tokens"] < 48
+    _, usage = streamed("/chat/completions", {**common, "messages": FRANCE, "max_completion_tokens": 48, "ignore_eos": True})
+    assert usage["completion_tokens"] == 48
 
 
 def test_a_batch_of_prompts_is_answered_a_choice_each_as_each_alone(oai, http_server):

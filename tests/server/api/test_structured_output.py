@@ -155,6 +155,9 @@ def test_structure_with_min_new_tokens_is_refused(client):
     with pytest.raises(errors.TuneserveError) as caught:
         ask(client, "Hello", min_new_tokens=3, structured_output={"choice": ["a"]})
     assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and "structured_output" in caught.value.message
+    with pytest.raises(errors.TuneserveError) as caught:
+        ask(client, "Hello", ignore_eos=True, structured_output={"choice": ["a"]})
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and caught.value.field == "parameters.ignore_eos"
 
 
 def test_few_shot_prompt_with_a_choice_list(client):

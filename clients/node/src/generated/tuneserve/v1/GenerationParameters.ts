@@ -84,6 +84,12 @@ export interface GenerationParameters {
    * structured output's grammar still decides which tokens may follow.
    */
   'logitBias'?: ({[key: number]: number | string});
+  /**
+   * Generate max_new_tokens tokens: end-of-sequence tokens are never sampled (llama.cpp's and
+   * vLLM's ignore_eos, which load tests send). Stop strings still end the answer. Cannot be
+   * combined with structured_output.
+   */
+  'ignoreEos'?: (boolean);
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -97,6 +103,7 @@ export interface GenerationParameters {
   '_promptLogprobs'?: "promptLogprobs";
   '_frequencyPenalty'?: "frequencyPenalty";
   '_presencePenalty'?: "presencePenalty";
+  '_ignoreEos'?: "ignoreEos";
 }
 
 /**
@@ -180,6 +187,12 @@ export interface GenerationParameters__Output {
    * structured output's grammar still decides which tokens may follow.
    */
   'logitBias': ({[key: number]: number});
+  /**
+   * Generate max_new_tokens tokens: end-of-sequence tokens are never sampled (llama.cpp's and
+   * vLLM's ignore_eos, which load tests send). Stop strings still end the answer. Cannot be
+   * combined with structured_output.
+   */
+  'ignoreEos'?: (boolean);
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -193,4 +206,5 @@ export interface GenerationParameters__Output {
   '_promptLogprobs'?: "promptLogprobs";
   '_frequencyPenalty'?: "frequencyPenalty";
   '_presencePenalty'?: "presencePenalty";
+  '_ignoreEos'?: "ignoreEos";
 }
