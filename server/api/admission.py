@@ -322,7 +322,7 @@ class Admission:
         temperature = float(pick("temperature", 0.0))
         _in_range("parameters.temperature", temperature, 0.0, MAX_TEMPERATURE)
         top_p = float(pick("top_p", 1.0))
-        _in_range("parameters.top_p", top_p, 0.0, 1.0, low_open=True)
+        _in_range("parameters.top_p", top_p, 0.0, 1.0)  # 0 keeps the likeliest token alone, as OpenAI takes it
         top_k = pick("top_k", 0)
         vocab = int(self.base.config.vocab_size)
         if not 0 <= top_k <= vocab:

@@ -198,10 +198,12 @@ class SamplingBody(Body):
             params.max_new_tokens = limit
         # OpenAI's default temperature is 1; 0 decodes greedily, as in the gRPC API
         params.temperature = 1.0 if self.temperature is None else self.temperature
-        for name in ("top_p", "seed", "top_k", "repetition_penalty", "frequency_penalty", "presence_penalty"):
+        for name in ("top_p", "top_k", "repetition_penalty", "frequency_penalty", "presence_penalty"):
             value = getattr(self, name)
             if value is not None:
                 setattr(params, name, value)
+        if self.seed is not None:  # OpenAI's and vLLM's seeds are signed: a negative one is its two's complement
+            params.seed = self.seed % 2**64
         if self.min_tokens:
             params.min_new_tokens = self.min_tokens
         if self.ignore_eos:
@@ -253,8 +255,8 @@ class SamplingBody(Body):
                 raise InvalidRequest(name, reason, UNSUPPORTED_PARAMETER)
         if self.n < 1:
             raise InvalidRequest("n", f"must be at least 1, got {self.n}")
-        if self.seed is not None and not 0 <= self.seed < 2**64:
-            raise InvalidRequest("seed", "must be between 0 and 2**64 - 1")
+        if self.seed is not None and not -(2**63) <= self.seed < 2**64:
+            raise InvalidRequest("seed", "must be between -2**63 and 2**64 - 1")
         for name in ("top_k", "min_tokens"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < 2**31:

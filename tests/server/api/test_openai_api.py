@@ -450,6 +450,18 @@ def test_logit_bias_and_openais_penalties_shape_answers_on_both_apis(oai, http_s
         assert http_penalised.choices[0].text == grpc_client.generate(prompt, max_new_tokens=12, temperature=0, frequency_penalty=2.0).text
 
 
+def test_top_p_zero_and_signed_seeds_are_taken_as_openai_takes_them(oai):
+    greedy = oai.completions.create(model="", prompt="The sky is", max_tokens=8, temperature=0)
+    only_likeliest = oai.completions.create(model="", prompt="The sky is", max_tokens=8, temperature=1.5, top_p=0)
+    assert only_likeliest.choices[0].text == greedy.choices[0].text
+    signed = [oai.completions.create(model="", prompt="The sky is", max_tokens=12, temperature=1.5, seed=s) for s in (-1, -1, 2**64 - 1, 5)]
+    texts = [c.choices[0].text for c in signed]
+    assert texts[0] == texts[1] == texts[2] != texts[3], "a negative seed is its two's complement: reproducible"
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.completions.create(model="", prompt="a", seed=-(2**63) - 1)
+    assert caught.value.body["param"] == "seed"
+
+
 def test_load_test_payloads_as_vllm_and_sglang_benchmarks_send_them(http_server):
     # their request bodies, as sent with aiohttp: ignore_eos (false included) and best_of 1, to both routes
     def streamed(route: str, body: dict) -> tuple[str, dict]:

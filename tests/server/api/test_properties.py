@@ -31,6 +31,10 @@ parameters = st.builds(
     top_k=st.integers(-5, 60000),
     seed=st.integers(0, 2**64 - 1),
     repetition_penalty=floats,
+    frequency_penalty=floats,
+    presence_penalty=floats,
+    logit_bias=st.dictionaries(st.one_of(st.integers(0, 49151), st.integers(0, 2**32 - 1)), floats, max_size=4),
+    ignore_eos=st.booleans(),
     stop=st.lists(st.text(max_size=10), max_size=20),
     time_limit_ms=st.integers(0, 3000),
 )
@@ -71,10 +75,14 @@ valid_parameters = st.builds(
     max_new_tokens=st.integers(1, 8),
     min_new_tokens=st.integers(0, 1),
     temperature=st.floats(0, 2, width=32),
-    top_p=st.floats(0.0625, 1, width=32),
+    top_p=st.floats(0, 1, width=32),
     top_k=st.integers(0, 100),
     seed=st.integers(0, 2**64 - 1),
     repetition_penalty=st.floats(0.5, 2, width=32),
+    frequency_penalty=st.floats(-2, 2, width=32),
+    presence_penalty=st.floats(-2, 2, width=32),
+    logit_bias=st.dictionaries(st.integers(0, 49151), st.floats(-100, 100, width=32), max_size=8),
+    ignore_eos=st.booleans(),
     stop=st.lists(st.text(min_size=1, max_size=5), max_size=3),
 )
 

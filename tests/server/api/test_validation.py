@@ -98,8 +98,8 @@ CASES = [
         "parameters.temperature",
         "must be in",
     ),
-    ("top_p zero", dict(prompt="hi", parameters=P(top_p=0.0)), errors.InvalidArgumentError, "parameters.top_p", "must be in (0, 1]"),
-    ("top_p above one", dict(prompt="hi", parameters=P(top_p=1.5)), errors.InvalidArgumentError, "parameters.top_p", "must be in (0, 1]"),
+    ("negative top_p", dict(prompt="hi", parameters=P(top_p=-0.1)), errors.InvalidArgumentError, "parameters.top_p", "must be in [0, 1]"),
+    ("top_p above one", dict(prompt="hi", parameters=P(top_p=1.5)), errors.InvalidArgumentError, "parameters.top_p", "must be in [0, 1]"),
     ("negative top_k", dict(prompt="hi", parameters=P(top_k=-1)), errors.InvalidArgumentError, "parameters.top_k", "between 0 (off)"),
     (
         "zero repetition penalty",

@@ -23,7 +23,7 @@ export interface GenerationParameters {
   'temperature'?: (number | string);
   /**
    * Nucleus sampling: sample from the smallest set of tokens whose probability reaches top_p.
-   * In (0, 1]; 1 disables it.
+   * In [0, 1]; 1 disables it, 0 keeps only the most likely token.
    */
   'topP'?: (number | string);
   /**
@@ -126,7 +126,7 @@ export interface GenerationParameters__Output {
   'temperature'?: (number);
   /**
    * Nucleus sampling: sample from the smallest set of tokens whose probability reaches top_p.
-   * In (0, 1]; 1 disables it.
+   * In [0, 1]; 1 disables it, 0 keeps only the most likely token.
    */
   'topP'?: (number);
   /**
