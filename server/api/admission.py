@@ -37,6 +37,7 @@ MAX_REPETITION_PENALTY = 10.0
 MAX_OPENAI_PENALTY = 2.0  # frequency and presence penalties, as OpenAI bounds them
 MAX_LOGIT_BIAS = 100.0  # OpenAI's bound on each bias
 MAX_LOGIT_BIAS_TOKENS = 1024
+MAX_STOP_TOKEN_IDS = 64
 
 
 class LimitSettings(Protocol):
@@ -123,6 +124,18 @@ def _logit_bias(given: Mapping[int, float], vocab: int) -> tuple[tuple[int, floa
             raise InvalidRequest("parameters.logit_bias", f"names token {token}, not a token of the model's {vocab}-token vocabulary")
         _in_range(f"parameters.logit_bias[{token}]", bias, -MAX_LOGIT_BIAS, MAX_LOGIT_BIAS)
     return tuple(sorted((token, float(bias)) for token, bias in given.items() if bias))
+
+
+def _stop_token_ids(given: list[int], vocab: int) -> frozenset[int]:
+    """A request's stop_token_ids, checked: ids the model can produce, not too many."""
+    if len(given) > MAX_STOP_TOKEN_IDS:
+        raise InvalidRequest("parameters.stop_token_ids", f"has {len(given)} ids; at most {MAX_STOP_TOKEN_IDS} are allowed")
+    outside = next((i for i, token in enumerate(given) if token >= vocab), None)
+    if outside is not None:
+        raise InvalidRequest(
+            f"parameters.stop_token_ids[{outside}]", f"is {given[outside]}, not a token of the model's {vocab}-token vocabulary"
+        )
+    return frozenset(given)
 
 
 _FORMATS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
@@ -333,6 +346,7 @@ class Admission:
         _in_range("parameters.frequency_penalty", frequency, -MAX_OPENAI_PENALTY, MAX_OPENAI_PENALTY)
         _in_range("parameters.presence_penalty", presence, -MAX_OPENAI_PENALTY, MAX_OPENAI_PENALTY)
         bias = _logit_bias(params.logit_bias if params is not None else {}, vocab)
+        stop_ids = _stop_token_ids(list(params.stop_token_ids) if params is not None else [], vocab)
         stop = tuple(params.stop) if params is not None and len(params.stop) else tuple(defaults.stop if defaults is not None else ())
         if len(stop) > limits.max_stop_sequences:
             raise InvalidRequest("parameters.stop", f"has {len(stop)} strings; at most {limits.max_stop_sequences} are allowed")
@@ -361,6 +375,7 @@ class Admission:
             presence_penalty=presence,
             logit_bias=bias,
             stop=stop,
+            stop_token_ids=stop_ids,
             logprobs=logprobs,
             top_logprobs=top_logprobs,
             prompt_logprobs=prompt_logprobs,

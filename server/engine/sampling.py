@@ -31,6 +31,7 @@ class SamplingParams:
     presence_penalty: float = 0.0  # OpenAI's: subtracted once from the logit of every token generated
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit), ids in order
     stop: tuple[str, ...] = ()
+    stop_token_ids: frozenset[int] = frozenset()  # end the answer as the model's own end tokens do
     logprobs: bool = False  # report each generated token's log-probability (server.engine.logprobs)
     top_logprobs: int = 0  # and this many likeliest alternatives at each place
     prompt_logprobs: bool = False  # and the prompt tokens' (they are computed, never taken from the prefix cache)
@@ -142,8 +143,20 @@ def apply_grammar_masks(logits: torch.Tensor, rows: list[RowState]) -> list[int]
 def _plain_greedy(row: RowState, end_token_ids: frozenset[int]) -> bool:
     """Whether a row's next token is its logits' argmax as they are."""
     params = row.params
-    held = bool(end_token_ids) and row.generated < params.min_new_tokens
+    held = bool(end_token_ids or params.stop_token_ids) and row.generated < params.min_new_tokens
     return params.greedy and not params.adjusts_logits and row.matcher is None and not held
+
+
+def hold_ends(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> None:
+    """Sets the end tokens' logits (the model's, and a row's own stop tokens) to -inf in rows that
+    have not generated their min_new_tokens yet."""
+    held = [i for i, row in enumerate(rows) if row.generated < row.params.min_new_tokens]
+    if held and end_token_ids:
+        held_rows, ends = (torch.tensor(values, device=logits.device) for values in (held, sorted(end_token_ids)))
+        logits[held_rows[:, None], ends[None, :]] = float("-inf")
+    for i in held:
+        if rows[i].params.stop_token_ids:
+            logits[i, torch.tensor(sorted(rows[i].params.stop_token_ids), device=logits.device)] = float("-inf")
 
 
 def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids: frozenset[int]) -> list[int | None]:
@@ -160,10 +173,7 @@ def sample_next_tokens(logits: torch.Tensor, rows: list[RowState], end_token_ids
     broken = unusable_rows(logits)
     if bool(broken.any()):
         logits[broken] = 0.0
-    held = [i for i, row in enumerate(rows) if row.generated < row.params.min_new_tokens]
-    if held and end_token_ids:
-        held_rows, ends = (torch.tensor(values, device=logits.device) for values in (held, sorted(end_token_ids)))
-        logits[held_rows[:, None], ends[None, :]] = float("-inf")
+    hold_ends(logits, rows, end_token_ids)
     for i, row in enumerate(rows):
         if row.params.adjusts_logits:
             adjust_logits(logits[i], row)

@@ -194,7 +194,7 @@ class Sequence:
         self._unsent_tokens.append(token_id)
         if logprob is not None:
             self._unsent_logprobs.append(logprob)
-        if token_id in end_token_ids:
+        if token_id in end_token_ids or token_id in self.request.params.stop_token_ids:
             return StopReason.END_OF_SEQUENCE
         self._pending_text.append(token_id)
         matcher = self.sampling.matcher

@@ -46,6 +46,7 @@ PARAMETER_NAMES = {
     "parameters.presence_penalty": "presence_penalty",
     "parameters.logit_bias": "logit_bias",
     "parameters.ignore_eos": "ignore_eos",
+    "parameters.stop_token_ids": "stop_token_ids",
     "parameters.stop": "stop",
     "parameters.structured_output": "response_format",
     "parameters.top_logprobs": "top_logprobs",
@@ -170,6 +171,7 @@ class SamplingBody(Body):
     top_k: int | None = None
     min_tokens: int | None = None
     ignore_eos: bool = False  # load tests (vLLM's and SGLang's benchmarks) send it, false included
+    stop_token_ids: list[int] | None = None
     best_of: int | None = None  # and best_of 1, to chat completions too
     repetition_penalty: float | None = None
     structured_outputs: StructuredOutputs | None = None
@@ -208,6 +210,8 @@ class SamplingBody(Body):
             params.min_new_tokens = self.min_tokens
         if self.ignore_eos:
             params.ignore_eos = True
+        if self.stop_token_ids:
+            params.stop_token_ids.extend(_token_ids(self.stop_token_ids, "stop_token_ids"))
         if self.best_of not in (None, 1):
             raise InvalidRequest("best_of", "only 1 is supported: each choice is one generation (ask for more with n)")
         if self.stop is not None:

@@ -59,6 +59,20 @@ def test_ignore_eos_generates_to_the_limit_and_stop_strings_still_end_it(client)
     assert stopped.stop_reason == common_pb2.STOP_REASON_STOP_SEQUENCE
 
 
+def test_stop_token_ids_end_the_answer_as_end_tokens_do(client):
+    plain = list(client.generate(messages=FRANCE, max_new_tokens=12).token_ids)
+    at = next(i for i in range(2, len(plain)) if plain[i] not in plain[:i])  # the first time that token comes
+    stopped = client.generate(messages=FRANCE, max_new_tokens=12, stop_token_ids=[plain[at], 3])
+    assert stopped.stop_reason == common_pb2.STOP_REASON_END_OF_SEQUENCE
+    assert list(stopped.token_ids) == plain[: at + 1] and stopped.usage.generated_tokens == at + 1
+    assert stopped.text == client.generate(messages=FRANCE, max_new_tokens=at).text, "the stop token is not in the text"
+    held = client.generate(messages=FRANCE, max_new_tokens=12, min_new_tokens=at + 1, stop_token_ids=[plain[at]])
+    assert plain[at] not in list(held.token_ids)[: at + 1]
+    with pytest.raises(errors.InvalidArgumentError) as refused:
+        client.generate(messages=FRANCE, stop_token_ids=[5, 49152])
+    assert refused.value.field == "parameters.stop_token_ids[1]" and "not a token of the model's" in refused.value.message
+
+
 def test_stream_holds_back_a_partial_stop_sequence(client):
     chunks = list(client.generate_stream(messages=FRANCE, stop=["Paris."]))
     assert "".join(c.text for c in chunks) == "The capital of France is "

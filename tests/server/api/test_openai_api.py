@@ -462,6 +462,19 @@ def test_top_p_zero_and_signed_seeds_are_taken_as_openai_takes_them(oai):
     assert caught.value.body["param"] == "seed"
 
 
+def test_vllms_stop_token_ids_end_the_answer(oai, http_server):
+    with Client(http_server.address) as grpc_client:
+        plain = list(grpc_client.generate("The sky is", max_new_tokens=8, temperature=0).token_ids)
+        at = next(i for i in range(1, len(plain)) if plain[i] not in plain[:i])
+        before = grpc_client.generate("The sky is", max_new_tokens=at, temperature=0).text
+    answer = oai.completions.create(model="", prompt="The sky is", max_tokens=8, temperature=0, extra_body={"stop_token_ids": [plain[at]]})
+    assert answer.choices[0].finish_reason == "stop" and answer.choices[0].text == before
+    for ids, param in (([49152], "stop_token_ids[0]"), ([-1], "stop_token_ids"), (["a"], "stop_token_ids.0")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            oai.completions.create(model="", prompt="a", extra_body={"stop_token_ids": ids})
+        assert caught.value.body["param"] == param, caught.value.body
+
+
 def test_load_test_payloads_as_vllm_and_sglang_benchmarks_send_them(http_server):
     # their request bodies, as sent with aiohttp: ignore_eos (false included) and best_of 1, to both routes
     def streamed(route: str, body: dict) -> tuple[str, dict]:

@@ -35,6 +35,7 @@ parameters = st.builds(
     presence_penalty=floats,
     logit_bias=st.dictionaries(st.one_of(st.integers(0, 49151), st.integers(0, 2**32 - 1)), floats, max_size=4),
     ignore_eos=st.booleans(),
+    stop_token_ids=st.lists(st.one_of(st.integers(0, 49151), st.integers(0, 2**32 - 1)), max_size=70),
     stop=st.lists(st.text(max_size=10), max_size=20),
     time_limit_ms=st.integers(0, 3000),
 )
@@ -83,6 +84,7 @@ valid_parameters = st.builds(
     presence_penalty=st.floats(-2, 2, width=32),
     logit_bias=st.dictionaries(st.integers(0, 49151), st.floats(-100, 100, width=32), max_size=8),
     ignore_eos=st.booleans(),
+    stop_token_ids=st.lists(st.integers(0, 49151), max_size=4),
     stop=st.lists(st.text(min_size=1, max_size=5), max_size=3),
 )
 

@@ -151,6 +151,13 @@ CASES = [
         "has 1025 tokens; at most 1024",
     ),
     (
+        "too many stop token ids",
+        dict(prompt="hi", parameters=P(stop_token_ids=list(range(65)))),
+        errors.InvalidArgumentError,
+        "parameters.stop_token_ids",
+        "has 65 ids; at most 64",
+    ),
+    (
         "too many stops",
         dict(prompt="hi", parameters=P(stop=[str(i) for i in range(20)])),
         errors.InvalidArgumentError,

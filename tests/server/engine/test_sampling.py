@@ -92,6 +92,14 @@ def test_min_new_tokens_suppresses_end_tokens():
     assert sample_next_tokens(logits.clone(), [done], END) == [0]
 
 
+def test_min_new_tokens_holds_back_a_rows_own_stop_tokens_too():
+    logits = torch.tensor([[1.0, 9.0, 0.0], [1.0, 9.0, 0.0]])
+    own = row(min_new_tokens=2, stop_token_ids=frozenset({1}))
+    assert sample_next_tokens(logits.clone(), [own, row()], frozenset()) == [0, 1], "only the row that asked"
+    own.generated = 2
+    assert sample_next_tokens(logits[:1].clone(), [own], frozenset()) == [1]
+
+
 def test_a_seed_makes_sampling_reproducible_and_independent_of_neighbours():
     logits = torch.randn(1, 100, generator=torch.Generator().manual_seed(1))
     first = row(temperature=1.0, seed=7)

@@ -37,6 +37,8 @@ def parameters(**values: Any) -> common_pb2.GenerationParameters | None:
             continue
         if name == "stop":
             params.stop.extend([value] if isinstance(value, str) else value)
+        elif name == "stop_token_ids":
+            params.stop_token_ids.extend(value)
         elif name == "logit_bias":
             params.logit_bias.update({int(token): float(bias) for token, bias in value.items()})
         elif name == "structured_output":

@@ -54,6 +54,9 @@ def _generation_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repetition-penalty", type=float)
     parser.add_argument("--frequency-penalty", type=float, help="OpenAI's, -2 to 2: lowers a token's logit per time it was generated")
     parser.add_argument("--presence-penalty", type=float, help="OpenAI's, -2 to 2: lowers a token's logit once it was generated")
+    parser.add_argument(
+        "--stop-token-id", type=int, action="append", default=[], dest="stop_token_ids", help="end at this token id too (repeatable)"
+    )
     parser.add_argument("--ignore-eos", action="store_true", default=None, help="generate max-new-tokens: end tokens are never sampled")
     parser.add_argument(
         "--logit-bias",

@@ -166,7 +166,7 @@ class Client(ClientBase):
 
         `params` are GenerationParameters fields: max_new_tokens, min_new_tokens, temperature,
         top_p, top_k, seed, repetition_penalty, frequency_penalty, presence_penalty, logit_bias (a
-        dict of token id to bias), stop, time_limit_ms, structured_output (a
+        dict of token id to bias), ignore_eos, stop, stop_token_ids, time_limit_ms, structured_output (a
         StructuredOutput or the keyword arguments of `structured_output`, e.g. {"json_schema": {...}}).
         """
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)

@@ -90,6 +90,12 @@ export interface GenerationParameters {
    * combined with structured_output.
    */
   'ignoreEos'?: (boolean);
+  /**
+   * Generation also ends at these token ids (the base model's), as at its own end-of-sequence
+   * tokens (STOP_REASON_END_OF_SEQUENCE, the token not in the text): vLLM's stop_token_ids. At most
+   * 64; min_new_tokens and ignore_eos hold them back too.
+   */
+  'stopTokenIds'?: (number)[];
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -193,6 +199,12 @@ export interface GenerationParameters__Output {
    * combined with structured_output.
    */
   'ignoreEos'?: (boolean);
+  /**
+   * Generation also ends at these token ids (the base model's), as at its own end-of-sequence
+   * tokens (STOP_REASON_END_OF_SEQUENCE, the token not in the text): vLLM's stop_token_ids. At most
+   * 64; min_new_tokens and ignore_eos hold them back too.
+   */
+  'stopTokenIds': (number)[];
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
