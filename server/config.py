@@ -201,10 +201,10 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     (server.engine.cuda_graph). 'auto' where it can (CPU with a C++ compiler and weights it can trace;
     any CUDA GPU) and eagerly elsewhere, 'on' refuses to start where it cannot, 'off' decodes eagerly.
     On the CPU, 'auto' compiles in the background while the eager path already serves (on 2 cores the
-    first compile takes about two minutes, 15 s once inductor's cache holds the graphs), and 'on'
-    compiles before the server reports SERVING. The background compile runs at the lowest CPU
-    priority and hands the GIL over within microseconds, yet while it traces (about 40 s of the
-    first compile on 2 cores) eager answers are several times slower."""
+    first compile takes minutes, much less once inductor's cache holds the graphs), and 'on' compiles
+    before the server reports SERVING. The background compile runs at the lowest CPU priority and
+    hands the GIL over quickly, yet eager answers are slower while it traces (how much:
+    docs/performance.md, `bench/compile_stall.py`)."""
 
     cuda_graph_pieces: Literal["eager", "compiled"] = "eager"
     """How the layer pieces inside the CUDA graphs run: eager (aten's kernels; no compiling) or compiled by
