@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from common.errors import FailedPrecondition, InvalidRequest
@@ -108,9 +108,14 @@ def check_messages(messages: Iterable[Any], field: str = "messages") -> list[dic
     return checked
 
 
-def render_chat(tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-    """The model's chat template applied to the messages (contents made `plain`), ending with the assistant's header."""
+def render_chat(
+    tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = True, variables: Mapping[str, Any] | None = None
+) -> str:
+    """The model's chat template applied to the messages (contents made `plain`), ending with the
+    assistant's header; `variables` (checked by the caller) are the template's own, such as Qwen3's
+    enable_thinking, their strings made `plain` too."""
     if not getattr(tokenizer, "chat_template", None):
         raise FailedPrecondition("the base model has no chat template; send a plain prompt instead of messages")
     safe = [{"role": m["role"], "content": plain(tokenizer, m["content"])} for m in messages]
-    return str(tokenizer.apply_chat_template(safe, tokenize=False, add_generation_prompt=add_generation_prompt))
+    extra = {name: plain(tokenizer, value) if isinstance(value, str) else value for name, value in (variables or {}).items()}
+    return str(tokenizer.apply_chat_template(safe, tokenize=False, add_generation_prompt=add_generation_prompt, **extra))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from google.protobuf import struct_pb2
 from pydantic import ValidationError
 from tuneserve.v1 import common_pb2, inference_pb2
 
@@ -38,6 +40,32 @@ MAX_OPENAI_PENALTY = 2.0  # frequency and presence penalties, as OpenAI bounds t
 MAX_LOGIT_BIAS = 100.0  # OpenAI's bound on each bias
 MAX_LOGIT_BIAS_TOKENS = 1024
 MAX_STOP_TOKEN_IDS = 64
+MAX_TEMPLATE_VARIABLES = 16
+MAX_TEMPLATE_VARIABLE_CHARS = 1000
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# names the chat template gets from transformers (its arguments and globals), which a caller's
+# variable must not replace; the special tokens (`*_token`) too
+TEMPLATE_OWN_NAMES = frozenset(
+    {
+        "messages",
+        "conversation",
+        "tools",
+        "documents",
+        "add_generation_prompt",
+        "continue_final_message",
+        "chat_template",
+        "tokenize",
+        "padding",
+        "truncation",
+        "max_length",
+        "return_tensors",
+        "return_dict",
+        "return_assistant_tokens_mask",
+        "tokenizer_kwargs",
+        "raise_exception",
+        "strftime_now",
+    }
+)
 
 
 class LimitSettings(Protocol):
@@ -138,6 +166,32 @@ def _stop_token_ids(given: list[int], vocab: int) -> frozenset[int]:
     return frozenset(given)
 
 
+def template_variables(given: struct_pb2.Struct) -> dict[str, Any]:
+    """A request's chat_template_kwargs, checked: a few named scalars that are not the template's own."""
+    if len(given.fields) > MAX_TEMPLATE_VARIABLES:
+        raise InvalidRequest("chat_template_kwargs", f"has {len(given.fields)} names; at most {MAX_TEMPLATE_VARIABLES} are allowed")
+    variables: dict[str, Any] = {}
+    for name, value in sorted(given.fields.items()):
+        if not _IDENTIFIER.fullmatch(name):
+            raise InvalidRequest("chat_template_kwargs", f"has the name {name[:64]!r}; names are identifiers (letters, digits, _)")
+        if name in TEMPLATE_OWN_NAMES or name.endswith("_token"):
+            raise InvalidRequest(f"chat_template_kwargs.{name}", "is the chat template's own; it cannot be set")
+        kind = value.WhichOneof("kind")
+        if kind == "bool_value":
+            variables[name] = value.bool_value
+        elif kind == "number_value" and math.isfinite(value.number_value):
+            number = value.number_value
+            variables[name] = int(number) if number.is_integer() and abs(number) < 2**53 else number  # JSON has one number type
+        elif kind == "string_value" and len(value.string_value) <= MAX_TEMPLATE_VARIABLE_CHARS:
+            variables[name] = value.string_value
+        else:
+            raise InvalidRequest(
+                f"chat_template_kwargs.{name}",
+                f"must be a boolean, a finite number or a string of at most {MAX_TEMPLATE_VARIABLE_CHARS} characters",
+            )
+    return variables
+
+
 _FORMATS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
 
 
@@ -167,9 +221,18 @@ class Admission:
             base.tokenizer, int(base.config.vocab_size), base.eos_token_ids, limits.grammar_cache_size, limits.grammar
         )
 
-    def render(self, text: str, messages: Messages, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> tuple[Prompt, str]:
+    def render(
+        self,
+        text: str,
+        messages: Messages,
+        *,
+        text_field: str = "prompt",
+        tools: ToolPlan | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> tuple[Prompt, str]:
         """Renders exactly one of plain text and chat messages (with `tools` described, and calls
-        and results in the history, server.api.tool_calling); returns it and the field it came from.
+        and results in the history, server.api.tool_calling, and the template's own `variables`);
+        returns it and the field it came from.
 
         Inputs longer than `max_prompt_tokens` tokens could possibly hold are refused before any
         tokenizing, so an oversized request costs nothing but its own transfer.
@@ -182,7 +245,7 @@ class Admission:
             if tools is not None:
                 checked = describe_tools(checked, tools)
             self.check_chars("messages", sum(len(m["content"]) for m in checked))
-            rendered = render_chat(tokenizer, checked)
+            rendered = render_chat(tokenizer, checked, variables=variables)
             return Prompt(rendered, encode(tokenizer, rendered)), "messages"
         if text:
             self.check_chars(text_field, len(text))
@@ -264,9 +327,17 @@ class Admission:
         )
         return FewShotPrompt(Prompt(built.text, built.token_ids), built.used)
 
-    def prompt(self, text: str, messages: Messages, *, text_field: str = "prompt", tools: ToolPlan | None = None) -> Prompt:
+    def prompt(
+        self,
+        text: str,
+        messages: Messages,
+        *,
+        text_field: str = "prompt",
+        tools: ToolPlan | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Prompt:
         """`render`, then the prompt's token count checked against the limits."""
-        prompt, field = self.render(text, messages, text_field=text_field, tools=tools)
+        prompt, field = self.render(text, messages, text_field=text_field, tools=tools, variables=variables)
         if not prompt.token_ids:
             raise InvalidRequest(field, "has no tokens")
         if len(prompt.token_ids) > self.limits.max_prompt_tokens:
@@ -437,10 +508,13 @@ class Admission:
         base model; with `tools`, the answer is generated under their calls' schemas."""
         arrival = time.monotonic() if arrival is None else arrival
         request_id = self.request_id(request.request_id)
+        variables = template_variables(request.chat_template_kwargs) if request.HasField("chat_template_kwargs") else {}
+        if variables and not len(request.messages):
+            raise InvalidRequest("chat_template_kwargs", "applies to messages: only they are rendered with the chat template")
         if prompt is None and len(request.prompt_token_ids):
             prompt = self.token_prompt(request)
         elif prompt is None:
-            prompt = self.prompt(request.prompt, request.messages, tools=tools)
+            prompt = self.prompt(request.prompt, request.messages, tools=tools, variables=variables)
         params = request.parameters if request.HasField("parameters") else None
         sampling = self.sampling(params, len(prompt.token_ids), defaults)
         calls = tools.structured_output() if tools is not None else None

@@ -358,6 +358,7 @@ class NamedToolChoice(Body):
 class ChatCompletionRequest(SamplingBody):
     messages: list[ChatMessage]
     max_completion_tokens: int | None = None
+    chat_template_kwargs: dict[str, Any] | None = None  # vLLM's: the chat template's own variables (checked in admission)
     logprobs: bool | None = None
     top_logprobs: int | None = None
     modalities: list[Literal["text"]] | None = None
@@ -402,6 +403,11 @@ class ChatCompletionRequest(SamplingBody):
             raise InvalidRequest("messages", "is empty: give at least one message")
         messages = [_message(m, i) for i, m in enumerate(self.messages)]
         request = inference_pb2.GenerateRequest(messages=messages, adapter=adapter, request_id=request_id, parameters=self.parameters())
+        if self.chat_template_kwargs:
+            try:
+                request.chat_template_kwargs.update(self.chat_template_kwargs)
+            except (ValueError, TypeError, OverflowError):  # a number JSON can write and a double cannot hold
+                raise InvalidRequest("chat_template_kwargs", "must be an object of booleans, finite numbers and strings") from None
         for tool in self.tools or []:
             parameters = json.dumps(tool.function.parameters) if tool.function.parameters is not None else ""
             request.tools.append(common_pb2.Tool(name=tool.function.name, description=tool.function.description, parameters=parameters))

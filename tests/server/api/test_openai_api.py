@@ -475,6 +475,18 @@ def test_vllms_stop_token_ids_end_the_answer(oai, http_server):
         assert caught.value.body["param"] == param, caught.value.body
 
 
+def test_vllms_chat_template_kwargs_are_the_templates_variables(oai):
+    plain = oai.chat.completions.create(model="", messages=FRANCE, max_tokens=8, temperature=0)
+    kept = oai.chat.completions.create(
+        model="", messages=FRANCE, max_tokens=8, temperature=0, extra_body={"chat_template_kwargs": {"enable_thinking": False}}
+    )
+    assert kept.choices[0].message.content == plain.choices[0].message.content  # SmolLM2's template reads no variable
+    for given, param in (({"tools": "x"}, "chat_template_kwargs.tools"), ({"depth": {"a": 1}}, "chat_template_kwargs.depth")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            oai.chat.completions.create(model="", messages=FRANCE, extra_body={"chat_template_kwargs": given})
+        assert caught.value.body["param"] == param, caught.value.body
+
+
 def test_load_test_payloads_as_vllm_and_sglang_benchmarks_send_them(http_server):
     # their request bodies, as sent with aiohttp: ignore_eos (false included) and best_of 1, to both routes
     def streamed(route: str, body: dict) -> tuple[str, dict]:

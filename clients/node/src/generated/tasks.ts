@@ -9,6 +9,14 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 };
 
 export interface ProtoGrpcType {
+  google: {
+    protobuf: {
+      ListValue: MessageTypeDefinition
+      NullValue: EnumTypeDefinition
+      Struct: MessageTypeDefinition
+      Value: MessageTypeDefinition
+    }
+  }
   tuneserve: {
     v1: {
       ChatMessage: MessageTypeDefinition

@@ -121,15 +121,18 @@ def generate_request(
     adapter: str = "",
     request_id: str = "",
     routing_key: str = "",
+    chat_template_kwargs: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> inference_pb2.GenerateRequest:
     """A GenerateRequest; `few_shot` is a FewShotPrompt or the keyword arguments of few_shot_prompt;
     `routing_key` (a user or session id) keeps a caller on one version of a split adapter. A
-    `prompt` of token ids (the base model's) is sent as they are, nothing added."""
+    `prompt` of token ids (the base model's) is sent as they are, nothing added.
+    `chat_template_kwargs` are variables of the model's chat template (with messages), such as
+    {"enable_thinking": False}."""
     if isinstance(few_shot, dict):
         few_shot = few_shot_prompt(**few_shot)
     text, token_ids = (prompt or "", ()) if prompt is None or isinstance(prompt, str) else ("", prompt)
-    return inference_pb2.GenerateRequest(
+    request = inference_pb2.GenerateRequest(
         prompt=text,
         prompt_token_ids=token_ids,
         messages=chat_messages(messages),
@@ -139,6 +142,9 @@ def generate_request(
         request_id=request_id,
         routing_key=routing_key,
     )
+    if chat_template_kwargs:
+        request.chat_template_kwargs.update(dict(chat_template_kwargs))
+    return request
 
 
 def run_task_request(task: str, text: str, request_id: str = "", routing_key: str = "", **params: Any) -> tasks_pb2.RunTaskRequest:

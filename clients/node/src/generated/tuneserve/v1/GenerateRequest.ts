@@ -5,6 +5,7 @@ import type { GenerationParameters as _tuneserve_v1_GenerationParameters, Genera
 import type { FewShotPrompt as _tuneserve_v1_FewShotPrompt, FewShotPrompt__Output as _tuneserve_v1_FewShotPrompt__Output } from '../../tuneserve/v1/FewShotPrompt';
 import type { Tool as _tuneserve_v1_Tool, Tool__Output as _tuneserve_v1_Tool__Output } from '../../tuneserve/v1/Tool';
 import type { ToolChoice as _tuneserve_v1_ToolChoice, ToolChoice__Output as _tuneserve_v1_ToolChoice__Output } from '../../tuneserve/v1/ToolChoice';
+import type { Struct as _google_protobuf_Struct, Struct__Output as _google_protobuf_Struct__Output } from '../../google/protobuf/Struct';
 
 export interface GenerateRequest {
   /**
@@ -48,6 +49,13 @@ export interface GenerateRequest {
    * tokenizes for itself, an evaluation harness, needs); each below the model's vocabulary size.
    */
   'promptTokenIds'?: (number)[];
+  /**
+   * With messages: variables for the model's chat template, as transformers' apply_chat_template
+   * takes them (vLLM's chat_template_kwargs), e.g. {"enable_thinking": false} for Qwen3's. At most
+   * 16, named as identifiers other than the template's own (messages, tools, add_generation_prompt,
+   * the special tokens...); each a boolean, a number or a string of at most 1,000 characters.
+   */
+  'chatTemplateKwargs'?: (_google_protobuf_Struct | null);
   '_parallelToolCalls'?: "parallelToolCalls";
 }
 
@@ -93,5 +101,12 @@ export interface GenerateRequest__Output {
    * tokenizes for itself, an evaluation harness, needs); each below the model's vocabulary size.
    */
   'promptTokenIds': (number)[];
+  /**
+   * With messages: variables for the model's chat template, as transformers' apply_chat_template
+   * takes them (vLLM's chat_template_kwargs), e.g. {"enable_thinking": false} for Qwen3's. At most
+   * 16, named as identifiers other than the template's own (messages, tools, add_generation_prompt,
+   * the special tokens...); each a boolean, a number or a string of at most 1,000 characters.
+   */
+  'chatTemplateKwargs': (_google_protobuf_Struct__Output | null);
   '_parallelToolCalls'?: "parallelToolCalls";
 }
