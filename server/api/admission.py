@@ -192,6 +192,16 @@ def template_variables(given: struct_pb2.Struct) -> dict[str, Any]:
     return variables
 
 
+def request_variables(request: inference_pb2.GenerateRequest | inference_pb2.TokenizeRequest) -> dict[str, Any]:
+    """The template variables a request with messages sets (none when it sets none)."""
+    if not request.HasField("chat_template_kwargs"):
+        return {}
+    variables = template_variables(request.chat_template_kwargs)
+    if variables and not len(request.messages):
+        raise InvalidRequest("chat_template_kwargs", "applies to messages: only they are rendered with the chat template")
+    return variables
+
+
 _FORMATS = ("json_schema", "json_object", "regex", "choice", "lark_grammar")
 
 
@@ -508,9 +518,7 @@ class Admission:
         base model; with `tools`, the answer is generated under their calls' schemas."""
         arrival = time.monotonic() if arrival is None else arrival
         request_id = self.request_id(request.request_id)
-        variables = template_variables(request.chat_template_kwargs) if request.HasField("chat_template_kwargs") else {}
-        if variables and not len(request.messages):
-            raise InvalidRequest("chat_template_kwargs", "applies to messages: only they are rendered with the chat template")
+        variables = request_variables(request)
         if prompt is None and len(request.prompt_token_ids):
             prompt = self.token_prompt(request)
         elif prompt is None:

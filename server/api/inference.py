@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -17,7 +18,7 @@ from common.rpc.status import REQUEST_ID_METADATA_KEY
 from server import __version__
 from server.adapters.loader import LoadedAdapter
 from server.adapters.manager import Route
-from server.api.admission import MAX_REQUEST_ID_CHARS
+from server.api.admission import MAX_REQUEST_ID_CHARS, request_variables
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.rollouts import failures_recorded, record
 from server.api.serving_state import Serving, ServingState
@@ -269,7 +270,9 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
 
     async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
         serving = self._state.require()
-        prompt, _ = await asyncio.to_thread(serving.admission.render, request.text, request.messages, text_field="text")
+        variables = request_variables(request)
+        render = functools.partial(serving.admission.render, text_field="text", variables=variables)
+        prompt, _ = await asyncio.to_thread(render, request.text, request.messages)
         tokens = serving.base.tokenizer.convert_ids_to_tokens(prompt.token_ids)
         response = inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
         limit = serving.settings.max_message_bytes

@@ -383,6 +383,30 @@ def test_chat_template_variables_reach_the_template_as_plain_text(client, server
     assert sum(t in controls for t in encode(tokenizer, forged)) == sum(t in controls for t in plain_ids), "a variable is plain text"
 
 
+def test_tokenize_takes_the_template_variables_a_generation_takes(client, server, monkeypatch):
+    # the served template, for this test only, is one that reads a variable (as Qwen3's does)
+    tokenizer = server.server.state.require().base.tokenizer
+    monkeypatch.setattr(
+        tokenizer,
+        "chat_template",
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n"
+        "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}",
+    )
+    messages = [{"role": "user", "content": "hi"}]
+    plain = client.tokenize(messages=messages)
+    quiet = client.tokenize(messages=messages, chat_template_kwargs={"enable_thinking": False})
+    assert tokenizer.decode(quiet.token_ids).endswith("<think>\n\n</think>\n\n")
+    assert quiet.token_ids[: len(plain.token_ids)] == plain.token_ids and len(quiet.token_ids) > len(plain.token_ids)
+    usage = client.generate(messages=messages, chat_template_kwargs={"enable_thinking": False}, max_new_tokens=1).usage
+    assert usage.prompt_tokens == len(quiet.token_ids), "Tokenize counts what Generate is given"
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        client.tokenize("hi", chat_template_kwargs={"enable_thinking": False})
+    assert info.value.field == "chat_template_kwargs" and "applies to messages" in info.value.message
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        client.tokenize(messages=messages, chat_template_kwargs={"eos_token": "x"})
+    assert info.value.field == "chat_template_kwargs.eos_token"
+
+
 def test_control_tokens_inside_chat_messages_are_plain_text(client, server):
     tokenizer = server.server.state.require().base.tokenizer
     controls = {tokenizer.convert_tokens_to_ids(t) for t in ("<|im_start|>", "<|im_end|>")}

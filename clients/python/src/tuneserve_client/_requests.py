@@ -151,8 +151,13 @@ def run_task_request(task: str, text: str, request_id: str = "", routing_key: st
     return tasks_pb2.RunTaskRequest(task=task, input=text, parameters=parameters(**params), request_id=request_id, routing_key=routing_key)
 
 
-def tokenize_request(text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeRequest:
-    return inference_pb2.TokenizeRequest(text=text or "", messages=chat_messages(messages))
+def tokenize_request(
+    text: str | None = None, *, messages: Iterable[Message] | None = None, chat_template_kwargs: Mapping[str, Any] | None = None
+) -> inference_pb2.TokenizeRequest:
+    request = inference_pb2.TokenizeRequest(text=text or "", messages=chat_messages(messages))
+    if chat_template_kwargs:
+        request.chat_template_kwargs.update(dict(chat_template_kwargs))
+    return request
 
 
 IMPORT_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md")

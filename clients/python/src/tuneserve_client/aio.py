@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -78,8 +78,12 @@ class AsyncClient(ClientBase):
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return self._stream(self.inference.GenerateStream, request, self._timeout(timeout), adapter)
 
-    async def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
-        return await self._call(self.inference.Tokenize, tokenize_request(text, messages=messages), self.timeout)
+    async def tokenize(
+        self, text: str | None = None, *, messages: Iterable[Message] | None = None, chat_template_kwargs: Mapping[str, Any] | None = None
+    ) -> inference_pb2.TokenizeResponse:
+        return await self._call(
+            self.inference.Tokenize, tokenize_request(text, messages=messages, chat_template_kwargs=chat_template_kwargs), self.timeout
+        )
 
     async def model_info(self) -> inference_pb2.ModelInfoResponse:
         return await self._call(self.inference.ModelInfo, inference_pb2.ModelInfoRequest(), self.timeout)

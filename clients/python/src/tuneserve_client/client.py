@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -187,8 +187,12 @@ class Client(ClientBase):
         request = generate_request(prompt, messages=messages, few_shot=few_shot, adapter=adapter, request_id=request_id, **params)
         return self._stream(self.inference.GenerateStream, request, self._timeout(timeout), adapter)
 
-    def tokenize(self, text: str | None = None, *, messages: Iterable[Message] | None = None) -> inference_pb2.TokenizeResponse:
-        return self._call(self.inference.Tokenize, tokenize_request(text, messages=messages), self.timeout)
+    def tokenize(
+        self, text: str | None = None, *, messages: Iterable[Message] | None = None, chat_template_kwargs: Mapping[str, Any] | None = None
+    ) -> inference_pb2.TokenizeResponse:
+        return self._call(
+            self.inference.Tokenize, tokenize_request(text, messages=messages, chat_template_kwargs=chat_template_kwargs), self.timeout
+        )
 
     def model_info(self) -> inference_pb2.ModelInfoResponse:
         return self._call(self.inference.ModelInfo, inference_pb2.ModelInfoRequest(), self.timeout)
