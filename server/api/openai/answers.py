@@ -4,8 +4,9 @@ log-probabilities, its tool calls and its accounting."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from server.adapters.manager import Route
 from server.api.openai.logprobs_format import chat_logprobs, completion_logprobs
@@ -199,3 +200,53 @@ class Answer:
             entries = [(token_id, lp) for token_id, lp in zip(self.prompt_ids, prompt, strict=True)]
         entries += [(lp.token_id, lp) for lp in generated]
         return completion_logprobs(self.speller, entries)
+
+
+class StreamWording(Protocol):
+    """How a streamed answer is worded as server-sent events: chat chunks or Responses events."""
+
+    done: str  # what follows the last event ("data: [DONE]" for completions)
+
+    def opening(self) -> list[str]:
+        """The events before the first piece of any answer."""
+
+    def event(self, index: int, event: GenerationEvent, used: dict[str, Any] | None) -> list[str]:
+        """The events of answer `index`'s next piece; `used` (its usage) where the piece ends it."""
+
+    def closing(self, usages: list[dict[str, Any]]) -> list[str]:
+        """The events once every answer has ended."""
+
+    def failure(self, error: dict[str, Any]) -> list[str]:
+        """The events that say the request failed (`error`: OpenAI's error body)."""
+
+
+class Chunks:
+    """A chat or text completion's stream: one chunk per choice's piece, each in the envelope."""
+
+    done = "data: [DONE]\n\n"
+
+    def __init__(self, answers: list[Answer], request_id: str, include_usage: bool) -> None:
+        self._answers = answers
+        self._envelope = answers[0].envelope(answers[0].shape.chunk_object, request_id)
+        self._include_usage = include_usage
+        self._first = [True] * len(answers)
+        self._held = [HeldCalls(answer.tools) for answer in answers]
+
+    def opening(self) -> list[str]:
+        return []
+
+    def event(self, index: int, event: GenerationEvent, used: dict[str, Any] | None) -> list[str]:
+        choices = self._answers[index].delta_choices(event, event.finished, self._first[index], self._held[index])
+        if choices:
+            self._first[index] = False
+        return [sse_event({**self._envelope, "choices": [choice]}) for choice in choices]
+
+    def closing(self, usages: list[dict[str, Any]]) -> list[str]:
+        return [sse_event({**self._envelope, "choices": [], "usage": summed(usages)})] if self._include_usage else []
+
+    def failure(self, error: dict[str, Any]) -> list[str]:
+        return [sse_event(error)]
+
+
+def sse_event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible routes: chat and text completions (streamed as server-sent events or
+"""The OpenAI-compatible routes: chat and text completions and Responses (streamed as server-sent events or
 whole), the model list, and an open health route for HTTP probes.
 
 Every generation goes through the gRPC path's admission and adapter manager; errors are the same
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -40,8 +39,10 @@ from server.adapters.manager import Route as RouteTaken
 from server.api.admission import MAX_REQUEST_ID_CHARS
 from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.inference import PromptNote, give_feedback, prepare_generation
-from server.api.openai.answers import CHAT, TEXT, Answer, HeldCalls, Shape, summed, system_fingerprint
+from server.api.openai.answers import CHAT, TEXT, Answer, Chunks, Shape, StreamWording, summed, system_fingerprint
 from server.api.openai.fine_tuning import FineTuning
+from server.api.openai.responses import ROUTE as RESPONSES_ROUTE
+from server.api.openai.responses import ResponseRequest, ResponseWording, responses_param
 from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
@@ -70,6 +71,10 @@ class HttpError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.param = status, message, param
+
+
+class CallerNamed(errors.InvalidRequest):
+    """A refusal whose field is named as the caller wrote it already (a Responses field, not a chat one)."""
 
 
 def error_code(exc: BaseException, status: int, code: grpc.StatusCode, model_named: bool = False) -> str:
@@ -137,6 +142,7 @@ class OpenAIRoutes:
             routes=[
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),
+                Route(RESPONSES_ROUTE, self._responses, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/models/{model:path}", self._model, methods=["GET"]),
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
@@ -198,15 +204,68 @@ class OpenAIRoutes:
             self._authorize(request)
             serving = self._state.require()
             body = await self._parse(request, shape.body)
-            adapter_name = "" if body.model in ("", serving.base.name) else body.model
-            protos = body.generate_requests(adapter_name, request_id)
-            prepared = [await self._prepare(serving, body, proto, i, len(protos)) for i, proto in enumerate(protos)]
-            generations = choices_of([generation for generation, _ in prepared], body.n, request_id)
-            # OpenAI's `user` is the routing key: one user always gets the same arm of a split; a
-            # request's prompts share one version, as one answer's choices do
-            route = await serving.adapters.acquire_routed(adapter_name, None, body.routing_key())
+            admitted = await self._admit(serving, body, shape, request_id)
         except Exception as exc:
             return self._refusal(exc, shape.route, started, request_id, model_named=True)
+        parts = admitted.parts
+        if body.stream:
+            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            wording = Chunks([part.answer for part in parts], request_id, include_usage)
+            events = self._sse(serving, admitted, wording, started, shape.route)
+            return StreamingResponse(events, media_type="text/event-stream", headers=admitted.headers)
+        try:
+            ended = await self._ended(serving, admitted, started, request, shape.route)
+            if isinstance(ended, Response):
+                return ended
+            choices = [part.answer.whole_choice(events, finished) for part, (events, finished) in zip(parts, ended, strict=True)]
+            usages = [part.answer.usage(finished) for part, (_, finished) in zip(parts, ended, strict=True)]
+            payload = parts[0].answer.envelope(shape.object, request_id)
+            return JSONResponse({**payload, "choices": choices, "usage": summed(usages)}, headers=admitted.headers)
+        finally:
+            admitted.release()
+
+    async def _responses(self, request: Request) -> Response:
+        """OpenAI's Responses API: a chat completion underneath, worded as a response."""
+        started = time.monotonic()
+        request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
+        request_id_var.set(request_id)
+        places: list[str] = []
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+            body = await self._parse(request, ResponseRequest)
+            chat, places = body.chat_request()
+            admitted = await self._admit(serving, chat, CHAT, request_id)
+        except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
+            field = responses_param(openai_param(exc.field), places)
+            renamed = CallerNamed(field, exc.message.removeprefix(f"{exc.field}: "), exc.code)
+            return self._refusal(renamed, RESPONSES_ROUTE, started, request_id, model_named=True)
+        except Exception as exc:
+            return self._refusal(exc, RESPONSES_ROUTE, started, request_id, model_named=True)
+        answer = admitted.parts[0].answer
+        wording = ResponseWording(body, request_id, answer.model, answer.speller, answer.tools)
+        if body.stream:
+            stream = self._sse(serving, admitted, wording, started, RESPONSES_ROUTE)
+            return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
+        try:
+            ended = await self._ended(serving, admitted, started, request, RESPONSES_ROUTE)
+            if isinstance(ended, Response):
+                return ended
+            ((events, finished),) = ended
+            return JSONResponse(wording.whole(events, finished, answer.usage(finished)), headers=admitted.headers)
+        finally:
+            admitted.release()
+
+    async def _admit(self, serving: Serving, body: SamplingBody, shape: Shape, request_id: str) -> Admitted:
+        """The body's generations, admitted, on the adapter version that answers them (held until
+        `release`)."""
+        adapter_name = "" if body.model in ("", serving.base.name) else body.model
+        protos = body.generate_requests(adapter_name, request_id)
+        prepared = [await self._prepare(serving, body, proto, i, len(protos)) for i, proto in enumerate(protos)]
+        generations = choices_of([generation for generation, _ in prepared], body.n, request_id)
+        # OpenAI's `user` is the routing key: one user always gets the same arm of a split; a
+        # request's prompts share one version, as one answer's choices do
+        route = await serving.adapters.acquire_routed(adapter_name, None, body.routing_key())
         log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.routing_key()})
         model = route.adapter.label if route.adapter is not None else serving.base.name
         headers = {REQUEST_ID_METADATA_KEY: request_id}
@@ -223,15 +282,7 @@ class OpenAIRoutes:
             repeats = index % body.n != 0
             answer = Answer(shape, body, model, fingerprint, speller, generation.prompt_ids, tools, proto.prompt, index, repeats)
             parts.append(Part(generation, answer))
-        release: Callable[[], None] = lambda: serving.adapters.release(route.adapter)  # noqa: E731
-        if body.stream:
-            include_usage = body.stream_options is not None and body.stream_options.include_usage
-            events = self._sse(serving, parts, request_id, include_usage, started, release, route)
-            return StreamingResponse(events, media_type="text/event-stream", headers=headers)
-        try:
-            return await self._whole(serving, parts, request_id, started, headers, route, request)
-        finally:
-            release()
+        return Admitted(request_id, parts, route, headers, lambda: serving.adapters.release(route.adapter))
 
     async def _prepare(
         self, serving: Serving, body: SamplingBody, proto: inference_pb2.GenerateRequest, index: int, count: int
@@ -265,17 +316,12 @@ class OpenAIRoutes:
 
     # -- answering ------------------------------------------------------------------------------
 
-    async def _whole(
-        self,
-        serving: Serving,
-        parts: list[Part],
-        request_id: str,
-        started: float,
-        headers: dict[str, str],
-        route: RouteTaken,
-        request: Request,
-    ) -> Response:
-        shape = parts[0].answer.shape
+    async def _ended(
+        self, serving: Serving, admitted: Admitted, started: float, request: Request, route_name: str
+    ) -> list[tuple[list[GenerationEvent], Finished]] | Response:
+        """Each generation's events and how it ended, recorded; or the response that says the
+        request failed (or that nobody waits for it)."""
+        parts, route, request_id = admitted.parts, admitted.route, admitted.request_id
         answers = asyncio.ensure_future(_collect_all(serving, [part.generation for part in parts]))
         gone = asyncio.ensure_future(_disconnect(request))
         try:
@@ -286,7 +332,7 @@ class OpenAIRoutes:
             answers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await answers
-            record_call(self._metrics, "http", shape.route, grpc.StatusCode.CANCELLED, started)
+            record_call(self._metrics, "http", route_name, grpc.StatusCode.CANCELLED, started)
             log.info("http client gone; generation cancelled", extra={"request_id": request_id})
             return Response(status_code=499)  # nobody reads it
         results = answers.result()
@@ -303,39 +349,25 @@ class OpenAIRoutes:
                 raise_if_failed(finished)
             except Exception as exc:  # one prompt failed: the request fails, as a whole
                 record_failure(serving, route, part.generation.request_id, exc, part.generation.arrival)
-                return self._refusal(exc, shape.route, started, part.generation.request_id)
+                return self._refusal(exc, route_name, started, part.generation.request_id)
             ended[i] = (result, finished)
-        record_call(self._metrics, "http", shape.route, grpc.StatusCode.OK, started)
-        choices, usages = [], []
+        record_call(self._metrics, "http", route_name, grpc.StatusCode.OK, started)
         for i, part in enumerate(parts):
             events, finished = ended[i]
             record(serving, route, part.generation.request_id, "".join(e.text for e in events), finished.total_s)
-            choices.append(part.answer.whole_choice(events, finished))
-            usages.append(part.answer.usage(finished))
-        payload = parts[0].answer.envelope(shape.object, request_id)
-        payload["choices"] = choices
-        payload["usage"] = summed(usages)
-        return JSONResponse(payload, headers=headers)
+        return [ended[i] for i in range(len(parts))]
 
     async def _sse(
-        self,
-        serving: Serving,
-        parts: list[Part],
-        request_id: str,
-        include_usage: bool,
-        started: float,
-        release: Callable[[], None],
-        route: RouteTaken,
+        self, serving: Serving, admitted: Admitted, wording: StreamWording, started: float, route_name: str
     ) -> AsyncIterator[str]:
-        shape = parts[0].answer.shape
-        envelope = parts[0].answer.envelope(shape.chunk_object, request_id)
+        parts, route = admitted.parts, admitted.route
         code = grpc.StatusCode.CANCELLED  # unless the stream gets to its end
-        first = [True] * len(parts)
         texts: list[list[str]] = [[] for _ in parts]
-        held = [HeldCalls(part.answer.tools) for part in parts]
         usages = []
         failed = parts[0]
         try:
+            for line in wording.opening():
+                yield line
             async with contextlib.aclosing(_interleaved(serving, [part.generation for part in parts])) as events:
                 async for index, event in events:
                     failed = parts[index]
@@ -343,24 +375,27 @@ class OpenAIRoutes:
                         raise event
                     finished = event.finished
                     texts[index].append(event.text)
+                    used = None
                     if finished is not None:
                         raise_if_failed(finished)
                         record(serving, route, failed.generation.request_id, "".join(texts[index]), finished.total_s)
-                        usages.append(failed.answer.usage(finished))
-                    for choice in failed.answer.delta_choices(event, finished, first[index], held[index]):
-                        yield _sse_event({**envelope, "choices": [choice]})
-                        first[index] = False
-            if include_usage:
-                yield _sse_event({**envelope, "choices": [], "usage": summed(usages)})
+                        used = failed.answer.usage(finished)
+                        usages.append(used)
+                    for line in wording.event(index, event, used):
+                        yield line
+            for line in wording.closing(usages):
+                yield line
             code = grpc.StatusCode.OK
         except Exception as exc:  # the status line is sent already: the error travels as an event
             record_failure(serving, route, failed.generation.request_id, exc, failed.generation.arrival)
             code, status, message, param = self._describe(exc, failed.generation.request_id)
-            yield _sse_event(error_body(status, message, param, error_code(exc, status, code)))
+            for line in wording.failure(error_body(status, message, param, error_code(exc, status, code))):
+                yield line
         finally:
-            release()
-            record_call(self._metrics, "http", shape.route, code, started)
-        yield "data: [DONE]\n\n"
+            admitted.release()
+            record_call(self._metrics, "http", route_name, code, started)
+        if wording.done:
+            yield wording.done
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -408,7 +443,7 @@ class OpenAIRoutes:
         if isinstance(exc, errors.TuneserveError):
             code = status_for(exc)
             if isinstance(exc, errors.InvalidRequest) and exc.field:
-                param = openai_param(exc.field)
+                param = exc.field if isinstance(exc, CallerNamed) else openai_param(exc.field)
                 return code, http_status_for(code), exc.message.replace(exc.field, param, 1), param
             return code, http_status_for(code), exc.message, None
         log.error("unexpected failure", exc_info=exc, extra={"request_id": request_id})
@@ -452,6 +487,17 @@ def choices_of(prompts: list[GenerationRequest], n: int, request_id: str) -> lis
             )
         choices = [dataclasses.replace(choice, request_id=f"{request_id}-{k}") for k, choice in enumerate(choices)]
     return choices
+
+
+@dataclasses.dataclass(frozen=True)
+class Admitted:
+    """A request's admitted generations and the adapter version that answers them."""
+
+    request_id: str
+    parts: list[Part]
+    route: RouteTaken
+    headers: dict[str, str]
+    release: Callable[[], None]  # gives the adapter version back, once the answers are done
 
 
 @dataclasses.dataclass(frozen=True)
@@ -528,7 +574,3 @@ def _model_cards(serving: Serving) -> list[dict[str, Any]]:
 
 def _model_card(model_id: str, owner: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
-
-
-def _sse_event(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

@@ -545,7 +545,7 @@ class FeedbackBody(BaseModel):
         from tuneserve.v1 import inference_pb2
 
         # a completion's id is its request id behind OpenAI's prefix; either is accepted
-        request_id = self.request_id.removeprefix("chatcmpl-").removeprefix("cmpl-")
+        request_id = self.request_id.removeprefix("chatcmpl-").removeprefix("cmpl-").removeprefix("resp_")
         thumb = {None: inference_pb2.THUMB_UNSPECIFIED, "up": inference_pb2.THUMB_UP, "down": inference_pb2.THUMB_DOWN}[self.thumb]
         request = inference_pb2.FeedbackRequest(request_id=request_id, label=self.label, thumb=thumb)
         if self.rating is not None:

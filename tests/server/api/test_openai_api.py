@@ -28,18 +28,6 @@ CITY = {
 }
 
 
-@pytest.fixture(scope="module")
-def http_server(base_model, cache_dir):
-    with running_server(base_model, cache_dir, http_port=free_port(), warmup=True) as running:
-        yield running
-
-
-@pytest.fixture()
-def oai(http_server):
-    with openai.OpenAI(base_url=http_server.http_url, api_key="unused", max_retries=0, timeout=120) as client:
-        yield client
-
-
 def test_chat_completion_answers_like_grpc(oai, http_server):
     reply = oai.chat.completions.create(model="", messages=FRANCE, temperature=0, max_tokens=24)
     choice = reply.choices[0]

@@ -105,15 +105,79 @@ def bodies(draw) -> tuple[dict, tuple[str, object] | None]:
     return body, constraint
 
 
-def send(server, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        server.http_url + "/chat/completions", data=json.dumps(body).encode(), headers={"content-type": "application/json"}
-    )
+def send(server, body: dict, path: str = "/chat/completions") -> tuple[int, dict]:
+    request = urllib.request.Request(server.http_url + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+RESPONSE_FIELDS = {
+    "max_output_tokens": st.one_of(st.integers(-1, 20), odd_values()),
+    "temperature": st.one_of(st.floats(-1, 3, allow_nan=False), odd_values()),
+    "top_p": st.one_of(st.floats(-0.5, 1.5, allow_nan=False), odd_values()),
+    "top_logprobs": st.one_of(st.integers(-1, 30), odd_values()),
+    "include": st.one_of(st.just(["message.output_text.logprobs"]), st.lists(st.text(max_size=8), max_size=2), odd_values()),
+    "instructions": st.one_of(st.text(max_size=20), odd_values()),
+    "tool_choice": st.one_of(st.sampled_from(["auto", "none", "required"]), st.just({"type": "function", "name": "f"}), odd_values()),
+    "tools": st.one_of(st.just([{"type": "function", "name": "f", "parameters": {"type": "object"}}]), odd_values()),
+    "metadata": st.one_of(st.dictionaries(st.text(max_size=70), st.text(max_size=4), max_size=3), odd_values()),
+    "truncation": st.one_of(st.sampled_from(["disabled", "auto"]), odd_values()),
+    "store": odd_values(),
+    "previous_response_id": odd_values(),
+    "stream": st.one_of(st.just(False), odd_values()),
+    "not_a_field": odd_values(),
+}
+
+
+@st.composite
+def response_bodies(draw) -> tuple[dict, tuple[str, object] | None]:
+    """Responses API bodies: input as a text or as items of every kind, some malformed."""
+    part = st.fixed_dictionaries({"type": st.sampled_from(["input_text", "output_text", "input_image", "x"]), "text": st.text(max_size=10)})
+    item = st.one_of(
+        st.fixed_dictionaries(
+            {
+                "role": st.sampled_from(["user", "developer", "assistant", "wizard"]),
+                "content": st.one_of(st.text(max_size=20), st.lists(part, max_size=2)),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "type": st.just("function_call"),
+                "call_id": st.text(max_size=6),
+                "name": st.text(max_size=6),
+                "arguments": st.text(max_size=8),
+            }
+        ),
+        st.fixed_dictionaries({"type": st.just("function_call_output"), "call_id": st.text(max_size=6), "output": st.text(max_size=10)}),
+        st.fixed_dictionaries({"type": st.sampled_from(["reasoning", "item_reference", "message"])}),
+        odd_values(),
+    )
+    body: dict = {"model": draw(st.sampled_from(["", "SmolLM2-135M-Instruct", "no-such-model"]))}
+    body["input"] = draw(st.one_of(st.just("Say something short."), st.lists(item, max_size=3), odd_values()))
+    for name in draw(st.lists(st.sampled_from(sorted(RESPONSE_FIELDS)), max_size=4, unique=True)):
+        body[name] = draw(RESPONSE_FIELDS[name])
+    body.setdefault("max_output_tokens", 8)
+    constraint = draw(constraints())
+    if constraint is not None and constraint[0] == "json_schema":
+        body["text"] = {"format": {"type": "json_schema", "name": "x", "schema": constraint[1]}}
+        return body, constraint
+    return body, None
+
+
+def refused_as_openai_refuses(status: int, answer: dict) -> bool:
+    """Whether the request was refused, checking that it was refused well: never a 5xx, always an
+    OpenAI error, a 400 naming its param."""
+    assert status < 500, answer
+    if status == 200:
+        return False
+    error = answer["error"]
+    assert error["message"] and error["type"], answer
+    if status == 400:
+        assert error["param"], f"a 400 without param: {error['message']}"
+    return True
 
 
 def holds(kind: str, source: object, text: str) -> bool:
@@ -134,14 +198,23 @@ def holds(kind: str, source: object, text: str) -> bool:
 def test_no_5xx_every_400_names_its_param_and_an_ok_answer_meets_its_constraint(fuzz_server, case):
     body, constraint = case
     status, answer = send(fuzz_server, body)
-    assert status < 500, answer
-    if status != 200:
-        error = answer["error"]
-        assert error["message"] and error["type"], answer
-        if status == 400:
-            assert error["param"], f"a 400 without param: {error['message']}"
+    if refused_as_openai_refuses(status, answer):
         return
     choice = answer["choices"][0]
     if constraint is not None and choice["stop_reason"] == "end_of_sequence":
         kind, source = constraint
         assert holds(kind, source, choice["message"]["content"]), (constraint, choice)
+
+
+@pytest.mark.slow
+@FUZZ
+@given(case=response_bodies())
+def test_responses_bodies_get_no_5xx_and_named_400s_and_a_completed_answer_meets_its_format(fuzz_server, case):
+    body, constraint = case
+    status, answer = send(fuzz_server, body, "/responses")
+    if refused_as_openai_refuses(status, answer):
+        return
+    assert answer["object"] == "response" and answer["status"] in ("completed", "incomplete")
+    if constraint is not None and answer["status"] == "completed":
+        kind, source = constraint
+        assert holds(kind, source, answer["output"][0]["content"][0]["text"]), (constraint, answer)
