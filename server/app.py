@@ -36,6 +36,7 @@ from server.api.openai.routes import OpenAIRoutes
 from server.api.rollouts import Shadows
 from server.api.serving_state import Serving, ServingState
 from server.api.tasks import TasksService
+from server.compile_cache_child import CompileCacheChild
 from server.config import ServerSettings
 from server.engine.engine import Engine, EngineConfig
 from server.engine.kv_cache import PagedKVCache
@@ -121,6 +122,8 @@ class TuneserveServer(RpcApp):
         try:
             base = await self._load_base()
             engine = Engine(base, EngineConfig.from_settings(self.settings, base), self.metrics)
+            if self._preloaded is None and self.settings.compile_in_child and self.settings.compile_decode == "auto":
+                engine.compile_prelude = CompileCacheChild(self.settings)  # a background compile's head start
             # described at start, and again when a decode step compiled in the background takes over
             engine.on_decode_step = lambda step: self.metrics.describe_model(
                 {**_model_labels(base), "decode_step": step}, base.load_seconds

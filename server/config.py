@@ -204,7 +204,15 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     first compile takes minutes, much less once inductor's cache holds the graphs), and 'on' compiles
     before the server reports SERVING. The background compile runs at the lowest CPU priority and
     hands the GIL over quickly, yet eager answers are slower while it traces (how much:
-    docs/performance.md, `bench/compile_stall.py`)."""
+    docs/performance.md, `bench/compile_stall.py`), which compile_in_child keeps short."""
+
+    compile_in_child: bool = True
+    """With compile_decode 'auto' on the CPU: compile the decode step first in a child process at the
+    lowest CPU priority (server.compile_cache_child), which leaves every graph in torch.compile's
+    on-disk caches, so that the serving process's own background compile only traces and loads
+    them. Its eager answers are slowed for that short stretch instead of the whole compile (figures:
+    docs/performance.md); the graph is in a little later. The child holds a second copy of the
+    weights while it runs. False compiles in the serving process alone."""
 
     cuda_graph_pieces: Literal["eager", "compiled"] = "eager"
     """How the layer pieces inside the CUDA graphs run: eager (aten's kernels; no compiling) or compiled by

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -66,6 +67,16 @@ class Step:
     graph_rows: list[DecodeRow] | None = None
 
 
+class CompilePrelude(Protocol):
+    """Work done on the background compile thread before the decode step compiles."""
+
+    def run(self) -> None:
+        """Does the work; logs, never raises, where it fails."""
+
+    def cancel(self) -> None:
+        """Stops the work early (the engine is stopping); callable from any thread."""
+
+
 class Engine:
     """Continuous batching over one base model; thread-safe `submit` and `cancel`."""
 
@@ -103,6 +114,8 @@ class Engine:
         self._described = threading.Lock()
         # told the new description when a background compile ends (the model-info metric)
         self.on_decode_step: Callable[[str], None] | None = None
+        # run on the compile thread before a background compile (server.compile_cache_child fills the caches)
+        self.compile_prelude: CompilePrelude | None = None
         # the adapter manager talks to the slots (server.adapters.slots.SlotHolder), never to the engine
         self.slots = LoraSlots(config.max_loras, wake=self._wake) if config.max_loras else None
 
@@ -217,6 +230,8 @@ class Engine:
             self._accepting = False
             self._stopping = True
             self._cv.notify()
+        if self.compile_prelude is not None:
+            self.compile_prelude.cancel()
         if self._thread is not None:
             self._thread.join()
         self._stream_behind()
@@ -328,6 +343,10 @@ class Engine:
 
     def _compile_in_background(self, graph: DecodeGraph) -> None:
         lower_thread_priority()
+        if self.compile_prelude is not None:
+            self.compile_prelude.run()  # its failure costs only its head start: the compile below does all
+        if self._stopping:
+            return
         with quick_gil_handoffs():  # tracing holds the GIL: the eager step must get it back quickly
             self._describe_decode_step(self._warm_graph(graph))
 
