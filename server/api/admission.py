@@ -456,6 +456,7 @@ class Admission:
             presence_penalty=presence,
             logit_bias=bias,
             stop=stop,
+            include_stop=bool(pick("include_stop_str_in_output", False)),
             stop_token_ids=stop_ids,
             logprobs=logprobs,
             top_logprobs=top_logprobs,

@@ -31,6 +31,7 @@ class SamplingParams:
     presence_penalty: float = 0.0  # OpenAI's: subtracted once from the logit of every token generated
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, added to its logit), ids in order
     stop: tuple[str, ...] = ()
+    include_stop: bool = False  # the stop string that ends the answer stays in its text
     stop_token_ids: frozenset[int] = frozenset()  # end the answer as the model's own end tokens do
     logprobs: bool = False  # report each generated token's log-probability (server.engine.logprobs)
     top_logprobs: int = 0  # and this many likeliest alternatives at each place

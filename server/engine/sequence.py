@@ -225,7 +225,8 @@ class Sequence:
             self._detokenizer.push(token_id)
             match = self._stops.find(self._detokenizer.text, new_from)
             if match is not None:
-                self._cut, self._stop_text = match.index, match.stop
+                self._cut = match.index + len(match.stop) if self.request.params.include_stop else match.index
+                self._stop_text = match.stop
                 return True
         return False
 

@@ -47,6 +47,7 @@ PARAMETER_NAMES = {
     "parameters.logit_bias": "logit_bias",
     "parameters.ignore_eos": "ignore_eos",
     "parameters.stop_token_ids": "stop_token_ids",
+    "parameters.include_stop_str_in_output": "include_stop_str_in_output",
     "parameters.stop": "stop",
     "parameters.structured_output": "response_format",
     "parameters.top_logprobs": "top_logprobs",
@@ -172,6 +173,7 @@ class SamplingBody(Body):
     min_tokens: int | None = None
     ignore_eos: bool = False  # load tests (vLLM's and SGLang's benchmarks) send it, false included
     stop_token_ids: list[int] | None = None
+    include_stop_str_in_output: bool = False
     best_of: int | None = None  # and best_of 1, to chat completions too
     repetition_penalty: float | None = None
     structured_outputs: StructuredOutputs | None = None
@@ -216,6 +218,8 @@ class SamplingBody(Body):
             raise InvalidRequest("best_of", "only 1 is supported: each choice is one generation (ask for more with n)")
         if self.stop is not None:
             params.stop.extend([self.stop] if isinstance(self.stop, str) else self.stop)
+        if self.include_stop_str_in_output:
+            params.include_stop_str_in_output = True
         for key, bias in (self.logit_bias or {}).items():
             params.logit_bias[_token_id_key(key)] = bias
         structured = self._structured_output()

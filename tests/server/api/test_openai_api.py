@@ -463,6 +463,21 @@ def test_vllms_stop_token_ids_end_the_answer(oai, http_server):
         assert caught.value.body["param"] == param, caught.value.body
 
 
+def test_vllms_include_stop_str_in_output_keeps_the_stop_string(oai, http_server):
+    asked = dict(model="", prompt="One, two, three, four,", max_tokens=12, temperature=0, stop=[" six"])
+    cut = oai.completions.create(**asked).choices[0]
+    kept = oai.completions.create(**asked, extra_body={"include_stop_str_in_output": True}).choices[0]
+    assert cut.finish_reason == kept.finish_reason == "stop" and kept.text == cut.text + " six"
+    streamed = oai.completions.create(**asked, stream=True, extra_body={"include_stop_str_in_output": True})
+    assert "".join(chunk.choices[0].text for chunk in streamed) == kept.text
+    with Client(http_server.address) as grpc_client:
+        answer = grpc_client.generate(asked["prompt"], max_new_tokens=12, stop=[" six"], include_stop_str_in_output=True)
+    assert answer.text == kept.text and answer.stop_sequence == " six"
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai.completions.create(**asked, extra_body={"include_stop_str_in_output": 1})
+    assert caught.value.body["param"] == "include_stop_str_in_output"
+
+
 def test_vllms_chat_template_kwargs_are_the_templates_variables(oai):
     plain = oai.chat.completions.create(model="", messages=FRANCE, max_tokens=8, temperature=0)
     kept = oai.chat.completions.create(

@@ -37,6 +37,7 @@ parameters = st.builds(
     ignore_eos=st.booleans(),
     stop_token_ids=st.lists(st.one_of(st.integers(0, 49151), st.integers(0, 2**32 - 1)), max_size=70),
     stop=st.lists(st.text(max_size=10), max_size=20),
+    include_stop_str_in_output=st.booleans(),
     time_limit_ms=st.integers(0, 3000),
 )
 requests = st.builds(
@@ -86,6 +87,7 @@ valid_parameters = st.builds(
     ignore_eos=st.booleans(),
     stop_token_ids=st.lists(st.integers(0, 49151), max_size=4),
     stop=st.lists(st.text(min_size=1, max_size=5), max_size=3),
+    include_stop_str_in_output=st.booleans(),
 )
 
 
@@ -98,3 +100,6 @@ def test_any_valid_sampling_settings_generate(auto_client, prompt, params):
     reply = auto_client.inference.Generate(inference_pb2.GenerateRequest(prompt=prompt, parameters=params), timeout=120)
     assert reply.stop_reason != common_pb2.STOP_REASON_UNSPECIFIED
     assert reply.usage.generated_tokens <= params.max_new_tokens
+    if reply.stop_reason == common_pb2.STOP_REASON_STOP_SEQUENCE:  # the first stop string ends the text, kept or not
+        kept = params.include_stop_str_in_output
+        assert reply.text.endswith(reply.stop_sequence) if kept else not any(stop in reply.text for stop in params.stop)

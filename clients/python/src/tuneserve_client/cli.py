@@ -57,6 +57,13 @@ def _generation_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stop-token-id", type=int, action="append", default=[], dest="stop_token_ids", help="end at this token id too (repeatable)"
     )
+    parser.add_argument(
+        "--include-stop-str",
+        action="store_true",
+        default=None,
+        dest="include_stop_str_in_output",
+        help="keep the stop string that ended the text",
+    )
     parser.add_argument("--ignore-eos", action="store_true", default=None, help="generate max-new-tokens: end tokens are never sampled")
     parser.add_argument(
         "--logit-bias",

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tuneserve/v1/common.proto\x12\x0ctuneserve.v1\"\xcc\x06\n\x14GenerationParameters\x12\x1b\n\x0emax_new_tokens\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x0emin_new_tokens\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0btemperature\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12\x12\n\x05top_p\x18\x04 \x01(\x02H\x03\x88\x01\x01\x12\x12\n\x05top_k\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x05\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x07 \x01(\x02H\x06\x88\x01\x01\x12\x0c\n\x04stop\x18\x08 \x03(\t\x12\x1a\n\rtime_limit_ms\x18\t \x01(\rH\x07\x88\x01\x01\x12\x39\n\x11structured_output\x18\n \x01(\x0b\x32\x1e.tuneserve.v1.StructuredOutput\x12\x15\n\x08logprobs\x18\x0b \x01(\x08H\x08\x88\x01\x01\x12\x19\n\x0ctop_logprobs\x18\x0c \x01(\rH\t\x88\x01\x01\x12\x1c\n\x0fprompt_logprobs\x18\r \x01(\x08H\n\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x0e \x01(\x02H\x0b\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x0f \x01(\x02H\x0c\x88\x01\x01\x12\x45\n\nlogit_bias\x18\x10 \x03(\x0b\x32\x31.tuneserve.v1.GenerationParameters.LogitBiasEntry\x12\x17\n\nignore_eos\x18\x11 \x01(\x08H\r\x88\x01\x01\x12\x16\n\x0estop_token_ids\x18\x12 \x03(\r\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x42\x11\n\x0f_max_new_tokensB\x11\n\x0f_min_new_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x07\n\x05_seedB\x15\n\x13_repetition_penaltyB\x10\n\x0e_time_limit_msB\x0b\n\t_logprobsB\x0f\n\r_top_logprobsB\x12\n\x10_prompt_logprobsB\x14\n\x12_frequency_penaltyB\x13\n\x11_presence_penaltyB\r\n\x0b_ignore_eos\"\x85\x01\n\x0cTokenLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x02\x12\x13\n\x0btoken_bytes\x18\x04 \x01(\x0c\x12.\n\x0ctop_logprobs\x18\x05 \x03(\x0b\x32\x18.tuneserve.v1.TopLogprob\"S\n\nTopLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x02\x12\x13\n\x0btoken_bytes\x18\x04 \x01(\x0c\"\x9f\x01\n\x10StructuredOutput\x12\x15\n\x0bjson_schema\x18\x01 \x01(\tH\x00\x12\x15\n\x0bjson_object\x18\x02 \x01(\x08H\x00\x12\x0f\n\x05regex\x18\x03 \x01(\tH\x00\x12*\n\x06\x63hoice\x18\x04 \x01(\x0b\x32\x18.tuneserve.v1.ChoiceListH\x00\x12\x16\n\x0clark_grammar\x18\x05 \x01(\tH\x00\x42\x08\n\x06\x66ormat\"\x1d\n\nChoiceList\x12\x0f\n\x07\x63hoices\x18\x01 \x03(\t\"V\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x18\n\x10generated_tokens\x18\x02 \x01(\r\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\x03 \x01(\r\"M\n\x07Timings\x12\x10\n\x08queue_ms\x18\x01 \x01(\x01\x12\x1e\n\x16time_to_first_token_ms\x18\x02 \x01(\x01\x12\x10\n\x08total_ms\x18\x03 \x01(\x01\"n\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12*\n\ntool_calls\x18\x03 \x03(\x0b\x32\x16.tuneserve.v1.ToolCall\x12\x14\n\x0ctool_call_id\x18\x04 \x01(\t\"7\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\targuments\x18\x03 \x01(\t\"=\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x01(\t\"J\n\nToolChoice\x12*\n\x04mode\x18\x01 \x01(\x0e\x32\x1c.tuneserve.v1.ToolChoiceMode\x12\x10\n\x08\x66unction\x18\x02 \x01(\t\".\n\rDemonstration\x12\r\n\x05input\x18\x01 \x01(\t\x12\x0e\n\x06output\x18\x02 \x01(\t\"\x8a\x01\n\nPromptInfo\x12\x1b\n\x13\x64\x65monstrations_used\x18\x01 \x03(\r\x12\x15\n\rprompt_tokens\x18\x02 \x01(\r\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\x03 \x01(\r\x12*\n\x07\x62\x61\x63king\x18\x04 \x01(\x0e\x32\x19.tuneserve.v1.TaskBacking*\xe2\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSTOP_REASON_END_OF_SEQUENCE\x10\x01\x12\x1a\n\x16STOP_REASON_MAX_TOKENS\x10\x02\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x03\x12\x1a\n\x16STOP_REASON_TIME_LIMIT\x10\x04\x12\x19\n\x15STOP_REASON_CANCELLED\x10\x05\x12$\n STOP_REASON_UNFINISHED_STRUCTURE\x10\x06*\xa6\x01\n\x0eToolChoiceMode\x12 \n\x1cTOOL_CHOICE_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15TOOL_CHOICE_MODE_NONE\x10\x01\x12\x19\n\x15TOOL_CHOICE_MODE_AUTO\x10\x02\x12\x1d\n\x19TOOL_CHOICE_MODE_REQUIRED\x10\x03\x12\x1d\n\x19TOOL_CHOICE_MODE_FUNCTION\x10\x04*}\n\x0bTaskBacking\x12\x1c\n\x18TASK_BACKING_UNSPECIFIED\x10\x00\x12\x18\n\x14TASK_BACKING_ADAPTER\x10\x01\x12\x1f\n\x1bTASK_BACKING_DEMONSTRATIONS\x10\x02\x12\x15\n\x11TASK_BACKING_BASE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tuneserve/v1/common.proto\x12\x0ctuneserve.v1\"\x94\x07\n\x14GenerationParameters\x12\x1b\n\x0emax_new_tokens\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x0emin_new_tokens\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0btemperature\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12\x12\n\x05top_p\x18\x04 \x01(\x02H\x03\x88\x01\x01\x12\x12\n\x05top_k\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x05\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x07 \x01(\x02H\x06\x88\x01\x01\x12\x0c\n\x04stop\x18\x08 \x03(\t\x12\x1a\n\rtime_limit_ms\x18\t \x01(\rH\x07\x88\x01\x01\x12\x39\n\x11structured_output\x18\n \x01(\x0b\x32\x1e.tuneserve.v1.StructuredOutput\x12\x15\n\x08logprobs\x18\x0b \x01(\x08H\x08\x88\x01\x01\x12\x19\n\x0ctop_logprobs\x18\x0c \x01(\rH\t\x88\x01\x01\x12\x1c\n\x0fprompt_logprobs\x18\r \x01(\x08H\n\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x0e \x01(\x02H\x0b\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x0f \x01(\x02H\x0c\x88\x01\x01\x12\x45\n\nlogit_bias\x18\x10 \x03(\x0b\x32\x31.tuneserve.v1.GenerationParameters.LogitBiasEntry\x12\x17\n\nignore_eos\x18\x11 \x01(\x08H\r\x88\x01\x01\x12\x16\n\x0estop_token_ids\x18\x12 \x03(\r\x12\'\n\x1ainclude_stop_str_in_output\x18\x13 \x01(\x08H\x0e\x88\x01\x01\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x42\x11\n\x0f_max_new_tokensB\x11\n\x0f_min_new_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x07\n\x05_seedB\x15\n\x13_repetition_penaltyB\x10\n\x0e_time_limit_msB\x0b\n\t_logprobsB\x0f\n\r_top_logprobsB\x12\n\x10_prompt_logprobsB\x14\n\x12_frequency_penaltyB\x13\n\x11_presence_penaltyB\r\n\x0b_ignore_eosB\x1d\n\x1b_include_stop_str_in_output\"\x85\x01\n\x0cTokenLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x02\x12\x13\n\x0btoken_bytes\x18\x04 \x01(\x0c\x12.\n\x0ctop_logprobs\x18\x05 \x03(\x0b\x32\x18.tuneserve.v1.TopLogprob\"S\n\nTopLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0f\n\x07logprob\x18\x03 \x01(\x02\x12\x13\n\x0btoken_bytes\x18\x04 \x01(\x0c\"\x9f\x01\n\x10StructuredOutput\x12\x15\n\x0bjson_schema\x18\x01 \x01(\tH\x00\x12\x15\n\x0bjson_object\x18\x02 \x01(\x08H\x00\x12\x0f\n\x05regex\x18\x03 \x01(\tH\x00\x12*\n\x06\x63hoice\x18\x04 \x01(\x0b\x32\x18.tuneserve.v1.ChoiceListH\x00\x12\x16\n\x0clark_grammar\x18\x05 \x01(\tH\x00\x42\x08\n\x06\x66ormat\"\x1d\n\nChoiceList\x12\x0f\n\x07\x63hoices\x18\x01 \x03(\t\"V\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x18\n\x10generated_tokens\x18\x02 \x01(\r\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\x03 \x01(\r\"M\n\x07Timings\x12\x10\n\x08queue_ms\x18\x01 \x01(\x01\x12\x1e\n\x16time_to_first_token_ms\x18\x02 \x01(\x01\x12\x10\n\x08total_ms\x18\x03 \x01(\x01\"n\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12*\n\ntool_calls\x18\x03 \x03(\x0b\x32\x16.tuneserve.v1.ToolCall\x12\x14\n\x0ctool_call_id\x18\x04 \x01(\t\"7\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\targuments\x18\x03 \x01(\t\"=\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x01(\t\"J\n\nToolChoice\x12*\n\x04mode\x18\x01 \x01(\x0e\x32\x1c.tuneserve.v1.ToolChoiceMode\x12\x10\n\x08\x66unction\x18\x02 \x01(\t\".\n\rDemonstration\x12\r\n\x05input\x18\x01 \x01(\t\x12\x0e\n\x06output\x18\x02 \x01(\t\"\x8a\x01\n\nPromptInfo\x12\x1b\n\x13\x64\x65monstrations_used\x18\x01 \x03(\r\x12\x15\n\rprompt_tokens\x18\x02 \x01(\r\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\x03 \x01(\r\x12*\n\x07\x62\x61\x63king\x18\x04 \x01(\x0e\x32\x19.tuneserve.v1.TaskBacking*\xe2\x01\n\nStopReason\x12\x1b\n\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1bSTOP_REASON_END_OF_SEQUENCE\x10\x01\x12\x1a\n\x16STOP_REASON_MAX_TOKENS\x10\x02\x12\x1d\n\x19STOP_REASON_STOP_SEQUENCE\x10\x03\x12\x1a\n\x16STOP_REASON_TIME_LIMIT\x10\x04\x12\x19\n\x15STOP_REASON_CANCELLED\x10\x05\x12$\n STOP_REASON_UNFINISHED_STRUCTURE\x10\x06*\xa6\x01\n\x0eToolChoiceMode\x12 \n\x1cTOOL_CHOICE_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15TOOL_CHOICE_MODE_NONE\x10\x01\x12\x19\n\x15TOOL_CHOICE_MODE_AUTO\x10\x02\x12\x1d\n\x19TOOL_CHOICE_MODE_REQUIRED\x10\x03\x12\x1d\n\x19TOOL_CHOICE_MODE_FUNCTION\x10\x04*}\n\x0bTaskBacking\x12\x1c\n\x18TASK_BACKING_UNSPECIFIED\x10\x00\x12\x18\n\x14TASK_BACKING_ADAPTER\x10\x01\x12\x1f\n\x1bTASK_BACKING_DEMONSTRATIONS\x10\x02\x12\x15\n\x11TASK_BACKING_BASE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,38 +33,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GENERATIONPARAMETERS_LOGITBIASENTRY']._loaded_options = None
   _globals['_GENERATIONPARAMETERS_LOGITBIASENTRY']._serialized_options = b'8\001'
-  _globals['_STOPREASON']._serialized_start=1969
-  _globals['_STOPREASON']._serialized_end=2195
-  _globals['_TOOLCHOICEMODE']._serialized_start=2198
-  _globals['_TOOLCHOICEMODE']._serialized_end=2364
-  _globals['_TASKBACKING']._serialized_start=2366
-  _globals['_TASKBACKING']._serialized_end=2491
+  _globals['_STOPREASON']._serialized_start=2041
+  _globals['_STOPREASON']._serialized_end=2267
+  _globals['_TOOLCHOICEMODE']._serialized_start=2270
+  _globals['_TOOLCHOICEMODE']._serialized_end=2436
+  _globals['_TASKBACKING']._serialized_start=2438
+  _globals['_TASKBACKING']._serialized_end=2563
   _globals['_GENERATIONPARAMETERS']._serialized_start=44
-  _globals['_GENERATIONPARAMETERS']._serialized_end=888
-  _globals['_GENERATIONPARAMETERS_LOGITBIASENTRY']._serialized_start=608
-  _globals['_GENERATIONPARAMETERS_LOGITBIASENTRY']._serialized_end=656
-  _globals['_TOKENLOGPROB']._serialized_start=891
-  _globals['_TOKENLOGPROB']._serialized_end=1024
-  _globals['_TOPLOGPROB']._serialized_start=1026
-  _globals['_TOPLOGPROB']._serialized_end=1109
-  _globals['_STRUCTUREDOUTPUT']._serialized_start=1112
-  _globals['_STRUCTUREDOUTPUT']._serialized_end=1271
-  _globals['_CHOICELIST']._serialized_start=1273
-  _globals['_CHOICELIST']._serialized_end=1302
-  _globals['_USAGE']._serialized_start=1304
-  _globals['_USAGE']._serialized_end=1390
-  _globals['_TIMINGS']._serialized_start=1392
-  _globals['_TIMINGS']._serialized_end=1469
-  _globals['_CHATMESSAGE']._serialized_start=1471
-  _globals['_CHATMESSAGE']._serialized_end=1581
-  _globals['_TOOLCALL']._serialized_start=1583
-  _globals['_TOOLCALL']._serialized_end=1638
-  _globals['_TOOL']._serialized_start=1640
-  _globals['_TOOL']._serialized_end=1701
-  _globals['_TOOLCHOICE']._serialized_start=1703
-  _globals['_TOOLCHOICE']._serialized_end=1777
-  _globals['_DEMONSTRATION']._serialized_start=1779
-  _globals['_DEMONSTRATION']._serialized_end=1825
-  _globals['_PROMPTINFO']._serialized_start=1828
-  _globals['_PROMPTINFO']._serialized_end=1966
+  _globals['_GENERATIONPARAMETERS']._serialized_end=960
+  _globals['_GENERATIONPARAMETERS_LOGITBIASENTRY']._serialized_start=649
+  _globals['_GENERATIONPARAMETERS_LOGITBIASENTRY']._serialized_end=697
+  _globals['_TOKENLOGPROB']._serialized_start=963
+  _globals['_TOKENLOGPROB']._serialized_end=1096
+  _globals['_TOPLOGPROB']._serialized_start=1098
+  _globals['_TOPLOGPROB']._serialized_end=1181
+  _globals['_STRUCTUREDOUTPUT']._serialized_start=1184
+  _globals['_STRUCTUREDOUTPUT']._serialized_end=1343
+  _globals['_CHOICELIST']._serialized_start=1345
+  _globals['_CHOICELIST']._serialized_end=1374
+  _globals['_USAGE']._serialized_start=1376
+  _globals['_USAGE']._serialized_end=1462
+  _globals['_TIMINGS']._serialized_start=1464
+  _globals['_TIMINGS']._serialized_end=1541
+  _globals['_CHATMESSAGE']._serialized_start=1543
+  _globals['_CHATMESSAGE']._serialized_end=1653
+  _globals['_TOOLCALL']._serialized_start=1655
+  _globals['_TOOLCALL']._serialized_end=1710
+  _globals['_TOOL']._serialized_start=1712
+  _globals['_TOOL']._serialized_end=1773
+  _globals['_TOOLCHOICE']._serialized_start=1775
+  _globals['_TOOLCHOICE']._serialized_end=1849
+  _globals['_DEMONSTRATION']._serialized_start=1851
+  _globals['_DEMONSTRATION']._serialized_end=1897
+  _globals['_PROMPTINFO']._serialized_start=1900
+  _globals['_PROMPTINFO']._serialized_end=2038
 # @@protoc_insertion_point(module_scope)

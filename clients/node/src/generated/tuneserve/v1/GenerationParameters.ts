@@ -96,6 +96,11 @@ export interface GenerationParameters {
    * 64; min_new_tokens and ignore_eos hold them back too.
    */
   'stopTokenIds'?: (number)[];
+  /**
+   * Keep the stop string that ended the answer at the end of its text (vLLM's
+   * include_stop_str_in_output); unset or false: the text ends before it.
+   */
+  'includeStopStrInOutput'?: (boolean);
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -110,6 +115,7 @@ export interface GenerationParameters {
   '_frequencyPenalty'?: "frequencyPenalty";
   '_presencePenalty'?: "presencePenalty";
   '_ignoreEos'?: "ignoreEos";
+  '_includeStopStrInOutput'?: "includeStopStrInOutput";
 }
 
 /**
@@ -205,6 +211,11 @@ export interface GenerationParameters__Output {
    * 64; min_new_tokens and ignore_eos hold them back too.
    */
   'stopTokenIds': (number)[];
+  /**
+   * Keep the stop string that ended the answer at the end of its text (vLLM's
+   * include_stop_str_in_output); unset or false: the text ends before it.
+   */
+  'includeStopStrInOutput'?: (boolean);
   '_maxNewTokens'?: "maxNewTokens";
   '_minNewTokens'?: "minNewTokens";
   '_temperature'?: "temperature";
@@ -219,4 +230,5 @@ export interface GenerationParameters__Output {
   '_frequencyPenalty'?: "frequencyPenalty";
   '_presencePenalty'?: "presencePenalty";
   '_ignoreEos'?: "ignoreEos";
+  '_includeStopStrInOutput'?: "includeStopStrInOutput";
 }
