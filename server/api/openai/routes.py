@@ -98,8 +98,12 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         allowed = {key.lower(): value for key, value in (exc.headers or {}).items()}.get("allow", "")
         message, code = f"{shown}: this path takes {allowed or 'other methods'}", "method_not_allowed"
+    elif request.url.path.startswith(RESPONSES_ROUTE + "/"):  # the SDK's responses.retrieve, delete, cancel, input_items
+        message = f"{shown}: responses are not stored here, so none can be fetched or changed; send the whole conversation in input"
+        code = "unknown_url"
     else:
-        message, code = f"{shown}: no such route; this server answers /v1/chat/completions, /v1/completions and /v1/models", "unknown_url"
+        routes = "/v1/chat/completions, /v1/completions, /v1/responses and /v1/models"
+        message, code = f"{shown}: no such route; this server answers {routes}", "unknown_url"
     return JSONResponse(error_body(exc.status_code, message, None, code), status_code=exc.status_code, headers=exc.headers)
 
 
