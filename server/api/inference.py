@@ -207,6 +207,22 @@ def feedback_fields(request: inference_pb2.FeedbackRequest) -> tuple[str | None,
     return label, rating, thumb
 
 
+async def tokenize(serving: Serving, request: inference_pb2.TokenizeRequest) -> inference_pb2.TokenizeResponse:
+    """The tokens Generate would see for the request's text or messages (gRPC's Tokenize, HTTP's /tokenize)."""
+    variables = request_variables(request)
+    render = functools.partial(serving.admission.render, text_field="text", variables=variables)
+    prompt, _ = await asyncio.to_thread(render, request.text, request.messages)
+    tokens = serving.base.tokenizer.convert_ids_to_tokens(prompt.token_ids)
+    response = inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
+    limit = serving.settings.max_message_bytes
+    if response.ByteSize() > limit:
+        raise ResourceExhausted(
+            f"the {len(tokens)} tokens take {response.ByteSize()} bytes, over "
+            f"the server's max_message_bytes ({limit}); tokenize less at once"
+        )
+    return response
+
+
 async def give_feedback(serving: Serving, request: inference_pb2.FeedbackRequest) -> FeedbackResult:
     """Checks a FeedbackRequest and joins it to the recorded answer (what gRPC and HTTP feedback do)."""
     label, rating, thumb = feedback_fields(request)
@@ -269,19 +285,7 @@ class InferenceService(inference_pb2_grpc.InferenceServicer):
         return reply
 
     async def Tokenize(self, request: inference_pb2.TokenizeRequest, context: grpc.aio.ServicerContext) -> inference_pb2.TokenizeResponse:
-        serving = self._state.require()
-        variables = request_variables(request)
-        render = functools.partial(serving.admission.render, text_field="text", variables=variables)
-        prompt, _ = await asyncio.to_thread(render, request.text, request.messages)
-        tokens = serving.base.tokenizer.convert_ids_to_tokens(prompt.token_ids)
-        response = inference_pb2.TokenizeResponse(token_ids=prompt.token_ids, tokens=tokens)
-        limit = serving.settings.max_message_bytes
-        if response.ByteSize() > limit:
-            raise ResourceExhausted(
-                f"the {len(tokens)} tokens take {response.ByteSize()} bytes, over "
-                f"the server's max_message_bytes ({limit}); tokenize less at once"
-            )
-        return response
+        return await tokenize(self._state.require(), request)
 
     async def ModelInfo(
         self, request: inference_pb2.ModelInfoRequest, context: grpc.aio.ServicerContext

@@ -20,7 +20,7 @@ from pydantic import Field
 from common.errors import UNSUPPORTED_PARAMETER, InvalidRequest
 from server.api.openai.answers import HeldCalls, finish_reason
 from server.api.openai.logprobs_format import chat_logprobs
-from server.api.openai.schemas import NEUTRAL, Body, ChatCompletionRequest
+from server.api.openai.schemas import Body, ChatCompletionRequest, refuse_unsupported
 from server.api.token_spelling import TokenSpeller
 from server.api.tool_calling import ToolCall, ToolPlan
 from server.engine.logprobs import TokenLogprob
@@ -170,10 +170,7 @@ class ResponseRequest(Body):
         return ChatCompletionRequest.model_validate(chat, strict=False), places
 
     def _refuse_unsupported(self) -> None:
-        for name, reason in UNSUPPORTED.items():
-            value = getattr(self, name)
-            if name in self.model_fields_set and not any(value == neutral and type(value) is type(neutral) for neutral in NEUTRAL):
-                raise InvalidRequest(name, reason, UNSUPPORTED_PARAMETER)
+        refuse_unsupported(self, UNSUPPORTED)
         for i, included in enumerate(self.include or []):
             if included != LOGPROBS_INCLUDE:
                 raise InvalidRequest(

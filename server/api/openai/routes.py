@@ -1,5 +1,6 @@
-"""The OpenAI-compatible routes: chat and text completions and Responses (streamed as server-sent events or
-whole), the model list, and an open health route for HTTP probes.
+"""The OpenAI-compatible routes: chat and text completions and Responses (streamed as server-sent
+events or whole), the model list, vLLM's tokenize and detokenize, and an open health route for
+HTTP probes.
 
 Every generation goes through the gRPC path's admission and adapter manager; errors are the same
 domain errors, answered in OpenAI's JSON error shape with the HTTP status that matches their gRPC
@@ -38,12 +39,13 @@ from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.admission import MAX_REQUEST_ID_CHARS
 from server.api.event_stream import raise_if_failed, stream_generation
-from server.api.inference import PromptNote, give_feedback, prepare_generation
+from server.api.inference import PromptNote, give_feedback, prepare_generation, tokenize
 from server.api.openai.answers import CHAT, TEXT, Answer, Chunks, Shape, StreamWording, summed, system_fingerprint
 from server.api.openai.fine_tuning import FineTuning
 from server.api.openai.responses import ROUTE as RESPONSES_ROUTE
 from server.api.openai.responses import ResponseRequest, ResponseWording, responses_param
 from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
+from server.api.openai.tokenize import DETOKENIZE_ROUTE, TOKENIZE_ROUTE, DetokenizeBody, TokenizeBody
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
 from server.api.token_spelling import speller_for
@@ -102,7 +104,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
         message = f"{shown}: responses are not stored here, so none can be fetched or changed; send the whole conversation in input"
         code = "unknown_url"
     else:
-        routes = "/v1/chat/completions, /v1/completions, /v1/responses and /v1/models"
+        routes = "/v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /tokenize and /detokenize"
         message, code = f"{shown}: no such route; this server answers {routes}", "unknown_url"
     return JSONResponse(error_body(exc.status_code, message, None, code), status_code=exc.status_code, headers=exc.headers)
 
@@ -150,6 +152,8 @@ class OpenAIRoutes:
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/models/{model:path}", self._model, methods=["GET"]),
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
+                Route(TOKENIZE_ROUTE, self._tokenize, methods=["POST"]),
+                Route(DETOKENIZE_ROUTE, self._detokenize, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
                 # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
                 Route("/metrics", self._prometheus, methods=["GET"]),
@@ -192,13 +196,56 @@ class OpenAIRoutes:
         model_id = request.path_params["model"]
         try:
             self._authorize(request)
-            card = next((card for card in _model_cards(self._state.require()) if card["id"] == model_id), None)
-            if card is None:
-                raise errors.NotFound(f"no model {model_id[:64]!r}: GET /v1/models lists the base model and the adapters served")
+            card = _served_card(self._state.require(), model_id)
         except Exception as exc:
             return self._refusal(exc, "/v1/models/{model}", started, uuid.uuid4().hex, model_named=True)
         record_call(self._metrics, "http", "/v1/models/{model}", grpc.StatusCode.OK, started)
         return JSONResponse(card)
+
+    async def _tokenize(self, request: Request) -> Response:
+        """vLLM's /tokenize: the tokens a generation of this prompt (or these messages) would see."""
+        started = time.monotonic()
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+            body = await self._parse(request, TokenizeBody)
+            self._check_model(serving, body.model)
+            try:
+                tokenized = await tokenize(serving, body.tokenize_request())
+            except errors.InvalidRequest as exc:  # gRPC's plain text is HTTP's prompt
+                if exc.field != "text":
+                    raise
+                raise CallerNamed("prompt", exc.message.removeprefix("text: "), exc.code) from None
+        except Exception as exc:
+            return self._refusal(exc, TOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
+        self._record_ok(TOKENIZE_ROUTE, started)
+        answer = {
+            "count": len(tokenized.token_ids),
+            "max_model_len": serving.admission.limits.context_window,
+            "tokens": list(tokenized.token_ids),
+            "token_strs": list(tokenized.tokens) if body.return_token_strs else None,
+        }
+        return JSONResponse(answer)
+
+    async def _detokenize(self, request: Request) -> Response:
+        """vLLM's /detokenize: the text of token ids of the base model."""
+        started = time.monotonic()
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+            body = await self._parse(request, DetokenizeBody)
+            self._check_model(serving, body.model)
+            ids = body.token_ids(int(serving.base.config.vocab_size))
+            text = await asyncio.to_thread(serving.base.tokenizer.decode, ids)
+        except Exception as exc:
+            return self._refusal(exc, DETOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
+        self._record_ok(DETOKENIZE_ROUTE, started)
+        return JSONResponse({"prompt": text})
+
+    def _check_model(self, serving: Serving, model: str) -> None:
+        """Refuses a model this server does not serve (every one it serves shares the base tokenizer)."""
+        if model:
+            _served_card(serving, model)
 
     async def _generate(self, request: Request, shape: Shape) -> Response:
         started = time.monotonic()
@@ -574,6 +621,14 @@ def _model_cards(serving: Serving) -> list[dict[str, Any]]:
                 models.append(_model_card(status.name, serving.base.name))
             models += [_model_card(f"{status.name}@{v.version}", serving.base.name) for v in status.versions if v.state != "refused"]
     return models
+
+
+def _served_card(serving: Serving, model_id: str) -> dict[str, Any]:
+    """The card of a model served here, by its id; NotFound where none is."""
+    card = next((card for card in _model_cards(serving) if card["id"] == model_id), None)
+    if card is None:
+        raise errors.NotFound(f"no model {model_id[:64]!r}: GET /v1/models lists the base model and the adapters served")
+    return card
 
 
 def _model_card(model_id: str, owner: str) -> dict[str, Any]:

@@ -147,6 +147,23 @@ UNSUPPORTED = {
 NEUTRAL: tuple[Any, ...] = (None, 0, 0.0, {}, [], "", False)
 
 
+def set_template_variables(request: inference_pb2.GenerateRequest | inference_pb2.TokenizeRequest, given: dict[str, Any]) -> None:
+    """Sets a request's chat_template_kwargs (checked in admission) from a JSON body's."""
+    try:
+        request.chat_template_kwargs.update(given)
+    except (ValueError, TypeError, OverflowError):  # a number JSON can write and a double cannot hold
+        raise InvalidRequest("chat_template_kwargs", "must be an object of booleans, finite numbers and strings") from None
+
+
+def refuse_unsupported(body: BaseModel, reasons: dict[str, str]) -> None:
+    """Refuses the first of the fields `reasons` names that the body gives with anything but its
+    neutral value, with the reason."""
+    for name, reason in reasons.items():
+        value = getattr(body, name, None)
+        if name in body.model_fields_set and not any(value == neutral and type(value) is type(neutral) for neutral in NEUTRAL):
+            raise InvalidRequest(name, reason, UNSUPPORTED_PARAMETER)
+
+
 class SamplingBody(Body):
     """What chat and text completions share."""
 
@@ -257,10 +274,7 @@ class SamplingBody(Body):
         return True
 
     def _refuse_unsupported(self) -> None:
-        for name, reason in UNSUPPORTED.items():
-            value = getattr(self, name, None)
-            if name in self.model_fields_set and not any(value == neutral and type(value) is type(neutral) for neutral in NEUTRAL):
-                raise InvalidRequest(name, reason, UNSUPPORTED_PARAMETER)
+        refuse_unsupported(self, UNSUPPORTED)
         if self.n < 1:
             raise InvalidRequest("n", f"must be at least 1, got {self.n}")
         if self.seed is not None and not -(2**63) <= self.seed < 2**64:
@@ -405,13 +419,10 @@ class ChatCompletionRequest(SamplingBody):
     def generate_request(self, adapter: str, request_id: str) -> inference_pb2.GenerateRequest:
         if not self.messages:
             raise InvalidRequest("messages", "is empty: give at least one message")
-        messages = [_message(m, i) for i, m in enumerate(self.messages)]
+        messages = [message_proto(m, i) for i, m in enumerate(self.messages)]
         request = inference_pb2.GenerateRequest(messages=messages, adapter=adapter, request_id=request_id, parameters=self.parameters())
         if self.chat_template_kwargs:
-            try:
-                request.chat_template_kwargs.update(self.chat_template_kwargs)
-            except (ValueError, TypeError, OverflowError):  # a number JSON can write and a double cannot hold
-                raise InvalidRequest("chat_template_kwargs", "must be an object of booleans, finite numbers and strings") from None
+            set_template_variables(request, self.chat_template_kwargs)
         for tool in self.tools or []:
             parameters = json.dumps(tool.function.parameters) if tool.function.parameters is not None else ""
             request.tools.append(common_pb2.Tool(name=tool.function.name, description=tool.function.description, parameters=parameters))
@@ -513,7 +524,7 @@ def _token_ids(tokens: list[Any], field: str) -> list[int]:
     return tokens
 
 
-def _message(message: ChatMessage, index: int) -> common_pb2.ChatMessage:
+def message_proto(message: ChatMessage, index: int) -> common_pb2.ChatMessage:
     if message.name:
         raise InvalidRequest(
             f"messages[{index}].name", "is not supported: the chat template has no place for participant names", UNSUPPORTED_PARAMETER

@@ -739,3 +739,34 @@ def test_n_choices_are_derived_from_one_admission_each_with_its_id_and_seed():
     with pytest.raises(errors.InvalidRequest, match="must fit in 128") as refused:
         choices_of([admitted((1,), None)] * 2, 1, "x" * 127)
     assert refused.value.field == "request_id"
+
+
+def vllm_post(oai, path: str, body: dict) -> dict:
+    """POSTs to one of vLLM's routes beside /v1 (the SDK's base URL ends in /v1)."""
+    return oai.post(f"{oai.base_url}".removesuffix("/").removesuffix("/v1") + path, body=body, cast_to=object)
+
+
+def test_vllms_tokenize_counts_what_a_generation_is_given_and_detokenize_inverts_it(oai, http_server):
+    chat = vllm_post(oai, "/tokenize", {"model": "", "messages": FRANCE, "return_token_strs": True})
+    reply = oai.chat.completions.create(model="", messages=FRANCE, max_tokens=1, temperature=0)
+    assert chat["count"] == len(chat["tokens"]) == len(chat["token_strs"]) == reply.usage.prompt_tokens
+    assert chat["max_model_len"] == http_server.server.state.require().admission.limits.context_window
+    with Client(http_server.address) as grpc_client:
+        assert chat["tokens"] == list(grpc_client.tokenize(messages=FRANCE).token_ids), "the same count on both APIs"
+    plain = vllm_post(oai, "/tokenize", {"prompt": "Once upon a time", "add_special_tokens": True})
+    assert plain["count"] == oai.completions.create(model="", prompt="Once upon a time", max_tokens=1).usage.prompt_tokens
+    assert plain["token_strs"] is None
+    assert vllm_post(oai, "/detokenize", {"model": "", "tokens": plain["tokens"]})["prompt"] == "Once upon a time"
+    for path, body, param in (
+        ("/tokenize", {"prompt": "a", "messages": FRANCE}, "prompt"),
+        ("/tokenize", {"prompt": "a", "add_special_tokens": False}, "add_special_tokens"),
+        ("/tokenize", {"messages": FRANCE, "continue_final_message": True}, "continue_final_message"),
+        ("/tokenize", {"prompt": "a", "chat_template_kwargs": {"x": True}}, "chat_template_kwargs"),
+        ("/tokenize", {"prompt": "x" * 10**6}, "prompt"),
+        ("/tokenize", {"prompt": "a", "model": "no-such-adapter"}, "model"),
+        ("/detokenize", {"tokens": [1, 49152]}, "tokens[1]"),
+        ("/detokenize", {"tokens": ["a"]}, "tokens.0"),
+    ):
+        with pytest.raises(openai.APIStatusError) as caught:
+            vllm_post(oai, path, body)
+        assert caught.value.status_code in (400, 404) and caught.value.body["param"] == param, (body, caught.value.body)
