@@ -106,7 +106,11 @@ def bodies(draw) -> tuple[dict, tuple[str, object] | None]:
 
 
 def send(server, body: dict, path: str = "/chat/completions") -> tuple[int, dict]:
-    request = urllib.request.Request(server.http_url + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    return send_to(server.http_url + path, body)
+
+
+def send_to(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read())
@@ -218,3 +222,37 @@ def test_responses_bodies_get_no_5xx_and_named_400s_and_a_completed_answer_meets
     if constraint is not None and answer["status"] == "completed":
         kind, source = constraint
         assert holds(kind, source, answer["output"][0]["content"][0]["text"]), (constraint, answer)
+
+
+@st.composite
+def tokenize_bodies(draw) -> tuple[str, dict]:
+    """vLLM's /tokenize and /detokenize bodies, some malformed."""
+    if draw(st.booleans()):
+        tokens = st.one_of(st.lists(st.one_of(st.integers(-2, 50000), st.integers(0, 2**40)), max_size=20), odd_values())
+        return "/detokenize", {"model": draw(st.sampled_from(["", "no-such-model"])), "tokens": draw(tokens)}
+    message = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "wizard"]), "content": st.text(max_size=20)})
+    body: dict = {}
+    for name, values in {
+        "prompt": st.one_of(st.text(max_size=30), odd_values()),
+        "messages": st.one_of(st.lists(message, max_size=3), odd_values()),
+        "add_special_tokens": odd_values(),
+        "add_generation_prompt": odd_values(),
+        "return_token_strs": odd_values(),
+        "chat_template_kwargs": st.one_of(st.dictionaries(st.text(max_size=6), odd_values(), max_size=3), odd_values()),
+        "continue_final_message": odd_values(),
+        "not_a_field": odd_values(),
+    }.items():
+        if draw(st.booleans()):
+            body[name] = draw(values)
+    return "/tokenize", body
+
+
+@pytest.mark.slow
+@FUZZ
+@given(case=tokenize_bodies())
+def test_tokenize_bodies_get_no_5xx_and_named_400s(fuzz_server, case):
+    path, body = case
+    status, answer = send_to(fuzz_server.http_url.removesuffix("/v1") + path, body)  # vLLM's routes are beside /v1
+    if refused_as_openai_refuses(status, answer):
+        return
+    assert ("prompt" in answer) if path == "/detokenize" else answer["count"] == len(answer["tokens"])
