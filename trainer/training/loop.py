@@ -86,6 +86,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def keep_4bit_layers_differentiable(model: torch.nn.Module) -> None:
+    """Keeps bitsandbytes' 4-bit layers on their differentiable path for the whole job.
+
+    On a CPU with AVX512-BF16, bitsandbytes repacks a 4-bit weight for its inference kernel the
+    first time the layer runs in eval mode without gradients (the validation pass at step 0),
+    and from then on runs it through that kernel in training too; the kernel has no backward,
+    so every LoRA layer below the top lost the gradient that flows through the base weights
+    (tests/trainer/test_qlora_gradients.py). A model being trained never takes that path."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
 def build_lora_model(base: BaseModel, hp: Hyperparameters) -> Any:
     """Wraps a freshly loaded base model (owned by this job) with trainable LoRA layers."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -93,6 +108,7 @@ def build_lora_model(base: BaseModel, hp: Hyperparameters) -> Any:
     model = base.model
     if base.quantization != "none":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        keep_4bit_layers_differentiable(model)
     seed_everything(hp.seed)
     config = LoraConfig(
         r=hp.rank,
