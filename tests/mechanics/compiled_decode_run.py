@@ -31,6 +31,7 @@ from tests.mechanics.test_engine_mechanics import NEW_TOKENS, PROMPTS, make_engi
 from tests.tiny_model import load_tiny
 
 TEXTS = PROMPTS[:3]
+SERVING_MARK = "== compiled; serving"
 LONG_TEXT = " ".join(f"the sky is blue {i}, the grass is green." for i in range(120))
 
 
@@ -65,6 +66,7 @@ def serve_compiled(model_dir: Path, adapter_dir: Path, work: Path) -> dict[str, 
     engine.start()
     assert engine.decode_graph is not None, engine.decode_step
     compiled_at_start = counters["stats"]["unique_graphs"]
+    print(SERVING_MARK, file=sys.stderr, flush=True)  # what TORCH_LOGS=recompiles writes after it happened while serving
     counting = CountingGraph(engine.decode_graph)
     engine.decode_graph = counting  # type: ignore[assignment]
     try:
@@ -97,6 +99,7 @@ def serve_compiled(model_dir: Path, adapter_dir: Path, work: Path) -> dict[str, 
 def run_all(paths: list[str]) -> list[dict[str, object]]:
     results = []
     for model_dir, adapter_dir in zip(paths[::2], paths[1::2], strict=True):
+        print(f"== {model_dir}", file=sys.stderr, flush=True)  # where the next family's log begins
         results.append(main(Path(model_dir), Path(adapter_dir)))
         torch._dynamo.reset()
     return results
