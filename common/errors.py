@@ -32,6 +32,7 @@ class InvalidRequest(TuneserveError):
     def __init__(self, field: str, message: str, code: str = "") -> None:
         super().__init__(f"{field}: {message}" if field else message, code)
         self.field = field
+        self.reason = message  # without the field: the same refusal under another name for it
 
 
 def invalid_request(exc: Any, prefix: str = "", whole: str = "") -> InvalidRequest:

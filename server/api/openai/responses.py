@@ -295,6 +295,7 @@ class ResponseWording:
         self._tools = tools
         self._held = HeldCalls(tools)
         self._pending: list[dict[str, Any]] = []  # log-probabilities of text not yet streamed (held while it may be calls)
+        self._request_id = request_id
         self.id = "resp_" + request_id
         self.model = model
         self.speller = speller
@@ -346,7 +347,7 @@ class ResponseWording:
         return self.response(status, output, usage(used))
 
     def _message_id(self) -> str:
-        return "msg_" + self.id.removeprefix("resp_")
+        return "msg_" + self._request_id
 
     def _message(self, text: str, logprobs: list[dict[str, Any]], status: str) -> dict[str, Any]:
         return {"id": self._message_id(), "type": "message", "status": status, "role": "assistant", "content": [self._part(text, logprobs)]}
@@ -356,7 +357,7 @@ class ResponseWording:
 
     def _call(self, call: ToolCall, index: int, status: str = "completed") -> dict[str, Any]:
         return {
-            "id": f"fc_{self.id.removeprefix('resp_')}_{index}",
+            "id": f"fc_{self._request_id}_{index}",
             "type": "function_call",
             "status": status,
             "call_id": call.id,

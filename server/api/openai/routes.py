@@ -215,7 +215,7 @@ class OpenAIRoutes:
             except errors.InvalidRequest as exc:  # gRPC's plain text is HTTP's prompt
                 if exc.field != "text":
                     raise
-                raise CallerNamed("prompt", exc.message.removeprefix("text: "), exc.code) from None
+                raise CallerNamed("prompt", exc.reason, exc.code) from None
         except Exception as exc:
             return self._refusal(exc, TOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
         self._record_ok(TOKENIZE_ROUTE, started)
@@ -289,7 +289,7 @@ class OpenAIRoutes:
             admitted = await self._admit(serving, chat, CHAT, request_id)
         except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
             field = responses_param(openai_param(exc.field), places)
-            renamed = CallerNamed(field, exc.message.removeprefix(f"{exc.field}: "), exc.code)
+            renamed = CallerNamed(field, exc.reason, exc.code)
             return self._refusal(renamed, RESPONSES_ROUTE, started, request_id, model_named=True)
         except Exception as exc:
             return self._refusal(exc, RESPONSES_ROUTE, started, request_id, model_named=True)
@@ -348,7 +348,7 @@ class OpenAIRoutes:
                 field = f"prompt[{index}]"
             if field == exc.field:
                 raise
-            raise errors.InvalidRequest(field, exc.message.removeprefix(f"{exc.field}: "), exc.code) from None
+            raise errors.InvalidRequest(field, exc.reason, exc.code) from None
 
     async def _feedback(self, request: Request) -> Response:
         started = time.monotonic()
