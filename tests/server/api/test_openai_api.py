@@ -256,6 +256,32 @@ def test_adapters_by_model_name_with_tokens(adapter_http_server):
             ops.completions.create(model="", prompt="Hi", max_tokens=1)
 
 
+def test_tgi_and_lorax_clients_name_the_adapter_by_adapter_id(adapter_http_server, monkeypatch):
+    import huggingface_hub.constants
+    import lorax
+    from huggingface_hub import InferenceClient
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # see tests/server/api/test_tgi_api.py
+    url = adapter_http_server.http_url
+    root, prompt = url.removesuffix("/v1"), "My favourite fruit is"
+    with openai.OpenAI(base_url=url, api_key=token("app"), max_retries=0, timeout=120) as app:
+        expected = app.completions.create(model="banana", prompt=prompt, temperature=0, max_tokens=12).choices[0].text
+        base = app.completions.create(model="", prompt=prompt, temperature=0, max_tokens=12).choices[0].text
+    assert expected != base
+    lorax_client = lorax.Client(root, headers={"authorization": f"Bearer {token('app')}"}, timeout=120)
+    answer = lorax_client.generate(prompt, adapter_id="banana", max_new_tokens=12, details=True)
+    assert answer.generated_text == expected
+    assert "".join(p.token.text for p in lorax_client.generate_stream(prompt, adapter_id="banana@1", max_new_tokens=12)) == expected
+    hub = InferenceClient(model=root, provider="hf-inference", token=token("app"), timeout=120)
+    assert hub.text_generation(prompt, adapter_id="banana@1", max_new_tokens=12) == expected
+    assert hub.text_generation(prompt, max_new_tokens=12) == base
+    with pytest.raises(huggingface_hub.errors.ValidationError, match="has no version 9"):
+        hub.text_generation(prompt, adapter_id="banana@9", max_new_tokens=2)
+    with pytest.raises(huggingface_hub.errors.HfHubHTTPError) as caught:  # a wrong token is no validation error
+        InferenceClient(model=root, provider="hf-inference", token="tok-guessed").text_generation(prompt, max_new_tokens=2)
+    assert caught.value.response.status_code == 401
+
+
 def test_the_http_port_serves_tls_and_mutual_tls_from_the_grpc_certificates(base_model, cache_dir, tmp_path):
     import ssl
 

@@ -256,3 +256,69 @@ def test_tokenize_bodies_get_no_5xx_and_named_400s(fuzz_server, case):
     if refused_as_openai_refuses(status, answer):
         return
     assert ("prompt" in answer) if path == "/detokenize" else answer["count"] == len(answer["tokens"])
+
+
+TGI_PARAMETERS = {
+    "max_new_tokens": st.one_of(st.integers(-2, 40), odd_values()),
+    "temperature": st.one_of(st.floats(-1, 3, allow_nan=False), odd_values()),
+    "top_p": st.one_of(st.floats(-0.5, 1.5, allow_nan=False), odd_values()),
+    "top_k": st.one_of(st.integers(-1, 60000), odd_values()),
+    "seed": st.one_of(st.integers(-1, 2**65), odd_values()),
+    "do_sample": odd_values(),
+    "best_of": st.one_of(st.integers(-1, 6), odd_values()),
+    "details": odd_values(),
+    "decoder_input_details": odd_values(),
+    "return_full_text": odd_values(),
+    "stop": st.one_of(st.lists(st.text(max_size=5), max_size=20), odd_values()),
+    "top_n_tokens": st.one_of(st.integers(-1, 8), odd_values()),
+    "return_k_alternatives": st.one_of(st.integers(-1, 8), odd_values()),
+    "truncate": st.one_of(st.integers(-1, 40), odd_values()),
+    "typical_p": odd_values(),
+    "watermark": odd_values(),
+    "adapter_id": st.one_of(st.sampled_from(["", "no-such-adapter", "a@2"]), odd_values()),
+    "adapter_source": odd_values(),
+    "ignore_eos_token": odd_values(),
+    "repetition_penalty": st.one_of(st.floats(-1, 3, allow_nan=False), odd_values()),
+    "not_a_field": odd_values(),
+}
+
+
+@st.composite
+def tgi_bodies(draw) -> tuple[str, dict, tuple[str, object] | None]:
+    """TGI's and LoRAX's generate bodies, to / or /generate, some malformed."""
+    parameters: dict = {}
+    for name in draw(st.lists(st.sampled_from(sorted(TGI_PARAMETERS)), max_size=5, unique=True)):
+        parameters[name] = draw(TGI_PARAMETERS[name])
+    parameters.setdefault("max_new_tokens", 8)
+    constraint = draw(constraints())
+    if constraint is not None and constraint[0] != "choice":
+        kind, source = constraint
+        parameters["grammar"] = {"type": "regex" if kind == "regex" else "json", "value": source}
+    else:
+        constraint = None
+    body = {"inputs": draw(st.one_of(st.just("Say something short."), st.text(max_size=20), odd_values())), "parameters": parameters}
+    if draw(st.booleans()):
+        body["parameters"] = draw(st.one_of(st.just(parameters), odd_values()))
+    return draw(st.sampled_from(["/generate", "/"])), body, constraint
+
+
+@pytest.mark.slow
+@FUZZ
+@given(case=tgi_bodies())
+def test_tgi_bodies_get_no_5xx_and_named_refusals_and_a_finished_answer_meets_its_grammar(fuzz_server, case):
+    path, body, constraint = case
+    status, answer = send_to(fuzz_server.http_url.removesuffix("/v1") + path, body)
+    assert status < 500, answer
+    if status != 200:
+        assert answer["error_type"] in ("validation", "overloaded"), answer
+        if status == 400:  # it names what it refuses as the body named it
+            assert re.match(r"(inputs|parameters|stream)\b", answer["error"]), answer["error"]
+        return
+    whole = answer[0] if path == "/" else answer
+    details = whole.get("details")
+    if constraint is not None and details is not None and details["finish_reason"] == "eos_token":
+        kind, source = constraint
+        generated = (
+            whole["generated_text"].removeprefix(body["inputs"]) if body["parameters"].get("return_full_text") else whole["generated_text"]
+        )
+        assert holds(kind, source, generated), (constraint, whole)
