@@ -90,7 +90,7 @@ class TuneserveServer(RpcApp):
             tokens = self.endpoints.security.tokens
             self._fine_tuning = FineTuning(
                 self.settings.trainer_address,
-                lambda: self.state.require().base.name,
+                lambda: self.state.require().model_names,
                 self.settings.max_upload_bytes,
                 self.settings.trainer_ca_file,
             )

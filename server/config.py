@@ -55,6 +55,23 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     """Largest file the OpenAI API's POST /v1/files takes, in bytes (the trainer's max_data_bytes
     bounds it too)."""
 
+    served_model_names: list[str] = Field(default_factory=list)
+    """Names the HTTP APIs take for the base model (vLLM's --served-model-name): the first is the one
+    answers and the model list show, every one is accepted as a request's `model`. For clients
+    configured with the model's name elsewhere ("meta-llama/Llama-3.2-1B"), or that send a fixed
+    one ("tgi", as TGI's examples do). Empty: the model's own name (its file or directory). An
+    adapter of the same name is not reachable by it."""
+
+    @field_validator("served_model_names")
+    @classmethod
+    def _model_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[^\s@]{1,128}", name):
+                raise ValueError(f"{name[:140]!r} is not a model name: 1 to 128 characters, no spaces, no '@' (it names versions)")
+        if len(set(names)) != len(names):
+            raise ValueError("names a model twice")
+        return names
+
     http_cors_origins: list[str] = Field(default_factory=list)
     """Web origins (scheme://host[:port]) whose pages may call the HTTP API from a browser (CORS);
     empty: none, and browsers refuse cross-origin calls. "*" is refused: name the origins."""

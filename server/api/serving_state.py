@@ -28,6 +28,11 @@ class Serving:
     experiments: Experiments | None = None  # the record of answers and feedback; None without an adapter store
     shadows: Shadows = field(default_factory=lambda: Shadows(0))
 
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The names the HTTP APIs take for the base model; the first is the one they show."""
+        return tuple(self.settings.served_model_names) or (self.base.name,)
+
 
 class ServingState:
     def __init__(self) -> None:

@@ -106,11 +106,12 @@ class CreateFineTuningJob(Body):
     metadata: dict[str, str] | None = None
     integrations: list[Any] | None = None
 
-    def job_request(self, base_model: str) -> trainer_pb2.CreateJobRequest:
+    def job_request(self, base_names: tuple[str, ...]) -> trainer_pb2.CreateJobRequest:
+        """The trainer's job; `base_names`: the names the base model is served under."""
         self.refuse_unknown()
-        if self.model not in ("", base_model):
+        if self.model not in ("", *base_names):
             raise errors.InvalidRequest(
-                "model", f"fine-tuning starts from this server's base model {base_model!r}, got {self.model[:64]!r}"
+                "model", f"fine-tuning starts from this server's base model {base_names[0]!r}, got {self.model[:64]!r}"
             )
         for name in ("metadata", "integrations"):
             if getattr(self, name):
@@ -144,9 +145,9 @@ class CreateFineTuningJob(Body):
 class FineTuning:
     """The files and fine-tuning routes, calling the trainer at `address`."""
 
-    def __init__(self, address: str, base_model: Callable[[], str], max_upload_bytes: int, ca_file: Path | None = None) -> None:
+    def __init__(self, address: str, base_names: Callable[[], tuple[str, ...]], max_upload_bytes: int, ca_file: Path | None = None) -> None:
         self._address = address
-        self._base_model = base_model  # the served base model's name (once it is loaded)
+        self._base_names = base_names  # the served base model's names, the shown one first (once it is loaded)
         self._max_upload_bytes = max_upload_bytes
         self._ca_file = ca_file
         self._channel: grpc.aio.Channel | None = None
@@ -276,7 +277,7 @@ class FineTuning:
 
     async def _create(self, request: Request) -> Response:
         body = await self._host._parse(request, CreateFineTuningJob)
-        job = await self._call(request, "CreateJob", body.job_request(self._base_model()))
+        job = await self._call(request, "CreateJob", body.job_request(self._base_names()))
         return JSONResponse(self.job_object(job))
 
     async def _list_jobs(self, request: Request) -> Response:
@@ -365,7 +366,7 @@ class FineTuning:
         return {
             "object": "fine_tuning.job",
             "id": job.id,
-            "model": self._base_model(),
+            "model": self._base_names()[0],
             "created_at": job.created.seconds,
             "finished_at": job.finished.seconds if job.HasField("finished") else None,
             "fine_tuned_model": job.published_adapter or None,

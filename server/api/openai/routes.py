@@ -401,7 +401,7 @@ class OpenAIRoutes:
         self._record_ok(INFO_ROUTE, started)
         limits, base = serving.admission.limits, serving.base
         info = {
-            "model_id": base.name,
+            "model_id": serving.model_names[0],
             "model_sha": base.fingerprint,
             "model_dtype": str(base.dtype).removeprefix("torch."),
             "model_device_type": base.device.type,
@@ -420,7 +420,7 @@ class OpenAIRoutes:
     async def _admit(self, serving: Serving, body: SamplingBody, shape: Shape, request_id: str) -> Admitted:
         """The body's generations, admitted, on the adapter version that answers them (held until
         `release`)."""
-        adapter_name = "" if body.model in ("", serving.base.name) else body.model
+        adapter_name = "" if body.model in ("", *serving.model_names) else body.model
         protos = body.generate_requests(adapter_name, request_id)
         prepared = [await self._prepare(serving, body, proto, i, len(protos)) for i, proto in enumerate(protos)]
         generations = choices_of([generation for generation, _ in prepared], body.n, request_id)
@@ -428,7 +428,7 @@ class OpenAIRoutes:
         # request's prompts share one version, as one answer's choices do
         route = await serving.adapters.acquire_routed(adapter_name, None, body.routing_key())
         log.info("http generation", extra={"request_id": request_id, "model": body.model, "user": body.routing_key()})
-        model = route.adapter.label if route.adapter is not None else serving.base.name
+        model = route.adapter.label if route.adapter is not None else serving.model_names[0]
         headers = {REQUEST_ID_METADATA_KEY: request_id}
         if route.arm:
             headers["x-rollout-arm"] = route.arm
@@ -729,14 +729,17 @@ async def _disconnect(request: Request) -> None:
 
 
 def _model_cards(serving: Serving) -> list[dict[str, Any]]:
-    """The base model, then each adapter by its bare name (where a version serves it) and by each
-    version that was not refused."""
-    models = [_model_card(serving.base.name, "tuneserve")]
+    """The base model by each of its names, then each adapter by its bare name (where a version
+    serves it) and by each version that was not refused."""
+    names = serving.model_names
+    models = [_model_card(name, "tuneserve") for name in names]
     if isinstance(serving.adapters, AdapterManager):
         for status in serving.adapters.statuses():
+            if status.name in names:  # the base model's name wins
+                continue
             if status.serving_version or status.current_version:
-                models.append(_model_card(status.name, serving.base.name))
-            models += [_model_card(f"{status.name}@{v.version}", serving.base.name) for v in status.versions if v.state != "refused"]
+                models.append(_model_card(status.name, names[0]))
+            models += [_model_card(f"{status.name}@{v.version}", names[0]) for v in status.versions if v.state != "refused"]
     return models
 
 

@@ -187,7 +187,7 @@ def test_without_a_trainer_the_fine_tuning_routes_answer_404():
     from server.api.openai.routes import OpenAIRoutes
     from server.api.serving_state import ServingState
 
-    app = OpenAIRoutes(ServingState(), RpcMetrics(), None, 1 << 20, fine_tuning=FineTuning("", lambda: "base", 1 << 20)).app()
+    app = OpenAIRoutes(ServingState(), RpcMetrics(), None, 1 << 20, fine_tuning=FineTuning("", lambda: ("base",), 1 << 20)).app()
     with TestClient(app) as http:
         answer = http.get("/v1/fine_tuning/jobs")
     assert answer.status_code == 404 and "trainer_address" in answer.json()["error"]["message"]

@@ -17,6 +17,9 @@ import pytest
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import ValidationError
 
+from tests.conftest import running_server
+from tests.tools import free_port
+
 PROMPT = "The three largest cities of France are"
 CITY = {
     "type": "object",
@@ -210,3 +213,34 @@ def test_calls_are_counted_in_the_http_metrics(hub, http_server):
     with urllib.request.urlopen(f"http://127.0.0.1:{http_server.server.metrics_port}/metrics", timeout=10) as response:
         scrape = response.read().decode()
     assert 'tuneserve_requests_total{api="http",code="OK",rpc="/"}' in scrape
+
+
+def test_served_model_names_are_the_names_clients_call_the_base_model_by(base_model, cache_dir, monkeypatch):
+    import openai
+
+    names = ["meta-llama/Llama-3.2-1B", "tgi"]
+    with running_server(base_model, cache_dir, http_port=free_port(), served_model_names=names) as running:
+        url = running.http_url
+        with openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120) as oai:
+            assert [m.id for m in oai.models.list()] == names
+            answer = oai.chat.completions.create(model="tgi", messages=[{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0)
+            assert answer.model == names[0]
+            same = oai.chat.completions.create(model=names[0], messages=[{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0)
+            assert same.choices[0].message.content == answer.choices[0].message.content
+            with pytest.raises(openai.NotFoundError):  # the file's name is replaced, as vLLM's --served-model-name does
+                oai.completions.create(model="SmolLM2-135M-Instruct", prompt="Hi", max_tokens=1)
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+        hub = InferenceClient(model=url.removesuffix("/v1"), provider="hf-inference", timeout=120)
+        chat = hub.chat_completion([{"role": "user", "content": "Hi"}], model="tgi", max_tokens=4, temperature=0)
+        assert chat.choices[0].message.content == answer.choices[0].message.content
+        assert hub.get_endpoint_info()["model_id"] == names[0]
+
+
+@pytest.mark.parametrize("names", [["a b"], ["x@1"], [""], ["same", "same"], ["n" * 129]])
+def test_served_model_names_that_could_not_be_called_are_refused_at_start(names):
+    from pydantic import ValidationError as SettingsError
+
+    from server.config import ServerSettings
+
+    with pytest.raises(SettingsError, match="served_model_names"):
+        ServerSettings(served_model_names=names)
