@@ -12,10 +12,11 @@ import json
 import re
 import urllib.error
 import urllib.request
+from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import running_server
@@ -285,9 +286,9 @@ TGI_PARAMETERS = {
 
 @st.composite
 def tgi_bodies(draw) -> tuple[str, dict, tuple[str, object] | None]:
-    """TGI's and LoRAX's generate bodies, to / or /generate, some malformed."""
+    """TGI's and LoRAX's generate bodies, to /, /generate or /generate_stream, some malformed."""
     parameters: dict = {}
-    for name in draw(st.lists(st.sampled_from(sorted(TGI_PARAMETERS)), max_size=5, unique=True)):
+    for name in draw(st.lists(st.sampled_from(sorted(TGI_PARAMETERS)), max_size=3, unique=True)):
         parameters[name] = draw(TGI_PARAMETERS[name])
     parameters.setdefault("max_new_tokens", 8)
     constraint = draw(constraints())
@@ -296,10 +297,25 @@ def tgi_bodies(draw) -> tuple[str, dict, tuple[str, object] | None]:
         parameters["grammar"] = {"type": "regex" if kind == "regex" else "json", "value": source}
     else:
         constraint = None
-    body = {"inputs": draw(st.one_of(st.just("Say something short."), st.text(max_size=20), odd_values())), "parameters": parameters}
-    if draw(st.booleans()):
-        body["parameters"] = draw(st.one_of(st.just(parameters), odd_values()))
-    return draw(st.sampled_from(["/generate", "/"])), body, constraint
+    # mostly well-formed around the fields drawn, so that answers (streams too) come back often
+    inputs = st.just("Say something short.") if draw(st.integers(0, 3)) else st.one_of(st.text(max_size=20), odd_values())
+    body = {"inputs": draw(inputs), "parameters": parameters if draw(st.integers(0, 7)) else draw(odd_values())}
+    path = draw(st.sampled_from(["/generate", "/", "/generate_stream"]))
+    if path == "/" or not draw(st.integers(0, 7)):
+        body["stream"] = draw(st.one_of(st.booleans(), odd_values()))
+    return path, body, constraint
+
+
+def send_tgi(url: str, body: dict) -> tuple[int, Any]:
+    """The answer: JSON, or a stream's events as a list of JSON objects."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            if response.headers.get_content_type() != "text/event-stream":
+                return response.status, json.loads(response.read())
+            return response.status, [json.loads(line[5:]) for line in response if line.startswith(b"data:")]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 @pytest.mark.slow
@@ -307,12 +323,19 @@ def tgi_bodies(draw) -> tuple[str, dict, tuple[str, object] | None]:
 @given(case=tgi_bodies())
 def test_tgi_bodies_get_no_5xx_and_named_refusals_and_a_finished_answer_meets_its_grammar(fuzz_server, case):
     path, body, constraint = case
-    status, answer = send_to(fuzz_server.http_url.removesuffix("/v1") + path, body)
+    status, answer = send_tgi(fuzz_server.http_url.removesuffix("/v1") + path, body)
+    event(f"{path} {status}")  # --hypothesis-show-statistics: how often each route answered
     assert status < 500, answer
     if status != 200:
-        assert answer["error_type"] in ("validation", "overloaded"), answer
+        assert isinstance(answer, dict) and answer["error_type"] in ("validation", "overloaded"), answer
         if status == 400:  # it names what it refuses as the body named it
             assert re.match(r"(inputs|parameters|stream)\b", answer["error"]), answer["error"]
+        return
+    if path == "/generate_stream" or (path == "/" and body.get("stream") is True):
+        assert isinstance(answer, list) and answer, answer
+        *tokens, last = answer
+        assert "error" not in last, last  # a stream that began was admitted: nothing fails after
+        assert all(event["generated_text"] is None for event in tokens) and isinstance(last["generated_text"], str)
         return
     whole = answer[0] if path == "/" else answer
     details = whole.get("details")
