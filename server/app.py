@@ -33,6 +33,7 @@ from server.api.inference import InferenceService
 from server.api.openai.fine_tuning import FineTuning
 from server.api.openai.listener import HttpListener
 from server.api.openai.routes import OpenAIRoutes
+from server.api.openai.stored_responses import ResponseStore
 from server.api.rollouts import Shadows
 from server.api.serving_state import Serving, ServingState
 from server.api.tasks import TasksService
@@ -76,6 +77,7 @@ class TuneserveServer(RpcApp):
         self._stop_watching = asyncio.Event()
         self.http: HttpListener | None = None
         self._fine_tuning: FineTuning | None = None  # the OpenAI API's files and fine-tuning routes
+        self._responses: ResponseStore | None = None  # the Responses API's stored responses (responses_store)
         self._http_closing: asyncio.Task[None] | None = None
 
     @property
@@ -88,6 +90,8 @@ class TuneserveServer(RpcApp):
         if self.settings.http_port:
             assert self.endpoints is not None
             tokens = self.endpoints.security.tokens
+            if self.settings.responses_store:
+                self._responses = await asyncio.to_thread(self._response_store)
             self._fine_tuning = FineTuning(
                 self.settings.trainer_address,
                 lambda: self.state.require().model_names,
@@ -102,6 +106,7 @@ class TuneserveServer(RpcApp):
                 self.settings.http_body_timeout_s,
                 self.settings.http_cors_origins,
                 self._fine_tuning,
+                self._responses,
             )
             self.http = HttpListener(routes.app(), self.settings, self.settings.host, self.settings.http_port, tokens is not None)
             await self.http.open()
@@ -205,21 +210,33 @@ class TuneserveServer(RpcApp):
                 await asyncio.to_thread(stop_listening)
 
     def _experiments(self) -> Experiments | None:
-        """The experiment record. A server that cannot open its own SQLite file serves on without one
-        (and says so); one told to share a database (database_url) does not start without it, since
-        it would answer feedback and reports differently from its peers."""
+        """The experiment record (None where its own SQLite file cannot be opened)."""
+        engine = self._database("the experiment record; feedback and experiment reports are off")
+        if engine is None:
+            return None
+        return Experiments(ExperimentStore(engine, self.settings.experiment_retention_h * 3600), self.metrics)
+
+    def _response_store(self) -> ResponseStore | None:
+        """The Responses API's stored responses (None where the SQLite file cannot be opened:
+        `store: true` is then refused)."""
+        engine = self._database("the response store; responses are not stored")
+        return ResponseStore(engine, self.settings.responses_retention_h * 3600) if engine is not None else None
+
+    def _database(self, what: str) -> sa.Engine | None:
+        """The shared database, opened (and migrated) for `what` (a record, and what is off without
+        it). A server that cannot open its own SQLite file serves on without it (and says so); one
+        told to share a database (database_url) does not start without it, since it would answer
+        differently from its peers."""
         url = self.settings.experiment_database()
         try:
             engine = open_database(url, self.settings.database_password_file)
         except (OSError, sa.exc.SQLAlchemyError) as exc:
             if self.settings.database_url is not None:
                 raise RuntimeError(f"cannot open the database {describe(database_url(url))}: {str(exc).splitlines()[0]}") from None
-            log.error(
-                "cannot open the experiment record; feedback and experiment reports are off", extra={"database": url, "error": str(exc)}
-            )
+            log.error(f"cannot open {what}", extra={"database": url, "error": str(exc)})
             return None
-        log.info("experiment record open", extra={"database": describe(engine.url)})
-        return Experiments(ExperimentStore(engine, self.settings.experiment_retention_h * 3600), self.metrics)
+        log.info(f"{what.split(';')[0].removeprefix('the ')} open", extra={"database": describe(engine.url)})
+        return engine
 
     async def _guard_rollouts(self, manager: AdapterManager, experiments: Experiments) -> None:
         """Ends splits whose guard rule finds a canary doing worse; keeps the split gauges current."""
@@ -279,6 +296,8 @@ class TuneserveServer(RpcApp):
             await self._http_closing
         if self._fine_tuning is not None:
             await self._fine_tuning.close()
+        if self._responses is not None:
+            await asyncio.to_thread(self._responses.close)
         self._stop_watching.set()
         if self._watcher is not None:
             await self._watcher

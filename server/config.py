@@ -203,6 +203,16 @@ class ServerSettings(ModelSettings, SecuritySettings, AdapterStoreSettings):
     experiment_retention_h: float = Field(168.0, gt=0)
     """Hours an answer is kept for feedback and reports (one week by default)."""
 
+    responses_store: bool = False
+    """Keep the Responses API's responses, so that `previous_response_id` continues one and
+    `responses.retrieve`, `delete` and `input_items` find it, on any replica sharing database_url
+    (else in the experiment_db SQLite file). On, a response is kept unless its request says
+    `store: false` (OpenAI's default); off, `store: true` and `previous_response_id` are refused.
+    Stored responses hold the conversation's text: the database must be kept as private as it is."""
+
+    responses_retention_h: float = Field(720.0, gt=0)
+    """Hours a stored response is kept (30 days by default, as OpenAI keeps them)."""
+
     max_shadow_requests: int = Field(8, ge=0)
     """Shadow copies running at once; past it, copies are dropped (counted as such), never queued."""
 

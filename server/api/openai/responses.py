@@ -1,11 +1,14 @@
 """OpenAI's Responses API (POST /v1/responses): its request translated into a chat completion's,
 and the answer worded as a response object, whole or as its typed stream events.
 
-A response here is stateless: nothing is stored, so `store`, `previous_response_id`,
-`conversation` and `background` are refused by name, and a conversation travels whole in
+Where the server keeps responses (its responses_store setting, stored_responses), a response is
+stored unless `store: false`, and `previous_response_id` continues one: its conversation comes
+before this request's input (its instructions do not, as in OpenAI's API). Without it,
+`store: true` and `previous_response_id` are refused by name, and a conversation travels whole in
 `input`, earlier function calls and their outputs included (as the Agents SDK sends it without
-`previous_response_id`). Everything else goes through the chat path's translation and admission;
-a refusal names the field as a Responses caller wrote it (`responses_param`).
+`previous_response_id`). `conversation` (the Conversations API) and `background` are refused.
+Everything else goes through the chat path's translation and admission; a refusal names the field
+as a Responses caller wrote it (`responses_param`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
@@ -30,11 +34,9 @@ ROUTE = "/v1/responses"
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
 # OpenAI's limits on metadata, which a response carries back as it was given
 MAX_METADATA_KEYS, MAX_METADATA_KEY_CHARS, MAX_METADATA_VALUE_CHARS = 16, 64, 512
-_NOT_STORED = "is not supported: responses are not stored here; send the whole conversation in input"
+_NOT_STORED = "is not supported: this server keeps no responses (its responses_store setting is off); send the whole conversation in input"
 UNSUPPORTED = {
-    "store": _NOT_STORED,
-    "previous_response_id": _NOT_STORED,
-    "conversation": _NOT_STORED,
+    "conversation": "is not supported: conversations are not kept here; continue a response with previous_response_id",
     "background": "is not supported: a response is answered while the request waits (or streams)",
     "prompt": "is not supported: no prompt templates are stored here",
     "reasoning": "is not supported: the served models do not reason in hidden tokens",
@@ -141,10 +143,28 @@ class ResponseRequest(Body):
     def wants_logprobs(self) -> bool:
         return LOGPROBS_INCLUDE in (self.include or []) or bool(self.top_logprobs)
 
-    def chat_request(self) -> tuple[ChatCompletionRequest, list[str]]:
+    def stored(self, store_on: bool) -> bool:
+        """Whether this response is to be kept (`store_on`: whether the server keeps responses)."""
+        if not store_on:
+            refuse_unsupported(self, {"store": _NOT_STORED, "previous_response_id": _NOT_STORED})
+        return store_on and self.store is not False
+
+    def input_items(self, request_id: str) -> list[dict[str, Any]]:
+        """The request's own input as items as input_items lists them: each with its type and an
+        id, a message's text as an input_text part."""
+        given = [InputItem(role="user", content=self.input)] if isinstance(self.input, str) else self.input
+        items = []
+        for i, item in enumerate(given):
+            shown = {"id": item.id or f"in_{request_id}_{i}", "type": item.type, **item.model_dump(by_alias=True, exclude_unset=True)}
+            if isinstance(item.content, str):
+                shown["content"] = [{"type": "input_text", "text": item.content}]
+            items.append(shown)
+        return items
+
+    def chat_request(self, history: list[dict[str, Any]] | None = None) -> tuple[ChatCompletionRequest, list[str]]:
         """The chat completion this response is, and where each of its messages came from (the
-        field that names it in a refusal)."""
-        messages, places = self._messages()  # first: an item or part of a kind not served is named as such, not by its fields
+        field that names it in a refusal). `history`: the items of the response it continues."""
+        messages, places = self._messages(history or [])  # first: an item or part of a kind not served is named as such, not by its fields
         self.refuse_unknown()
         self._refuse_unsupported()
         chat: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -187,20 +207,20 @@ class ResponseRequest(Body):
                     f"metadata.{key[:64]}", f"keys are at most {MAX_METADATA_KEY_CHARS} characters, values {MAX_METADATA_VALUE_CHARS}"
                 )
 
-    def _messages(self) -> tuple[list[dict[str, Any]], list[str]]:
+    def _messages(self, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
         messages: list[dict[str, Any]] = []
         places: list[str] = []
         if self.instructions:
             messages.append({"role": "system", "content": self.instructions})
             places.append("instructions")
+        items = [(InputItem.model_validate(item, strict=False), "previous_response_id") for item in history]
         if isinstance(self.input, str):
-            messages.append({"role": "user", "content": self.input})
-            places.append("input")
-            return messages, places
-        if not self.input:
+            items.append((InputItem(role="user", content=self.input), "input"))
+        elif not self.input:
             raise InvalidRequest("input", "is empty: give a text or at least one item")
-        for i, item in enumerate(self.input):
-            field = f"input[{i}]"
+        else:
+            items += [(item, f"input[{i}]") for i, item in enumerate(self.input)]
+        for item, field in items:
             allowed = _ITEM_FIELDS.get(item.type)
             if allowed is None:
                 known = ", ".join(_ITEM_FIELDS)
@@ -214,7 +234,7 @@ class ResponseRequest(Body):
                 if item.call_id is None or item.name is None:
                     raise InvalidRequest(field, "a function_call item needs call_id and name")
                 call = {"id": item.call_id, "type": "function", "function": {"name": item.name, "arguments": item.arguments or "{}"}}
-                if messages and places[-1].startswith("input[") and messages[-1].get("tool_calls"):  # calls made at once
+                if messages and messages[-1].get("tool_calls"):  # calls made at once
                     messages[-1]["tool_calls"].append(call)
                     continue
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
@@ -268,7 +288,7 @@ def responses_param(field: str, places: list[str]) -> str:
     if message is not None:
         index, rest = int(message.group(1)), message.group(2)
         place = places[index] if index < len(places) else "input"
-        return place if place in ("instructions", "input") else place + rest
+        return place if place in ("instructions", "input", "previous_response_id") else place + rest
     if field == "messages":
         return "input"
     for pattern, name in _CHAT_NAMES:
@@ -290,8 +310,12 @@ def usage(chat_usage: dict[str, Any]) -> dict[str, Any]:
 class ResponseWording:
     """How one answer is worded as a response: its object, its output items and its stream events."""
 
-    def __init__(self, body: ResponseRequest, request_id: str, model: str, speller: TokenSpeller, tools: ToolPlan | None) -> None:
+    def __init__(
+        self, body: ResponseRequest, request_id: str, model: str, speller: TokenSpeller, tools: ToolPlan | None, stored: bool = False
+    ) -> None:
         self.body = body
+        self.stored = stored
+        self.final: dict[str, Any] | None = None  # the streamed response, once its last events are made
         self._tools = tools
         self._held = HeldCalls(tools)
         self._pending: list[dict[str, Any]] = []  # log-probabilities of text not yet streamed (held while it may be calls)
@@ -323,9 +347,9 @@ class ResponseWording:
             "model": self.model,
             "output": output,
             "parallel_tool_calls": body.parallel_tool_calls is not False,
-            "previous_response_id": None,
+            "previous_response_id": body.previous_response_id,
             "reasoning": {"effort": None, "summary": None},
-            "store": False,
+            "store": self.stored,
             "temperature": 1.0 if body.temperature is None else body.temperature,
             "text": {"format": text_format},
             "tool_choice": tool_choice,
@@ -437,9 +461,31 @@ class ResponseWording:
             events.append(self._event("response.output_item.done", output_index=index, item=item))
             output.append(item)
         kind = "response.completed" if status == "completed" else "response.incomplete"
-        events.append(self._event(kind, response=self.response(status, output, usage(used))))
+        self.final = self.response(status, output, usage(used))
+        events.append(self._event(kind, response=self.final))
         return events
 
 
 def _status(finished: Finished) -> str:
     return "incomplete" if finish_reason(finished.reason) == "length" else "completed"
+
+
+def input_items_page(items: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
+    """One page of a response's input items, as OpenAI lists them: `order` asc or desc (the
+    default), after the item named by `after`, at most `limit` (1 to 100, 20 by default)."""
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("order", f"must be asc or desc, got {order[:20]!r}")
+    limit = query.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise InvalidRequest("limit", f"must be a whole number from 1 to 100, got {limit[:20]!r}")
+    ordered = items if order == "asc" else items[::-1]
+    after = query.get("after")
+    if after is not None:
+        ids = [item["id"] for item in ordered]
+        if after not in ids:
+            raise InvalidRequest("after", f"{after[:80]!r} is not an input item of this response")
+        ordered = ordered[ids.index(after) + 1 :]
+    page = ordered[: int(limit)]
+    first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
+    return {"object": "list", "data": page, "first_id": first, "last_id": last, "has_more": len(ordered) > len(page)}

@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
+import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -44,8 +45,9 @@ from server.api.inference import PromptNote, give_feedback, prepare_generation, 
 from server.api.openai.answers import CHAT, TEXT, Answer, Chunks, Shape, StreamWording, summed, system_fingerprint
 from server.api.openai.fine_tuning import FineTuning
 from server.api.openai.responses import ROUTE as RESPONSES_ROUTE
-from server.api.openai.responses import ResponseRequest, ResponseWording, responses_param
+from server.api.openai.responses import ResponseRequest, ResponseWording, input_items_page, responses_param
 from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
+from server.api.openai.stored_responses import ResponseStore, StoredResponse
 from server.api.openai.tgi import (
     COMPAT_ROUTE,
     GENERATE_ROUTE,
@@ -88,6 +90,19 @@ class HttpError(Exception):
         self.status, self.message, self.param = status, message, param
 
 
+def _no_response(response_id: str) -> errors.NotFound:
+    return errors.NotFound(f"no response {response_id[:80]!r} is stored here for this caller (never stored, expired or deleted)")
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredInput:
+    """What a response is stored with besides itself: its owner, its own input, the conversation before it."""
+
+    owner: str
+    input: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+
+
 class CallerNamed(errors.InvalidRequest):
     """A refusal whose field is named as the caller wrote it already (a Responses field, not a chat one)."""
 
@@ -116,8 +131,8 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         allowed = {key.lower(): value for key, value in (exc.headers or {}).items()}.get("allow", "")
         message, code = f"{shown}: this path takes {allowed or 'other methods'}", "method_not_allowed"
-    elif request.url.path.startswith(RESPONSES_ROUTE + "/"):  # the SDK's responses.retrieve, delete, cancel, input_items
-        message = f"{shown}: responses are not stored here, so none can be fetched or changed; send the whole conversation in input"
+    elif request.url.path.startswith(RESPONSES_ROUTE + "/"):
+        message = f"{shown}: no such route; a stored response is at {RESPONSES_ROUTE}/{{id}}, with /input_items and /cancel"
         code = "unknown_url"
     else:
         routes = "/v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /tokenize, /detokenize, /generate and /generate_stream"
@@ -135,6 +150,7 @@ class OpenAIRoutes:
         body_timeout_s: float = 30.0,
         cors_origins: list[str] | None = None,
         fine_tuning: FineTuning | None = None,
+        responses: ResponseStore | None = None,
     ) -> None:
         self._state = state
         self._metrics = metrics
@@ -143,6 +159,7 @@ class OpenAIRoutes:
         self._body_timeout_s = body_timeout_s
         self._cors_origins = list(cors_origins or [])
         self._fine_tuning = fine_tuning
+        self._responses = responses  # the stored responses (None: responses are not kept)
 
     def app(self) -> Starlette:
         # no CORS unless origins are named: a page elsewhere cannot read answers, and since JSON
@@ -164,7 +181,10 @@ class OpenAIRoutes:
             routes=[
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),
-                Route(RESPONSES_ROUTE, self._responses, methods=["POST"]),
+                Route(RESPONSES_ROUTE, self._respond, methods=["POST"]),
+                Route(RESPONSES_ROUTE + "/{response_id}", self._stored_response, methods=["GET", "DELETE"]),
+                Route(RESPONSES_ROUTE + "/{response_id}/input_items", self._stored_input_items, methods=["GET"]),
+                Route(RESPONSES_ROUTE + "/{response_id}/cancel", self._cancel_response, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/models/{model:path}", self._model, methods=["GET"]),
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
@@ -299,15 +319,18 @@ class OpenAIRoutes:
         finally:
             admitted.release()
 
-    async def _responses(self, request: Request) -> Response:
-        """OpenAI's Responses API: a chat completion underneath, worded as a response."""
+    async def _respond(self, request: Request) -> Response:
+        """OpenAI's Responses API: a chat completion underneath, worded as a response (and kept,
+        where the server keeps responses and the request does not say otherwise)."""
         started, request_id = self._opened(request)
         places: list[str] = []
         try:
-            self._authorize(request)
+            owner = self._authorize(request)
             serving = self._state.require()
             body = await self._parse(request, ResponseRequest)
-            chat, places = body.chat_request()
+            stored = body.stored(self._responses is not None)
+            history = await self._history(body, owner)
+            chat, places = body.chat_request(history)
             admitted = await self._admit(serving, chat, CHAT, request_id)
         except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
             field = responses_param(openai_param(exc.field), places)
@@ -316,18 +339,124 @@ class OpenAIRoutes:
         except Exception as exc:
             return self._refusal(exc, RESPONSES_ROUTE, started, request_id, model_named=True)
         answer = admitted.parts[0].answer
-        wording = ResponseWording(body, request_id, answer.model, answer.speller, answer.tools)
+        wording = ResponseWording(body, request_id, answer.model, answer.speller, answer.tools, stored)
+        kept = StoredInput(owner, body.input_items(request_id), history) if stored else None
         if body.stream:
             stream = self._sse(serving, admitted, wording, started, RESPONSES_ROUTE)
+            if kept is not None:
+                stream = self._kept_stream(stream, wording, kept)
             return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
         try:
             ended = await self._ended(serving, admitted, started, request, RESPONSES_ROUTE)
             if isinstance(ended, Response):
                 return ended
             ((events, finished),) = ended
-            return JSONResponse(wording.whole(events, finished, answer.usage(finished)), headers=admitted.headers)
+            response = wording.whole(events, finished, answer.usage(finished))
+            if kept is not None:
+                await self._keep(kept, response)
+            return JSONResponse(response, headers=admitted.headers)
+        except errors.Unavailable as exc:  # answered, but not kept as the caller asked
+            return self._refusal(exc, RESPONSES_ROUTE, started, request_id)
         finally:
             admitted.release()
+
+    async def _history(self, body: ResponseRequest, owner: str) -> list[dict[str, Any]]:
+        """The conversation of the response this one continues (none without previous_response_id)."""
+        previous = body.previous_response_id
+        if previous is None or self._responses is None:
+            return []
+        found = await asyncio.to_thread(self._responses.get, previous, owner)
+        if found is None:
+            raise CallerNamed(
+                "previous_response_id", f"no response {previous[:80]!r} is stored here for this caller (never stored, expired or deleted)"
+            )
+        return found.conversation
+
+    async def _keep(self, kept: StoredInput, response: dict[str, Any]) -> None:
+        """Stores an answered response with the conversation it ends; Unavailable where the database fails."""
+        assert self._responses is not None
+        stored = StoredResponse(response, kept.input, kept.history + kept.input + response["output"])
+        try:
+            await asyncio.to_thread(self._responses.put, kept.owner, stored)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("response not stored", extra={"response_id": response["id"], "error": str(exc).splitlines()[0]})
+            raise errors.Unavailable("the response was answered but could not be stored (the database failed); retry the request") from None
+
+    async def _kept_stream(self, lines: AsyncIterator[str], wording: ResponseWording, kept: StoredInput) -> AsyncIterator[str]:
+        """A response's stream, stored before its last events go out (so that a caller who read
+        `response.completed` finds it stored); a store that fails ends the stream as failed."""
+        stored = False
+        async with contextlib.aclosing(lines):  # type: ignore[type-var]
+            async for line in lines:
+                if wording.final is not None and not stored:
+                    stored = True
+                    try:
+                        await self._keep(kept, wording.final)
+                    except errors.Unavailable as exc:
+                        for failed in wording.failure(error_body(503, exc.message, None, "unavailable")):
+                            yield failed
+                        return
+                yield line
+
+    async def _stored_response(self, request: Request) -> Response:
+        """GET (the SDK's responses.retrieve) or DELETE a stored response."""
+        route = RESPONSES_ROUTE + "/{response_id}"
+        started, response_id = time.monotonic(), request.path_params["response_id"]
+        try:
+            owner = self._authorize(request)
+            store = self._store()
+            if request.method == "DELETE":
+                if not await asyncio.to_thread(store.delete, response_id, owner):
+                    raise _no_response(response_id)
+                answer: dict[str, Any] = {"id": response_id, "object": "response", "deleted": True}
+            else:
+                answer = (await self._stored(store, response_id, owner)).response
+        except Exception as exc:
+            return self._refusal(exc, route, started, uuid.uuid4().hex)
+        self._record_ok(route, started)
+        return JSONResponse(answer)
+
+    async def _stored_input_items(self, request: Request) -> Response:
+        """A stored response's own input items (the SDK's responses.input_items.list), paged as
+        OpenAI pages them: `order` (desc by default), `after` an item id, `limit` (1 to 100, 20)."""
+        route = RESPONSES_ROUTE + "/{response_id}/input_items"
+        started, response_id = time.monotonic(), request.path_params["response_id"]
+        try:
+            owner = self._authorize(request)
+            items = (await self._stored(self._store(), response_id, owner)).input
+            page = input_items_page(items, request.query_params)
+        except Exception as exc:
+            return self._refusal(exc, route, started, uuid.uuid4().hex)
+        self._record_ok(route, started)
+        return JSONResponse(page)
+
+    async def _cancel_response(self, request: Request) -> Response:
+        """The SDK's responses.cancel: only a background response can be, and there are none here."""
+        route = RESPONSES_ROUTE + "/{response_id}/cancel"
+        started, response_id = time.monotonic(), request.path_params["response_id"]
+        try:
+            owner = self._authorize(request)
+            await self._stored(self._store(), response_id, owner)
+            raise errors.InvalidRequest(
+                "response_id", "is not a background response: it was answered while its request waited, so nothing is left to cancel"
+            )
+        except Exception as exc:
+            return self._refusal(exc, route, started, uuid.uuid4().hex)
+
+    def _store(self) -> ResponseStore:
+        if self._responses is None:
+            raise errors.NotFound(
+                "responses are not stored here (the server's responses_store setting is off), so none can be fetched or changed;"
+                " send the whole conversation in input"
+            )
+        return self._responses
+
+    @staticmethod
+    async def _stored(store: ResponseStore, response_id: str, owner: str) -> StoredResponse:
+        found = await asyncio.to_thread(store.get, response_id, owner)
+        if found is None:
+            raise _no_response(response_id)
+        return found
 
     async def _tgi_generate(self, request: Request) -> Response:
         return await self._tgi(request, GENERATE_ROUTE, streamed=False)
@@ -560,11 +689,13 @@ class OpenAIRoutes:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _authorize(self, request: Request, method: str = GENERATE_METHOD) -> None:
+    def _authorize(self, request: Request, method: str = GENERATE_METHOD) -> str:
+        """The caller's token name ("" without tokens); raises where the caller may not call `method`."""
         if self._tokens is None:
-            return
+            return ""
         header = request.headers.get(AUTHORIZATION_KEY)
-        authorize(self._tokens.current(), method, [(AUTHORIZATION_KEY, header)] if header is not None else [])
+        entry = authorize(self._tokens.current(), method, [(AUTHORIZATION_KEY, header)] if header is not None else [])
+        return entry.name if entry is not None else ""
 
     async def _parse(self, request: Request, body_type: type[BodyT]) -> BodyT:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -10,7 +10,10 @@ import openai
 import pydantic
 import pytest
 
+from common.security.auth import digest
+from tests.conftest import running_server
 from tests.server.api.test_openai_api import WEATHER_TOOL
+from tests.tools import free_port
 
 QUESTION = "What is the capital of France?"
 WEATHER = {"type": "function", **WEATHER_TOOL["function"]}  # Responses writes a function tool flat
@@ -138,8 +141,9 @@ def test_text_format_constrains_the_answer_and_logprobs_are_included_on_request(
 @pytest.mark.parametrize(
     "body,param,words",
     [
-        ({"input": QUESTION, "store": True}, "store", "not stored"),
+        ({"input": QUESTION, "store": True}, "store", "keeps no responses"),
         ({"input": QUESTION, "previous_response_id": "resp_1"}, "previous_response_id", "send the whole conversation"),
+        ({"input": QUESTION, "conversation": "conv_1"}, "conversation", "previous_response_id"),
         ({"input": QUESTION, "background": True}, "background", "not supported"),
         ({"input": QUESTION, "reasoning": {"effort": "high"}}, "reasoning", "not supported"),
         ({"input": QUESTION, "include": ["file_search_call.results"]}, "include[0]", "is not served"),
@@ -184,8 +188,141 @@ def test_a_response_id_names_its_answer_for_feedback_as_a_completion_id_does():
         assert FeedbackBody(request_id=given, thumb="up").feedback_request().request_id == "0a1b"
 
 
-def test_stored_responses_are_refused_as_not_stored(oai):
+def test_without_the_store_stored_responses_are_refused_as_not_stored(oai):
     for call in (lambda: oai.responses.retrieve("resp_1"), lambda: oai.responses.delete("resp_1"), lambda: oai.responses.cancel("resp_1")):
         with pytest.raises(openai.NotFoundError) as caught:
             call()
         assert "responses are not stored here" in caught.value.body["message"], caught.value.body
+
+
+# -- stored responses (responses_store) ------------------------------------------------------------
+
+TOKENS = {"alice": "tok-alice-secret", "bob": "tok-bob-secret"}
+
+
+@pytest.fixture(scope="module")
+def store_server(base_model, cache_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("responses")
+    tokens = root / "tokens.yaml"
+    lines = [f"  - {{name: {name}, sha256: '{digest(token)}', scopes: [inference]}}" for name, token in TOKENS.items()]
+    tokens.write_text("tokens:\n" + "\n".join(lines) + "\n")
+    settings = dict(http_port=free_port(), responses_store=True, experiment_db=root / "record.sqlite", auth_tokens_file=tokens)
+    with running_server(base_model, cache_dir, **settings) as running:
+        yield running
+
+
+def client_for(server, name: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.http_url, api_key=TOKENS[name], max_retries=0, timeout=120)
+
+
+def test_a_stored_response_is_retrieved_continued_listed_and_deleted(store_server):
+    with client_for(store_server, "alice") as oai:
+        first = oai.responses.create(model="", instructions="Be brief.", input=QUESTION, temperature=0, max_output_tokens=24)
+        assert first.store is True
+        assert oai.responses.retrieve(first.id).model_dump() == first.model_dump()
+
+        follow = "And of Italy?"
+        second = oai.responses.create(model="", previous_response_id=first.id, input=follow, temperature=0, max_output_tokens=24)
+        # the conversation before it, without the earlier instructions (as OpenAI continues one)
+        whole = [
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": first.output_text},
+            {"role": "user", "content": follow},
+        ]
+        alone = oai.responses.create(model="", input=whole, temperature=0, max_output_tokens=24, store=False)
+        assert second.output_text == alone.output_text and second.previous_response_id == first.id
+        assert second.usage.input_tokens == alone.usage.input_tokens
+
+        items = oai.responses.input_items.list(second.id)
+        assert [(item.type, item.role, item.content[0].text) for item in items.data] == [("message", "user", follow)]
+        assert not items.has_more
+
+        assert oai.responses.delete(second.id) is None
+        with pytest.raises(openai.NotFoundError):
+            oai.responses.retrieve(second.id)
+        with pytest.raises(openai.BadRequestError) as caught:
+            oai.responses.create(model="", previous_response_id=second.id, input=follow, max_output_tokens=4)
+        assert caught.value.body["param"] == "previous_response_id"
+
+        unkept = oai.responses.create(model="", input=QUESTION, max_output_tokens=2, store=False)
+        assert unkept.store is False
+        with pytest.raises(openai.NotFoundError):
+            oai.responses.retrieve(unkept.id)
+        with pytest.raises(openai.BadRequestError, match="background"):
+            oai.responses.cancel(first.id)
+
+
+def test_a_response_is_seen_only_by_the_token_that_made_it(store_server):
+    with client_for(store_server, "alice") as alice, client_for(store_server, "bob") as bob:
+        kept = alice.responses.create(model="", input=QUESTION, max_output_tokens=4)
+        for call in (
+            lambda: bob.responses.retrieve(kept.id),
+            lambda: bob.responses.delete(kept.id),
+            lambda: bob.responses.input_items.list(kept.id),
+        ):
+            with pytest.raises(openai.NotFoundError):
+                call()
+        with pytest.raises(openai.BadRequestError):
+            bob.responses.create(model="", previous_response_id=kept.id, input="Go on.", max_output_tokens=4)
+        assert alice.responses.retrieve(kept.id).id == kept.id
+
+
+def test_a_streamed_response_is_stored_before_its_last_events(store_server):
+    with client_for(store_server, "alice") as oai:
+        with oai.responses.create(model="", input=QUESTION, temperature=0, max_output_tokens=20, stream=True) as events:
+            for event in events:
+                if event.type == "response.created":
+                    response_id = event.response.id
+                elif event.type == "response.output_text.done":  # the first of the last events
+                    stored = oai.responses.retrieve(response_id)
+                    break
+        assert stored.output_text == event.text and stored.status in ("completed", "incomplete")
+
+
+def test_function_calls_and_their_outputs_continue_through_previous_response_id(store_server):
+    with client_for(store_server, "alice") as oai:
+        ask = "What is the weather in Paris?"
+        asked = oai.responses.create(model="", input=ask, tools=[WEATHER], tool_choice="required", temperature=0, max_output_tokens=80)
+        call = next(item for item in asked.output if item.type == "function_call")
+        result = {"type": "function_call_output", "call_id": call.call_id, "output": json.dumps({"temperature_c": 18})}
+        went_on = oai.responses.create(
+            model="", previous_response_id=asked.id, input=[result], tools=[WEATHER], temperature=0, max_output_tokens=40
+        )
+        whole = [{"role": "user", "content": ask}, *[item.model_dump(exclude_none=True) for item in asked.output], result]
+        alone = oai.responses.create(model="", input=whole, tools=[WEATHER], temperature=0, max_output_tokens=40, store=False)
+        assert went_on.output_text == alone.output_text
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [({"order": "sideways"}, "order"), ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"after": "nope"}, "after")],
+)
+def test_input_items_pages_are_checked(store_server, query, param):
+    with client_for(store_server, "alice") as oai:
+        kept = oai.responses.create(
+            model="", input=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], max_output_tokens=1
+        )
+        pages = [oai.responses.input_items.list(kept.id, order="asc", limit=1)]
+        pages.append(oai.responses.input_items.list(kept.id, order="asc", limit=1, after=pages[0].last_id))
+        assert [page.data[0].content[0].text for page in pages] == ["a", "b"] and pages[0].has_more and not pages[1].has_more
+        with pytest.raises(openai.BadRequestError) as caught:
+            oai.get(f"/responses/{kept.id}/input_items", cast_to=object, options={"params": query})
+        assert caught.value.body["param"] == param
+
+
+def test_replicas_sharing_postgresql_continue_each_others_responses(base_model, cache_dir, postgres):
+    url = postgres.create_database()
+    common = dict(responses_store=True, database_url=url)
+    with (
+        running_server(base_model, cache_dir, http_port=free_port(), **common) as first,
+        running_server(base_model, cache_dir, http_port=free_port(), host="127.0.0.2", **common) as second,
+    ):
+        one = openai.OpenAI(base_url=first.http_url, api_key="unused", max_retries=0, timeout=120)
+        two = openai.OpenAI(base_url=second.http_url, api_key="unused", max_retries=0, timeout=120)
+        kept = one.responses.create(model="", input=QUESTION, temperature=0, max_output_tokens=16)
+        assert two.responses.retrieve(kept.id).output_text == kept.output_text
+        went_on = two.responses.create(model="", previous_response_id=kept.id, input="Why?", temperature=0, max_output_tokens=8)
+        assert one.responses.input_items.list(went_on.id).data[0].content[0].text == "Why?"
+        two.responses.delete(kept.id)
+        with pytest.raises(openai.NotFoundError):
+            one.responses.retrieve(kept.id)
