@@ -439,3 +439,13 @@ def test_the_kubernetes_executor_is_refused_without_a_shared_database_and_unknow
     ):
         done = subprocess.run([tool("helm"), "template", "demo", str(CHART), *values], capture_output=True, text=True, timeout=120)
         assert done.returncode != 0 and message in done.stderr
+
+
+def test_stored_responses_with_several_replicas_need_the_shared_database():
+    several = ["--set", "server.settings.RESPONSES_STORE=true", "--set", "server.replicas=3"]
+    refused = subprocess.run([tool("helm"), "template", "demo", str(CHART), *several], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "needs a shared database" in refused.stderr
+    shared = by_kind(render(*several, "--set", "database.url=postgresql://tuneserve@db:5432/tuneserve"), "ConfigMap", "-server")
+    assert shared["data"]["TUNESERVE_RESPONSES_STORE"] == "true"
+    one = by_kind(render("--set", "server.settings.RESPONSES_STORE=true"), "ConfigMap", "-server")  # one replica: its SQLite file
+    assert one["data"]["TUNESERVE_RESPONSES_STORE"] == "true"

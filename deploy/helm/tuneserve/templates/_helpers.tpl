@@ -273,3 +273,12 @@ TUNESERVE_ADAPTER_STORE: /var/lib/tuneserve/adapters
 {{- define "tuneserve.trainerWorkClaim" -}}
 {{- default (printf "%s-trainer" (include "tuneserve.fullname" .)) .Values.trainer.persistence.existingClaim }}
 {{- end }}
+
+{{/* Stored responses are continued on whichever replica a call lands: with several, they must be in the shared database. */}}
+{{- define "tuneserve.checkResponsesStore" -}}
+{{- $on := has (toString (.Values.server.settings.RESPONSES_STORE | default "false") | lower) (list "true" "1" "yes" "on") }}
+{{- $several := or .Values.autoscaling.enabled (gt (int .Values.server.replicas) 1) }}
+{{- if and $on $several (not (include "tuneserve.sharedDatabase" .)) }}
+{{- fail "server.settings.RESPONSES_STORE with several server replicas needs a shared database (database.url or database.urlKey): a response stored by one replica is continued on another" }}
+{{- end }}
+{{- end }}
