@@ -1,6 +1,8 @@
-"""The OpenAI-compatible routes: chat and text completions and Responses (streamed as server-sent
-events or whole), the model list, vLLM's tokenize and detokenize, TGI's and LoRAX's own generate
-routes, and an open health route for HTTP probes.
+"""The OpenAI-compatible routes: chat and text completions (streamed as server-sent events or
+whole), the model list, feedback, vLLM's tokenize and detokenize, and an open health route for HTTP
+probes; and what every generation route shares: admission on one adapter version, answering whole
+or streamed, and refusals. The Responses API's routes (response_routes) and TGI's (tgi_routes) are
+served beside them on the same.
 
 Every generation goes through the gRPC path's admission and adapter manager; errors are the same
 domain errors, answered in OpenAI's JSON error shape with the HTTP status that matches their gRPC
@@ -19,7 +21,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
-import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -36,7 +37,6 @@ from common.logs import request_id_var
 from common.rpc.metrics import RpcMetrics
 from common.rpc.status import REQUEST_ID_METADATA_KEY, http_status_for, record_call, status_for
 from common.security.auth import AUTHORIZATION_KEY, TokenFile, authorize
-from server import __version__
 from server.adapters.manager import AdapterManager
 from server.adapters.manager import Route as RouteTaken
 from server.api.admission import MAX_REQUEST_ID_CHARS
@@ -44,22 +44,20 @@ from server.api.event_stream import raise_if_failed, stream_generation
 from server.api.inference import PromptNote, give_feedback, prepare_generation, tokenize
 from server.api.openai.answers import CHAT, TEXT, Answer, Chunks, Shape, StreamWording, summed, system_fingerprint
 from server.api.openai.fine_tuning import FineTuning
-from server.api.openai.responses import ROUTE as RESPONSES_ROUTE
-from server.api.openai.responses import ResponseRequest, ResponseWording, input_items_page, responses_param
-from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
-from server.api.openai.stored_responses import ResponseStore, StoredResponse
-from server.api.openai.tgi import (
-    COMPAT_ROUTE,
-    GENERATE_ROUTE,
-    INFO_ROUTE,
-    MAX_BEST_OF,
-    STREAM_ROUTE,
-    GenerateBody,
-    TgiStream,
-    TgiWording,
-    tgi_error,
-    tgi_param,
+from server.api.openai.http_errors import (
+    HTTP_ERROR_CODES,
+    RETRY_AFTER_S,
+    CallerNamed,
+    ErrorShape,
+    HttpError,
+    error_body,
+    error_code,
 )
+from server.api.openai.response_routes import ResponseRoutes
+from server.api.openai.responses import ROUTE as RESPONSES_ROUTE
+from server.api.openai.schemas import FeedbackBody, SamplingBody, openai_param
+from server.api.openai.stored_responses import ResponseStore
+from server.api.openai.tgi_routes import TgiRoutes
 from server.api.openai.tokenize import DETOKENIZE_ROUTE, TOKENIZE_ROUTE, DetokenizeBody, TokenizeBody
 from server.api.rollouts import record, record_failure
 from server.api.serving_state import Serving, ServingState
@@ -71,56 +69,7 @@ log = logging.getLogger(__name__)
 GENERATE_METHOD = "/tuneserve.v1.Inference/Generate"  # HTTP generation needs what gRPC Generate needs
 FEEDBACK_METHOD = "/tuneserve.v1.Inference/Feedback"
 BodyT = TypeVar("BodyT", bound=BaseModel)
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
-ERROR_TYPES |= {405: "invalid_request_error", 408: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error"}
-ERROR_TYPES |= {429: "rate_limit_error", 503: "service_unavailable_error"}
 JSON_TYPE = "application/json"
-HTTP_ERROR_CODES = {413: grpc.StatusCode.RESOURCE_EXHAUSTED, 408: grpc.StatusCode.DEADLINE_EXCEEDED}
-OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
-# how long a refused caller should wait: a full queue drains in about a second; a replica that is
-# loading or shutting down is better left for a few (a load balancer sends the retry elsewhere)
-RETRY_AFTER_S = {429: 1, 503: 5}
-
-
-class HttpError(Exception):
-    """A refusal that happens before a domain error can: body too large, not JSON."""
-
-    def __init__(self, status: int, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param = status, message, param
-
-
-def _no_response(response_id: str) -> errors.NotFound:
-    return errors.NotFound(f"no response {response_id[:80]!r} is stored here for this caller (never stored, expired or deleted)")
-
-
-@dataclasses.dataclass(frozen=True)
-class StoredInput:
-    """What a response is stored with besides itself: its owner, its own input, the conversation before it."""
-
-    owner: str
-    input: list[dict[str, Any]]
-    history: list[dict[str, Any]]
-
-
-class CallerNamed(errors.InvalidRequest):
-    """A refusal whose field is named as the caller wrote it already (a Responses field, not a chat one)."""
-
-
-def error_code(exc: BaseException, status: int, code: grpc.StatusCode, model_named: bool = False) -> str:
-    """OpenAI's error `code` where one exists for the failure, else the gRPC status's name."""
-    if isinstance(exc, errors.TuneserveError) and exc.code:
-        return exc.code
-    if model_named and isinstance(exc, errors.NotFound):
-        return errors.MODEL_NOT_FOUND
-    return OPENAI_CODES.get(status, code.name.lower())
-
-
-def error_body(status: int, message: str, param: str | None, code: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}}
-
-
-ErrorShape = Callable[[int, str, str | None, str], dict[str, Any]]  # an error body: (status, message, param, code)
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:
@@ -161,6 +110,11 @@ class OpenAIRoutes:
         self._fine_tuning = fine_tuning
         self._responses = responses  # the stored responses (None: responses are not kept)
 
+    @property
+    def state(self) -> ServingState:
+        """What is served (the base model, adapters, engine), once loaded."""
+        return self._state
+
     def app(self) -> Starlette:
         # no CORS unless origins are named: a page elsewhere cannot read answers, and since JSON
         # bodies must say application/json, it cannot send a request without a preflight either
@@ -181,19 +135,13 @@ class OpenAIRoutes:
             routes=[
                 Route(CHAT.route, self._chat, methods=["POST"]),
                 Route(TEXT.route, self._text, methods=["POST"]),
-                Route(RESPONSES_ROUTE, self._respond, methods=["POST"]),
-                Route(RESPONSES_ROUTE + "/{response_id}", self._stored_response, methods=["GET", "DELETE"]),
-                Route(RESPONSES_ROUTE + "/{response_id}/input_items", self._stored_input_items, methods=["GET"]),
-                Route(RESPONSES_ROUTE + "/{response_id}/cancel", self._cancel_response, methods=["POST"]),
+                *ResponseRoutes(self, self._responses).routes(),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/models/{model:path}", self._model, methods=["GET"]),
                 Route("/v1/feedback", self._feedback, methods=["POST"]),
                 Route(TOKENIZE_ROUTE, self._tokenize, methods=["POST"]),
                 Route(DETOKENIZE_ROUTE, self._detokenize, methods=["POST"]),
-                Route(GENERATE_ROUTE, self._tgi_generate, methods=["POST"]),
-                Route(STREAM_ROUTE, self._tgi_stream, methods=["POST"]),
-                Route(COMPAT_ROUTE, self._tgi_compat, methods=["POST"]),
-                Route(INFO_ROUTE, self._tgi_info, methods=["GET"]),
+                *TgiRoutes(self).routes(),
                 Route("/health", self._health, methods=["GET"]),
                 # the metrics port's page here too: a gateway's endpoint picker scrapes the port it routes to
                 Route("/metrics", self._prometheus, methods=["GET"]),
@@ -318,233 +266,6 @@ class OpenAIRoutes:
             return JSONResponse({**payload, "choices": choices, "usage": summed(usages)}, headers=admitted.headers)
         finally:
             admitted.release()
-
-    async def _respond(self, request: Request) -> Response:
-        """OpenAI's Responses API: a chat completion underneath, worded as a response (and kept,
-        where the server keeps responses and the request does not say otherwise)."""
-        started, request_id = self._opened(request)
-        places: list[str] = []
-        try:
-            owner = self._authorize(request)
-            serving = self._state.require()
-            body = await self._parse(request, ResponseRequest)
-            stored = body.stored(self._responses is not None)
-            history = await self._history(body, owner)
-            chat, places = body.chat_request(history)
-            admitted = await self._admit(serving, chat, CHAT, request_id)
-        except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
-            field = responses_param(openai_param(exc.field), places)
-            renamed = CallerNamed(field, exc.reason, exc.code)
-            return self._refusal(renamed, RESPONSES_ROUTE, started, request_id, model_named=True)
-        except Exception as exc:
-            return self._refusal(exc, RESPONSES_ROUTE, started, request_id, model_named=True)
-        answer = admitted.parts[0].answer
-        wording = ResponseWording(body, request_id, answer.model, answer.speller, answer.tools, stored)
-        kept = StoredInput(owner, body.input_items(request_id), history) if stored else None
-        if body.stream:
-            stream = self._sse(serving, admitted, wording, started, RESPONSES_ROUTE)
-            if kept is not None:
-                stream = self._kept_stream(stream, wording, kept)
-            return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
-        try:
-            ended = await self._ended(serving, admitted, started, request, RESPONSES_ROUTE)
-            if isinstance(ended, Response):
-                return ended
-            ((events, finished),) = ended
-            response = wording.whole(events, finished, answer.usage(finished))
-            if kept is not None:
-                await self._keep(kept, response)
-            return JSONResponse(response, headers=admitted.headers)
-        except errors.Unavailable as exc:  # answered, but not kept as the caller asked
-            return self._refusal(exc, RESPONSES_ROUTE, started, request_id)
-        finally:
-            admitted.release()
-
-    async def _history(self, body: ResponseRequest, owner: str) -> list[dict[str, Any]]:
-        """The conversation of the response this one continues (none without previous_response_id)."""
-        previous = body.previous_response_id
-        if previous is None or self._responses is None:
-            return []
-        found = await asyncio.to_thread(self._responses.get, previous, owner)
-        if found is None:
-            raise CallerNamed(
-                "previous_response_id", f"no response {previous[:80]!r} is stored here for this caller (never stored, expired or deleted)"
-            )
-        return found.conversation
-
-    async def _keep(self, kept: StoredInput, response: dict[str, Any]) -> None:
-        """Stores an answered response with the conversation it ends; Unavailable where the database fails."""
-        assert self._responses is not None
-        stored = StoredResponse(response, kept.input, kept.history + kept.input + response["output"])
-        try:
-            await asyncio.to_thread(self._responses.put, kept.owner, stored)
-        except sa.exc.SQLAlchemyError as exc:
-            log.error("response not stored", extra={"response_id": response["id"], "error": str(exc).splitlines()[0]})
-            raise errors.Unavailable("the response was answered but could not be stored (the database failed); retry the request") from None
-
-    async def _kept_stream(self, lines: AsyncIterator[str], wording: ResponseWording, kept: StoredInput) -> AsyncIterator[str]:
-        """A response's stream, stored before its last events go out (so that a caller who read
-        `response.completed` finds it stored); a store that fails ends the stream as failed."""
-        stored = False
-        async with contextlib.aclosing(lines):  # type: ignore[type-var]
-            async for line in lines:
-                if wording.final is not None and not stored:
-                    stored = True
-                    try:
-                        await self._keep(kept, wording.final)
-                    except errors.Unavailable as exc:
-                        for failed in wording.failure(error_body(503, exc.message, None, "unavailable")):
-                            yield failed
-                        return
-                yield line
-
-    async def _stored_response(self, request: Request) -> Response:
-        """GET (the SDK's responses.retrieve) or DELETE a stored response."""
-        route = RESPONSES_ROUTE + "/{response_id}"
-        started, response_id = time.monotonic(), request.path_params["response_id"]
-        try:
-            owner = self._authorize(request)
-            store = self._store()
-            if request.method == "DELETE":
-                if not await asyncio.to_thread(store.delete, response_id, owner):
-                    raise _no_response(response_id)
-                answer: dict[str, Any] = {"id": response_id, "object": "response", "deleted": True}
-            else:
-                answer = (await self._stored(store, response_id, owner)).response
-        except Exception as exc:
-            return self._refusal(exc, route, started, uuid.uuid4().hex)
-        self._record_ok(route, started)
-        return JSONResponse(answer)
-
-    async def _stored_input_items(self, request: Request) -> Response:
-        """A stored response's own input items (the SDK's responses.input_items.list), paged as
-        OpenAI pages them: `order` (desc by default), `after` an item id, `limit` (1 to 100, 20)."""
-        route = RESPONSES_ROUTE + "/{response_id}/input_items"
-        started, response_id = time.monotonic(), request.path_params["response_id"]
-        try:
-            owner = self._authorize(request)
-            items = (await self._stored(self._store(), response_id, owner)).input
-            page = input_items_page(items, request.query_params)
-        except Exception as exc:
-            return self._refusal(exc, route, started, uuid.uuid4().hex)
-        self._record_ok(route, started)
-        return JSONResponse(page)
-
-    async def _cancel_response(self, request: Request) -> Response:
-        """The SDK's responses.cancel: only a background response can be, and there are none here."""
-        route = RESPONSES_ROUTE + "/{response_id}/cancel"
-        started, response_id = time.monotonic(), request.path_params["response_id"]
-        try:
-            owner = self._authorize(request)
-            await self._stored(self._store(), response_id, owner)
-            raise errors.InvalidRequest(
-                "response_id", "is not a background response: it was answered while its request waited, so nothing is left to cancel"
-            )
-        except Exception as exc:
-            return self._refusal(exc, route, started, uuid.uuid4().hex)
-
-    def _store(self) -> ResponseStore:
-        if self._responses is None:
-            raise errors.NotFound(
-                "responses are not stored here (the server's responses_store setting is off), so none can be fetched or changed;"
-                " send the whole conversation in input"
-            )
-        return self._responses
-
-    @staticmethod
-    async def _stored(store: ResponseStore, response_id: str, owner: str) -> StoredResponse:
-        found = await asyncio.to_thread(store.get, response_id, owner)
-        if found is None:
-            raise _no_response(response_id)
-        return found
-
-    async def _tgi_generate(self, request: Request) -> Response:
-        return await self._tgi(request, GENERATE_ROUTE, streamed=False)
-
-    async def _tgi_stream(self, request: Request) -> Response:
-        return await self._tgi(request, STREAM_ROUTE, streamed=True)
-
-    async def _tgi_compat(self, request: Request) -> Response:
-        """TGI's "/": /generate_stream where the body says `stream`, else /generate in a list."""
-        return await self._tgi(request, COMPAT_ROUTE, streamed=None)
-
-    async def _tgi(self, request: Request, route: str, streamed: bool | None) -> Response:
-        """TGI's and LoRAX's generation: a text completion underneath, worded as TGI words it."""
-        started, request_id = self._opened(request)
-        try:
-            self._authorize(request)
-            serving = self._state.require()
-            body = await self._parse(request, GenerateBody)
-            if streamed is None:
-                streamed = body.stream
-            elif body.stream and not streamed:
-                raise errors.InvalidRequest("stream", f"is not taken by {route}; POST to {STREAM_ROUTE} (or to / with stream) for a stream")
-            completion, seed = body.completion(streamed, await self._truncated(serving, body))
-            try:
-                admitted = await self._admit(serving, completion, TEXT, request_id)
-            except errors.InvalidRequest as exc:  # named as the TGI body names it
-                raise CallerNamed(tgi_param(openai_param(exc.field), body), exc.reason, exc.code) from None
-        except Exception as exc:
-            return self._refusal(exc, route, started, request_id, model_named=True, shape=tgi_error)
-        first = admitted.parts[0]
-        special = frozenset(serving.base.tokenizer.all_special_ids)
-        wording = TgiWording(body, first.answer.speller, special, first.generation.prompt_ids, seed)
-        if streamed:
-            details = body.parameters.details
-            stream = self._sse(serving, admitted, TgiStream(wording, details), started, route)
-            return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
-        try:
-            ended = await self._ended(serving, admitted, started, request, route, shape=tgi_error)
-            if isinstance(ended, Response):
-                return ended
-            answer = wording.whole(ended)
-            counts = {
-                "x-prompt-tokens": str(ended[0][1].prompt_tokens),
-                "x-generated-tokens": str(sum(f.generated_tokens for _, f in ended)),
-            }
-            return JSONResponse([answer] if route == COMPAT_ROUTE else answer, headers={**admitted.headers, **counts})
-        finally:
-            admitted.release()
-
-    async def _truncated(self, serving: Serving, body: GenerateBody) -> list[int] | None:
-        """The prompt's last `truncate` tokens, where the body asks for them (None: the whole prompt)."""
-        keep = body.parameters.truncate
-        if keep is None:
-            return None
-        if keep < 1:
-            raise errors.InvalidRequest("parameters.truncate", f"must be at least 1, got {keep}")
-        try:
-            tokenized = await tokenize(serving, inference_pb2.TokenizeRequest(text=body.inputs))
-        except errors.InvalidRequest as exc:
-            raise CallerNamed("inputs", exc.reason, exc.code) from None
-        return list(tokenized.token_ids[-keep:])
-
-    async def _tgi_info(self, request: Request) -> Response:
-        """TGI's /info: the served model and the limits a client plans its requests by."""
-        started = time.monotonic()
-        try:
-            self._authorize(request)
-            serving = self._state.require()
-        except Exception as exc:
-            return self._refusal(exc, INFO_ROUTE, started, uuid.uuid4().hex, shape=tgi_error)
-        self._record_ok(INFO_ROUTE, started)
-        limits, base = serving.admission.limits, serving.base
-        info = {
-            "model_id": serving.model_names[0],
-            "model_sha": base.fingerprint,
-            "model_dtype": str(base.dtype).removeprefix("torch."),
-            "model_device_type": base.device.type,
-            "model_pipeline_tag": "text-generation",
-            "max_concurrent_requests": serving.settings.max_waiting + serving.settings.max_batch_size,
-            "max_best_of": MAX_BEST_OF,
-            "max_stop_sequences": limits.max_stop_sequences,
-            "max_input_tokens": limits.max_prompt_tokens,
-            "max_total_tokens": limits.context_window,
-            "max_client_batch_size": 1,
-            "router": "tuneserve",
-            "version": __version__,
-        }
-        return JSONResponse(info)
 
     async def _admit(self, serving: Serving, body: SamplingBody, shape: Shape, request_id: str) -> Admitted:
         """The body's generations, admitted, on the adapter version that answers them (held until

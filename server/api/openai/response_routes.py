@@ -1,0 +1,201 @@
+"""The Responses API's routes: POST /v1/responses (a chat completion underneath, worded by
+responses.ResponseWording), and, where the server keeps responses (stored_responses), the
+conversation a `previous_response_id` continues and GET, DELETE, input_items and cancel of a
+stored response. Admission, answering and refusals are the OpenAI routes' (routes.OpenAIRoutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from common import errors
+from server.api.openai.answers import CHAT
+from server.api.openai.http_errors import CallerNamed, error_body
+from server.api.openai.responses import ROUTE, ResponseRequest, ResponseWording, input_items_page, responses_param
+from server.api.openai.schemas import openai_param
+from server.api.openai.stored_responses import ResponseStore, StoredResponse
+
+if TYPE_CHECKING:
+    from server.api.openai.routes import OpenAIRoutes
+
+log = logging.getLogger(__name__)
+
+
+def _no_response(response_id: str) -> errors.NotFound:
+    return errors.NotFound(f"no response {response_id[:80]!r} is stored here for this caller (never stored, expired or deleted)")
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredInput:
+    """What a response is stored with besides itself: its owner, its own input, the conversation before it."""
+
+    owner: str
+    input: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+
+
+class ResponseRoutes:
+    """The Responses API on the OpenAI routes `host`; `store`: the kept responses (None: none are kept)."""
+
+    def __init__(self, host: OpenAIRoutes, store: ResponseStore | None) -> None:
+        self._host = host
+        self._store_or_none = store
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(ROUTE, self.respond, methods=["POST"]),
+            Route(ROUTE + "/{response_id}", self.stored_response, methods=["GET", "DELETE"]),
+            Route(ROUTE + "/{response_id}/input_items", self.stored_input_items, methods=["GET"]),
+            Route(ROUTE + "/{response_id}/cancel", self.cancel, methods=["POST"]),
+        ]
+
+    async def respond(self, request: Request) -> Response:
+        """OpenAI's Responses API: a chat completion underneath, worded as a response (and kept,
+        where the server keeps responses and the request does not say otherwise)."""
+        started, request_id = self._host._opened(request)
+        places: list[str] = []
+        try:
+            owner = self._host._authorize(request)
+            serving = self._host.state.require()
+            body = await self._host._parse(request, ResponseRequest)
+            stored = body.stored(self._store_or_none is not None)
+            history = await self._history(body, owner)
+            chat, places = body.chat_request(history)
+            admitted = await self._host._admit(serving, chat, CHAT, request_id)
+        except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
+            field = responses_param(openai_param(exc.field), places)
+            renamed = CallerNamed(field, exc.reason, exc.code)
+            return self._host._refusal(renamed, ROUTE, started, request_id, model_named=True)
+        except Exception as exc:
+            return self._host._refusal(exc, ROUTE, started, request_id, model_named=True)
+        answer = admitted.parts[0].answer
+        wording = ResponseWording(body, request_id, answer.model, answer.speller, answer.tools, stored)
+        kept = StoredInput(owner, body.input_items(request_id), history) if stored else None
+        if body.stream:
+            stream = self._host._sse(serving, admitted, wording, started, ROUTE)
+            if kept is not None:
+                stream = self._kept_stream(stream, wording, kept)
+            return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
+        try:
+            ended = await self._host._ended(serving, admitted, started, request, ROUTE)
+            if isinstance(ended, Response):
+                return ended
+            ((events, finished),) = ended
+            response = wording.whole(events, finished, answer.usage(finished))
+            if kept is not None:
+                await self._keep(kept, response)
+            return JSONResponse(response, headers=admitted.headers)
+        except errors.Unavailable as exc:  # answered, but not kept as the caller asked
+            return self._host._refusal(exc, ROUTE, started, request_id)
+        finally:
+            admitted.release()
+
+    async def _history(self, body: ResponseRequest, owner: str) -> list[dict[str, Any]]:
+        """The conversation of the response this one continues (none without previous_response_id)."""
+        previous = body.previous_response_id
+        if previous is None or self._store_or_none is None:
+            return []
+        found = await asyncio.to_thread(self._store_or_none.get, previous, owner)
+        if found is None:
+            raise CallerNamed(
+                "previous_response_id", f"no response {previous[:80]!r} is stored here for this caller (never stored, expired or deleted)"
+            )
+        return found.conversation
+
+    async def _keep(self, kept: StoredInput, response: dict[str, Any]) -> None:
+        """Stores an answered response with the conversation it ends; Unavailable where the database fails."""
+        assert self._store_or_none is not None
+        stored = StoredResponse(response, kept.input, kept.history + kept.input + response["output"])
+        try:
+            await asyncio.to_thread(self._store_or_none.put, kept.owner, stored)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("response not stored", extra={"response_id": response["id"], "error": str(exc).splitlines()[0]})
+            raise errors.Unavailable("the response was answered but could not be stored (the database failed); retry the request") from None
+
+    async def _kept_stream(self, lines: AsyncIterator[str], wording: ResponseWording, kept: StoredInput) -> AsyncIterator[str]:
+        """A response's stream, stored before its last events go out (so that a caller who read
+        `response.completed` finds it stored); a store that fails ends the stream as failed."""
+        stored = False
+        async with contextlib.aclosing(lines):  # type: ignore[type-var]
+            async for line in lines:
+                if wording.final is not None and not stored:
+                    stored = True
+                    try:
+                        await self._keep(kept, wording.final)
+                    except errors.Unavailable as exc:
+                        for failed in wording.failure(error_body(503, exc.message, None, "unavailable")):
+                            yield failed
+                        return
+                yield line
+
+    async def stored_response(self, request: Request) -> Response:
+        """GET (the SDK's responses.retrieve) or DELETE a stored response."""
+        route = ROUTE + "/{response_id}"
+        started, response_id = time.monotonic(), request.path_params["response_id"]
+        try:
+            owner = self._host._authorize(request)
+            store = self._store()
+            if request.method == "DELETE":
+                if not await asyncio.to_thread(store.delete, response_id, owner):
+                    raise _no_response(response_id)
+                answer: dict[str, Any] = {"id": response_id, "object": "response", "deleted": True}
+            else:
+                answer = (await self._stored(store, response_id, owner)).response
+        except Exception as exc:
+            return self._host._refusal(exc, route, started, uuid.uuid4().hex)
+        self._host._record_ok(route, started)
+        return JSONResponse(answer)
+
+    async def stored_input_items(self, request: Request) -> Response:
+        """A stored response's own input items (the SDK's responses.input_items.list), paged as
+        OpenAI pages them: `order` (desc by default), `after` an item id, `limit` (1 to 100, 20)."""
+        route = ROUTE + "/{response_id}/input_items"
+        started, response_id = time.monotonic(), request.path_params["response_id"]
+        try:
+            owner = self._host._authorize(request)
+            items = (await self._stored(self._store(), response_id, owner)).input
+            page = input_items_page(items, request.query_params)
+        except Exception as exc:
+            return self._host._refusal(exc, route, started, uuid.uuid4().hex)
+        self._host._record_ok(route, started)
+        return JSONResponse(page)
+
+    async def cancel(self, request: Request) -> Response:
+        """The SDK's responses.cancel: only a background response can be, and there are none here."""
+        route = ROUTE + "/{response_id}/cancel"
+        started, response_id = time.monotonic(), request.path_params["response_id"]
+        try:
+            owner = self._host._authorize(request)
+            await self._stored(self._store(), response_id, owner)
+            raise errors.InvalidRequest(
+                "response_id", "is not a background response: it was answered while its request waited, so nothing is left to cancel"
+            )
+        except Exception as exc:
+            return self._host._refusal(exc, route, started, uuid.uuid4().hex)
+
+    def _store(self) -> ResponseStore:
+        if self._store_or_none is None:
+            raise errors.NotFound(
+                "responses are not stored here (the server's responses_store setting is off), so none can be fetched or changed;"
+                " send the whole conversation in input"
+            )
+        return self._store_or_none
+
+    @staticmethod
+    async def _stored(store: ResponseStore, response_id: str, owner: str) -> StoredResponse:
+        found = await asyncio.to_thread(store.get, response_id, owner)
+        if found is None:
+            raise _no_response(response_id)
+        return found
