@@ -22,12 +22,22 @@ from hypothesis import strategies as st
 from tests.conftest import running_server
 from tests.server.api.test_openai_api import free_port
 
+STORED_ID = "resp_fuzz-kept"  # a response the fuzz server keeps from the start
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(base_model, cache_dir):
-    with running_server(base_model, cache_dir, http_port=free_port(), max_new_tokens_limit=16, default_max_new_tokens=8) as running:
+def fuzz_server(base_model, cache_dir, tmp_path_factory):
+    # responses are kept, so that previous_response_id is looked up (one id of the strategy is real)
+    kept = dict(responses_store=True, experiment_db=tmp_path_factory.mktemp("fuzz") / "record.sqlite")
+    with running_server(base_model, cache_dir, http_port=free_port(), max_new_tokens_limit=16, default_max_new_tokens=8, **kept) as running:
+        request = urllib.request.Request(
+            running.http_url + "/responses",
+            data=json.dumps({"model": "", "input": "Hi", "max_output_tokens": 2}).encode(),
+            headers={"content-type": "application/json", "x-request-id": STORED_ID.removeprefix("resp_")},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            assert json.loads(response.read())["id"] == STORED_ID
         yield running
 
 
@@ -131,7 +141,7 @@ RESPONSE_FIELDS = {
     "metadata": st.one_of(st.dictionaries(st.text(max_size=70), st.text(max_size=4), max_size=3), odd_values()),
     "truncation": st.one_of(st.sampled_from(["disabled", "auto"]), odd_values()),
     "store": odd_values(),
-    "previous_response_id": odd_values(),
+    "previous_response_id": st.one_of(st.just(STORED_ID), st.text(max_size=12), odd_values()),
     "stream": st.one_of(st.just(False), odd_values()),
     "not_a_field": odd_values(),
 }
@@ -217,6 +227,7 @@ def test_no_5xx_every_400_names_its_param_and_an_ok_answer_meets_its_constraint(
 def test_responses_bodies_get_no_5xx_and_named_400s_and_a_completed_answer_meets_its_format(fuzz_server, case):
     body, constraint = case
     status, answer = send(fuzz_server, body, "/responses")
+    event(f"{status}, continuing the kept response: {body.get('previous_response_id') == STORED_ID}")
     if refused_as_openai_refuses(status, answer):
         return
     assert answer["object"] == "response" and answer["status"] in ("completed", "incomplete")
