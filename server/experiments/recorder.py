@@ -155,6 +155,8 @@ class Experiments:
             raise InvalidRequest("label", f"must have 1 to {MAX_LABEL_CHARS} characters")
         answer = await self._recorded(request_id)
         if answer is None:
+            if await self._recorded(f"{request_id}-0") is not None:  # a request of several answers (n, a batch of prompts)
+                raise NotFound(f"request {request_id!r} had several answers, each recorded on its own: name one as {request_id}-<index>")
             hours = self.store.retention_s / 3600
             raise NotFound(
                 f"no answer with request id {request_id!r} is kept: only requests to an adapter name are recorded, for {hours:g} hours"

@@ -254,3 +254,17 @@ def test_the_guard_rolls_back_a_bad_canary_under_load_with_no_failed_request(rol
         metrics = response.read().decode()
     assert 'tuneserve_rollout_rollbacks_total{adapter="fruit"} 1.0' in metrics
     assert 'tuneserve_feedback_total{adapter="fruit",kind="incorrect",version="2"}' in metrics
+
+
+def test_feedback_on_a_request_of_several_answers_names_them_by_index(rollout_server):
+    import openai
+
+    with openai.OpenAI(base_url=rollout_server.http_url, api_key="unused", max_retries=0, timeout=120) as oai:
+        reply = oai.chat.completions.create(model="fruit@1", messages=QUESTION, n=2, max_tokens=2)
+        whole = reply.id.removeprefix("chatcmpl-")
+        with pytest.raises(openai.NotFoundError, match=f"name one as {whole}-<index>"):
+            oai.post("/feedback", body={"request_id": reply.id, "thumb": "up"}, cast_to=object)
+        judged = oai.post("/feedback", body={"request_id": f"{whole}-1", "thumb": "up"}, cast_to=object)
+        assert judged["request_id"] == f"{whole}-1" and judged["model"] == "fruit@1"
+        with pytest.raises(openai.NotFoundError, match="is kept: only requests to an adapter name"):
+            oai.post("/feedback", body={"request_id": "never-answered", "thumb": "up"}, cast_to=object)
