@@ -23,12 +23,13 @@ from starlette.routing import Route
 from common import errors
 from server.api.openai.answers import CHAT
 from server.api.openai.http_errors import CallerNamed, error_body
-from server.api.openai.responses import ROUTE, ResponseRequest, ResponseWording, input_items_page, responses_param
-from server.api.openai.schemas import openai_param
+from server.api.openai.responses import ROUTE, ResponseRequest, ResponseWording, input_items_page, oldest_turn_dropped, responses_param
+from server.api.openai.schemas import ChatCompletionRequest, openai_param
 from server.api.openai.stored_responses import ResponseStore, StoredResponse
 
 if TYPE_CHECKING:
-    from server.api.openai.routes import OpenAIRoutes
+    from server.api.openai.routes import Admitted, OpenAIRoutes
+    from server.api.serving_state import Serving
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class ResponseRoutes:
             stored = body.stored(self._store_or_none is not None)
             history = await self._history(body, owner)
             chat, places = body.chat_request(history)
-            admitted = await self._host._admit(serving, chat, CHAT, request_id)
+            admitted = await self._fitted(serving, body, chat, places, request_id)
         except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
             field = responses_param(openai_param(exc.field), places)
             renamed = CallerNamed(field, exc.reason, exc.code)
@@ -101,6 +102,23 @@ class ResponseRoutes:
             return self._host._refusal(exc, ROUTE, started, request_id)
         finally:
             admitted.release()
+
+    async def _fitted(
+        self, serving: Serving, body: ResponseRequest, chat: ChatCompletionRequest, places: list[str], request_id: str
+    ) -> Admitted:
+        """The chat admitted; with `truncation: auto`, once its oldest turns are dropped until it fits
+        the context window with its output, as OpenAI truncates (a refusal then names the field
+        among the turns kept)."""
+        while True:
+            try:
+                return await self._host._admit(serving, chat, CHAT, request_id)
+            except errors.InvalidRequest as exc:
+                shorter = oldest_turn_dropped(chat.messages, places)
+                if body.truncation != "auto" or exc.code != errors.CONTEXT_LENGTH_EXCEEDED or shorter is None:
+                    # named here, where `places` are those of the turns kept
+                    raise CallerNamed(responses_param(openai_param(exc.field), places), exc.reason, exc.code) from None
+                messages, places = shorter
+                chat = chat.model_copy(update={"messages": messages})
 
     async def _history(self, body: ResponseRequest, owner: str) -> list[dict[str, Any]]:
         """The conversation of the response this one continues (none without previous_response_id)."""

@@ -24,7 +24,7 @@ from pydantic import Field
 from common.errors import UNSUPPORTED_PARAMETER, InvalidRequest
 from server.api.openai.answers import HeldCalls, finish_reason
 from server.api.openai.logprobs_format import chat_logprobs
-from server.api.openai.schemas import Body, ChatCompletionRequest, refuse_unsupported
+from server.api.openai.schemas import Body, ChatCompletionRequest, ChatMessage, refuse_unsupported
 from server.api.token_spelling import TokenSpeller
 from server.api.tool_calling import ToolCall, ToolPlan
 from server.engine.logprobs import TokenLogprob
@@ -126,7 +126,7 @@ class ResponseRequest(Body):
     tool_choice: Literal["none", "auto", "required"] | FunctionChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
-    truncation: Literal["disabled"] | None = None  # "auto" (drop the oldest items to fit) is refused
+    truncation: Literal["disabled", "auto"] | None = None  # auto: the oldest turns are dropped until the conversation fits
     metadata: dict[str, str] | None = None
     user: str | None = None
     safety_identifier: str | None = None
@@ -282,6 +282,19 @@ def _text_of(content: str | list[ContentPart], field: str) -> str:
     return "".join(texts)
 
 
+def oldest_turn_dropped(messages: list[ChatMessage], places: list[str]) -> tuple[list[ChatMessage], list[str]] | None:
+    """The conversation without its oldest turn (`truncation: auto`), with its places: the
+    instructions stay, the first message after them goes, and so do tool outputs left at the front
+    without their call. None where nothing but the instructions would be left."""
+    start = 1 if places and places[0] == "instructions" else 0
+    end = start + 1
+    while end < len(messages) and messages[end].role == "tool":
+        end += 1
+    if end >= len(messages):
+        return None
+    return messages[:start] + messages[end:], places[:start] + places[end:]
+
+
 def responses_param(field: str, places: list[str]) -> str:
     """The Responses name of a field the chat path names ("messages[2].content" -> "input[1].content")."""
     message = _MESSAGE_FIELD.match(field)
@@ -355,7 +368,7 @@ class ResponseWording:
             "tool_choice": tool_choice,
             "tools": [tool.model_dump(exclude_none=True) for tool in body.tools or []],
             "top_p": 1.0 if body.top_p is None else body.top_p,
-            "truncation": "disabled",
+            "truncation": body.truncation or "disabled",
             "usage": usage,
             "user": body.user,
             "metadata": body.metadata or {},

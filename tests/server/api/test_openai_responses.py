@@ -150,7 +150,7 @@ def test_text_format_constrains_the_answer_and_logprobs_are_included_on_request(
         ({"input": QUESTION, "tools": [{"type": "web_search"}]}, "tools[0].type", "only function tools"),
         ({"input": QUESTION, "max_output_tokens": 0}, "max_output_tokens", "at least 1"),
         ({"input": QUESTION, "text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema", "is required"),
-        ({"input": QUESTION, "truncation": "auto"}, "truncation", ""),
+        ({"input": QUESTION, "truncation": "middle"}, "truncation", ""),
         ({"input": QUESTION, "temperatur": 0}, "temperatur", "not a field"),
         ({"input": []}, "input", "is empty"),
         ({"input": [{"role": "user", "content": "hi"}, {"role": "wizard", "content": "x"}]}, "input[1].role", "must be one of"),
@@ -326,3 +326,64 @@ def test_replicas_sharing_postgresql_continue_each_others_responses(base_model, 
         two.responses.delete(kept.id)
         with pytest.raises(openai.NotFoundError):
             one.responses.retrieve(kept.id)
+
+
+def test_truncation_drops_the_oldest_turns_and_the_tool_outputs_left_without_their_call():
+    from server.api.openai.responses import oldest_turn_dropped
+    from server.api.openai.schemas import ChatMessage
+
+    def conversation(*roles: str) -> list[ChatMessage]:
+        return [ChatMessage(role=role, content=f"{role} {i}") for i, role in enumerate(roles)]
+
+    messages = conversation("system", "user", "assistant", "tool", "tool", "user")
+    places = ["instructions", "previous_response_id", "previous_response_id", "input[0]", "input[1]", "input[2]"]
+    kept, where = oldest_turn_dropped(messages, places)
+    assert [m.content for m in kept] == ["system 0", "assistant 2", "tool 3", "tool 4", "user 5"] and where[0] == "instructions"
+    kept, where = oldest_turn_dropped(kept, where)  # the call goes with the outputs it left
+    assert [m.content for m in kept] == ["system 0", "user 5"] and where == ["instructions", "input[2]"]
+    assert oldest_turn_dropped(kept, where) is None, "the newest turn is never dropped"
+    assert [m.content for m in oldest_turn_dropped(conversation("user", "user"), ["input[0]", "input[1]"])[0]] == ["user 1"]
+
+
+@pytest.fixture(scope="module")
+def small_context_server(base_model, cache_dir, tmp_path_factory):
+    settings = dict(
+        http_port=free_port(), max_prompt_tokens=96, responses_store=True, experiment_db=tmp_path_factory.mktemp("small") / "r.sqlite"
+    )
+    with running_server(base_model, cache_dir, **settings) as running:
+        yield running
+
+
+def test_truncation_auto_drops_the_oldest_turns_until_the_conversation_fits(small_context_server):
+    said = [
+        {"role": role, "content": f"Turn {i}: " + "the quick brown fox jumps over the lazy dog " * 2}
+        for i, role in enumerate(["user", "assistant"] * 3)
+    ]
+    question = {"role": "user", "content": "What is the capital of France?"}
+    with openai.OpenAI(base_url=small_context_server.http_url, api_key="unused", max_retries=0, timeout=120) as oai:
+        with pytest.raises(openai.BadRequestError) as caught:
+            oai.responses.create(model="", instructions="Be brief.", input=[*said, question], max_output_tokens=8, store=False)
+        assert caught.value.body["code"] == "context_length_exceeded"
+        fitted = oai.responses.create(
+            model="", instructions="Be brief.", input=[*said, question], max_output_tokens=8, temperature=0, truncation="auto"
+        )
+        assert fitted.truncation == "auto" and fitted.usage.input_tokens <= 96
+        # the same as the longest tail of the conversation that fits, sent as it is
+        for start in range(1, len(said) + 1):
+            try:
+                tail = oai.responses.create(
+                    model="", instructions="Be brief.", input=[*said[start:], question], max_output_tokens=8, temperature=0, store=False
+                )
+                break
+            except openai.BadRequestError:
+                continue
+        assert tail.output_text == fitted.output_text and tail.usage.input_tokens == fitted.usage.input_tokens
+        # a stored long conversation goes on with it; without it the continuation is refused
+        went_on = oai.responses.create(
+            model="", previous_response_id=fitted.id, input="And of Spain?", max_output_tokens=8, truncation="auto"
+        )
+        assert went_on.status in ("completed", "incomplete")
+        too_long = {"role": "user", "content": "word " * 400}
+        with pytest.raises(openai.BadRequestError) as caught:  # the newest turn alone does not fit
+            oai.responses.create(model="", input=[*said, too_long], max_output_tokens=8, truncation="auto", store=False)
+        assert caught.value.body["param"] == "input" and caught.value.body["code"] == "context_length_exceeded"
