@@ -71,13 +71,13 @@ ERRORS_BY_CODE: dict[grpc.StatusCode, type[errors.TuneserveError]] = {
 class Host(Protocol):
     """What the OpenAI routes lend these: body parsing and error answers."""
 
-    async def _parse(self, request: Request, body_type: Any) -> Any: ...
+    async def parse(self, request: Request, body_type: Any) -> Any: ...
 
-    def _authorize(self, request: Request, method: str) -> str: ...
+    def authorize(self, request: Request, method: str) -> str: ...
 
-    def _refusal(self, exc: BaseException, route: str, started: float, request_id: str, model_named: bool = False) -> Response: ...
+    def refusal(self, exc: BaseException, route: str, started: float, request_id: str, model_named: bool = False) -> Response: ...
 
-    def _record_ok(self, route: str, started: float) -> None: ...
+    def record_ok(self, route: str, started: float) -> None: ...
 
 
 class JobHyperparameters(Body):
@@ -188,7 +188,7 @@ class FineTuning:
     async def _call(self, request: Request, method: str, message: Any) -> Any:
         """The trainer's answer to `method`, with the caller's token, which this server checks
         first where it has tokens of its own (the `train` scope) and the trainer checks again."""
-        self._host._authorize(request, f"/tuneserve.v1.Trainer/{method}")
+        self._host.authorize(request, f"/tuneserve.v1.Trainer/{method}")
         header = request.headers.get(AUTHORIZATION_KEY)
         metadata = ((AUTHORIZATION_KEY, header),) if header else ()
         try:
@@ -203,8 +203,8 @@ class FineTuning:
         try:
             response: Response = await work
         except Exception as exc:
-            return self._host._refusal(exc, route, started, request_id)
-        self._host._record_ok(route, started)
+            return self._host.refusal(exc, route, started, request_id)
+        self._host.record_ok(route, started)
         return response
 
     # -- files ------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ class FineTuning:
         return await self._answer(request, "/v1/fine_tuning/jobs", self._list_jobs(request))
 
     async def _create(self, request: Request) -> Response:
-        body = await self._host._parse(request, CreateFineTuningJob)
+        body = await self._host.parse(request, CreateFineTuningJob)
         job = await self._call(request, "CreateJob", body.job_request(self._base_names()))
         return JSONResponse(self.job_object(job))
 

@@ -65,12 +65,12 @@ class ResponseRoutes:
     async def respond(self, request: Request) -> Response:
         """OpenAI's Responses API: a chat completion underneath, worded as a response (and kept,
         where the server keeps responses and the request does not say otherwise)."""
-        started, request_id = self._host._opened(request)
+        started, request_id = self._host.opened(request)
         places: list[str] = []
         try:
-            owner = self._host._authorize(request)
+            owner = self._host.authorize(request)
             serving = self._host.state.require()
-            body = await self._host._parse(request, ResponseRequest)
+            body = await self._host.parse(request, ResponseRequest)
             stored = body.stored(self._store_or_none is not None)
             history = await self._history(body, owner)
             chat, places = body.chat_request(history)
@@ -78,19 +78,19 @@ class ResponseRoutes:
         except errors.InvalidRequest as exc:  # named as the caller wrote it, not as the chat path calls it
             field = responses_param(openai_param(exc.field), places)
             renamed = CallerNamed(field, exc.reason, exc.code)
-            return self._host._refusal(renamed, ROUTE, started, request_id, model_named=True)
+            return self._host.refusal(renamed, ROUTE, started, request_id, model_named=True)
         except Exception as exc:
-            return self._host._refusal(exc, ROUTE, started, request_id, model_named=True)
+            return self._host.refusal(exc, ROUTE, started, request_id, model_named=True)
         answer = admitted.parts[0].answer
         wording = ResponseWording(body, request_id, answer.model, answer.speller, answer.tools, stored)
         kept = StoredInput(owner, body.input_items(request_id), history) if stored else None
         if body.stream:
-            stream = self._host._sse(serving, admitted, wording, started, ROUTE)
+            stream = self._host.sse(serving, admitted, wording, started, ROUTE)
             if kept is not None:
                 stream = self._kept_stream(stream, wording, kept)
             return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
         try:
-            ended = await self._host._ended(serving, admitted, started, request, ROUTE)
+            ended = await self._host.ended(serving, admitted, started, request, ROUTE)
             if isinstance(ended, Response):
                 return ended
             ((events, finished),) = ended
@@ -99,7 +99,7 @@ class ResponseRoutes:
                 await self._keep(kept, response)
             return JSONResponse(response, headers=admitted.headers)
         except errors.Unavailable as exc:  # answered, but not kept as the caller asked
-            return self._host._refusal(exc, ROUTE, started, request_id)
+            return self._host.refusal(exc, ROUTE, started, request_id)
         finally:
             admitted.release()
 
@@ -111,7 +111,7 @@ class ResponseRoutes:
         among the turns kept)."""
         while True:
             try:
-                return await self._host._admit(serving, chat, CHAT, request_id)
+                return await self._host.admit(serving, chat, CHAT, request_id)
             except errors.InvalidRequest as exc:
                 shorter = oldest_turn_dropped(chat.messages, places)
                 if body.truncation != "auto" or exc.code != errors.CONTEXT_LENGTH_EXCEEDED or shorter is None:
@@ -163,7 +163,7 @@ class ResponseRoutes:
         route = ROUTE + "/{response_id}"
         started, response_id = time.monotonic(), request.path_params["response_id"]
         try:
-            owner = self._host._authorize(request)
+            owner = self._host.authorize(request)
             store = self._store()
             if request.method == "DELETE":
                 if not await asyncio.to_thread(store.delete, response_id, owner):
@@ -172,8 +172,8 @@ class ResponseRoutes:
             else:
                 answer = (await self._stored(store, response_id, owner)).response
         except Exception as exc:
-            return self._host._refusal(exc, route, started, uuid.uuid4().hex)
-        self._host._record_ok(route, started)
+            return self._host.refusal(exc, route, started, uuid.uuid4().hex)
+        self._host.record_ok(route, started)
         return JSONResponse(answer)
 
     async def stored_input_items(self, request: Request) -> Response:
@@ -182,12 +182,12 @@ class ResponseRoutes:
         route = ROUTE + "/{response_id}/input_items"
         started, response_id = time.monotonic(), request.path_params["response_id"]
         try:
-            owner = self._host._authorize(request)
+            owner = self._host.authorize(request)
             items = (await self._stored(self._store(), response_id, owner)).input
             page = input_items_page(items, request.query_params)
         except Exception as exc:
-            return self._host._refusal(exc, route, started, uuid.uuid4().hex)
-        self._host._record_ok(route, started)
+            return self._host.refusal(exc, route, started, uuid.uuid4().hex)
+        self._host.record_ok(route, started)
         return JSONResponse(page)
 
     async def cancel(self, request: Request) -> Response:
@@ -195,13 +195,13 @@ class ResponseRoutes:
         route = ROUTE + "/{response_id}/cancel"
         started, response_id = time.monotonic(), request.path_params["response_id"]
         try:
-            owner = self._host._authorize(request)
+            owner = self._host.authorize(request)
             await self._stored(self._store(), response_id, owner)
             raise errors.InvalidRequest(
                 "response_id", "is not a background response: it was answered while its request waited, so nothing is left to cancel"
             )
         except Exception as exc:
-            return self._host._refusal(exc, route, started, uuid.uuid4().hex)
+            return self._host.refusal(exc, route, started, uuid.uuid4().hex)
 
     def _store(self) -> ResponseStore:
         if self._store_or_none is None:

@@ -149,7 +149,7 @@ class OpenAIRoutes:
             ],
         )
 
-    def _record_ok(self, route: str, started: float) -> None:
+    def record_ok(self, route: str, started: float) -> None:
         record_call(self._metrics, "http", route, grpc.StatusCode.OK, started)
 
     # -- routes ---------------------------------------------------------------------------------
@@ -171,10 +171,10 @@ class OpenAIRoutes:
     async def _models(self, request: Request) -> Response:
         started = time.monotonic()
         try:
-            self._authorize(request)
+            self.authorize(request)
             models = _model_cards(self._state.require())
         except Exception as exc:
-            return self._refusal(exc, "/v1/models", started, uuid.uuid4().hex)
+            return self.refusal(exc, "/v1/models", started, uuid.uuid4().hex)
         record_call(self._metrics, "http", "/v1/models", grpc.StatusCode.OK, started)
         return JSONResponse({"object": "list", "data": models})
 
@@ -183,10 +183,10 @@ class OpenAIRoutes:
         started = time.monotonic()
         model_id = request.path_params["model"]
         try:
-            self._authorize(request)
+            self.authorize(request)
             card = _served_card(self._state.require(), model_id)
         except Exception as exc:
-            return self._refusal(exc, "/v1/models/{model}", started, uuid.uuid4().hex, model_named=True)
+            return self.refusal(exc, "/v1/models/{model}", started, uuid.uuid4().hex, model_named=True)
         record_call(self._metrics, "http", "/v1/models/{model}", grpc.StatusCode.OK, started)
         return JSONResponse(card)
 
@@ -194,9 +194,9 @@ class OpenAIRoutes:
         """vLLM's /tokenize: the tokens a generation of this prompt (or these messages) would see."""
         started = time.monotonic()
         try:
-            self._authorize(request)
+            self.authorize(request)
             serving = self._state.require()
-            body = await self._parse(request, TokenizeBody)
+            body = await self.parse(request, TokenizeBody)
             self._check_model(serving, body.model)
             try:
                 tokenized = await tokenize(serving, body.tokenize_request())
@@ -205,8 +205,8 @@ class OpenAIRoutes:
                     raise
                 raise CallerNamed("prompt", exc.reason, exc.code) from None
         except Exception as exc:
-            return self._refusal(exc, TOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
-        self._record_ok(TOKENIZE_ROUTE, started)
+            return self.refusal(exc, TOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
+        self.record_ok(TOKENIZE_ROUTE, started)
         answer = {
             "count": len(tokenized.token_ids),
             "max_model_len": serving.admission.limits.context_window,
@@ -219,18 +219,18 @@ class OpenAIRoutes:
         """vLLM's /detokenize: the text of token ids of the base model."""
         started = time.monotonic()
         try:
-            self._authorize(request)
+            self.authorize(request)
             serving = self._state.require()
-            body = await self._parse(request, DetokenizeBody)
+            body = await self.parse(request, DetokenizeBody)
             self._check_model(serving, body.model)
             ids = body.token_ids(int(serving.base.config.vocab_size))
             text = await asyncio.to_thread(serving.base.tokenizer.decode, ids)
         except Exception as exc:
-            return self._refusal(exc, DETOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
-        self._record_ok(DETOKENIZE_ROUTE, started)
+            return self.refusal(exc, DETOKENIZE_ROUTE, started, uuid.uuid4().hex, model_named=True)
+        self.record_ok(DETOKENIZE_ROUTE, started)
         return JSONResponse({"prompt": text})
 
-    def _opened(self, request: Request) -> tuple[float, str]:
+    def opened(self, request: Request) -> tuple[float, str]:
         """When a generation request began, and its id (the caller's x-request-id, or a new one)."""
         request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
         request_id_var.set(request_id)
@@ -242,22 +242,22 @@ class OpenAIRoutes:
             _served_card(serving, model)
 
     async def _generate(self, request: Request, shape: Shape) -> Response:
-        started, request_id = self._opened(request)
+        started, request_id = self.opened(request)
         try:
-            self._authorize(request)
+            self.authorize(request)
             serving = self._state.require()
-            body = await self._parse(request, shape.body)
-            admitted = await self._admit(serving, body, shape, request_id)
+            body = await self.parse(request, shape.body)
+            admitted = await self.admit(serving, body, shape, request_id)
         except Exception as exc:
-            return self._refusal(exc, shape.route, started, request_id, model_named=True)
+            return self.refusal(exc, shape.route, started, request_id, model_named=True)
         parts = admitted.parts
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             wording = Chunks([part.answer for part in parts], request_id, include_usage)
-            events = self._sse(serving, admitted, wording, started, shape.route)
+            events = self.sse(serving, admitted, wording, started, shape.route)
             return StreamingResponse(events, media_type="text/event-stream", headers=admitted.headers)
         try:
-            ended = await self._ended(serving, admitted, started, request, shape.route)
+            ended = await self.ended(serving, admitted, started, request, shape.route)
             if isinstance(ended, Response):
                 return ended
             choices = [part.answer.whole_choice(events, finished) for part, (events, finished) in zip(parts, ended, strict=True)]
@@ -267,7 +267,7 @@ class OpenAIRoutes:
         finally:
             admitted.release()
 
-    async def _admit(self, serving: Serving, body: SamplingBody, shape: Shape, request_id: str) -> Admitted:
+    async def admit(self, serving: Serving, body: SamplingBody, shape: Shape, request_id: str) -> Admitted:
         """The body's generations, admitted, on the adapter version that answers them (held until
         `release`)."""
         adapter_name = "" if body.model in ("", *serving.model_names) else body.model
@@ -314,12 +314,12 @@ class OpenAIRoutes:
         started = time.monotonic()
         request_id = request.headers.get(REQUEST_ID_METADATA_KEY) or uuid.uuid4().hex
         try:
-            self._authorize(request, FEEDBACK_METHOD)
+            self.authorize(request, FEEDBACK_METHOD)
             serving = self._state.require()
-            body = await self._parse(request, FeedbackBody)
+            body = await self.parse(request, FeedbackBody)
             result = await give_feedback(serving, body.feedback_request())
         except Exception as exc:
-            return self._refusal(exc, "/v1/feedback", started, request_id)
+            return self.refusal(exc, "/v1/feedback", started, request_id)
         record_call(self._metrics, "http", "/v1/feedback", grpc.StatusCode.OK, started)
         answer = result.answer
         payload = {"request_id": answer.request_id, "model": f"{answer.name}@{answer.version}", "rollout_arm": answer.arm}
@@ -327,7 +327,7 @@ class OpenAIRoutes:
 
     # -- answering ------------------------------------------------------------------------------
 
-    async def _ended(
+    async def ended(
         self, serving: Serving, admitted: Admitted, started: float, request: Request, route_name: str, shape: ErrorShape = error_body
     ) -> list[tuple[list[GenerationEvent], Finished]] | Response:
         """Each generation's events and how it ended, recorded; or the response that says the
@@ -360,7 +360,7 @@ class OpenAIRoutes:
                 raise_if_failed(finished)
             except Exception as exc:  # one prompt failed: the request fails, as a whole
                 record_failure(serving, route, part.generation.request_id, exc, part.generation.arrival)
-                return self._refusal(exc, route_name, started, part.generation.request_id, shape=shape)
+                return self.refusal(exc, route_name, started, part.generation.request_id, shape=shape)
             ended[i] = (result, finished)
         record_call(self._metrics, "http", route_name, grpc.StatusCode.OK, started)
         for i, part in enumerate(parts):
@@ -368,7 +368,7 @@ class OpenAIRoutes:
             record(serving, route, part.generation.request_id, "".join(e.text for e in events), finished.total_s)
         return [ended[i] for i in range(len(parts))]
 
-    async def _sse(
+    async def sse(
         self, serving: Serving, admitted: Admitted, wording: StreamWording, started: float, route_name: str
     ) -> AsyncIterator[str]:
         parts, route = admitted.parts, admitted.route
@@ -410,7 +410,7 @@ class OpenAIRoutes:
 
     # -- checks ---------------------------------------------------------------------------------
 
-    def _authorize(self, request: Request, method: str = GENERATE_METHOD) -> str:
+    def authorize(self, request: Request, method: str = GENERATE_METHOD) -> str:
         """The caller's token name ("" without tokens); raises where the caller may not call `method`."""
         if self._tokens is None:
             return ""
@@ -418,7 +418,7 @@ class OpenAIRoutes:
         entry = authorize(self._tokens.current(), method, [(AUTHORIZATION_KEY, header)] if header is not None else [])
         return entry.name if entry is not None else ""
 
-    async def _parse(self, request: Request, body_type: type[BodyT]) -> BodyT:
+    async def parse(self, request: Request, body_type: type[BodyT]) -> BodyT:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != JSON_TYPE:
             shown = media_type or "none"
@@ -462,7 +462,7 @@ class OpenAIRoutes:
         log.error("unexpected failure", exc_info=exc, extra={"request_id": request_id})
         return grpc.StatusCode.INTERNAL, 500, f"internal error; report request id {request_id}", None
 
-    def _refusal(
+    def refusal(
         self,
         exc: BaseException,
         route: str,

@@ -64,31 +64,31 @@ class TgiRoutes:
 
     async def _answer(self, request: Request, route: str, streamed: bool | None) -> Response:
         """TGI's and LoRAX's generation: a text completion underneath, worded as TGI words it."""
-        started, request_id = self._host._opened(request)
+        started, request_id = self._host.opened(request)
         try:
-            self._host._authorize(request)
+            self._host.authorize(request)
             serving = self._host.state.require()
-            body = await self._host._parse(request, GenerateBody)
+            body = await self._host.parse(request, GenerateBody)
             if streamed is None:
                 streamed = body.stream
             elif body.stream and not streamed:
                 raise errors.InvalidRequest("stream", f"is not taken by {route}; POST to {STREAM_ROUTE} (or to / with stream) for a stream")
             completion, seed = body.completion(streamed, await self._truncated(serving, body))
             try:
-                admitted = await self._host._admit(serving, completion, TEXT, request_id)
+                admitted = await self._host.admit(serving, completion, TEXT, request_id)
             except errors.InvalidRequest as exc:  # named as the TGI body names it
                 raise CallerNamed(tgi_param(openai_param(exc.field), body), exc.reason, exc.code) from None
         except Exception as exc:
-            return self._host._refusal(exc, route, started, request_id, model_named=True, shape=tgi_error)
+            return self._host.refusal(exc, route, started, request_id, model_named=True, shape=tgi_error)
         first = admitted.parts[0]
         special = frozenset(serving.base.tokenizer.all_special_ids)
         wording = TgiWording(body, first.answer.speller, special, first.generation.prompt_ids, seed)
         if streamed:
             details = body.parameters.details
-            stream = self._host._sse(serving, admitted, TgiStream(wording, details), started, route)
+            stream = self._host.sse(serving, admitted, TgiStream(wording, details), started, route)
             return StreamingResponse(stream, media_type="text/event-stream", headers=admitted.headers)
         try:
-            ended = await self._host._ended(serving, admitted, started, request, route, shape=tgi_error)
+            ended = await self._host.ended(serving, admitted, started, request, route, shape=tgi_error)
             if isinstance(ended, Response):
                 return ended
             answer = wording.whole(ended)
@@ -117,11 +117,11 @@ class TgiRoutes:
         """TGI's /info: the served model and the limits a client plans its requests by."""
         started = time.monotonic()
         try:
-            self._host._authorize(request)
+            self._host.authorize(request)
             serving = self._host.state.require()
         except Exception as exc:
-            return self._host._refusal(exc, INFO_ROUTE, started, uuid.uuid4().hex, shape=tgi_error)
-        self._host._record_ok(INFO_ROUTE, started)
+            return self._host.refusal(exc, INFO_ROUTE, started, uuid.uuid4().hex, shape=tgi_error)
+        self._host.record_ok(INFO_ROUTE, started)
         limits, base = serving.admission.limits, serving.base
         info = {
             "model_id": serving.model_names[0],
