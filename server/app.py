@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,8 @@ class TuneserveServer(RpcApp):
         self.http: HttpListener | None = None
         self._fine_tuning: FineTuning | None = None  # the OpenAI API's files and fine-tuning routes
         self._responses: ResponseStore | None = None  # the Responses API's stored responses (responses_store)
+        self._engine: sa.Engine | None = None  # the database of the experiment record and stored responses, once open
+        self._engine_lock = threading.Lock()
         self._http_closing: asyncio.Task[None] | None = None
 
     @property
@@ -211,7 +214,7 @@ class TuneserveServer(RpcApp):
 
     def _experiments(self) -> Experiments | None:
         """The experiment record (None where its own SQLite file cannot be opened)."""
-        engine = self._database("the experiment record; feedback and experiment reports are off")
+        engine = self._database("experiment record", "feedback and experiment reports are off")
         if engine is None:
             return None
         return Experiments(ExperimentStore(engine, self.settings.experiment_retention_h * 3600), self.metrics)
@@ -219,24 +222,27 @@ class TuneserveServer(RpcApp):
     def _response_store(self) -> ResponseStore | None:
         """The Responses API's stored responses (None where the SQLite file cannot be opened:
         `store: true` is then refused)."""
-        engine = self._database("the response store; responses are not stored")
+        engine = self._database("response store", "responses are not stored")
         return ResponseStore(engine, self.settings.responses_retention_h * 3600) if engine is not None else None
 
-    def _database(self, what: str) -> sa.Engine | None:
-        """The shared database, opened (and migrated) for `what` (a record, and what is off without
-        it). A server that cannot open its own SQLite file serves on without it (and says so); one
-        told to share a database (database_url) does not start without it, since it would answer
-        differently from its peers."""
-        url = self.settings.experiment_database()
-        try:
-            engine = open_database(url, self.settings.database_password_file)
-        except (OSError, sa.exc.SQLAlchemyError) as exc:
-            if self.settings.database_url is not None:
-                raise RuntimeError(f"cannot open the database {describe(database_url(url))}: {str(exc).splitlines()[0]}") from None
-            log.error(f"cannot open {what}", extra={"database": url, "error": str(exc)})
-            return None
-        log.info(f"{what.split(';')[0].removeprefix('the ')} open", extra={"database": describe(engine.url)})
-        return engine
+    def _database(self, record: str, without: str) -> sa.Engine | None:
+        """The shared database, opened (and migrated) once for the records kept in it (`record`;
+        `without`: what is off without it). A server that cannot open its own SQLite file serves on
+        without it (and says so); one told to share a database (database_url) does not start
+        without it, since it would answer differently from its peers."""
+        with self._engine_lock:  # the record opens while the model loads, the store as the HTTP port opens
+            if self._engine is not None:
+                return self._engine
+            url = self.settings.experiment_database()
+            try:
+                self._engine = open_database(url, self.settings.database_password_file)
+            except (OSError, sa.exc.SQLAlchemyError) as exc:
+                if self.settings.database_url is not None:
+                    raise RuntimeError(f"cannot open the database {describe(database_url(url))}: {str(exc).splitlines()[0]}") from None
+                log.error(f"cannot open the {record}; {without}", extra={"database": url, "error": str(exc)})
+                return None
+            log.info(f"{record} open", extra={"database": describe(self._engine.url)})
+            return self._engine
 
     async def _guard_rollouts(self, manager: AdapterManager, experiments: Experiments) -> None:
         """Ends splits whose guard rule finds a canary doing worse; keeps the split gauges current."""
@@ -296,8 +302,6 @@ class TuneserveServer(RpcApp):
             await self._http_closing
         if self._fine_tuning is not None:
             await self._fine_tuning.close()
-        if self._responses is not None:
-            await asyncio.to_thread(self._responses.close)
         self._stop_watching.set()
         if self._watcher is not None:
             await self._watcher
@@ -310,6 +314,8 @@ class TuneserveServer(RpcApp):
             if serving.experiments is not None:
                 await asyncio.to_thread(serving.experiments.close)
             await arun_on_fresh_thread(serving.engine.stop, "tuneserve-engine-stop")
+        if self._engine is not None:  # after the experiment record's last writes
+            await asyncio.to_thread(self._engine.dispose)
         self.metrics.ready.set(0)
 
 

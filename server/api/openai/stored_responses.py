@@ -41,9 +41,6 @@ class ResponseStore:
         self._next_prune = 0.0
         self._lock = threading.Lock()
 
-    def close(self) -> None:
-        self.engine.dispose()
-
     def put(self, owner: str, stored: StoredResponse, now: float | None = None) -> None:
         """Keeps a response (a second write of the same id replaces it)."""
         now = time.time() if now is None else now
