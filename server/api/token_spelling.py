@@ -35,6 +35,7 @@ class TokenSpeller:
         self._tokenizer = tokenizer
         self._known: dict[int, tuple[str, bytes]] = {}
         self._lock = threading.Lock()
+        self.special_ids = frozenset(int(token_id) for token_id in tokenizer.all_special_ids)  # TGI shows them as `special`
 
     def spell(self, token_id: int) -> tuple[str, bytes]:
         known = self._known.get(token_id)

@@ -223,12 +223,10 @@ def finish_reason(reason: StopReason) -> str:
 class TgiWording:
     """How one request's answers are worded as TGI words them."""
 
-    def __init__(
-        self, body: GenerateBody, speller: TokenSpeller, special_ids: frozenset[int], prompt_ids: tuple[int, ...], seed: int | None
-    ):
+    def __init__(self, body: GenerateBody, speller: TokenSpeller, prompt_ids: tuple[int, ...], seed: int | None):
         self._body = body
         self._speller = speller
-        self._special = special_ids
+        self._special = speller.special_ids
         self._prompt_ids = prompt_ids
         self._seed = seed
         self._full_text = bool(body.parameters.return_full_text)

@@ -81,8 +81,7 @@ class TgiRoutes:
         except Exception as exc:
             return self._host.refusal(exc, route, started, request_id, model_named=True, shape=tgi_error)
         first = admitted.parts[0]
-        special = frozenset(serving.base.tokenizer.all_special_ids)
-        wording = TgiWording(body, first.answer.speller, special, first.generation.prompt_ids, seed)
+        wording = TgiWording(body, first.answer.speller, first.generation.prompt_ids, seed)
         if streamed:
             details = body.parameters.details
             stream = self._host.sse(serving, admitted, TgiStream(wording, details), started, route)
