@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -75,9 +74,7 @@ class Host(Protocol):
 
     def authorize(self, request: Request, method: str) -> str: ...
 
-    def refusal(self, exc: BaseException, route: str, started: float, request_id: str, model_named: bool = False) -> Response: ...
-
-    def record_ok(self, route: str, started: float) -> None: ...
+    async def answered(self, route: str, work: Awaitable[Response]) -> Response: ...
 
 
 class JobHyperparameters(Body):
@@ -196,23 +193,12 @@ class FineTuning:
         except grpc.aio.AioRpcError as exc:
             raise trainer_error(exc) from None
 
-    async def _answer(self, request: Request, route: str, work: Any) -> Response:
-        """Runs `work` (a coroutine giving the response); failures in OpenAI's error shape."""
-        started = time.monotonic()
-        request_id = uuid.uuid4().hex
-        try:
-            response: Response = await work
-        except Exception as exc:
-            return self._host.refusal(exc, route, started, request_id)
-        self._host.record_ok(route, started)
-        return response
-
     # -- files ------------------------------------------------------------------------------------
 
     async def _files(self, request: Request) -> Response:
         if request.method == "POST":
-            return await self._answer(request, "/v1/files", self._upload(request))
-        return await self._answer(request, "/v1/files", self._list_files(request))
+            return await self._host.answered("/v1/files", self._upload(request))
+        return await self._host.answered("/v1/files", self._list_files(request))
 
     async def _upload(self, request: Request) -> Response:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -259,21 +245,21 @@ class FineTuning:
                 return JSONResponse({"id": gone.id, "object": "file", "deleted": True})
             return JSONResponse(file_object(await self._call(request, "GetFile", trainer_pb2.GetFileRequest(id=file_id))))
 
-        return await self._answer(request, "/v1/files/{file_id}", work())
+        return await self._host.answered("/v1/files/{file_id}", work())
 
     async def _file_content(self, request: Request) -> Response:
         async def work() -> Response:
             found = await self._call(request, "GetFileContent", trainer_pb2.GetFileRequest(id=request.path_params["file_id"]))
             return Response(found.content, media_type="application/octet-stream")
 
-        return await self._answer(request, "/v1/files/{file_id}/content", work())
+        return await self._host.answered("/v1/files/{file_id}/content", work())
 
     # -- jobs -------------------------------------------------------------------------------------
 
     async def _jobs(self, request: Request) -> Response:
         if request.method == "POST":
-            return await self._answer(request, "/v1/fine_tuning/jobs", self._create(request))
-        return await self._answer(request, "/v1/fine_tuning/jobs", self._list_jobs(request))
+            return await self._host.answered("/v1/fine_tuning/jobs", self._create(request))
+        return await self._host.answered("/v1/fine_tuning/jobs", self._list_jobs(request))
 
     async def _create(self, request: Request) -> Response:
         body = await self._host.parse(request, CreateFineTuningJob)
@@ -289,7 +275,7 @@ class FineTuning:
         async def work() -> Response:
             return JSONResponse(self.job_object(await self._get_job(request)))
 
-        return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}", work())
+        return await self._host.answered("/v1/fine_tuning/jobs/{job_id}", work())
 
     async def _get_job(self, request: Request) -> trainer_pb2.Job:
         return await self._call(request, "GetJob", trainer_pb2.GetJobRequest(id=request.path_params["job_id"]))
@@ -299,7 +285,7 @@ class FineTuning:
             job = await self._call(request, "CancelJob", trainer_pb2.CancelJobRequest(id=request.path_params["job_id"]))
             return JSONResponse(self.job_object(job))
 
-        return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}/cancel", work())
+        return await self._host.answered("/v1/fine_tuning/jobs/{job_id}/cancel", work())
 
     async def _events(self, request: Request) -> Response:
         async def work() -> Response:
@@ -314,7 +300,7 @@ class FineTuning:
             shown = [event_object(e) for e in reversed(events)]
             return JSONResponse(cursor_page(shown, request.query_params, "event of this job", default=20))
 
-        return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}/events", work())
+        return await self._host.answered("/v1/fine_tuning/jobs/{job_id}/events", work())
 
     async def _checkpoints(self, request: Request) -> Response:
         async def work() -> Response:
@@ -340,14 +326,14 @@ class FineTuning:
             # be handed the same checkpoint for ever
             return JSONResponse(cursor_page(data, request.query_params, "checkpoint of this job", default=10))
 
-        return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}/checkpoints", work())
+        return await self._host.answered("/v1/fine_tuning/jobs/{job_id}/checkpoints", work())
 
     async def _report(self, request: Request) -> Response:
         async def work() -> Response:
             report = await self._call(request, "GetJobReport", trainer_pb2.GetJobReportRequest(id=request.path_params["job_id"]))
             return HTMLResponse(report.html)
 
-        return await self._answer(request, "/v1/fine_tuning/jobs/{job_id}/report", work())
+        return await self._host.answered("/v1/fine_tuning/jobs/{job_id}/report", work())
 
     def job_object(self, job: trainer_pb2.Job) -> dict[str, Any]:
         config = json.loads(job.config_json) if job.config_json else {}

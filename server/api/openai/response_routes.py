@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -160,48 +158,37 @@ class ResponseRoutes:
 
     async def stored_response(self, request: Request) -> Response:
         """GET (the SDK's responses.retrieve) or DELETE a stored response."""
-        route = ROUTE + "/{response_id}"
-        started, response_id = time.monotonic(), request.path_params["response_id"]
-        try:
-            owner = self._host.authorize(request)
-            store = self._store()
-            if request.method == "DELETE":
-                if not await asyncio.to_thread(store.delete, response_id, owner):
-                    raise _no_response(response_id)
-                answer: dict[str, Any] = {"id": response_id, "object": "response", "deleted": True}
-            else:
-                answer = (await self._stored(store, response_id, owner)).response
-        except Exception as exc:
-            return self._host.refusal(exc, route, started, uuid.uuid4().hex)
-        self._host.record_ok(route, started)
-        return JSONResponse(answer)
+        return await self._host.answered(ROUTE + "/{response_id}", self._fetched_or_deleted(request))
+
+    async def _fetched_or_deleted(self, request: Request) -> Response:
+        response_id, owner = request.path_params["response_id"], self._host.authorize(request)
+        store = self._store()
+        if request.method == "DELETE":
+            if not await asyncio.to_thread(store.delete, response_id, owner):
+                raise _no_response(response_id)
+            return JSONResponse({"id": response_id, "object": "response", "deleted": True})
+        return JSONResponse((await self._stored(store, response_id, owner)).response)
 
     async def stored_input_items(self, request: Request) -> Response:
         """A stored response's own input items (the SDK's responses.input_items.list), paged as
         OpenAI pages them: `order` (desc by default), `after` an item id, `limit` (1 to 100, 20)."""
-        route = ROUTE + "/{response_id}/input_items"
-        started, response_id = time.monotonic(), request.path_params["response_id"]
-        try:
-            owner = self._host.authorize(request)
-            items = (await self._stored(self._store(), response_id, owner)).input
-            page = input_items_page(items, request.query_params)
-        except Exception as exc:
-            return self._host.refusal(exc, route, started, uuid.uuid4().hex)
-        self._host.record_ok(route, started)
-        return JSONResponse(page)
+        return await self._host.answered(ROUTE + "/{response_id}/input_items", self._input_items(request))
+
+    async def _input_items(self, request: Request) -> Response:
+        response_id, owner = request.path_params["response_id"], self._host.authorize(request)
+        items = (await self._stored(self._store(), response_id, owner)).input
+        return JSONResponse(input_items_page(items, request.query_params))
 
     async def cancel(self, request: Request) -> Response:
         """The SDK's responses.cancel: only a background response can be, and there are none here."""
-        route = ROUTE + "/{response_id}/cancel"
-        started, response_id = time.monotonic(), request.path_params["response_id"]
-        try:
-            owner = self._host.authorize(request)
-            await self._stored(self._store(), response_id, owner)
-            raise errors.InvalidRequest(
-                "response_id", "is not a background response: it was answered while its request waited, so nothing is left to cancel"
-            )
-        except Exception as exc:
-            return self._host.refusal(exc, route, started, uuid.uuid4().hex)
+        return await self._host.answered(ROUTE + "/{response_id}/cancel", self._cancelled(request))
+
+    async def _cancelled(self, request: Request) -> Response:
+        response_id, owner = request.path_params["response_id"], self._host.authorize(request)
+        await self._stored(self._store(), response_id, owner)
+        raise errors.InvalidRequest(
+            "response_id", "is not a background response: it was answered while its request waited, so nothing is left to cancel"
+        )
 
     def _store(self) -> ResponseStore:
         if self._store_or_none is None:

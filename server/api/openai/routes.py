@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -148,6 +148,17 @@ class OpenAIRoutes:
                 *(self._fine_tuning.routes(self) if self._fine_tuning is not None else []),
             ],
         )
+
+    async def answered(self, route: str, work: Awaitable[Response]) -> Response:
+        """Runs `work` (a coroutine giving the response) as one call of `route`: counted, and a
+        failure answered in OpenAI's error shape."""
+        started = time.monotonic()
+        try:
+            response = await work
+        except Exception as exc:
+            return self.refusal(exc, route, started, uuid.uuid4().hex)
+        self.record_ok(route, started)
+        return response
 
     def record_ok(self, route: str, started: float) -> None:
         record_call(self._metrics, "http", route, grpc.StatusCode.OK, started)
