@@ -168,7 +168,10 @@ class DecodeGraph:
         lora_slots = batch.lora.decode_slots if batch.lora is not None and batch.lora.groups else None
         rows = context.shape[0]
         if rows > 1 and mask is None:  # one graph per bucket: steps of equal lengths pass a full mask
-            mask = torch.ones(rows, 1, 1, context.shape[1], dtype=torch.bool, device=context.device)
+            # made as the batch builder makes a ragged step's, outside inference mode: an inference
+            # tensor has other dispatch keys, a guard of the graph, which compiled again mid-serving
+            with torch.inference_mode(False):
+                mask = torch.ones(rows, 1, 1, context.shape[1], dtype=torch.bool, device=context.device)
         torch._dynamo.maybe_mark_dynamic(context, 1)
         if rows > 1:  # compiled for a range of rows at once, not first for one count and then again
             for rows_first in (batch.input_ids, batch.positions, batch.write_slots, context, lora_slots):

@@ -327,3 +327,19 @@ def test_auto_compiles_in_the_background_while_the_eager_step_serves(tiny, monke
         assert compiled[:8] == eager[:8]  # bf16/int8 rounding may part them later; the start is the same
     finally:
         engine.stop()
+
+
+@pytest.mark.slow
+def test_a_step_of_rows_of_equal_length_runs_on_the_warmed_graph(tiny):
+    """A step of several rows of one length comes without a mask and the graph makes a full one.
+    Made in the engine's inference mode, it was an inference tensor, unlike the ragged steps' masks
+    and the warm-up's, so the graph compiled again while serving (a flake of the mechanics test)."""
+    runner = runner_for(tiny, blocks=16)
+    step = DecodeGraph(runner)
+    run_on_fresh_thread(step.warm_up)
+    compiled = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    pad_slot = runner.cache.pad_block * runner.cache.block_size
+    even = decode_batch(2, context=3, write_slots=torch.full((2,), pad_slot), decode_kv_slots=torch.full((2, 3), pad_slot))
+    with torch.inference_mode():
+        step(even)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == compiled, "the step compiled again"
